@@ -1,0 +1,56 @@
+package wire
+
+import (
+	"strings"
+)
+
+// Stable error codes. A RESP error reply starts with one of these words,
+// followed by a space and a human-readable message, e.g.
+// "-NOTFOUND session not found". Clients must switch on the code only; the
+// message may change between releases.
+const (
+	CodeNotFound      = "NOTFOUND"      // no such session (or it has expired)
+	CodeConflict      = "CONFLICT"      // IFVERSION did not match the record's version
+	CodeTooLarge      = "TOOLARGE"      // a limit on id, field, value, record or request size
+	CodeNotLeader     = "NOTLEADER"     // this node cannot serve the request; see message for the leader
+	CodeUnavailable   = "UNAVAILABLE"   // no leader / no quorum / shutting down; safe to retry later
+	CodeIndeterminate = "INDETERMINATE" // a write may or may not have been applied
+	CodeBadArg        = "BADARG"        // wrong arity, bad option, bad TTL, bad number
+	CodeUnknownCmd    = "UNKNOWNCMD"    // command name not known
+	CodeProtocol      = "PROTOCOL"      // malformed RESP; the connection is closed after this reply
+	CodeStale         = "STALE"         // stale read refused: replica lags more than max-staleness
+	CodeBusy          = "BUSY"          // too many requests in flight on this connection or node
+	CodeExists        = "EXISTS"        // id already exists (create with a caller-chosen id)
+	CodeInternal      = "ERR"           // anything else
+)
+
+// Codes lists every stable code, for documentation and tests.
+var Codes = []string{
+	CodeNotFound, CodeConflict, CodeTooLarge, CodeNotLeader, CodeUnavailable,
+	CodeIndeterminate, CodeBadArg, CodeUnknownCmd, CodeProtocol, CodeStale,
+	CodeBusy, CodeExists, CodeInternal,
+}
+
+// SplitError splits a RESP error string into its code and message.
+// An error without a known code is returned with CodeInternal.
+func SplitError(s string) (code, msg string) {
+	code, msg, _ = strings.Cut(s, " ")
+	for _, c := range Codes {
+		if c == code {
+			return code, msg
+		}
+	}
+	return CodeInternal, s
+}
+
+// Consistency levels for reads, as spelled on the wire.
+const (
+	Linearizable = "linearizable" // default: ReadIndex + quorum round, served by the group leader
+	Leader       = "leader"       // leader's local state, no quorum round
+	Stale        = "stale"        // any replica within max-staleness
+)
+
+// ValidConsistency reports whether s names a consistency level.
+func ValidConsistency(s string) bool {
+	return s == Linearizable || s == Leader || s == Stale
+}
