@@ -1,0 +1,246 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
+)
+
+// meta is what each node gossips about itself through memberlist.
+type meta struct {
+	ID     string `json:"id"`
+	Raft   string `json:"raft"`   // mux address: raft for every group + forwarding RPC
+	Client string `json:"client"` // RESP address
+	Groups int    `json:"groups"` // G; every node of a cluster must agree
+}
+
+// member is an alive memberlist node with decoded metadata.
+type member struct {
+	meta
+	Alive bool
+}
+
+type gossipDelegate struct{ n *Node }
+
+func (d gossipDelegate) NodeMeta(limit int) []byte {
+	b, _ := json.Marshal(d.n.self)
+	if len(b) > limit {
+		d.n.log.Error("node metadata exceeds memberlist limit", "size", len(b), "limit", limit)
+		return nil
+	}
+	return b
+}
+func (gossipDelegate) NotifyMsg([]byte)                           {}
+func (gossipDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (gossipDelegate) LocalState(join bool) []byte                { return nil }
+func (gossipDelegate) MergeRemoteState(buf []byte, join bool)     {}
+
+type gossipEvents struct{ n *Node }
+
+func (e gossipEvents) NotifyJoin(*memberlist.Node)   { e.n.kickMembership() }
+func (e gossipEvents) NotifyLeave(*memberlist.Node)  { e.n.kickMembership() }
+func (e gossipEvents) NotifyUpdate(*memberlist.Node) { e.n.kickMembership() }
+
+func (n *Node) startGossip() error {
+	host, portStr, err := net.SplitHostPort(n.cfg.GossipAddr)
+	if err != nil {
+		return err
+	}
+	port, _ := strconv.Atoi(portStr)
+	mc := memberlist.DefaultLANConfig()
+	if n.cfg.TestMode {
+		mc = memberlist.DefaultLocalConfig()
+	}
+	mc.Name = n.cfg.ID
+	mc.BindAddr = host
+	mc.BindPort = port
+	if adv := n.cfg.AdvertiseGossip; adv != "" {
+		ah, ap, err := net.SplitHostPort(adv)
+		if err != nil {
+			return fmt.Errorf("advertise gossip: %w", err)
+		}
+		mc.AdvertiseAddr = ah
+		mc.AdvertisePort, _ = strconv.Atoi(ap)
+	}
+	mc.Delegate = gossipDelegate{n}
+	mc.Events = gossipEvents{n}
+	mc.LogOutput = &slogWriter{log: n.log.With("component", "memberlist")}
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return fmt.Errorf("memberlist: %w", err)
+	}
+	n.ml = ml
+	return nil
+}
+
+// joinLoop keeps trying to join the configured peers until one answers:
+// in a fresh cluster the peers may not be up yet.
+func (n *Node) joinLoop(ctx context.Context) {
+	if len(n.cfg.Join) == 0 {
+		return
+	}
+	backoff := 200 * time.Millisecond
+	for {
+		if _, err := n.ml.Join(n.cfg.Join); err == nil {
+			return
+		} else {
+			n.log.Debug("join failed; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if backoff < 2*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// members returns the alive members with valid metadata, sorted by id.
+func (n *Node) members() []member {
+	var out []member
+	for _, m := range n.ml.Members() {
+		var md meta
+		if err := json.Unmarshal(m.Meta, &md); err != nil || md.ID == "" {
+			continue
+		}
+		out = append(out, member{meta: md, Alive: m.State == memberlist.StateAlive})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (n *Node) memberByID(id string) (member, bool) {
+	for _, m := range n.members() {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return member{}, false
+}
+
+func (n *Node) kickMembership() {
+	select {
+	case n.membershipKick <- struct{}{}:
+	default:
+	}
+}
+
+// membershipLoop bootstraps once enough servers are seen, and lets each
+// group leader add newly seen servers as voters.
+func (n *Node) membershipLoop(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		n.maybeBootstrap()
+		n.reconcileVoters()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-n.membershipKick:
+		}
+	}
+}
+
+const bootstrapMarker = "bootstrapped"
+
+// maybeBootstrap bootstraps every group when exactly BootstrapExpect alive
+// servers agree on the group count and this node has no raft state.
+// Every node computes the same configuration (all seen servers, sorted by
+// id) so they may all bootstrap it: raft accepts identical bootstraps, and a
+// node with existing state never bootstraps again (raft refuses, and the
+// marker file makes the decision visible to operators).
+func (n *Node) maybeBootstrap() {
+	if n.cfg.BootstrapExpect == 0 || n.bootstrapped.Load() {
+		return
+	}
+	marker := filepath.Join(n.cfg.DataDir, bootstrapMarker)
+	if _, err := os.Stat(marker); err == nil {
+		n.bootstrapped.Store(true)
+		return
+	}
+	for _, g := range n.groups {
+		if has, err := g.hasState(); err != nil || has {
+			if err == nil {
+				n.bootstrapped.Store(true)
+			}
+			return
+		}
+	}
+	var alive []member
+	for _, m := range n.members() {
+		if m.Alive {
+			alive = append(alive, m)
+		}
+	}
+	if len(alive) < n.cfg.BootstrapExpect {
+		return
+	}
+	if len(alive) > n.cfg.BootstrapExpect {
+		n.log.Error("more servers than bootstrap-expect; refusing to bootstrap", "seen", len(alive), "expect", n.cfg.BootstrapExpect)
+		return
+	}
+	var servers []raft.Server
+	for _, m := range alive {
+		if m.Groups != len(n.groups) {
+			n.log.Error("group count mismatch; refusing to bootstrap", "peer", m.ID, "peer_groups", m.Groups, "groups", len(n.groups))
+			return
+		}
+		servers = append(servers, raft.Server{ID: raft.ServerID(m.ID), Address: raft.ServerAddress(m.Raft), Suffrage: raft.Voter})
+	}
+	for _, g := range n.groups {
+		if err := g.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil && err != raft.ErrCantBootstrap {
+			n.log.Error("bootstrap failed", "group", g.id, "err", err)
+			return
+		}
+	}
+	if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o640); err != nil {
+		n.log.Warn("cannot write bootstrap marker", "err", err)
+	}
+	n.bootstrapped.Store(true)
+	n.log.Info("bootstrapped raft groups", "groups", len(n.groups), "servers", len(servers))
+}
+
+// reconcileVoters adds alive servers missing from a group's configuration
+// (a node joining an existing cluster), or whose address changed. Failed
+// servers are never removed automatically: a kill -9 must not shrink the
+// quorum.
+func (n *Node) reconcileVoters() {
+	ms := n.members()
+	for _, g := range n.groups {
+		if !g.isLeader() {
+			continue
+		}
+		f := g.raft.GetConfiguration()
+		if f.Error() != nil {
+			continue
+		}
+		known := map[raft.ServerID]raft.ServerAddress{}
+		for _, s := range f.Configuration().Servers {
+			known[s.ID] = s.Address
+		}
+		for _, m := range ms {
+			if !m.Alive || m.Groups != len(n.groups) {
+				continue
+			}
+			if addr, ok := known[raft.ServerID(m.ID)]; ok && addr == raft.ServerAddress(m.Raft) {
+				continue
+			}
+			n.log.Info("adding voter", "group", g.id, "id", m.ID, "addr", m.Raft)
+			if err := g.raft.AddVoter(raft.ServerID(m.ID), raft.ServerAddress(m.Raft), 0, 10*time.Second).Error(); err != nil {
+				n.log.Warn("add voter failed", "group", g.id, "id", m.ID, "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/sessionraft/sessionraft/fsm"
+	"github.com/sessionraft/sessionraft/transport/wire"
+)
+
+// Internal RPC methods on the mux port. Payloads start with the group id
+// (uvarint); the rest is method specific. A node that receives a forwarded
+// request never forwards it again: a follower answers NOTLEADER and the
+// origin retries, so requests cannot loop between confused nodes.
+const (
+	rpcWrite uint8 = 1 // fsm command → fsm result
+	rpcGet   uint8 = 2 // level, maxStale, id → record
+	rpcList  uint8 = 3 // level, maxStale, subject → records
+)
+
+var levelCodes = []string{wire.Linearizable, wire.Leader, wire.Stale}
+
+func levelCode(level string) byte {
+	for i, l := range levelCodes {
+		if l == level {
+			return byte(i)
+		}
+	}
+	return 0
+}
+
+func (n *Node) forwardWrite(ctx context.Context, addr string, gid int, cmd *fsm.Command) (fsm.Result, error) {
+	payload := binary.AppendUvarint(nil, uint64(gid))
+	payload = fsm.AppendCommand(payload, cmd)
+	out, err := n.mux.Call(ctx, addr, rpcWrite, payload)
+	if err != nil {
+		return fsm.Result{}, translateCallErr(err, true)
+	}
+	res, err := fsm.DecodeResult(out)
+	if err != nil {
+		return fsm.Result{}, fmt.Errorf("%w: undecodable reply from leader: %v", ErrIndeterminate, err)
+	}
+	return *res, nil
+}
+
+func appendReadHeader(gid int, o readOpts, key string) []byte {
+	b := binary.AppendUvarint(nil, uint64(gid))
+	b = append(b, levelCode(o.level))
+	b = binary.AppendUvarint(b, uint64(o.maxStale))
+	return append(b, key...)
+}
+
+func (n *Node) forwardGet(ctx context.Context, addr string, gid int, id string, o readOpts) (*fsm.Record, error) {
+	out, err := n.mux.Call(ctx, addr, rpcGet, appendReadHeader(gid, o, id))
+	if err != nil {
+		return nil, translateCallErr(err, false)
+	}
+	rec, err := fsm.DecodeRecord(out)
+	if err != nil {
+		return nil, fmt.Errorf("%w: undecodable reply: %v", ErrUnavailable, err)
+	}
+	return rec, nil
+}
+
+func (n *Node) forwardList(ctx context.Context, addr string, gid int, subject string, o readOpts) ([]*fsm.Record, error) {
+	out, err := n.mux.Call(ctx, addr, rpcList, appendReadHeader(gid, o, subject))
+	if err != nil {
+		return nil, translateCallErr(err, false)
+	}
+	return decodeRecords(out)
+}
+
+func appendRecords(dst []byte, recs []*fsm.Record) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(recs)))
+	for _, r := range recs {
+		enc := fsm.AppendRecord(nil, r)
+		dst = binary.AppendUvarint(dst, uint64(len(enc)))
+		dst = append(dst, enc...)
+	}
+	return dst
+}
+
+func decodeRecords(b []byte) ([]*fsm.Record, error) {
+	count, k := binary.Uvarint(b)
+	if k <= 0 || count > uint64(len(b)) {
+		return nil, fmt.Errorf("%w: bad record list", ErrUnavailable)
+	}
+	b = b[k:]
+	recs := make([]*fsm.Record, 0, count)
+	for i := uint64(0); i < count; i++ {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, fmt.Errorf("%w: bad record list", ErrUnavailable)
+		}
+		r, err := fsm.DecodeRecord(b[k : k+int(l)])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		recs = append(recs, r)
+		b = b[k+int(l):]
+	}
+	return recs, nil
+}
+
+// handleRPC serves requests forwarded by other nodes. It only ever acts
+// locally (see the method constants).
+func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]byte, error) {
+	gid64, k := binary.Uvarint(payload)
+	if k <= 0 {
+		return nil, withCode(fmt.Errorf("%w: bad rpc header", ErrBadArg))
+	}
+	g, err := n.group(int(gid64))
+	if err != nil {
+		return nil, withCode(err)
+	}
+	payload = payload[k:]
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+	defer cancel()
+	switch method {
+	case rpcWrite:
+		cmd, err := fsm.DecodeCommand(payload)
+		if err != nil {
+			return nil, withCode(fmt.Errorf("%w: %v", ErrBadArg, err))
+		}
+		res, err := g.propose(ctx, *cmd, len(payload))
+		if err != nil {
+			return nil, withCode(err)
+		}
+		return fsm.AppendResult(nil, &res), nil
+	case rpcGet, rpcList:
+		if len(payload) < 1 {
+			return nil, withCode(fmt.Errorf("%w: bad read header", ErrBadArg))
+		}
+		lc := int(payload[0])
+		if lc >= len(levelCodes) {
+			return nil, withCode(fmt.Errorf("%w: bad level", ErrBadArg))
+		}
+		ms, k := binary.Uvarint(payload[1:])
+		if k <= 0 {
+			return nil, withCode(fmt.Errorf("%w: bad read header", ErrBadArg))
+		}
+		o := readOpts{level: levelCodes[lc], maxStale: time.Duration(ms)}
+		key := string(payload[1+k:])
+		if err := g.readBarrier(ctx, o.level, o.maxStale); err != nil {
+			return nil, withCode(err)
+		}
+		if method == rpcGet {
+			rec, ok := g.fsm.Get(key, n.now())
+			if !ok {
+				return nil, withCode(fmt.Errorf("%w: session not found", fsm.ErrNotFound))
+			}
+			return fsm.AppendRecord(nil, rec), nil
+		}
+		return appendRecords(nil, g.fsm.BySubject(key, n.now())), nil
+	default:
+		return nil, withCode(fmt.Errorf("%w: unknown rpc method %d", ErrBadArg, method))
+	}
+}

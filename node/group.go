@@ -1,0 +1,240 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+
+	"github.com/sessionraft/sessionraft/fsm"
+)
+
+// group is one raft group on this node: its stores, raft instance, state
+// machine, write batcher and read verifier.
+type group struct {
+	id    int
+	n     *Node
+	dir   string
+	fsm   *fsm.FSM
+	rfsm  *raftFSM
+	raft  *raft.Raft
+	trans *raft.NetworkTransport
+	store *raftboltdb.BoltStore
+	snaps *raft.FileSnapshotStore
+
+	proposeCh chan *proposal
+	inflight  chan struct{} // semaphore of raft entries in flight
+	verifier  verifier
+	notifyCh  chan bool
+
+	mu sync.Mutex
+	// epoch counts leadership acquisitions. ready is true once the barrier
+	// of the current leadership epoch has been applied: only then does the
+	// commit index cover every entry of earlier terms, so reads may use it.
+	epoch   uint64
+	leader  bool
+	ready   bool
+	readyCh chan struct{} // closed when ready becomes true for epoch
+	// lastTransfer rate-limits leadership balancing.
+	lastTransfer time.Time
+}
+
+func openGroup(n *Node, id int) (*group, error) {
+	cfg := &n.cfg
+	dir := filepath.Join(cfg.DataDir, strconv.Itoa(id))
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("group %d: %w", id, err)
+	}
+	g := &group{
+		id:        id,
+		n:         n,
+		dir:       dir,
+		fsm:       fsm.New(cfg.Limits),
+		proposeCh: make(chan *proposal, 4096),
+		inflight:  make(chan struct{}, cfg.MaxInflightApplies),
+		notifyCh:  make(chan bool, 16),
+		readyCh:   make(chan struct{}),
+	}
+	g.verifier.g = g
+	g.rfsm = newRaftFSM(g.fsm, n.fatal)
+
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path: filepath.Join(dir, "raft.db"),
+		// NoFreelistSync + the map freelist keep bbolt's commit cost flat as
+		// the log file grows; the freelist is rebuilt at open instead.
+		BoltOptions: &bbolt.Options{
+			Timeout:        2 * time.Second,
+			NoFreelistSync: true,
+			FreelistType:   bbolt.FreelistMapType,
+		},
+		NoSync: cfg.NoSync,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("group %d: open log store: %w", id, err)
+	}
+	g.store = store
+	logger := n.hclogger(fmt.Sprintf("raft-g%d", id))
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, logger)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("group %d: snapshot store: %w", id, err)
+	}
+	g.snaps = snaps
+	logs, err := raft.NewLogCache(1024, store)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	g.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  n.mux.StreamLayer(uint16(id)),
+		MaxPool: 4,
+		Timeout: 10 * time.Second,
+		Logger:  logger,
+	})
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.Logger = logger
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = cfg.CommitTimeout
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.TrailingLogs = cfg.TrailingLogs
+	rc.NotifyCh = g.notifyCh
+	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 256
+
+	r, err := raft.NewRaft(rc, g.rfsm, logs, store, snaps, g.trans)
+	if err != nil {
+		g.trans.Close()
+		store.Close()
+		return nil, fmt.Errorf("group %d: start raft: %w", id, err)
+	}
+	g.raft = r
+	g.rfsm.commitIndex = r.CommitIndex
+	return g, nil
+}
+
+// hasState reports whether this group has ever been bootstrapped or joined.
+func (g *group) hasState() (bool, error) {
+	return raft.HasExistingState(g.store, g.store, g.snaps)
+}
+
+// run starts the group's background loops; they stop when ctx is cancelled.
+func (g *group) run(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Add(3)
+	go func() { defer wg.Done(); g.leadershipLoop(ctx) }()
+	go func() { defer wg.Done(); g.batchLoop(ctx) }()
+	go func() { defer wg.Done(); g.maintenanceLoop(ctx) }()
+}
+
+// leadershipLoop follows raft's leadership notifications. On gaining
+// leadership it applies an empty batch as a barrier: once that entry is
+// applied, every entry of earlier terms is too, and the commit index may be
+// used as a read index (the "barrier once per term" of the read path).
+func (g *group) leadershipLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case isLeader := <-g.notifyCh:
+			g.mu.Lock()
+			g.epoch++
+			epoch := g.epoch
+			g.leader = isLeader
+			if g.ready {
+				g.ready = false
+				g.readyCh = make(chan struct{})
+			}
+			g.mu.Unlock()
+			if isLeader {
+				go g.barrier(ctx, epoch)
+			}
+		}
+	}
+}
+
+func (g *group) barrier(ctx context.Context, epoch uint64) {
+	for ctx.Err() == nil {
+		f := g.raft.Apply(fsm.EncodeBatch(&fsm.Batch{Time: g.n.now()}), g.n.cfg.RequestTimeout)
+		err := f.Error()
+		g.mu.Lock()
+		if g.epoch != epoch || !g.leader {
+			g.mu.Unlock()
+			return
+		}
+		if err == nil {
+			g.ready = true
+			close(g.readyCh)
+			g.mu.Unlock()
+			g.n.log.Info("group leader ready", "group", g.id, "index", f.Index())
+			return
+		}
+		g.mu.Unlock()
+		g.n.log.Warn("leader barrier failed", "group", g.id, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// isLeader reports raft's own view, which is the authority for proposals.
+func (g *group) isLeader() bool { return g.raft.State() == raft.Leader }
+
+// waitReady waits until this node leads the group and its term barrier is
+// applied, returning the epoch it is ready in.
+func (g *group) waitReady(ctx context.Context) (uint64, error) {
+	for {
+		g.mu.Lock()
+		leader, ready, epoch, ch := g.leader, g.ready, g.epoch, g.readyCh
+		g.mu.Unlock()
+		if !leader {
+			return 0, ErrNotLeader
+		}
+		if ready {
+			return epoch, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w: leader not ready: %v", ErrUnavailable, ctx.Err())
+		}
+	}
+}
+
+// stillReady reports whether epoch is still the current ready epoch.
+func (g *group) stillReady(epoch uint64) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.leader && g.ready && g.epoch == epoch
+}
+
+// leaderAddr returns the current leader's raft (mux) address and id.
+func (g *group) leaderAddr() (string, string) {
+	addr, id := g.raft.LeaderWithID()
+	return string(addr), string(id)
+}
+
+func (g *group) close() error {
+	var first error
+	if err := g.raft.Shutdown().Error(); err != nil {
+		first = err
+	}
+	if err := g.trans.Close(); err != nil && first == nil {
+		first = err
+	}
+	if err := g.store.Close(); err != nil && first == nil {
+		first = err
+	}
+	return first
+}

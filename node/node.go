@@ -1,0 +1,252 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/memberlist"
+
+	"github.com/sessionraft/sessionraft/transport/mux"
+	"github.com/sessionraft/sessionraft/transport/resp"
+	"github.com/sessionraft/sessionraft/transport/wire"
+)
+
+// Version is the server version reported by HELLO and INFO.
+const Version = "0.1.0"
+
+// Node is one running server.
+type Node struct {
+	cfg        Config
+	log        *slog.Logger
+	self       meta
+	clientAddr string
+	started    time.Time
+
+	mux    *mux.Mux
+	ml     *memberlist.Memberlist
+	groups []*group
+	ring   *wire.Ring
+	touch  *touchBuffer
+
+	respLn  net.Listener
+	respSrv *resp.Server
+
+	membershipKick chan struct{}
+	bootstrapped   atomic.Bool
+
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closing chan struct{}
+	done    chan struct{}
+
+	mu        sync.Mutex
+	fatalErr  error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func start(_ context.Context, cfg Config) (_ *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	n := &Node{
+		cfg:            cfg,
+		log:            cfg.Logger.With("node", cfg.ID),
+		started:        time.Now(),
+		membershipKick: make(chan struct{}, 1),
+		closing:        make(chan struct{}),
+		done:           make(chan struct{}),
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, err
+	}
+	G := cfg.groupCount()
+	if n.ring, err = wire.NewRing(G, wire.DefaultVNodes); err != nil {
+		return nil, err
+	}
+	// Undo whatever was started if a later step fails.
+	defer func() {
+		if err != nil {
+			n.shutdown()
+		}
+	}()
+
+	mcfg := mux.DefaultConfig()
+	mcfg.Logger = n.log.With("component", "mux")
+	mcfg.Advertise = cfg.AdvertiseRaft
+	if n.mux, err = mux.Listen(cfg.RaftAddr, mcfg); err != nil {
+		return nil, fmt.Errorf("listen raft: %w", err)
+	}
+	n.mux.HandleRPC(n.handleRPC)
+
+	for i := 0; i < G; i++ {
+		g, err := openGroup(n, i)
+		if err != nil {
+			return nil, err
+		}
+		n.groups = append(n.groups, g)
+	}
+
+	if n.respLn, err = net.Listen("tcp", cfg.ClientAddr); err != nil {
+		return nil, fmt.Errorf("listen client: %w", err)
+	}
+	n.clientAddr = orDefault(cfg.AdvertiseClient, n.respLn.Addr().String())
+	n.self = meta{
+		ID:     cfg.ID,
+		Raft:   orDefault(cfg.AdvertiseRaft, n.mux.Addr().String()),
+		Client: n.clientAddr,
+		Groups: G,
+	}
+	if err = n.startGossip(); err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	n.touch = newTouchBuffer(n)
+	for _, g := range n.groups {
+		g.run(ctx, &n.wg)
+	}
+	n.wg.Add(3)
+	go func() { defer n.wg.Done(); n.joinLoop(ctx) }()
+	go func() { defer n.wg.Done(); n.membershipLoop(ctx) }()
+	go func() { defer n.wg.Done(); n.touch.loop(ctx) }()
+
+	n.respSrv = resp.NewServer(cfg.RESP, &handler{n: n}, n.log.With("component", "resp"))
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.respSrv.Serve(n.respLn); err != nil {
+			n.fatal(fmt.Errorf("client port: %w", err))
+		}
+	}()
+	n.log.Info("node started", "client", n.clientAddr, "raft", n.self.Raft, "gossip", cfg.GossipAddr, "groups", G)
+	return n, nil
+}
+
+// Close stops the node: client port first (no new requests), then raft
+// groups (in-flight writes get their outcome or INDETERMINATE), then the
+// background loops, gossip and the internal port.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.shutdown() })
+	return n.closeErr
+}
+
+func (n *Node) shutdown() error {
+	var errs []error
+	select {
+	case <-n.closing:
+	default:
+		close(n.closing)
+	}
+	if n.respSrv != nil {
+		errs = append(errs, n.respSrv.Close())
+	} else if n.respLn != nil {
+		errs = append(errs, n.respLn.Close())
+	}
+	if n.ml != nil {
+		_ = n.ml.Leave(time.Second)
+		errs = append(errs, n.ml.Shutdown())
+	}
+	// Raft first, while leadershipLoop still drains its notify channel.
+	for _, g := range n.groups {
+		errs = append(errs, g.close())
+	}
+	if n.cancel != nil {
+		n.cancel()
+	}
+	n.wg.Wait()
+	if n.mux != nil {
+		errs = append(errs, n.mux.Close())
+	}
+	select {
+	case <-n.done:
+	default:
+		close(n.done)
+	}
+	var first error
+	for _, e := range errs {
+		if e != nil && first == nil {
+			first = e
+		}
+	}
+	return first
+}
+
+// fatal records an unrecoverable error and stops the node.
+func (n *Node) fatal(err error) {
+	n.log.Error("fatal", "err", err)
+	n.mu.Lock()
+	if n.fatalErr == nil {
+		n.fatalErr = err
+	}
+	n.mu.Unlock()
+	go n.Close()
+}
+
+// now is the node's wall clock, Unix ns: the one place node reads time for
+// stamping commands and hiding expired records.
+func (n *Node) now() int64 { return time.Now().UnixNano() }
+
+func (n *Node) group(gid int) (*group, error) {
+	if gid < 0 || gid >= len(n.groups) {
+		return nil, fmt.Errorf("%w: no group %d", ErrBadArg, gid)
+	}
+	return n.groups[gid], nil
+}
+
+// hclogger adapts raft's hclog output to slog.
+func (n *Node) hclogger(name string) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:        name,
+		Level:       hclog.Info,
+		Output:      &slogWriter{log: n.log.With("component", name)},
+		DisableTime: true,
+	})
+}
+
+// slogWriter forwards line-oriented log output of libraries (hclog,
+// memberlist's log.Logger) to slog, keeping the level the line names.
+type slogWriter struct {
+	log *slog.Logger
+	mu  sync.Mutex
+}
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sc := bufio.NewScanner(bytes.NewReader(p))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		level := slog.LevelInfo
+		switch {
+		case strings.Contains(line, "[ERROR]") || strings.Contains(line, "[ERR]"):
+			level = slog.LevelError
+		case strings.Contains(line, "[WARN]"):
+			level = slog.LevelWarn
+		case strings.Contains(line, "[DEBUG]") || strings.Contains(line, "[TRACE]"):
+			level = slog.LevelDebug
+		}
+		w.log.Log(context.Background(), level, line)
+	}
+	return len(p), nil
+}
+
+var _ io.Writer = (*slogWriter)(nil)

@@ -1,0 +1,227 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/sessionraft/sessionraft/fsm"
+)
+
+// The session operations below are what the RESP handlers call. Each routes
+// by the ring, runs through write or localOrForward, and returns fsm or node
+// sentinel errors.
+
+// createReq is a parsed SESSION.CREATE.
+type createReq struct {
+	subject string
+	fields  map[string][]byte
+	idle    int64
+	ttl     int64
+	reqID   string
+}
+
+func (n *Node) create(ctx context.Context, r createReq) (*fsm.Record, error) {
+	gid := n.createGroup()
+	id, err := n.newID(gid)
+	if err != nil {
+		return nil, err
+	}
+	cmd := fsm.Command{Type: fsm.CmdCreate, ReqID: r.reqID, Create: &fsm.Create{
+		ID: id, Subject: r.subject, Fields: r.fields, IdleTimeout: r.idle, AbsTTL: r.ttl,
+	}}
+	res, err := n.write(ctx, gid, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	if res.Record == nil {
+		// A deduplicated retry: the original result carries no record.
+		return &fsm.Record{ID: id, Subject: r.subject, Version: res.Version}, nil
+	}
+	return res.Record, nil
+}
+
+func (n *Node) get(ctx context.Context, id string, o readOpts) (*fsm.Record, error) {
+	gid := n.ring.Group(id)
+	var rec *fsm.Record
+	err := n.localOrForward(ctx, gid, o, func() error {
+		r, ok := n.groups[gid].fsm.Get(id, n.now())
+		if !ok {
+			return fmt.Errorf("%w: session not found", fsm.ErrNotFound)
+		}
+		rec = r
+		return nil
+	}, func(addr string) error {
+		r, err := n.forwardGet(ctx, addr, gid, id, o)
+		rec = r
+		return err
+	})
+	return rec, err
+}
+
+// setFields runs a set/unset command and returns the new version.
+func (n *Node) setFields(ctx context.Context, s *fsm.Set, reqID string) (uint64, error) {
+	res, err := n.write(ctx, n.ring.Group(s.ID), fsm.Command{Type: fsm.CmdSet, ReqID: reqID, Set: s})
+	if err != nil {
+		return 0, err
+	}
+	return res.Version, res.Err
+}
+
+func (n *Node) rotate(ctx context.Context, oldID string, ifVersion uint64, reqID string) (string, error) {
+	gid := n.ring.Group(oldID)
+	newID, err := n.newID(gid)
+	if err != nil {
+		return "", err
+	}
+	res, err := n.write(ctx, gid, fsm.Command{Type: fsm.CmdRotate, ReqID: reqID, Rotate: &fsm.Rotate{
+		OldID: oldID, NewID: newID, IfVersion: ifVersion,
+	}})
+	if err != nil {
+		return "", err
+	}
+	if res.Err != nil {
+		return "", res.Err
+	}
+	if res.Record != nil {
+		newID = res.Record.ID
+	}
+	return newID, nil
+}
+
+// byGroup splits ids by owning group.
+func (n *Node) byGroup(ids []string) map[int][]string {
+	m := map[int][]string{}
+	for _, id := range ids {
+		g := n.ring.Group(id)
+		m[g] = append(m[g], id)
+	}
+	return m
+}
+
+// fanOut runs fn for the given groups concurrently and sums the counts. For
+// writes, a failure in some groups after others succeeded is reported as
+// indeterminate, since part of the operation was applied; for reads the
+// first error is returned.
+func (n *Node) fanOut(ctx context.Context, gids []int, write bool, fn func(ctx context.Context, gid int) (int, error)) (int, error) {
+	var (
+		mu    sync.Mutex
+		total int
+		errs  []error
+		wg    sync.WaitGroup
+	)
+	for _, gid := range gids {
+		wg.Add(1)
+		go func(gid int) {
+			defer wg.Done()
+			c, err := fn(ctx, gid)
+			mu.Lock()
+			defer mu.Unlock()
+			total += c
+			if err != nil {
+				errs = append(errs, fmt.Errorf("group %d: %w", gid, err))
+			}
+		}(gid)
+	}
+	wg.Wait()
+	if len(errs) == 0 {
+		return total, nil
+	}
+	if !write {
+		return total, errs[0]
+	}
+	for _, e := range errs {
+		if errors.Is(e, ErrIndeterminate) {
+			return total, e
+		}
+	}
+	if len(errs) < len(gids) {
+		// Some groups applied their part: the operation as a whole is
+		// partially done, which the caller must treat as unknown.
+		return total, fmt.Errorf("%w: %v", ErrIndeterminate, errs[0])
+	}
+	return total, errs[0]
+}
+
+func (n *Node) allGroups() []int {
+	ids := make([]int, len(n.groups))
+	for i := range ids {
+		ids[i] = i
+	}
+	return ids
+}
+
+// multiID runs a per-group command over ids (destroy, touch).
+func (n *Node) multiID(ctx context.Context, ids []string, mk func(ids []string) fsm.Command) (int, error) {
+	parts := n.byGroup(ids)
+	gids := make([]int, 0, len(parts))
+	for g := range parts {
+		gids = append(gids, g)
+	}
+	return n.fanOut(ctx, gids, true, func(ctx context.Context, gid int) (int, error) {
+		res, err := n.write(ctx, gid, mk(parts[gid]))
+		if err != nil {
+			return 0, err
+		}
+		return res.Count, res.Err
+	})
+}
+
+func (n *Node) destroy(ctx context.Context, ids []string) (int, error) {
+	return n.multiID(ctx, ids, func(ids []string) fsm.Command {
+		return fsm.Command{Type: fsm.CmdDestroy, Destroy: &fsm.Destroy{IDs: ids}}
+	})
+}
+
+func (n *Node) touchNow(ctx context.Context, ids []string) (int, error) {
+	now := n.now()
+	return n.multiID(ctx, ids, func(ids []string) fsm.Command {
+		times := make([]int64, len(ids))
+		for i := range times {
+			times[i] = now
+		}
+		return fsm.Command{Type: fsm.CmdTouch, Touch: &fsm.Touch{IDs: ids, Times: times}}
+	})
+}
+
+func (n *Node) revoke(ctx context.Context, subject, except string) (int, error) {
+	return n.fanOut(ctx, n.allGroups(), true, func(ctx context.Context, gid int) (int, error) {
+		res, err := n.write(ctx, gid, fsm.Command{Type: fsm.CmdRevoke, Revoke: &fsm.Revoke{Subject: subject, Except: except}})
+		if err != nil {
+			return 0, err
+		}
+		return res.Count, res.Err
+	})
+}
+
+func (n *Node) list(ctx context.Context, subject string, o readOpts) ([]*fsm.Record, error) {
+	var (
+		mu  sync.Mutex
+		out []*fsm.Record
+	)
+	_, err := n.fanOut(ctx, n.allGroups(), false, func(ctx context.Context, gid int) (int, error) {
+		var recs []*fsm.Record
+		err := n.localOrForward(ctx, gid, o, func() error {
+			recs = n.groups[gid].fsm.BySubject(subject, n.now())
+			return nil
+		}, func(addr string) error {
+			r, err := n.forwardList(ctx, addr, gid, subject, o)
+			recs = r
+			return err
+		})
+		mu.Lock()
+		out = append(out, recs...)
+		mu.Unlock()
+		return len(recs), err
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}

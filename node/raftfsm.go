@@ -1,0 +1,126 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/sessionraft/sessionraft/fsm"
+)
+
+// raftFSM adapts the pure fsm.FSM to raft.FSM and tracks which log index
+// the state machine has really applied. raft.AppliedIndex is not enough:
+// raft advances it when entries are handed to the FSM goroutine, before they
+// are applied, so a read index must be waited for here.
+type raftFSM struct {
+	f     *fsm.FSM
+	fatal func(error)
+
+	applied atomic.Uint64
+	// caughtUp is the wall time (unix ns) at which applied last reached
+	// raft's commit index; stale reads use it to bound how far behind the
+	// replica is. commitIndex is read from raft after it is created.
+	caughtUp    atomic.Int64
+	commitIndex func() uint64
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every applied-index advance
+}
+
+func newRaftFSM(f *fsm.FSM, fatal func(error)) *raftFSM {
+	return &raftFSM{f: f, fatal: fatal, changed: make(chan struct{})}
+}
+
+func (r *raftFSM) advance(index uint64) {
+	if index > r.applied.Load() {
+		r.applied.Store(index)
+	}
+	if r.commitIndex != nil && index >= r.commitIndex() {
+		r.caughtUp.Store(time.Now().UnixNano())
+	}
+	r.mu.Lock()
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// Apply implements raft.FSM. A log entry that cannot be decoded means this
+// binary cannot follow the log (corruption or a newer format): continuing
+// would let replicas diverge, and skipping the entry would silently lose
+// writes, so the process stops loudly (as Consul's FSM does).
+func (r *raftFSM) Apply(l *raft.Log) interface{} {
+	if l.Type != raft.LogCommand {
+		r.advance(l.Index)
+		return nil
+	}
+	res, err := r.f.ApplyBatch(l.Index, l.Data)
+	if err != nil {
+		r.fatal(fmt.Errorf("apply log index %d: %w", l.Index, err))
+		panic(fmt.Sprintf("sessionraft: cannot apply log index %d: %v", l.Index, err))
+	}
+	r.advance(l.Index)
+	return res
+}
+
+// StoreConfiguration implements raft.ConfigurationStore so configuration
+// entries also advance the applied index; otherwise a read index pointing at
+// one would never be reached.
+func (r *raftFSM) StoreConfiguration(index uint64, _ raft.Configuration) {
+	r.advance(index)
+}
+
+// Snapshot implements raft.FSM. It runs on raft's FSM goroutine, so no Apply
+// is concurrent; fsm.Snapshot captures immutable record pointers quickly and
+// Persist streams them while Apply continues.
+func (r *raftFSM) Snapshot() (raft.FSMSnapshot, error) {
+	s, err := r.f.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return snapshotAdapter{s}, nil
+}
+
+// Restore implements raft.FSM, replacing the state whole.
+func (r *raftFSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	if err := r.f.Restore(rc); err != nil {
+		return err
+	}
+	r.applied.Store(r.f.AppliedIndex())
+	r.advance(r.f.AppliedIndex())
+	return nil
+}
+
+// waitApplied blocks until the state machine has applied index.
+func (r *raftFSM) waitApplied(ctx context.Context, index uint64) error {
+	for {
+		r.mu.Lock()
+		ch := r.changed
+		r.mu.Unlock()
+		if r.applied.Load() >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: waiting for index %d: %v", ErrUnavailable, index, ctx.Err())
+		}
+	}
+}
+
+type snapshotAdapter struct{ s *fsm.Snapshot }
+
+func (a snapshotAdapter) Persist(sink raft.SnapshotSink) error {
+	if _, err := a.s.WriteTo(sink); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (a snapshotAdapter) Release() { a.s.Release() }

@@ -1,0 +1,160 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sessionraft/sessionraft/transport/wire"
+)
+
+// verifier shares raft VerifyLeader rounds among concurrent linearizable
+// reads. A read joins the next round that starts after it took its read
+// index; every reader queued while a round runs is answered by the round
+// after it, so one quorum round serves any number of reads.
+type verifier struct {
+	g       *group
+	mu      sync.Mutex
+	running bool
+	waiting []chan error
+}
+
+func (v *verifier) verify(ctx context.Context) error {
+	ch := make(chan error, 1)
+	v.mu.Lock()
+	v.waiting = append(v.waiting, ch)
+	if !v.running {
+		v.running = true
+		go v.loop()
+	}
+	v.mu.Unlock()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: leadership check: %v", ErrUnavailable, ctx.Err())
+	}
+}
+
+func (v *verifier) loop() {
+	for {
+		v.mu.Lock()
+		ws := v.waiting
+		v.waiting = nil
+		if len(ws) == 0 {
+			v.running = false
+			v.mu.Unlock()
+			return
+		}
+		v.mu.Unlock()
+		err := v.g.raft.VerifyLeader().Error()
+		if err != nil {
+			err = fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		for _, w := range ws {
+			w <- err
+		}
+	}
+}
+
+// readBarrier makes the local state machine safe to read at the requested
+// level, or returns an error saying why it is not. It does not forward.
+func (g *group) readBarrier(ctx context.Context, level string, maxStale time.Duration) error {
+	switch level {
+	case wire.Linearizable:
+		// ReadIndex: note the commit index, confirm leadership with a quorum
+		// round that starts after that, wait until the index is applied.
+		epoch, err := g.waitReady(ctx)
+		if err != nil {
+			return err
+		}
+		idx := g.raft.CommitIndex()
+		if err := g.verifier.verify(ctx); err != nil {
+			return err
+		}
+		if !g.stillReady(epoch) {
+			// Leadership changed under us: the commit index may predate the
+			// new term's barrier. The caller retries at the new leader.
+			return fmt.Errorf("%w: leadership changed during read", ErrNotLeader)
+		}
+		return g.rfsm.waitApplied(ctx, idx)
+	case wire.Leader:
+		_, err := g.waitReady(ctx)
+		return err
+	case wire.Stale:
+		if g.isLeader() {
+			return nil
+		}
+		return g.staleCheck(maxStale)
+	default:
+		return fmt.Errorf("%w: consistency %q", ErrBadArg, level)
+	}
+}
+
+// staleCheck refuses a follower read when the replica may be older than
+// maxStale: it must have heard from its leader within the bound and have
+// applied everything the leader had told it was committed, now or within
+// the bound.
+func (g *group) staleCheck(maxStale time.Duration) error {
+	last := g.raft.LastContact()
+	if last.IsZero() {
+		return fmt.Errorf("%w: group %d has not heard from a leader", ErrStale, g.id)
+	}
+	if age := time.Since(last); age > maxStale {
+		return fmt.Errorf("%w: group %d last heard from its leader %v ago (bound %v)", ErrStale, g.id, age.Round(time.Millisecond), maxStale)
+	}
+	if g.rfsm.applied.Load() >= g.raft.CommitIndex() {
+		return nil
+	}
+	if age := time.Since(time.Unix(0, g.rfsm.caughtUp.Load())); age > maxStale {
+		return fmt.Errorf("%w: group %d is replaying the log, caught up %v ago (bound %v)", ErrStale, g.id, age.Round(time.Millisecond), maxStale)
+	}
+	return nil
+}
+
+// readOpts are the per-request read options.
+type readOpts struct {
+	level    string
+	maxStale time.Duration
+}
+
+// localOrForward runs read locally when this node can serve it at the
+// level, or forwards it to the group leader (linearizable and leader reads
+// on a follower). It retries while the group has no usable leader.
+func (n *Node) localOrForward(ctx context.Context, gid int, o readOpts, local func() error, remote func(addr string) error) error {
+	g, err := n.group(gid)
+	if err != nil {
+		return err
+	}
+	backoff := 5 * time.Millisecond
+	for {
+		if o.level == wire.Stale || g.isLeader() {
+			err = g.readBarrier(ctx, o.level, o.maxStale)
+			if err == nil {
+				return local()
+			}
+		} else if addr, _ := g.leaderAddr(); addr != "" {
+			err = remote(addr)
+			if err == nil {
+				return nil
+			}
+		} else {
+			err = fmt.Errorf("%w: group %d has no leader", ErrUnavailable, gid)
+		}
+		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrUnavailable) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %v (last: %v)", ErrUnavailable, ctx.Err(), err)
+		case <-n.closing:
+			return ErrShutdown
+		case <-time.After(backoff):
+		}
+		if backoff < 200*time.Millisecond {
+			backoff *= 2
+		}
+	}
+}
