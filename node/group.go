@@ -238,3 +238,11 @@ func (g *group) close() error {
 	}
 	return first
 }
+
+// isReady reports whether this node leads the group with its term barrier
+// applied.
+func (g *group) isReady() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.leader && g.ready
+}

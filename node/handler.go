@@ -162,9 +162,9 @@ func (h *handler) hello(c *resp.Conn, _ *connState, args [][]byte, r *resp.Reply
 			return
 		}
 	}
+	// The HELLO reply itself is already in the new protocol, as in Redis.
 	c.SetProto(proto)
-	w := resp.NewWriter(proto)
-	*r = resp.Reply{Writer: w}
+	r.SetProto(proto)
 	r.WriteMapLen(7)
 	r.WriteBulkString("server")
 	r.WriteBulkString("sessionraft")

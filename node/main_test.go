@@ -1,0 +1,16 @@
+package node
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// bbolt/raft-boltdb metrics and memberlist's DNS helper start
+		// package-level goroutines that live for the process.
+		goleak.IgnoreTopFunction("github.com/armon/go-metrics.(*InmemSink).run"),
+		goleak.IgnoreTopFunction("github.com/hashicorp/go-metrics.(*InmemSink).run"),
+	)
+}
