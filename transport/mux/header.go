@@ -1,0 +1,95 @@
+package mux
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// Connection header, written by the dialer as the first bytes of every
+// connection:
+//
+//	"SRMX" | version u8 (1) | kind u8 ('R'|'P') | [group u16, raft only] |
+//	addrLen u16 | addr (the dialer's advertised mux address)
+//
+// All integers are big-endian. The acceptor replies with the single byte
+// ackByte once it has accepted the connection (header valid, peer not
+// blocked, group known); otherwise it closes the connection.
+const (
+	headerMagic   = "SRMX"
+	headerVersion = 1
+
+	kindRaft = 'R'
+	kindRPC  = 'P'
+
+	ackByte = 0x06
+
+	// maxAddrLen bounds the advertised address: a DNS name (253) plus
+	// ":65535" fits easily, and a garbage length cannot make us allocate much.
+	maxAddrLen = 1024
+)
+
+// header is the parsed connection header.
+type header struct {
+	kind  byte
+	group uint16 // meaningful for kindRaft only
+	addr  string // dialer's advertised mux address
+}
+
+// appendHeader encodes h. It fails only for an address that cannot be sent.
+func appendHeader(dst []byte, h header) ([]byte, error) {
+	if len(h.addr) == 0 || len(h.addr) > maxAddrLen {
+		return nil, fmt.Errorf("%w: advertised address length %d not in 1..%d", ErrBadHeader, len(h.addr), maxAddrLen)
+	}
+	dst = append(dst, headerMagic...)
+	dst = append(dst, headerVersion, h.kind)
+	switch h.kind {
+	case kindRaft:
+		dst = binary.BigEndian.AppendUint16(dst, h.group)
+	case kindRPC:
+	default:
+		return nil, fmt.Errorf("%w: kind %q", ErrBadHeader, h.kind)
+	}
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(h.addr)))
+	return append(dst, h.addr...), nil
+}
+
+// readHeader reads exactly one header from r and nothing more, so the
+// connection can be handed on unbuffered (raft wraps it in its own bufio).
+func readHeader(r io.Reader) (header, error) {
+	var h header
+	var b [6]byte
+	if _, err := io.ReadFull(r, b[:6]); err != nil {
+		return h, fmt.Errorf("%w: %w", ErrBadHeader, err)
+	}
+	if string(b[:4]) != headerMagic {
+		return h, fmt.Errorf("%w: bad magic %q", ErrBadHeader, b[:4])
+	}
+	if b[4] != headerVersion {
+		return h, fmt.Errorf("%w: unsupported version %d", ErrBadHeader, b[4])
+	}
+	h.kind = b[5]
+	switch h.kind {
+	case kindRaft:
+		if _, err := io.ReadFull(r, b[:2]); err != nil {
+			return h, fmt.Errorf("%w: %w", ErrBadHeader, err)
+		}
+		h.group = binary.BigEndian.Uint16(b[:2])
+	case kindRPC:
+	default:
+		return h, fmt.Errorf("%w: unknown kind %q", ErrBadHeader, h.kind)
+	}
+	if _, err := io.ReadFull(r, b[:2]); err != nil {
+		return h, fmt.Errorf("%w: %w", ErrBadHeader, err)
+	}
+	n := int(binary.BigEndian.Uint16(b[:2]))
+	if n == 0 || n > maxAddrLen {
+		return h, fmt.Errorf("%w: advertised address length %d not in 1..%d", ErrBadHeader, n, maxAddrLen)
+	}
+	addr := make([]byte, n)
+	if _, err := io.ReadFull(r, addr); err != nil {
+		return h, fmt.Errorf("%w: %w", ErrBadHeader, err)
+	}
+	h.addr = string(addr)
+	return h, nil
+}
