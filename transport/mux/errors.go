@@ -46,9 +46,9 @@ const (
 	// CodeBusy: the peer had too many handlers running; the handler did not
 	// run, so the request had no effect.
 	CodeBusy = "BUSY"
-	// CodeTooLarge: the request (or the handler's response) exceeded the
-	// peer's MaxRPCBytes. For a request, the handler did not run; for a
-	// response, it did (the caller gets ErrConnLost in that case, see Call).
+	// CodeTooLarge: the request exceeded the peer's MaxRPCBytes; the handler
+	// did not run. (A response that is too large is reported by Call as
+	// ErrConnLost wrapping ErrFrameTooLarge, because the handler did run.)
 	CodeTooLarge = "TOOLARGE"
 	// CodeNoHandler: the peer has no RPCHandler installed; nothing ran.
 	CodeNoHandler = "NOHANDLER"
