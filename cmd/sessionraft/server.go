@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/sessionraft/sessionraft/node"
+)
+
+// serverOptions holds the server flags. Most bind straight into cfg; the
+// rest are converted by config.
+type serverOptions struct {
+	cfg       node.Config
+	logLevel  string
+	logFormat string
+	limits    limitFlags
+}
+
+// limitFlags mirrors the record limits of fsm.Limits; see limits.go.
+type limitFlags struct {
+	maxValueBytes, maxRecordBytes, maxFields, maxIDLen int64
+	maxSubjectLen, maxFieldNameLen, maxReqIDLen        int64
+	dedupWindow                                        time.Duration
+}
+
+func newServerCmd() *cobra.Command {
+	cmd, _ := newServerCommand()
+	return cmd
+}
+
+// newServerCommand returns the command and the options its flags fill.
+func newServerCommand() (*cobra.Command, *serverOptions) {
+	o := newServerOptions()
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run one sessionraft node",
+		Long: `Run one sessionraft node: its raft groups, the internal (raft + forwarding) port,
+memberlist gossip and the RESP client port.
+
+A new cluster bootstraps itself once --bootstrap-expect nodes see each other
+through gossip; give every node the gossip addresses of the others with --join.
+
+Every flag can also be set with an environment variable: SESSIONRAFT_ plus the
+flag name in upper case with dashes as underscores (--data-dir is
+SESSIONRAFT_DATA_DIR, --join is SESSIONRAFT_JOIN as a comma-separated list).
+Precedence: a flag on the command line wins over the environment variable,
+which wins over the built-in default.
+
+Durations are integer seconds or Go durations (1500ms, 30m).
+Logs go to stderr. SIGINT or SIGTERM shuts the node down cleanly; a second
+signal exits at once. The exit code is 1 if the node stopped with an error.`,
+		Example: `  sessionraft server --id n1 --data-dir /var/lib/sessionraft \
+    --client-addr 0.0.0.0:7001 --raft-addr 0.0.0.0:7101 --gossip-addr 0.0.0.0:7201 \
+    --advertise-client 10.0.0.1:7001 --advertise-raft 10.0.0.1:7101 --advertise-gossip 10.0.0.1:7201 \
+    --join 10.0.0.2:7201,10.0.0.3:7201 --bootstrap-expect 3`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags(), os.LookupEnv); err != nil {
+				return err
+			}
+			cfg, err := o.config(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return runServer(cmd.Context(), cfg)
+		},
+	}
+	o.addFlags(cmd.Flags())
+	annotateEnv(cmd.Flags())
+	return cmd, o
+}
+
+func newServerOptions() *serverOptions {
+	o := &serverOptions{cfg: node.DefaultConfig(), logLevel: "info", logFormat: "text"}
+	o.limits = limitsToFlags(o.cfg)
+	return o
+}
+
+func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
+	c := &o.cfg
+	fs.SortFlags = false
+
+	// Identity and addresses.
+	fs.StringVar(&c.ID, "id", c.ID, "node id, unique in the cluster and stable across restarts (required)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for raft logs and snapshots, one subdirectory per group (required)")
+	fs.StringVar(&c.ClientAddr, "client-addr", c.ClientAddr, "RESP listen address for clients")
+	fs.StringVar(&c.RaftAddr, "raft-addr", c.RaftAddr, "internal listen address: raft for every group plus request forwarding")
+	fs.StringVar(&c.GossipAddr, "gossip-addr", c.GossipAddr, "memberlist gossip address (UDP and TCP)")
+	fs.StringVar(&c.AdvertiseClient, "advertise-client", c.AdvertiseClient, "client address told to others, when --client-addr is a wildcard (default: --client-addr)")
+	fs.StringVar(&c.AdvertiseRaft, "advertise-raft", c.AdvertiseRaft, "internal address told to others (default: --raft-addr)")
+	fs.StringVar(&c.AdvertiseGossip, "advertise-gossip", c.AdvertiseGossip, "gossip address told to others (default: --gossip-addr)")
+
+	// Cluster formation.
+	fs.StringSliceVar(&c.Join, "join", c.Join, "gossip address of a member to join; repeatable or comma-separated")
+	fs.IntVar(&c.BootstrapExpect, "bootstrap-expect", c.BootstrapExpect, "bootstrap a new cluster once this many nodes see each other (0: never bootstrap, only join)")
+	fs.IntVar(&c.Groups, "groups", c.Groups, "number of raft groups (0: same as --bootstrap-expect)")
+
+	// Request handling.
+	durationVar(fs, &c.MaxStaleness, "max-staleness", "default bound for stale reads: a replica that has not heard from its leader and caught up within it refuses them with STALE")
+	durationVar(fs, &c.RequestTimeout, "request-timeout", "time limit for one client request, forwarding included")
+	durationVar(fs, &c.SweepInterval, "sweep-interval", "how often each group leader looks for expired sessions")
+	durationVar(fs, &c.TouchInterval, "touch-interval", "how often buffered idle-timeout accesses are flushed to the leaders; the precision of IDLE expiry")
+	durationVar(fs, &c.BalanceInterval, "balance-interval", "how often a group leader checks that leadership is spread over the nodes")
+
+	// Record limits. Apply enforces them, so every node must use the same.
+	fs.Int64Var(&o.limits.maxValueBytes, "max-value-bytes", o.limits.maxValueBytes, "largest field value, in bytes")
+	fs.Int64Var(&o.limits.maxRecordBytes, "max-record-bytes", o.limits.maxRecordBytes, "largest session record (id, subject, field names and values), in bytes")
+	fs.Int64Var(&o.limits.maxFields, "max-fields", o.limits.maxFields, "most fields in one session")
+	fs.Int64Var(&o.limits.maxIDLen, "max-id-len", o.limits.maxIDLen, "longest session id, in bytes")
+	fs.Int64Var(&o.limits.maxSubjectLen, "max-subject-len", o.limits.maxSubjectLen, "longest subject, in bytes")
+	fs.Int64Var(&o.limits.maxFieldNameLen, "max-field-name-len", o.limits.maxFieldNameLen, "longest field name, in bytes")
+	fs.Int64Var(&o.limits.maxReqIDLen, "max-reqid-len", o.limits.maxReqIDLen, "longest REQID, in bytes")
+	durationVar(fs, &o.limits.dedupWindow, "dedup-window", "how long (in log time) a REQID's result is remembered, so a retry applies at most once")
+
+	// Raft tuning.
+	durationVar(fs, &c.HeartbeatTimeout, "heartbeat-timeout", "raft: follower timeout without leader contact before an election")
+	durationVar(fs, &c.ElectionTimeout, "election-timeout", "raft: candidate timeout")
+	durationVar(fs, &c.LeaderLeaseTimeout, "leader-lease-timeout", "raft: a leader steps down when it has not reached a quorum for this long; bounds how stale CONSISTENCY leader reads can be")
+	durationVar(fs, &c.CommitTimeout, "commit-timeout", "raft: longest wait before a heartbeat carries a new commit index")
+	durationVar(fs, &c.SnapshotInterval, "snapshot-interval", "raft: how often to check whether to snapshot")
+	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", c.SnapshotThreshold, "raft: log entries since the last snapshot that trigger a new one")
+	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", c.TrailingLogs, "raft: log entries kept after a snapshot, so slow followers can catch up without one")
+	fs.BoolVar(&c.NoSync, "no-sync", c.NoSync, "do not fsync the raft log: faster, but acknowledged writes can be lost on power failure (tests only)")
+
+	// Group commit.
+	fs.IntVar(&c.MaxBatchCmds, "max-batch-cmds", c.MaxBatchCmds, "most client commands packed into one raft entry")
+	fs.IntVar(&c.MaxBatchBytes, "max-batch-bytes", c.MaxBatchBytes, "largest raft entry made by packing client commands, in bytes (>= 65536)")
+	fs.IntVar(&c.MaxInflightApplies, "max-inflight-applies", c.MaxInflightApplies, "raft entries proposed but not yet committed per group")
+
+	// Logging.
+	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", o.logFormat, "log format: text or json")
+
+	fs.BoolVar(&c.TestMode, "test-mode", c.TestMode, "enable fault-injection hooks (never in production)")
+	_ = fs.MarkHidden("test-mode")
+}
+
+// config returns the node configuration from the parsed flags (and the
+// environment, applied before), with a logger writing to logOut.
+func (o *serverOptions) config(logOut io.Writer) (node.Config, error) {
+	cfg := o.cfg
+	cfg.Join = splitList(cfg.Join)
+	for name, v := range map[string]int64{
+		"max-value-bytes": o.limits.maxValueBytes, "max-record-bytes": o.limits.maxRecordBytes,
+		"max-fields": o.limits.maxFields, "max-id-len": o.limits.maxIDLen,
+		"max-subject-len": o.limits.maxSubjectLen, "max-field-name-len": o.limits.maxFieldNameLen,
+		"max-reqid-len": o.limits.maxReqIDLen,
+	} {
+		if v < 0 {
+			return cfg, fmt.Errorf("--%s must not be negative", name)
+		}
+	}
+	limitsFromFlags(&cfg, o.limits)
+	logger, err := newLogger(logOut, o.logLevel, o.logFormat)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Logger = logger
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch strings.ToLower(format) {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+}
+
+// runServer runs one node until SIGINT/SIGTERM or until it stops by itself.
+func runServer(ctx context.Context, cfg node.Config) error {
+	log := cfg.Logger
+	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	n, err := node.Start(sigCtx, cfg)
+	if err != nil {
+		log.Error("node failed to start", "err", err)
+		return fmt.Errorf("start node %s: %w", cfg.ID, err)
+	}
+	log.Info("sessionraft node running", "id", cfg.ID, "client_addr", n.ClientAddr(),
+		"raft_addr", cfg.RaftAddr, "gossip_addr", cfg.GossipAddr, "join", cfg.Join,
+		"bootstrap_expect", cfg.BootstrapExpect, "data_dir", cfg.DataDir)
+
+	select {
+	case <-sigCtx.Done():
+		log.Info("shutting down (signal again to exit at once)")
+	case <-n.Done():
+		log.Warn("node stopped by itself")
+	}
+	stop() // from here a second SIGINT/SIGTERM kills the process
+	if err := n.Close(); err != nil {
+		log.Warn("unclean shutdown", "err", err)
+	}
+	if err := n.Err(); err != nil {
+		log.Error("node stopped with an error", "err", err)
+		return fmt.Errorf("node %s: %w", cfg.ID, err)
+	}
+	log.Info("node stopped")
+	return nil
+}
