@@ -1,0 +1,99 @@
+package resp
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"testing"
+)
+
+// loopReader serves the same bytes forever.
+type loopReader struct {
+	data []byte
+	off  int
+}
+
+func (r *loopReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], r.data[r.off:])
+		n += c
+		r.off = (r.off + c) % len(r.data)
+	}
+	return n, nil
+}
+
+func BenchmarkReadCommand(b *testing.B) {
+	cmd := appendCommand(nil, []string{"SESSION.SET", "sVb2xq0l5TvK1yHfE0cQ9w", "cart", "three items and a coupon"})
+	var data []byte
+	for range 64 {
+		data = append(data, cmd...)
+	}
+	rd := NewReader(&loopReader{data: data}, Limits{})
+	b.SetBytes(int64(len(cmd)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := rd.ReadCommand(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWriter(b *testing.B) {
+	w := NewWriter(3)
+	val := []byte("three items and a coupon")
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Reset()
+		w.WriteMapLen(3)
+		w.WriteBulkString("id")
+		w.WriteBulkString("sVb2xq0l5TvK1yHfE0cQ9w")
+		w.WriteBulkString("version")
+		w.WriteInt(123456)
+		w.WriteBulkString("cart")
+		w.WriteBulk(val)
+		w.WriteSimple("OK")
+		w.WriteError("NOTFOUND", "session not found")
+	}
+	b.SetBytes(int64(w.Len()))
+}
+
+// BenchmarkServerPipeline measures round trips of 64-command pipelines
+// over loopback TCP against a PING-like handler; ns/op is per command.
+func BenchmarkServerPipeline(b *testing.B) {
+	for _, mode := range []string{"sync", "async"} {
+		b.Run(mode, func(b *testing.B) {
+			h := HandlerFunc(func(c *Conn, args [][]byte, r *Reply) func(context.Context) {
+				if mode == "async" {
+					return func(context.Context) { r.WriteSimple("PONG") }
+				}
+				r.WriteSimple("PONG")
+				return nil
+			})
+			_, addr := startServer(b, ServerConfig{}, h)
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer nc.Close()
+			const depth = 64
+			var req []byte
+			for range depth {
+				req = appendCommand(req, []string{"PING"})
+			}
+			replies := make([]byte, depth*len("+PONG\r\n"))
+			br := bufio.NewReader(nc)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += depth {
+				if _, err := nc.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(br, replies); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
