@@ -1,0 +1,96 @@
+package fsm
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestDeterminism replays one random log into several FSMs by different
+// routes (encoded, decoded, through a snapshot taken midway) and requires
+// identical states and identical results.
+func TestDeterminism(t *testing.T) {
+	const n = 3000
+	log, gen := genLog(7, n)
+
+	a, b, c := New(Limits{DedupWindow: 30 * sec}), New(Limits{DedupWindow: 30 * sec}), New(Limits{DedupWindow: 30 * sec})
+	var d *FSM
+	var resA, resD [][]byte
+	seen := map[[2]int]int{} // (command type, error code) → results
+	for i, e := range log {
+		ra, err := a.ApplyBatch(e.index, e.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, r := range ra {
+			code, _ := errorCode(r.Err)
+			seen[[2]int{int(e.batch.Cmds[j].Type), int(code)}]++
+		}
+		b.ApplyDecoded(e.index, e.batch)
+		if d == nil {
+			if _, err := c.ApplyBatch(e.index, e.data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == n/2 {
+			if a.Hash() != c.Hash() {
+				t.Fatal("diverged before the snapshot")
+			}
+			snap, err := c.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if _, err := snap.WriteTo(&buf); err != nil {
+				t.Fatal(err)
+			}
+			snap.Release()
+			d = New(Limits{DedupWindow: 30 * sec})
+			if err := d.Restore(&buf); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if d != nil {
+			rd, err := d.ApplyBatch(e.index, e.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resA = append(resA, encodeResults(ra))
+			resD = append(resD, encodeResults(rd))
+		}
+	}
+	want := a.Hash()
+	for name, f := range map[string]*FSM{"decoded": b, "restored": d, "generator": gen} {
+		if f.Hash() != want {
+			t.Errorf("%s FSM diverged", name)
+		}
+	}
+	for i := range resA {
+		if !bytes.Equal(resA[i], resD[i]) {
+			t.Fatalf("results differ at entry %d after the snapshot", n/2+1+i)
+		}
+	}
+	if a.Len() == 0 || a.state.Load().dedup.len() == 0 {
+		t.Fatalf("log too tame: %d records, %d dedup entries", a.Len(), a.state.Load().dedup.len())
+	}
+	for _, k := range [][2]int{
+		{int(CmdCreate), int(codeNone)}, {int(CmdCreate), int(codeExists)},
+		{int(CmdSet), int(codeNone)}, {int(CmdSet), int(codeNotFound)}, {int(CmdSet), int(codeConflict)},
+		{int(CmdTouch), int(codeNone)}, {int(CmdDestroy), int(codeNone)},
+		{int(CmdRotate), int(codeNone)}, {int(CmdRotate), int(codeNotFound)}, {int(CmdRotate), int(codeExists)},
+		{int(CmdRevoke), int(codeNone)}, {int(CmdExpire), int(codeNone)},
+	} {
+		if seen[k] == 0 {
+			t.Errorf("log never produced command type %d with error code %d", k[0], k[1])
+		}
+	}
+	t.Logf("final: %v, dedup %d", a, a.state.Load().dedup.len())
+}
+
+func encodeResults(rs []Result) []byte {
+	var out []byte
+	for i := range rs {
+		out = AppendResult(out, &rs[i])
+	}
+	return out
+}

@@ -1,0 +1,45 @@
+// Package fsm is sessionraft's deterministic state machine: the records of
+// one raft group, the commands that change them, their indexes, and the
+// snapshot format. It imports only the standard library; the node package
+// adapts it to hashicorp/raft's FSM interface.
+//
+// # Determinism
+//
+// Every replica applies the same log and must reach the same state, byte for
+// byte (see FSM.Hash). Apply therefore never reads the wall clock, never uses
+// randomness and never lets map iteration order reach anything observable
+// (records, results, error messages, the dedup table). Time comes from the
+// log: each Batch carries its leader's clock, and the FSM keeps a log clock
+// that is the maximum time applied so far, so time never runs backwards
+// across leader changes. Limits take part in Apply too, so every replica of a
+// group must run with the same Limits.
+//
+// # Expiry
+//
+// Deadlines are absolute log times stored in the records. A record whose
+// deadline has passed by the log clock is treated as absent by every command
+// even before the leader's sweeper proposes an Expire for it; readers also
+// hide records expired by their own clock (FSM.Get's now argument).
+//
+// # Concurrency
+//
+// Apply runs on one goroutine (raft's FSM goroutine) while any number of
+// readers call Get, BySubject, Expired, Clock and AppliedIndex. Records are
+// immutable once stored: Apply replaces a record instead of mutating it, so
+// readers and snapshots may hold *Record without locks. Records live in 64
+// shards, each a map under its own RWMutex. A command write-locks, in
+// ascending order, exactly the shards it touches, plus the subject index,
+// for its whole duration, so a reader sees every command either wholly
+// applied or not at all (a rotate never shows both ids or neither).
+//
+// Lock order: applyMu → subMu → shard locks (ascending) → dlMu.
+//
+// # Encodings
+//
+// Raft entries (EncodeBatch), forwarded commands (AppendCommand), results
+// (AppendResult), records (AppendRecord) and snapshots share one style:
+// unsigned/signed varints and length-prefixed strings, with a type and a
+// version byte in front. The numbering of command types and error codes is
+// part of the on-disk and on-wire format. Decoders never panic and never
+// allocate more than a small constant factor of their input.
+package fsm

@@ -1,0 +1,190 @@
+package fsm
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
+
+// Subject index: subject → set of ids. Records without a subject are not
+// indexed. Callers hold subMu for writing (or own an unpublished state).
+
+func (st *state) indexSubject(subject, id string) {
+	if subject == "" {
+		return
+	}
+	set := st.subjects[subject]
+	if set == nil {
+		set = make(map[string]struct{}, 1)
+		st.subjects[subject] = set
+	}
+	set[id] = struct{}{}
+}
+
+func (st *state) unindexSubject(subject, id string) {
+	if subject == "" {
+		return
+	}
+	set := st.subjects[subject]
+	delete(set, id)
+	if len(set) == 0 {
+		delete(st.subjects, subject)
+	}
+}
+
+// bucketShift sets the deadline index's bucket width: 2^28 ns ≈ 268 ms.
+// Wide enough that buckets are few (and the heap small), narrow enough
+// that sorting one bucket in Expired is cheap.
+const bucketShift = 28
+
+// deadlineIndex finds the records with the earliest deadlines. Records are
+// grouped in buckets by deadline>>bucketShift (an arithmetic shift, so the
+// order of buckets is the order of deadlines, negative ones included); a
+// min-heap holds each bucket's key exactly once. Moving a record (touch,
+// set) is two O(1) map operations; a new bucket costs a heap push. Buckets
+// that empty stay in the heap until they reach its top (trim), which bounds
+// them by the number of distinct bucket keys between the earliest and the
+// latest live deadline.
+type deadlineIndex struct {
+	buckets map[int64]map[string]int64 // key → id → exact deadline
+	heap    []int64                    // min-heap of bucket keys
+}
+
+func newDeadlineIndex() deadlineIndex {
+	return deadlineIndex{buckets: make(map[int64]map[string]int64)}
+}
+
+// add indexes id under deadline d; d == 0 (no deadline) is not indexed.
+func (x *deadlineIndex) add(id string, d int64) {
+	if d == 0 {
+		return
+	}
+	k := d >> bucketShift
+	b := x.buckets[k]
+	if b == nil {
+		b = make(map[string]int64, 1)
+		x.buckets[k] = b
+		x.push(k)
+	}
+	b[id] = d
+}
+
+func (x *deadlineIndex) remove(id string, d int64) {
+	if d == 0 {
+		return
+	}
+	delete(x.buckets[d>>bucketShift], id)
+}
+
+// trim drops empty buckets from the top of the heap. Apply calls it after
+// each batch; it is amortised O(log n) per bucket ever created.
+func (x *deadlineIndex) trim() {
+	for len(x.heap) > 0 && len(x.buckets[x.heap[0]]) == 0 {
+		delete(x.buckets, x.heap[0])
+		x.pop()
+	}
+}
+
+// expired returns up to max ids with deadline <= now, earliest first (ties
+// by id). It walks the heap in key order without modifying it, using a
+// small auxiliary heap of positions: a node's children are only visited
+// after the node itself, so the walk touches only buckets due by now plus
+// their direct children.
+func (x *deadlineIndex) expired(now int64, max int) []string {
+	if max <= 0 || len(x.heap) == 0 {
+		return nil
+	}
+	type entry struct {
+		d  int64
+		id string
+	}
+	var (
+		out      []string
+		due      []entry
+		nowKey   = now >> bucketShift
+		frontier = []int{0} // positions in x.heap, a min-heap by key
+	)
+	less := func(i, j int) bool { return x.heap[frontier[i]] < x.heap[frontier[j]] }
+	for len(frontier) > 0 && len(out) < max {
+		pos := frontier[0]
+		last := len(frontier) - 1
+		frontier[0] = frontier[last]
+		frontier = frontier[:last]
+		siftDown(len(frontier), 0, less, func(i, j int) { frontier[i], frontier[j] = frontier[j], frontier[i] })
+
+		k := x.heap[pos]
+		if k > nowKey {
+			break // every other candidate has a key >= k
+		}
+		due = due[:0]
+		for id, d := range x.buckets[k] {
+			if d <= now {
+				due = append(due, entry{d, id})
+			}
+		}
+		slices.SortFunc(due, func(a, b entry) int {
+			if a.d != b.d {
+				return cmp.Compare(a.d, b.d)
+			}
+			return strings.Compare(a.id, b.id)
+		})
+		for _, e := range due {
+			if len(out) == max {
+				break
+			}
+			out = append(out, e.id)
+		}
+		for _, c := range [2]int{2*pos + 1, 2*pos + 2} {
+			if c < len(x.heap) {
+				frontier = append(frontier, c)
+				siftUp(len(frontier)-1, less, func(i, j int) { frontier[i], frontier[j] = frontier[j], frontier[i] })
+			}
+		}
+	}
+	return out
+}
+
+func (x *deadlineIndex) push(k int64) {
+	x.heap = append(x.heap, k)
+	siftUp(len(x.heap)-1, x.less, x.swap)
+}
+
+func (x *deadlineIndex) pop() {
+	last := len(x.heap) - 1
+	x.heap[0] = x.heap[last]
+	x.heap = x.heap[:last]
+	siftDown(last, 0, x.less, x.swap)
+}
+
+func (x *deadlineIndex) less(i, j int) bool { return x.heap[i] < x.heap[j] }
+func (x *deadlineIndex) swap(i, j int)      { x.heap[i], x.heap[j] = x.heap[j], x.heap[i] }
+
+// siftUp and siftDown are container/heap's algorithms over index callbacks,
+// without its interface boxing.
+func siftUp(j int, less func(i, j int) bool, swap func(i, j int)) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if !less(j, i) {
+			break
+		}
+		swap(i, j)
+		j = i
+	}
+}
+
+func siftDown(n, i int, less func(i, j int) bool, swap func(i, j int)) {
+	for {
+		j := 2*i + 1
+		if j >= n {
+			return
+		}
+		if r := j + 1; r < n && less(r, j) {
+			j = r
+		}
+		if !less(j, i) {
+			return
+		}
+		swap(i, j)
+		i = j
+	}
+}

@@ -1,0 +1,168 @@
+package fsm
+
+import (
+	"math/rand/v2"
+	"strconv"
+)
+
+// logGen produces a reproducible random raft log that exercises every
+// command, error path, clock regressions, expiry and ReqID replays. It
+// applies what it generates to its own FSM, so its expire commands come
+// from Expired like a real sweeper's.
+type logGen struct {
+	rng     *rand.Rand
+	f       *FSM
+	index   uint64
+	now     int64
+	nextID  int
+	ids     []string  // every id ever created or rotated to (some dead)
+	replays []Command // earlier commands with a ReqID
+}
+
+func newLogGen(seed uint64) *logGen {
+	return &logGen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), f: New(Limits{DedupWindow: 30 * sec}), now: t0}
+}
+
+func (g *logGen) id() string {
+	if len(g.ids) == 0 || g.rng.IntN(20) == 0 {
+		return "missing-" + strconv.Itoa(g.rng.IntN(100))
+	}
+	if g.rng.IntN(4) > 0 { // recent ids are more likely alive
+		return g.ids[max(0, len(g.ids)-1-g.rng.IntN(50))]
+	}
+	return g.ids[g.rng.IntN(len(g.ids))]
+}
+
+func (g *logGen) newID() string {
+	g.nextID++
+	id := "s" + strconv.Itoa(g.nextID)
+	g.ids = append(g.ids, id)
+	return id
+}
+
+func (g *logGen) subject() string {
+	if g.rng.IntN(5) == 0 {
+		return ""
+	}
+	return "u" + strconv.Itoa(g.rng.IntN(20))
+}
+
+func (g *logGen) fields() map[string][]byte {
+	n := g.rng.IntN(4)
+	if n == 0 {
+		return nil
+	}
+	m := make(map[string][]byte, n)
+	for range n {
+		v := make([]byte, g.rng.IntN(16))
+		for i := range v {
+			v[i] = byte(g.rng.Uint32())
+		}
+		m["f"+strconv.Itoa(g.rng.IntN(6))] = v
+	}
+	return m
+}
+
+func (g *logGen) cmd() Command {
+	r := g.rng.IntN(100)
+	var c Command
+	switch {
+	case r < 35:
+		idle, ttl := int64(0), int64(0)
+		if g.rng.IntN(3) > 0 {
+			idle = (1 + g.rng.Int64N(20)) * sec
+		}
+		if g.rng.IntN(3) > 0 {
+			ttl = (1 + g.rng.Int64N(60)) * sec
+		}
+		id := g.newID()
+		if g.rng.IntN(20) == 0 {
+			id = g.id() // collide
+		}
+		c = cCreate(id, g.subject(), g.fields(), idle, ttl)
+	case r < 50:
+		var unset []string
+		if g.rng.IntN(3) == 0 {
+			unset = []string{"f" + strconv.Itoa(g.rng.IntN(6))}
+		}
+		var ifv uint64
+		if g.rng.IntN(4) == 0 {
+			ifv = g.index - uint64(g.rng.IntN(3))
+		}
+		c = cSet(g.id(), ifv, g.fields(), unset...)
+	case r < 65:
+		n := 1 + g.rng.IntN(8)
+		ids, times := make([]string, n), make([]int64, n)
+		for i := range ids {
+			ids[i] = g.id()
+			times[i] = g.now + g.rng.Int64N(4*sec) - 2*sec
+		}
+		c = cTouch(ids, times)
+	case r < 72:
+		c = cDestroy(g.id(), g.id())
+	case r < 80:
+		nid := g.newID()
+		if g.rng.IntN(10) == 0 {
+			nid = g.id()
+		}
+		c = cRotate(g.id(), nid, 0)
+	case r < 84:
+		except := ""
+		if g.rng.IntN(2) == 0 {
+			except = g.id()
+		}
+		c = cRevoke("u"+strconv.Itoa(g.rng.IntN(20)), except)
+	case r < 92:
+		ids := g.f.Expired(g.now, 1+g.rng.IntN(20))
+		if g.rng.IntN(3) == 0 {
+			ids = append(ids, g.id()) // not necessarily expired
+		}
+		c = cExpire(ids...)
+	default:
+		if len(g.replays) > 0 {
+			return g.replays[g.rng.IntN(len(g.replays))]
+		}
+		c = cDestroy(g.id())
+	}
+	if g.rng.IntN(4) == 0 {
+		c.ReqID = "r" + strconv.Itoa(g.rng.IntN(1_000_000))
+		if len(g.replays) < 64 {
+			g.replays = append(g.replays, c)
+		} else {
+			g.replays[g.rng.IntN(len(g.replays))] = c
+		}
+	}
+	return c
+}
+
+// next returns the next entry's index and batch, and applies it to g.f.
+func (g *logGen) next() (uint64, *Batch) {
+	g.index++
+	g.now += g.rng.Int64N(2 * sec)
+	at := g.now
+	if g.rng.IntN(20) == 0 {
+		at -= g.rng.Int64N(5 * sec) // a leader with a slow clock
+	}
+	b := &Batch{Time: at, Cmds: make([]Command, 1+g.rng.IntN(12))}
+	for i := range b.Cmds {
+		b.Cmds[i] = g.cmd()
+	}
+	g.f.ApplyDecoded(g.index, b)
+	return g.index, b
+}
+
+type entry struct {
+	index uint64
+	data  []byte
+	batch *Batch
+}
+
+func genLog(seed uint64, n int) ([]entry, *FSM) {
+	g := newLogGen(seed)
+	log := make([]entry, n)
+	for i := range log {
+		idx, b := g.next()
+		log[i] = entry{idx, EncodeBatch(b), b}
+	}
+	return log, g.f
+}

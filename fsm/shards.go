@@ -1,0 +1,161 @@
+package fsm
+
+import (
+	"math/bits"
+	"sync"
+	"sync/atomic"
+)
+
+// numShards is the number of record maps. It is 64 so that the set of
+// shards a command touches fits in one uint64 mask.
+const numShards = 64
+
+// shard is one slice of the record map. Readers take mu.RLock; Apply takes
+// mu.Lock only around its writes.
+type shard struct {
+	mu sync.RWMutex
+	m  map[string]*Record
+	_  [32]byte // keep neighbouring shard locks off one cache line
+}
+
+// shardOf hashes an id to its shard (FNV-1a). Shard placement is never
+// observable, but a fixed hash keeps runs reproducible.
+func shardOf(id string) int {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= 1099511628211
+	}
+	return int(h % numShards)
+}
+
+func shardBit(id string) uint64 { return 1 << shardOf(id) }
+
+// state is everything Restore replaces in one step. The FSM holds it in an
+// atomic pointer, so a reader that loaded the old state keeps a consistent
+// view of it while Restore installs the new one.
+type state struct {
+	shards [numShards]shard
+	count  atomic.Int64 // records, including expired-but-unswept
+	// delta is the change to count made by the command being applied; it
+	// is published once per command so Len never shows a rotate's
+	// intermediate step. Apply goroutine only.
+	delta int64
+
+	// subMu guards subjects. Apply holds it for writing for each whole
+	// command, which is what makes BySubject see commands atomically.
+	subMu    sync.RWMutex
+	subjects map[string]map[string]struct{} // subject → ids
+
+	dlMu      sync.RWMutex
+	deadlines deadlineIndex
+
+	clock   atomic.Int64  // log clock
+	applied atomic.Uint64 // raft index of the last applied entry
+
+	dedup dedupTable // touched only under FSM.applyMu
+}
+
+func newState(sizeHint int) *state {
+	st := &state{
+		subjects:  make(map[string]map[string]struct{}),
+		deadlines: newDeadlineIndex(),
+		dedup:     newDedupTable(),
+	}
+	for i := range st.shards {
+		st.shards[i].m = make(map[string]*Record, sizeHint/numShards)
+	}
+	return st
+}
+
+// lookup reads a record without locking. Only the apply goroutine may call
+// it: it is the only writer, and concurrent map reads are safe.
+func (st *state) lookup(id string) *Record {
+	return st.shards[shardOf(id)].m[id]
+}
+
+// get reads a record under the shard's read lock; for readers.
+func (st *state) get(id string) *Record {
+	sh := &st.shards[shardOf(id)]
+	sh.mu.RLock()
+	r := sh.m[id]
+	sh.mu.RUnlock()
+	return r
+}
+
+// lock write-locks subMu and the shards in mask, in ascending order so two
+// lockers can never deadlock.
+func (st *state) lock(mask uint64) {
+	st.subMu.Lock()
+	for m := mask; m != 0; m &= m - 1 {
+		st.shards[bits.TrailingZeros64(m)].mu.Lock()
+	}
+}
+
+func (st *state) unlock(mask uint64) {
+	if st.delta != 0 {
+		st.count.Add(st.delta)
+		st.delta = 0
+	}
+	for m := mask; m != 0; m &= m - 1 {
+		st.shards[bits.TrailingZeros64(m)].mu.Unlock()
+	}
+	st.subMu.Unlock()
+}
+
+// put stores rec under id, replacing old (nil if absent), and updates the
+// indexes. The caller holds the locks for id's shard and subMu (between
+// lock and unlock, which publishes the count).
+func (st *state) put(id string, old, rec *Record) {
+	st.shards[shardOf(id)].m[id] = rec
+	var oldDL int64
+	if old == nil {
+		st.delta++
+		st.indexSubject(rec.Subject, id)
+	} else {
+		oldDL = old.Deadline()
+		if old.Subject != rec.Subject {
+			st.unindexSubject(old.Subject, id)
+			st.indexSubject(rec.Subject, id)
+		}
+	}
+	if d := rec.Deadline(); d != oldDL {
+		st.dlMu.Lock()
+		st.deadlines.remove(id, oldDL)
+		st.deadlines.add(id, d)
+		st.dlMu.Unlock()
+	}
+}
+
+// remove deletes id, whose current record is old (non-nil), and updates the
+// indexes. Locks as for put.
+func (st *state) remove(id string, old *Record) {
+	delete(st.shards[shardOf(id)].m, id)
+	st.delta--
+	st.unindexSubject(old.Subject, id)
+	if d := old.Deadline(); d != 0 {
+		st.dlMu.Lock()
+		st.deadlines.remove(id, d)
+		st.dlMu.Unlock()
+	}
+}
+
+// insert adds a record to a state that is not yet published (Restore).
+func (st *state) insert(r *Record) {
+	st.shards[shardOf(r.ID)].m[r.ID] = r
+	st.count.Add(1)
+	st.indexSubject(r.Subject, r.ID)
+	st.deadlines.add(r.ID, r.Deadline())
+}
+
+// records returns pointers to every record, unordered. The caller must
+// exclude Apply (FSM.applyMu); records themselves are immutable.
+func (st *state) records() []*Record {
+	out := make([]*Record, 0, st.count.Load())
+	for i := range st.shards {
+		for _, r := range st.shards[i].m {
+			out = append(out, r)
+		}
+	}
+	return out
+}

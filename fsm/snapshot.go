@@ -1,0 +1,299 @@
+package fsm
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"slices"
+)
+
+// Snapshot format, version 1:
+//
+//	"SRSNAP", byte version
+//	uvarint applied index, varint clock, uvarint records, uvarint dedup entries
+//	records × (uvarint len, AppendRecord bytes), in strictly ascending id order
+//	dedup entries × (uvarint len, entry bytes), in insertion (= time) order
+//	uint32 big-endian CRC-32C of every byte before it
+//
+// Records are sorted so that replicas with equal state write equal
+// snapshots, and so Restore can reject duplicates by a comparison.
+const (
+	snapMagic   = "SRSNAP"
+	snapVersion = 1
+	// maxFrame bounds one record or dedup entry in a snapshot; far above
+	// any record the default limits admit, it only stops absurd lengths.
+	maxFrame = 1 << 30
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// Snapshot is a point-in-time copy of the FSM, cheap to take and written
+// out later, concurrently with further Applies.
+type Snapshot struct {
+	applied  uint64
+	clock    int64
+	recs     []*Record
+	dedup    []*dedupEntry
+	released bool
+}
+
+// Snapshot captures the state between two entries. It must run on the
+// apply goroutine (raft calls FSM.Snapshot there). Records are immutable,
+// so it copies pointers only: O(n) and no deep copies.
+func (f *FSM) Snapshot() (*Snapshot, error) {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	st := f.state.Load()
+	return &Snapshot{
+		applied: st.applied.Load(),
+		clock:   st.clock.Load(),
+		recs:    st.records(),
+		dedup:   st.dedup.entries(),
+	}, nil
+}
+
+// AppliedIndex is the raft index the snapshot was taken at.
+func (s *Snapshot) AppliedIndex() uint64 { return s.applied }
+
+// Release drops the snapshot's references. WriteTo fails afterwards.
+func (s *Snapshot) Release() {
+	s.recs, s.dedup, s.released = nil, nil, true
+}
+
+// WriteTo streams the snapshot to w (buffered) and returns the bytes
+// written. It must not be called concurrently on the same Snapshot.
+func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	if s.released {
+		return 0, errors.New("fsm: snapshot written after Release")
+	}
+	slices.SortFunc(s.recs, byID)
+
+	cw := &crcWriter{w: w}
+	bw := bufio.NewWriterSize(cw, 64<<10)
+	buf := append(make([]byte, 0, 4096), snapMagic...)
+	buf = append(buf, snapVersion)
+	buf = binary.AppendUvarint(buf, s.applied)
+	buf = binary.AppendVarint(buf, s.clock)
+	buf = binary.AppendUvarint(buf, uint64(len(s.recs)))
+	buf = binary.AppendUvarint(buf, uint64(len(s.dedup)))
+	bw.Write(buf) // bufio keeps the first error; checked at Flush
+
+	for _, r := range s.recs {
+		buf = appendFramed(buf[:0], func(b []byte) []byte { return AppendRecord(b, r) })
+		bw.Write(buf)
+	}
+	for _, e := range s.dedup {
+		buf = appendFramed(buf[:0], func(b []byte) []byte { return appendDedupEntry(b, e) })
+		bw.Write(buf)
+	}
+	if err := bw.Flush(); err != nil {
+		return cw.n, err
+	}
+	trailer := binary.BigEndian.AppendUint32(nil, cw.crc)
+	n, err := w.Write(trailer)
+	return cw.n + int64(n), err
+}
+
+type crcWriter struct {
+	w   io.Writer
+	crc uint32
+	n   int64
+}
+
+func (c *crcWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.crc = crc32.Update(c.crc, crcTable, p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// Restore replaces the whole state with a snapshot read from r. It builds
+// the new state on the side and installs it only after the checksum
+// verifies, so a failed restore leaves the FSM exactly as it was. Bad
+// magic, unknown versions, malformed or truncated data and checksum
+// mismatches all fail with an error wrapping ErrCorrupt. Restore does not
+// close r.
+func (f *FSM) Restore(r io.Reader) error {
+	st, err := readSnapshot(r)
+	if err != nil {
+		return fmt.Errorf("fsm: restore: %w", err)
+	}
+	f.applyMu.Lock()
+	f.state.Store(st)
+	f.applyMu.Unlock()
+	return nil
+}
+
+func readSnapshot(r io.Reader) (*state, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	cr := &crcReader{r: br}
+
+	var magic [len(snapMagic) + 1]byte
+	if _, err := io.ReadFull(cr, magic[:]); err != nil {
+		return nil, readErr(err)
+	}
+	if string(magic[:len(snapMagic)]) != snapMagic {
+		return nil, fmt.Errorf("%w: not a snapshot (bad magic)", ErrCorrupt)
+	}
+	if v := magic[len(snapMagic)]; v != snapVersion {
+		return nil, fmt.Errorf("%w: unknown snapshot version %d", ErrCorrupt, v)
+	}
+	var hdr [4]uint64
+	for i := range hdr {
+		v, err := cr.uvarint()
+		if err != nil {
+			return nil, err
+		}
+		hdr[i] = v
+	}
+	applied, clock, nrec, ndedup := hdr[0], decodeZigzag(hdr[1]), hdr[2], hdr[3]
+
+	// Size maps from the header, but only up to a modest bound: the count
+	// is not verified yet (a few hostile bytes must not reserve megabytes),
+	// and maps grow on their own.
+	st := newState(int(min(nrec, 1<<16)))
+	var (
+		frame []byte
+		prev  string
+		err   error
+	)
+	for i := uint64(0); i < nrec; i++ {
+		if frame, err = cr.frame(frame); err != nil {
+			return nil, err
+		}
+		rec, err := DecodeRecord(frame)
+		if err != nil {
+			return nil, fmt.Errorf("record %d: %w", i, err)
+		}
+		// Strictly ascending ids: no duplicates, and no empty id.
+		if rec.ID <= prev {
+			return nil, fmt.Errorf("%w: record %d id %q out of order", ErrCorrupt, i, clip(rec.ID))
+		}
+		prev = rec.ID
+		st.insert(rec)
+	}
+	var prevT int64
+	for i := uint64(0); i < ndedup; i++ {
+		if frame, err = cr.frame(frame); err != nil {
+			return nil, err
+		}
+		d := decoder{buf: frame}
+		e := decodeDedupEntry(&d)
+		if err := d.finish(); err != nil {
+			return nil, fmt.Errorf("dedup entry %d: %w", i, err)
+		}
+		switch {
+		case e.reqID == "":
+			return nil, fmt.Errorf("%w: dedup entry %d has no request id", ErrCorrupt, i)
+		case i > 0 && e.t < prevT:
+			return nil, fmt.Errorf("%w: dedup entry %d out of time order", ErrCorrupt, i)
+		case st.dedup.m[e.reqID] != nil:
+			return nil, fmt.Errorf("%w: dedup entry %d repeats a request id", ErrCorrupt, i)
+		}
+		prevT = e.t
+		st.dedup.push(e)
+	}
+
+	want := cr.crc
+	var trailer [4]byte
+	if _, err := io.ReadFull(br, trailer[:]); err != nil {
+		return nil, readErr(err)
+	}
+	if got := binary.BigEndian.Uint32(trailer[:]); got != want {
+		return nil, fmt.Errorf("%w: checksum mismatch (stored %08x, computed %08x)", ErrCorrupt, got, want)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: data after the checksum", ErrCorrupt)
+	}
+	st.deadlines.trim()
+	st.applied.Store(applied)
+	st.clock.Store(clock)
+	return st, nil
+}
+
+func decodeZigzag(u uint64) int64 {
+	v := int64(u >> 1)
+	if u&1 != 0 {
+		v = ^v
+	}
+	return v
+}
+
+// readErr turns running out of input into ErrCorrupt (a truncated
+// snapshot); other read errors pass through.
+func readErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: truncated snapshot", ErrCorrupt)
+	}
+	return err
+}
+
+// crcReader checksums everything read through it.
+type crcReader struct {
+	r   *bufio.Reader
+	crc uint32
+	one [1]byte
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.crc = crc32.Update(c.crc, crcTable, p[:n])
+	return n, err
+}
+
+func (c *crcReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err != nil {
+		return 0, err
+	}
+	c.one[0] = b
+	c.crc = crc32.Update(c.crc, crcTable, c.one[:])
+	return b, nil
+}
+
+func (c *crcReader) uvarint() (uint64, error) {
+	var x uint64
+	for i := 0; i < binary.MaxVarintLen64; i++ {
+		b, err := c.ReadByte()
+		if err != nil {
+			return 0, readErr(err)
+		}
+		if b < 0x80 {
+			if i == binary.MaxVarintLen64-1 && b > 1 {
+				break
+			}
+			return x | uint64(b)<<(7*i), nil
+		}
+		x |= uint64(b&0x7f) << (7 * i)
+	}
+	return 0, fmt.Errorf("%w: varint overflows 64 bits", ErrCorrupt)
+}
+
+// frame reads one length-prefixed frame into buf. It reads in chunks so a
+// hostile length costs memory only as far as data actually arrives.
+func (c *crcReader) frame(buf []byte) ([]byte, error) {
+	n, err := c.uvarint()
+	if err != nil {
+		return buf, err
+	}
+	if n > maxFrame {
+		return buf, fmt.Errorf("%w: frame of %d bytes", ErrCorrupt, n)
+	}
+	buf = buf[:0]
+	for n > 0 {
+		chunk := int(min(n, 1<<20))
+		buf = slices.Grow(buf, chunk)
+		if _, err := io.ReadFull(c, buf[len(buf):len(buf)+chunk]); err != nil {
+			return buf, readErr(err)
+		}
+		buf = buf[:len(buf)+chunk]
+		n -= uint64(chunk)
+	}
+	return buf, nil
+}

@@ -1,0 +1,256 @@
+package fsm
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"slices"
+	"testing"
+)
+
+// populated returns an FSM with a few hundred records of every kind and a
+// non-empty dedup table.
+func populated(t testing.TB, entries int) *FSM {
+	t.Helper()
+	log, _ := genLog(3, entries)
+	f := New(Limits{DedupWindow: 30 * sec})
+	for _, e := range log {
+		if _, err := f.ApplyBatch(e.index, e.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+func snapshotBytes(t testing.TB, f *FSM) []byte {
+	t.Helper()
+	s, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release()
+	var buf bytes.Buffer
+	n, err := s.WriteTo(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(buf.Len()) {
+		t.Fatalf("WriteTo reported %d bytes, wrote %d", n, buf.Len())
+	}
+	return buf.Bytes()
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	f := populated(t, 400)
+	data := snapshotBytes(t, f)
+	g := New(Limits{DedupWindow: 30 * sec})
+	if err := g.Restore(bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if f.Hash() != g.Hash() {
+		t.Fatal("hash differs after restore")
+	}
+	if f.Len() != g.Len() || f.Clock() != g.Clock() || f.AppliedIndex() != g.AppliedIndex() {
+		t.Fatalf("%v vs %v", f, g)
+	}
+	now := f.Clock()
+	for _, r := range f.state.Load().records() {
+		a, okA := f.Get(r.ID, now)
+		b, okB := g.Get(r.ID, now)
+		if okA != okB || okA && !sameRecord(a, b) {
+			t.Fatalf("Get(%q) differs: %+v vs %+v", r.ID, a, b)
+		}
+		if !slices.EqualFunc(f.BySubject(r.Subject, now), g.BySubject(r.Subject, now), sameRecord) {
+			t.Fatalf("BySubject(%q) differs", r.Subject)
+		}
+	}
+	for _, later := range []int64{now, now + 10*sec, now + 1000*sec} {
+		if !slices.Equal(f.Expired(later, 1000), g.Expired(later, 1000)) {
+			t.Fatal("Expired differs")
+		}
+	}
+	// Equal states write equal snapshots.
+	if !bytes.Equal(data, snapshotBytes(t, g)) {
+		t.Fatal("snapshot bytes differ between equal states")
+	}
+	// Both continue identically, dedup table included.
+	gen := newLogGen(99)
+	gen.f, gen.index, gen.now = g, g.AppliedIndex(), g.Clock()
+	for range 200 {
+		idx, b := gen.next() // applies to g
+		f.ApplyDecoded(idx, b)
+	}
+	if f.Hash() != g.Hash() {
+		t.Fatal("diverged after restore")
+	}
+}
+
+func TestSnapshotIsPointInTime(t *testing.T) {
+	f := populated(t, 200)
+	want := f.Hash()
+	s, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release()
+	if s.AppliedIndex() != f.AppliedIndex() {
+		t.Fatal("snapshot index")
+	}
+	// Later applies, including deletes and rewrites, must not show.
+	idx := f.AppliedIndex()
+	for _, r := range f.state.Load().records() {
+		idx++
+		mustApply(t, f, idx, f.Clock(), cDestroy(r.ID))
+	}
+	mustApply(t, f, idx+1, f.Clock(), cCreate("new", "", nil, 0, 0))
+	var buf bytes.Buffer
+	if _, err := s.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	g := New(Limits{})
+	if err := g.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if g.Hash() != want {
+		t.Fatal("snapshot saw later applies")
+	}
+}
+
+func TestRestoreReplacesState(t *testing.T) {
+	src := New(Limits{})
+	mustApply(t, src, 1, t0, cCreate("keep", "u", nil, 0, 10*sec))
+	data := snapshotBytes(t, src)
+
+	f := New(Limits{})
+	mustApply(t, f, 1, t0, cCreate("old", "u", nil, 0, 5*sec))
+	mustApply(t, f, 2, t0, withReq(cCreate("old2", "v", nil, 0, 0), "r1"))
+	if err := f.Restore(bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if f.Hash() != src.Hash() || f.Len() != 1 || f.AppliedIndex() != 1 {
+		t.Fatalf("state not replaced: %v", f)
+	}
+	mustGone(t, f, "old", t0)
+	if got := ids(f.BySubject("u", t0)); !slices.Equal(got, []string{"keep"}) {
+		t.Errorf("subject index = %v", got)
+	}
+	if got := f.Expired(t0+100*sec, 10); !slices.Equal(got, []string{"keep"}) {
+		t.Errorf("deadline index = %v", got)
+	}
+	// The dedup table went too: r1 applies afresh.
+	if r := applyOne(t, f, 3, t0, withReq(cCreate("old2", "v", nil, 0, 0), "r1")); r.Err != nil || r.Version != 3 {
+		t.Errorf("replayed from a replaced dedup table: %+v", r)
+	}
+}
+
+func TestRestoreRejectsDamage(t *testing.T) {
+	src := New(Limits{})
+	mustApply(t, src, 1, t0, cCreate("a", "u", flds("k", "v"), sec, 0))
+	mustApply(t, src, 2, t0, withReq(cCreate("b", "", nil, 0, 0), "r1"))
+	data := snapshotBytes(t, src)
+
+	f := populated(t, 50)
+	before := f.Hash()
+	restore := func(d []byte) error {
+		t.Helper()
+		err := f.Restore(bytes.NewReader(d))
+		if err != nil && f.Hash() != before {
+			t.Fatal("failed restore changed the state")
+		}
+		return err
+	}
+	for n := range len(data) {
+		if err := restore(data[:n]); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("truncated to %d/%d: %v", n, len(data), err)
+		}
+	}
+	for i := range data {
+		for _, x := range []byte{0x01, 0x80, 0xff} {
+			d := bytes.Clone(data)
+			d[i] ^= x
+			if err := restore(d); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("byte %d ^ %#x: %v", i, x, err)
+			}
+		}
+	}
+	for name, d := range map[string][]byte{
+		"trailing data": append(bytes.Clone(data), 0),
+		"bad magic":     append([]byte("XRSNAP"), data[6:]...),
+		"version":       append([]byte("SRSNAP\x02"), data[7:]...),
+		"empty":         nil,
+	} {
+		if err := restore(d); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// Read errors are reported as themselves.
+	boom := errors.New("boom")
+	err := f.Restore(io.MultiReader(bytes.NewReader(data[:10]), &errReader{boom}))
+	if !errors.Is(err, boom) || errors.Is(err, ErrCorrupt) {
+		t.Errorf("read error: %v", err)
+	}
+	if f.Hash() != before {
+		t.Fatal("state changed")
+	}
+	if err := restore(data); err != nil {
+		t.Fatalf("the undamaged snapshot: %v", err)
+	}
+}
+
+// TestRestoreRejectsInconsistent builds snapshots with valid checksums
+// whose content breaks the format's rules.
+func TestRestoreRejectsInconsistent(t *testing.T) {
+	rec := func(id string) *Record { return &Record{ID: id, Fields: map[string][]byte{}} }
+	for name, s := range map[string]*Snapshot{
+		"duplicate ids":    {recs: []*Record{rec("a"), rec("a")}},
+		"empty id":         {recs: []*Record{rec("")}},
+		"dedup repeats":    {dedup: []*dedupEntry{{reqID: "r", t: 1}, {reqID: "r", t: 2}}},
+		"dedup time order": {dedup: []*dedupEntry{{reqID: "r", t: 2}, {reqID: "s", t: 1}}},
+		"dedup no id":      {dedup: []*dedupEntry{{t: 1}}},
+	} {
+		var buf bytes.Buffer
+		if _, err := s.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if err := New(Limits{}).Restore(&buf); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestSnapshotRelease(t *testing.T) {
+	s, _ := New(Limits{}).Snapshot()
+	s.Release()
+	if _, err := s.WriteTo(io.Discard); err == nil {
+		t.Fatal("WriteTo after Release succeeded")
+	}
+}
+
+func TestSnapshotWriteError(t *testing.T) {
+	f := populated(t, 100)
+	s, _ := f.Snapshot()
+	defer s.Release()
+	boom := errors.New("boom")
+	if _, err := s.WriteTo(&errWriter{err: boom, after: 100}); !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+type errReader struct{ err error }
+
+func (r *errReader) Read([]byte) (int, error) { return 0, r.err }
+
+type errWriter struct {
+	err   error
+	after int
+}
+
+func (w *errWriter) Write(p []byte) (int, error) {
+	if len(p) > w.after {
+		n := w.after
+		w.after = 0
+		return n, w.err
+	}
+	w.after -= len(p)
+	return len(p), nil
+}
