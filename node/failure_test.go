@@ -19,7 +19,13 @@ import (
 // writers run on the others, then restarts it from its data directory:
 // every acknowledged session must be readable on every node afterwards.
 func TestKillLeaderNoAckedWriteLost(t *testing.T) {
-	c := startCluster(t, 3, nil)
+	// Small snapshot settings so the restarted node recovers from a
+	// snapshot plus log, and followers get snapshots installed.
+	c := startCluster(t, 3, func(cfg *Config) {
+		cfg.SnapshotThreshold = 64
+		cfg.SnapshotInterval = 100 * time.Millisecond
+		cfg.TrailingLogs = 16
+	})
 	victim := -1
 	waitFor(t, 10*time.Second, "a leader of group 0", func() error {
 		for i := 0; i < 3; i++ {
@@ -123,6 +129,33 @@ func TestKillLeaderNoAckedWriteLost(t *testing.T) {
 		for _, id := range ids {
 			if _, ok := n.groups[n.ring.Group(id)].fsm.Get(id, n.now()); !ok {
 				return fmt.Errorf("restarted node lacks %s", id)
+			}
+		}
+		return nil
+	})
+	c.waitReplicasIdentical()
+}
+
+// waitReplicasIdentical waits until, in every group, every node has applied
+// the same index and holds a state with the same hash.
+func (c *testCluster) waitReplicasIdentical() {
+	c.t.Helper()
+	waitFor(c.t, 15*time.Second, "identical replicas", func() error {
+		for gid := range c.cfgs[0].groupCount() {
+			var first [32]byte
+			var firstIdx uint64
+			for i := range c.nodes {
+				n := c.node(i)
+				if n == nil {
+					continue
+				}
+				f := n.groups[gid].fsm
+				h, idx := f.Hash(), f.AppliedIndex()
+				if i == 0 {
+					first, firstIdx = h, idx
+				} else if idx != firstIdx || h != first {
+					return fmt.Errorf("group %d: node %d at index %d differs from node 1 at %d", gid, i, idx, firstIdx)
+				}
 			}
 		}
 		return nil

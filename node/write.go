@@ -135,6 +135,11 @@ func (n *Node) write(ctx context.Context, gid int, cmd fsm.Command) (fsm.Result,
 	if err != nil {
 		return fsm.Result{}, err
 	}
+	// Refuse what the state machine would refuse anyway before it costs a
+	// raft round (and before a huge entry can slow the group down).
+	if err := n.cfg.Limits.Check(&cmd); err != nil {
+		return fsm.Result{}, err
+	}
 	size := commandSize(&cmd)
 	backoff := 5 * time.Millisecond
 	for {
