@@ -199,7 +199,7 @@ func cloneFields(m map[string][]byte, extra int) map[string][]byte {
 }
 
 func (f *FSM) set(st *state, index uint64, t int64, s *Set, owned bool) Result {
-	if err := f.limits.checkSet(s); err != nil {
+	if err := f.limits.checkSet(s, t); err != nil {
 		return Result{Err: err}
 	}
 	old := live(st, s.ID, t)
@@ -232,6 +232,9 @@ func (f *FSM) set(st *state, index uint64, t int64, s *Set, owned bool) Result {
 		return Result{Err: errf(ErrTooLarge, "record size %d exceeds %d", size, f.limits.MaxRecordBytes)}
 	}
 	r.LastAccess = max(r.LastAccess, t)
+	if s.AbsTTL > 0 {
+		r.AbsDeadline = t + s.AbsTTL
+	}
 	r.Version = index
 	st.put(s.ID, old, &r)
 	return Result{Version: index, Record: r.Clone()}

@@ -149,6 +149,21 @@ func TestApply(t *testing.T) {
 			}
 		}},
 		{name: "set empty id", steps: []step{one(1, t0, cSet("", 0, nil), want{err: ErrInvalid})}},
+		{name: "set with ttl moves the absolute deadline, both ways", steps: []step{base,
+			one(2, t0+10*sec, Command{Type: CmdSet, Set: &Set{ID: "s1", AbsTTL: 7200 * sec}}, want{version: 2}),
+		}, check: func(t *testing.T, f *FSM) {
+			if r := mustGet(t, f, "s1", t0+10*sec); r.AbsDeadline != t0+7210*sec {
+				t.Errorf("deadline %d, want %d", r.AbsDeadline, t0+7210*sec)
+			}
+		}},
+		{name: "set with shorter ttl expires earlier", steps: []step{base,
+			one(2, t0, Command{Type: CmdSet, Set: &Set{ID: "s1", AbsTTL: 5 * sec}}, want{version: 2}),
+			one(3, t0+6*sec, cSet("s1", 0, flds("a", "2")), want{err: ErrNotFound}),
+		}},
+		{name: "set negative ttl", steps: []step{base,
+			one(2, t0, Command{Type: CmdSet, Set: &Set{ID: "s1", AbsTTL: -1}}, want{err: ErrInvalid})}},
+		{name: "set ttl overflow", steps: []step{base,
+			one(2, t0, Command{Type: CmdSet, Set: &Set{ID: "s1", AbsTTL: math.MaxInt64}}, want{err: ErrInvalid})}},
 
 		// Versions
 		{name: "version is the raft index of the last change", steps: []step{

@@ -94,6 +94,7 @@ func appendCommandBody(dst []byte, c *Command) []byte {
 		dst = binary.AppendUvarint(dst, x.IfVersion)
 		dst = appendFields(dst, x.Fields)
 		dst = appendStrings(dst, x.Unset)
+		dst = binary.AppendVarint(dst, x.AbsTTL)
 	case CmdTouch:
 		x := deref(c.Touch)
 		dst = appendStrings(dst, x.IDs)
@@ -209,6 +210,7 @@ func decodeCommand(d *decoder, c *Command) {
 			IfVersion: p.uvarint(),
 			Fields:    p.fields(),
 			Unset:     p.strs(),
+			AbsTTL:    p.varint(),
 		}
 	case CmdTouch:
 		x := &Touch{IDs: p.strs()}

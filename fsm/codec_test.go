@@ -15,6 +15,7 @@ func sampleBatch() *Batch {
 		cCreate("s2", "", nil, 0, 0),
 		cSet("s1", 42, flds("b", "2"), "a", "zz"),
 		cSet("s1", 0, nil),
+		{Type: CmdSet, Set: &Set{ID: "s1", AbsTTL: 90 * sec}},
 		cTouch([]string{"s1", "s2"}, []int64{t0, -1}),
 		cTouch(nil, nil),
 		cDestroy("s1", "s2", "s3"),

@@ -61,11 +61,15 @@ type Create struct {
 
 // Set writes and removes fields. If IfVersion != 0 it applies only when the
 // record's Version equals it (else ErrConflict). A write counts as an access.
+// AbsTTL > 0 also moves the absolute deadline to batch time + AbsTTL (the
+// Redis EXPIRE of the key/value model, and how stores that own their expiry,
+// such as scs, extend a session); 0 leaves it unchanged.
 type Set struct {
 	ID        string
 	IfVersion uint64
 	Fields    map[string][]byte // set
 	Unset     []string          // then removed
+	AbsTTL    int64             // ns from batch time; 0 = keep the deadline
 }
 
 // Touch records accesses for idle expiry. It never revives an expired record

@@ -90,6 +90,9 @@ func (g *logGen) cmd() Command {
 			ifv = g.index - uint64(g.rng.IntN(3))
 		}
 		c = cSet(g.id(), ifv, g.fields(), unset...)
+		if g.rng.IntN(5) == 0 {
+			c.Set.AbsTTL = int64(1+g.rng.IntN(120)) * sec
+		}
 	case r < 65:
 		n := 1 + g.rng.IntN(8)
 		ids, times := make([]string, n), make([]int64, n)

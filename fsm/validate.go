@@ -32,7 +32,7 @@ func (l Limits) Check(c *Command) error {
 		if c.Set == nil {
 			return errMissing(c.Type)
 		}
-		return l.checkSet(c.Set)
+		return l.checkSet(c.Set, 0)
 	case CmdTouch:
 		if c.Touch == nil {
 			return errMissing(c.Type)
@@ -108,9 +108,15 @@ func (l *Limits) checkCreate(c *Create, t int64) error {
 // overflows reports whether t+d exceeds int64.
 func overflows(t, d int64) bool { return t > 0 && d > math.MaxInt64-t }
 
-func (l *Limits) checkSet(s *Set) error {
+func (l *Limits) checkSet(s *Set, t int64) error {
 	if err := l.checkID("id", s.ID); err != nil {
 		return err
+	}
+	if s.AbsTTL < 0 {
+		return errf(ErrInvalid, "negative ttl %d", s.AbsTTL)
+	}
+	if overflows(t, s.AbsTTL) {
+		return errf(ErrInvalid, "timeout beyond the end of time")
 	}
 	return l.checkFields(s.Fields)
 }

@@ -44,7 +44,7 @@ func init() {
 		"SESSION.CONSISTENCY": {min: 2, max: 4, sync: (*handler).consistency},
 		"SESSION.CREATE":      {min: 1, max: -1, async: (*handler).create},
 		"SESSION.GET":         {min: 2, max: 7, async: (*handler).get},
-		"SESSION.SET":         {min: 4, max: -1, async: (*handler).set},
+		"SESSION.SET":         {min: 3, max: -1, async: (*handler).set},
 		"SESSION.UNSET":       {min: 3, max: -1, async: (*handler).unset},
 		"SESSION.TOUCH":       {min: 2, max: -1, async: (*handler).touch},
 		"SESSION.DESTROY":     {min: 2, max: -1, async: (*handler).destroy},
@@ -253,6 +253,8 @@ func (h *handler) create(ctx context.Context, _ connState, args [][]byte, r *res
 			req.idle = int64(d)
 		case opt(args, i, "REQID"):
 			req.reqID = string(args[i+1])
+		case opt(args, i, "ID"):
+			req.id = string(args[i+1])
 		case flag(args, i, "FIELDS"):
 			fields, err := parsePairs(args[i+1:])
 			if err != nil {
@@ -262,7 +264,7 @@ func (h *handler) create(ctx context.Context, _ connState, args [][]byte, r *res
 			req.fields = fields
 			i = len(args)
 		default:
-			writeErr(r, fmt.Errorf("%w: syntax error near '%.32s' (SESSION.CREATE [SUBJECT s] [TTL d] [IDLE d] [REQID r] [FIELDS f v ...])", ErrBadArg, args[i]))
+			writeErr(r, fmt.Errorf("%w: syntax error near '%.32s' (SESSION.CREATE [SUBJECT s] [TTL d] [IDLE d] [ID id] [REQID r] [FIELDS f v ...])", ErrBadArg, args[i]))
 			return
 		}
 	}
@@ -332,41 +334,56 @@ func (h *handler) get(ctx context.Context, st connState, args [][]byte, r *resp.
 	writeRecord(r, rec)
 }
 
-// writeOpts parses leading [IFVERSION n] [REQID r] and returns the index of
-// the first remaining argument.
-func writeOpts(args [][]byte, i int) (ifVersion uint64, reqID string, next int, err error) {
+// writeOptions are the leading options of SET, UNSET and ROTATE.
+type writeOptions struct {
+	ifVersion uint64
+	reqID     string
+	ttl       int64 // SET/UNSET only: new absolute TTL from now
+}
+
+// parseWriteOpts parses leading [IFVERSION n] [REQID r] [TTL d] (TTL only
+// when allowTTL) and returns the index of the first remaining argument.
+func parseWriteOpts(args [][]byte, i int, allowTTL bool) (o writeOptions, next int, err error) {
 	for {
 		switch {
 		case opt(args, i, "IFVERSION"):
-			if ifVersion, err = parseUint(args[i+1], "IFVERSION"); err != nil {
-				return
+			if o.ifVersion, err = parseUint(args[i+1], "IFVERSION"); err != nil {
+				return o, i, err
 			}
-			if ifVersion == 0 {
-				err = fmt.Errorf("%w: IFVERSION must be positive", ErrBadArg)
-				return
+			if o.ifVersion == 0 {
+				return o, i, fmt.Errorf("%w: IFVERSION must be positive", ErrBadArg)
 			}
 			i += 2
 		case opt(args, i, "REQID"):
-			reqID = string(args[i+1])
+			o.reqID = string(args[i+1])
+			i += 2
+		case allowTTL && opt(args, i, "TTL"):
+			d, err := parseDuration(args[i+1])
+			if err != nil {
+				return o, i, err
+			}
+			o.ttl = int64(d)
 			i += 2
 		default:
-			return ifVersion, reqID, i, nil
+			return o, i, nil
 		}
 	}
 }
 
 func (h *handler) set(ctx context.Context, _ connState, args [][]byte, r *resp.Reply) {
-	ifv, reqID, i, err := writeOpts(args, 2)
+	o, i, err := parseWriteOpts(args, 2, true)
 	if err != nil {
 		writeErr(r, err)
 		return
 	}
-	fields, err := parsePairs(args[i:])
-	if err != nil {
-		writeErr(r, err)
-		return
+	var fields map[string][]byte
+	if i < len(args) || o.ttl == 0 { // SET id TTL d alone just moves the deadline
+		if fields, err = parsePairs(args[i:]); err != nil {
+			writeErr(r, err)
+			return
+		}
 	}
-	v, err := h.n.setFields(ctx, &fsm.Set{ID: string(args[1]), IfVersion: ifv, Fields: fields}, reqID)
+	v, err := h.n.setFields(ctx, &fsm.Set{ID: string(args[1]), IfVersion: o.ifVersion, Fields: fields, AbsTTL: o.ttl}, o.reqID)
 	if err != nil {
 		writeErr(r, err)
 		return
@@ -375,7 +392,7 @@ func (h *handler) set(ctx context.Context, _ connState, args [][]byte, r *resp.R
 }
 
 func (h *handler) unset(ctx context.Context, _ connState, args [][]byte, r *resp.Reply) {
-	ifv, reqID, i, err := writeOpts(args, 2)
+	o, i, err := parseWriteOpts(args, 2, true)
 	if err != nil {
 		writeErr(r, err)
 		return
@@ -388,7 +405,7 @@ func (h *handler) unset(ctx context.Context, _ connState, args [][]byte, r *resp
 	for _, a := range args[i:] {
 		names = append(names, string(a))
 	}
-	v, err := h.n.setFields(ctx, &fsm.Set{ID: string(args[1]), IfVersion: ifv, Unset: names}, reqID)
+	v, err := h.n.setFields(ctx, &fsm.Set{ID: string(args[1]), IfVersion: o.ifVersion, Unset: names, AbsTTL: o.ttl}, o.reqID)
 	if err != nil {
 		writeErr(r, err)
 		return
@@ -423,7 +440,7 @@ func (h *handler) destroy(ctx context.Context, _ connState, args [][]byte, r *re
 }
 
 func (h *handler) rotate(ctx context.Context, _ connState, args [][]byte, r *resp.Reply) {
-	ifv, reqID, i, err := writeOpts(args, 2)
+	o, i, err := parseWriteOpts(args, 2, false)
 	if err == nil && i != len(args) {
 		err = fmt.Errorf("%w: syntax: SESSION.ROTATE id [IFVERSION n] [REQID r]", ErrBadArg)
 	}
@@ -431,7 +448,7 @@ func (h *handler) rotate(ctx context.Context, _ connState, args [][]byte, r *res
 		writeErr(r, err)
 		return
 	}
-	id, err := h.n.rotate(ctx, string(args[1]), ifv, reqID)
+	id, err := h.n.rotate(ctx, string(args[1]), o.ifVersion, o.reqID)
 	if err != nil {
 		writeErr(r, err)
 		return

@@ -16,6 +16,7 @@ import (
 
 // createReq is a parsed SESSION.CREATE.
 type createReq struct {
+	id      string // caller-chosen id (stores that own their ids, e.g. scs); "" = server-made
 	subject string
 	fields  map[string][]byte
 	idle    int64
@@ -24,10 +25,15 @@ type createReq struct {
 }
 
 func (n *Node) create(ctx context.Context, r createReq) (*fsm.Record, error) {
-	gid := n.createGroup()
-	id, err := n.newID(gid)
-	if err != nil {
-		return nil, err
+	gid, id := 0, r.id
+	if id != "" {
+		gid = n.ring.Group(id)
+	} else {
+		gid = n.createGroup()
+		var err error
+		if id, err = n.newID(gid); err != nil {
+			return nil, err
+		}
 	}
 	cmd := fsm.Command{Type: fsm.CmdCreate, ReqID: r.reqID, Create: &fsm.Create{
 		ID: id, Subject: r.subject, Fields: r.fields, IdleTimeout: r.idle, AbsTTL: r.ttl,

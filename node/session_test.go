@@ -141,3 +141,35 @@ func TestTopologyBalanced(t *testing.T) {
 		return nil
 	})
 }
+
+// TestCallerIDAndTTLUpdate covers the store-facing options: a create with a
+// caller-chosen id (scs owns its tokens) and SET ... TTL moving the absolute
+// deadline.
+func TestCallerIDAndTTLUpdate(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	cl := &clientT{t: t, c: c.client(0)}
+	const id = "caller-chosen-token-0123456789abcdefghijk"
+	rec := asMap(t, cl.ok("SESSION.CREATE", "ID", id, "TTL", "1h", "FIELDS", "data", "x"))
+	if rec["id"].Str != id {
+		t.Fatalf("id %q", rec["id"].Str)
+	}
+	if code := errCode(cl.do("SESSION.CREATE", "ID", id)); code != wire.CodeExists {
+		t.Fatalf("duplicate caller id: %q, want EXISTS", code)
+	}
+	before := rec["absolute_deadline_ms"].Int
+	cl.ok("SESSION.SET", id, "TTL", "2h")
+	after := asMap(t, (&clientT{t: t, c: c.client(2)}).ok("SESSION.GET", id))["absolute_deadline_ms"].Int
+	if after-before < 3500*1000 {
+		t.Fatalf("deadline moved from %d to %d, want about +1h", before, after)
+	}
+	cl.ok("SESSION.SET", id, "TTL", "1s", "data", "y")
+	waitFor(t, 3*time.Second, "shortened session to expire", func() error {
+		if code := errCode(cl.do("SESSION.GET", id)); code != wire.CodeNotFound {
+			return fmt.Errorf("still served: %q", code)
+		}
+		return nil
+	})
+	if code := errCode(cl.do("SESSION.SET", "x", "TTL", "-1")); code != wire.CodeBadArg {
+		t.Fatalf("negative ttl: %q", code)
+	}
+}
