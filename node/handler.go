@@ -49,8 +49,8 @@ func init() {
 		"SESSION.TOUCH":       {min: 2, max: -1, async: (*handler).touch},
 		"SESSION.DESTROY":     {min: 2, max: -1, async: (*handler).destroy},
 		"SESSION.ROTATE":      {min: 2, max: 6, async: (*handler).rotate},
-		"SESSION.LIST":        {min: 2, max: 6, async: (*handler).list},
-		"SESSION.REVOKE":      {min: 2, max: 4, async: (*handler).revoke},
+		"SESSION.LIST":        {min: 2, max: 8, async: (*handler).list},
+		"SESSION.REVOKE":      {min: 2, max: 6, async: (*handler).revoke},
 	}
 }
 
@@ -456,13 +456,39 @@ func (h *handler) rotate(ctx context.Context, _ connState, args [][]byte, r *res
 	r.WriteBulkString(id)
 }
 
+// takeGroup removes a "GROUP g" option from args and returns the groups to
+// act on: just g, or every group. The Go client uses it to fan LIST and
+// REVOKE out to each group's leader itself, saving the forwarding hop.
+func (h *handler) takeGroup(args [][]byte) ([][]byte, []int, error) {
+	for i := 0; i+1 < len(args); i++ {
+		if !opt(args, i, "GROUP") {
+			continue
+		}
+		g, err := parseUint(args[i+1], "GROUP")
+		if err != nil {
+			return nil, nil, err
+		}
+		if g >= uint64(len(h.n.groups)) {
+			return nil, nil, fmt.Errorf("%w: no group %d (the cluster has %d)", ErrBadArg, g, len(h.n.groups))
+		}
+		rest := append(append([][]byte{}, args[:i]...), args[i+2:]...)
+		return rest, []int{int(g)}, nil
+	}
+	return args, h.n.allGroups(), nil
+}
+
 func (h *handler) list(ctx context.Context, st connState, args [][]byte, r *resp.Reply) {
+	args, gids, err := h.takeGroup(args)
+	if err != nil {
+		writeErr(r, err)
+		return
+	}
 	o, _, err := parseReadOpts(args[2:], st.opts, false)
 	if err != nil {
 		writeErr(r, err)
 		return
 	}
-	recs, err := h.n.list(ctx, string(args[1]), o)
+	recs, err := h.n.list(ctx, string(args[1]), gids, o)
 	if err != nil {
 		writeErr(r, err)
 		return
@@ -474,10 +500,15 @@ func (h *handler) list(ctx context.Context, st connState, args [][]byte, r *resp
 }
 
 func (h *handler) revoke(ctx context.Context, _ connState, args [][]byte, r *resp.Reply) {
+	args, gids, err := h.takeGroup(args)
+	if err != nil {
+		writeErr(r, err)
+		return
+	}
 	var except string
 	if len(args) > 2 {
 		if !opt(args, 2, "EXCEPT") || len(args) != 4 {
-			writeErr(r, fmt.Errorf("%w: syntax: SESSION.REVOKE subject [EXCEPT id]", ErrBadArg))
+			writeErr(r, fmt.Errorf("%w: syntax: SESSION.REVOKE subject [EXCEPT id] [GROUP g]", ErrBadArg))
 			return
 		}
 		except = string(args[3])
@@ -486,7 +517,7 @@ func (h *handler) revoke(ctx context.Context, _ connState, args [][]byte, r *res
 		writeErr(r, fmt.Errorf("%w: subject must not be empty", ErrBadArg))
 		return
 	}
-	c, err := h.n.revoke(ctx, string(args[1]), except)
+	c, err := h.n.revoke(ctx, string(args[1]), except, gids)
 	if err != nil {
 		writeErr(r, err)
 		return

@@ -195,8 +195,8 @@ func (n *Node) touchNow(ctx context.Context, ids []string) (int, error) {
 	})
 }
 
-func (n *Node) revoke(ctx context.Context, subject, except string) (int, error) {
-	return n.fanOut(ctx, n.allGroups(), true, func(ctx context.Context, gid int) (int, error) {
+func (n *Node) revoke(ctx context.Context, subject, except string, gids []int) (int, error) {
+	return n.fanOut(ctx, gids, true, func(ctx context.Context, gid int) (int, error) {
 		res, err := n.write(ctx, gid, fsm.Command{Type: fsm.CmdRevoke, Revoke: &fsm.Revoke{Subject: subject, Except: except}})
 		if err != nil {
 			return 0, err
@@ -205,12 +205,12 @@ func (n *Node) revoke(ctx context.Context, subject, except string) (int, error) 
 	})
 }
 
-func (n *Node) list(ctx context.Context, subject string, o readOpts) ([]*fsm.Record, error) {
+func (n *Node) list(ctx context.Context, subject string, gids []int, o readOpts) ([]*fsm.Record, error) {
 	var (
 		mu  sync.Mutex
 		out []*fsm.Record
 	)
-	_, err := n.fanOut(ctx, n.allGroups(), false, func(ctx context.Context, gid int) (int, error) {
+	_, err := n.fanOut(ctx, gids, false, func(ctx context.Context, gid int) (int, error) {
 		var recs []*fsm.Record
 		err := n.localOrForward(ctx, gid, o, func() error {
 			recs = n.groups[gid].fsm.BySubject(subject, n.now())

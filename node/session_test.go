@@ -83,6 +83,16 @@ func TestSessionLifecycle(t *testing.T) {
 	if l := cl[0].ok("SESSION.LIST", "alice"); len(l.Elems) != 2 {
 		t.Fatalf("list alice: %d sessions, want 2", len(l.Elems))
 	}
+	perGroup := 0
+	for g := 0; g < 3; g++ {
+		perGroup += len(cl[g].ok("SESSION.LIST", "alice", "GROUP", strconv.Itoa(g)).Elems)
+	}
+	if perGroup != 2 {
+		t.Fatalf("per-group lists found %d sessions, want 2", perGroup)
+	}
+	if code := errCode(cl[0].do("SESSION.LIST", "alice", "GROUP", "3")); code != wire.CodeBadArg {
+		t.Fatalf("list of a missing group: %q", code)
+	}
 	if n := cl[1].ok("SESSION.REVOKE", "alice", "EXCEPT", newID).Int; n != 1 {
 		t.Fatalf("revoke except: %d, want 1", n)
 	}
