@@ -1,0 +1,7 @@
+//go:build !linux
+
+package httpsession_test
+
+import "syscall"
+
+func childProcAttr() *syscall.SysProcAttr { return nil }
