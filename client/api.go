@@ -1,0 +1,261 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/redis/rueidis"
+)
+
+// Create makes a new session and returns it. Options: WithSubject, WithTTL,
+// WithIdleTimeout, WithField, WithFields, WithID.
+//
+// Without WithID the client draws the id (128 bits from crypto/rand, like
+// the server's) so that it hashes to a group led by the node it sends to,
+// round-robin over the nodes that lead a group: no forwarding hop, and a
+// resend after an unknown outcome goes to the same group, whose dedup
+// window recognises it. If that happens and the first attempt had been
+// applied, the server replays only the id, subject and version: the
+// returned Session then has the requested Fields and IdleTimeout but zero
+// Created, LastAccess, AbsoluteDeadline and ExpiresAt; Get it for those.
+func (c *Client) Create(ctx context.Context, opts ...Option) (*Session, error) {
+	o, err := collect("Create", createOpts, opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
+	id := o.id
+	if id == "" {
+		tp := c.topo.Load()
+		id = newSessionID(tp.ring, c.createGroup(tp))
+	}
+	return c.create(ctx, id, newReqID(), o)
+}
+
+// create sends SESSION.CREATE with the given id and request id.
+func (c *Client) create(ctx context.Context, id, reqID string, o *options) (*Session, error) {
+	args := []string{"SESSION.CREATE", "ID", id, "REQID", reqID}
+	if o.set&optSubject != 0 {
+		args = append(args, "SUBJECT", o.subject)
+	}
+	if o.ttl > 0 {
+		args = append(args, "TTL", wireDuration(o.ttl))
+	}
+	if o.idle > 0 {
+		args = append(args, "IDLE", wireDuration(o.idle))
+	}
+	if len(o.fields) > 0 {
+		// FIELDS comes last: everything after it is field/value pairs,
+		// whatever the names.
+		args = append(args, "FIELDS")
+		for _, k := range sortedKeys(o.fields) {
+			args = append(args, k, string(o.fields[k]))
+		}
+	}
+	var s *Session
+	err := c.call(ctx, &request{op: "create", kind: write, key: id, args: args,
+		parse: func(m *rueidis.RedisMessage) (err error) {
+			s, err = parseSession(m)
+			return err
+		}})
+	if err != nil {
+		return nil, err
+	}
+	if s.Created.IsZero() { // a replay of an earlier attempt (see above)
+		s.Fields = make(map[string][]byte, len(o.fields))
+		for k, v := range o.fields {
+			s.Fields[k] = bytes.Clone(v) // as parseSession: the caller may modify either
+		}
+		s.IdleTimeout = o.idle
+	}
+	return s, nil
+}
+
+// createGroup picks the group for a new session: one led by the next node,
+// round-robin over the nodes that lead a group, so creates spread over the
+// leaders and each is served by the node it is sent to.
+func (c *Client) createGroup(tp *topology) int {
+	if len(tp.leaders) == 0 {
+		return rand.IntN(len(tp.groups)) // no leader known: any group, a node forwards
+	}
+	gs := tp.led[tp.leaders[c.rr.Add(1)%uint64(len(tp.leaders))]]
+	return gs[rand.IntN(len(gs))]
+}
+
+// Get reads a session. Options: WithConsistency (default
+// Config.DefaultConsistency), WithMaxStaleness, WithoutTouch. A read counts
+// as an access for the session's idle timeout unless WithoutTouch.
+func (c *Client) Get(ctx context.Context, id string, opts ...Option) (*Session, error) {
+	o, err := collect("Get", getOpts, opts)
+	if err != nil {
+		return nil, err
+	}
+	level := c.level(o)
+	args := append([]string{"SESSION.GET", id}, c.readArgs(o, level)...)
+	if o.noTouch {
+		args = append(args, "NOTOUCH")
+	}
+	var s *Session
+	err = c.call(ctx, &request{op: "get", kind: read, level: level, key: id, args: args,
+		parse: func(m *rueidis.RedisMessage) (err error) {
+			s, err = parseSession(m)
+			return err
+		}})
+	return s, err
+}
+
+func (c *Client) level(o *options) Consistency {
+	if o.consistency != "" {
+		return o.consistency
+	}
+	return c.cfg.DefaultConsistency
+}
+
+// readArgs returns the CONSISTENCY and MAXSTALE options of a read.
+// Linearizable is the server's default for the client's connections (it
+// never changes them with SESSION.CONSISTENCY), so it is not sent.
+func (c *Client) readArgs(o *options, level Consistency) []string {
+	var args []string
+	if level != Linearizable {
+		args = append(args, "CONSISTENCY", string(level))
+	}
+	if level == Stale {
+		d := o.maxStale
+		if d == 0 {
+			d = c.cfg.MaxStaleness
+		}
+		if d > 0 {
+			args = append(args, "MAXSTALE", wireDuration(d))
+		}
+	}
+	return args
+}
+
+// Set writes fields of a session and returns its new version. Options:
+// IfVersion (write only at that version, else ErrConflict), WithTTL (move
+// the absolute deadline to now + d; fields may then be empty).
+//
+// The server takes a leading field named IFVERSION, REQID or TTL (in any
+// case) for an option, so Set sends another field first; a Set whose
+// fields all have such names is refused with ErrInvalid.
+func (c *Client) Set(ctx context.Context, id string, fields map[string][]byte, opts ...Option) (uint64, error) {
+	o, err := collect("Set", setOpts, opts)
+	if err != nil {
+		return 0, err
+	}
+	if len(fields) == 0 && o.ttl == 0 {
+		return 0, invalidf("Set: no fields and no WithTTL")
+	}
+	names, ok := orderNames(sortedKeys(fields), true)
+	if !ok {
+		return 0, invalidf("Set: field names %q all read as options (IFVERSION, REQID, TTL) on the server; add another field", names)
+	}
+	args := c.writeArgs("SESSION.SET", id, o)
+	for _, k := range names {
+		args = append(args, k, string(fields[k]))
+	}
+	return c.versionCall(ctx, "set", id, args)
+}
+
+// Unset removes fields of a session and returns its new version. Options:
+// IfVersion, WithTTL, as for Set (and the same caveat on field names,
+// except that a single name is always safe).
+func (c *Client) Unset(ctx context.Context, id string, names []string, opts ...Option) (uint64, error) {
+	o, err := collect("Unset", setOpts, opts)
+	if err != nil {
+		return 0, err
+	}
+	if len(names) == 0 {
+		return 0, invalidf("Unset: no field names")
+	}
+	ordered, ok := orderNames(append([]string(nil), names...), false)
+	if !ok {
+		return 0, invalidf("Unset: field names %q all read as options (IFVERSION, REQID, TTL) on the server; unset them one at a time", ordered)
+	}
+	args := append(c.writeArgs("SESSION.UNSET", id, o), ordered...)
+	return c.versionCall(ctx, "unset", id, args)
+}
+
+// writeArgs starts a SET or UNSET: the id, then the options, each write
+// with a fresh request id so a resend applies at most once.
+func (c *Client) writeArgs(cmd, id string, o *options) []string {
+	args := []string{cmd, id}
+	if o.ifVersion != 0 {
+		args = append(args, "IFVERSION", strconv.FormatUint(o.ifVersion, 10))
+	}
+	args = append(args, "REQID", newReqID())
+	if o.ttl > 0 {
+		args = append(args, "TTL", wireDuration(o.ttl))
+	}
+	return args
+}
+
+func (c *Client) versionCall(ctx context.Context, op, id string, args []string) (uint64, error) {
+	var v uint64
+	err := c.call(ctx, &request{op: op, kind: write, key: id, args: args,
+		parse: func(m *rueidis.RedisMessage) (err error) {
+			n, err := m.AsInt64()
+			v = uint64(n)
+			return err
+		}})
+	return v, err
+}
+
+// Rotate gives a session a new id, with the same data, and returns it; the
+// old id is gone for good (use it after login, against session fixation).
+// Options: IfVersion.
+//
+// If an attempt's outcome was unknown and the resend was answered from the
+// server's dedup window, the server's reply names an id it made up for the
+// resend rather than the one the first attempt created. Rotate checks the
+// id it got in that case, and if it does not exist returns
+// ErrIndeterminate: the rotation happened (once), but its new id is lost.
+func (c *Client) Rotate(ctx context.Context, id string, opts ...Option) (string, error) {
+	o, err := collect("Rotate", rotateOpts, opts)
+	if err != nil {
+		return "", err
+	}
+	return c.rotate(ctx, id, newReqID(), o, false)
+}
+
+// rotate sends SESSION.ROTATE with the given request id. resent says an
+// earlier call may already have sent it (the tests use it to replay).
+func (c *Client) rotate(ctx context.Context, id, reqID string, o *options, resent bool) (string, error) {
+	args := []string{"SESSION.ROTATE", id}
+	if o.ifVersion != 0 {
+		args = append(args, "IFVERSION", strconv.FormatUint(o.ifVersion, 10))
+	}
+	args = append(args, "REQID", reqID)
+	var newID string
+	rq := &request{op: "rotate", kind: write, key: id, args: args,
+		parse: func(m *rueidis.RedisMessage) (err error) {
+			newID, err = m.ToString()
+			return err
+		}}
+	if err := c.call(ctx, rq); err != nil {
+		return "", err
+	}
+	if rq.sawUnknown || resent {
+		return c.checkRotated(ctx, newID)
+	}
+	return newID, nil
+}
+
+// checkRotated confirms that newID exists after a resent rotation.
+func (c *Client) checkRotated(ctx context.Context, newID string) (string, error) {
+	_, err := c.Get(ctx, newID, WithConsistency(Linearizable), WithoutTouch())
+	switch {
+	case err == nil:
+		return newID, nil
+	case errors.Is(err, ErrNotFound):
+		return "", fmt.Errorf("%w: rotate: the first attempt was applied, but the server's replay of it does not carry the new id", ErrIndeterminate)
+	default:
+		return "", fmt.Errorf("%w: rotate: resent, and the new id %q could not be checked: %v", ErrIndeterminate, newID, err)
+	}
+}

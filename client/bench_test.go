@@ -1,0 +1,89 @@
+//go:build unix
+
+package client
+
+import (
+	"context"
+	"testing"
+)
+
+// The benchmarks run against the shared three-process cluster on loopback,
+// 32 goroutines per CPU sharing one Client (and so a few pipelined
+// connections per node), as a web service's handlers would.
+const benchParallelism = 32
+
+func BenchmarkGet(b *testing.B) {
+	if testing.Short() {
+		b.Skip("needs the test cluster's full speed")
+	}
+	for _, level := range []Consistency{Linearizable, Leader, Stale} {
+		b.Run(string(level), func(b *testing.B) {
+			c := newClient(b, Config{})
+			ctx := context.Background()
+			ids := make([]string, 64)
+			for i := range ids {
+				s, err := c.Create(ctx, WithField("cart", []byte("3")))
+				if err != nil {
+					b.Fatal(err)
+				}
+				ids[i] = s.ID
+			}
+			// Stale replicas must have the sessions before the clock starts.
+			for _, id := range ids {
+				if _, err := c.Get(ctx, id, WithConsistency(Linearizable)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			b.SetParallelism(benchParallelism)
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					i++
+					if _, err := c.Get(ctx, ids[i%len(ids)], WithConsistency(level), WithoutTouch()); err != nil && level != Stale {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkCreate(b *testing.B) {
+	if testing.Short() {
+		b.Skip("needs the test cluster's full speed")
+	}
+	c := newClient(b, Config{})
+	ctx := context.Background()
+	b.SetParallelism(benchParallelism)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Create(ctx, WithSubject("bench"), WithField("cart", []byte("3"))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkSet(b *testing.B) {
+	if testing.Short() {
+		b.Skip("needs the test cluster's full speed")
+	}
+	c := newClient(b, Config{})
+	ctx := context.Background()
+	s, err := c.Create(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(benchParallelism)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Set(ctx, s.ID, map[string][]byte{"cart": []byte("3")}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

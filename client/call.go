@@ -1,0 +1,285 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/sessionraft/sessionraft/transport/wire"
+)
+
+// kind is a request's retry policy.
+type kind uint8
+
+const (
+	// read has no effect: resend anywhere, any number of times.
+	read kind = iota
+	// write carries a REQID: after an unknown outcome it is resent with the
+	// same REQID, which the group's state machine recognises, so it applies
+	// at most once.
+	write
+	// idempotent writes (destroy, touch, revoke) have no REQID: applying
+	// them twice changes nothing, so they are resent freely.
+	idempotent
+)
+
+// request is one logical command; call sends it, as often as needed, to
+// the node its routing picks.
+type request struct {
+	op    string      // for errors and the served hook: "get", "set", ...
+	kind  kind        // retry policy
+	level Consistency // reads: where to send
+	key   string      // session id to route by; "" to use group
+	group int         // the target group when key is ""
+	args  []string    // command name and arguments
+	// parse handles a successful reply. Its error is final: a reply the
+	// client cannot read is not made readable by resending.
+	parse func(m *rueidis.RedisMessage) error
+
+	// sawUnknown is set when some attempt's outcome was unknown and the
+	// request was resent (a write's final answer may then be a replay).
+	sawUnknown bool
+}
+
+// outcome classifies one attempt's error.
+type outcome uint8
+
+const (
+	final      outcome = iota // an answer (error reply or unreadable reply): return it
+	notApplied                // certainly not applied (refused, not sent): retry
+	unknown                   // may have been applied (lost mid-flight): retry
+	staleReply                // a replica refused a stale read: ask another
+	closed                    // the Client was closed
+)
+
+// parseError marks a reply the client could not decode.
+type parseError struct{ err error }
+
+func (e *parseError) Error() string { return e.err.Error() }
+func (e *parseError) Unwrap() error { return e.err }
+
+// attemptTimeout bounds one attempt, so a request stuck on a connection
+// that went silent (no RST, e.g. a partition) is resent elsewhere well
+// before the call's deadline.
+func (c *Client) attemptTimeout() time.Duration {
+	return max(c.cfg.RequestTimeout/2, time.Second)
+}
+
+// call runs rq until it gets an answer or ctx (or RequestTimeout) ends.
+// A write whose outcome stayed unknown ends with ErrIndeterminate; any
+// other failure to get an answer with ErrUnavailable.
+func (c *Client) call(ctx context.Context, rq *request) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		defer cancel()
+	}
+	var (
+		avoid   = map[string]bool{} // nodes that failed this call, tried last
+		refused = map[string]bool{} // replicas that refused a stale read
+		lastErr error
+	)
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		tp := c.topo.Load()
+		addr := c.pick(tp, rq, avoid)
+		if addr == "" {
+			// Every candidate failed once: forget that and start over.
+			lastErr = errors.New("no reachable node")
+			clear(avoid)
+			c.requestRefresh()
+		} else {
+			err := c.attempt(ctx, addr, rq)
+			if err == nil {
+				if h := c.cfg.hooks; h != nil && h.served != nil {
+					h.served(rq.op, addr)
+				}
+				return nil
+			}
+			switch c.classify(err) {
+			case final:
+				return replyError(addr, err)
+			case closed:
+				return ErrClosed
+			case unknown:
+				if rq.kind != read {
+					rq.sawUnknown = true
+					c.unknownRetries.Add(1)
+				}
+				c.requestRefresh()
+			case notApplied:
+				c.requestRefresh()
+			case staleReply:
+				refused[addr] = true
+				if n := len(c.replicasOf(tp, rq)); len(refused) >= n {
+					return replyError(addr, err) // every replica lags: ErrStale
+				}
+			}
+			lastErr = fmt.Errorf("%s: %w", addr, err)
+			avoid[addr] = true
+		}
+		if c.sleep(ctx, attempt) != nil {
+			break
+		}
+	}
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	switch {
+	case rq.sawUnknown:
+		return fmt.Errorf("%w: %s: applied at most once, but whether it was is unknown: last error: %v: %w",
+			ErrIndeterminate, rq.op, lastErr, ctx.Err())
+	case lastErr != nil:
+		return fmt.Errorf("%w: %s: %v: %w", ErrUnavailable, rq.op, lastErr, ctx.Err())
+	default:
+		return ctx.Err() // ended before the first attempt
+	}
+}
+
+// attempt sends rq to addr once and parses the reply.
+func (c *Client) attempt(ctx context.Context, addr string, rq *request) error {
+	nc, err := c.conn(addr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.attemptTimeout())
+	defer cancel()
+	// Commands are built per attempt: rueidis recycles a command once
+	// it has been answered.
+	res := nc.Do(ctx, nc.B().Arbitrary(rq.args[0]).Args(rq.args[1:]...).Build())
+	m, err := res.ToMessage()
+	if err != nil {
+		return err
+	}
+	if err := rq.parse(&m); err != nil {
+		return &parseError{err}
+	}
+	return nil
+}
+
+// classify decides what an attempt's error means for retrying.
+func (c *Client) classify(err error) outcome {
+	if re, ok := rueidis.IsRedisErr(err); ok {
+		code, _ := wire.SplitError(re.Error())
+		switch code {
+		case wire.CodeNotLeader, wire.CodeUnavailable, wire.CodeBusy:
+			return notApplied // the server promises nothing was applied
+		case wire.CodeIndeterminate:
+			return unknown
+		case wire.CodeStale:
+			return staleReply
+		default:
+			return final
+		}
+	}
+	var pe *parseError
+	if errors.As(err, &pe) {
+		return final
+	}
+	if c.closed.Load() || errors.Is(err, ErrClosed) {
+		return closed
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return notApplied // never connected, so never sent
+	}
+	if errors.Is(err, rueidis.ErrClosing) {
+		// The node's client was closed (it left the topology) or could
+		// not connect: rueidis refused the command before sending it.
+		return notApplied
+	}
+	// EOF, reset, the attempt's timeout...: the command may have reached
+	// the server and been applied.
+	return unknown
+}
+
+// replyError turns a final attempt error into the caller's error.
+func replyError(addr string, err error) error {
+	if re, ok := rueidis.IsRedisErr(err); ok {
+		code, msg := wire.SplitError(re.Error())
+		return &ServerError{Code: code, Message: msg, Addr: addr}
+	}
+	return fmt.Errorf("sessionraft: %s: %w", addr, err)
+}
+
+// sleep backs off before the next attempt: exponential from 5ms to 250ms,
+// with jitter so that many callers failing together spread out.
+func (c *Client) sleep(ctx context.Context, attempt int) error {
+	d := min(5*time.Millisecond<<min(attempt, 10), 250*time.Millisecond)
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return ErrClosed
+	case <-t.C:
+		return nil
+	}
+}
+
+// groupOf returns rq's group in tp, or -1 if tp has no such group.
+func groupOf(tp *topology, rq *request) int {
+	g := rq.group
+	if rq.key != "" {
+		g = tp.group(rq.key)
+	}
+	if g < 0 || g >= len(tp.groups) {
+		return -1
+	}
+	return g
+}
+
+func (c *Client) replicasOf(tp *topology, rq *request) []string {
+	if g := groupOf(tp, rq); g >= 0 {
+		return tp.groups[g].replicas
+	}
+	return tp.nodes
+}
+
+// pick chooses the node for the next attempt. Writes and linearizable or
+// leader reads go to the group's leader, which serves them without a hop.
+// Stale reads go round-robin over the group's alive replicas. When the
+// leader is unknown or just failed, any other member takes the request:
+// every node forwards to the leader, which it learns from raft as soon as
+// there is one, before the client's next topology refresh shows it.
+func (c *Client) pick(tp *topology, rq *request, avoid map[string]bool) string {
+	g := groupOf(tp, rq)
+	if g < 0 {
+		return c.roundRobin(tp.nodes, avoid)
+	}
+	route := tp.groups[g]
+	if rq.kind == read && rq.level == Stale {
+		if a := c.roundRobin(route.replicas, avoid); a != "" {
+			return a
+		}
+	} else if route.leader != "" && !avoid[route.leader] {
+		return route.leader
+	}
+	if a := c.roundRobin(route.replicas, avoid); a != "" {
+		return a
+	}
+	return c.roundRobin(tp.nodes, avoid)
+}
+
+// roundRobin returns the next address of addrs not in avoid, or "".
+func (c *Client) roundRobin(addrs []string, avoid map[string]bool) string {
+	if len(addrs) == 0 {
+		return ""
+	}
+	start := int(c.rr.Add(1) % uint64(len(addrs)))
+	for i := range addrs {
+		if a := addrs[(start+i)%len(addrs)]; !avoid[a] {
+			return a
+		}
+	}
+	return ""
+}

@@ -1,0 +1,134 @@
+package client
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sessionraft/sessionraft/transport/wire"
+)
+
+// Consistency is the level of a read. Writes are always linearizable.
+type Consistency string
+
+// Consistency levels, as spelled on the wire.
+const (
+	// Linearizable reads see every write acknowledged before they started.
+	// They are served by the group's leader after a quorum round.
+	Linearizable Consistency = wire.Linearizable
+	// Leader reads are served from the leader's local state without a
+	// quorum round: cheaper, but a deposed leader can serve stale data for
+	// up to its leader lease during a partition.
+	Leader Consistency = wire.Leader
+	// Stale reads are served by any replica of the group that has heard
+	// from its leader within the staleness bound; the client spreads them
+	// over the replicas.
+	Stale Consistency = wire.Stale
+)
+
+func (c Consistency) valid() bool { return wire.ValidConsistency(string(c)) }
+
+// Config configures New. Zero values take the documented defaults.
+type Config struct {
+	// Seeds are client (RESP) addresses of any cluster nodes. The client
+	// learns the rest of the cluster from the first that answers; any of
+	// them may be down or wrong.
+	Seeds []string
+	// DefaultConsistency is the read level when a call does not choose one
+	// with WithConsistency. Default Linearizable.
+	DefaultConsistency Consistency
+	// MaxStaleness bounds Stale reads when a call does not set
+	// WithMaxStaleness. Zero leaves it to the server's --max-staleness
+	// (2s by default).
+	MaxStaleness time.Duration
+	// DialTimeout bounds connecting to one node. Default 2s.
+	DialTimeout time.Duration
+	// RequestTimeout bounds one call, retries included, when its context
+	// has no deadline. Default 5s.
+	RequestTimeout time.Duration
+	// RefreshInterval is how often the client re-reads the cluster
+	// topology. It also refreshes at once when a node is unreachable or
+	// answers NOTLEADER/UNAVAILABLE. Default 5s.
+	RefreshInterval time.Duration
+	// TLS, when set, is used for every connection.
+	TLS *tls.Config
+	// Username and Password are sent with HELLO AUTH when set.
+	Username, Password string
+	// Logger receives topology changes (debug) and refresh failures
+	// (warn). Default: discard.
+	Logger *slog.Logger
+
+	// hooks are test-only observers; nil in production.
+	hooks *hooks
+}
+
+// hooks let the package's tests observe routing without a server-side
+// metric.
+type hooks struct {
+	// served is called after a successful reply with the operation and the
+	// address of the node that answered.
+	served func(op, addr string)
+}
+
+// Defaults applied by New.
+const (
+	defaultDialTimeout     = 2 * time.Second
+	defaultRequestTimeout  = 5 * time.Second
+	defaultRefreshInterval = 5 * time.Second
+)
+
+// withDefaults validates cfg and fills in zero fields.
+func (cfg Config) withDefaults() (Config, error) {
+	if len(cfg.Seeds) == 0 {
+		return cfg, invalidf("Config.Seeds is empty: give the client address of at least one node")
+	}
+	seen := map[string]bool{}
+	seeds := make([]string, 0, len(cfg.Seeds))
+	for _, s := range cfg.Seeds {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			seeds = append(seeds, s)
+		}
+	}
+	if len(seeds) == 0 {
+		return cfg, invalidf("Config.Seeds has only empty addresses")
+	}
+	cfg.Seeds = seeds
+	if cfg.DefaultConsistency == "" {
+		cfg.DefaultConsistency = Linearizable
+	}
+	if !cfg.DefaultConsistency.valid() {
+		return cfg, invalidf("Config.DefaultConsistency %q: want linearizable, leader or stale", cfg.DefaultConsistency)
+	}
+	for _, d := range []struct {
+		name string
+		p    *time.Duration
+		def  time.Duration
+	}{
+		{"MaxStaleness", &cfg.MaxStaleness, 0},
+		{"DialTimeout", &cfg.DialTimeout, defaultDialTimeout},
+		{"RequestTimeout", &cfg.RequestTimeout, defaultRequestTimeout},
+		{"RefreshInterval", &cfg.RefreshInterval, defaultRefreshInterval},
+	} {
+		if *d.p < 0 {
+			return cfg, invalidf("Config.%s is negative (%v)", d.name, *d.p)
+		}
+		if *d.p == 0 {
+			*d.p = d.def
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg, nil
+}
+
+// wireDuration formats d the way the server parses durations: whole
+// milliseconds when exact (the common case, and short), else nanoseconds.
+func wireDuration(d time.Duration) string {
+	if d%time.Millisecond == 0 {
+		return fmt.Sprintf("%dms", d/time.Millisecond)
+	}
+	return fmt.Sprintf("%dns", int64(d))
+}

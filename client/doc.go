@@ -1,0 +1,76 @@
+// Package client is the Go client of sessionraft, a Raft-replicated
+// session store.
+//
+// Create one Client per process with New and share it: it is safe for
+// concurrent use, and its connections are auto-pipelined (rueidis), so many
+// goroutines share one connection per node.
+//
+//	c, err := client.New(ctx, client.Config{Seeds: []string{"10.0.0.1:7001", "10.0.0.2:7001"}})
+//	...
+//	s, err := c.Create(ctx, client.WithSubject("alice"), client.WithTTL(time.Hour),
+//		client.WithIdleTimeout(30*time.Minute), client.WithField("cart", []byte("3")))
+//	s, err = c.Get(ctx, s.ID)
+//	v, err := c.Set(ctx, s.ID, map[string][]byte{"cart": []byte("4")}, client.IfVersion(s.Version))
+//
+// # Routing
+//
+// The client reads the cluster's TOPOLOGY from the seeds and keeps it
+// fresh (every Config.RefreshInterval, and at once when a node fails or
+// answers NOTLEADER or UNAVAILABLE). A session id belongs to a raft group
+// by consistent hashing; the client uses the server's own ring
+// (transport/wire.Ring), so it sends writes and linearizable or leader
+// reads straight to the group's leader, with no forwarding hop, and spreads
+// stale reads over the group's replicas. List and Revoke send one request
+// per group to each group's node concurrently and merge the answers;
+// Destroy and Touch split their ids by group the same way.
+//
+// New sessions get an id drawn by the client (128 bits from crypto/rand,
+// URL-safe, as the server draws them) that hashes to a group led by the
+// node the request goes to. That keeps Create hop-free and, above all,
+// makes a resent Create land in the same group, whose dedup window
+// recognises it (the server-made id would differ on each attempt, and a
+// resend could land in another group).
+//
+// # Consistency
+//
+// Reads are Linearizable by default (Config.DefaultConsistency, or
+// WithConsistency per call): they see every write acknowledged before they
+// started. Leader reads skip the quorum round. Stale reads are served by
+// any replica that heard from its leader within the staleness bound
+// (WithMaxStaleness, Config.MaxStaleness, else the server's); a replica
+// that lags refuses, and the client asks another. Writes are always
+// linearizable.
+//
+// # Errors and retries
+//
+// Errors match the sentinels with errors.Is (ErrNotFound, ErrConflict,
+// ErrTooLarge, ErrInvalid, ErrExists, ErrStale, ErrUnavailable,
+// ErrIndeterminate, ErrClosed); a *ServerError carries the server's code
+// and message.
+//
+// Each call retries until its context ends, or Config.RequestTimeout when
+// the context has no deadline. Reads are resent to another replica or
+// after a topology refresh. Create, Set, Unset and Rotate carry a random
+// request id (REQID): when an attempt's outcome is unknown (the connection
+// broke after sending, the attempt timed out, the server answered
+// INDETERMINATE), the client resends it with the same request id, which the
+// group's state machine remembers for its dedup window (10 minutes by
+// default), so the write applies at most once. If the outcome is still
+// unknown when the deadline comes, the call returns ErrIndeterminate: the
+// write was applied once or not at all. A write that got an answer is
+// never resent. Destroy, Touch and Revoke are idempotent and resent
+// freely. ErrUnavailable means nothing was applied.
+//
+// When a resent write is answered from the dedup window, the server
+// replays the first attempt's result, not its record: Create then returns
+// a Session without times (see Create), and Rotate checks the new id it is
+// given (see Rotate).
+//
+// # Server parsing quirks the client works around
+//
+// The server reads SET/UNSET options for as long as the next word is
+// IFVERSION, REQID or TTL, so the client never sends such a field name
+// first (see Set). It finds the GROUP option of LIST and REVOKE by scanning
+// the arguments after the subject, so the client sends GROUP right after
+// the subject, where an EXCEPT id spelled "group" cannot be taken for it.
+package client
