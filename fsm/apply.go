@@ -46,6 +46,9 @@ func (f *FSM) apply(index uint64, b *Batch, owned bool) []Result {
 		results[i] = f.applyCmd(st, index, t, &b.Cmds[i], owned)
 	}
 
+	// Pruning depends only on the tombstones and t, so every replica (and
+	// every replica restored from a snapshot) drops the same ones.
+	st.tombs.prune(t)
 	st.dlMu.Lock()
 	st.deadlines.trim()
 	st.dlMu.Unlock()
@@ -151,24 +154,34 @@ func (f *FSM) exec(st *state, index uint64, t int64, c *Command, owned bool) Res
 }
 
 // live returns the record under id if it is live at t. A record expired at
-// t is deleted on the spot: every command treats it as absent anyway, and
-// deleting it depends only on t, so all replicas do the same.
+// t is deleted on the spot (and leaves a tombstone, as Expire would): every
+// command treats it as absent anyway, and deleting it depends only on t, so
+// all replicas do the same.
 func live(st *state, id string, t int64) *Record {
 	r := st.lookup(id)
 	if r != nil && r.ExpiredAt(t) {
-		st.remove(id, r)
+		st.bury(id, r, t)
 		return nil
 	}
 	return r
+}
+
+// errUsedBefore is the ErrExists of an id that has a live tombstone.
+func errUsedBefore(id string) error {
+	return errf(ErrExists, "id %q was used before and may not be reused yet", id)
 }
 
 func (f *FSM) create(st *state, index uint64, t int64, c *Create, owned bool) Result {
 	if err := f.limits.checkCreate(c, t); err != nil {
 		return Result{Err: err}
 	}
-	old := st.lookup(c.ID)
-	if old != nil && !old.ExpiredAt(t) {
+	// An expired record is removed here like anywhere else, so its id is
+	// then refused by its new tombstone: expiry ends a session for good.
+	if live(st, c.ID, t) != nil {
 		return Result{Err: errf(ErrExists, "id %q", c.ID)}
+	}
+	if st.tombs.live(c.ID, t) {
+		return Result{Err: errUsedBefore(c.ID)}
 	}
 	fields := c.Fields
 	if !owned || fields == nil {
@@ -186,8 +199,8 @@ func (f *FSM) create(st *state, index uint64, t int64, c *Create, owned bool) Re
 	if c.AbsTTL > 0 {
 		r.AbsDeadline = t + c.AbsTTL
 	}
-	st.put(c.ID, old, r)
-	return Result{Version: index, Record: r.Clone()}
+	st.put(c.ID, nil, r)
+	return Result{Version: index, ID: c.ID, Record: r.Clone()}
 }
 
 func cloneFields(m map[string][]byte, extra int) map[string][]byte {
@@ -271,7 +284,7 @@ func destroy(st *state, t int64, c *Destroy) Result {
 	n := 0
 	for _, id := range c.IDs {
 		if old := live(st, id, t); old != nil {
-			st.remove(id, old)
+			st.bury(id, old, t)
 			n++
 		}
 	}
@@ -296,6 +309,9 @@ func (f *FSM) rotate(st *state, index uint64, t int64, c *Rotate) Result {
 	if live(st, c.NewID, t) != nil {
 		return Result{Err: errf(ErrExists, "id %q", c.NewID)}
 	}
+	if st.tombs.live(c.NewID, t) {
+		return Result{Err: errUsedBefore(c.NewID)}
+	}
 	r := *old
 	r.ID = c.NewID
 	r.Version = index
@@ -303,8 +319,10 @@ func (f *FSM) rotate(st *state, index uint64, t int64, c *Rotate) Result {
 		return Result{Err: errf(ErrTooLarge, "record size %d exceeds %d", size, f.limits.MaxRecordBytes)}
 	}
 	st.put(c.NewID, nil, &r)
-	st.remove(c.OldID, old)
-	return Result{Version: index, Record: r.Clone()}
+	// The old id's tombstone lasts at least until the moved record's own
+	// deadline, so whoever still holds the old id cannot get it back.
+	st.bury(c.OldID, old, t)
+	return Result{Version: index, ID: c.NewID, Record: r.Clone()}
 }
 
 // revoke removes every live record of a subject except c.Except.
@@ -317,14 +335,15 @@ func (f *FSM) revoke(st *state, t int64, c *Revoke) Result {
 		ids = append(ids, id)
 	}
 	// Iteration order varies, but the outcome does not: every id is either
-	// removed or kept, and Count is a sum.
+	// removed or kept, Count is a sum, and the tombstones are a set (the
+	// order they enter their heap in is never observable, see tombTable).
 	n := 0
 	for _, id := range ids {
 		old := live(st, id, t)
 		if old == nil || id == c.Except {
 			continue
 		}
-		st.remove(id, old)
+		st.bury(id, old, t)
 		n++
 	}
 	clear(ids)
@@ -339,7 +358,7 @@ func expire(st *state, t int64, c *Expire) Result {
 	n := 0
 	for _, id := range c.IDs {
 		if old := st.lookup(id); old != nil && old.ExpiredAt(t) {
-			st.remove(id, old)
+			st.bury(id, old, t)
 			n++
 		}
 	}

@@ -10,6 +10,11 @@ type want struct {
 	err     error
 	version uint64
 	count   int
+	// id is the expected Result.ID. Empty means: the command's own id
+	// for a successful create (Create.ID) or rotate (Rotate.NewID), and
+	// "" for anything else; set it where a dedup replay must answer with
+	// the original command's id instead.
+	id string
 }
 
 type step struct {
@@ -66,11 +71,15 @@ func TestApply(t *testing.T) {
 					t.Errorf("record changed: %+v", r)
 				}
 			}},
-		{name: "create over expired id", steps: []step{base,
-			one(2, t0+31*sec, cCreate("s1", "u2", nil, 0, 0), want{version: 2})},
+		// s1 expired at t0+30s; the create removes it at t0+31s, which
+		// leaves a tombstone until t0+31s+DedupWindow (10 minutes).
+		{name: "create over expired id waits for its tombstone", steps: []step{base,
+			one(2, t0+31*sec, cCreate("s1", "u2", nil, 0, 0), want{err: ErrExists}),
+			one(3, t0+631*sec-1, cCreate("s1", "u2", nil, 0, 0), want{err: ErrExists}),
+			one(4, t0+631*sec, cCreate("s1", "u2", nil, 0, 0), want{version: 4})},
 			check: func(t *testing.T, f *FSM) {
-				r := mustGet(t, f, "s1", t0+31*sec)
-				if r.Subject != "u2" || len(r.Fields) != 0 || r.Created != t0+31*sec {
+				r := mustGet(t, f, "s1", t0+631*sec)
+				if r.Subject != "u2" || len(r.Fields) != 0 || r.Created != t0+631*sec {
 					t.Errorf("got %+v", r)
 				}
 				if got := f.BySubject("u1", t0); len(got) != 0 {
@@ -263,11 +272,10 @@ func TestApply(t *testing.T) {
 			}},
 		{name: "rotate onto expired id", steps: []step{base,
 			one(2, t0, cCreate("s2", "u2", nil, 0, sec), want{version: 2}),
-			one(3, t0+sec, cRotate("s1", "s2", 1), want{version: 3})},
+			one(3, t0+sec, cRotate("s1", "s2", 1), want{err: ErrExists})},
 			check: func(t *testing.T, f *FSM) {
-				if r := mustGet(t, f, "s2", t0+sec); r.Subject != "u1" {
-					t.Errorf("got %+v", r)
-				}
+				mustGet(t, f, "s1", t0+sec)
+				mustGone(t, f, "s2", t0+sec)
 				if f.Len() != 1 || len(f.BySubject("u2", 0)) != 0 {
 					t.Errorf("len %d, u2 %v", f.Len(), ids(f.BySubject("u2", 0)))
 				}
@@ -360,17 +368,130 @@ func TestApply(t *testing.T) {
 			one(2, t0, cCreate("s1", "u", nil, 0, 0), want{version: 2}),
 			one(3, t0, withReq(cSet("s1", 0, nil), "r1"), want{err: ErrNotFound}),
 			one(4, t0, withReq(cRevoke("u", ""), "r2"), want{count: 1}),
-			one(5, t0, cCreate("s1", "u", nil, 0, 0), want{version: 5}),
+			one(5, t0, cCreate("s2", "u", nil, 0, 0), want{version: 5}),
 			one(6, t0, withReq(cRevoke("u", ""), "r2"), want{count: 1}),
-		}, check: func(t *testing.T, f *FSM) { mustGet(t, f, "s1", t0) }},
+		}, check: func(t *testing.T, f *FSM) { mustGet(t, f, "s2", t0) }},
 		{name: "dedup within one batch", steps: []step{{index: 1, at: t0,
 			cmds: []Command{withReq(cCreate("s1", "", nil, 0, 0), "r1"), withReq(cCreate("s1", "", nil, 0, 0), "r1")},
 			want: []want{{version: 1}, {version: 1}}}}},
 		{name: "dedup remembers for exactly the window", steps: []step{base,
 			one(2, t0, withReq(cSet("s1", 0, nil), "r1"), want{version: 2}),
-			one(3, t0+10*60*sec, withReq(cSet("s1", 0, nil), "r1"), want{version: 2}), // s1 expired, but r1 remembered
-			one(4, t0+10*60*sec, cCreate("s1", "", nil, 0, 0), want{version: 4}),
-			one(5, t0+10*60*sec+1, withReq(cSet("s1", 0, nil), "r1"), want{version: 5}),
+			one(3, t0+10*60*sec, withReq(cSet("s1", 0, nil), "r1"), want{version: 2}),         // s1 expired, but r1 remembered
+			one(4, t0+10*60*sec+1, withReq(cSet("s1", 0, nil), "r1"), want{err: ErrNotFound}), // applied afresh
+		}},
+		{name: "dedup replay of a create returns the original id", steps: []step{
+			one(1, t0, withReq(cCreate("s1", "u", nil, 0, 0), "r1"), want{version: 1}),
+			// A node retrying with a fresh random id gets the first one.
+			one(2, t0+sec, withReq(cCreate("s2", "u", nil, 0, 0), "r1"), want{version: 1, id: "s1"}),
+			one(3, t0+sec, cDestroy("s1"), want{count: 1}),
+			one(4, t0+2*sec, withReq(cCreate("s1", "u", nil, 0, 0), "r1"), want{version: 1, id: "s1"}),
+		}, check: func(t *testing.T, f *FSM) {
+			mustGone(t, f, "s1", t0+2*sec)
+			mustGone(t, f, "s2", t0+2*sec)
+		}},
+		{name: "dedup replay of a rotate returns the original id", steps: []step{base,
+			one(2, t0, withReq(cRotate("s1", "s2", 0), "r1"), want{version: 2}),
+			one(3, t0+sec, withReq(cRotate("s1", "s3", 0), "r1"), want{version: 2, id: "s2"}),
+			one(4, t0+sec, withReq(cRotate("s2", "s4", 0), "r2"), want{version: 4}),
+			one(5, t0+2*sec, withReq(cRotate("s2", "s5", 0), "r2"), want{version: 4, id: "s4"}),
+		}, check: func(t *testing.T, f *FSM) {
+			mustGet(t, f, "s4", t0+2*sec)
+			for _, id := range []string{"s1", "s2", "s3", "s5"} {
+				mustGone(t, f, id, t0+2*sec)
+			}
+		}},
+		{name: "dedup replay of a failed create has no id", steps: []step{base,
+			one(2, t0, withReq(cCreate("s1", "", nil, 0, 0), "r1"), want{err: ErrExists}),
+			one(3, t0+sec, withReq(cCreate("s9", "", nil, 0, 0), "r1"), want{err: ErrExists}),
+			one(4, t0+sec, cDestroy("s1"), want{count: 1}),
+			one(5, t0+700*sec, withReq(cCreate("s1", "", nil, 0, 0), "r1"), want{version: 5}),
+		}},
+
+		// Tombstones. base's s1 has its deadline at t0+30s (idle) unless
+		// touched; DedupWindow is 10 minutes.
+		{name: "destroy then create the same id", steps: []step{base,
+			one(2, t0, cDestroy("s1"), want{count: 1}),
+			one(3, t0+sec, cCreate("s1", "u1", nil, 0, 0), want{err: ErrExists}),
+			one(4, t0+600*sec-1, cCreate("s1", "u1", nil, 0, 0), want{err: ErrExists}),
+			one(5, t0+600*sec, cCreate("s1", "u1", nil, 0, 0), want{version: 5}), // tombstone over
+		}, check: func(t *testing.T, f *FSM) {
+			if r := mustGet(t, f, "s1", t0+600*sec); r.Version != 5 {
+				t.Errorf("got %+v", r)
+			}
+			if n := f.state.Load().tombs.len(); n != 0 {
+				t.Errorf("%d tombstones left, want the ended one pruned", n)
+			}
+		}},
+		{name: "destroy and create in one batch", steps: []step{base, {index: 2, at: t0,
+			cmds: []Command{cDestroy("s1"), cCreate("s1", "", nil, 0, 0)},
+			want: []want{{count: 1}, {err: ErrExists}}}}},
+		{name: "tombstone lasts until the record's deadline", steps: []step{
+			one(1, t0, cCreate("s1", "", nil, 0, 3600*sec), want{version: 1}),
+			one(2, t0+sec, cDestroy("s1"), want{count: 1}),
+			one(3, t0+601*sec, cCreate("s1", "", nil, 0, 0), want{err: ErrExists}),
+			one(4, t0+3600*sec-1, cCreate("s1", "", nil, 0, 0), want{err: ErrExists}),
+			one(5, t0+3600*sec, cCreate("s1", "", nil, 0, 0), want{version: 5}),
+		}},
+		{name: "tombstone lasts at least the dedup window", limits: Limits{DedupWindow: 5 * sec}, steps: []step{
+			one(1, t0, cCreate("s1", "", nil, 0, 0), want{version: 1}), // no deadline
+			one(2, t0, cDestroy("s1"), want{count: 1}),
+			one(3, t0+5*sec-1, cCreate("s1", "", nil, 0, 0), want{err: ErrExists}),
+			one(4, t0+5*sec, cCreate("s1", "", nil, 0, 0), want{version: 4}),
+		}},
+		{name: "tombstone end saturates", steps: []step{
+			one(1, math.MaxInt64-sec, cCreate("s1", "", nil, 0, 0), want{version: 1}),
+			one(2, math.MaxInt64-sec, cDestroy("s1"), want{count: 1}),
+			one(3, math.MaxInt64-1, cCreate("s1", "", nil, 0, 0), want{err: ErrExists}),
+		}},
+		{name: "destroying a missing id leaves no tombstone", steps: []step{
+			one(1, t0, cDestroy("s1"), want{count: 0}),
+			one(2, t0, cExpire("s1"), want{count: 0}),
+			one(3, t0, cCreate("s1", "", nil, 0, 0), want{version: 3}),
+		}},
+		{name: "rotated-away id cannot be created again", steps: []step{
+			one(1, t0, cCreate("s1", "u1", nil, 0, 3600*sec), want{version: 1}),
+			one(2, t0, cRotate("s1", "s2", 0), want{version: 2}),
+			one(3, t0+sec, cCreate("s1", "u1", nil, 0, 0), want{err: ErrExists}),
+			one(4, t0+sec, cRotate("s2", "s1", 0), want{err: ErrExists}), // nor rotated back to
+			one(5, t0+3600*sec-1, cCreate("s1", "u1", nil, 0, 0), want{err: ErrExists}),
+			one(6, t0+3600*sec, cCreate("s1", "u1", nil, 0, 0), want{version: 6}),
+		}, check: func(t *testing.T, f *FSM) { mustGone(t, f, "s2", t0+3600*sec) }},
+		{name: "rotate onto a tombstoned id", steps: []step{base,
+			one(2, t0, cCreate("s2", "", nil, 0, 0), want{version: 2}),
+			one(3, t0, cDestroy("s2"), want{count: 1}),
+			one(4, t0, cRotate("s1", "s2", 0), want{err: ErrExists}),
+			one(5, t0, cRotate("s1", "s3", 0), want{version: 5}),
+		}, check: func(t *testing.T, f *FSM) { mustGone(t, f, "s2", t0); mustGet(t, f, "s3", t0) }},
+		{name: "expired id cannot be created again until its tombstone ends", steps: []step{
+			one(1, t0, cCreate("s1", "", nil, 0, 5*sec), want{version: 1}),
+			one(2, t0+10*sec, cExpire("s1"), want{count: 1}),
+			one(3, t0+10*sec, cCreate("s1", "", nil, 0, 0), want{err: ErrExists}),
+			one(4, t0+610*sec-1, cCreate("s1", "", nil, 0, 0), want{err: ErrExists}),
+			one(5, t0+610*sec, cCreate("s1", "", nil, 0, 0), want{version: 5}),
+		}},
+		{name: "on-the-spot removal leaves a tombstone", steps: []step{base,
+			one(2, t0+30*sec, cSet("s1", 0, nil), want{err: ErrNotFound}), // expired: removed here
+			one(3, t0+30*sec, cCreate("s1", "", nil, 0, 0), want{err: ErrExists}),
+			one(4, t0+630*sec, cCreate("s1", "", nil, 0, 0), want{version: 4}),
+		}},
+		{name: "revoke leaves tombstones", steps: []step{base,
+			one(2, t0, cCreate("s2", "u1", nil, 0, 0), want{version: 2}),
+			one(3, t0, cCreate("s3", "u1", nil, 0, 0), want{version: 3}),
+			one(4, t0, cRevoke("u1", "s3"), want{count: 2}),
+			{index: 5, at: t0 + sec,
+				cmds: []Command{cCreate("s1", "", nil, 0, 0), cCreate("s2", "", nil, 0, 0), cRotate("s3", "s1", 0)},
+				want: []want{{err: ErrExists}, {err: ErrExists}, {err: ErrExists}}},
+		}},
+		{name: "a record and a tombstone of one id", steps: []step{
+			// The tombstone of the first s1 has ended but may still be
+			// stored when s1 is made and removed again.
+			one(1, t0, cCreate("s1", "", nil, 0, 0), want{version: 1}),
+			one(2, t0, cDestroy("s1"), want{count: 1}),
+			{index: 3, at: t0 + 600*sec,
+				cmds: []Command{cCreate("s1", "", nil, 0, 0), cDestroy("s1"), cCreate("s1", "", nil, 0, 0)},
+				want: []want{{version: 3}, {count: 1}, {err: ErrExists}}},
+			one(4, t0+1200*sec-1, cCreate("s1", "", nil, 0, 0), want{err: ErrExists}),
+			one(5, t0+1200*sec, cCreate("s1", "", nil, 0, 0), want{version: 5}),
 		}},
 		{name: "oversized request id is not remembered", limits: smallLimits, steps: []step{
 			one(1, t0, withReq(cCreate("s1", "", nil, 0, 0), "12345"), tooLarge),
@@ -430,6 +551,18 @@ func checkResults(t *testing.T, s step, res []Result) {
 		}
 		if r.Version != w.version || r.Count != w.count {
 			t.Errorf("index %d cmd %d: version %d count %d, want %d %d", s.index, i, r.Version, r.Count, w.version, w.count)
+		}
+		wantID := w.id
+		if c := s.cmds[i]; wantID == "" && w.err == nil {
+			switch {
+			case c.Type == CmdCreate && c.Create != nil:
+				wantID = c.Create.ID
+			case c.Type == CmdRotate && c.Rotate != nil:
+				wantID = c.Rotate.NewID
+			}
+		}
+		if r.ID != wantID {
+			t.Errorf("index %d cmd %d: id %q, want %q", s.index, i, r.ID, wantID)
 		}
 	}
 }

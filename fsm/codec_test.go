@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -141,7 +142,7 @@ func TestResultRoundTrip(t *testing.T) {
 		{fmt.Errorf("%w: type 9", ErrUnknownCmd), ErrUnknownCmd},
 		{errors.New("something else"), nil},
 	} {
-		in := &Result{Err: tc.err, Version: 9, Count: 3, Record: rec}
+		in := &Result{Err: tc.err, Version: 9, Count: 3, ID: "s1", Record: rec}
 		out, err := DecodeResult(AppendResult(nil, in))
 		if err != nil {
 			t.Fatal(err)
@@ -157,16 +158,27 @@ func TestResultRoundTrip(t *testing.T) {
 				t.Errorf("decoded %v also matches %v", out.Err, s)
 			}
 		}
-		if out.Version != 9 || out.Count != 3 || !sameRecord(out.Record, rec) {
+		if out.Version != 9 || out.Count != 3 || out.ID != "s1" || !sameRecord(out.Record, rec) {
 			t.Errorf("got %+v", out)
 		}
 	}
 	out, err := DecodeResult(AppendResult(nil, &Result{Count: -1}))
-	if err != nil || out.Record != nil || out.Count != -1 {
+	if err != nil || out.Record != nil || out.Count != -1 || out.ID != "" {
 		t.Errorf("no record: %+v %v", out, err)
 	}
+	// The layout, byte for byte: version, code, message, Version, Count,
+	// ID, record flag.
+	if got, want := AppendResult(nil, &Result{Version: 5, Count: 1, ID: "ab"}), []byte{2, 0, 0, 5, 2, 2, 'a', 'b', 0}; !bytes.Equal(got, want) {
+		t.Errorf("encoding %v, want %v", got, want)
+	}
+	// Other versions, including the ID-less version 1, are corrupt.
+	for _, v := range []byte{0, 1, 3} {
+		if _, err := DecodeResult([]byte{v, 0, 0, 0, 0, 0, 0}); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("version %d: %v", v, err)
+		}
+	}
 	// An error code from a newer binary keeps its code and message.
-	data := []byte{resultVersion, 42, 3, 'n', 'e', 'w', 0, 0, 0}
+	data := []byte{resultVersion, 42, 3, 'n', 'e', 'w', 0, 0, 0, 0}
 	out, err = DecodeResult(data)
 	if err != nil || out.Err == nil || out.Err.Error() != "new" {
 		t.Fatalf("unknown code: %+v %v", out, err)

@@ -37,7 +37,10 @@ type Command struct {
 	Type CmdType
 	// ReqID, when non-empty, makes the command idempotent: the FSM remembers
 	// the result of each ReqID for DedupWindow of log time and answers a
-	// repeat with the remembered result instead of applying it again.
+	// repeat with the remembered result instead of applying it again. The
+	// remembered result has the original Err, Version, Count and ID (so a
+	// retried create or rotate learns the id it made even if the retry
+	// names another one), but no Record.
 	ReqID string
 
 	Create  *Create
@@ -50,7 +53,11 @@ type Command struct {
 }
 
 // Create makes a new record. ID is chosen by the proposing node (random,
-// routed to this group). Fails with ErrExists if the id is live.
+// routed to this group) or by the client (stores that own their ids, such
+// as scs). Fails with ErrExists if the id is live, or if it has a live
+// tombstone: an id that was destroyed, revoked, rotated away or expired is
+// never handed out again while its tombstone lasts (see tombstone.go). An
+// expired record still stored under ID is removed, and so refused too.
 type Create struct {
 	ID          string
 	Subject     string
@@ -79,37 +86,43 @@ type Touch struct {
 	Times []int64 // access time per id (same length as IDs)
 }
 
-// Destroy removes records. Missing ids are not an error (Result.Count says
-// how many existed).
+// Destroy removes records, leaving tombstones. Missing ids are not an error
+// (Result.Count says how many existed).
 type Destroy struct {
 	IDs []string
 }
 
 // Rotate moves a record to NewID atomically: same subject, fields, created
-// time and deadlines; OldID is gone. IfVersion as in Set.
+// time and deadlines; OldID is gone and leaves a tombstone. IfVersion as in
+// Set. NewID must be neither live nor tombstoned (else ErrExists).
 type Rotate struct {
 	OldID     string
 	NewID     string
 	IfVersion uint64
 }
 
-// Revoke destroys all records of Subject, except the id Except if non-empty.
+// Revoke destroys all records of Subject, except the id Except if non-empty,
+// leaving tombstones.
 type Revoke struct {
 	Subject string
 	Except  string
 }
 
 // Expire removes the listed records that are expired at the batch time (by
-// the log clock). Ids not expired by then are left alone, so a sweeper with a
-// fast clock can never cut a session short.
+// the log clock), leaving tombstones. Ids not expired by then are left
+// alone, so a sweeper with a fast clock can never cut a session short.
 type Expire struct {
 	IDs []string
 }
 
 // Result is the outcome of one Command.
 type Result struct {
-	Err     error   // nil or one of the package's sentinel errors (wrapped)
-	Version uint64  // new version for create/set/rotate
-	Count   int     // ids affected for touch/destroy/revoke/expire
-	Record  *Record // created/updated/rotated record (a clone), when useful
+	Err     error  // nil or one of the package's sentinel errors (wrapped)
+	Version uint64 // new version for create/set/rotate
+	Count   int    // ids affected for touch/destroy/revoke/expire
+	// ID is the id a successful Create created or a successful Rotate
+	// moved the record to; empty otherwise. Unlike Record it survives
+	// deduplication, so a replayed ReqID reports the original id.
+	ID     string
+	Record *Record // created/updated/rotated record (a clone), when useful
 }

@@ -12,6 +12,7 @@ type dedupEntry struct {
 	msg     string
 	version uint64
 	count   int64
+	id      string // Result.ID: what a create made or a rotate moved to
 }
 
 func (e *dedupEntry) result() Result {
@@ -19,6 +20,7 @@ func (e *dedupEntry) result() Result {
 		Err:     errorFromCode(e.code, e.msg),
 		Version: e.version,
 		Count:   int(e.count),
+		ID:      e.id,
 	}
 }
 
@@ -28,7 +30,8 @@ func appendDedupEntry(dst []byte, e *dedupEntry) []byte {
 	dst = append(dst, e.code)
 	dst = appendString(dst, e.msg)
 	dst = binary.AppendUvarint(dst, e.version)
-	return binary.AppendVarint(dst, e.count)
+	dst = binary.AppendVarint(dst, e.count)
+	return appendString(dst, e.id)
 }
 
 func decodeDedupEntry(d *decoder) *dedupEntry {
@@ -39,6 +42,7 @@ func decodeDedupEntry(d *decoder) *dedupEntry {
 		msg:     d.str(),
 		version: d.uvarint(),
 		count:   d.varint(),
+		id:      d.str(),
 	}
 }
 
@@ -79,6 +83,7 @@ func (dt *dedupTable) add(reqID string, t int64, r *Result) {
 		msg:     msg,
 		version: r.Version,
 		count:   int64(r.Count),
+		id:      r.ID,
 	})
 }
 

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -16,14 +17,30 @@ func TestDeterminism(t *testing.T) {
 	var d *FSM
 	var resA, resD [][]byte
 	seen := map[[2]int]int{} // (command type, error code) → results
+	// Tombstones at work: creates and rotates refused because the id was
+	// used before, and ids created again after such a refusal.
+	var refusedCreate, refusedRotate, reborn int
+	refused := map[string]bool{}
 	for i, e := range log {
 		ra, err := a.ApplyBatch(e.index, e.data)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for j, r := range ra {
+			c := e.batch.Cmds[j]
 			code, _ := errorCode(r.Err)
-			seen[[2]int{int(e.batch.Cmds[j].Type), int(code)}]++
+			seen[[2]int{int(c.Type), int(code)}]++
+			used := r.Err != nil && strings.Contains(r.Err.Error(), "used before")
+			switch {
+			case c.Type == CmdCreate && used:
+				refusedCreate++
+				refused[c.Create.ID] = true
+			case c.Type == CmdRotate && used:
+				refusedRotate++
+			case c.Type == CmdCreate && r.Err == nil && r.ID == c.Create.ID && refused[c.Create.ID]:
+				reborn++
+				delete(refused, c.Create.ID)
+			}
 		}
 		b.ApplyDecoded(e.index, e.batch)
 		if d == nil {
@@ -70,8 +87,13 @@ func TestDeterminism(t *testing.T) {
 			t.Fatalf("results differ at entry %d after the snapshot", n/2+1+i)
 		}
 	}
-	if a.Len() == 0 || a.state.Load().dedup.len() == 0 {
-		t.Fatalf("log too tame: %d records, %d dedup entries", a.Len(), a.state.Load().dedup.len())
+	if a.Len() == 0 || a.state.Load().dedup.len() == 0 || a.state.Load().tombs.len() == 0 {
+		t.Fatalf("log too tame: %d records, %d dedup entries, %d tombstones",
+			a.Len(), a.state.Load().dedup.len(), a.state.Load().tombs.len())
+	}
+	if refusedCreate < 20 || refusedRotate == 0 || reborn < 5 {
+		t.Errorf("tombstones barely exercised: %d creates and %d rotates refused, %d ids created again",
+			refusedCreate, refusedRotate, reborn)
 	}
 	for _, k := range [][2]int{
 		{int(CmdCreate), int(codeNone)}, {int(CmdCreate), int(codeExists)},
@@ -84,7 +106,8 @@ func TestDeterminism(t *testing.T) {
 			t.Errorf("log never produced command type %d with error code %d", k[0], k[1])
 		}
 	}
-	t.Logf("final: %v, dedup %d", a, a.state.Load().dedup.len())
+	t.Logf("final: %v, dedup %d, tombstones %d; used-before refusals: %d creates, %d rotates; %d ids created again",
+		a, a.state.Load().dedup.len(), a.state.Load().tombs.len(), refusedCreate, refusedRotate, reborn)
 }
 
 func encodeResults(rs []Result) []byte {

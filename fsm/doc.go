@@ -8,11 +8,11 @@
 // Every replica applies the same log and must reach the same state, byte for
 // byte (see FSM.Hash). Apply therefore never reads the wall clock, never uses
 // randomness and never lets map iteration order reach anything observable
-// (records, results, error messages, the dedup table). Time comes from the
-// log: each Batch carries its leader's clock, and the FSM keeps a log clock
-// that is the maximum time applied so far, so time never runs backwards
-// across leader changes. Limits take part in Apply too, so every replica of a
-// group must run with the same Limits.
+// (records, results, error messages, the dedup table, the tombstones). Time
+// comes from the log: each Batch carries its leader's clock, and the FSM
+// keeps a log clock that is the maximum time applied so far, so time never
+// runs backwards across leader changes. Limits take part in Apply too, so
+// every replica of a group must run with the same Limits.
 //
 // # Expiry
 //
@@ -20,6 +20,22 @@
 // deadline has passed by the log clock is treated as absent by every command
 // even before the leader's sweeper proposes an Expire for it; readers also
 // hide records expired by their own clock (FSM.Get's now argument).
+//
+// # Tombstones
+//
+// Ids are not reused. Every command that removes a record (Destroy, Revoke,
+// Rotate's old id, Expire, and the on-the-spot removal of an expired
+// record) leaves a tombstone for the id, and Create, or Rotate onto that
+// id, fails with ErrExists ("used before") while it lasts. Clients may
+// choose ids (Create.ID, e.g. scs tokens), so without tombstones a stale
+// write could resurrect a session that was logged out, revoked, rotated
+// away or expired. A tombstone made at log time t lasts until
+// max(the record's deadline, t + DedupWindow): beyond the deadline the
+// session would have expired anyway, and the window covers late retries.
+// Tombstones are replicated state like records: they are in snapshots and
+// Hash, they end by the log clock, and Apply prunes ended ones in a fixed
+// order, a bounded number per batch. See tombstone.go for their memory
+// cost.
 //
 // # Concurrency
 //
@@ -37,9 +53,11 @@
 // # Encodings
 //
 // Raft entries (EncodeBatch), forwarded commands (AppendCommand), results
-// (AppendResult), records (AppendRecord) and snapshots share one style:
-// unsigned/signed varints and length-prefixed strings, with a type and a
-// version byte in front. The numbering of command types and error codes is
-// part of the on-disk and on-wire format. Decoders never panic and never
-// allocate more than a small constant factor of their input.
+// (AppendResult, version 2: with Result.ID), records (AppendRecord) and
+// snapshots (version 2: with tombstones and the dedup entries' ids) share
+// one style: unsigned/signed varints and length-prefixed strings, with a
+// type and a version byte in front. The numbering of command types and
+// error codes is part of the on-disk and on-wire format. Decoders never
+// panic and never allocate more than a small constant factor of their
+// input.
 package fsm

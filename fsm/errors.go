@@ -6,7 +6,7 @@ import "errors"
 // Compare with errors.Is. The node package maps them to wire codes.
 var (
 	ErrNotFound   = errors.New("fsm: not found")        // no live record with that id
-	ErrExists     = errors.New("fsm: already exists")   // create/rotate target id is live
+	ErrExists     = errors.New("fsm: already exists")   // create/rotate target id is live or tombstoned
 	ErrConflict   = errors.New("fsm: version mismatch") // IfVersion did not match
 	ErrTooLarge   = errors.New("fsm: limit exceeded")   // a Limits bound was exceeded
 	ErrInvalid    = errors.New("fsm: invalid command")  // malformed field values (empty id, bad TTL...)

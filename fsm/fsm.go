@@ -34,7 +34,7 @@ func New(l Limits) *FSM {
 		panic(err)
 	}
 	f := &FSM{limits: l}
-	f.state.Store(newState(0))
+	f.state.Store(newState(0, l.DedupWindow))
 	return f
 }
 
@@ -103,17 +103,18 @@ func (f *FSM) AppliedIndex() uint64 { return f.state.Load().applied.Load() }
 func (f *FSM) Len() int { return int(f.state.Load().count.Load()) }
 
 // Hash returns a SHA-256 over a canonical serialisation of the whole state:
-// applied index, log clock, records in id order and the dedup table in
-// ReqID order. Replicas at the same applied index must have equal hashes.
-// It waits for the current batch to finish and blocks Apply while it runs,
-// so it is meant for tests and offline checks.
+// applied index, log clock, records in id order, the dedup table in ReqID
+// order and the tombstones in (end, id) order. Replicas at the same applied
+// index must have equal hashes. It waits for the current batch to finish
+// and blocks Apply while it runs, so it is meant for tests and offline
+// checks.
 func (f *FSM) Hash() [32]byte {
 	f.applyMu.Lock()
 	defer f.applyMu.Unlock()
 	st := f.state.Load()
 
 	h := sha256.New()
-	buf := append([]byte(nil), "SRHASH\x01"...)
+	buf := append([]byte(nil), "SRHASH\x02"...)
 	buf = binary.AppendUvarint(buf, st.applied.Load())
 	buf = binary.AppendVarint(buf, st.clock.Load())
 
@@ -133,6 +134,21 @@ func (f *FSM) Hash() [32]byte {
 	buf = binary.AppendUvarint(buf, uint64(len(dd)))
 	for _, e := range dd {
 		buf = appendDedupEntry(buf, e)
+		if len(buf) > 32<<10 {
+			h.Write(buf)
+			buf = buf[:0]
+		}
+	}
+
+	tt := st.tombs.entries()
+	slices.SortFunc(tt, cmpTomb)
+	buf = binary.AppendUvarint(buf, uint64(len(tt)))
+	for _, e := range tt {
+		buf = appendTombstone(buf, e)
+		if len(buf) > 32<<10 {
+			h.Write(buf)
+			buf = buf[:0]
+		}
 	}
 	h.Write(buf)
 

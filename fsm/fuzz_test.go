@@ -85,7 +85,8 @@ func FuzzDecodeResult(f *testing.F) {
 	rec := &Record{ID: "s1", Subject: "u", Fields: flds("a", "1"), Version: 3, Created: t0}
 	for _, r := range []*Result{
 		{},
-		{Version: 7, Record: rec},
+		{Version: 7, ID: "s1", Record: rec},
+		{Version: 8, ID: "s2"},
 		{Err: ErrNotFound, Count: 3},
 		{Err: errors.New("other")},
 	} {
@@ -144,7 +145,10 @@ func FuzzRestore(f *testing.F) {
 	small := New(Limits{})
 	mustApply(f, small, 1, t0, cCreate("a", "u", flds("k", "v"), sec, 0))
 	mustApply(f, small, 2, t0, withReq(cCreate("b", "", nil, 0, 3*sec), "r1"))
+	mustApply(f, small, 3, t0, withReq(cRotate("b", "c", 0), "r2"))
+	mustApply(f, small, 4, t0, cDestroy("a"))
 	f.Add(snapshotBytes(f, small))
+	f.Add(snapshotBytes(f, tombFSM(f)))
 	f.Add(snapshotBytes(f, New(Limits{})))
 	f.Add(snapshotBytes(f, populated(f, 10)))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -195,6 +199,16 @@ func try(t *testing.T, data []byte) {
 	cmds := []Command{cExpire(f.Expired(now+100*sec, 10)...), cTouch(some, make([]int64, len(some)))}
 	for _, id := range some {
 		cmds = append(cmds, cSet(id, 0, flds("x", "y")), cRotate(id, id+"'", 0), cRevoke("u", ""), withReq(cDestroy(id), "r1"))
+	}
+	// Tombstones: ids just removed, and whatever the snapshot held.
+	for _, id := range some {
+		cmds = append(cmds, cCreate(id, "", nil, 0, 0), cRotate(id+"'", id, 0))
+	}
+	for i, e := range f.state.Load().tombs.entries() {
+		if i == 4 {
+			break
+		}
+		cmds = append(cmds, cCreate(e.id, "", nil, 0, 0))
 	}
 	res1 := f.ApplyDecoded(f.AppliedIndex()+1, &Batch{Time: now + sec, Cmds: cmds})
 	res2 := g.ApplyDecoded(g.AppliedIndex()+1, &Batch{Time: now + sec, Cmds: cmds})

@@ -17,7 +17,7 @@ type Limits struct {
 	MaxFieldNameLen int   // bytes in a field name; default 256
 	MaxValueBytes   int   // bytes in one field value; default 1 MiB
 	MaxRecordBytes  int   // Record.Size(); default 4 MiB
-	DedupWindow     int64 // ns of log time a ReqID result is remembered; default 10 minutes
+	DedupWindow     int64 // ns of log time a ReqID result is remembered, and the least a tombstone lasts; default 10 minutes
 	MaxReqIDLen     int   // bytes in a Command.ReqID; default 64
 }
 

@@ -6,9 +6,12 @@ import (
 )
 
 // logGen produces a reproducible random raft log that exercises every
-// command, error path, clock regressions, expiry and ReqID replays. It
-// applies what it generates to its own FSM, so its expire commands come
-// from Expired like a real sweeper's.
+// command, error path, clock regressions, expiry, ReqID replays and
+// tombstones: creates and rotates reuse ids, both earlier ones and a small
+// pool of caller-chosen tokens (as scs would send), so they meet live
+// records, live tombstones and ended ones. It applies what it generates
+// to its own FSM, so its expire commands come from Expired like a real
+// sweeper's.
 type logGen struct {
 	rng     *rand.Rand
 	f       *FSM
@@ -16,6 +19,7 @@ type logGen struct {
 	now     int64
 	nextID  int
 	ids     []string  // every id ever created or rotated to (some dead)
+	tokens  [30]bool  // which of the tokens k0..k29 are in ids
 	replays []Command // earlier commands with a ReqID
 }
 
@@ -37,6 +41,21 @@ func (g *logGen) newID() string {
 	g.nextID++
 	id := "s" + strconv.Itoa(g.nextID)
 	g.ids = append(g.ids, id)
+	return id
+}
+
+// reusedID returns an id for a create or rotate that was probably used
+// before: an earlier id, or one of a few caller-chosen tokens.
+func (g *logGen) reusedID() string {
+	if g.rng.IntN(2) == 0 {
+		return g.id()
+	}
+	k := g.rng.IntN(len(g.tokens))
+	id := "k" + strconv.Itoa(k)
+	if !g.tokens[k] {
+		g.tokens[k] = true
+		g.ids = append(g.ids, id)
+	}
 	return id
 }
 
@@ -76,8 +95,8 @@ func (g *logGen) cmd() Command {
 			ttl = (1 + g.rng.Int64N(60)) * sec
 		}
 		id := g.newID()
-		if g.rng.IntN(20) == 0 {
-			id = g.id() // collide
+		if g.rng.IntN(6) == 0 {
+			id = g.reusedID() // collide with a record or a tombstone, or not
 		}
 		c = cCreate(id, g.subject(), g.fields(), idle, ttl)
 	case r < 50:
@@ -105,8 +124,8 @@ func (g *logGen) cmd() Command {
 		c = cDestroy(g.id(), g.id())
 	case r < 80:
 		nid := g.newID()
-		if g.rng.IntN(10) == 0 {
-			nid = g.id()
+		if g.rng.IntN(8) == 0 {
+			nid = g.reusedID()
 		}
 		c = cRotate(g.id(), nid, 0)
 	case r < 84:

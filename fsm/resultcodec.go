@@ -5,20 +5,22 @@ import (
 	"fmt"
 )
 
-// resultVersion is the result encoding's format version.
-const resultVersion = 1
+// resultVersion is the result encoding's format version. Version 2 added
+// the ID; DecodeResult accepts only the current version.
+const resultVersion = 2
 
 // AppendResult appends r for the trip back to the node that forwarded the
 // command. Err travels as a code plus its message (see DecodeResult).
 //
 //	byte version, byte errcode, string message, uvarint Version,
-//	varint Count, byte hasRecord, [record]
+//	varint Count, string ID, byte hasRecord, [record]
 func AppendResult(dst []byte, r *Result) []byte {
 	code, msg := errorCode(r.Err)
 	dst = append(dst, resultVersion, code)
 	dst = appendString(dst, msg)
 	dst = binary.AppendUvarint(dst, r.Version)
 	dst = binary.AppendVarint(dst, int64(r.Count))
+	dst = appendString(dst, r.ID)
 	if r.Record == nil {
 		return append(dst, 0)
 	}
@@ -39,6 +41,7 @@ func DecodeResult(data []byte) (*Result, error) {
 	r := &Result{
 		Version: d.uvarint(),
 		Count:   int(d.varint()),
+		ID:      d.str(),
 	}
 	switch d.u8() {
 	case 0:

@@ -54,13 +54,19 @@ type state struct {
 	applied atomic.Uint64 // raft index of the last applied entry
 
 	dedup dedupTable // touched only under FSM.applyMu
+	tombs tombTable  // touched only under FSM.applyMu
+
+	// window is Limits.DedupWindow, the least a tombstone lasts.
+	window int64
 }
 
-func newState(sizeHint int) *state {
+func newState(sizeHint int, window int64) *state {
 	st := &state{
 		subjects:  make(map[string]map[string]struct{}),
 		deadlines: newDeadlineIndex(),
 		dedup:     newDedupTable(),
+		tombs:     newTombTable(),
+		window:    window,
 	}
 	for i := range st.shards {
 		st.shards[i].m = make(map[string]*Record, sizeHint/numShards)
@@ -127,8 +133,18 @@ func (st *state) put(id string, old, rec *Record) {
 	}
 }
 
+// bury removes id, whose current record is old (non-nil), at log time t and
+// leaves a tombstone so the id cannot be created again before
+// tombEnd(old, t). Every command that removes a record goes through here.
+// Locks as for put.
+func (st *state) bury(id string, old *Record, t int64) {
+	st.remove(id, old)
+	// old.ID rather than id: the record's own copy, already kept.
+	st.tombs.add(old.ID, tombEnd(old, t, st.window))
+}
+
 // remove deletes id, whose current record is old (non-nil), and updates the
-// indexes. Locks as for put.
+// indexes. Locks as for put. Only bury calls it.
 func (st *state) remove(id string, old *Record) {
 	delete(st.shards[shardOf(id)].m, id)
 	st.delta--

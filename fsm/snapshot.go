@@ -10,21 +10,31 @@ import (
 	"slices"
 )
 
-// Snapshot format, version 1:
+// Snapshot format, version 2:
 //
 //	"SRSNAP", byte version
-//	uvarint applied index, varint clock, uvarint records, uvarint dedup entries
+//	uvarint applied index, varint clock, uvarint records,
+//	uvarint dedup entries, uvarint tombstones
 //	records × (uvarint len, AppendRecord bytes), in strictly ascending id order
 //	dedup entries × (uvarint len, entry bytes), in insertion (= time) order
+//	tombstones × (uvarint len, string id, varint end), in strictly
+//	ascending (end, id) order
 //	uint32 big-endian CRC-32C of every byte before it
 //
-// Records are sorted so that replicas with equal state write equal
-// snapshots, and so Restore can reject duplicates by a comparison.
+// Records and tombstones are sorted so that replicas with equal state
+// write equal snapshots, and so Restore can reject duplicates by a
+// comparison. Tombstones that have ended but are not pruned yet are
+// written too: pruning is bounded per batch, and a restored replica must
+// go on pruning exactly like its source.
+//
+// Version 2 added the tombstones and the dedup entries' id; Restore
+// accepts only the current version (nothing older was ever released).
 const (
 	snapMagic   = "SRSNAP"
-	snapVersion = 1
-	// maxFrame bounds one record or dedup entry in a snapshot; far above
-	// any record the default limits admit, it only stops absurd lengths.
+	snapVersion = 2
+	// maxFrame bounds one record, dedup entry or tombstone in a snapshot;
+	// far above any record the default limits admit, it only stops absurd
+	// lengths.
 	maxFrame = 1 << 30
 )
 
@@ -37,6 +47,7 @@ type Snapshot struct {
 	clock    int64
 	recs     []*Record
 	dedup    []*dedupEntry
+	tombs    []tombstone
 	released bool
 }
 
@@ -52,6 +63,7 @@ func (f *FSM) Snapshot() (*Snapshot, error) {
 		clock:   st.clock.Load(),
 		recs:    st.records(),
 		dedup:   st.dedup.entries(),
+		tombs:   st.tombs.entries(),
 	}, nil
 }
 
@@ -60,7 +72,7 @@ func (s *Snapshot) AppliedIndex() uint64 { return s.applied }
 
 // Release drops the snapshot's references. WriteTo fails afterwards.
 func (s *Snapshot) Release() {
-	s.recs, s.dedup, s.released = nil, nil, true
+	s.recs, s.dedup, s.tombs, s.released = nil, nil, nil, true
 }
 
 // WriteTo streams the snapshot to w (buffered) and returns the bytes
@@ -70,6 +82,7 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		return 0, errors.New("fsm: snapshot written after Release")
 	}
 	slices.SortFunc(s.recs, byID)
+	slices.SortFunc(s.tombs, cmpTomb)
 
 	cw := &crcWriter{w: w}
 	bw := bufio.NewWriterSize(cw, 64<<10)
@@ -79,6 +92,7 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	buf = binary.AppendVarint(buf, s.clock)
 	buf = binary.AppendUvarint(buf, uint64(len(s.recs)))
 	buf = binary.AppendUvarint(buf, uint64(len(s.dedup)))
+	buf = binary.AppendUvarint(buf, uint64(len(s.tombs)))
 	bw.Write(buf) // bufio keeps the first error; checked at Flush
 
 	for _, r := range s.recs {
@@ -87,6 +101,10 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	}
 	for _, e := range s.dedup {
 		buf = appendFramed(buf[:0], func(b []byte) []byte { return appendDedupEntry(b, e) })
+		bw.Write(buf)
+	}
+	for _, e := range s.tombs {
+		buf = appendFramed(buf[:0], func(b []byte) []byte { return appendTombstone(b, e) })
 		bw.Write(buf)
 	}
 	if err := bw.Flush(); err != nil {
@@ -117,7 +135,7 @@ func (c *crcWriter) Write(p []byte) (int, error) {
 // mismatches all fail with an error wrapping ErrCorrupt. Restore does not
 // close r.
 func (f *FSM) Restore(r io.Reader) error {
-	st, err := readSnapshot(r)
+	st, err := readSnapshot(r, f.limits.DedupWindow)
 	if err != nil {
 		return fmt.Errorf("fsm: restore: %w", err)
 	}
@@ -127,7 +145,7 @@ func (f *FSM) Restore(r io.Reader) error {
 	return nil
 }
 
-func readSnapshot(r io.Reader) (*state, error) {
+func readSnapshot(r io.Reader, window int64) (*state, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	cr := &crcReader{r: br}
 
@@ -141,7 +159,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 	if v := magic[len(snapMagic)]; v != snapVersion {
 		return nil, fmt.Errorf("%w: unknown snapshot version %d", ErrCorrupt, v)
 	}
-	var hdr [4]uint64
+	var hdr [5]uint64
 	for i := range hdr {
 		v, err := cr.uvarint()
 		if err != nil {
@@ -149,12 +167,12 @@ func readSnapshot(r io.Reader) (*state, error) {
 		}
 		hdr[i] = v
 	}
-	applied, clock, nrec, ndedup := hdr[0], decodeZigzag(hdr[1]), hdr[2], hdr[3]
+	applied, clock, nrec, ndedup, ntomb := hdr[0], decodeZigzag(hdr[1]), hdr[2], hdr[3], hdr[4]
 
 	// Size maps from the header, but only up to a modest bound: the count
 	// is not verified yet (a few hostile bytes must not reserve megabytes),
 	// and maps grow on their own.
-	st := newState(int(min(nrec, 1<<16)))
+	st := newState(int(min(nrec, 1<<16)), window)
 	var (
 		frame []byte
 		prev  string
@@ -192,10 +210,44 @@ func readSnapshot(r io.Reader) (*state, error) {
 			return nil, fmt.Errorf("%w: dedup entry %d out of time order", ErrCorrupt, i)
 		case st.dedup.m[e.reqID] != nil:
 			return nil, fmt.Errorf("%w: dedup entry %d repeats a request id", ErrCorrupt, i)
+		case e.code == codeNone && e.msg != "":
+			return nil, fmt.Errorf("%w: dedup entry %d has a message but no error", ErrCorrupt, i)
+		case e.code != codeNone && e.id != "":
+			return nil, fmt.Errorf("%w: dedup entry %d has an error and an id", ErrCorrupt, i)
 		}
 		prevT = e.t
 		st.dedup.push(e)
 	}
+	var prevTomb tombstone
+	for i := uint64(0); i < ntomb; i++ {
+		if frame, err = cr.frame(frame); err != nil {
+			return nil, err
+		}
+		d := decoder{buf: frame}
+		e := decodeTombstone(&d)
+		if err := d.finish(); err != nil {
+			return nil, fmt.Errorf("tombstone %d: %w", i, err)
+		}
+		// A sorted slice is a valid min-heap, so pushing in order costs
+		// no swaps. The checks are what Apply guarantees: an id has at
+		// most one tombstone that has not ended, and a record never
+		// coexists with a live tombstone of its id.
+		prevEnd, seen := st.tombs.m[e.id]
+		switch {
+		case e.id == "":
+			return nil, fmt.Errorf("%w: tombstone %d has no id", ErrCorrupt, i)
+		case i > 0 && cmpTomb(prevTomb, e) >= 0:
+			return nil, fmt.Errorf("%w: tombstone %d out of order", ErrCorrupt, i)
+		case seen && prevEnd > clock:
+			return nil, fmt.Errorf("%w: tombstone %d supersedes one that has not ended", ErrCorrupt, i)
+		case e.until > clock && st.lookup(e.id) != nil:
+			return nil, fmt.Errorf("%w: tombstone %d buries a live record", ErrCorrupt, i)
+		}
+		prevTomb = e
+		st.tombs.m[e.id] = e.until
+		st.tombs.push(e)
+	}
+	st.tombs.peak = len(st.tombs.m)
 
 	want := cr.crc
 	var trailer [4]byte

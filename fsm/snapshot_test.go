@@ -2,7 +2,9 @@ package fsm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io"
 	"slices"
 	"testing"
@@ -176,7 +178,8 @@ func TestRestoreRejectsDamage(t *testing.T) {
 	for name, d := range map[string][]byte{
 		"trailing data": append(bytes.Clone(data), 0),
 		"bad magic":     append([]byte("XRSNAP"), data[6:]...),
-		"version":       append([]byte("SRSNAP\x02"), data[7:]...),
+		"version 1":     append([]byte("SRSNAP\x01"), data[7:]...),
+		"version 3":     append([]byte("SRSNAP\x03"), data[7:]...),
 		"empty":         nil,
 	} {
 		if err := restore(d); !errors.Is(err, ErrCorrupt) {
@@ -202,11 +205,17 @@ func TestRestoreRejectsDamage(t *testing.T) {
 func TestRestoreRejectsInconsistent(t *testing.T) {
 	rec := func(id string) *Record { return &Record{ID: id, Fields: map[string][]byte{}} }
 	for name, s := range map[string]*Snapshot{
-		"duplicate ids":    {recs: []*Record{rec("a"), rec("a")}},
-		"empty id":         {recs: []*Record{rec("")}},
-		"dedup repeats":    {dedup: []*dedupEntry{{reqID: "r", t: 1}, {reqID: "r", t: 2}}},
-		"dedup time order": {dedup: []*dedupEntry{{reqID: "r", t: 2}, {reqID: "s", t: 1}}},
-		"dedup no id":      {dedup: []*dedupEntry{{t: 1}}},
+		"duplicate ids":     {recs: []*Record{rec("a"), rec("a")}},
+		"empty id":          {recs: []*Record{rec("")}},
+		"dedup repeats":     {dedup: []*dedupEntry{{reqID: "r", t: 1}, {reqID: "r", t: 2}}},
+		"dedup time order":  {dedup: []*dedupEntry{{reqID: "r", t: 2}, {reqID: "s", t: 1}}},
+		"dedup no id":       {dedup: []*dedupEntry{{t: 1}}},
+		"dedup msg, no err": {dedup: []*dedupEntry{{reqID: "r", msg: "x"}}},
+		"dedup err and id":  {dedup: []*dedupEntry{{reqID: "r", code: codeExists, msg: "x", id: "s1"}}},
+		"tomb no id":        {tombs: []tombstone{{until: 5}}},
+		"tomb repeats":      {tombs: []tombstone{{"a", 5}, {"a", 5}}},
+		"tomb live twice":   {clock: 5, tombs: []tombstone{{"a", 6}, {"a", 7}}},
+		"tomb buries rec":   {clock: 5, recs: []*Record{rec("a")}, tombs: []tombstone{{"a", 6}}},
 	} {
 		var buf bytes.Buffer
 		if _, err := s.WriteTo(&buf); err != nil {
@@ -214,6 +223,52 @@ func TestRestoreRejectsInconsistent(t *testing.T) {
 		}
 		if err := New(Limits{}).Restore(&buf); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestRestoreTombstoneOrder writes tombstones in a chosen order, which
+// WriteTo (it sorts) cannot.
+func TestRestoreTombstoneOrder(t *testing.T) {
+	raw := func(clock int64, recs []*Record, tombs ...tombstone) []byte {
+		b := append([]byte(snapMagic), snapVersion)
+		b = binary.AppendUvarint(b, 1)
+		b = binary.AppendVarint(b, clock)
+		b = binary.AppendUvarint(b, uint64(len(recs)))
+		b = binary.AppendUvarint(b, 0)
+		b = binary.AppendUvarint(b, uint64(len(tombs)))
+		for _, r := range recs {
+			b = appendFramed(b, func(b []byte) []byte { return AppendRecord(b, r) })
+		}
+		for _, e := range tombs {
+			b = appendFramed(b, func(b []byte) []byte { return appendTombstone(b, e) })
+		}
+		return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+	}
+	rec := &Record{ID: "a", Fields: map[string][]byte{}}
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		valid bool
+	}{
+		{"sorted", raw(5, nil, tombstone{"b", 4}, tombstone{"a", 6}, tombstone{"b", 6}), true},
+		{"ended, then again", raw(5, nil, tombstone{"a", 5}, tombstone{"a", 7}), true},
+		{"record and ended", raw(5, []*Record{rec}, tombstone{"a", 5}), true},
+		{"ids unordered", raw(5, nil, tombstone{"b", 6}, tombstone{"a", 6}), false},
+		{"ends unordered", raw(5, nil, tombstone{"a", 7}, tombstone{"b", 6}), false},
+		{"same id, ends unordered", raw(0, nil, tombstone{"a", -1}, tombstone{"a", -2}), false},
+		{"record and live", raw(5, []*Record{rec}, tombstone{"a", 6}), false},
+	} {
+		f := New(Limits{})
+		err := f.Restore(bytes.NewReader(tc.data))
+		if tc.valid && err != nil || !tc.valid && !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if tc.valid && err == nil {
+			g := New(Limits{})
+			if err := g.Restore(bytes.NewReader(snapshotBytes(t, f))); err != nil || g.Hash() != f.Hash() {
+				t.Errorf("%s: rewritten: %v", tc.name, err)
+			}
 		}
 	}
 }
