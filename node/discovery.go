@@ -21,6 +21,10 @@ type meta struct {
 	Raft   string `json:"raft"`   // mux address: raft for every group + forwarding RPC
 	Client string `json:"client"` // RESP address
 	Groups int    `json:"groups"` // G; every node of a cluster must agree
+	// State says the node holds raft state (it was bootstrapped or joined).
+	// bootstrap-expect refuses to bootstrap when any peer says so: a fresh
+	// node must never start a second cluster beside an existing one.
+	State bool `json:"state,omitempty"`
 }
 
 // member is an alive memberlist node with decoded metadata.
@@ -32,7 +36,10 @@ type member struct {
 type gossipDelegate struct{ n *Node }
 
 func (d gossipDelegate) NodeMeta(limit int) []byte {
-	b, _ := json.Marshal(d.n.self)
+	d.n.mu.Lock()
+	self := d.n.self
+	d.n.mu.Unlock()
+	b, _ := json.Marshal(self)
 	if len(b) > limit {
 		d.n.log.Error("node metadata exceeds memberlist limit", "size", len(b), "limit", limit)
 		return nil
@@ -46,9 +53,26 @@ func (gossipDelegate) MergeRemoteState(buf []byte, join bool)     {}
 
 type gossipEvents struct{ n *Node }
 
-func (e gossipEvents) NotifyJoin(*memberlist.Node)   { e.n.kickMembership() }
-func (e gossipEvents) NotifyLeave(*memberlist.Node)  { e.n.kickMembership() }
-func (e gossipEvents) NotifyUpdate(*memberlist.Node) { e.n.kickMembership() }
+// The event callbacks copy what they need: memberlist hands out pointers to
+// its own node records and keeps updating them, so reading them later (as
+// through Memberlist.Members) would race.
+func (e gossipEvents) NotifyJoin(m *memberlist.Node)   { e.n.setMember(m, true) }
+func (e gossipEvents) NotifyLeave(m *memberlist.Node)  { e.n.setMember(m, false) }
+func (e gossipEvents) NotifyUpdate(m *memberlist.Node) { e.n.setMember(m, true) }
+
+func (n *Node) setMember(m *memberlist.Node, alive bool) {
+	var md meta
+	if err := json.Unmarshal(m.Meta, &md); err != nil || md.ID == "" {
+		return
+	}
+	n.memberMu.Lock()
+	if n.memberTable == nil {
+		n.memberTable = map[string]member{}
+	}
+	n.memberTable[m.Name] = member{meta: md, Alive: alive}
+	n.memberMu.Unlock()
+	n.kickMembership()
+}
 
 func (n *Node) startGossip() error {
 	host, portStr, err := net.SplitHostPort(n.cfg.GossipAddr)
@@ -106,16 +130,15 @@ func (n *Node) joinLoop(ctx context.Context) {
 	}
 }
 
-// members returns the alive members with valid metadata, sorted by id.
+// members returns the known members with valid metadata (alive or not),
+// sorted by id.
 func (n *Node) members() []member {
-	var out []member
-	for _, m := range n.ml.Members() {
-		var md meta
-		if err := json.Unmarshal(m.Meta, &md); err != nil || md.ID == "" {
-			continue
-		}
-		out = append(out, member{meta: md, Alive: m.State == memberlist.StateAlive})
+	n.memberMu.Lock()
+	out := make([]member, 0, len(n.memberTable))
+	for _, m := range n.memberTable {
+		out = append(out, m)
 	}
+	n.memberMu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
@@ -143,6 +166,7 @@ func (n *Node) membershipLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		n.maybeBootstrap()
+		n.refreshState()
 		n.reconcileVoters()
 		select {
 		case <-ctx.Done():
@@ -180,9 +204,14 @@ func (n *Node) maybeBootstrap() {
 	}
 	var alive []member
 	for _, m := range n.members() {
-		if m.Alive {
-			alive = append(alive, m)
+		if !m.Alive {
+			continue
 		}
+		if m.State && m.ID != n.cfg.ID {
+			n.log.Warn("a peer already holds raft state; not bootstrapping (an existing cluster adds this node when its leaders see it)", "peer", m.ID)
+			return
+		}
+		alive = append(alive, m)
 	}
 	if len(alive) < n.cfg.BootstrapExpect {
 		return
@@ -209,7 +238,38 @@ func (n *Node) maybeBootstrap() {
 		n.log.Warn("cannot write bootstrap marker", "err", err)
 	}
 	n.bootstrapped.Store(true)
+	n.markState()
 	n.log.Info("bootstrapped raft groups", "groups", len(n.groups), "servers", len(servers))
+}
+
+// markState gossips that this node holds raft state, once it does.
+func (n *Node) markState() {
+	n.mu.Lock()
+	changed := !n.self.State
+	n.self.State = true
+	n.mu.Unlock()
+	if changed && n.ml != nil {
+		if err := n.ml.UpdateNode(time.Second); err != nil {
+			n.log.Debug("gossip state update", "err", err)
+		}
+	}
+}
+
+// refreshState notices raft state gained by joining an existing cluster
+// (a leader added this node) and gossips it.
+func (n *Node) refreshState() {
+	n.mu.Lock()
+	known := n.self.State
+	n.mu.Unlock()
+	if known {
+		return
+	}
+	for _, g := range n.groups {
+		if has, err := g.hasState(); err == nil && has {
+			n.markState()
+			return
+		}
+	}
 }
 
 // reconcileVoters adds alive servers missing from a group's configuration

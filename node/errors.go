@@ -63,7 +63,13 @@ func translateCallErr(err error, isWrite bool) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &re):
-		return remoteToErr(re.Code, re.Msg)
+		e := remoteToErr(re.Code, re.Msg)
+		if isWrite && codeOf(e) == wire.CodeInternal {
+			// An unknown code (or a handler panic) means the leader ran the
+			// request with an effect we cannot know.
+			return fmt.Errorf("%w: %v", ErrIndeterminate, e)
+		}
+		return e
 	case errors.Is(err, mux.ErrUnreachable):
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	case isWrite:
@@ -97,7 +103,9 @@ func remoteToErr(code, msg string) error {
 	switch code {
 	case wire.CodeNotLeader:
 		base = ErrNotLeader
-	case wire.CodeUnavailable, wire.CodeBusy:
+	case wire.CodeUnavailable, wire.CodeBusy, mux.CodeNoHandler:
+		// NOHANDLER: the peer's port is up but its groups are still
+		// opening (a restart); nothing ran, so the request is retryable.
 		base = ErrUnavailable
 	case wire.CodeIndeterminate:
 		base = ErrIndeterminate

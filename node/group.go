@@ -31,17 +31,23 @@ type group struct {
 
 	proposeCh chan *proposal
 	inflight  chan struct{} // semaphore of raft entries in flight
-	verifier  verifier
-	notifyCh  chan bool
+	// batchStopped is closed when the batcher has exited: proposals are
+	// refused from then on instead of waiting for an answer that never
+	// comes.
+	batchStopped chan struct{}
+	wg           sync.WaitGroup
+	verifier     verifier
+	notifyCh     chan bool
 
 	mu sync.Mutex
 	// epoch counts leadership acquisitions. ready is true once the barrier
 	// of the current leadership epoch has been applied: only then does the
 	// commit index cover every entry of earlier terms, so reads may use it.
-	epoch   uint64
-	leader  bool
-	ready   bool
-	readyCh chan struct{} // closed when ready becomes true for epoch
+	epoch     uint64
+	leader    bool
+	ready     bool
+	readyTerm uint64        // raft term in which the barrier was applied
+	readyCh   chan struct{} // closed when ready becomes true for epoch
 	// lastTransfer rate-limits leadership balancing.
 	lastTransfer time.Time
 }
@@ -53,14 +59,15 @@ func openGroup(n *Node, id int) (*group, error) {
 		return nil, fmt.Errorf("group %d: %w", id, err)
 	}
 	g := &group{
-		id:        id,
-		n:         n,
-		dir:       dir,
-		fsm:       fsm.New(cfg.Limits),
-		proposeCh: make(chan *proposal, 4096),
-		inflight:  make(chan struct{}, cfg.MaxInflightApplies),
-		notifyCh:  make(chan bool, 16),
-		readyCh:   make(chan struct{}),
+		id:           id,
+		n:            n,
+		dir:          dir,
+		fsm:          fsm.New(cfg.Limits),
+		proposeCh:    make(chan *proposal, 4096),
+		inflight:     make(chan struct{}, cfg.MaxInflightApplies),
+		notifyCh:     make(chan bool, 16),
+		batchStopped: make(chan struct{}),
+		readyCh:      make(chan struct{}),
 	}
 	g.verifier.g = g
 	g.rfsm = newRaftFSM(g.fsm, n.fatal)
@@ -113,14 +120,13 @@ func openGroup(n *Node, id int) (*group, error) {
 	rc.BatchApplyCh = true
 	rc.MaxAppendEntries = 256
 
-	r, err := raft.NewRaft(rc, g.rfsm, logs, store, snaps, g.trans)
+	r, err := raft.NewRaft(rc, g.rfsm, logs, store, snaps, noPipeline{g.trans})
 	if err != nil {
 		g.trans.Close()
 		store.Close()
 		return nil, fmt.Errorf("group %d: start raft: %w", id, err)
 	}
 	g.raft = r
-	g.rfsm.commitIndex = r.CommitIndex
 	return g, nil
 }
 
@@ -129,12 +135,15 @@ func (g *group) hasState() (bool, error) {
 	return raft.HasExistingState(g.store, g.store, g.snaps)
 }
 
-// run starts the group's background loops; they stop when ctx is cancelled.
-func (g *group) run(ctx context.Context, wg *sync.WaitGroup) {
-	wg.Add(3)
-	go func() { defer wg.Done(); g.leadershipLoop(ctx) }()
-	go func() { defer wg.Done(); g.batchLoop(ctx) }()
-	go func() { defer wg.Done(); g.maintenanceLoop(ctx) }()
+// run starts the group's background loops; they stop when ctx is
+// cancelled. Every goroutine that waits on a raft future is tracked by
+// g.wg: raft leaves futures unanswered once it is shut down, so the node
+// cancels ctx and waits for all of them before raft.Shutdown.
+func (g *group) run(ctx context.Context) {
+	g.wg.Add(3)
+	go func() { defer g.wg.Done(); g.leadershipLoop(ctx) }()
+	go func() { defer g.wg.Done(); g.batchLoop(ctx) }()
+	go func() { defer g.wg.Done(); g.maintenanceLoop(ctx) }()
 }
 
 // leadershipLoop follows raft's leadership notifications. On gaining
@@ -157,7 +166,8 @@ func (g *group) leadershipLoop(ctx context.Context) {
 			}
 			g.mu.Unlock()
 			if isLeader {
-				go g.barrier(ctx, epoch)
+				g.wg.Add(1)
+				go func() { defer g.wg.Done(); g.barrier(ctx, epoch) }()
 			}
 		}
 	}
@@ -166,7 +176,7 @@ func (g *group) leadershipLoop(ctx context.Context) {
 func (g *group) barrier(ctx context.Context, epoch uint64) {
 	for ctx.Err() == nil {
 		f := g.raft.Apply(fsm.EncodeBatch(&fsm.Batch{Time: g.n.now()}), g.n.cfg.RequestTimeout)
-		err := f.Error()
+		err := f.Error() // raft is shut down only after this goroutine ends
 		g.mu.Lock()
 		if g.epoch != epoch || !g.leader {
 			g.mu.Unlock()
@@ -174,6 +184,7 @@ func (g *group) barrier(ctx context.Context, epoch uint64) {
 		}
 		if err == nil {
 			g.ready = true
+			g.readyTerm = g.raft.CurrentTerm()
 			close(g.readyCh)
 			g.mu.Unlock()
 			g.n.log.Info("group leader ready", "group", g.id, "index", f.Index())
@@ -196,13 +207,18 @@ func (g *group) isLeader() bool { return g.raft.State() == raft.Leader }
 func (g *group) waitReady(ctx context.Context) (uint64, error) {
 	for {
 		g.mu.Lock()
-		leader, ready, epoch, ch := g.leader, g.ready, g.epoch, g.readyCh
+		leader, ready, epoch, ch, term := g.leader, g.ready, g.epoch, g.readyCh, g.readyTerm
 		g.mu.Unlock()
 		if !leader {
 			return 0, ErrNotLeader
 		}
-		if ready {
+		// The term check does not rely on the notify channel being drained
+		// promptly: a barrier of an earlier term proves nothing now.
+		if ready && g.raft.CurrentTerm() == term {
 			return epoch, nil
+		}
+		if ready {
+			return 0, fmt.Errorf("%w: term changed", ErrNotLeader)
 		}
 		select {
 		case <-ch:
@@ -212,11 +228,12 @@ func (g *group) waitReady(ctx context.Context) (uint64, error) {
 	}
 }
 
-// stillReady reports whether epoch is still the current ready epoch.
+// stillReady reports whether epoch is still the current ready epoch, in
+// the same raft term as its barrier.
 func (g *group) stillReady(epoch uint64) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.leader && g.ready && g.epoch == epoch
+	return g.leader && g.ready && g.epoch == epoch && g.raft.CurrentTerm() == g.readyTerm
 }
 
 // leaderAddr returns the current leader's raft (mux) address and id.
@@ -245,4 +262,18 @@ func (g *group) isReady() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.leader && g.ready
+}
+
+// noPipeline turns off raft's pipelined replication. In hashicorp/raft
+// v1.8.0 a leader deposed while its pipeline is full deadlocks: the
+// pipeline's decoder waits to hand a response to a consumer that has already
+// exited, so the sender blocks forever and Raft.Shutdown never returns (we
+// hit it in failover tests: a node that could not be stopped). Without the
+// pipeline each follower has one AppendEntries in flight; with group commit
+// every entry already carries many commands and each RPC many entries, so
+// the cost is small.
+type noPipeline struct{ *raft.NetworkTransport }
+
+func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
 }

@@ -364,6 +364,9 @@ func parseWriteOpts(args [][]byte, i int, allowTTL bool) (o writeOptions, next i
 			}
 			o.ttl = int64(d)
 			i += 2
+		case flag(args, i, "FIELDS"):
+			// An explicit end of options, so a field may be named like one.
+			return o, i + 1, nil
 		default:
 			return o, i, nil
 		}
@@ -413,16 +416,28 @@ func (h *handler) unset(ctx context.Context, _ connState, args [][]byte, r *resp
 	r.WriteInt(int64(v))
 }
 
-func idArgs(args [][]byte) []string {
+// maxIDsPerCommand bounds DESTROY and TOUCH: one request becomes one raft
+// entry per group, which must stay small enough not to stall the group.
+const maxIDsPerCommand = 10000
+
+func idArgs(args [][]byte) ([]string, error) {
+	if len(args) > maxIDsPerCommand {
+		return nil, fmt.Errorf("%w: %d ids in one command (limit %d)", fsm.ErrTooLarge, len(args), maxIDsPerCommand)
+	}
 	ids := make([]string, len(args))
 	for i, a := range args {
 		ids[i] = string(a)
 	}
-	return ids
+	return ids, nil
 }
 
 func (h *handler) touch(ctx context.Context, _ connState, args [][]byte, r *resp.Reply) {
-	c, err := h.n.touchNow(ctx, idArgs(args[1:]))
+	ids, err := idArgs(args[1:])
+	if err != nil {
+		writeErr(r, err)
+		return
+	}
+	c, err := h.n.touchNow(ctx, ids)
 	if err != nil {
 		writeErr(r, err)
 		return
@@ -431,7 +446,12 @@ func (h *handler) touch(ctx context.Context, _ connState, args [][]byte, r *resp
 }
 
 func (h *handler) destroy(ctx context.Context, _ connState, args [][]byte, r *resp.Reply) {
-	c, err := h.n.destroy(ctx, idArgs(args[1:]))
+	ids, err := idArgs(args[1:])
+	if err != nil {
+		writeErr(r, err)
+		return
+	}
+	c, err := h.n.destroy(ctx, ids)
 	if err != nil {
 		writeErr(r, err)
 		return
@@ -460,7 +480,8 @@ func (h *handler) rotate(ctx context.Context, _ connState, args [][]byte, r *res
 // act on: just g, or every group. The Go client uses it to fan LIST and
 // REVOKE out to each group's leader itself, saving the forwarding hop.
 func (h *handler) takeGroup(args [][]byte) ([][]byte, []int, error) {
-	for i := 0; i+1 < len(args); i++ {
+	// Options start after the subject (args[1]), which may itself be "GROUP".
+	for i := 2; i+1 < len(args); i++ {
 		if !opt(args, i, "GROUP") {
 			continue
 		}

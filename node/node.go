@@ -43,6 +43,8 @@ type Node struct {
 	respSrv *resp.Server
 
 	membershipKick chan struct{}
+	memberMu       sync.Mutex
+	memberTable    map[string]member // memberlist name → latest metadata
 	bootstrapped   atomic.Bool
 
 	cancel  context.CancelFunc
@@ -91,8 +93,6 @@ func start(_ context.Context, cfg Config) (_ *Node, err error) {
 	if n.mux, err = mux.Listen(cfg.RaftAddr, mcfg); err != nil {
 		return nil, fmt.Errorf("listen raft: %w", err)
 	}
-	n.mux.HandleRPC(n.handleRPC)
-
 	for i := 0; i < G; i++ {
 		g, err := openGroup(n, i)
 		if err != nil {
@@ -100,6 +100,8 @@ func start(_ context.Context, cfg Config) (_ *Node, err error) {
 		}
 		n.groups = append(n.groups, g)
 	}
+	// Only now: the handler reads n.groups.
+	n.mux.HandleRPC(n.handleRPC)
 
 	if n.respLn, err = net.Listen("tcp", cfg.ClientAddr); err != nil {
 		return nil, fmt.Errorf("listen client: %w", err)
@@ -111,6 +113,11 @@ func start(_ context.Context, cfg Config) (_ *Node, err error) {
 		Client: n.clientAddr,
 		Groups: G,
 	}
+	for _, g := range n.groups {
+		if has, err := g.hasState(); err == nil && has {
+			n.self.State = true
+		}
+	}
 	if err = n.startGossip(); err != nil {
 		return nil, err
 	}
@@ -119,7 +126,7 @@ func start(_ context.Context, cfg Config) (_ *Node, err error) {
 	n.cancel = cancel
 	n.touch = newTouchBuffer(n)
 	for _, g := range n.groups {
-		g.run(ctx, &n.wg)
+		g.run(ctx)
 	}
 	n.wg.Add(3)
 	go func() { defer n.wg.Done(); n.joinLoop(ctx) }()
@@ -138,9 +145,11 @@ func start(_ context.Context, cfg Config) (_ *Node, err error) {
 	return n, nil
 }
 
-// Close stops the node: client port first (no new requests), then raft
-// groups (in-flight writes get their outcome or INDETERMINATE), then the
-// background loops, gossip and the internal port.
+// Close stops the node: client port first (no new requests), gossip, then
+// the background loops and every goroutine waiting on a raft future (raft
+// still runs, so each gets its answer), then raft itself, then the internal
+// port. Raft must go after its waiters: a future submitted just as raft
+// shuts down is never answered.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() { n.closeErr = n.shutdown() })
 	return n.closeErr
@@ -162,14 +171,18 @@ func (n *Node) shutdown() error {
 		_ = n.ml.Leave(time.Second)
 		errs = append(errs, n.ml.Shutdown())
 	}
-	// Raft first, while leadershipLoop still drains its notify channel.
-	for _, g := range n.groups {
-		errs = append(errs, g.close())
-	}
 	if n.cancel != nil {
 		n.cancel()
 	}
 	n.wg.Wait()
+	for _, g := range n.groups {
+		g.wg.Wait()
+	}
+	// raft's notify sends give up once it shuts down, so the stopped
+	// leadership loops cannot block it.
+	for _, g := range n.groups {
+		errs = append(errs, g.close())
+	}
 	if n.mux != nil {
 		errs = append(errs, n.mux.Close())
 	}

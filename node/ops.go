@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/sessionraft/sessionraft/fsm"
+	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
 // The session operations below are what the RESP handlers call. Each routes
@@ -26,10 +27,17 @@ type createReq struct {
 
 func (n *Node) create(ctx context.Context, r createReq) (*fsm.Record, error) {
 	gid, id := 0, r.id
-	if id != "" {
+	switch {
+	case id != "":
 		gid = n.ring.Group(id)
-	} else {
+	case r.reqID != "":
+		// A retry of this request must reach the same group's dedup table,
+		// whichever node it arrives at: route by the request id.
+		gid = n.ring.Group(r.reqID)
+	default:
 		gid = n.createGroup()
+	}
+	if id == "" {
 		var err error
 		if id, err = n.newID(gid); err != nil {
 			return nil, err
@@ -46,8 +54,12 @@ func (n *Node) create(ctx context.Context, r createReq) (*fsm.Record, error) {
 		return nil, res.Err
 	}
 	if res.Record == nil {
-		// A deduplicated retry: the original result carries no record.
-		return &fsm.Record{ID: id, Subject: r.subject, Version: res.Version}, nil
+		// A deduplicated retry: the original result names the id but
+		// carries no record; read it back (it may have changed or ended).
+		if res.ID == "" {
+			return nil, fmt.Errorf("%w: replayed create without an id", ErrIndeterminate)
+		}
+		return n.get(ctx, res.ID, readOpts{level: wire.Linearizable, maxStale: n.cfg.MaxStaleness})
 	}
 	return res.Record, nil
 }
@@ -94,10 +106,11 @@ func (n *Node) rotate(ctx context.Context, oldID string, ifVersion uint64, reqID
 	if res.Err != nil {
 		return "", res.Err
 	}
-	if res.Record != nil {
-		newID = res.Record.ID
+	if res.ID == "" {
+		return "", fmt.Errorf("%w: rotate result without an id", ErrIndeterminate)
 	}
-	return newID, nil
+	// On a deduplicated retry this is the original new id, not ours.
+	return res.ID, nil
 }
 
 // byGroup splits ids by owning group.

@@ -6,7 +6,6 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -22,11 +21,6 @@ type raftFSM struct {
 	fatal func(error)
 
 	applied atomic.Uint64
-	// caughtUp is the wall time (unix ns) at which applied last reached
-	// raft's commit index; stale reads use it to bound how far behind the
-	// replica is. commitIndex is read from raft after it is created.
-	caughtUp    atomic.Int64
-	commitIndex func() uint64
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every applied-index advance
@@ -39,9 +33,6 @@ func newRaftFSM(f *fsm.FSM, fatal func(error)) *raftFSM {
 func (r *raftFSM) advance(index uint64) {
 	if index > r.applied.Load() {
 		r.applied.Store(index)
-	}
-	if r.commitIndex != nil && index >= r.commitIndex() {
-		r.caughtUp.Store(time.Now().UnixNano())
 	}
 	r.mu.Lock()
 	close(r.changed)

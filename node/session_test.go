@@ -183,3 +183,28 @@ func TestCallerIDAndTTLUpdate(t *testing.T) {
 		t.Fatalf("negative ttl: %q", code)
 	}
 }
+
+// TestRequestIDRetries: a create or rotate retried with the same REQID,
+// at any node, applies once and answers with the original id.
+func TestRequestIDRetries(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	first := asMap(t, (&clientT{t: t, c: c.client(0)}).ok("SESSION.CREATE", "REQID", "req-1", "FIELDS", "a", "1"))
+	for i := 0; i < 3; i++ {
+		again := asMap(t, (&clientT{t: t, c: c.client(i)}).ok("SESSION.CREATE", "REQID", "req-1", "FIELDS", "a", "1"))
+		if again["id"].Str != first["id"].Str {
+			t.Fatalf("retry at node %d created %s, original %s", i, again["id"].Str, first["id"].Str)
+		}
+	}
+	cl := &clientT{t: t, c: c.client(1)}
+	n1 := cl.ok("SESSION.ROTATE", first["id"].Str, "REQID", "rot-1").Str
+	n2 := (&clientT{t: t, c: c.client(2)}).ok("SESSION.ROTATE", first["id"].Str, "REQID", "rot-1").Str
+	if n1 != n2 {
+		t.Fatalf("rotate retry answered %s, original %s", n2, n1)
+	}
+	cl.ok("SESSION.GET", n1)
+	// Tombstones: a destroyed id cannot be created again by a caller.
+	cl.ok("SESSION.DESTROY", n1)
+	if code := errCode(cl.do("SESSION.CREATE", "ID", n1)); code != wire.CodeExists {
+		t.Fatalf("re-create of a destroyed id: %q", code)
+	}
+}

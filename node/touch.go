@@ -19,13 +19,14 @@ type touchBuffer struct {
 	n       *Node
 	mu      sync.Mutex
 	pending map[int]map[string]int64 // group → id → latest access time
+	busy    map[int]bool             // group → a flush is in flight
 	kick    chan struct{}
 }
 
 const touchChunk = 2000
 
 func newTouchBuffer(n *Node) *touchBuffer {
-	return &touchBuffer{n: n, pending: map[int]map[string]int64{}, kick: make(chan struct{}, 1)}
+	return &touchBuffer{n: n, pending: map[int]map[string]int64{}, busy: map[int]bool{}, kick: make(chan struct{}, 1)}
 }
 
 // add records an access at time at of rec (which lives in group gid).
@@ -65,35 +66,54 @@ func (t *touchBuffer) loop(ctx context.Context) {
 	}
 }
 
+// flush sends each group's pending touches in its own goroutine, so a
+// group without a leader (whose write waits up to RequestTimeout) never
+// holds back the touches of healthy groups. A group whose previous flush is
+// still running keeps its entries for the next round.
 func (t *touchBuffer) flush(ctx context.Context) {
 	t.mu.Lock()
 	pending := t.pending
 	t.pending = map[int]map[string]int64{}
-	t.mu.Unlock()
-	var wg sync.WaitGroup
 	for gid, m := range pending {
-		var ids []string
-		var times []int64
-		for id, at := range m {
-			ids = append(ids, id)
-			times = append(times, at)
+		if t.busy[gid] {
+			t.pending[gid] = m
+			delete(pending, gid)
+			continue
 		}
-		for len(ids) > 0 {
-			k := min(len(ids), touchChunk)
-			cmd := fsm.Command{Type: fsm.CmdTouch, Touch: &fsm.Touch{IDs: ids[:k], Times: times[:k]}}
-			ids, times = ids[k:], times[k:]
-			wg.Add(1)
-			go func(gid int, cmd fsm.Command) {
-				defer wg.Done()
-				cctx, cancel := context.WithTimeout(ctx, t.n.cfg.RequestTimeout)
-				defer cancel()
-				// Touches are best effort: a lost one only shortens an idle
-				// session by at most the interval, as documented.
-				if _, err := t.n.write(cctx, gid, cmd); err != nil {
-					t.n.log.Debug("touch flush failed", "group", gid, "err", err)
-				}
-			}(gid, cmd)
+		t.busy[gid] = true
+	}
+	t.mu.Unlock()
+	for gid, m := range pending {
+		t.n.wg.Add(1)
+		go func(gid int, m map[string]int64) {
+			defer t.n.wg.Done()
+			t.flushGroup(ctx, gid, m)
+			t.mu.Lock()
+			t.busy[gid] = false
+			t.mu.Unlock()
+		}(gid, m)
+	}
+}
+
+func (t *touchBuffer) flushGroup(ctx context.Context, gid int, m map[string]int64) {
+	ids := make([]string, 0, len(m))
+	times := make([]int64, 0, len(m))
+	for id, at := range m {
+		ids = append(ids, id)
+		times = append(times, at)
+	}
+	for len(ids) > 0 {
+		k := min(len(ids), touchChunk)
+		cmd := fsm.Command{Type: fsm.CmdTouch, Touch: &fsm.Touch{IDs: ids[:k], Times: times[:k]}}
+		ids, times = ids[k:], times[k:]
+		cctx, cancel := context.WithTimeout(ctx, t.n.cfg.RequestTimeout)
+		// Touches are best effort: a lost one only shortens an idle
+		// session by at most the interval, as documented.
+		_, err := t.n.write(cctx, gid, cmd)
+		cancel()
+		if err != nil {
+			t.n.log.Debug("touch flush failed", "group", gid, "err", err)
+			return
 		}
 	}
-	wg.Wait()
 }

@@ -168,3 +168,28 @@ func TestNewIDRoutesToGroup(t *testing.T) {
 		}
 	}
 }
+
+func TestParseWriteOpts(t *testing.T) {
+	args := func(s ...string) [][]byte {
+		out := make([][]byte, len(s))
+		for i, x := range s {
+			out[i] = []byte(x)
+		}
+		return out
+	}
+	o, next, err := parseWriteOpts(args("SET", "id", "IFVERSION", "7", "REQID", "r1", "TTL", "1m", "a", "1"), 2, true)
+	if err != nil || o.ifVersion != 7 || o.reqID != "r1" || o.ttl != int64(time.Minute) || next != 8 {
+		t.Fatalf("got %+v next=%d err=%v", o, next, err)
+	}
+	// FIELDS ends the options: a field may be named TTL.
+	o, next, err = parseWriteOpts(args("SET", "id", "FIELDS", "TTL", "x"), 2, true)
+	if err != nil || o.ttl != 0 || next != 3 {
+		t.Fatalf("FIELDS: got %+v next=%d err=%v", o, next, err)
+	}
+	if _, _, err := parseWriteOpts(args("SET", "id", "IFVERSION", "0"), 2, true); !errors.Is(err, ErrBadArg) {
+		t.Fatalf("IFVERSION 0: %v", err)
+	}
+	if _, next, _ := parseWriteOpts(args("ROTATE", "id", "TTL", "1m"), 2, false); next != 2 {
+		t.Fatalf("TTL must not be an option of ROTATE")
+	}
+}

@@ -31,6 +31,8 @@ func (g *group) propose(ctx context.Context, cmd fsm.Command, size int) (fsm.Res
 	}
 	p := &proposal{cmd: cmd, size: size, done: make(chan proposalResult, 1)}
 	select {
+	case <-g.batchStopped:
+		return fsm.Result{}, fmt.Errorf("%w: shutting down", ErrNotLeader)
 	case g.proposeCh <- p:
 	case <-ctx.Done():
 		return fsm.Result{}, fmt.Errorf("%w: write queue full: %v", ErrUnavailable, ctx.Err())
@@ -50,6 +52,7 @@ func (g *group) propose(ctx context.Context, cmd fsm.Command, size int) (fsm.Res
 // entries may be in flight, so while one commits the next batch fills up.
 func (g *group) batchLoop(ctx context.Context) {
 	cfg := &g.n.cfg
+	defer close(g.batchStopped)
 	for {
 		var first *proposal
 		select {
@@ -103,7 +106,9 @@ func (g *group) submit(batch []*proposal) {
 	}
 	data := fsm.EncodeBatch(&fsm.Batch{Time: g.n.now(), Cmds: cmds})
 	f := g.raft.Apply(data, time.Second)
+	g.wg.Add(1)
 	go func() {
+		defer g.wg.Done()
 		err := f.Error()
 		<-g.inflight
 		if err != nil {
