@@ -480,8 +480,9 @@ func (h *handler) rotate(ctx context.Context, _ connState, args [][]byte, r *res
 // act on: just g, or every group. The Go client uses it to fan LIST and
 // REVOKE out to each group's leader itself, saving the forwarding hop.
 func (h *handler) takeGroup(args [][]byte) ([][]byte, []int, error) {
-	// Options start after the subject (args[1]), which may itself be "GROUP".
-	for i := 2; i+1 < len(args); i++ {
+	// Options start after the subject (args[1]) and are all name/value
+	// pairs, so step by two: a subject or value may itself read "GROUP".
+	for i := 2; i+1 < len(args); i += 2 {
 		if !opt(args, i, "GROUP") {
 			continue
 		}
