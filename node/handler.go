@@ -56,7 +56,7 @@ func init() {
 
 func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx context.Context) {
 	name := strings.ToUpper(string(args[0]))
-	cmd, ok := commands[name]
+	cmd, ok := h.lookupCommand(name)
 	if !ok {
 		r.WriteError(wire.CodeUnknownCmd, fmt.Sprintf("unknown command '%.64s'", args[0]))
 		return nil

@@ -52,6 +52,8 @@ type Node struct {
 	closing chan struct{}
 	done    chan struct{}
 
+	test testHooks // fault-injection hooks; used only in test mode (testmode.go)
+
 	mu        sync.Mutex
 	fatalErr  error
 	closeOnce sync.Once
@@ -212,8 +214,9 @@ func (n *Node) fatal(err error) {
 }
 
 // now is the node's wall clock, Unix ns: the one place node reads time for
-// stamping commands and hiding expired records.
-func (n *Node) now() int64 { return time.Now().UnixNano() }
+// stamping commands and hiding expired records. The offset is zero unless a
+// test-mode DEBUG.CLOCK skews it.
+func (n *Node) now() int64 { return time.Now().UnixNano() + n.test.clockOffset.Load() }
 
 func (n *Node) group(gid int) (*group, error) {
 	if gid < 0 || gid >= len(n.groups) {

@@ -1,0 +1,140 @@
+package node
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/sessionraft/sessionraft/transport/resp"
+	"github.com/sessionraft/sessionraft/transport/wire"
+)
+
+// Test-mode hooks for the jepsen harness. None of this is reachable unless
+// the node runs with Config.TestMode (server flag --test-mode): the DEBUG.*
+// commands are looked up in testCommands only then, and otherwise answer
+// UNKNOWNCMD like any unknown command.
+//
+//	DEBUG.FAULT BLOCK <peer raft addr> <in|out|both>   partition (mux Faults)
+//	DEBUG.FAULT UNBLOCK <peer raft addr>
+//	DEBUG.FAULT CLEAR
+//	DEBUG.CLOCK OFFSET <ms>                            skew n.now() by ms
+//	DEBUG.CLOCK GET                                    current offset, ms
+//	DEBUG.UNSAFE READS on|off                          linearizable/leader reads from local state, no quorum round
+//	DEBUG.HASH                                         per group: [group, applied index, sessions, fsm hash]
+type testHooks struct {
+	clockOffset atomic.Int64 // ns added to the wall clock by n.now()
+	unsafeReads atomic.Bool  // DELIBERATELY UNSAFE: skip ReadIndex/VerifyLeader
+}
+
+var testCommands = map[string]command{
+	"DEBUG.FAULT":  {min: 2, max: 4, sync: (*handler).debugFault},
+	"DEBUG.CLOCK":  {min: 2, max: 3, sync: (*handler).debugClock},
+	"DEBUG.UNSAFE": {min: 3, max: 3, sync: (*handler).debugUnsafe},
+	"DEBUG.HASH":   {min: 1, max: 1, sync: (*handler).debugHash},
+}
+
+// lookupCommand finds a command, including the test hooks in test mode.
+func (h *handler) lookupCommand(name string) (command, bool) {
+	if cmd, ok := commands[name]; ok {
+		return cmd, true
+	}
+	if h.n.cfg.TestMode {
+		cmd, ok := testCommands[name]
+		return cmd, ok
+	}
+	return command{}, false
+}
+
+// unsafeLocalRead reports whether a read at level o must be served from
+// local state with no barrier at all (DEBUG.UNSAFE READS on).
+func (n *Node) unsafeLocalRead(o readOpts) bool {
+	return n.test.unsafeReads.Load() && o.level != wire.Stale
+}
+
+func badDebug(r *resp.Reply, usage string) {
+	r.WriteError(wire.CodeBadArg, "syntax: "+usage)
+}
+
+func (h *handler) debugFault(_ *resp.Conn, _ *connState, args [][]byte, r *resp.Reply) {
+	const usage = "DEBUG.FAULT BLOCK addr in|out|both | UNBLOCK addr | CLEAR"
+	f := h.n.mux.Faults()
+	switch sub := strings.ToUpper(string(args[1])); {
+	case sub == "CLEAR" && len(args) == 2:
+		f.Clear()
+	case sub == "UNBLOCK" && len(args) == 3:
+		f.Unblock(string(args[2]))
+	case sub == "BLOCK" && len(args) == 4:
+		var in, out bool
+		switch strings.ToLower(string(args[3])) {
+		case "in":
+			in = true
+		case "out":
+			out = true
+		case "both":
+			in, out = true, true
+		default:
+			badDebug(r, usage)
+			return
+		}
+		f.Block(string(args[2]), in, out)
+	default:
+		badDebug(r, usage)
+		return
+	}
+	h.n.log.Warn("test mode: fault injection", "cmd", string(args[1]), "args", fmt.Sprintf("%q", args[2:]))
+	r.WriteSimple("OK")
+}
+
+func (h *handler) debugClock(_ *resp.Conn, _ *connState, args [][]byte, r *resp.Reply) {
+	const usage = "DEBUG.CLOCK OFFSET ms | GET"
+	switch sub := strings.ToUpper(string(args[1])); {
+	case sub == "GET" && len(args) == 2:
+		r.WriteInt(h.n.test.clockOffset.Load() / 1e6)
+	case sub == "OFFSET" && len(args) == 3:
+		ms, err := strconv.ParseInt(string(args[2]), 10, 64)
+		if err != nil || ms < -86400000 || ms > 86400000 {
+			badDebug(r, usage)
+			return
+		}
+		h.n.test.clockOffset.Store(ms * 1e6)
+		h.n.log.Warn("test mode: clock offset", "ms", ms)
+		r.WriteSimple("OK")
+	default:
+		badDebug(r, usage)
+	}
+}
+
+func (h *handler) debugUnsafe(_ *resp.Conn, _ *connState, args [][]byte, r *resp.Reply) {
+	const usage = "DEBUG.UNSAFE READS on|off"
+	if !strings.EqualFold(string(args[1]), "READS") {
+		badDebug(r, usage)
+		return
+	}
+	switch strings.ToLower(string(args[2])) {
+	case "on":
+		h.n.test.unsafeReads.Store(true)
+	case "off":
+		h.n.test.unsafeReads.Store(false)
+	default:
+		badDebug(r, usage)
+		return
+	}
+	h.n.log.Warn("test mode: UNSAFE reads", "on", h.n.test.unsafeReads.Load())
+	r.WriteSimple("OK")
+}
+
+// debugHash answers an array with one [group, applied, sessions, hash]
+// array per group. Replicas at the same applied index must agree on hash.
+func (h *handler) debugHash(_ *resp.Conn, _ *connState, _ [][]byte, r *resp.Reply) {
+	r.WriteArrayLen(len(h.n.groups))
+	for _, g := range h.n.groups {
+		sum := g.fsm.Hash() // takes the apply lock: applied and hash agree
+		r.WriteArrayLen(4)
+		r.WriteInt(int64(g.id))
+		r.WriteInt(int64(g.fsm.AppliedIndex()))
+		r.WriteInt(int64(g.fsm.Len()))
+		r.WriteBulkString(hex.EncodeToString(sum[:]))
+	}
+}

@@ -1,0 +1,137 @@
+package node
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sessionraft/sessionraft/transport/wire"
+)
+
+// TestDebugCommandsRefusedOutsideTestMode: the hooks do not exist unless
+// the node runs in test mode.
+func TestDebugCommandsRefusedOutsideTestMode(t *testing.T) {
+	h := &handler{n: &Node{cfg: Config{TestMode: false}}}
+	for name := range testCommands {
+		if _, ok := h.lookupCommand(name); ok {
+			t.Errorf("%s is available outside test mode", name)
+		}
+		if _, ok := commands[name]; ok {
+			t.Errorf("%s is in the production command table", name)
+		}
+	}
+	h.n.cfg.TestMode = true
+	for name := range testCommands {
+		if _, ok := h.lookupCommand(name); !ok {
+			t.Errorf("%s is missing in test mode", name)
+		}
+	}
+}
+
+// TestDebugHooks exercises each test-mode hook on a real 3-node cluster.
+func TestDebugHooks(t *testing.T) {
+	c := startCluster(t, 3, func(cfg *Config) { cfg.Groups = 1 })
+	cls := []*clientT{{t: t, c: c.client(0)}, {t: t, c: c.client(1)}, {t: t, c: c.client(2)}}
+
+	t.Run("clock", func(t *testing.T) {
+		cl := cls[0]
+		if code := errCode(cl.do("DEBUG.CLOCK", "OFFSET", "soon")); code != wire.CodeBadArg {
+			t.Fatalf("bad offset: code %q", code)
+		}
+		cl.ok("DEBUG.CLOCK", "OFFSET", "3600000")
+		if v := cl.ok("DEBUG.CLOCK", "GET"); v.Int != 3600000 {
+			t.Fatalf("DEBUG.CLOCK GET = %d", v.Int)
+		}
+		if d := time.Duration(c.node(0).now() - time.Now().UnixNano()); d < 59*time.Minute || d > 61*time.Minute {
+			t.Fatalf("now() is %v ahead, want 1h", d)
+		}
+		// A session with TTL 1m is already expired on the skewed node's
+		// clock (stale read served locally), but not on the others.
+		id := asMap(t, cls[1].ok("SESSION.CREATE", "TTL", "1m"))["id"].Str
+		waitFor(t, 5*time.Second, "skewed node hides the session", func() error {
+			if code := errCode(cl.do("SESSION.GET", id, "CONSISTENCY", "stale", "MAXSTALE", "2h", "NOTOUCH")); code != wire.CodeNotFound {
+				return fmt.Errorf("code %q", code)
+			}
+			return nil
+		})
+		cl.ok("DEBUG.CLOCK", "OFFSET", "0")
+		waitFor(t, 5*time.Second, "unskewed node serves the session", func() error {
+			return cl.do("SESSION.GET", id, "CONSISTENCY", "stale", "NOTOUCH").Err()
+		})
+	})
+
+	t.Run("fault+unsafe", func(t *testing.T) {
+		// Isolate a follower with DEBUG.FAULT on both sides.
+		victim := -1
+		for i := 0; i < 3; i++ {
+			if !c.node(i).groups[0].isLeader() {
+				victim = i
+				break
+			}
+		}
+		id := asMap(t, cls[victim].ok("SESSION.CREATE", "TTL", "1h", "FIELDS", "v", "old"))["id"].Str
+		waitFor(t, 5*time.Second, "victim applied the create", func() error {
+			return cls[victim].do("SESSION.GET", id, "CONSISTENCY", "stale", "NOTOUCH").Err()
+		})
+		if code := errCode(cls[0].do("DEBUG.FAULT", "BLOCK", "x", "sideways")); code != wire.CodeBadArg {
+			t.Fatalf("bad direction: code %q", code)
+		}
+		for i := 0; i < 3; i++ {
+			if i == victim {
+				continue
+			}
+			cls[i].ok("DEBUG.FAULT", "BLOCK", c.node(victim).self.Raft, "both")
+			cls[victim].ok("DEBUG.FAULT", "BLOCK", c.node(i).self.Raft, "both")
+		}
+		if in, out := c.node(victim).mux.Faults().Blocked(c.node((victim + 1) % 3).self.Raft); !in || !out {
+			t.Fatalf("Blocked = %v, %v", in, out)
+		}
+		other := cls[(victim+1)%3]
+		other.ok("SESSION.SET", id, "v", "new")
+		// Safe: the isolated node cannot serve a linearizable read.
+		if v := cls[victim].do("SESSION.GET", id, "NOTOUCH"); v.Err() == nil {
+			t.Fatalf("isolated node served a linearizable read: %v", v)
+		}
+		// Unsafe: it serves its stale local state.
+		cls[victim].ok("DEBUG.UNSAFE", "READS", "on")
+		rec := asMap(t, cls[victim].ok("SESSION.GET", id, "NOTOUCH"))
+		if got := asMap(t, rec["fields"])["v"].Str; got != "old" {
+			t.Fatalf("unsafe read on the isolated node = %q, want the stale %q", got, "old")
+		}
+		cls[victim].ok("DEBUG.UNSAFE", "READS", "off")
+		for i := 0; i < 3; i++ {
+			cls[i].ok("DEBUG.FAULT", "CLEAR")
+		}
+		waitFor(t, 15*time.Second, "healed node serves the new value", func() error {
+			v := cls[victim].do("SESSION.GET", id, "NOTOUCH")
+			if err := v.Err(); err != nil {
+				return err
+			}
+			if got := asMap(t, asMap(t, v)["fields"])["v"].Str; got != "new" {
+				return fmt.Errorf("got %q", got)
+			}
+			return nil
+		})
+	})
+
+	t.Run("hash", func(t *testing.T) {
+		waitFor(t, 10*time.Second, "identical replicas", func() error {
+			var first string
+			for i, cl := range cls {
+				v := cl.ok("DEBUG.HASH")
+				if len(v.Elems) != 1 || len(v.Elems[0].Elems) != 4 {
+					t.Fatalf("DEBUG.HASH = %+v", v)
+				}
+				g := v.Elems[0].Elems
+				s := strconv.FormatInt(g[1].Int, 10) + "/" + strconv.FormatInt(g[2].Int, 10) + "/" + g[3].Str
+				if i == 0 {
+					first = s
+				} else if s != first {
+					return fmt.Errorf("node %d: %s, node 0: %s", i, s, first)
+				}
+			}
+			return nil
+		})
+	})
+}
