@@ -26,6 +26,8 @@ type devOptions struct {
 	wait     time.Duration
 	logLevel string
 	stopWait time.Duration
+	// pprofPort, when > 0, gives node i --pprof-addr 127.0.0.1:pprofPort+i.
+	pprofPort int
 }
 
 func newDevCmd() *cobra.Command {
@@ -76,6 +78,7 @@ left. Flags after "--" are passed to every node's "server" command.`,
 	fs.IntVar(&o.nodes, "nodes", o.nodes, "number of nodes (1-9)")
 	durationVar(fs, &o.wait, "wait", "how long to wait for the cluster to be ready before saying it is not")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "nodes' log level: debug, info, warn or error")
+	fs.IntVar(&o.pprofPort, "pprof-base-port", 0, "serve net/http/pprof of node i on 127.0.0.1:port+i (0: off)")
 	return cmd
 }
 
@@ -164,6 +167,9 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 		}
 		if len(join) > 0 {
 			args = append(args, "--join", strings.Join(join, ","))
+		}
+		if o.pprofPort > 0 {
+			args = append(args, "--pprof-addr", net.JoinHostPort(host, strconv.Itoa(o.pprofPort+i)))
 		}
 		args = append(args, extra...)
 		c := exec.Command(exe, args...)

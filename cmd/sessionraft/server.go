@@ -24,6 +24,7 @@ type serverOptions struct {
 	logLevel  string
 	logFormat string
 	limits    limitFlags
+	pprofAddr string
 }
 
 // limitFlags mirrors the record limits of fsm.Limits; see limits.go.
@@ -71,6 +72,13 @@ signal exits at once. The exit code is 1 if the node stopped with an error.`,
 			cfg, err := o.config(cmd.ErrOrStderr())
 			if err != nil {
 				return err
+			}
+			if o.pprofAddr != "" {
+				stopPprof, err := startPprof(o.pprofAddr, cfg.Logger)
+				if err != nil {
+					return err
+				}
+				defer stopPprof()
 			}
 			return runServer(cmd.Context(), cfg)
 		},
@@ -140,6 +148,8 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	// Logging.
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", o.logFormat, "log format: text or json")
+
+	fs.StringVar(&o.pprofAddr, "pprof-addr", o.pprofAddr, "serve net/http/pprof on this loopback address (host:port); off when empty")
 
 	fs.BoolVar(&c.TestMode, "test-mode", c.TestMode, "enable fault-injection hooks (never in production)")
 	_ = fs.MarkHidden("test-mode")
