@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,9 +18,9 @@ import (
 // round-robin over the nodes that lead a group: no forwarding hop, and a
 // resend after an unknown outcome goes to the same group, whose dedup
 // window recognises it. If that happens and the first attempt had been
-// applied, the server replays only the id, subject and version: the
-// returned Session then has the requested Fields and IdleTimeout but zero
-// Created, LastAccess, AbsoluteDeadline and ExpiresAt; Get it for those.
+// applied, the server answers with the session as it is now (read back by
+// id), so the result is the same as the first attempt's; if the session has
+// already ended meanwhile, Create returns ErrNotFound.
 func (c *Client) Create(ctx context.Context, opts ...Option) (*Session, error) {
 	o, err := collect("Create", createOpts, opts)
 	if err != nil {
@@ -66,13 +65,6 @@ func (c *Client) create(ctx context.Context, id, reqID string, o *options) (*Ses
 		}})
 	if err != nil {
 		return nil, err
-	}
-	if s.Created.IsZero() { // a replay of an earlier attempt (see above)
-		s.Fields = make(map[string][]byte, len(o.fields))
-		for k, v := range o.fields {
-			s.Fields[k] = bytes.Clone(v) // as parseSession: the caller may modify either
-		}
-		s.IdleTimeout = o.idle
 	}
 	return s, nil
 }
@@ -212,10 +204,10 @@ func (c *Client) versionCall(ctx context.Context, op, id string, args []string) 
 // Options: IfVersion.
 //
 // If an attempt's outcome was unknown and the resend was answered from the
-// server's dedup window, the server's reply names an id it made up for the
-// resend rather than the one the first attempt created. Rotate checks the
-// id it got in that case, and if it does not exist returns
-// ErrIndeterminate: the rotation happened (once), but its new id is lost.
+// server's dedup window, the reply names the id the first attempt created.
+// Rotate checks that id in that case (belt and braces against an older
+// server, whose replay named an id made up for the resend) and returns
+// ErrIndeterminate if it does not exist.
 func (c *Client) Rotate(ctx context.Context, id string, opts ...Option) (string, error) {
 	o, err := collect("Rotate", rotateOpts, opts)
 	if err != nil {

@@ -216,12 +216,11 @@ func TestReplays(t *testing.T) {
 		t.Fatalf("replayed create: %v (must be recognised, not EXISTS)", err)
 	}
 	if again.ID != id || again.Version != first.Version || again.Subject != "dave" ||
-		string(again.Fields["f"]) != "1" || again.IdleTimeout != time.Hour || !again.Created.IsZero() {
+		string(again.Fields["f"]) != "1" || again.IdleTimeout != time.Hour || !again.Created.Equal(first.Created) {
 		t.Errorf("replayed create: %+v, first %+v", again, first)
 	}
 
-	// Rotate: the server's replay names an id it made up for the resend;
-	// the client must not hand that out as the session's id.
+	// Rotate: the replay must name the id the first attempt created.
 	rreq := newReqID()
 	nid, err := c.rotate(ctx, id, rreq, &options{}, false)
 	if err != nil {
@@ -234,7 +233,7 @@ func TestReplays(t *testing.T) {
 	case err != nil && !errors.Is(err, ErrIndeterminate):
 		t.Errorf("replayed rotate: %v", err)
 	case err != nil:
-		t.Logf("replayed rotate: %v (server replay lacks the new id)", err)
+		t.Errorf("replayed rotate: %v (the server's replay must carry the new id)", err)
 	}
 	if _, err := c.Get(ctx, nid); err != nil {
 		t.Errorf("rotated session: %v", err)

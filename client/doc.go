@@ -62,9 +62,9 @@
 // freely. ErrUnavailable means nothing was applied.
 //
 // When a resent write is answered from the dedup window, the server
-// replays the first attempt's result, not its record: Create then returns
-// a Session without times (see Create), and Rotate checks the new id it is
-// given (see Rotate).
+// replays the first attempt's result: the same version, and for Create and
+// Rotate the same id (Create reads the session back, see Create; Rotate
+// checks the new id it is given, see Rotate).
 //
 // # Server parsing quirks the client works around
 //
