@@ -1,0 +1,101 @@
+// Command jepsen runs sessionraft's fault-injection tests: a real cluster
+// of server processes on loopback, concurrent workloads, scheduled faults,
+// and checkers. See docs/jepsen.md.
+//
+//	go run ./jepsen/cmd/jepsen -workload register,set -nemesis partition,kill -time 10m -nodes 3 -out dir
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sessionraft/sessionraft/jepsen"
+)
+
+func main() {
+	var (
+		workloads = flag.String("workload", "register,set,ttl", "comma-separated workloads: register, set (with destroy/rotate), ttl")
+		nemeses   = flag.String("nemesis", "partition,kill,pause,clock", "comma-separated nemeses: partition, kill, pause, clock, none")
+		dur       = flag.Duration("time", time.Minute, "how long to run the workloads")
+		nodes     = flag.Int("nodes", 3, "cluster size (3 or 5)")
+		out       = flag.String("out", "", "output directory: node data and logs, history, visualisation (default: a new temp dir)")
+		workers   = flag.Int("workers", 5, "concurrent clients per workload")
+		keys      = flag.Int("keys", 4, "register workload: number of sessions")
+		skew      = flag.Duration("skew", 200*time.Millisecond, "clock nemesis: largest offset from true time")
+		faultFor  = flag.Duration("fault-for", 4*time.Second, "how long each fault lasts")
+		quietFor  = flag.Duration("quiet-for", 2*time.Second, "healthy time between faults")
+		unsafe    = flag.Bool("unsafe-reads", false, "turn on DEBUG.UNSAFE READS on every node (the checkers should fail)")
+		race      = flag.Bool("race", false, "build the server with -race")
+		each      = flag.Bool("each", false, "run every workload x nemesis combination separately, -time each")
+	)
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	dir := *out
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "jepsen-"); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	bin, err := jepsen.BuildBinary(ctx, dir, *race)
+	if err != nil {
+		log.Fatal(err)
+	}
+	type combo struct{ w, n []string }
+	var combos []combo
+	ws, ns := split(*workloads), split(*nemeses)
+	if *each {
+		for _, w := range ws {
+			for _, n := range ns {
+				combos = append(combos, combo{[]string{w}, []string{n}})
+			}
+		}
+	} else {
+		combos = append(combos, combo{ws, ns})
+	}
+	valid := true
+	for i, c := range combos {
+		runDir := filepath.Join(dir, fmt.Sprintf("run%02d-%s-%s", i+1, strings.Join(c.w, "+"), strings.Join(c.n, "+")))
+		res, err := jepsen.Run(ctx, jepsen.RunConfig{
+			Binary: bin, Dir: runDir, Always: true,
+			Workloads: c.w, Nemeses: c.n, Duration: *dur, Nodes: *nodes,
+			Workers: *workers, Keys: *keys, ClockSkew: *skew,
+			FaultFor: *faultFor, QuietFor: *quietFor, Unsafe: *unsafe,
+			Logf: func(format string, args ...any) { log.Printf(format, args...) },
+		})
+		if err != nil {
+			log.Printf("run %s: harness error: %v", runDir, err)
+			valid = false
+			continue
+		}
+		fmt.Println()
+		res.Summary(os.Stdout)
+		fmt.Println("output:", runDir)
+		valid = valid && res.Valid
+	}
+	if !valid {
+		os.Exit(1)
+	}
+}
+
+func split(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,259 @@
+package jepsen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Nemesis injects one kind of fault: Start begins a fault and describes it,
+// Stop ends it (heals). Faults are scheduled on and off during a run.
+type Nemesis interface {
+	Name() string
+	Start(ctx context.Context, c *Cluster) (string, error)
+	Stop(ctx context.Context, c *Cluster) (string, error)
+}
+
+// NewNemesis returns a nemesis by name: partition, kill, pause, clock.
+// skew bounds the clock nemesis's offsets.
+func NewNemesis(name string, skew time.Duration) (Nemesis, error) {
+	switch name {
+	case "partition":
+		return &partitionNemesis{}, nil
+	case "kill":
+		return &killNemesis{}, nil
+	case "pause":
+		return &pauseNemesis{}, nil
+	case "clock":
+		if skew <= 0 {
+			return nil, errors.New("clock nemesis needs a positive skew bound")
+		}
+		return &clockNemesis{skew: skew}, nil
+	case "none":
+		return noNemesis{}, nil
+	}
+	return nil, fmt.Errorf("unknown nemesis %q (partition, kill, pause, clock, none)", name)
+}
+
+const adminTimeout = time.Second
+
+func live(c *Cluster) []*Node {
+	var out []*Node
+	for _, n := range c.Nodes {
+		if n.Running() && !n.Paused() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// leaderOrRandom returns the leader of a random group, or a random node.
+func leaderOrRandom(ctx context.Context, c *Cluster) *Node {
+	if n := c.Leader(ctx, rand.IntN(len(c.Nodes))); n != nil {
+		return n
+	}
+	return randomNode(c)
+}
+
+type noNemesis struct{}
+
+func (noNemesis) Name() string                                    { return "none" }
+func (noNemesis) Start(context.Context, *Cluster) (string, error) { return "nothing", nil }
+func (noNemesis) Stop(context.Context, *Cluster) (string, error)  { return "nothing", nil }
+
+// ---------------------------------------------------------------- partition
+
+// partitionNemesis cuts raft traffic (and forwarding) with the test-mode
+// DEBUG.FAULT hook in each node's mux. Client traffic and gossip are not
+// cut: clients reach every node, as in a real partition between servers.
+type partitionNemesis struct{}
+
+func (partitionNemesis) Name() string { return "partition" }
+
+func (partitionNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
+	nodes := append([]*Node(nil), c.Nodes...)
+	rand.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
+	switch mode := rand.IntN(3); mode {
+	case 0, 1:
+		var minority []*Node
+		desc := "halves"
+		if mode == 0 {
+			l := leaderOrRandom(ctx, c)
+			minority, desc = []*Node{l}, "isolate leader"
+		} else {
+			minority = nodes[:(len(nodes)-1)/2]
+		}
+		in := map[*Node]bool{}
+		for _, n := range minority {
+			in[n] = true
+		}
+		var errs []error
+		for _, a := range c.Nodes {
+			for _, b := range c.Nodes {
+				if in[a] != in[b] {
+					errs = append(errs, block(ctx, c, a, b, "both"))
+				}
+			}
+		}
+		return fmt.Sprintf("%s: %s | rest", desc, ids(minority)), errors.Join(errs...)
+	default:
+		// One-way: x refuses connections one way with every other node.
+		x := leaderOrRandom(ctx, c)
+		dir := []string{"in", "out"}[rand.IntN(2)]
+		var errs []error
+		for _, b := range c.Nodes {
+			if b != x {
+				errs = append(errs, block(ctx, c, x, b, dir))
+			}
+		}
+		return fmt.Sprintf("one-way: %s blocks %s connections", x.ID, dir), errors.Join(errs...)
+	}
+}
+
+func block(ctx context.Context, c *Cluster, on, peer *Node, dir string) error {
+	if !on.Running() || on.Paused() {
+		return nil
+	}
+	_, err := c.Admin(ctx, on, adminTimeout, "DEBUG.FAULT", "BLOCK", peer.Raft, dir)
+	if err != nil {
+		return fmt.Errorf("%s: block %s: %w", on.ID, peer.ID, err)
+	}
+	return nil
+}
+
+func (partitionNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
+	var errs []error
+	for _, n := range live(c) {
+		if _, err := c.Admin(ctx, n, adminTimeout, "DEBUG.FAULT", "CLEAR"); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.ID, err))
+		}
+	}
+	return "healed", errors.Join(errs...)
+}
+
+// ---------------------------------------------------------------- kill
+
+// killNemesis kill -9s a minority, a leader, or every node; Stop restarts
+// them from their data directories.
+type killNemesis struct{}
+
+func (killNemesis) Name() string { return "kill" }
+
+func (killNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
+	var victims []*Node
+	var desc string
+	switch rand.IntN(4) {
+	case 0:
+		victims, desc = []*Node{leaderOrRandom(ctx, c)}, "leader"
+	case 1:
+		victims, desc = append([]*Node(nil), c.Nodes...), "all"
+	default:
+		nodes := append([]*Node(nil), c.Nodes...)
+		rand.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
+		victims, desc = nodes[:1+rand.IntN((len(nodes)-1)/2)], "minority"
+	}
+	var errs []error
+	for _, n := range victims {
+		errs = append(errs, c.Kill(n))
+	}
+	return fmt.Sprintf("kill -9 %s: %s", desc, ids(victims)), errors.Join(errs...)
+}
+
+func (killNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
+	var started []*Node
+	var errs []error
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			errs = append(errs, c.Start(n))
+			started = append(started, n)
+		}
+	}
+	return "restarted " + ids(started), errors.Join(errs...)
+}
+
+// ---------------------------------------------------------------- pause
+
+// pauseNemesis SIGSTOPs a node (often a leader) for the fault period,
+// longer than the election timeout, then SIGCONTs it.
+type pauseNemesis struct{}
+
+func (pauseNemesis) Name() string { return "pause" }
+
+func (pauseNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
+	n := leaderOrRandom(ctx, c)
+	if rand.IntN(3) == 0 {
+		n = randomNode(c)
+	}
+	if !n.Running() {
+		return "nothing to pause", nil
+	}
+	return "SIGSTOP " + n.ID, c.Pause(n)
+}
+
+func (pauseNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
+	var resumed []*Node
+	var errs []error
+	for _, n := range c.Nodes {
+		if n.Paused() {
+			errs = append(errs, c.Resume(n))
+			resumed = append(resumed, n)
+		}
+	}
+	return "SIGCONT " + ids(resumed), errors.Join(errs...)
+}
+
+// ---------------------------------------------------------------- clock
+
+// clockNemesis skews each node's clock (DEBUG.CLOCK OFFSET) by up to
+// ±skew, or makes one node's clock jump by ±skew; Stop jumps every clock
+// back to true time.
+type clockNemesis struct{ skew time.Duration }
+
+func (clockNemesis) Name() string { return "clock" }
+
+func (cn clockNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
+	bound := cn.skew.Milliseconds()
+	var parts []string
+	var errs []error
+	nodes := live(c)
+	if rand.IntN(2) == 0 && len(nodes) > 0 {
+		n := nodes[rand.IntN(len(nodes))]
+		off := []int64{-bound, bound}[rand.IntN(2)]
+		errs = append(errs, setClock(ctx, c, n, off))
+		return fmt.Sprintf("jump %s %+dms", n.ID, off), errors.Join(errs...)
+	}
+	for _, n := range nodes {
+		off := rand.Int64N(2*bound+1) - bound
+		errs = append(errs, setClock(ctx, c, n, off))
+		parts = append(parts, fmt.Sprintf("%s %+dms", n.ID, off))
+	}
+	return "skew " + strings.Join(parts, ", "), errors.Join(errs...)
+}
+
+func setClock(ctx context.Context, c *Cluster, n *Node, ms int64) error {
+	_, err := c.Admin(ctx, n, adminTimeout, "DEBUG.CLOCK", "OFFSET", strconv.FormatInt(ms, 10))
+	if err != nil {
+		return fmt.Errorf("%s: clock: %w", n.ID, err)
+	}
+	return nil
+}
+
+func (clockNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
+	var errs []error
+	for _, n := range live(c) {
+		errs = append(errs, setClock(ctx, c, n, 0))
+	}
+	return "clocks reset", errors.Join(errs...)
+}
+
+func ids(ns []*Node) string {
+	var s []string
+	for _, n := range ns {
+		s = append(s, n.ID)
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}

@@ -1,0 +1,436 @@
+package jepsen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sessionraft/sessionraft/client"
+)
+
+// RunConfig configures one run: a cluster, workloads run concurrently, and
+// nemeses scheduled on and off.
+type RunConfig struct {
+	Binary    string   // sessionraft binary (see BuildBinary)
+	Dir       string   // cluster data and node logs
+	OutDir    string   // on failure (or Always): history, visualisation, logs; "" = Dir
+	Always    bool     // write OutDir even when every checker passes
+	Workloads []string // register, set, ttl
+	Nemeses   []string // partition, kill, pause, clock, none
+	Duration  time.Duration
+	Nodes     int
+	Workers   int // per workload (default 5)
+	Keys      int // register sessions (default 4)
+	// ClockSkew bounds the clock nemesis's offsets from true time (default
+	// 200ms); the checkers allow twice it between two nodes.
+	ClockSkew time.Duration
+	// Faults are held for FaultFor, then healed for QuietFor (defaults 4s, 2s).
+	FaultFor, QuietFor time.Duration
+	MaxStaleness       time.Duration // server --max-staleness (default 1s)
+	// Unsafe enables DEBUG.UNSAFE READS on every node: the checkers must fail.
+	Unsafe bool
+	Logf   func(format string, args ...any)
+}
+
+func (c *RunConfig) defaults() {
+	if c.Nodes == 0 {
+		c.Nodes = 3
+	}
+	if c.Workers == 0 {
+		c.Workers = 5
+	}
+	if c.Keys == 0 {
+		c.Keys = 4
+	}
+	if c.ClockSkew == 0 {
+		c.ClockSkew = 200 * time.Millisecond
+	}
+	if c.FaultFor == 0 {
+		c.FaultFor = 4 * time.Second
+	}
+	if c.QuietFor == 0 {
+		c.QuietFor = 2 * time.Second
+	}
+	if c.MaxStaleness == 0 {
+		c.MaxStaleness = time.Second
+	}
+	if c.OutDir == "" {
+		c.OutDir = c.Dir
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+}
+
+// skewBetweenNodes is the largest clock difference between two nodes the
+// run can cause.
+func (c *RunConfig) skewBetweenNodes() time.Duration {
+	for _, n := range c.Nemeses {
+		if n == "clock" {
+			return 2 * c.ClockSkew
+		}
+	}
+	return 0
+}
+
+// slack absorbs scheduling noise between the harness's clock and the
+// nodes' (same machine, so small).
+const slack = 150 * time.Millisecond
+
+func (c *RunConfig) staleBound() time.Duration {
+	return c.MaxStaleness + c.skewBetweenNodes() + slack
+}
+
+func (c *RunConfig) ttlBound() time.Duration { return c.skewBetweenNodes() + slack }
+
+// Counts are operation counts.
+type Counts struct{ Ops, OK, Fail, Unknown int }
+
+// Result is the outcome of a run.
+type Result struct {
+	Config  RunConfig
+	Elapsed time.Duration
+	Counts  map[string]Counts // per workload
+	Checks  []CheckResult
+	Faults  []string // nemesis log
+	Valid   bool
+	Ops     []Op
+}
+
+// Run runs one test and checks it. An error means the harness itself
+// failed (the cluster did not start, or never healed); checker failures are
+// in Result.
+func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
+	cfg.defaults()
+	if cfg.Duration <= 0 || len(cfg.Workloads) == 0 {
+		return nil, errors.New("jepsen: need a duration and at least one workload")
+	}
+	var wls []Workload
+	for _, name := range cfg.Workloads {
+		w, err := NewWorkload(name)
+		if err != nil {
+			return nil, err
+		}
+		wls = append(wls, w)
+	}
+	var nems []Nemesis
+	for _, name := range cfg.Nemeses {
+		n, err := NewNemesis(name, cfg.ClockSkew)
+		if err != nil {
+			return nil, err
+		}
+		nems = append(nems, n)
+	}
+	began := time.Now()
+	cl, err := StartCluster(ctx, ClusterConfig{Binary: cfg.Binary, Dir: cfg.Dir, Nodes: cfg.Nodes, MaxStaleness: cfg.MaxStaleness})
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	cfg.Logf("cluster up: %s", strings.Join(cl.ClientAddrs(), " "))
+	if cfg.Unsafe {
+		for _, n := range cl.Nodes {
+			if _, err := cl.Admin(ctx, n, adminTimeout, "DEBUG.UNSAFE", "READS", "on"); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	gc, err := client.New(ctx, client.Config{
+		Seeds:           cl.ClientAddrs(),
+		DialTimeout:     time.Second,
+		RequestTimeout:  3 * time.Second,
+		RefreshInterval: 500 * time.Millisecond,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer gc.Close()
+	h := newHistory(time.Now())
+	e := &env{c: cl, cl: gc, h: h, cfg: cfg}
+	for _, w := range wls {
+		if err := w.Setup(ctx, e); err != nil {
+			return nil, err
+		}
+	}
+
+	// Workers and the nemesis schedule run for Duration.
+	runCtx, stop := context.WithTimeout(ctx, cfg.Duration)
+	defer stop()
+	var wg sync.WaitGroup
+	p := 0
+	for _, w := range wls {
+		for range cfg.Workers {
+			wg.Add(1)
+			go func(w Workload, p int) { defer wg.Done(); w.Worker(runCtx, e, p) }(w, p)
+			p++
+		}
+	}
+	res := &Result{Config: cfg, Counts: map[string]Counts{}}
+	faultf := func(format string, args ...any) {
+		s := fmt.Sprintf("[%6.1fs] ", time.Duration(h.Now()).Seconds()) + fmt.Sprintf(format, args...)
+		res.Faults = append(res.Faults, s)
+		cfg.Logf("nemesis %s", s)
+	}
+	nemDone := make(chan struct{})
+	if len(nems) > 0 {
+		go func() { defer close(nemDone); schedule(runCtx, cl, nems, cfg, faultf) }()
+	} else {
+		close(nemDone)
+	}
+	<-runCtx.Done()
+	wg.Wait() // each operation is bounded by its own timeout
+	<-nemDone // the last Stop is bounded by admin timeouts
+	cfg.Logf("workers stopped after %v, %d ops", time.Duration(h.Now()).Round(time.Millisecond), len(h.Ops()))
+
+	// Heal everything, wait for a healthy cluster, final reads.
+	if err := healAll(ctx, cl, cfg, faultf); err != nil {
+		return nil, err
+	}
+	if err := cl.WaitHealthy(ctx, 60*time.Second); err != nil {
+		return nil, err
+	}
+	var finalErrs []error
+	for _, w := range wls {
+		finalErrs = append(finalErrs, w.Final(ctx, e))
+	}
+	ops := h.Ops()
+	sort.Slice(ops, func(i, j int) bool { return ops[i].Call < ops[j].Call })
+	res.Ops = ops
+	for _, w := range wls {
+		res.Checks = append(res.Checks, w.Check(e, ops)...)
+	}
+	res.Checks = append(res.Checks, checkReplicas(ctx, cl, 30*time.Second))
+	if err := errors.Join(finalErrs...); err != nil {
+		res.Checks = append(res.Checks, CheckResult{Name: "final-reads", Detail: err.Error()})
+	}
+	for _, op := range ops {
+		c := res.Counts[op.Workload]
+		c.Ops++
+		switch op.Outcome {
+		case OK:
+			c.OK++
+		case Fail:
+			c.Fail++
+		default:
+			c.Unknown++
+		}
+		res.Counts[op.Workload] = c
+	}
+	res.Valid = true
+	for _, c := range res.Checks {
+		res.Valid = res.Valid && c.Valid
+	}
+	res.Elapsed = time.Since(began)
+	if !res.Valid || cfg.Always {
+		if err := res.writeOut(cl); err != nil {
+			cfg.Logf("writing %s: %v", cfg.OutDir, err)
+		}
+	}
+	return res, nil
+}
+
+// schedule runs the nemeses until ctx ends: quiet, one random fault for
+// FaultFor, heal, and again.
+func schedule(ctx context.Context, cl *Cluster, nems []Nemesis, cfg RunConfig, logf func(string, ...any)) {
+	for {
+		if !wait(ctx, cfg.QuietFor) {
+			return
+		}
+		n := nems[rand.IntN(len(nems))]
+		desc, err := n.Start(context.WithoutCancel(ctx), cl)
+		logf("%s start: %s%s", n.Name(), desc, errSuffix(err))
+		ok := wait(ctx, cfg.FaultFor)
+		desc, err = n.Stop(context.WithoutCancel(ctx), cl)
+		logf("%s stop: %s%s", n.Name(), desc, errSuffix(err))
+		if !ok {
+			return
+		}
+	}
+}
+
+// healAll ends every fault (retrying for a bounded time).
+func healAll(ctx context.Context, cl *Cluster, cfg RunConfig, logf func(string, ...any)) error {
+	heal := []Nemesis{pauseNemesis{}, killNemesis{}, partitionNemesis{}, clockNemesis{}}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var errs []error
+		for _, n := range heal {
+			_, err := n.Stop(ctx, cl)
+			errs = append(errs, err)
+		}
+		err := errors.Join(errs...)
+		if err == nil {
+			logf("healed everything")
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("could not heal the cluster: %w", err)
+		}
+		if !wait(ctx, 200*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+}
+
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func errSuffix(err error) string {
+	if err == nil {
+		return ""
+	}
+	return " (error: " + err.Error() + ")"
+}
+
+// checkReplicas compares every node's per-group state hash (DEBUG.HASH).
+// A group passes once all nodes report the same applied index and hash; it
+// fails at once if two nodes at the same applied index differ.
+func checkReplicas(ctx context.Context, cl *Cluster, limit time.Duration) CheckResult {
+	res := CheckResult{Name: "replicas"}
+	done := map[int]bool{}
+	deadline := time.Now().Add(limit)
+	var last string
+	for time.Now().Before(deadline) {
+		type st struct {
+			applied, sessions int64
+			hash              string
+		}
+		views := map[int][]st{}
+		ok := true
+		for _, n := range cl.Nodes {
+			v, err := cl.Admin(ctx, n, 2*time.Second, "DEBUG.HASH")
+			if err != nil {
+				ok, last = false, fmt.Sprintf("%s: %v", n.ID, err)
+				break
+			}
+			for _, g := range v.Elems {
+				if len(g.Elems) == 4 {
+					views[int(g.Elems[0].Int)] = append(views[int(g.Elems[0].Int)], st{g.Elems[1].Int, g.Elems[2].Int, g.Elems[3].Str})
+				}
+			}
+		}
+		if ok {
+			for gid, vs := range views {
+				same := true
+				for _, s := range vs[1:] {
+					if s.applied == vs[0].applied && s.hash != vs[0].hash {
+						res.Detail = fmt.Sprintf("group %d: replicas differ at applied index %d: %v", gid, s.applied, vs)
+						return res
+					}
+					same = same && s == vs[0]
+				}
+				if same && len(vs) == len(cl.Nodes) {
+					done[gid] = true
+				} else {
+					last = fmt.Sprintf("group %d: %v", gid, vs)
+				}
+			}
+			if len(done) == len(views) && len(views) > 0 {
+				res.Valid = true
+				var parts []string
+				for gid := range len(views) {
+					parts = append(parts, fmt.Sprintf("g%d: %d sessions @%d", gid, views[gid][0].sessions, views[gid][0].applied))
+				}
+				res.Detail = "all replicas identical (" + strings.Join(parts, ", ") + ")"
+				return res
+			}
+		}
+		if !wait(ctx, 50*time.Millisecond) {
+			break
+		}
+	}
+	res.Detail = "replicas did not converge within " + limit.String() + ": " + last
+	return res
+}
+
+// writeOut saves the history, summary and node logs.
+func (r *Result) writeOut(cl *Cluster) error {
+	dir := r.Config.OutDir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "history.jsonl"))
+	if err != nil {
+		return err
+	}
+	if err := WriteJSON(f, r.Ops); err != nil {
+		f.Close()
+		return err
+	}
+	f.Close()
+	var b strings.Builder
+	r.Summary(&b)
+	if err := os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	if filepath.Clean(dir) != filepath.Clean(cl.Cfg.Dir) {
+		for _, n := range cl.Nodes {
+			data, err := os.ReadFile(n.logPath)
+			if err != nil {
+				continue
+			}
+			_ = os.WriteFile(filepath.Join(dir, n.ID+".log"), data, 0o644)
+		}
+	}
+	return nil
+}
+
+// Summary prints the summary table.
+func (r *Result) Summary(w io.Writer) {
+	fmt.Fprintf(w, "workloads %s, nemeses %s, %d nodes, %v (elapsed %v)\n",
+		strings.Join(r.Config.Workloads, ","), strings.Join(orNone(r.Config.Nemeses), ","), r.Config.Nodes,
+		r.Config.Duration, r.Elapsed.Round(time.Second))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "workload\tops\tok\tfailed\tunknown")
+	var names []string
+	for k := range r.Counts {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		c := r.Counts[k]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", k, c.Ops, c.OK, c.Fail, c.Unknown)
+	}
+	tw.Flush()
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "checker\tverdict\tdetail")
+	for _, c := range r.Checks {
+		v := "PASS"
+		if !c.Valid {
+			v = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, v, c.Detail)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "faults injected: %d\n", (len(r.Faults)+1)/2)
+	verdict := "VALID"
+	if !r.Valid {
+		verdict = "INVALID"
+	}
+	fmt.Fprintln(w, "verdict:", verdict)
+}
+
+func orNone(s []string) []string {
+	if len(s) == 0 {
+		return []string{"none"}
+	}
+	return s
+}
