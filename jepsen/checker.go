@@ -230,6 +230,9 @@ func checkSet(ops []Op, final map[string]bool) CheckResult {
 	maybe := map[string]bool{}
 	acked := 0
 	for _, op := range ops {
+		if op.Workload != "set" {
+			continue
+		}
 		switch op.F {
 		case "create":
 			if op.Outcome == OK {

@@ -24,6 +24,8 @@ func NewNemesis(name string, skew time.Duration) (Nemesis, error) {
 	switch name {
 	case "partition":
 		return &partitionNemesis{}, nil
+	case "partition-leader":
+		return &partitionNemesis{leaderOnly: true}, nil
 	case "kill":
 		return &killNemesis{}, nil
 	case "pause":
@@ -70,14 +72,24 @@ func (noNemesis) Stop(context.Context, *Cluster) (string, error)  { return "noth
 // partitionNemesis cuts raft traffic (and forwarding) with the test-mode
 // DEBUG.FAULT hook in each node's mux. Client traffic and gossip are not
 // cut: clients reach every node, as in a real partition between servers.
-type partitionNemesis struct{}
+// With leaderOnly ("partition-leader") it always isolates a leader.
+type partitionNemesis struct{ leaderOnly bool }
 
-func (partitionNemesis) Name() string { return "partition" }
+func (p partitionNemesis) Name() string {
+	if p.leaderOnly {
+		return "partition-leader"
+	}
+	return "partition"
+}
 
-func (partitionNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
+func (p partitionNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
 	nodes := append([]*Node(nil), c.Nodes...)
 	rand.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
-	switch mode := rand.IntN(3); mode {
+	mode := rand.IntN(3)
+	if p.leaderOnly {
+		mode = 0
+	}
+	switch mode {
 	case 0, 1:
 		var minority []*Node
 		desc := "halves"

@@ -1,0 +1,105 @@
+package jepsen
+
+import (
+	"testing"
+	"time"
+)
+
+const ms = int64(time.Millisecond)
+
+func TestLinearizableChecker(t *testing.T) {
+	init := map[string]regState{"k": {val: "a", ver: 1}}
+	w := func(p int, call, ret int64, val string, ver uint64, out Outcome) Op {
+		return Op{Process: p, Workload: "register", F: "write", Key: "k", Value: val, Version: ver, Call: call, Return: ret, Outcome: out}
+	}
+	r := func(p int, call, ret int64, val string, ver uint64) Op {
+		return Op{Process: p, Workload: "register", F: "read", Key: "k", Value: val, Version: ver, Found: true, Call: call, Return: ret, Outcome: OK}
+	}
+	cas := func(p int, call, ret int64, ifv uint64, val string, ver uint64, conflict bool) Op {
+		return Op{Process: p, Workload: "register", F: "cas", Key: "k", IfVer: ifv, Value: val, Version: ver, Conflict: conflict, Call: call, Return: ret, Outcome: OK}
+	}
+	cases := []struct {
+		name string
+		ops  []Op
+		ok   bool
+	}{
+		{"sequential", []Op{w(0, 1, 2, "b", 5, OK), r(1, 3, 4, "b", 5)}, true},
+		{"stale read", []Op{w(0, 1, 2, "b", 5, OK), r(1, 3, 4, "a", 1)}, false},
+		{"concurrent read either", []Op{w(0, 1, 4, "b", 5, OK), r(1, 2, 3, "a", 1), r(2, 2, 3, "b", 5)}, true},
+		{"read goes back", []Op{w(0, 1, 6, "b", 5, OK), r(1, 2, 3, "b", 5), r(2, 4, 5, "a", 1)}, false},
+		{"unknown write seen later", []Op{w(0, 1, 2, "b", 0, Unknown), r(1, 10, 11, "b", 7)}, true},
+		{"unknown write never applied", []Op{w(0, 1, 2, "b", 0, Unknown), r(1, 10, 11, "a", 1)}, true},
+		{"failed write seen", []Op{w(0, 1, 2, "b", 0, Fail), r(1, 10, 11, "b", 5)}, false},
+		{"cas ok", []Op{cas(0, 1, 2, 1, "b", 5, false), r(1, 3, 4, "b", 5)}, true},
+		{"cas wrong version ok", []Op{cas(0, 1, 2, 3, "b", 5, false)}, false},
+		{"cas conflict at matching version", []Op{cas(0, 1, 2, 1, "b", 0, true)}, false},
+		{"cas conflict", []Op{w(0, 1, 2, "b", 5, OK), cas(1, 3, 4, 1, "c", 0, true), r(1, 5, 6, "b", 5)}, true},
+	}
+	for _, c := range cases {
+		res := checkLinearizable(c.ops, init, "")
+		if res.Valid != c.ok {
+			t.Errorf("%s: valid = %v, want %v (%s)", c.name, res.Valid, c.ok, res.Detail)
+		}
+	}
+}
+
+func TestStalenessChecker(t *testing.T) {
+	ops := []Op{
+		{Workload: "register", F: "write", Key: "k", Version: 5, Call: 0, Return: 10 * ms, Outcome: OK},
+		{Workload: "register", F: "stale-read", Key: "k", Version: 1, Found: true, Call: 500 * ms, Return: 501 * ms, Outcome: OK},
+	}
+	if res := checkStaleness(ops, time.Second); !res.Valid {
+		t.Errorf("read within the bound flagged: %s", res.Detail)
+	}
+	ops[1].Call = 2000 * ms
+	if res := checkStaleness(ops, time.Second); res.Valid {
+		t.Errorf("read older than the bound passed: %s", res.Detail)
+	}
+}
+
+func TestTTLChecker(t *testing.T) {
+	create := Op{Workload: "ttl", F: "create", Key: "s", TTL: 1000 * ms, Call: 0, Return: 10 * ms, Outcome: OK}
+	read := func(call int64, found bool) Op {
+		return Op{Workload: "ttl", F: "read", Key: "s", Found: found, Call: call, Return: call + ms, Outcome: OK}
+	}
+	for _, c := range []struct {
+		name string
+		read Op
+		ok   bool
+	}{
+		{"found before", read(500*ms, true), true},
+		{"gone after", read(1300*ms, false), true},
+		{"found within bound", read(1100*ms, true), true},
+		{"found after bound", read(1300*ms, true), false},
+		{"gone early", read(500*ms, false), false},
+		{"gone within bound", read(900*ms, false), true},
+	} {
+		if res := checkTTL([]Op{create, c.read}, 200*time.Millisecond); res.Valid != c.ok {
+			t.Errorf("%s: valid = %v, want %v (%s)", c.name, res.Valid, c.ok, res.Detail)
+		}
+	}
+}
+
+func TestSetChecker(t *testing.T) {
+	ops := []Op{
+		{Workload: "set", F: "create", Key: "a", Outcome: OK},
+		{Workload: "set", F: "create", Key: "b", Outcome: OK},
+		{Workload: "set", F: "create", Key: "c", Outcome: OK},
+		{Workload: "set", F: "destroy", Key: "b", Outcome: OK},
+		{Workload: "set", F: "rotate", Key: "c", NewKey: "d", Outcome: OK},
+		{Workload: "ttl", F: "create", Key: "t", Outcome: OK}, // not the set workload's
+	}
+	if res := checkSet(ops, map[string]bool{"a": true, "d": true}); !res.Valid {
+		t.Errorf("valid set flagged: %s", res.Detail)
+	}
+	for name, final := range map[string]map[string]bool{
+		"lost":            {"d": true},
+		"destroyed back":  {"a": true, "b": true, "d": true},
+		"rotated back":    {"a": true, "c": true, "d": true},
+		"rotated-to lost": {"a": true},
+	} {
+		if res := checkSet(ops, final); res.Valid {
+			t.Errorf("%s: passed: %s", name, res.Detail)
+		}
+	}
+}

@@ -1,0 +1,122 @@
+package jepsen
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+// binary builds the server once per test process.
+func binary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "jepsen-bin-")
+		if binErr == nil {
+			binPath, binErr = BuildBinary(context.Background(), binDir, os.Getenv("JEPSEN_RACE") != "")
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// outDir is where a failing run leaves its history, visualisation and
+// node logs (created only on failure); JEPSEN_OUT moves it.
+func outDir(t *testing.T) string {
+	base := os.Getenv("JEPSEN_OUT")
+	if base == "" {
+		base = os.TempDir()
+	}
+	name := strings.NewReplacer("/", "-", " ", "_").Replace(t.Name())
+	return filepath.Join(base, "jepsen-"+name+"-"+time.Now().Format("20060102-150405"))
+}
+
+func run(t *testing.T, cfg RunConfig) *Result {
+	t.Helper()
+	cfg.Binary = binary(t)
+	cfg.Dir = t.TempDir()
+	cfg.OutDir = outDir(t)
+	cfg.Logf = t.Logf
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Duration+3*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	var b strings.Builder
+	res.Summary(&b)
+	t.Logf("summary:\n%s", b.String())
+	return res
+}
+
+// TestMatrix is the short CI matrix: each workload under the nemesis that
+// threatens it most, for about 20 seconds each.
+func TestMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real clusters under faults; skipped with -short")
+	}
+	cases := []struct {
+		name      string
+		workloads []string
+		nemeses   []string
+	}{
+		{"register+partition", []string{"register"}, []string{"partition"}},
+		{"set+kill", []string{"set"}, []string{"kill"}},
+		{"ttl+clock", []string{"ttl"}, []string{"clock"}},
+		{"register+pause", []string{"register"}, []string{"pause"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := run(t, RunConfig{Workloads: c.workloads, Nemeses: c.nemeses, Duration: 18 * time.Second})
+			if !res.Valid {
+				t.Fatalf("checkers failed; history, visualisation and logs in %s", res.Config.OutDir)
+			}
+			for w, n := range res.Counts {
+				if n.OK < 50 {
+					t.Errorf("%s: only %d ok operations: the run proves little", w, n.OK)
+				}
+			}
+		})
+	}
+}
+
+// TestSelfTestUnsafeReads: with reads served from local state (no quorum
+// round) and the leader isolated, the linearizability checker must fail.
+// A checker that never fails proves nothing.
+func TestSelfTestUnsafeReads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a real cluster; skipped with -short")
+	}
+	res := run(t, RunConfig{
+		Workloads: []string{"register"}, Nemeses: []string{"partition-leader"},
+		Duration: 14 * time.Second, Unsafe: true,
+	})
+	for _, c := range res.Checks {
+		if c.Name == "linearizable" {
+			if c.Valid {
+				t.Fatalf("linearizability checker passed a run with DEBUG.UNSAFE READS on: %s", c.Detail)
+			}
+			t.Logf("caught, as it must be: %s", c.Detail)
+			return
+		}
+	}
+	t.Fatal("no linearizable check in the result")
+}
