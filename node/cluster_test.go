@@ -19,13 +19,13 @@ import (
 // testCluster is a cluster of in-process nodes on loopback with real bbolt
 // files, real raft and real TCP.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	mu    sync.Mutex
 	nodes []*Node
 	cfgs  []Config
 }
 
-func testConfig(t *testing.T, id string, dir string) Config {
+func testConfig(t testing.TB, id string, dir string) Config {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.ID = id
@@ -55,7 +55,7 @@ func testConfig(t *testing.T, id string, dir string) Config {
 
 // freePort finds a free TCP+UDP port on loopback for memberlist, which
 // needs one number for both.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for i := 0; i < 50; i++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -74,7 +74,7 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
-func startCluster(t *testing.T, size int, tweak func(*Config)) *testCluster {
+func startCluster(t testing.TB, size int, tweak func(*Config)) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t}
 	var join []string
@@ -139,7 +139,7 @@ func (c *testCluster) node(i int) *Node {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() error) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	var err error
@@ -197,7 +197,7 @@ func (c *testCluster) client(i int) *resp.Client {
 }
 
 // do runs one command with a timeout and returns the reply.
-func do(t *testing.T, cl *resp.Client, args ...string) resp.Value {
+func do(t testing.TB, cl *resp.Client, args ...string) resp.Value {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -210,7 +210,7 @@ func do(t *testing.T, cl *resp.Client, args ...string) resp.Value {
 }
 
 // mustOK runs a command and fails on an error reply.
-func mustOK(t *testing.T, cl *resp.Client, args ...string) resp.Value {
+func mustOK(t testing.TB, cl *resp.Client, args ...string) resp.Value {
 	t.Helper()
 	v := do(t, cl, args...)
 	if err := v.Err(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -34,6 +35,7 @@ type benchOptions struct {
 	jsonOut     bool
 	progress    bool
 	timeout     time.Duration
+	pprofAddr   string
 }
 
 // Workload names.
@@ -110,6 +112,13 @@ to its return, retries included; the first --warmup of each run is not counted.`
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if o.pprofAddr != "" {
+				stopPprof, err := startPprof(o.pprofAddr, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)))
+				if err != nil {
+					return err
+				}
+				defer stopPprof()
+			}
 			return runBench(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -134,6 +143,7 @@ func (o *benchOptions) addFlags(fs *pflag.FlagSet) {
 	durationVar(fs, &o.timeout, "request-timeout", "time limit of one request, retries included")
 	fs.BoolVar(&o.jsonOut, "json", o.jsonOut, "print the results as JSON instead of a table")
 	fs.BoolVar(&o.progress, "progress", o.progress, "show a progress line on stderr while running")
+	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve net/http/pprof of the load tool itself on this loopback address")
 }
 
 // normalize checks the options and expands lists.
