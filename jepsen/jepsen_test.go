@@ -53,7 +53,9 @@ func run(t *testing.T, cfg RunConfig) *Result {
 	t.Helper()
 	cfg.Binary = binary(t)
 	cfg.Dir = t.TempDir()
-	cfg.OutDir = outDir(t)
+	if cfg.OutDir == "" {
+		cfg.OutDir = outDir(t)
+	}
 	cfg.Logf = t.Logf
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Duration+3*time.Minute)
 	defer cancel()
@@ -108,6 +110,7 @@ func TestSelfTestUnsafeReads(t *testing.T) {
 	res := run(t, RunConfig{
 		Workloads: []string{"register"}, Nemeses: []string{"partition-leader"},
 		Duration: 14 * time.Second, Unsafe: true,
+		OutDir: filepath.Join(t.TempDir(), "out"), // the failure is expected: do not keep it
 	})
 	for _, c := range res.Checks {
 		if c.Name == "linearizable" {
@@ -115,6 +118,11 @@ func TestSelfTestUnsafeReads(t *testing.T) {
 				t.Fatalf("linearizability checker passed a run with DEBUG.UNSAFE READS on: %s", c.Detail)
 			}
 			t.Logf("caught, as it must be: %s", c.Detail)
+			for _, f := range []string{"linearizability.html", "history.jsonl", "summary.txt", "n1.log"} {
+				if _, err := os.Stat(filepath.Join(res.Config.OutDir, f)); err != nil {
+					t.Errorf("failure output: %v", err)
+				}
+			}
 			return
 		}
 	}

@@ -35,10 +35,12 @@ func NewNemesis(name string, skew time.Duration) (Nemesis, error) {
 			return nil, errors.New("clock nemesis needs a positive skew bound")
 		}
 		return &clockNemesis{skew: skew}, nil
+	case "transfer":
+		return transferNemesis{}, nil
 	case "none":
 		return noNemesis{}, nil
 	}
-	return nil, fmt.Errorf("unknown nemesis %q (partition, kill, pause, clock, none)", name)
+	return nil, fmt.Errorf("unknown nemesis %q (partition, partition-leader, kill, pause, clock, transfer, none)", name)
 }
 
 const adminTimeout = time.Second
@@ -269,3 +271,30 @@ func ids(ns []*Node) string {
 	}
 	return "[" + strings.Join(s, " ") + "]"
 }
+
+// ---------------------------------------------------------------- transfer
+
+// transferNemesis asks the leader of every group to hand leadership to
+// another node (DEBUG.TRANSFER), under load. Stop has nothing to undo.
+type transferNemesis struct{}
+
+func (transferNemesis) Name() string { return "transfer" }
+
+func (transferNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
+	var parts []string
+	var errs []error
+	for gid := range len(c.Nodes) {
+		l := c.Leader(ctx, gid)
+		if l == nil {
+			continue
+		}
+		if _, err := c.Admin(ctx, l, 3*time.Second, "DEBUG.TRANSFER", strconv.Itoa(gid)); err != nil {
+			errs = append(errs, fmt.Errorf("group %d on %s: %w", gid, l.ID, err))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("g%d from %s", gid, l.ID))
+	}
+	return "transferred " + strings.Join(parts, ", "), errors.Join(errs...)
+}
+
+func (transferNemesis) Stop(context.Context, *Cluster) (string, error) { return "nothing to undo", nil }

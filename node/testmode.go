@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -23,16 +24,18 @@ import (
 //	DEBUG.CLOCK GET                                    current offset, ms
 //	DEBUG.UNSAFE READS on|off                          linearizable/leader reads from local state, no quorum round
 //	DEBUG.HASH                                         per group: [group, applied index, sessions, fsm hash]
+//	DEBUG.TRANSFER <group>                             leadership transfer (this node must lead the group)
 type testHooks struct {
 	clockOffset atomic.Int64 // ns added to the wall clock by n.now()
 	unsafeReads atomic.Bool  // DELIBERATELY UNSAFE: skip ReadIndex/VerifyLeader
 }
 
 var testCommands = map[string]command{
-	"DEBUG.FAULT":  {min: 2, max: 4, sync: (*handler).debugFault},
-	"DEBUG.CLOCK":  {min: 2, max: 3, sync: (*handler).debugClock},
-	"DEBUG.UNSAFE": {min: 3, max: 3, sync: (*handler).debugUnsafe},
-	"DEBUG.HASH":   {min: 1, max: 1, sync: (*handler).debugHash},
+	"DEBUG.FAULT":    {min: 2, max: 4, sync: (*handler).debugFault},
+	"DEBUG.CLOCK":    {min: 2, max: 3, sync: (*handler).debugClock},
+	"DEBUG.UNSAFE":   {min: 3, max: 3, sync: (*handler).debugUnsafe},
+	"DEBUG.HASH":     {min: 1, max: 1, sync: (*handler).debugHash},
+	"DEBUG.TRANSFER": {min: 2, max: 2, async: (*handler).debugTransfer},
 }
 
 // lookupCommand finds a command, including the test hooks in test mode.
@@ -137,4 +140,24 @@ func (h *handler) debugHash(_ *resp.Conn, _ *connState, _ [][]byte, r *resp.Repl
 		r.WriteInt(int64(g.fsm.Len()))
 		r.WriteBulkString(hex.EncodeToString(sum[:]))
 	}
+}
+
+// debugTransfer hands the group's leadership to another voter.
+func (h *handler) debugTransfer(_ context.Context, _ connState, args [][]byte, r *resp.Reply) {
+	gid, err := strconv.Atoi(string(args[1]))
+	if err != nil {
+		badDebug(r, "DEBUG.TRANSFER group")
+		return
+	}
+	g, err := h.n.group(gid)
+	if err != nil {
+		writeErr(r, err)
+		return
+	}
+	if err := g.raft.LeadershipTransfer().Error(); err != nil {
+		writeErr(r, fmt.Errorf("%w: leadership transfer: %v", ErrUnavailable, err))
+		return
+	}
+	h.n.log.Warn("test mode: leadership transfer", "group", gid)
+	r.WriteSimple("OK")
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionraft/sessionraft/transport/resp"
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
@@ -32,13 +33,20 @@ func TestDebugCommandsRefusedOutsideTestMode(t *testing.T) {
 // TestDebugHooks exercises each test-mode hook on a real 3-node cluster.
 func TestDebugHooks(t *testing.T) {
 	c := startCluster(t, 3, func(cfg *Config) { cfg.Groups = 1 })
-	cls := []*clientT{{t: t, c: c.client(0)}, {t: t, c: c.client(1)}, {t: t, c: c.client(2)}}
+	conns := []*resp.Client{c.client(0), c.client(1), c.client(2)}
+	var cls []*clientT
+	sub := func(t *testing.T) { // clients that fail the subtest, not its parent
+		cls = []*clientT{{t: t, c: conns[0]}, {t: t, c: conns[1]}, {t: t, c: conns[2]}}
+	}
 
 	t.Run("clock", func(t *testing.T) {
+		sub(t)
 		cl := cls[0]
 		if code := errCode(cl.do("DEBUG.CLOCK", "OFFSET", "soon")); code != wire.CodeBadArg {
 			t.Fatalf("bad offset: code %q", code)
 		}
+		// Created before the skew, so whichever node leads stamps true time.
+		id := asMap(t, cls[1].ok("SESSION.CREATE", "TTL", "1m"))["id"].Str
 		cl.ok("DEBUG.CLOCK", "OFFSET", "3600000")
 		if v := cl.ok("DEBUG.CLOCK", "GET"); v.Int != 3600000 {
 			t.Fatalf("DEBUG.CLOCK GET = %d", v.Int)
@@ -46,9 +54,8 @@ func TestDebugHooks(t *testing.T) {
 		if d := time.Duration(c.node(0).now() - time.Now().UnixNano()); d < 59*time.Minute || d > 61*time.Minute {
 			t.Fatalf("now() is %v ahead, want 1h", d)
 		}
-		// A session with TTL 1m is already expired on the skewed node's
+		// The session (TTL 1m) is already expired on the skewed node's
 		// clock (stale read served locally), but not on the others.
-		id := asMap(t, cls[1].ok("SESSION.CREATE", "TTL", "1m"))["id"].Str
 		waitFor(t, 5*time.Second, "skewed node hides the session", func() error {
 			if code := errCode(cl.do("SESSION.GET", id, "CONSISTENCY", "stale", "MAXSTALE", "2h", "NOTOUCH")); code != wire.CodeNotFound {
 				return fmt.Errorf("code %q", code)
@@ -62,6 +69,7 @@ func TestDebugHooks(t *testing.T) {
 	})
 
 	t.Run("fault+unsafe", func(t *testing.T) {
+		sub(t)
 		// Isolate a follower with DEBUG.FAULT on both sides.
 		victim := -1
 		for i := 0; i < 3; i++ {
@@ -115,7 +123,37 @@ func TestDebugHooks(t *testing.T) {
 		})
 	})
 
+	t.Run("transfer", func(t *testing.T) {
+		sub(t)
+		// Leadership may still be settling after the partition above.
+		old := -1
+		waitFor(t, 10*time.Second, "a leader to transfer from", func() error {
+			for i := 0; i < 3; i++ {
+				if c.node(i).groups[0].isLeader() {
+					if code := errCode(cls[(i+1)%3].do("DEBUG.TRANSFER", "0")); code == "" {
+						t.Fatal("a follower transferred leadership")
+					}
+					if err := cls[i].do("DEBUG.TRANSFER", "0").Err(); err != nil {
+						return err
+					}
+					old = i
+					return nil
+				}
+			}
+			return fmt.Errorf("no leader of group 0")
+		})
+		waitFor(t, 10*time.Second, "a new leader of group 0", func() error {
+			for i := 0; i < 3; i++ {
+				if i != old && c.node(i).groups[0].isLeader() {
+					return nil
+				}
+			}
+			return fmt.Errorf("no other leader")
+		})
+	})
+
 	t.Run("hash", func(t *testing.T) {
+		sub(t)
 		waitFor(t, 10*time.Second, "identical replicas", func() error {
 			var first string
 			for i, cl := range cls {
