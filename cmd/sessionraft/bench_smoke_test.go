@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// lockedBuffer collects a child's output written from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestBenchSmoke runs the bench command, briefly, against a real cluster of
+// three server processes started by "sessionraft dev". It checks that every
+// workload runs, completes requests without errors and reports sane
+// figures; it asserts nothing about speed.
+func TestBenchSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-process cluster")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "sessionraft-bench-smoke")
+	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	base := 0
+	for range 100 {
+		b := 20000 + rand.IntN(20000)
+		nodes := make([]*devNode, 3)
+		for i := range nodes {
+			nodes[i] = &devNode{
+				id:     fmt.Sprint("n", i+1),
+				client: fmt.Sprintf("127.0.0.1:%d", b+i),
+				raft:   fmt.Sprintf("127.0.0.1:%d", b+100+i),
+				gossip: fmt.Sprintf("127.0.0.1:%d", b+200+i),
+			}
+		}
+		if checkPortsFree(nodes) == nil {
+			base = b
+			break
+		}
+	}
+	if base == 0 {
+		t.Fatal("no free ports")
+	}
+	out := &lockedBuffer{}
+	dev := exec.Command(bin, "dev", "--fresh", "--data-dir", filepath.Join(dir, "data"),
+		"--base-port", fmt.Sprint(base), "--log-level", "warn", "--wait", "30s")
+	dev.Stdout, dev.Stderr = out, out
+	dev.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	dev.WaitDelay = 5 * time.Second
+	if err := dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = dev.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = dev.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = dev.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("dev output:\n%s", out.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "Ctrl-C stops") {
+		select {
+		case <-exited:
+			t.Fatal("dev exited before the cluster was ready")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("cluster not ready within 30s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	o := defaultBenchOptions()
+	o.addrs = []string{fmt.Sprintf("127.0.0.1:%d", base), fmt.Sprintf("127.0.0.1:%d", base+1), fmt.Sprintf("127.0.0.1:%d", base+2)}
+	o.workloads = []string{wlCreate, wlGet, wlSet, wlTouch, wlMixed, wlLoad}
+	o.consistency = []string{"linearizable", "leader", "stale"}
+	o.concurrency, o.duration, o.warmup, o.keys = 8, 700*time.Millisecond, 100*time.Millisecond, 200
+	o.jsonOut, o.progress = true, false
+	if err := o.normalize(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var res bytes.Buffer
+	if err := runBench(ctx, o, &res, io.Discard); err != nil {
+		t.Fatalf("bench: %v\n%s", err, res.String())
+	}
+	var rep struct {
+		Results []struct {
+			Workload    string  `json:"workload"`
+			Consistency string  `json:"consistency"`
+			OpsPerSec   float64 `json:"median_ops_per_sec"`
+			P99         float64 `json:"median_p99_ms"`
+			Errors      uint64  `json:"errors"`
+			Runs        []struct {
+				Ops uint64 `json:"ops"`
+			} `json:"runs"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(res.Bytes(), &rep); err != nil {
+		t.Fatalf("json: %v\n%s", err, res.String())
+	}
+	if len(rep.Results) != 8 { // create, get x3, set, touch, mixed, load
+		t.Fatalf("%d results, want 8:\n%s", len(rep.Results), res.String())
+	}
+	for _, r := range rep.Results {
+		name := r.Workload + "/" + r.Consistency
+		if len(r.Runs) != 1 || r.Runs[0].Ops == 0 || r.OpsPerSec <= 0 || r.P99 <= 0 {
+			t.Errorf("%s: no requests measured: %+v", name, r)
+		}
+		if r.Errors != 0 {
+			t.Errorf("%s: %d errors", name, r.Errors)
+		}
+		if r.Workload == wlLoad && r.Runs[0].Ops != uint64(o.keys) {
+			t.Errorf("load created %d sessions, want %d", r.Runs[0].Ops, o.keys)
+		}
+	}
+	if os.Getenv("BENCH_SMOKE_PRINT") != "" {
+		t.Log(res.String())
+	}
+}
