@@ -109,11 +109,11 @@ func TestParseRedisTarget(t *testing.T) {
 
 func TestErrKind(t *testing.T) {
 	for err, want := range map[error]string{
-		nil: "",
-		fmt.Errorf("x: %w", client.ErrNotFound):      "notfound",
+		nil:                                     "",
+		fmt.Errorf("x: %w", client.ErrNotFound): "notfound",
 		fmt.Errorf("x: %w", client.ErrUnavailable):   "unavailable",
 		fmt.Errorf("x: %w", client.ErrIndeterminate): "indeterminate",
-		errors.New("boom"): "other",
+		errors.New("boom"):                           "other",
 	} {
 		if got := errKind(err); got != want {
 			t.Errorf("errKind(%v) = %q, want %q", err, got, want)
