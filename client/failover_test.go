@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 )
 
 // worker is one writer of TestLeaderKillDuringWrites. Its writes form a
@@ -97,19 +99,19 @@ func TestLeaderKillDuringWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills a cluster of its own")
 	}
-	tc, err := startCluster(t.TempDir(), 3)
+	tc, err := testcluster.Start(testcluster.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Log(tc.logs())
+			t.Log(tc.Tail(50))
 		}
-		if err := tc.stop(); err != nil {
+		if err := tc.Stop(); err != nil {
 			t.Error(err)
 		}
 	})
-	c := newClient(t, Config{Seeds: tc.seeds(), RequestTimeout: 10 * time.Second})
+	c := newClient(t, Config{Seeds: tc.Addrs(), RequestTimeout: 10 * time.Second})
 	ctx := testCtx(t)
 
 	const nworkers = 32
@@ -123,10 +125,10 @@ func TestLeaderKillDuringWrites(t *testing.T) {
 		workers[i], versions[i] = &worker{id: s.ID}, s.Version
 	}
 	tp := c.topo.Load()
-	victim := tc.node(tp.groups[tp.group(workers[0].id)].leader)
+	victim := tc.ByAddr(tp.groups[tp.group(workers[0].id)].leader)
 	onVictim := 0
 	for _, w := range workers {
-		if tp.groups[tp.group(w.id)].leader == victim.client {
+		if tp.groups[tp.group(w.id)].leader == victim.Client {
 			onVictim++
 		}
 	}
@@ -145,7 +147,7 @@ func TestLeaderKillDuringWrites(t *testing.T) {
 	}
 	waitUntil(t, 20*time.Second, "writes before the kill", func() bool { return acks.Load() >= 10*nworkers })
 	killed := time.Now()
-	if err := tc.kill(victim); err != nil {
+	if err := tc.Kill(victim); err != nil {
 		t.Fatal(err)
 	}
 	base := acks.Load()
@@ -164,7 +166,7 @@ func TestLeaderKillDuringWrites(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	t.Logf("killed %s (leader of %d of %d sessions' groups); %d writes acknowledged, %d after the kill (%v); %d resends after unknown outcomes",
-		victim.id, onVictim, nworkers, acks.Load(), acks.Load()-base, time.Since(killed).Round(time.Millisecond), c.unknownRetries.Load())
+		victim.ID, onVictim, nworkers, acks.Load(), acks.Load()-base, time.Since(killed).Round(time.Millisecond), c.unknownRetries.Load())
 
 	unknowns := 0
 	for i, w := range workers {
@@ -200,7 +202,7 @@ func TestLeaderKillDuringWrites(t *testing.T) {
 	t.Run("one node down", func(t *testing.T) {
 		// A fresh client whose seeds include the dead node works through the
 		// others.
-		c2 := newClient(t, Config{Seeds: tc.seeds()})
+		c2 := newClient(t, Config{Seeds: tc.Addrs()})
 		ctx := testCtx(t)
 		for range 10 {
 			s, err := c2.Create(ctx, WithSubject("survivor"), WithField("a", b("1")))
@@ -223,8 +225,8 @@ func TestLeaderKillDuringWrites(t *testing.T) {
 			t.Fatalf("revoke: %d, %v", n, err)
 		}
 		for _, r := range c2.topo.Load().groups {
-			if r.leader == victim.client {
-				t.Errorf("dead node %s still routed to as a leader", victim.id)
+			if r.leader == victim.Client {
+				t.Errorf("dead node %s still routed to as a leader", victim.ID)
 			}
 		}
 	})

@@ -4,9 +4,12 @@ package client
 
 import (
 	"context"
+	"net"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 )
 
 // newClient connects to the shared cluster (or seeds, if given) and closes
@@ -14,7 +17,7 @@ import (
 func newClient(t testing.TB, cfg Config) *Client {
 	t.Helper()
 	if len(cfg.Seeds) == 0 {
-		cfg.Seeds = shared.seeds()
+		cfg.Seeds = shared.Addrs()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -69,3 +72,36 @@ func (l *servedLog) reset() {
 }
 
 func b(s string) []byte { return []byte(s) }
+
+// rawTopology asks one node for TOPOLOGY over a fresh connection, without
+// the Client, so the tests can check the Client against the server.
+func rawTopology(addr string) (*report, error) {
+	var r *report
+	err := rawDo(addr, func(ctx context.Context, c rueidis.Client) error {
+		m, err := c.Do(ctx, c.B().Arbitrary("TOPOLOGY").Build()).ToMessage()
+		if err != nil {
+			return err
+		}
+		r, err = parseTopology(addr, &m)
+		return err
+	})
+	return r, err
+}
+
+// rawDo runs fn with a fresh rueidis client for addr and closes it.
+func rawDo(addr string, fn func(ctx context.Context, c rueidis.Client) error) error {
+	c, err := rueidis.NewClient(rueidis.ClientOption{
+		InitAddress: []string{addr}, ForceSingleClient: true, DisableCache: true, DisableRetry: true,
+		Dialer: net.Dialer{Timeout: time.Second},
+	})
+	if err != nil {
+		if c != nil {
+			c.Close()
+		}
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return fn(ctx, c)
+}

@@ -20,7 +20,7 @@ import (
 func TestRoutingAgreesWithServer(t *testing.T) {
 	c := newClient(t, Config{})
 	ctx := testCtx(t)
-	r, err := rawTopology(shared.nodes[0].client)
+	r, err := rawTopology(shared.Nodes[0].Client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestRoutingAgreesWithServer(t *testing.T) {
 	subject := "routing-" + randomToken()
 	want := map[string]bool{}
 	for i := range 300 {
-		addr := shared.nodes[i%len(shared.nodes)].client
+		addr := shared.Nodes[i%len(shared.Nodes)].Client
 		err := rawDo(addr, func(ctx context.Context, rc rueidis.Client) error {
 			id, err := rc.Do(ctx, rc.B().Arbitrary("SESSION.CREATE").Args("SUBJECT", subject).Build()).AsStrMap()
 			want[id["id"]] = true
@@ -62,7 +62,7 @@ func TestRoutingAgreesWithServer(t *testing.T) {
 	perGroup := make([]int, len(r.groups))
 	seen := 0
 	for g := range r.groups {
-		addr := shared.nodes[rand.IntN(len(shared.nodes))].client
+		addr := shared.Nodes[rand.IntN(len(shared.Nodes))].Client
 		err := rawDo(addr, func(ctx context.Context, rc rueidis.Client) error {
 			arr, err := rc.Do(ctx, rc.B().Arbitrary("SESSION.LIST").Args(subject, "GROUP", fmt.Sprint(g)).Build()).ToArray()
 			if err != nil {

@@ -54,7 +54,7 @@ func TestWrongSeeds(t *testing.T) {
 
 	t.Run("one good seed among wrong ones", func(t *testing.T) {
 		start := time.Now()
-		c := newClient(t, Config{Seeds: []string{bad, silent, shared.nodes[1].client}, DialTimeout: 500 * time.Millisecond})
+		c := newClient(t, Config{Seeds: []string{bad, silent, shared.Nodes[1].Client}, DialTimeout: 500 * time.Millisecond})
 		ctx := testCtx(t)
 		s, err := c.Create(ctx, WithSubject("seeds"))
 		if err != nil {
@@ -101,7 +101,7 @@ func TestWrongSeeds(t *testing.T) {
 }
 
 func sortedSeeds() []string {
-	s := shared.seeds()
+	s := shared.Addrs()
 	slices.Sort(s)
 	return s
 }

@@ -511,7 +511,7 @@ func TestLoadErrorStopsRequest(t *testing.T) {
 	needCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	closed, err := client.New(ctx, client.Config{Seeds: cluster.addrs})
+	closed, err := client.New(ctx, client.Config{Seeds: cluster.Addrs()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,47 +18,33 @@ import (
 
 	"github.com/sessionraft/sessionraft/client"
 	"github.com/sessionraft/sessionraft/client/httpsession"
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 )
 
 var (
-	cluster *testCluster
+	cluster *testcluster.Cluster
 	cl      *client.Client // a client of cluster, shared by the tests
 )
 
+// TestMain starts a three-process cluster (see internal/testcluster), once
+// 20 writes in a row succeed on it, and a client of it for the tests; with
+// -short, needCluster skips every test.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
-		os.Exit(m.Run()) // needCluster skips every test
+		os.Exit(m.Run())
 	}
-	tc, err := startTestCluster()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start test cluster:", err)
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	cl, err = client.New(ctx, client.Config{Seeds: tc.addrs})
-	cancel()
-	if err != nil {
-		tc.stop()
-		fmt.Fprintln(os.Stderr, "client:", err)
-		os.Exit(1)
-	}
-	cluster = tc
-	code := m.Run()
-	_ = cl.Close()
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "server output:\n%s", tc.output())
-	}
-	tc.stop()
-	os.Exit(code)
+	os.Exit(testcluster.Run(m, testcluster.Options{Writes: 20}, func(ctx context.Context, tc *testcluster.Cluster) (func(), error) {
+		c, err := client.New(ctx, client.Config{Seeds: tc.Addrs()})
+		if err != nil {
+			return nil, fmt.Errorf("client: %w", err)
+		}
+		cluster, cl = tc, c
+		return func() { _ = c.Close() }, nil
+	}))
 }
 
-func needCluster(t *testing.T) {
-	t.Helper()
-	if cluster == nil {
-		t.Skip("needs a three-process cluster; skipped with -short")
-	}
-}
+func needCluster(t *testing.T) { testcluster.Need(t, cluster) }
 
 // ctxT is a bounded context for direct client calls in a test.
 func ctxT(t *testing.T) context.Context {

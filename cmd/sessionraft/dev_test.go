@@ -3,97 +3,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
-
-// syncBuffer collects a child's output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "sessionraft")
-	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// freeBasePort finds a base port whose client, raft and gossip ports for n
-// nodes are all free.
-func freeBasePort(t *testing.T, n int) int {
-	t.Helper()
-	for range 100 {
-		base := 20000 + rand.IntN(20000)
-		nodes := make([]*devNode, n)
-		for i := range nodes {
-			nodes[i] = &devNode{
-				id:     fmt.Sprint("n", i+1),
-				client: fmt.Sprintf("127.0.0.1:%d", base+i),
-				raft:   fmt.Sprintf("127.0.0.1:%d", base+100+i),
-				gossip: fmt.Sprintf("127.0.0.1:%d", base+200+i),
-			}
-		}
-		if checkPortsFree(nodes) == nil {
-			return base
-		}
-	}
-	t.Fatal("no free base port found")
-	return 0
-}
-
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return cond()
-}
 
 // TestDevCluster runs "sessionraft dev" as a user would: three real server
 // processes. It needs the node package to work end to end.
@@ -101,8 +24,14 @@ func TestDevCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-process cluster; skipped with -short")
 	}
-	bin := buildBinary(t)
-	base := freeBasePort(t, 3)
+	bin, err := testcluster.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := testcluster.FreeBasePort(3)
+	if err != nil {
+		t.Fatal(err)
+	}
 	addrs := []string{
 		fmt.Sprintf("127.0.0.1:%d", base),
 		fmt.Sprintf("127.0.0.1:%d", base+1),
@@ -110,7 +39,7 @@ func TestDevCluster(t *testing.T) {
 	}
 
 	dev := exec.Command(bin, "dev", "--fresh", "--data-dir", t.TempDir(), "--base-port", strconv.Itoa(base), "--wait", "90s")
-	out := &syncBuffer{}
+	out := &testcluster.Buffer{}
 	dev.Stdout, dev.Stderr = out, out
 	dev.SysProcAttr = childProcAttr() // on Linux dev dies if the test binary does
 	if err := dev.Start(); err != nil {
@@ -190,7 +119,7 @@ func TestDevCluster(t *testing.T) {
 	if err := syscall.Kill(pids["n3"], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if !waitFor(10*time.Second, func() bool { return strings.Contains(out.String(), "n3 (pid") }) {
+	if !testcluster.WaitFor(10*time.Second, func() bool { return strings.Contains(out.String(), "n3 (pid") }) {
 		t.Error("dev did not report the death of n3")
 	}
 	select {
@@ -198,7 +127,7 @@ func TestDevCluster(t *testing.T) {
 		t.Fatal("dev exited after one node died")
 	default:
 	}
-	if !alive(pids["n1"]) || !alive(pids["n2"]) {
+	if !testcluster.Alive(pids["n1"]) || !testcluster.Alive(pids["n2"]) {
 		t.Error("n1 or n2 died with n3")
 	}
 
@@ -215,7 +144,7 @@ func TestDevCluster(t *testing.T) {
 		t.Errorf("dev exit: %v", dev.ProcessState)
 	}
 	for id, pid := range pids {
-		if !waitFor(5*time.Second, func() bool { return !alive(pid) }) {
+		if !testcluster.WaitFor(5*time.Second, func() bool { return !testcluster.Alive(pid) }) {
 			t.Errorf("%s (pid %d) still running after dev exited", id, pid)
 		}
 	}
@@ -225,7 +154,7 @@ func runStatus(t *testing.T, bin string, addrs []string) []nodeStatus {
 	t.Helper()
 	var sts []nodeStatus
 	// Leadership may still be settling right after "ready"; allow a retry.
-	waitFor(15*time.Second, func() bool {
+	testcluster.WaitFor(15*time.Second, func() bool {
 		o, err := exec.Command(bin, "status", "--json", "--addr", strings.Join(addrs, ",")).Output()
 		if err != nil {
 			return false

@@ -10,17 +10,14 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 	"github.com/sessionraft/sessionraft/transport/resp"
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
@@ -76,9 +73,9 @@ func TestProcessKill9(t *testing.T) {
 	}
 	c.kill(victim)
 	killedAt := time.Now() // the victim is dead and reaped
-	phase("killed %s (leader of group 0) at %d acks", victim.id, w.count())
+	phase("killed %s (leader of group 0) at %d acks", victim.ID, w.count())
 	// Count only creates sent after the victim was gone.
-	if !waitFor(10*time.Second, func() bool { return w.countSentAfter(killedAt, -1) >= 100 }) {
+	if !testcluster.WaitFor(10*time.Second, func() bool { return w.countSentAfter(killedAt, -1) >= 100 }) {
 		w.report()
 		t.Fatalf("only %d creates sent after the kill acknowledged within 10s, want 100", w.countSentAfter(killedAt, -1))
 	}
@@ -92,11 +89,11 @@ func TestProcessKill9(t *testing.T) {
 			break
 		}
 	}
-	c.checkIDs(survivor.client, wire.Linearizable, wantFound(probe), max(time.Until(killedAt.Add(8*time.Second)), 2*time.Second))
-	phase("linearizable read of %s (group %d) on %s, %v after the kill", probe.id, c.ring.Group(probe.id), survivor.id, time.Since(killedAt).Round(time.Millisecond))
+	c.checkIDs(survivor.Client, wire.Linearizable, wantFound(probe), max(time.Until(killedAt.Add(8*time.Second)), 2*time.Second))
+	phase("linearizable read of %s (group %d) on %s, %v after the kill", probe.id, c.ring.Group(probe.id), survivor.ID, time.Since(killedAt).Round(time.Millisecond))
 	// Group 0 itself takes writes again under its new leader.
-	if !waitFor(time.Until(killedAt.Add(10*time.Second)), func() bool { return w.countSentAfter(killedAt, 0) > 0 }) {
-		t.Fatalf("no create acknowledged in group 0 within 10s of killing its leader %s", victim.id)
+	if !testcluster.WaitFor(time.Until(killedAt.Add(10*time.Second)), func() bool { return w.countSentAfter(killedAt, 0) > 0 }) {
+		t.Fatalf("no create acknowledged in group 0 within 10s of killing its leader %s", victim.ID)
 	}
 	phase("group 0 acknowledges creates again, %v after the kill", time.Since(killedAt).Round(time.Millisecond))
 
@@ -104,12 +101,12 @@ func TestProcessKill9(t *testing.T) {
 	c.start(victim)
 	c.waitLeaders(c.nodes, 30*time.Second)
 	acked := w.snapshot()
-	phase("restarted %s; checking %d acked ids", victim.id, len(acked))
-	c.checkIDs(victim.client, wire.Stale, wantFound(acked...), 30*time.Second)
+	phase("restarted %s; checking %d acked ids", victim.ID, len(acked))
+	c.checkIDs(victim.Client, wire.Stale, wantFound(acked...), 30*time.Second)
 	for _, nd := range c.nodes {
-		c.checkIDs(nd.client, wire.Linearizable, wantFound(acked...), 30*time.Second)
+		c.checkIDs(nd.Client, wire.Linearizable, wantFound(acked...), 30*time.Second)
 	}
-	phase("%s caught up: all %d acked ids readable (stale there, linearizable everywhere)", victim.id, len(acked))
+	phase("%s caught up: all %d acked ids readable (stale there, linearizable everywhere)", victim.ID, len(acked))
 
 	// 6. Stop the writers; TTL expiry.
 	w.stop()
@@ -121,11 +118,11 @@ func TestProcessKill9(t *testing.T) {
 
 	// 7. Destroy and rotate, then kill -9 and restart every node.
 	destroyed, rotated := acked[0], acked[1]
-	if v := retryDo(t, c.nodes[0].client, "SESSION.DESTROY", destroyed.id); v.Int != 1 {
+	if v := retryDo(t, c.nodes[0].Client, "SESSION.DESTROY", destroyed.id); v.Int != 1 {
 		t.Fatalf("SESSION.DESTROY %s: %v, want (integer) 1", destroyed.id, v)
 	}
 	rotatedTo := e2eAck{
-		id:  retryDo(t, c.nodes[1].client, "SESSION.ROTATE", rotated.id, "REQID", "e2e-rotate-"+rotated.id).Str,
+		id:  retryDo(t, c.nodes[1].Client, "SESSION.ROTATE", rotated.id, "REQID", "e2e-rotate-"+rotated.id).Str,
 		val: rotated.val,
 	}
 	if rotatedTo.id == "" || rotatedTo.id == rotated.id {
@@ -148,11 +145,11 @@ func TestProcessKill9(t *testing.T) {
 		want[a.id] = a.val
 	}
 	for _, nd := range c.nodes {
-		c.checkIDs(nd.client, wire.Linearizable, want, 15*time.Second)
-		c.checkIDsStrict(nd.client, wire.Stale, want, 10*time.Second)
+		c.checkIDs(nd.Client, wire.Linearizable, want, 15*time.Second)
+		c.checkIDsStrict(nd.Client, wire.Stale, want, 10*time.Second)
 	}
 	// Every acknowledged session, not only the sample, survived.
-	c.checkIDs(c.nodes[2].client, wire.Linearizable, wantFound(rest...), 30*time.Second)
+	c.checkIDs(c.nodes[2].Client, wire.Linearizable, wantFound(rest...), 30*time.Second)
 	phase("destroyed and rotated-away ids gone on every node; rotated-to id and %d sampled acked ids served on every node, all %d readable",
 		len(want)-3, len(rest))
 
@@ -161,89 +158,48 @@ func TestProcessKill9(t *testing.T) {
 	phase("bad input answered; node still serving")
 }
 
-// e2eCluster is a set of "sessionraft server" processes on loopback, each
-// restartable with the same flags and data directory.
+// e2eCluster is a set of "sessionraft server" processes on loopback (see
+// internal/testcluster), each restartable with the same flags and data
+// directory.
 type e2eCluster struct {
 	t     *testing.T
-	bin   string
+	tc    *testcluster.Cluster
 	nodes []*e2eNode
 	ring  *wire.Ring
-	spawn chan func() // run on a thread locked for the test's lifetime
-
-	mu   sync.Mutex
-	pids []int // every process ever started
 }
 
-type e2eNode struct {
-	id, client, raft, gossip string
-	args                     []string
-	out                      *syncBuffer // output of every incarnation
+type e2eNode = testcluster.Node
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	killing bool // the test is stopping the current incarnation
-}
-
+// startE2ECluster starts n nodes with fsync on and info-level logs, and
+// fails the test if any of them exits without the test stopping it. It
+// waits up to 60s until every node sees a leader for every group.
 func startE2ECluster(t *testing.T, n int) *e2eCluster {
 	t.Helper()
-	c := &e2eCluster{t: t, bin: buildBinary(t), spawn: make(chan func())}
+	c := &e2eCluster{t: t}
 	var err error
 	if c.ring, err = wire.NewRing(n, wire.DefaultVNodes); err != nil {
 		t.Fatal(err)
 	}
-	base := freeBasePort(t, n)
-	var gossip []string
-	for i := range n {
-		nd := &e2eNode{
-			id:     fmt.Sprint("n", i+1),
-			client: fmt.Sprintf("127.0.0.1:%d", base+i),
-			raft:   fmt.Sprintf("127.0.0.1:%d", base+100+i),
-			gossip: fmt.Sprintf("127.0.0.1:%d", base+200+i),
-			out:    &syncBuffer{},
-		}
-		gossip = append(gossip, nd.gossip)
-		c.nodes = append(c.nodes, nd)
+	c.tc, err = testcluster.Start(testcluster.Options{
+		Nodes:        n,
+		Dir:          t.TempDir(),
+		Sync:         true,
+		LogLevel:     "info",
+		Flags:        []string{"--sweep-interval", "50ms"},
+		ReadyTimeout: 60 * time.Second,
+		Attempts:     1,
+		OnExit: func(nd *testcluster.Node, err error) {
+			t.Errorf("%s (pid %d) exited by itself: %v", nd.ID, nd.Pid(), err)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, nd := range c.nodes {
-		nd.args = []string{"server",
-			"--id", nd.id,
-			"--data-dir", filepath.Join(t.TempDir(), nd.id),
-			"--client-addr", nd.client,
-			"--raft-addr", nd.raft,
-			"--gossip-addr", nd.gossip,
-			"--bootstrap-expect", strconv.Itoa(n),
-			"--join", strings.Join(gossip, ","),
-			"--sweep-interval", "50ms",
-			"--log-level", "info",
-		}
-	}
-
-	// Linux sends a child its Pdeathsig when the thread that forked it
-	// exits (see startChildren), so every process is started from one
-	// locked thread that ends only after cleanup has killed them all.
-	spawnerDone := make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer close(spawnerDone)
-		for f := range c.spawn {
-			f()
-		}
-	}()
-	// Registered after every TempDir, so it runs before they are removed.
+	c.nodes = c.tc.Nodes
+	// Registered after the TempDir, so it runs before that is removed.
 	t.Cleanup(func() {
-		for _, nd := range c.nodes {
-			c.kill(nd)
-		}
-		close(c.spawn)
-		<-spawnerDone
-		c.mu.Lock()
-		pids := append([]int(nil), c.pids...)
-		c.mu.Unlock()
-		for _, pid := range pids {
-			if !waitFor(5*time.Second, func() bool { return !alive(pid) }) {
-				t.Errorf("pid %d still running after cleanup", pid)
-			}
+		if err := c.tc.Stop(); err != nil {
+			t.Error(err)
 		}
 		// E2E_DUMP=dir keeps every node's full output, for digging into a
 		// failure beyond the tails logged below.
@@ -251,110 +207,45 @@ func startE2ECluster(t *testing.T, n int) *e2eCluster {
 			dir := filepath.Join(os.Getenv("E2E_DUMP"), time.Now().Format("150405.000"))
 			_ = os.MkdirAll(dir, 0o755)
 			for _, nd := range c.nodes {
-				_ = os.WriteFile(dir+"/"+nd.id+".log", []byte(nd.out.String()), 0o644)
+				_ = os.WriteFile(dir+"/"+nd.ID+".log", []byte(nd.Log()), 0o644)
 			}
 		}
 		if t.Failed() {
 			for _, nd := range c.nodes {
-				t.Logf("last lines of %s:\n%s", nd.id, lastLines(nd.out.String(), 50))
+				t.Logf("last lines of %s:\n%s", nd.ID, testcluster.LastLines(nd.Log(), 50))
 			}
 		}
 	})
-	for _, nd := range c.nodes {
-		c.start(nd)
-	}
 	return c
 }
 
-// start starts nd's process with its flags and data directory.
+// start starts nd's process again with its flags and data directory.
 func (c *e2eCluster) start(nd *e2eNode) {
 	c.t.Helper()
-	cmd := exec.Command(c.bin, nd.args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SESSIONRAFT_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
+	if err := c.tc.Restart(nd); err != nil {
+		c.t.Fatal(err)
 	}
-	cmd.Stdout, cmd.Stderr = nd.out, nd.out
-	cmd.SysProcAttr = childProcAttr()
-	cmd.WaitDelay = 2 * time.Second
-	errc := make(chan error, 1)
-	c.spawn <- func() { errc <- cmd.Start() }
-	if err := <-errc; err != nil {
-		c.t.Fatalf("start %s: %v", nd.id, err)
-	}
-	pid := cmd.Process.Pid
-	fmt.Fprintf(nd.out, "=== e2e: started %s pid %d\n", nd.id, pid)
-	c.mu.Lock()
-	c.pids = append(c.pids, pid)
-	c.mu.Unlock()
-	exited := make(chan struct{})
-	nd.mu.Lock()
-	nd.cmd, nd.exited, nd.killing = cmd, exited, false
-	nd.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		fmt.Fprintf(nd.out, "=== e2e: %s pid %d exited: %v\n", nd.id, pid, err)
-		nd.mu.Lock()
-		expected := nd.killing
-		nd.mu.Unlock()
-		if !expected {
-			c.t.Errorf("%s (pid %d) exited by itself: %v", nd.id, pid, err)
-		}
-		close(exited)
-	}()
 }
 
 // kill sends SIGKILL to nd's running process, if any, and waits until it is
 // gone.
 func (c *e2eCluster) kill(nd *e2eNode) {
 	c.t.Helper()
-	nd.mu.Lock()
-	cmd, exited := nd.cmd, nd.exited
-	nd.killing = true
-	nd.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	select {
-	case <-exited:
-		return
-	default:
-	}
-	pid := cmd.Process.Pid
-	fmt.Fprintf(nd.out, "=== e2e: kill -9 %s pid %d\n", nd.id, pid)
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		c.t.Errorf("kill -9 %s (pid %d): %v", nd.id, pid, err)
-	}
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		c.t.Errorf("%s (pid %d) still running 10s after SIGKILL", nd.id, pid)
-		return
-	}
-	if alive(pid) {
-		c.t.Errorf("%s (pid %d) reaped but still alive", nd.id, pid)
+	if err := c.tc.Kill(nd); err != nil {
+		c.t.Error(err)
 	}
 }
 
 func (c *e2eCluster) node(id string) *e2eNode {
 	c.t.Helper()
-	for _, nd := range c.nodes {
-		if nd.id == id {
-			return nd
-		}
+	nd := c.tc.ByID(id)
+	if nd == nil {
+		c.t.Fatalf("no node %q", id)
 	}
-	c.t.Fatalf("no node %q", id)
-	return nil
+	return nd
 }
 
-func (c *e2eCluster) addrs() []string {
-	var a []string
-	for _, nd := range c.nodes {
-		a = append(a, nd.client)
-	}
-	return a
-}
+func (c *e2eCluster) addrs() []string { return c.tc.Addrs() }
 
 // waitLeaders polls TOPOLOGY on nodes until each answers, knows every group
 // and they agree on a leader for each group that is one of nodes. It
@@ -364,12 +255,12 @@ func (c *e2eCluster) waitLeaders(nodes []*e2eNode, timeout time.Duration) map[in
 	var addrs []string
 	live := map[string]bool{}
 	for _, nd := range nodes {
-		addrs = append(addrs, nd.client)
-		live[nd.id] = true
+		addrs = append(addrs, nd.Client)
+		live[nd.ID] = true
 	}
 	var leaders map[int]string
 	why := "not polled"
-	ok := waitFor(timeout, func() bool {
+	ok := testcluster.WaitFor(timeout, func() bool {
 		sts := queryNodes(context.Background(), addrs, 2*time.Second, false)
 		if ready, reason := clusterReady(sts); !ready {
 			why = reason
@@ -418,7 +309,7 @@ func (c *e2eCluster) waitCaughtUp(leaders map[int]string, timeout time.Duration)
 		c.t.Fatalf("commit index of the leaders %v: got %v", leaders, target)
 	}
 	why := ""
-	if !waitFor(timeout, func() bool {
+	if !testcluster.WaitFor(timeout, func() bool {
 		for _, st := range queryNodes(context.Background(), c.addrs(), 2*time.Second, false) {
 			if !st.Up || len(st.Groups) != len(target) {
 				why = fmt.Sprintf("%s: up=%v groups=%d %s", st.Addr, st.Up, len(st.Groups), st.Error)
@@ -439,7 +330,7 @@ func (c *e2eCluster) waitCaughtUp(leaders map[int]string, timeout time.Duration)
 
 func (c *e2eCluster) waitAcks(w *e2eWriters, n int, timeout time.Duration) {
 	c.t.Helper()
-	if !waitFor(timeout, func() bool { return w.count() >= n }) {
+	if !testcluster.WaitFor(timeout, func() bool { return w.count() >= n }) {
 		w.report()
 		c.t.Fatalf("only %d acknowledged creates within %v, want %d", w.count(), timeout, n)
 	}
@@ -613,7 +504,7 @@ func pipelineDo(ctx context.Context, addr string, cmds [][]string) ([]resp.Value
 // NOTFOUND at both within a second after it.
 func (c *e2eCluster) checkTTL() {
 	c.t.Helper()
-	v := retryDo(c.t, c.nodes[0].client, "SESSION.CREATE", "SUBJECT", "e2e", "TTL", "1s", "FIELDS", "val", "ttl")
+	v := retryDo(c.t, c.nodes[0].Client, "SESSION.CREATE", "SUBJECT", "e2e", "TTL", "1s", "FIELDS", "val", "ttl")
 	m, err := asMap(v)
 	if err != nil {
 		c.t.Fatalf("SESSION.CREATE TTL 1s: %v", err)
@@ -631,11 +522,11 @@ func (c *e2eCluster) checkTTL() {
 	for len(served) < len(c.nodes)*len(levels) && time.Now().Before(expires) {
 		for _, nd := range c.nodes {
 			for _, l := range levels {
-				k := nd.id + "/" + l
+				k := nd.ID + "/" + l
 				if served[k] {
 					continue
 				}
-				r := getOnce(nd.client, id, l)
+				r := getOnce(nd.Client, id, l)
 				verdict, p := judgeGet(id, "ttl", r, l)
 				if verdict == getBroken {
 					c.t.Fatalf("TTL session %s on %s: %s", id, k, p)
@@ -665,8 +556,8 @@ func (c *e2eCluster) checkTTL() {
 		}
 		for _, nd := range c.nodes {
 			for _, l := range levels {
-				k := nd.id + "/" + l
-				r := getOnce(nd.client, id, l)
+				k := nd.ID + "/" + l
+				r := getOnce(nd.Client, id, l)
 				verdict, p := judgeGet(id, "", r, l)
 				switch {
 				case verdict == getBroken:
@@ -715,18 +606,18 @@ func (c *e2eCluster) checkBadInput(nd *e2eNode) {
 	before := bg.count()
 
 	// Garbage: an inline command nobody knows, or a protocol error.
-	line, _ := rawExchange(t, nd.client, "\x16\x03\x01garbage \xff\xfe\r\n", false)
+	line, _ := rawExchange(t, nd.Client, "\x16\x03\x01garbage \xff\xfe\r\n", false)
 	t.Logf("garbage: %q", line)
 	if !strings.HasPrefix(line, "-PROTOCOL") && !strings.HasPrefix(line, "-UNKNOWNCMD") {
 		t.Errorf("garbage: reply %q, want -PROTOCOL or -UNKNOWNCMD", line)
 	}
-	line, closed := rawExchange(t, nd.client, "*zz\r\n", true)
+	line, closed := rawExchange(t, nd.Client, "*zz\r\n", true)
 	t.Logf("bad array header: %q, closed %v", line, closed)
 	if !strings.HasPrefix(line, "-PROTOCOL") || !closed {
 		t.Errorf("bad array header: reply %q (closed %v), want -PROTOCOL and the connection closed", line, closed)
 	}
 	// A 100 MiB bulk string header.
-	line, closed = rawExchange(t, nd.client, "*1\r\n$104857600\r\n", true)
+	line, closed = rawExchange(t, nd.Client, "*1\r\n$104857600\r\n", true)
 	t.Logf("100 MiB bulk header: %q, closed %v", line, closed)
 	if !strings.HasPrefix(line, "-TOOLARGE") || !closed {
 		t.Errorf("100 MiB bulk header: reply %q (closed %v), want -TOOLARGE and the connection closed", line, closed)
@@ -735,7 +626,7 @@ func (c *e2eCluster) checkBadInput(nd *e2eNode) {
 	// Well-formed but invalid commands, on one connection that stays usable.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := resp.Dial(ctx, nd.client)
+	cl, err := resp.Dial(ctx, nd.Client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -862,7 +753,7 @@ func (w *e2eWriters) run(i int) {
 		if cl == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			var err error
-			cl, err = resp.Dial(ctx, w.nodes[node].client)
+			cl, err = resp.Dial(ctx, w.nodes[node].Client)
 			cancel()
 			if err != nil {
 				cl = nil
@@ -885,7 +776,7 @@ func (w *e2eWriters) run(i int) {
 			m, perr := asMap(v)
 			id := asString(m["id"])
 			if perr != nil || id == "" {
-				w.addUnexpected(fmt.Sprintf("%s: bad SESSION.CREATE reply %v (%v)", w.nodes[node].id, v, perr))
+				w.addUnexpected(fmt.Sprintf("%s: bad SESSION.CREATE reply %v (%v)", w.nodes[node].ID, v, perr))
 				continue
 			}
 			w.mu.Lock()
@@ -893,7 +784,7 @@ func (w *e2eWriters) run(i int) {
 			w.mu.Unlock()
 		case errors.As(err, &se):
 			if se.Code != wire.CodeUnavailable && se.Code != wire.CodeIndeterminate {
-				w.addUnexpected(fmt.Sprintf("%s: SESSION.CREATE: %v", w.nodes[node].id, err))
+				w.addUnexpected(fmt.Sprintf("%s: SESSION.CREATE: %v", w.nodes[node].ID, err))
 			}
 			w.countErr(se.Code)
 			if !pause(20 * time.Millisecond) {
@@ -988,12 +879,4 @@ func (w *e2eWriters) report() {
 	if len(w.unexpected) > 0 {
 		w.t.Errorf("writers got %d unexpected errors, first: %q", len(w.unexpected), w.unexpected[:min(5, len(w.unexpected))])
 	}
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -16,27 +16,22 @@ import (
 	"time"
 
 	"github.com/sessionraft/sessionraft/client"
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 )
 
-var cluster *testCluster
+var cluster *testcluster.Cluster
 
+// TestMain starts a three-process cluster (see internal/testcluster), once
+// 20 writes in a row succeed on it; with -short the tests skip themselves.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
-	tc, err := startTestCluster()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start test cluster:", err)
-		os.Exit(1)
-	}
-	cluster = tc
-	code := m.Run()
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "server output:\n%s", tc.output())
-	}
-	tc.stop()
-	os.Exit(code)
+	os.Exit(testcluster.Run(m, testcluster.Options{Writes: 20}, func(_ context.Context, tc *testcluster.Cluster) (func(), error) {
+		cluster = tc
+		return nil, nil
+	}))
 }
 
 type user struct {
@@ -94,7 +89,7 @@ func TestWebApp(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := client.New(ctx, client.Config{Seeds: cluster.addrs})
+	c, err := client.New(ctx, client.Config{Seeds: cluster.Addrs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +179,7 @@ func TestCrossSitePostRefused(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := client.New(ctx, client.Config{Seeds: cluster.addrs})
+	c, err := client.New(ctx, client.Config{Seeds: cluster.Addrs()})
 	if err != nil {
 		t.Fatal(err)
 	}

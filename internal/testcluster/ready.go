@@ -1,0 +1,182 @@
+package testcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sessionraft/sessionraft/transport/resp"
+)
+
+// WaitReady polls TOPOLOGY on every running node until each answers with
+// the same number of groups, at least one, and sees for every group a
+// leader that has a client address and is not a stopped node of this
+// cluster. It fails at once if a node has exited without Kill.
+func (c *Cluster) WaitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, nd := range c.Nodes {
+			if err := nd.unexpectedExit(); err != nil {
+				return err
+			}
+		}
+		why := c.notReady()
+		if why == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster not ready within %v: %s", timeout, why)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// notReady says why the cluster is not ready, or "" if it is.
+func (c *Cluster) notReady() string {
+	ngroups := -1
+	running := 0
+	for _, nd := range c.Nodes {
+		if !nd.Running() {
+			continue // stopped on purpose (or caught by WaitReady)
+		}
+		running++
+		groups, err := Topology(nd.Client)
+		if err != nil {
+			return fmt.Sprintf("%s: %v", nd.ID, err)
+		}
+		if len(groups) == 0 {
+			return fmt.Sprintf("%s has no groups yet", nd.ID)
+		}
+		if ngroups >= 0 && len(groups) != ngroups {
+			return fmt.Sprintf("%s knows %d groups, another node %d", nd.ID, len(groups), ngroups)
+		}
+		ngroups = len(groups)
+		for _, g := range groups {
+			if g.Leader == "" || g.LeaderClient == "" {
+				return fmt.Sprintf("%s sees no leader for group %d", nd.ID, g.ID)
+			}
+			if l := c.ByAddr(g.LeaderClient); l != nil && !l.Running() {
+				return fmt.Sprintf("%s sees stopped %s as the leader of group %d", nd.ID, l.ID, g.ID)
+			}
+		}
+	}
+	if running == 0 {
+		return "no node is running"
+	}
+	return ""
+}
+
+// Group is one group in a node's TOPOLOGY answer.
+type Group struct {
+	ID           int
+	Leader       string // the leader's node id, "" if none known
+	LeaderClient string // the leader's client address
+	Term         int64
+}
+
+// Topology asks the node at addr for TOPOLOGY, over a new connection, and
+// returns its view of every group.
+func Topology(addr string) ([]Group, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	v, err := do(ctx, addr, "TOPOLOGY")
+	if err != nil {
+		return nil, err
+	}
+	m, err := asMap(v)
+	if err != nil {
+		return nil, fmt.Errorf("TOPOLOGY reply: %w", err)
+	}
+	var out []Group
+	for _, gv := range m["groups"].Elems {
+		g, err := asMap(gv)
+		if err != nil {
+			return nil, fmt.Errorf("TOPOLOGY reply: group: %w", err)
+		}
+		out = append(out, Group{
+			ID:           int(g["group"].Int),
+			Leader:       g["leader"].Str,
+			LeaderClient: g["leader_client_addr"].Str,
+			Term:         g["term"].Int,
+		})
+	}
+	return out, nil
+}
+
+// WaitWrites waits until n rounds in a row succeed, each creating a
+// session (TTL one minute) through one running node and reading it back,
+// linearizably, through the next. A failed round starts the count again.
+func (c *Cluster) WaitWrites(timeout time.Duration, n int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for ok, round := 0, 0; ok < n; round++ {
+		var running []*Node
+		for _, nd := range c.Nodes {
+			if nd.Running() {
+				running = append(running, nd)
+			}
+		}
+		if len(running) == 0 {
+			return errors.New("no node is running")
+		}
+		err := writeRound(ctx, running[round%len(running)].Client, running[(round+1)%len(running)].Client)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("cluster does not take writes within %v: %w", timeout, err)
+			}
+			ok = 0
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		ok++
+	}
+	return nil
+}
+
+func writeRound(ctx context.Context, createAt, readAt string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := do(ctx, createAt, "SESSION.CREATE", "TTL", "60")
+	if err != nil {
+		return fmt.Errorf("%s SESSION.CREATE: %w", createAt, err)
+	}
+	m, err := asMap(v)
+	if err != nil || m["id"].Str == "" {
+		return fmt.Errorf("%s SESSION.CREATE: reply %v (%v)", createAt, v, err)
+	}
+	id := m["id"].Str
+	v, err = do(ctx, readAt, "SESSION.GET", id, "CONSISTENCY", "linearizable", "NOTOUCH")
+	if err != nil {
+		return fmt.Errorf("%s SESSION.GET %s: %w", readAt, id, err)
+	}
+	if m, err = asMap(v); err != nil || m["id"].Str != id {
+		return fmt.Errorf("%s SESSION.GET %s: reply %v (%v)", readAt, id, v, err)
+	}
+	return nil
+}
+
+// do sends one command on a new connection; an error reply is an error.
+func do(ctx context.Context, addr string, args ...string) (resp.Value, error) {
+	cl, err := resp.Dial(ctx, addr)
+	if err != nil {
+		return resp.Value{}, err
+	}
+	defer cl.Close()
+	return cl.Do(ctx, args...)
+}
+
+// asMap reads a RESP3 map, or its RESP2 form (a key/value array).
+func asMap(v resp.Value) (map[string]resp.Value, error) {
+	if v.Kind != resp.Map && v.Kind != resp.Array {
+		return nil, fmt.Errorf("got a %s, want a map", v.Kind)
+	}
+	if len(v.Elems)%2 != 0 {
+		return nil, fmt.Errorf("map with %d elements", len(v.Elems))
+	}
+	m := make(map[string]resp.Value, len(v.Elems)/2)
+	for i := 0; i < len(v.Elems); i += 2 {
+		m[v.Elems[i].Str] = v.Elems[i+1]
+	}
+	return m, nil
+}
