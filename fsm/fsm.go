@@ -54,6 +54,19 @@ func (f *FSM) Get(id string, now int64) (*Record, bool) {
 	return r, true
 }
 
+// GetAt returns the record with the given id unless it is expired at now,
+// ignoring the log clock. It exists only for the test-mode hook DEBUG.UNSAFE
+// EXPIRY (node/testmode.go), which deliberately decides expiry by the
+// node's own clock alone so that the jepsen harness can show its TTL
+// checker catching it. Servers must use Get.
+func (f *FSM) GetAt(id string, now int64) (*Record, bool) {
+	r := f.state.Load().get(id)
+	if r == nil || r.ExpiredAt(now) {
+		return nil, false
+	}
+	return r, true
+}
+
 // BySubject returns the live records of subject (as Get judges liveness),
 // sorted by ID. The result reflects a state between two commands. Records
 // are shared and immutable.

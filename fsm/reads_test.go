@@ -29,6 +29,24 @@ func TestGetHidesExpired(t *testing.T) {
 	}
 }
 
+// TestGetAtIgnoresLogClock: GetAt (test hook only) judges expiry by the
+// given time alone, where Get also applies the log clock.
+func TestGetAtIgnoresLogClock(t *testing.T) {
+	f := New(Limits{})
+	mustApply(t, f, 1, t0, cCreate("s1", "u", nil, 30*sec, 0))
+	mustApply(t, f, 2, t0+31*sec, cCreate("other", "", nil, 0, 0))
+	mustGone(t, f, "s1", t0)
+	if _, ok := f.GetAt("s1", t0); !ok {
+		t.Error("GetAt hid a record not expired at the given time")
+	}
+	if _, ok := f.GetAt("s1", t0+30*sec); ok {
+		t.Error("GetAt served a record expired at the given time")
+	}
+	if _, ok := f.GetAt("nope", t0); ok {
+		t.Error("GetAt found a missing record")
+	}
+}
+
 func TestBySubject(t *testing.T) {
 	f := New(Limits{})
 	for i, id := range []string{"c", "a", "d", "b"} {

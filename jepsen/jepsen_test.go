@@ -128,3 +128,65 @@ func TestSelfTestUnsafeReads(t *testing.T) {
 	}
 	t.Fatal("no linearizable check in the result")
 }
+
+// TestSelfTestUnsafeExpiry: with expiry decided by each node's own clock
+// (DEBUG.UNSAFE EXPIRY on, the log clock ignored) and the followers'
+// clocks set 5s behind, the followers serve sessions past their deadline:
+// the ttl checker must report them served late.
+func TestSelfTestUnsafeExpiry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a real cluster; skipped with -short")
+	}
+	res := run(t, RunConfig{
+		Workloads: []string{"ttl"}, Nemeses: []string{"skew-followers"},
+		Duration: 14 * time.Second, UnsafeExpiry: true, ExtraArgs: UnsafeExpiryArgs,
+		Workers: 15, FaultFor: 8 * time.Second, QuietFor: time.Second, TTLSlack: time.Second,
+		OutDir: filepath.Join(t.TempDir(), "out"), // the failure is expected: do not keep it
+	})
+	for _, c := range res.Checks {
+		if c.Name == "ttl" {
+			if c.Valid {
+				t.Fatalf("ttl checker passed a run with DEBUG.UNSAFE EXPIRY on: %s", c.Detail)
+			}
+			if strings.Contains(c.Detail, "served late 0,") {
+				t.Fatalf("ttl checker failed, but not for sessions served late: %s", c.Detail)
+			}
+			t.Logf("caught, as it must be: %s", c.Detail)
+			return
+		}
+	}
+	t.Fatal("no ttl check in the result")
+}
+
+// TestControlSafeExpiry is TestSelfTestUnsafeExpiry without the unsafe
+// mode: the same faults and bound must pass, so the self-test's failure is
+// the unsafe mode's doing. Runs only with JEPSEN_LONG=1 (time budget).
+func TestControlSafeExpiry(t *testing.T) {
+	if testing.Short() || os.Getenv("JEPSEN_LONG") == "" {
+		t.Skip("control run; set JEPSEN_LONG=1")
+	}
+	res := run(t, RunConfig{
+		Workloads: []string{"ttl"}, Nemeses: []string{"skew-followers"},
+		Duration: 14 * time.Second, ExtraArgs: UnsafeExpiryArgs,
+		Workers: 15, FaultFor: 8 * time.Second, QuietFor: time.Second, TTLSlack: time.Second,
+	})
+	if !res.Valid {
+		t.Fatalf("checkers failed; history, visualisation and logs in %s", res.Config.OutDir)
+	}
+}
+
+// TestMajoritiesRing: 5 nodes, register workload, majorities-ring
+// partitions (every node sees a different majority). Runs only with
+// JEPSEN_LONG=1: it would push the default run past its time budget.
+func TestMajoritiesRing(t *testing.T) {
+	if testing.Short() || os.Getenv("JEPSEN_LONG") == "" {
+		t.Skip("5-node run; set JEPSEN_LONG=1")
+	}
+	res := run(t, RunConfig{Workloads: []string{"register"}, Nemeses: []string{"majorities-ring"}, Nodes: 5, Duration: 20 * time.Second})
+	if !res.Valid {
+		t.Fatalf("checkers failed; history, visualisation and logs in %s", res.Config.OutDir)
+	}
+	if n := res.Counts["register"]; n.OK < 50 {
+		t.Errorf("register: only %d ok operations: the run proves little", n.OK)
+	}
+}

@@ -18,7 +18,8 @@ type Nemesis interface {
 	Stop(ctx context.Context, c *Cluster) (string, error)
 }
 
-// NewNemesis returns a nemesis by name: partition, kill, pause, clock.
+// NewNemesis returns a nemesis by name: partition, partition-leader,
+// majorities-ring, kill, pause, clock, skew-followers, transfer, none.
 // skew bounds the clock nemesis's offsets.
 func NewNemesis(name string, skew time.Duration) (Nemesis, error) {
 	switch name {
@@ -26,6 +27,8 @@ func NewNemesis(name string, skew time.Duration) (Nemesis, error) {
 		return &partitionNemesis{}, nil
 	case "partition-leader":
 		return &partitionNemesis{leaderOnly: true}, nil
+	case "majorities-ring":
+		return ringNemesis{}, nil
 	case "kill":
 		return &killNemesis{}, nil
 	case "pause":
@@ -35,12 +38,14 @@ func NewNemesis(name string, skew time.Duration) (Nemesis, error) {
 			return nil, errors.New("clock nemesis needs a positive skew bound")
 		}
 		return &clockNemesis{skew: skew}, nil
+	case "skew-followers":
+		return skewFollowersNemesis{behind: 5 * time.Second}, nil
 	case "transfer":
 		return transferNemesis{}, nil
 	case "none":
 		return noNemesis{}, nil
 	}
-	return nil, fmt.Errorf("unknown nemesis %q (partition, partition-leader, kill, pause, clock, transfer, none)", name)
+	return nil, fmt.Errorf("unknown nemesis %q (partition, partition-leader, majorities-ring, kill, pause, clock, skew-followers, transfer, none)", name)
 }
 
 const adminTimeout = time.Second
@@ -147,6 +152,56 @@ func (partitionNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
 		}
 	}
 	return "healed", errors.Join(errs...)
+}
+
+// ---------------------------------------------------------------- majorities ring
+
+// ringNemesis is Jepsen's "majorities ring": the nodes are put in a ring in
+// random order and each node keeps its links only to the nodes at ring
+// distance <= d, where d is the smallest with 2d+1 >= a majority. With 5
+// nodes, d = 1: node i sees i-1, i, i+1 (3 of 5, a majority), is cut from
+// the two nodes at distance 2, and no two nodes see the same majority. The
+// blocks are per pair and both ways (DEBUG.FAULT BLOCK ... both), so the
+// partition is not transitive: a and c are cut, but both talk to b. Needs
+// at least 5 nodes (with 3, every node already sees everyone).
+type ringNemesis struct{}
+
+func (ringNemesis) Name() string { return "majorities-ring" }
+
+// ringCuts returns, for a ring order of n nodes, the pairs (by position)
+// that must be cut: ring distance greater than d.
+func ringCuts(n int) (d int, cuts [][2]int) {
+	maj := n/2 + 1
+	d = maj / 2 // 2d+1 >= maj
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			if dist := min(j-i, n-(j-i)); dist > d {
+				cuts = append(cuts, [2]int{i, j})
+			}
+		}
+	}
+	return d, cuts
+}
+
+func (ringNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
+	if len(c.Nodes) < 5 {
+		return "nothing", fmt.Errorf("majorities-ring needs at least 5 nodes, have %d", len(c.Nodes))
+	}
+	ring := append([]*Node(nil), c.Nodes...)
+	rand.Shuffle(len(ring), func(i, j int) { ring[i], ring[j] = ring[j], ring[i] })
+	_, cuts := ringCuts(len(ring))
+	var errs []error
+	var parts []string
+	for _, p := range cuts {
+		a, b := ring[p[0]], ring[p[1]]
+		errs = append(errs, block(ctx, c, a, b, "both"), block(ctx, c, b, a, "both"))
+		parts = append(parts, a.ID+"-"+b.ID)
+	}
+	return fmt.Sprintf("ring %s, cut %s", ids(ring), strings.Join(parts, " ")), errors.Join(errs...)
+}
+
+func (ringNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
+	return partitionNemesis{}.Stop(ctx, c)
 }
 
 // ---------------------------------------------------------------- kill
@@ -270,6 +325,56 @@ func ids(ns []*Node) string {
 		s = append(s, n.ID)
 	}
 	return "[" + strings.Join(s, " ") + "]"
+}
+
+// ---------------------------------------------------------------- skew-followers
+
+// skewFollowersNemesis moves the leadership of every group to one node L
+// (DEBUG.TRANSFER until L leads, best effort) and sets every other node's
+// clock far behind (5s, far beyond any sane skew bound), so the skewed
+// nodes are followers everywhere. A correct follower still hides expired
+// sessions once its log clock (L's time, as replicated) passes the
+// deadline; a node with DEBUG.UNSAFE EXPIRY on serves them until its own
+// clock catches up. Used by the unsafe-expiry self-test, with sweeping and
+// leadership balancing slowed down (UnsafeExpiryArgs). Stop resets clocks.
+type skewFollowersNemesis struct{ behind time.Duration }
+
+func (skewFollowersNemesis) Name() string { return "skew-followers" }
+
+func (s skewFollowersNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
+	l := leaderOrRandom(ctx, c)
+	if !l.Running() || l.Paused() {
+		return "nothing", nil
+	}
+	var errs []error
+	for gid := range len(c.Nodes) {
+		for try := 0; try < 8; try++ {
+			cur := c.Leader(ctx, gid)
+			if cur == l {
+				break
+			}
+			if cur == nil {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			_, _ = c.Admin(ctx, cur, 3*time.Second, "DEBUG.TRANSFER", strconv.Itoa(gid))
+		}
+		if c.Leader(ctx, gid) != l {
+			errs = append(errs, fmt.Errorf("group %d: could not move leadership to %s", gid, l.ID))
+		}
+	}
+	var skewed []*Node
+	for _, n := range live(c) {
+		if n != l {
+			errs = append(errs, setClock(ctx, c, n, -s.behind.Milliseconds()))
+			skewed = append(skewed, n)
+		}
+	}
+	return fmt.Sprintf("%s leads all groups; clocks of %s %+dms", l.ID, ids(skewed), -s.behind.Milliseconds()), errors.Join(errs...)
+}
+
+func (skewFollowersNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
+	return clockNemesis{}.Stop(ctx, c)
 }
 
 // ---------------------------------------------------------------- transfer

@@ -38,7 +38,15 @@ type RunConfig struct {
 	MaxStaleness       time.Duration // server --max-staleness (default 1s)
 	// Unsafe enables DEBUG.UNSAFE READS on every node: the checkers must fail.
 	Unsafe bool
-	Logf   func(format string, args ...any)
+	// UnsafeExpiry enables DEBUG.UNSAFE EXPIRY on every node (expiry by
+	// the node's clock alone); with the skew-followers nemesis the ttl
+	// checker must fail.
+	UnsafeExpiry bool
+	ExtraArgs    []string // more server flags (later flags win)
+	// TTLSlack widens the ttl checker's bound (the unsafe-expiry self-test
+	// allows for the log clock's replication lag on a skewed follower).
+	TTLSlack time.Duration
+	Logf     func(format string, args ...any)
 }
 
 func (c *RunConfig) defaults() {
@@ -71,11 +79,18 @@ func (c *RunConfig) defaults() {
 	}
 }
 
+// UnsafeExpiryArgs are the server flags of the unsafe-expiry self-test: the
+// sweeper and leadership balancing are slowed so that expired sessions stay
+// in the log for their whole life in the test and a follower stays a
+// follower. Correct nodes still hide expired sessions by the log clock; a
+// node with DEBUG.UNSAFE EXPIRY on does not.
+var UnsafeExpiryArgs = []string{"--sweep-interval", "1m", "--balance-interval", "1h"}
+
 // skewBetweenNodes is the largest clock difference between two nodes the
 // run can cause.
 func (c *RunConfig) skewBetweenNodes() time.Duration {
 	for _, n := range c.Nemeses {
-		if n == "clock" {
+		if n == "clock" { // not skew-followers: its 5s is outside any bound on purpose
 			return 2 * c.ClockSkew
 		}
 	}
@@ -90,7 +105,7 @@ func (c *RunConfig) staleBound() time.Duration {
 	return c.MaxStaleness + c.skewBetweenNodes() + slack
 }
 
-func (c *RunConfig) ttlBound() time.Duration { return c.skewBetweenNodes() + slack }
+func (c *RunConfig) ttlBound() time.Duration { return c.skewBetweenNodes() + slack + c.TTLSlack }
 
 // Counts are operation counts.
 type Counts struct{ Ops, OK, Fail, Unknown int }
@@ -129,17 +144,23 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 			return nil, err
 		}
 		nems = append(nems, n)
+		if name == "majorities-ring" && cfg.Nodes < 5 {
+			return nil, fmt.Errorf("jepsen: majorities-ring needs at least 5 nodes, have %d", cfg.Nodes)
+		}
 	}
 	began := time.Now()
-	cl, err := StartCluster(ctx, ClusterConfig{Binary: cfg.Binary, Dir: cfg.Dir, Nodes: cfg.Nodes, MaxStaleness: cfg.MaxStaleness})
+	cl, err := StartCluster(ctx, ClusterConfig{Binary: cfg.Binary, Dir: cfg.Dir, Nodes: cfg.Nodes, MaxStaleness: cfg.MaxStaleness, ExtraArgs: cfg.ExtraArgs})
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
 	cfg.Logf("cluster up: %s", strings.Join(cl.ClientAddrs(), " "))
-	if cfg.Unsafe {
+	for what, on := range map[string]bool{"READS": cfg.Unsafe, "EXPIRY": cfg.UnsafeExpiry} {
+		if !on {
+			continue
+		}
 		for _, n := range cl.Nodes {
-			if _, err := cl.Admin(ctx, n, adminTimeout, "DEBUG.UNSAFE", "READS", "on"); err != nil {
+			if _, err := cl.Admin(ctx, n, adminTimeout, "DEBUG.UNSAFE", what, "on"); err != nil {
 				return nil, err
 			}
 		}

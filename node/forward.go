@@ -147,7 +147,7 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 			return nil, withCode(err)
 		}
 		if method == rpcGet {
-			rec, ok := g.fsm.Get(key, n.now())
+			rec, ok := n.fsmGet(g.fsm, key)
 			if !ok {
 				return nil, withCode(fmt.Errorf("%w: session not found", fsm.ErrNotFound))
 			}

@@ -68,7 +68,7 @@ func (n *Node) get(ctx context.Context, id string, o readOpts) (*fsm.Record, err
 	gid := n.ring.Group(id)
 	var rec *fsm.Record
 	err := n.localOrForward(ctx, gid, o, func() error {
-		r, ok := n.groups[gid].fsm.Get(id, n.now())
+		r, ok := n.fsmGet(n.groups[gid].fsm, id)
 		if !ok {
 			return fmt.Errorf("%w: session not found", fsm.ErrNotFound)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/sessionraft/sessionraft/fsm"
 	"github.com/sessionraft/sessionraft/transport/resp"
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
@@ -23,11 +24,15 @@ import (
 //	DEBUG.CLOCK OFFSET <ms>                            skew n.now() by ms
 //	DEBUG.CLOCK GET                                    current offset, ms
 //	DEBUG.UNSAFE READS on|off                          linearizable/leader reads from local state, no quorum round
+//	DEBUG.UNSAFE EXPIRY on|off                         single-record reads judge expiry by the node's clock only, not the log clock
 //	DEBUG.HASH                                         per group: [group, applied index, sessions, fsm hash]
 //	DEBUG.TRANSFER <group>                             leadership transfer (this node must lead the group)
 type testHooks struct {
 	clockOffset atomic.Int64 // ns added to the wall clock by n.now()
 	unsafeReads atomic.Bool  // DELIBERATELY UNSAFE: skip ReadIndex/VerifyLeader
+	// DELIBERATELY UNSAFE: Get hides records by n.now() only (fsm.GetAt),
+	// so a node whose clock is behind serves records the log has expired.
+	unsafeExpiry atomic.Bool
 }
 
 var testCommands = map[string]command{
@@ -54,6 +59,17 @@ func (h *handler) lookupCommand(name string) (command, bool) {
 // local state with no barrier at all (DEBUG.UNSAFE READS on).
 func (n *Node) unsafeLocalRead(o readOpts) bool {
 	return n.test.unsafeReads.Load() && o.level != wire.Stale
+}
+
+// fsmGet reads one record for a client read. Normally fsm.Get: hidden once
+// expired at n.now() or at the log clock. With DEBUG.UNSAFE EXPIRY on
+// (test mode only) the log clock is ignored: expiry is decided by this
+// node's own, possibly skewed, clock alone.
+func (n *Node) fsmGet(f *fsm.FSM, id string) (*fsm.Record, bool) {
+	if n.test.unsafeExpiry.Load() {
+		return f.GetAt(id, n.now())
+	}
+	return f.Get(id, n.now())
 }
 
 func badDebug(r *resp.Reply, usage string) {
@@ -110,21 +126,27 @@ func (h *handler) debugClock(_ *resp.Conn, _ *connState, args [][]byte, r *resp.
 }
 
 func (h *handler) debugUnsafe(_ *resp.Conn, _ *connState, args [][]byte, r *resp.Reply) {
-	const usage = "DEBUG.UNSAFE READS on|off"
-	if !strings.EqualFold(string(args[1]), "READS") {
+	const usage = "DEBUG.UNSAFE READS|EXPIRY on|off"
+	var flag *atomic.Bool
+	switch strings.ToUpper(string(args[1])) {
+	case "READS":
+		flag = &h.n.test.unsafeReads
+	case "EXPIRY":
+		flag = &h.n.test.unsafeExpiry
+	default:
 		badDebug(r, usage)
 		return
 	}
 	switch strings.ToLower(string(args[2])) {
 	case "on":
-		h.n.test.unsafeReads.Store(true)
+		flag.Store(true)
 	case "off":
-		h.n.test.unsafeReads.Store(false)
+		flag.Store(false)
 	default:
 		badDebug(r, usage)
 		return
 	}
-	h.n.log.Warn("test mode: UNSAFE reads", "on", h.n.test.unsafeReads.Load())
+	h.n.log.Warn("test mode: UNSAFE "+strings.ToLower(string(args[1])), "on", flag.Load())
 	r.WriteSimple("OK")
 }
 

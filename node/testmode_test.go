@@ -108,6 +108,14 @@ func TestDebugHooks(t *testing.T) {
 			t.Fatalf("unsafe read on the isolated node = %q, want the stale %q", got, "old")
 		}
 		cls[victim].ok("DEBUG.UNSAFE", "READS", "off")
+		cls[victim].ok("DEBUG.UNSAFE", "EXPIRY", "on")
+		if !c.node(victim).test.unsafeExpiry.Load() {
+			t.Fatal("DEBUG.UNSAFE EXPIRY on did not turn the mode on")
+		}
+		cls[victim].ok("DEBUG.UNSAFE", "EXPIRY", "off")
+		if code := errCode(cls[victim].do("DEBUG.UNSAFE", "WRITES", "on")); code != wire.CodeBadArg {
+			t.Fatalf("DEBUG.UNSAFE WRITES: code %q", code)
+		}
 		for i := 0; i < 3; i++ {
 			cls[i].ok("DEBUG.FAULT", "CLEAR")
 		}

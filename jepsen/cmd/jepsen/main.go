@@ -22,7 +22,7 @@ import (
 func main() {
 	var (
 		workloads = flag.String("workload", "register,set,ttl", "comma-separated workloads: register, set (with destroy/rotate), ttl")
-		nemeses   = flag.String("nemesis", "partition,kill,pause,clock", "comma-separated nemeses: partition, partition-leader, kill, pause, clock, transfer, none")
+		nemeses   = flag.String("nemesis", "partition,kill,pause,clock", "comma-separated nemeses: partition, partition-leader, majorities-ring (5+ nodes), kill, pause, clock, skew-followers, transfer, none")
 		dur       = flag.Duration("time", time.Minute, "how long to run the workloads")
 		nodes     = flag.Int("nodes", 3, "cluster size (3 or 5)")
 		out       = flag.String("out", "", "output directory: node data and logs, history, visualisation (default: a new temp dir)")
@@ -32,6 +32,7 @@ func main() {
 		faultFor  = flag.Duration("fault-for", 4*time.Second, "how long each fault lasts")
 		quietFor  = flag.Duration("quiet-for", 2*time.Second, "healthy time between faults")
 		unsafe    = flag.Bool("unsafe-reads", false, "turn on DEBUG.UNSAFE READS on every node (the checkers should fail)")
+		unsafeExp = flag.Bool("unsafe-expiry", false, "turn on DEBUG.UNSAFE EXPIRY on every node, slow sweeping and balancing (use with -workload ttl -nemesis skew-followers: the ttl checker should fail)")
 		race      = flag.Bool("race", false, "build the server with -race")
 		each      = flag.Bool("each", false, "run every workload x nemesis combination separately, -time each")
 	)
@@ -65,6 +66,10 @@ func main() {
 	} else {
 		combos = append(combos, combo{ws, ns})
 	}
+	var extra []string
+	if *unsafeExp {
+		extra = jepsen.UnsafeExpiryArgs
+	}
 	valid := true
 	for i, c := range combos {
 		runDir := filepath.Join(dir, fmt.Sprintf("run%02d-%s-%s", i+1, strings.Join(c.w, "+"), strings.Join(c.n, "+")))
@@ -73,6 +78,7 @@ func main() {
 			Workloads: c.w, Nemeses: c.n, Duration: *dur, Nodes: *nodes,
 			Workers: *workers, Keys: *keys, ClockSkew: *skew,
 			FaultFor: *faultFor, QuietFor: *quietFor, Unsafe: *unsafe,
+			UnsafeExpiry: *unsafeExp, ExtraArgs: extra,
 			Logf: func(format string, args ...any) { log.Printf(format, args...) },
 		})
 		if err != nil {
