@@ -122,13 +122,23 @@ func (f *FSM) Len() int { return int(f.state.Load().count.Load()) }
 // and blocks Apply while it runs, so it is meant for tests and offline
 // checks.
 func (f *FSM) Hash() [32]byte {
+	_, _, sum := f.Digest()
+	return sum
+}
+
+// Digest returns the applied index, the record count and the state hash,
+// all taken under the apply lock so they describe one and the same state:
+// reading AppliedIndex and Hash separately can pair an index with the hash
+// of the state before it, which looks like diverged replicas.
+func (f *FSM) Digest() (applied uint64, records int, sum [32]byte) {
 	f.applyMu.Lock()
 	defer f.applyMu.Unlock()
 	st := f.state.Load()
+	applied = st.applied.Load()
 
 	h := sha256.New()
 	buf := append([]byte(nil), "SRHASH\x02"...)
-	buf = binary.AppendUvarint(buf, st.applied.Load())
+	buf = binary.AppendUvarint(buf, applied)
 	buf = binary.AppendVarint(buf, st.clock.Load())
 
 	recs := st.records()
@@ -165,9 +175,8 @@ func (f *FSM) Hash() [32]byte {
 	}
 	h.Write(buf)
 
-	var sum [32]byte
 	h.Sum(sum[:0])
-	return sum
+	return applied, len(recs), sum
 }
 
 // String summarises the FSM for logs.

@@ -150,7 +150,7 @@ func (c *testCluster) waitReplicasIdentical() {
 					continue
 				}
 				f := n.groups[gid].fsm
-				h, idx := f.Hash(), f.AppliedIndex()
+				idx, _, h := f.Digest()
 				if i == 0 {
 					first, firstIdx = h, idx
 				} else if idx != firstIdx || h != first {

@@ -155,11 +155,12 @@ func (h *handler) debugUnsafe(_ *resp.Conn, _ *connState, args [][]byte, r *resp
 func (h *handler) debugHash(_ *resp.Conn, _ *connState, _ [][]byte, r *resp.Reply) {
 	r.WriteArrayLen(len(h.n.groups))
 	for _, g := range h.n.groups {
-		sum := g.fsm.Hash() // takes the apply lock: applied and hash agree
+		// One call, under the apply lock: index, count and hash of one state.
+		applied, records, sum := g.fsm.Digest()
 		r.WriteArrayLen(4)
 		r.WriteInt(int64(g.id))
-		r.WriteInt(int64(g.fsm.AppliedIndex()))
-		r.WriteInt(int64(g.fsm.Len()))
+		r.WriteInt(int64(applied))
+		r.WriteInt(int64(records))
 		r.WriteBulkString(hex.EncodeToString(sum[:]))
 	}
 }
