@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -124,36 +123,19 @@ func (n *Node) localOrForward(ctx context.Context, gid int, o readOpts, local fu
 	if err != nil {
 		return err
 	}
-	backoff := 5 * time.Millisecond
-	for {
+	return n.retryUnapplied(ctx, func() error {
 		if n.unsafeLocalRead(o) { // test mode only: DEBUG.UNSAFE READS on
 			return local()
 		}
 		if o.level == wire.Stale || g.isLeader() {
-			err = g.readBarrier(ctx, o.level, o.maxStale)
-			if err == nil {
-				return local()
+			if err := g.readBarrier(ctx, o.level, o.maxStale); err != nil {
+				return err
 			}
-		} else if addr, _ := g.leaderAddr(); addr != "" {
-			err = remote(addr)
-			if err == nil {
-				return nil
-			}
-		} else {
-			err = fmt.Errorf("%w: group %d has no leader", ErrUnavailable, gid)
+			return local()
 		}
-		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrUnavailable) {
-			return err
+		if addr, _ := g.leaderAddr(); addr != "" {
+			return remote(addr)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %v (last: %v)", ErrUnavailable, ctx.Err(), err)
-		case <-n.closing:
-			return ErrShutdown
-		case <-time.After(backoff):
-		}
-		if backoff < 200*time.Millisecond {
-			backoff *= 2
-		}
-	}
+		return fmt.Errorf("%w: group %d has no leader", ErrUnavailable, gid)
+	})
 }

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -146,9 +145,8 @@ func (n *Node) write(ctx context.Context, gid int, cmd fsm.Command) (fsm.Result,
 		return fsm.Result{}, err
 	}
 	size := commandSize(&cmd)
-	backoff := 5 * time.Millisecond
-	for {
-		var res fsm.Result
+	var res fsm.Result
+	err = n.retryUnapplied(ctx, func() (err error) {
 		if g.isLeader() {
 			res, err = g.propose(ctx, cmd, size)
 		} else if addr, _ := g.leaderAddr(); addr != "" {
@@ -156,24 +154,12 @@ func (n *Node) write(ctx context.Context, gid int, cmd fsm.Command) (fsm.Result,
 		} else {
 			err = fmt.Errorf("%w: group %d has no leader", ErrUnavailable, gid)
 		}
-		if err == nil {
-			return res, nil
-		}
-		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrUnavailable) {
-			return res, err
-		}
-		// Not applied: wait for leadership to settle and try again.
-		select {
-		case <-ctx.Done():
-			return fsm.Result{}, fmt.Errorf("%w: %v (last: %v)", ErrUnavailable, ctx.Err(), err)
-		case <-n.closing:
-			return fsm.Result{}, ErrShutdown
-		case <-time.After(backoff):
-		}
-		if backoff < 200*time.Millisecond {
-			backoff *= 2
-		}
+		return err
+	})
+	if err != nil {
+		return fsm.Result{}, err
 	}
+	return res, nil
 }
 
 // commandSize estimates a command's encoded size for MaxBatchBytes.
