@@ -6,35 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 )
-
-// lockedBuffer collects a child's output written from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestBenchSmoke runs the bench command, briefly, against a real cluster of
 // three server processes started by "sessionraft dev". It checks that every
@@ -44,37 +25,16 @@ func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-process cluster")
 	}
-	goTool, err := exec.LookPath("go")
+	bin, err := testcluster.Binary()
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "sessionraft-bench-smoke")
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	base, err := testcluster.FreeBasePort(3)
+	if err != nil {
+		t.Fatal(err)
 	}
-	base := 0
-	for range 100 {
-		b := 20000 + rand.IntN(20000)
-		nodes := make([]*devNode, 3)
-		for i := range nodes {
-			nodes[i] = &devNode{
-				id:     fmt.Sprint("n", i+1),
-				client: fmt.Sprintf("127.0.0.1:%d", b+i),
-				raft:   fmt.Sprintf("127.0.0.1:%d", b+100+i),
-				gossip: fmt.Sprintf("127.0.0.1:%d", b+200+i),
-			}
-		}
-		if checkPortsFree(nodes) == nil {
-			base = b
-			break
-		}
-	}
-	if base == 0 {
-		t.Fatal("no free ports")
-	}
-	out := &lockedBuffer{}
-	dev := exec.Command(bin, "dev", "--fresh", "--data-dir", filepath.Join(dir, "data"),
+	out := &testcluster.Buffer{}
+	dev := exec.Command(bin, "dev", "--fresh", "--data-dir", filepath.Join(t.TempDir(), "data"),
 		"--base-port", fmt.Sprint(base), "--log-level", "warn", "--wait", "30s")
 	dev.Stdout, dev.Stderr = out, out
 	dev.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
