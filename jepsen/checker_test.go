@@ -103,3 +103,52 @@ func TestSetChecker(t *testing.T) {
 		}
 	}
 }
+
+func TestReplicaVerdict(t *testing.T) {
+	d := func(applied int64, hash string) replicaDigest { return replicaDigest{applied, 3, hash} }
+	tests := []struct {
+		name        string
+		obs         func(o replicaObservations)
+		valid, done bool
+	}{
+		{"nothing yet", func(o replicaObservations) {}, true, false},
+		{"all at one index", func(o replicaObservations) {
+			o.add(0, "a", d(10, "h"))
+			o.add(0, "b", d(10, "h"))
+			o.add(0, "c", d(10, "h"))
+		}, true, true},
+		// Seen at different moments: a at 10 then 12, b and c at 10 later.
+		{"common index across samples", func(o replicaObservations) {
+			o.add(0, "a", d(10, "h"))
+			o.add(0, "a", d(12, "h2"))
+			o.add(0, "b", d(10, "h"))
+			o.add(0, "c", d(11, "x"))
+			o.add(0, "c", d(10, "h"))
+		}, true, true},
+		{"never all at one index", func(o replicaObservations) {
+			o.add(0, "a", d(10, "h"))
+			o.add(0, "b", d(11, "h1"))
+			o.add(0, "c", d(12, "h2"))
+		}, true, false},
+		{"diverged", func(o replicaObservations) {
+			o.add(0, "a", d(10, "h"))
+			o.add(0, "b", d(10, "other"))
+		}, false, true},
+		{"one group converged, the other not", func(o replicaObservations) {
+			for _, n := range []string{"a", "b", "c"} {
+				o.add(0, n, d(5, "h"))
+			}
+			o.add(1, "a", d(7, "h"))
+		}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := replicaObservations{}
+			tt.obs(o)
+			valid, done, detail := o.verdict(3)
+			if valid != tt.valid || done != tt.done {
+				t.Fatalf("verdict = valid %v done %v (%s), want valid %v done %v", valid, done, detail, tt.valid, tt.done)
+			}
+		})
+	}
+}

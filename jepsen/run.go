@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -321,58 +323,38 @@ func errSuffix(err error) string {
 	return " (error: " + err.Error() + ")"
 }
 
-// checkReplicas compares every node's per-group state hash (DEBUG.HASH).
-// A group passes once all nodes report the same applied index and hash; it
-// fails at once if two nodes at the same applied index differ.
+// checkReplicas compares every node's per-group state digest (DEBUG.HASH).
+// A replica's state at a given applied index is fixed, so observations made
+// at different moments can be compared: a group passes once every node has
+// been seen at one common applied index with one hash, and fails at once if
+// two nodes were ever seen at the same index with different hashes. (Idle
+// leaders append clock ticks, so all nodes are rarely at one index at one
+// instant.)
 func checkReplicas(ctx context.Context, cl *Cluster, limit time.Duration) CheckResult {
 	res := CheckResult{Name: "replicas"}
-	done := map[int]bool{}
+	obs := replicaObservations{}
 	deadline := time.Now().Add(limit)
 	var last string
 	for time.Now().Before(deadline) {
-		type st struct {
-			applied, sessions int64
-			hash              string
-		}
-		views := map[int][]st{}
-		ok := true
 		for _, n := range cl.Nodes {
 			v, err := cl.Admin(ctx, n, 2*time.Second, "DEBUG.HASH")
 			if err != nil {
-				ok, last = false, fmt.Sprintf("%s: %v", n.ID, err)
-				break
+				last = fmt.Sprintf("%s: %v", n.ID, err)
+				continue
 			}
 			for _, g := range v.Elems {
 				if len(g.Elems) == 4 {
-					views[int(g.Elems[0].Int)] = append(views[int(g.Elems[0].Int)], st{g.Elems[1].Int, g.Elems[2].Int, g.Elems[3].Str})
+					obs.add(int(g.Elems[0].Int), n.ID, replicaDigest{g.Elems[1].Int, g.Elems[2].Int, g.Elems[3].Str})
 				}
 			}
 		}
-		if ok {
-			for gid, vs := range views {
-				same := true
-				for _, s := range vs[1:] {
-					if s.applied == vs[0].applied && s.hash != vs[0].hash {
-						res.Detail = fmt.Sprintf("group %d: replicas differ at applied index %d: %v", gid, s.applied, vs)
-						return res
-					}
-					same = same && s == vs[0]
-				}
-				if same && len(vs) == len(cl.Nodes) {
-					done[gid] = true
-				} else {
-					last = fmt.Sprintf("group %d: %v", gid, vs)
-				}
-			}
-			if len(done) == len(views) && len(views) > 0 {
-				res.Valid = true
-				var parts []string
-				for gid := range len(views) {
-					parts = append(parts, fmt.Sprintf("g%d: %d sessions @%d", gid, views[gid][0].sessions, views[gid][0].applied))
-				}
-				res.Detail = "all replicas identical (" + strings.Join(parts, ", ") + ")"
-				return res
-			}
+		valid, done, detail := obs.verdict(len(cl.Nodes))
+		if !valid || done {
+			res.Valid, res.Detail = valid, detail
+			return res
+		}
+		if detail != "" {
+			last = detail
 		}
 		if !wait(ctx, 50*time.Millisecond) {
 			break
@@ -380,6 +362,67 @@ func checkReplicas(ctx context.Context, cl *Cluster, limit time.Duration) CheckR
 	}
 	res.Detail = "replicas did not converge within " + limit.String() + ": " + last
 	return res
+}
+
+// replicaDigest is one node's DEBUG.HASH answer for one group.
+type replicaDigest struct {
+	applied, sessions int64
+	hash              string
+}
+
+// replicaObservations: group -> applied index -> node -> digest.
+type replicaObservations map[int]map[int64]map[string]replicaDigest
+
+func (o replicaObservations) add(gid int, node string, d replicaDigest) {
+	if o[gid] == nil {
+		o[gid] = map[int64]map[string]replicaDigest{}
+	}
+	if o[gid][d.applied] == nil {
+		o[gid][d.applied] = map[string]replicaDigest{}
+	}
+	o[gid][d.applied][node] = d
+}
+
+// verdict reports valid=false with the evidence as soon as two nodes were
+// seen at one applied index with different hashes; done once every group
+// has an index at which all nodes were seen (with equal hashes).
+func (o replicaObservations) verdict(nodes int) (valid, done bool, detail string) {
+	if len(o) == 0 {
+		return true, false, "no digests yet"
+	}
+	var parts, pending []string
+	for _, gid := range slices.Sorted(maps.Keys(o)) {
+		var best int64 = -1
+		for _, idx := range slices.Sorted(maps.Keys(o[gid])) {
+			seen := o[gid][idx]
+			var first *replicaDigest
+			for _, node := range slices.Sorted(maps.Keys(seen)) {
+				d := seen[node]
+				if first == nil {
+					first = &d
+				} else if d.hash != first.hash || d.sessions != first.sessions {
+					return false, true, fmt.Sprintf("group %d: replicas differ at applied index %d: %v", gid, idx, seen)
+				}
+			}
+			if len(seen) == nodes {
+				best = idx
+			}
+		}
+		if best < 0 {
+			pending = append(pending, fmt.Sprintf("group %d: no index seen on all %d nodes yet", gid, nodes))
+			continue
+		}
+		var any replicaDigest
+		for _, d := range o[gid][best] {
+			any = d
+			break
+		}
+		parts = append(parts, fmt.Sprintf("g%d: %d sessions @%d", gid, any.sessions, best))
+	}
+	if len(pending) > 0 {
+		return true, false, strings.Join(pending, "; ")
+	}
+	return true, true, "all replicas identical (" + strings.Join(parts, ", ") + ")"
 }
 
 // writeOut saves the history, summary and node logs.
