@@ -14,6 +14,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/sessionraft/sessionraft/fsm"
+	"github.com/sessionraft/sessionraft/node/raftwal"
 )
 
 // group is one raft group on this node: its stores, raft instance, state
@@ -26,7 +27,8 @@ type group struct {
 	rfsm  *raftFSM
 	raft  *raft.Raft
 	trans *raft.NetworkTransport
-	store *raftboltdb.BoltStore
+	store *raftboltdb.BoltStore // raft's stable store (term, vote)
+	wal   *raftwal.Log          // raft's log
 	snaps *raft.FileSnapshotStore
 
 	proposeCh chan *proposal
@@ -87,16 +89,20 @@ func openGroup(n *Node, id int) (*group, error) {
 		return nil, fmt.Errorf("group %d: open log store: %w", id, err)
 	}
 	g.store = store
+	if g.wal, err = openWAL(dir, store, cfg.NoSync); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("group %d: %w", id, err)
+	}
 	logger := n.hclogger(fmt.Sprintf("raft-g%d", id))
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, logger)
 	if err != nil {
-		store.Close()
+		g.closeStores()
 		return nil, fmt.Errorf("group %d: snapshot store: %w", id, err)
 	}
 	g.snaps = snaps
-	logs, err := raft.NewLogCache(1024, store)
+	logs, err := raft.NewLogCache(1024, g.wal)
 	if err != nil {
-		store.Close()
+		g.closeStores()
 		return nil, err
 	}
 	g.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
@@ -123,7 +129,7 @@ func openGroup(n *Node, id int) (*group, error) {
 	r, err := raft.NewRaft(rc, g.rfsm, logs, store, snaps, noPipeline{g.trans})
 	if err != nil {
 		g.trans.Close()
-		store.Close()
+		g.closeStores()
 		return nil, fmt.Errorf("group %d: start raft: %w", id, err)
 	}
 	g.raft = r
@@ -132,7 +138,7 @@ func openGroup(n *Node, id int) (*group, error) {
 
 // hasState reports whether this group has ever been bootstrapped or joined.
 func (g *group) hasState() (bool, error) {
-	return raft.HasExistingState(g.store, g.store, g.snaps)
+	return raft.HasExistingState(g.wal, g.store, g.snaps)
 }
 
 // run starts the group's background loops; they stop when ctx is
@@ -250,7 +256,7 @@ func (g *group) close() error {
 	if err := g.trans.Close(); err != nil && first == nil {
 		first = err
 	}
-	if err := g.store.Close(); err != nil && first == nil {
+	if err := g.closeStores(); err != nil && first == nil {
 		first = err
 	}
 	return first

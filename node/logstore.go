@@ -1,0 +1,79 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/sessionraft/sessionraft/node/raftwal"
+)
+
+// openWAL opens the group's raft log (<dir>/wal, see package raftwal).
+// Data directories written before the log moved out of raft-boltdb have
+// their entries in the bolt store: they are copied into the empty log
+// once, durably, and then deleted from the bolt store (which keeps the
+// term and vote). Raft starts only after both steps, so on the next open
+// a log that ends where the bolt store ends means the copy finished (only
+// the deletion is redone); one that ends earlier is a copy cut short by a
+// crash, which is discarded and made again.
+func openWAL(dir string, bolt *raftboltdb.BoltStore, noSync bool) (*raftwal.Log, error) {
+	wal, err := raftwal.Open(filepath.Join(dir, "wal"), raftwal.Options{NoSync: noSync})
+	if err != nil {
+		return nil, err
+	}
+	if err := importBoltLog(wal, bolt); err != nil {
+		wal.Close()
+		return nil, fmt.Errorf("move raft log out of raft.db: %w", err)
+	}
+	return wal, nil
+}
+
+func importBoltLog(wal *raftwal.Log, bolt *raftboltdb.BoltStore) error {
+	first, err := bolt.FirstIndex()
+	if err != nil {
+		return err
+	}
+	last, err := bolt.LastIndex()
+	if err != nil || last == 0 {
+		return err
+	}
+	walFirst, _ := wal.FirstIndex()
+	walLast, _ := wal.LastIndex()
+	if walLast < last {
+		if walLast != 0 {
+			if err := wal.DeleteRange(walFirst, walLast); err != nil {
+				return err
+			}
+		}
+		const chunk = 512
+		for i := first; i <= last; i += chunk {
+			var batch []*raft.Log
+			for j := i; j <= last && j < i+chunk; j++ {
+				e := new(raft.Log)
+				if err := bolt.GetLog(j, e); err != nil {
+					return fmt.Errorf("entry %d: %w", j, err)
+				}
+				batch = append(batch, e)
+			}
+			if err := wal.StoreLogs(batch); err != nil {
+				return err
+			}
+		}
+	}
+	return bolt.DeleteRange(first, last)
+}
+
+// closeStores closes the log and the stable store.
+func (g *group) closeStores() error {
+	var errs []error
+	if g.wal != nil {
+		errs = append(errs, g.wal.Close())
+	}
+	if g.store != nil {
+		errs = append(errs, g.store.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,361 @@
+package raftwal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// Options configure Open.
+type Options struct {
+	// NoSync skips fdatasync (tests only: loses durability).
+	NoSync bool
+	// SegmentBytes is the size at which a new segment file is started
+	// (0 = 64 MiB). Whole segments are deleted once raft has compacted
+	// every entry in them.
+	SegmentBytes int64
+}
+
+// Log is a raft.LogStore in one directory. Raft calls StoreLogs and
+// DeleteRange from more than one goroutine (its main loop, the snapshot
+// goroutine) and GetLog from its replication goroutines; all are safe.
+type Log struct {
+	dir  string
+	opts Options
+
+	// wmu serialises writers (append, delete, segment removal). Writes go
+	// to disk without holding mu, so readers are not blocked by fdatasync.
+	wmu    sync.Mutex
+	segs   []*segment // guarded by wmu; the last one is appended to
+	failed error      // guarded by wmu: after a failed write, every later one fails
+
+	mu     sync.RWMutex // guards idx and closed
+	idx    index
+	closed bool
+}
+
+var _ raft.LogStore = (*Log)(nil)
+
+// Open opens the log in dir, creating it if needed, and replays it.
+func Open(dir string, o Options) (*Log, error) {
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = 64 << 20
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, opts: o}
+	seqs, err := listSegments(dir)
+	if err != nil {
+		return nil, err
+	}
+	for i, seq := range seqs {
+		if err := l.replay(seq, i == len(seqs)-1); err != nil {
+			l.closeFiles()
+			return nil, fmt.Errorf("raftwal: %s: %w", segmentPath(dir, seq), err)
+		}
+	}
+	if len(l.segs) == 0 {
+		s, err := createSegment(dir, 1, o.NoSync)
+		if err != nil {
+			return nil, fmt.Errorf("raftwal: %w", err)
+		}
+		l.segs = append(l.segs, s)
+	}
+	if err := l.dropSegments(); err != nil {
+		l.closeFiles()
+		return nil, fmt.Errorf("raftwal: %w", err)
+	}
+	return l, nil
+}
+
+// replay reads one segment's records into the index. In the last segment
+// the first record that is not intact ends the log (a torn append) and is
+// cut off; in earlier segments it is corruption.
+func (l *Log) replay(seq uint64, last bool) error {
+	path := segmentPath(l.dir, seq)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	s := &segment{seq: seq, path: path, f: f}
+	l.segs = append(l.segs, s)
+	off := 0
+	for off < len(data) {
+		kind, payload, size, ok := parseRecord(data[off:])
+		if !ok {
+			if !last {
+				return fmt.Errorf("%w: bad record at offset %d", ErrCorrupt, off)
+			}
+			if err := f.Truncate(int64(off)); err != nil {
+				return err
+			}
+			if !l.opts.NoSync {
+				if err := datasync(f); err != nil {
+					return err
+				}
+			}
+			break
+		}
+		if err := l.applyRecord(s, int64(off), kind, payload); err != nil {
+			return fmt.Errorf("%w: record at offset %d: %v", ErrCorrupt, off, err)
+		}
+		off += size
+	}
+	s.size = int64(off)
+	return nil
+}
+
+func (l *Log) applyRecord(s *segment, off int64, kind byte, payload []byte) error {
+	switch kind {
+	case kindEntry:
+		i, err := entryIndex(payload)
+		if err != nil {
+			return err
+		}
+		s.maxIndex = max(s.maxIndex, i)
+		return l.idx.add(i, loc{seg: s, off: off + headerSize + 8, n: len(payload) - 8})
+	default:
+		min, max, err := parseDelete(payload)
+		if err != nil {
+			return err
+		}
+		if err := l.idx.checkDelete(min, max); err != nil {
+			return err
+		}
+		l.idx.remove(min, max)
+		return nil
+	}
+}
+
+// FirstIndex returns the first index in the log, 0 if it is empty.
+func (l *Log) FirstIndex() (uint64, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.idx.first, nil
+}
+
+// LastIndex returns the last index in the log, 0 if it is empty.
+func (l *Log) LastIndex() (uint64, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.idx.last, nil
+}
+
+// GetLog reads entry i; raft.ErrLogNotFound if the log does not hold it.
+func (l *Log) GetLog(i uint64, out *raft.Log) error {
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return ErrClosed
+	}
+	at, ok := l.idx.get(i)
+	if !ok {
+		l.mu.RUnlock()
+		return raft.ErrLogNotFound
+	}
+	// Read under the lock: segment removal takes it exclusively before
+	// closing files, so at.seg.f is open.
+	buf := make([]byte, at.n)
+	_, err := at.seg.f.ReadAt(buf, at.off)
+	l.mu.RUnlock()
+	if err != nil {
+		return fmt.Errorf("raftwal: read entry %d: %w", i, err)
+	}
+	if err := decodeLog(buf, out); err != nil {
+		return fmt.Errorf("raftwal: entry %d: %w", i, err)
+	}
+	out.Index = i
+	return nil
+}
+
+// StoreLog appends one entry.
+func (l *Log) StoreLog(e *raft.Log) error { return l.StoreLogs([]*raft.Log{e}) }
+
+// StoreLogs appends entries with one write and one fdatasync; they are
+// durable and readable when it returns. The first entry follows the last
+// one, or leaves a gap: a follower that installed a snapshot continues
+// after the snapshot's index while its log may still end before it
+// (hashicorp/raft keeps such a log). Every entry before a gap is covered
+// by that snapshot, so the gap drops them, durably, in the same write;
+// the log stays contiguous.
+func (l *Log) StoreLogs(entries []*raft.Log) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.writable(); err != nil {
+		return err
+	}
+	l.mu.RLock()
+	first, last, empty := l.idx.first, l.idx.last, l.idx.empty()
+	l.mu.RUnlock()
+	if !empty && entries[0].Index <= last {
+		return fmt.Errorf("%w: index %d, expected %d", ErrNotContiguous, entries[0].Index, last+1)
+	}
+	for k := 1; k < len(entries); k++ {
+		if entries[k].Index != entries[k-1].Index+1 {
+			return fmt.Errorf("%w: index %d after %d", ErrNotContiguous, entries[k].Index, entries[k-1].Index)
+		}
+	}
+	gap := !empty && entries[0].Index > last+1
+	if err := l.rotateIfFull(); err != nil {
+		return err
+	}
+	s := l.segs[len(l.segs)-1]
+	var buf, payload []byte
+	if gap {
+		buf = appendRecord(buf, kindDelete, deletePayload(first, last))
+	}
+	offs := make([]loc, len(entries))
+	for k, e := range entries {
+		payload = binary.BigEndian.AppendUint64(payload[:0], e.Index)
+		payload = encodeLog(payload, e)
+		offs[k] = loc{seg: s, off: s.size + int64(len(buf)) + headerSize + 8, n: len(payload) - 8}
+		buf = appendRecord(buf, kindEntry, payload)
+	}
+	if err := l.write(s, buf); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if gap {
+		l.idx.remove(first, last)
+	}
+	for k, e := range entries {
+		if err := l.idx.add(e.Index, offs[k]); err != nil {
+			l.mu.Unlock()
+			return err // checked above; cannot happen
+		}
+		s.maxIndex = max(s.maxIndex, e.Index)
+	}
+	l.mu.Unlock()
+	if gap {
+		return l.dropSegments()
+	}
+	return nil
+}
+
+// DeleteRange deletes min..max, which must be a prefix or a suffix of the
+// log (raft compacts a prefix after a snapshot and truncates a conflicting
+// suffix on a follower). The deletion is durable when it returns.
+func (l *Log) DeleteRange(min, max uint64) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.writable(); err != nil {
+		return err
+	}
+	l.mu.RLock()
+	err := l.idx.checkDelete(min, max)
+	l.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if err := l.rotateIfFull(); err != nil {
+		return err
+	}
+	s := l.segs[len(l.segs)-1]
+	if err := l.write(s, appendRecord(nil, kindDelete, deletePayload(min, max))); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.idx.remove(min, max)
+	l.mu.Unlock()
+	return l.dropSegments()
+}
+
+// write appends buf to s and syncs it. A failed write or sync leaves the
+// file in an unknown state (and a failed fdatasync cannot be retried
+// safely), so the log refuses every later write until it is reopened,
+// which replays only intact records.
+func (l *Log) write(s *segment, buf []byte) error {
+	if _, err := s.f.WriteAt(buf, s.size); err != nil {
+		l.failed = err
+		return fmt.Errorf("raftwal: append: %w", err)
+	}
+	if !l.opts.NoSync {
+		if err := datasync(s.f); err != nil {
+			l.failed = err
+			return fmt.Errorf("raftwal: sync: %w", err)
+		}
+	}
+	s.size += int64(len(buf))
+	return nil
+}
+
+func (l *Log) writable() error {
+	l.mu.RLock()
+	closed := l.closed
+	l.mu.RUnlock()
+	switch {
+	case closed:
+		return ErrClosed
+	case l.failed != nil:
+		return fmt.Errorf("%w: an earlier write failed: %v", ErrClosed, l.failed)
+	}
+	return nil
+}
+
+// rotateIfFull starts a new segment once the current one is full.
+func (l *Log) rotateIfFull() error {
+	cur := l.segs[len(l.segs)-1]
+	if cur.size < l.opts.SegmentBytes {
+		return nil
+	}
+	s, err := createSegment(l.dir, cur.seq+1, l.opts.NoSync)
+	if err != nil {
+		l.failed = err
+		return fmt.Errorf("raftwal: new segment: %w", err)
+	}
+	l.segs = append(l.segs, s)
+	return nil
+}
+
+// dropSegments deletes the leading segments (never the last) whose
+// entries all precede the first index. Only a prefix of the segment list
+// goes, so replaying what is left sees records in their original order.
+func (l *Log) dropSegments() error {
+	l.mu.Lock()
+	n := 0
+	for n < len(l.segs)-1 && (l.idx.empty() || l.segs[n].maxIndex < l.idx.first) {
+		n++
+	}
+	drop := l.segs[:n]
+	l.segs = l.segs[n:]
+	l.mu.Unlock()
+	var errs []error
+	for _, s := range drop {
+		errs = append(errs, s.f.Close(), os.Remove(s.path))
+	}
+	return errors.Join(errs...)
+}
+
+// Close closes the log's files. Later calls fail with ErrClosed.
+func (l *Log) Close() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	return l.closeFiles()
+}
+
+func (l *Log) closeFiles() error {
+	var errs []error
+	for _, s := range l.segs {
+		errs = append(errs, s.f.Close())
+	}
+	return errors.Join(errs...)
+}
