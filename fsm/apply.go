@@ -183,14 +183,10 @@ func (f *FSM) create(st *state, index uint64, t int64, c *Create, owned bool) Re
 	if st.tombs.live(c.ID, t) {
 		return Result{Err: errUsedBefore(c.ID)}
 	}
-	fields := c.Fields
-	if !owned || fields == nil {
-		fields = cloneFields(c.Fields, 0)
-	}
 	r := &Record{
 		ID:          c.ID,
 		Subject:     c.Subject,
-		Fields:      fields,
+		Fields:      fieldsFromMap(c.Fields, owned),
 		Version:     index,
 		Created:     t,
 		LastAccess:  t,
@@ -200,15 +196,7 @@ func (f *FSM) create(st *state, index uint64, t int64, c *Create, owned bool) Re
 		r.AbsDeadline = t + c.AbsTTL
 	}
 	st.put(c.ID, nil, r)
-	return Result{Version: index, ID: c.ID, Record: r.Clone()}
-}
-
-func cloneFields(m map[string][]byte, extra int) map[string][]byte {
-	c := make(map[string][]byte, len(m)+extra)
-	for k, v := range m {
-		c[k] = append([]byte(nil), v...)
-	}
-	return c
+	return Result{Version: index, ID: c.ID, Record: r}
 }
 
 func (f *FSM) set(st *state, index uint64, t int64, s *Set, owned bool) Result {
@@ -223,19 +211,7 @@ func (f *FSM) set(st *state, index uint64, t int64, s *Set, owned bool) Result {
 		return Result{Err: errf(ErrConflict, "id %q is at version %d, not %d", s.ID, old.Version, s.IfVersion)}
 	}
 	// Old values are shared with the previous record: both are immutable.
-	fields := make(map[string][]byte, len(old.Fields)+len(s.Fields))
-	for k, v := range old.Fields {
-		fields[k] = v
-	}
-	for k, v := range s.Fields {
-		if !owned {
-			v = append([]byte(nil), v...)
-		}
-		fields[k] = v
-	}
-	for _, k := range s.Unset {
-		delete(fields, k)
-	}
+	fields := mergeFields(old.Fields, s.Fields, s.Unset, owned)
 	if len(fields) > f.limits.MaxFields {
 		return Result{Err: errf(ErrTooLarge, "%d fields exceed %d", len(fields), f.limits.MaxFields)}
 	}
@@ -250,7 +226,7 @@ func (f *FSM) set(st *state, index uint64, t int64, s *Set, owned bool) Result {
 	}
 	r.Version = index
 	st.put(s.ID, old, &r)
-	return Result{Version: index, Record: r.Clone()}
+	return Result{Version: index, Record: &r}
 }
 
 // touch moves LastAccess forward to each access time, clamped to t. It
@@ -322,7 +298,7 @@ func (f *FSM) rotate(st *state, index uint64, t int64, c *Rotate) Result {
 	// The old id's tombstone lasts at least until the moved record's own
 	// deadline, so whoever still holds the old id cannot get it back.
 	st.bury(c.OldID, old, t)
-	return Result{Version: index, ID: c.NewID, Record: r.Clone()}
+	return Result{Version: index, ID: c.NewID, Record: &r}
 }
 
 // revoke removes every live record of a subject except c.Except.

@@ -123,6 +123,9 @@ type Result struct {
 	// ID is the id a successful Create created or a successful Rotate
 	// moved the record to; empty otherwise. Unlike Record it survives
 	// deduplication, so a replayed ReqID reports the original id.
-	ID     string
-	Record *Record // created/updated/rotated record (a clone), when useful
+	ID string
+	// Record is the created, updated or rotated record, when useful. It is
+	// the FSM's own immutable record, shared as Get shares it (no copy per
+	// write): Clone it before modifying.
+	Record *Record
 }

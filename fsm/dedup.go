@@ -5,21 +5,54 @@ import "encoding/binary"
 // dedupEntry remembers the outcome of one ReqID. Entries are immutable once
 // made, so snapshots share them. The error is kept as code and message:
 // that is what a replay returns, and it is plain data for snapshots and Hash.
+//
+// Every Go-client write carries a ReqID, so a node holds one entry per
+// write of the last DedupWindow: a million after a million creates. The
+// common outcome (a create or set that worked) has no message and no
+// count, so those two live behind a pointer that is nil then; the entry is
+// 64 bytes instead of 80.
 type dedupEntry struct {
 	reqID   string
-	t       int64 // log time the command was applied
-	code    uint8
-	msg     string
-	version uint64
-	count   int64
 	id      string // Result.ID: what a create made or a rotate moved to
+	t       int64  // log time the command was applied
+	version uint64
+	more    *dedupMore // nil when msg is "" and count is 0
+	code    uint8
+}
+
+// dedupMore is the rarer part of a dedup entry.
+type dedupMore struct {
+	msg   string
+	count int64
+}
+
+func newDedupEntry(reqID string, t int64, code uint8, msg string, version uint64, count int64, id string) *dedupEntry {
+	e := &dedupEntry{reqID: reqID, id: id, t: t, version: version, code: code}
+	if msg != "" || count != 0 {
+		e.more = &dedupMore{msg: msg, count: count}
+	}
+	return e
+}
+
+func (e *dedupEntry) msg() string {
+	if e.more == nil {
+		return ""
+	}
+	return e.more.msg
+}
+
+func (e *dedupEntry) count() int64 {
+	if e.more == nil {
+		return 0
+	}
+	return e.more.count
 }
 
 func (e *dedupEntry) result() Result {
 	return Result{
-		Err:     errorFromCode(e.code, e.msg),
+		Err:     errorFromCode(e.code, e.msg()),
 		Version: e.version,
-		Count:   int(e.count),
+		Count:   int(e.count()),
 		ID:      e.id,
 	}
 }
@@ -28,22 +61,27 @@ func appendDedupEntry(dst []byte, e *dedupEntry) []byte {
 	dst = appendString(dst, e.reqID)
 	dst = binary.AppendVarint(dst, e.t)
 	dst = append(dst, e.code)
-	dst = appendString(dst, e.msg)
+	dst = appendString(dst, e.msg())
 	dst = binary.AppendUvarint(dst, e.version)
-	dst = binary.AppendVarint(dst, e.count)
+	dst = binary.AppendVarint(dst, e.count())
 	return appendString(dst, e.id)
 }
 
-func decodeDedupEntry(d *decoder) *dedupEntry {
-	return &dedupEntry{
-		reqID:   d.str(),
-		t:       d.varint(),
-		code:    d.u8(),
-		msg:     d.str(),
-		version: d.uvarint(),
-		count:   d.varint(),
-		id:      d.str(),
+// decodeDedupEntry reads an entry. intern, if not nil, may return an
+// existing copy of the id (the record's own) so that a restored node does
+// not hold every created id twice.
+func decodeDedupEntry(d *decoder, intern func([]byte) (string, bool)) *dedupEntry {
+	reqID, t, code, msg := d.str(), d.varint(), d.u8(), d.str()
+	version, count := d.uvarint(), d.varint()
+	raw := d.raw(d.length())
+	id, ok := "", false
+	if intern != nil {
+		id, ok = intern(raw)
 	}
+	if !ok {
+		id = string(raw)
+	}
+	return newDedupEntry(reqID, t, code, msg, version, count, id)
 }
 
 // dedupTable maps ReqID → outcome, with a FIFO of entries in insertion
@@ -76,15 +114,7 @@ func (dt *dedupTable) get(reqID string, t, window int64) *dedupEntry {
 
 func (dt *dedupTable) add(reqID string, t int64, r *Result) {
 	code, msg := errorCode(r.Err)
-	dt.push(&dedupEntry{
-		reqID:   reqID,
-		t:       t,
-		code:    code,
-		msg:     msg,
-		version: r.Version,
-		count:   int64(r.Count),
-		id:      r.ID,
-	})
+	dt.push(newDedupEntry(reqID, t, code, msg, r.Version, int64(r.Count), r.ID))
 }
 
 func (dt *dedupTable) push(e *dedupEntry) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -82,7 +83,7 @@ func FuzzDecodeCommand(f *testing.F) {
 }
 
 func FuzzDecodeResult(f *testing.F) {
-	rec := &Record{ID: "s1", Subject: "u", Fields: flds("a", "1"), Version: 3, Created: t0}
+	rec := &Record{ID: "s1", Subject: "u", Fields: fl("a", "1"), Version: 3, Created: t0}
 	for _, r := range []*Result{
 		{},
 		{Version: 7, ID: "s1", Record: rec},
@@ -120,8 +121,11 @@ func FuzzDecodeResult(f *testing.F) {
 }
 
 func FuzzDecodeRecord(f *testing.F) {
-	f.Add(AppendRecord(nil, &Record{ID: "s1", Subject: "u", Fields: flds("a", "1", "b", ""), Version: 3, Created: t0, AbsDeadline: -1}))
+	f.Add(AppendRecord(nil, &Record{ID: "s1", Subject: "u", Fields: fl("a", "1", "b", ""), Version: 3, Created: t0, AbsDeadline: -1}))
 	f.Add(AppendRecord(nil, &Record{}))
+	// Out of order and duplicate names: corrupt.
+	f.Add(AppendRecord(nil, &Record{ID: "s1", Fields: []Field{{"b", []byte("1")}, {"a", nil}}}))
+	f.Add(AppendRecord(nil, &Record{ID: "s1", Fields: []Field{{"a", []byte("1")}, {"a", nil}}}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := DecodeRecord(data)
 		if err != nil {
@@ -129,6 +133,14 @@ func FuzzDecodeRecord(f *testing.F) {
 				t.Fatalf("error is not ErrCorrupt: %v", err)
 			}
 			return
+		}
+		if !slices.IsSortedFunc(r.Fields, cmpFields) {
+			t.Fatalf("fields out of order: %v", r.Fields)
+		}
+		for _, fd := range r.Fields {
+			if cap(fd.Value) != len(fd.Value) {
+				t.Fatalf("value %q has spare capacity %d: an append would write into its neighbour", fd.Name, cap(fd.Value))
+			}
 		}
 		again, err := DecodeRecord(AppendRecord(nil, r))
 		if err != nil {
@@ -151,6 +163,7 @@ func FuzzRestore(f *testing.F) {
 	f.Add(snapshotBytes(f, tombFSM(f)))
 	f.Add(snapshotBytes(f, New(Limits{})))
 	f.Add(snapshotBytes(f, populated(f, 10)))
+	f.Add(toVersion2(f, snapshotBytes(f, small)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// The checksum stops almost every mutation; also try each input
 		// with a repaired checksum, so the fuzzer reaches the checks

@@ -32,6 +32,17 @@ func flds(kv ...string) map[string][]byte {
 	return m
 }
 
+// fl returns a record's field list (sorted) from name/value pairs.
+func fl(kv ...string) []Field {
+	return fieldsFromMap(flds(kv...), true)
+}
+
+// val returns the value of a record's field as a string, "" if absent.
+func val(r *Record, name string) string {
+	v, _ := r.Field(name)
+	return string(v)
+}
+
 func cCreate(id, subject string, fields map[string][]byte, idle, ttl int64) Command {
 	return Command{Type: CmdCreate, Create: &Create{ID: id, Subject: subject, Fields: fields, IdleTimeout: idle, AbsTTL: ttl}}
 }
@@ -95,8 +106,8 @@ func checkErr(t testing.TB, got, want error) {
 	}
 }
 
-// sameRecord compares records treating nil and empty maps and values as
-// equal.
+// sameRecord compares records treating nil and empty field lists and
+// values as equal.
 func sameRecord(a, b *Record) bool {
 	if a == nil || b == nil {
 		return a == b
@@ -107,9 +118,8 @@ func sameRecord(a, b *Record) bool {
 		len(a.Fields) != len(b.Fields) {
 		return false
 	}
-	for k, v := range a.Fields {
-		w, ok := b.Fields[k]
-		if !ok || !bytes.Equal(v, w) {
+	for i, f := range a.Fields {
+		if g := b.Fields[i]; f.Name != g.Name || !bytes.Equal(f.Value, g.Value) {
 			return false
 		}
 	}

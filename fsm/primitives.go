@@ -45,6 +45,17 @@ func appendFields(dst []byte, m map[string][]byte) []byte {
 	return dst
 }
 
+// appendFieldList writes a record's fields. They are already in ascending
+// name order, so the bytes are those appendFields writes for the same map.
+func appendFieldList(dst []byte, fs []Field) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(fs)))
+	for _, f := range fs {
+		dst = appendString(dst, f.Name)
+		dst = appendBytes(dst, f.Value)
+	}
+	return dst
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -206,6 +217,40 @@ func (d *decoder) fields() map[string][]byte {
 		m[k] = v
 	}
 	return m
+}
+
+// fieldList reads a record's fields as written by appendFieldList (or
+// appendFields); nil when empty. Names must be strictly ascending, which
+// every encoder has always written: anything else (a duplicate included)
+// is corrupt. The values are copied into one allocation for the record,
+// each capped at its length.
+func (d *decoder) fieldList() []Field {
+	n := d.count(2)
+	if n == 0 {
+		return nil
+	}
+	fs := make([]Field, n)
+	// First pass: names and views of the values into the input.
+	total := 0
+	for i := range fs {
+		fs[i].Name = d.str()
+		fs[i].Value = d.raw(d.length())
+		if d.err != nil {
+			return nil
+		}
+		if i > 0 && fs[i].Name <= fs[i-1].Name {
+			d.failf("field %q out of order", clip(fs[i].Name))
+			return nil
+		}
+		total += len(fs[i].Value)
+	}
+	buf := make([]byte, 0, total)
+	for i := range fs {
+		start := len(buf)
+		buf = append(buf, fs[i].Value...)
+		fs[i].Value = buf[start:len(buf):len(buf)]
+	}
+	return fs
 }
 
 // finish reports the first error, or ErrCorrupt if input remains.

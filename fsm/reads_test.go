@@ -152,20 +152,27 @@ func TestExpiredMatchesBruteForce(t *testing.T) {
 	}
 }
 
-func TestResultsAndReadsDoNotAlias(t *testing.T) {
+// TestRecordsDoNotAliasCommands: ApplyDecoded copies what it keeps, so a
+// caller may reuse its command's maps and values; a Clone of a shared
+// record is the caller's own.
+func TestRecordsDoNotAliasCommands(t *testing.T) {
 	f := New(Limits{})
 	fields := flds("a", "1")
 	b := &Batch{Time: t0, Cmds: []Command{cCreate("s1", "", fields, 0, 0)}}
 	res := f.ApplyDecoded(1, b)
-	res[0].Record.Fields["a"][0] = 'X'
+	if r := mustGet(t, f, "s1", t0); res[0].Record != r {
+		t.Errorf("result record %p is not the stored one %p", res[0].Record, r)
+	}
 	fields["a"][0] = 'Y'
 	fields["b"] = []byte("2")
 	set := flds("c", "3")
 	res = f.ApplyDecoded(2, &Batch{Time: t0, Cmds: []Command{cSet("s1", 0, set)}})
 	set["c"][0] = 'Z'
-	res[0].Record.Fields["c"][0] = 'W'
+	c := res[0].Record.Clone()
+	c.Fields[0].Value[0] = 'W'
+	c.Fields = append(c.Fields, Field{"d", []byte("4")})
 	r := mustGet(t, f, "s1", t0)
-	if len(r.Fields) != 2 || string(r.Fields["a"]) != "1" || string(r.Fields["c"]) != "3" {
+	if len(r.Fields) != 2 || val(r, "a") != "1" || val(r, "c") != "3" {
 		t.Errorf("stored record aliased caller memory: %v", r.Fields)
 	}
 }

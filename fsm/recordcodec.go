@@ -21,11 +21,12 @@ func AppendRecord(dst []byte, r *Record) []byte {
 	dst = binary.AppendVarint(dst, r.LastAccess)
 	dst = binary.AppendVarint(dst, r.IdleTimeout)
 	dst = binary.AppendVarint(dst, r.AbsDeadline)
-	return appendFields(dst, r.Fields)
+	return appendFieldList(dst, r.Fields)
 }
 
 // DecodeRecord decodes a record written by AppendRecord; data must hold
-// exactly one record. Fields is never nil. Errors wrap ErrCorrupt.
+// exactly one record. Fields is nil when there are none. Errors wrap
+// ErrCorrupt.
 func DecodeRecord(data []byte) (*Record, error) {
 	d := decoder{buf: data}
 	r := decodeRecord(&d)
@@ -47,10 +48,7 @@ func decodeRecord(d *decoder) *Record {
 		LastAccess:  d.varint(),
 		IdleTimeout: d.varint(),
 		AbsDeadline: d.varint(),
-		Fields:      d.fields(),
-	}
-	if r.Fields == nil {
-		r.Fields = map[string][]byte{}
+		Fields:      d.fieldList(),
 	}
 	return r
 }

@@ -179,7 +179,7 @@ func TestRestoreRejectsDamage(t *testing.T) {
 		"trailing data": append(bytes.Clone(data), 0),
 		"bad magic":     append([]byte("XRSNAP"), data[6:]...),
 		"version 1":     append([]byte("SRSNAP\x01"), data[7:]...),
-		"version 3":     append([]byte("SRSNAP\x03"), data[7:]...),
+		"version 4":     append([]byte("SRSNAP\x04"), data[7:]...),
 		"empty":         nil,
 	} {
 		if err := restore(d); !errors.Is(err, ErrCorrupt) {
@@ -203,15 +203,15 @@ func TestRestoreRejectsDamage(t *testing.T) {
 // TestRestoreRejectsInconsistent builds snapshots with valid checksums
 // whose content breaks the format's rules.
 func TestRestoreRejectsInconsistent(t *testing.T) {
-	rec := func(id string) *Record { return &Record{ID: id, Fields: map[string][]byte{}} }
+	rec := func(id string) *Record { return &Record{ID: id} }
 	for name, s := range map[string]*Snapshot{
 		"duplicate ids":     {recs: []*Record{rec("a"), rec("a")}},
 		"empty id":          {recs: []*Record{rec("")}},
 		"dedup repeats":     {dedup: []*dedupEntry{{reqID: "r", t: 1}, {reqID: "r", t: 2}}},
 		"dedup time order":  {dedup: []*dedupEntry{{reqID: "r", t: 2}, {reqID: "s", t: 1}}},
 		"dedup no id":       {dedup: []*dedupEntry{{t: 1}}},
-		"dedup msg, no err": {dedup: []*dedupEntry{{reqID: "r", msg: "x"}}},
-		"dedup err and id":  {dedup: []*dedupEntry{{reqID: "r", code: codeExists, msg: "x", id: "s1"}}},
+		"dedup msg, no err": {dedup: []*dedupEntry{{reqID: "r", more: &dedupMore{msg: "x"}}}},
+		"dedup err and id":  {dedup: []*dedupEntry{{reqID: "r", code: codeExists, more: &dedupMore{msg: "x"}, id: "s1"}}},
 		"tomb no id":        {tombs: []tombstone{{until: 5}}},
 		"tomb repeats":      {tombs: []tombstone{{"a", 5}, {"a", 5}}},
 		"tomb live twice":   {clock: 5, tombs: []tombstone{{"a", 6}, {"a", 7}}},
@@ -237,6 +237,7 @@ func TestRestoreTombstoneOrder(t *testing.T) {
 		b = binary.AppendUvarint(b, uint64(len(recs)))
 		b = binary.AppendUvarint(b, 0)
 		b = binary.AppendUvarint(b, uint64(len(tombs)))
+		b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
 		for _, r := range recs {
 			b = appendFramed(b, func(b []byte) []byte { return AppendRecord(b, r) })
 		}
@@ -245,7 +246,7 @@ func TestRestoreTombstoneOrder(t *testing.T) {
 		}
 		return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
 	}
-	rec := &Record{ID: "a", Fields: map[string][]byte{}}
+	rec := &Record{ID: "a"}
 	for _, tc := range []struct {
 		name  string
 		data  []byte
@@ -308,4 +309,87 @@ func (w *errWriter) Write(p []byte) (int, error) {
 	}
 	w.after -= len(p)
 	return len(p), nil
+}
+
+// toVersion2 rewrites a current snapshot in version 2, the format without
+// the header checksum, as a binary before version 3 wrote it.
+func toVersion2(t testing.TB, v3 []byte) []byte {
+	t.Helper()
+	if string(v3[:len(snapMagic)]) != snapMagic || v3[len(snapMagic)] != snapVersion {
+		t.Fatalf("not a version %d snapshot", snapVersion)
+	}
+	hdr := len(snapMagic) + 1
+	for range 5 {
+		_, n := binary.Uvarint(v3[hdr:])
+		if n <= 0 {
+			t.Fatal("bad header")
+		}
+		hdr += n
+	}
+	v2 := append([]byte(snapMagic), snapVersionNoHeaderCRC)
+	v2 = append(v2, v3[len(snapMagic)+1:hdr]...)
+	v2 = append(v2, v3[hdr+4:len(v3)-4]...)
+	return binary.BigEndian.AppendUint32(v2, crc32.Checksum(v2, crcTable))
+}
+
+// TestRestoreVersion2: snapshots written before the header checksum was
+// added restore to the same state, and are still checked as strictly.
+func TestRestoreVersion2(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    *FSM
+	}{
+		{"empty", New(Limits{})},
+		{"records", populated(t, 30)},
+		{"tombstones", tombFSM(t)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v2 := toVersion2(t, snapshotBytes(t, tc.f))
+			g := New(Limits{})
+			if err := g.Restore(bytes.NewReader(v2)); err != nil {
+				t.Fatal(err)
+			}
+			if g.Hash() != tc.f.Hash() {
+				t.Fatal("version 2 restores to another state")
+			}
+			// Written again, it is the current version.
+			if b := snapshotBytes(t, g); b[len(snapMagic)] != snapVersion {
+				t.Fatalf("rewritten as version %d", b[len(snapMagic)])
+			}
+			for n := range len(v2) {
+				if err := New(Limits{}).Restore(bytes.NewReader(v2[:n])); !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("truncated to %d/%d: %v", n, len(v2), err)
+				}
+			}
+		})
+	}
+}
+
+// TestRestoreHeaderChecksum: a damaged count is caught before anything is
+// sized from it.
+func TestRestoreHeaderChecksum(t *testing.T) {
+	data := snapshotBytes(t, populated(t, 10))
+	hdrEnd := len(snapMagic) + 1
+	for range 5 {
+		_, n := binary.Uvarint(data[hdrEnd:])
+		hdrEnd += n
+	}
+	for i := len(snapMagic) + 1; i < hdrEnd+4; i++ {
+		d := bytes.Clone(data)
+		d[i] ^= 0x40
+		err := New(Limits{}).Restore(bytes.NewReader(d))
+		if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("byte %d: %v", i, err)
+		}
+	}
+	// The header alone, with a count far beyond the data and a correct
+	// header checksum: sized up to maxPresize, then refused as truncated.
+	h := append([]byte(snapMagic), snapVersion)
+	for _, v := range []uint64{1, 0, 1 << 40, 1 << 40, 0} {
+		h = binary.AppendUvarint(h, v)
+	}
+	h = binary.BigEndian.AppendUint32(h, crc32.Checksum(h, crcTable))
+	if err := New(Limits{}).Restore(bytes.NewReader(h)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("huge counts: %v", err)
+	}
 }

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/sessionraft/sessionraft/fsm"
@@ -111,15 +110,10 @@ func writeRecord(r *resp.Reply, rec *fsm.Record) {
 	r.WriteBulkString("expires_at_ms")
 	r.WriteInt(rec.Deadline() / 1e6)
 	r.WriteBulkString("fields")
-	names := make([]string, 0, len(rec.Fields))
-	for k := range rec.Fields {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	r.WriteMapLen(len(names))
-	for _, k := range names {
-		r.WriteBulkString(k)
-		r.WriteBulk(rec.Fields[k])
+	r.WriteMapLen(len(rec.Fields)) // already in name order
+	for _, f := range rec.Fields {
+		r.WriteBulkString(f.Name)
+		r.WriteBulk(f.Value)
 	}
 }
 

@@ -95,12 +95,8 @@ func start(_ context.Context, cfg Config) (_ *Node, err error) {
 	if n.mux, err = mux.Listen(cfg.RaftAddr, mcfg); err != nil {
 		return nil, fmt.Errorf("listen raft: %w", err)
 	}
-	for i := 0; i < G; i++ {
-		g, err := openGroup(n, i)
-		if err != nil {
-			return nil, err
-		}
-		n.groups = append(n.groups, g)
+	if n.groups, err = openGroups(n, G); err != nil {
+		return nil, err
 	}
 	// Only now: the handler reads n.groups.
 	n.mux.HandleRPC(n.handleRPC)
