@@ -228,6 +228,19 @@ func (g *group) waitReady(ctx context.Context) (uint64, error) {
 	}
 }
 
+// readyNow is waitReady without waiting: the epoch and true if this node
+// leads the group (in raft's view too) with the current term's barrier
+// applied.
+func (g *group) readyNow() (uint64, bool) {
+	if !g.isLeader() {
+		return 0, false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ok := g.leader && g.ready && g.raft.CurrentTerm() == g.readyTerm
+	return g.epoch, ok
+}
+
 // stillReady reports whether epoch is still the current ready epoch, in
 // the same raft term as its barrier.
 func (g *group) stillReady(epoch uint64) bool {
