@@ -69,7 +69,11 @@ func openGroup(n *Node, id int) (*group, error) {
 		batchStopped: make(chan struct{}),
 		readyCh:      make(chan struct{}),
 	}
-	g.verifier.g = g
+	g.verifier = verifier{
+		round:   func() error { return g.raft.VerifyLeader().Error() },
+		timeout: cfg.RequestTimeout,
+		wg:      &g.wg,
+	}
 	g.rfsm = newRaftFSM(g.fsm, n.fatal)
 
 	store, err := raftboltdb.New(raftboltdb.Options{

@@ -16,7 +16,9 @@ import (
 // RESP fast path (getNow) completes deferred replies straight from there,
 // so a linearizable read parks no goroutine of its own.
 type verifier struct {
-	g       *group
+	round   func() error    // one VerifyLeader round (raft's, but for tests)
+	timeout time.Duration   // RequestTimeout
+	wg      *sync.WaitGroup // the group's: raft must outlive every round
 	mu      sync.Mutex
 	running bool
 	pending *verifyRound // waiters for the next round; nil if none
@@ -44,13 +46,13 @@ func (v *verifier) join(done func(error)) {
 	if r == nil {
 		r = &verifyRound{}
 		v.pending = r
-		r.timer = time.AfterFunc(v.g.n.cfg.RequestTimeout, func() { v.expire(r) })
+		r.timer = time.AfterFunc(v.timeout, func() { v.expire(r) })
 	}
 	r.waiters = append(r.waiters, done)
 	if !v.running {
 		v.running = true
-		v.g.wg.Add(1)
-		go func() { defer v.g.wg.Done(); v.loop() }()
+		v.wg.Add(1)
+		go func() { defer v.wg.Done(); v.loop() }()
 	}
 	v.mu.Unlock()
 }
@@ -78,7 +80,7 @@ func (v *verifier) loop() {
 			return
 		}
 		v.mu.Unlock()
-		err := v.g.raft.VerifyLeader().Error()
+		err := v.round()
 		if err != nil {
 			err = fmt.Errorf("%w: %v", ErrNotLeader, err)
 		}
@@ -94,7 +96,7 @@ func (v *verifier) expire(r *verifyRound) {
 		v.pending = nil
 	}
 	v.mu.Unlock()
-	v.answer(r, fmt.Errorf("%w: leadership check took longer than %v", ErrUnavailable, v.g.n.cfg.RequestTimeout))
+	v.answer(r, fmt.Errorf("%w: leadership check took longer than %v", ErrUnavailable, v.timeout))
 }
 
 // answer calls r's waiters with err unless they have been answered.
