@@ -3,7 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/sessionraft/sessionraft/fsm"
@@ -118,11 +118,14 @@ func writeRecord(r *resp.Reply, rec *fsm.Record) {
 	r.WriteBulkString("expires_at_ms")
 	r.WriteInt(rec.Deadline() / 1e6)
 	r.WriteBulkString("fields")
-	names := make([]string, 0, len(rec.Fields))
+	// Field names in order, sorted on the stack for the usual few fields
+	// (this runs once per read).
+	var small [8]string
+	names := small[:0]
 	for k := range rec.Fields {
 		names = append(names, k)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	r.WriteMapLen(len(names))
 	for _, k := range names {
 		r.WriteBulkString(k)
