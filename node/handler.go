@@ -59,14 +59,18 @@ func init() {
 }
 
 func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx context.Context) {
-	name := strings.ToUpper(string(args[0]))
-	cmd, ok := h.lookupCommand(name)
+	// Clients send names in upper case; the map lookup of the bytes as
+	// they are costs no string, ToUpper only for the rest.
+	cmd, ok := commands[string(args[0])]
+	if !ok {
+		cmd, ok = h.lookupCommand(strings.ToUpper(string(args[0])))
+	}
 	if !ok {
 		r.WriteError(wire.CodeUnknownCmd, fmt.Sprintf("unknown command '%.64s'", args[0]))
 		return nil
 	}
 	if len(args) < cmd.min || (cmd.max >= 0 && len(args) > cmd.max) {
-		r.WriteError(wire.CodeBadArg, fmt.Sprintf("wrong number of arguments for '%s'", strings.ToLower(name)))
+		r.WriteError(wire.CodeBadArg, fmt.Sprintf("wrong number of arguments for '%s'", strings.ToLower(string(args[0]))))
 		return nil
 	}
 	st, _ := c.State.(*connState)
