@@ -1,12 +1,11 @@
 package node
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
 // maxDuration bounds TTLs and idle timeouts: ten years is longer than any
@@ -16,23 +15,48 @@ const maxDuration = 10 * 365 * 24 * time.Hour
 // parseDuration accepts whole seconds ("3600") or a Go duration ("1500ms",
 // "30m"). It must be positive and at most ten years.
 func parseDuration(b []byte) (time.Duration, error) {
-	s := string(b)
 	var d time.Duration
-	if secs, err := strconv.ParseInt(s, 10, 64); err == nil {
+	if secs, ok := parseDigits(b); ok {
 		if secs <= 0 || secs > int64(maxDuration/time.Second) {
-			return 0, fmt.Errorf("%w: duration %q out of range (1s..10y)", ErrBadArg, s)
+			return 0, fmt.Errorf("%w: duration %q out of range (1s..10y)", ErrBadArg, b)
+		}
+		d = time.Duration(secs) * time.Second
+	} else if ms, ok := parseDigits(bytes.TrimSuffix(b, []byte("ms"))); ok && len(b) > 2 && ms <= int64(maxDuration/time.Millisecond) {
+		// The Go client's form (MAXSTALE 2000ms on every stale read):
+		// parsed without building strings or errors.
+		d = time.Duration(ms) * time.Millisecond
+	} else if secs, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		// Signed or very long forms of seconds, as strconv reads them.
+		if secs <= 0 || secs > int64(maxDuration/time.Second) {
+			return 0, fmt.Errorf("%w: duration %q out of range (1s..10y)", ErrBadArg, b)
 		}
 		d = time.Duration(secs) * time.Second
 	} else {
-		d, err = time.ParseDuration(s)
+		d, err = time.ParseDuration(string(b))
 		if err != nil {
-			return 0, fmt.Errorf("%w: bad duration %q (seconds or e.g. 1500ms, 30m)", ErrBadArg, s)
+			return 0, fmt.Errorf("%w: bad duration %q (seconds or e.g. 1500ms, 30m)", ErrBadArg, b)
 		}
 	}
 	if d <= 0 || d > maxDuration {
-		return 0, fmt.Errorf("%w: duration %q out of range (0..10y]", ErrBadArg, s)
+		return 0, fmt.Errorf("%w: duration %q out of range (0..10y]", ErrBadArg, b)
 	}
 	return d, nil
+}
+
+// parseDigits parses a non-empty run of at most 18 decimal digits (so it
+// cannot overflow), without allocating.
+func parseDigits(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 func parseUint(b []byte, what string) (uint64, error) {
@@ -44,11 +68,12 @@ func parseUint(b []byte, what string) (uint64, error) {
 }
 
 func parseLevel(b []byte) (string, error) {
-	l := strings.ToLower(string(b))
-	if !wire.ValidConsistency(l) {
-		return "", fmt.Errorf("%w: consistency must be linearizable, leader or stale, got %q", ErrBadArg, b)
+	for _, l := range levelCodes { // returns the constant: no string per request
+		if strings.EqualFold(string(b), l) {
+			return l, nil
+		}
 	}
-	return l, nil
+	return "", fmt.Errorf("%w: consistency must be linearizable, leader or stale, got %q", ErrBadArg, b)
 }
 
 // opt reports whether args[i] is the option keyword name (case-insensitive)

@@ -101,7 +101,11 @@ func openGroup(n *Node, id int) (*group, error) {
 		batchStopped: make(chan struct{}),
 		readyCh:      make(chan struct{}),
 	}
-	g.verifier.g = g
+	g.verifier = verifier{
+		round:   func() error { return g.raft.VerifyLeader().Error() },
+		timeout: cfg.RequestTimeout,
+		wg:      &g.wg,
+	}
 	g.rfsm = newRaftFSM(g.fsm, n.fatal)
 
 	store, err := raftboltdb.New(raftboltdb.Options{
@@ -262,6 +266,19 @@ func (g *group) waitReady(ctx context.Context) (uint64, error) {
 			return 0, fmt.Errorf("%w: leader not ready: %v", ErrUnavailable, ctx.Err())
 		}
 	}
+}
+
+// readyNow is waitReady without waiting: the epoch and true if this node
+// leads the group (in raft's view too) with the current term's barrier
+// applied.
+func (g *group) readyNow() (uint64, bool) {
+	if !g.isLeader() {
+		return 0, false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ok := g.leader && g.ready && g.raft.CurrentTerm() == g.readyTerm
+	return g.epoch, ok
 }
 
 // stillReady reports whether epoch is still the current ready epoch, in

@@ -22,11 +22,15 @@ type connState struct {
 }
 
 // command describes one RESP command: its arity bounds (counting the name)
-// and either a synchronous or an asynchronous implementation.
+// and either a synchronous or an asynchronous implementation. An
+// asynchronous command may also have a fast path, tried in Dispatch: it
+// answers (or defers, see resp.Reply.Defer) and returns true when it can do
+// so without blocking, or returns false having written nothing.
 type command struct {
 	min, max int // max < 0: unbounded
 	sync     func(h *handler, c *resp.Conn, st *connState, args [][]byte, r *resp.Reply)
 	async    func(h *handler, ctx context.Context, st connState, args [][]byte, r *resp.Reply)
+	now      func(h *handler, c *resp.Conn, st *connState, args [][]byte, r *resp.Reply) bool
 }
 
 var commands map[string]command
@@ -42,7 +46,7 @@ func init() {
 		"TOPOLOGY":            {min: 1, max: 1, sync: (*handler).topology},
 		"SESSION.CONSISTENCY": {min: 2, max: 4, sync: (*handler).consistency},
 		"SESSION.CREATE":      {min: 1, max: -1, async: (*handler).create},
-		"SESSION.GET":         {min: 2, max: 7, async: (*handler).get},
+		"SESSION.GET":         {min: 2, max: 7, async: (*handler).get, now: (*handler).getNow},
 		"SESSION.SET":         {min: 3, max: -1, async: (*handler).set},
 		"SESSION.UNSET":       {min: 3, max: -1, async: (*handler).unset},
 		"SESSION.TOUCH":       {min: 2, max: -1, async: (*handler).touch},
@@ -54,14 +58,18 @@ func init() {
 }
 
 func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx context.Context) {
-	name := strings.ToUpper(string(args[0]))
-	cmd, ok := h.lookupCommand(name)
+	// Clients send names in upper case; the map lookup of the bytes as
+	// they are costs no string, ToUpper only for the rest.
+	cmd, ok := commands[string(args[0])]
+	if !ok {
+		cmd, ok = h.lookupCommand(strings.ToUpper(string(args[0])))
+	}
 	if !ok {
 		r.WriteError(wire.CodeUnknownCmd, fmt.Sprintf("unknown command '%.64s'", args[0]))
 		return nil
 	}
 	if len(args) < cmd.min || (cmd.max >= 0 && len(args) > cmd.max) {
-		r.WriteError(wire.CodeBadArg, fmt.Sprintf("wrong number of arguments for '%s'", strings.ToLower(name)))
+		r.WriteError(wire.CodeBadArg, fmt.Sprintf("wrong number of arguments for '%s'", strings.ToLower(string(args[0]))))
 		return nil
 	}
 	st, _ := c.State.(*connState)
@@ -71,6 +79,9 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 	}
 	if cmd.sync != nil {
 		cmd.sync(h, c, st, args, r)
+		return nil
+	}
+	if cmd.now != nil && cmd.now(h, c, st, args, r) {
 		return nil
 	}
 	snapshot := *st // connection defaults as of this request, in order
@@ -316,7 +327,12 @@ func (h *handler) get(ctx context.Context, st connState, args [][]byte, r *resp.
 		writeErr(r, err)
 		return
 	}
-	id := string(args[1])
+	h.readGet(ctx, r, string(args[1]), o, touch)
+}
+
+// readGet runs a read through the general path (localOrForward) and writes
+// the reply.
+func (h *handler) readGet(ctx context.Context, r *resp.Reply, id string, o readOpts, touch bool) {
 	rec, err := h.n.get(ctx, id, o)
 	if err != nil {
 		writeErr(r, err)

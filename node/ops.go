@@ -70,7 +70,7 @@ func (n *Node) get(ctx context.Context, id string, o readOpts) (*fsm.Record, err
 	err := n.localOrForward(ctx, gid, o, func() error {
 		r, ok := n.fsmGet(n.groups[gid].fsm, id)
 		if !ok {
-			return fmt.Errorf("%w: session not found", fsm.ErrNotFound)
+			return errSessionNotFound
 		}
 		rec = r
 		return nil

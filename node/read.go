@@ -3,61 +3,10 @@ package node
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
-
-// verifier shares raft VerifyLeader rounds among concurrent linearizable
-// reads. A read joins the next round that starts after it took its read
-// index; every reader queued while a round runs is answered by the round
-// after it, so one quorum round serves any number of reads.
-type verifier struct {
-	g       *group
-	mu      sync.Mutex
-	running bool
-	waiting []chan error
-}
-
-func (v *verifier) verify(ctx context.Context) error {
-	ch := make(chan error, 1)
-	v.mu.Lock()
-	v.waiting = append(v.waiting, ch)
-	if !v.running {
-		v.running = true
-		v.g.wg.Add(1)
-		go func() { defer v.g.wg.Done(); v.loop() }()
-	}
-	v.mu.Unlock()
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("%w: leadership check: %v", ErrUnavailable, ctx.Err())
-	}
-}
-
-func (v *verifier) loop() {
-	for {
-		v.mu.Lock()
-		ws := v.waiting
-		v.waiting = nil
-		if len(ws) == 0 {
-			v.running = false
-			v.mu.Unlock()
-			return
-		}
-		v.mu.Unlock()
-		err := v.g.raft.VerifyLeader().Error()
-		if err != nil {
-			err = fmt.Errorf("%w: %v", ErrNotLeader, err)
-		}
-		for _, w := range ws {
-			w <- err
-		}
-	}
-}
 
 // readBarrier makes the local state machine safe to read at the requested
 // level, or returns an error saying why it is not. It does not forward.
@@ -102,11 +51,17 @@ func (g *group) readBarrier(ctx context.Context, level string, maxStale time.Dur
 // leader, whose state machine may also lag. Clock skew between the leader
 // and this node adds to the bound, as it does for expiry.
 func (g *group) staleCheck(maxStale time.Duration) error {
-	age := time.Duration(g.n.now() - g.fsm.Clock())
+	age := g.stateAge()
 	if age > maxStale {
 		return fmt.Errorf("%w: group %d state is %v old (bound %v)", ErrStale, g.id, age.Round(time.Millisecond), maxStale)
 	}
 	return nil
+}
+
+// stateAge is how old this replica's state of the group is, by the log
+// clock (see staleCheck).
+func (g *group) stateAge() time.Duration {
+	return time.Duration(g.n.now() - g.fsm.Clock())
 }
 
 // readOpts are the per-request read options.

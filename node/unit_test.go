@@ -29,6 +29,13 @@ func TestParseDuration(t *testing.T) {
 		{"", 0, false},
 		{"99999999999999", 0, false},
 		{"100000h", 0, false},
+		{"+3600", time.Hour, true},
+		{"0ms", 0, false},
+		{"ms", 0, false},
+		{"2000ms", 2 * time.Second, true},
+		{"0100", 100 * time.Second, true},
+		{"999999999999999999ms", 0, false},
+		{"9999999999999999999", 0, false},
 	}
 	for _, c := range cases {
 		got, err := parseDuration([]byte(c.in))
@@ -37,6 +44,24 @@ func TestParseDuration(t *testing.T) {
 		}
 		if err != nil && !errors.Is(err, ErrBadArg) {
 			t.Errorf("parseDuration(%q) error %v is not ErrBadArg", c.in, err)
+		}
+	}
+}
+
+func TestParseLevel(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"linearizable", wire.Linearizable},
+		{"LEADER", wire.Leader},
+		{"Stale", wire.Stale},
+		{"stalest", ""},
+		{"", ""},
+	} {
+		got, err := parseLevel([]byte(c.in))
+		if got != c.want || (err == nil) != (c.want != "") {
+			t.Errorf("parseLevel(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+		if err != nil && !errors.Is(err, ErrBadArg) {
+			t.Errorf("parseLevel(%q) error %v is not ErrBadArg", c.in, err)
 		}
 	}
 }

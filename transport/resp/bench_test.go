@@ -61,12 +61,29 @@ func BenchmarkWriter(b *testing.B) {
 
 // BenchmarkServerPipeline measures round trips of 64-command pipelines
 // over loopback TCP against a PING-like handler; ns/op is per command.
+// sync answers in Dispatch, async in a goroutine per request, deferred by
+// one shared goroutine that completes queued replies (as the node's
+// linearizable reads do after a shared quorum round).
 func BenchmarkServerPipeline(b *testing.B) {
-	for _, mode := range []string{"sync", "async"} {
+	for _, mode := range []string{"sync", "async", "deferred"} {
 		b.Run(mode, func(b *testing.B) {
+			queue := make(chan Deferred, 1024)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for d := range queue {
+					d.Reply().WriteSimple("PONG")
+					d.Done()
+				}
+			}()
+			b.Cleanup(func() { close(queue); <-done })
 			h := HandlerFunc(func(c *Conn, args [][]byte, r *Reply) func(context.Context) {
-				if mode == "async" {
+				switch mode {
+				case "async":
 					return func(context.Context) { r.WriteSimple("PONG") }
+				case "deferred":
+					queue <- r.Defer()
+					return nil
 				}
 				r.WriteSimple("PONG")
 				return nil

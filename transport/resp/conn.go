@@ -200,7 +200,7 @@ func (c *Conn) readLoop() error {
 			var pe *parseError
 			if errors.As(err, &pe) && c.acquire() {
 				// Answer after all earlier replies, then close.
-				sl := c.s.getSlot(c.Proto())
+				sl := c.s.getSlot(c)
 				sl.w.WriteError(pe.code(), pe.msg)
 				sl.close = true
 				c.enqueueDone(sl)
@@ -211,15 +211,22 @@ func (c *Conn) readLoop() error {
 		if !c.acquire() {
 			return c.ctx.Err()
 		}
-		sl := c.s.getSlot(c.Proto())
+		sl := c.s.getSlot(c)
 		fn := c.dispatch(args, sl)
 		closing := c.quit
 		sl.close = closing
 		// Once enqueued, sl belongs to the writer (which may already have
 		// recycled it): do not touch it below.
-		if fn == nil {
+		switch {
+		case sl.reply.deferred:
+			// The holder may already have completed it (complete copes
+			// with a slot not yet queued); c.async was counted by Defer.
+			c.mu.Lock()
+			c.q = append(c.q, sl)
+			c.mu.Unlock()
+		case fn == nil:
 			c.enqueueDone(sl)
-		} else {
+		default:
 			c.mu.Lock()
 			c.q = append(c.q, sl)
 			c.mu.Unlock()
@@ -256,11 +263,23 @@ func (c *Conn) acquire() bool {
 func (c *Conn) dispatch(args [][]byte, sl *slot) (fn func(context.Context)) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.handlerPanic(sl, p)
 			fn = nil
+			if sl.reply.deferred {
+				// The reply is the Deferred holder's now; touching it
+				// would race with them.
+				c.s.log.Error("resp: handler panicked after Defer", "id", c.id, "panic", p, "stack", string(debug.Stack()))
+				return
+			}
+			c.handlerPanic(sl, p)
 		}
 	}()
 	fn = c.s.h.Dispatch(c, args, &sl.reply)
+	if sl.reply.deferred {
+		if fn != nil {
+			c.s.log.Error("resp: handler deferred its reply and returned a function; function ignored", "id", c.id)
+		}
+		return nil
+	}
 	if fn == nil && sl.w.Len() == 0 {
 		sl.w.WriteError(wire.CodeInternal, "handler wrote no reply")
 	}
@@ -268,7 +287,6 @@ func (c *Conn) dispatch(args [][]byte, sl *slot) (fn func(context.Context)) {
 }
 
 func (c *Conn) runAsync(sl *slot, fn func(context.Context)) {
-	defer c.async.Done()
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -277,6 +295,15 @@ func (c *Conn) runAsync(sl *slot, fn func(context.Context)) {
 		}()
 		fn(c.ctx)
 	}()
+	c.complete(sl)
+}
+
+// complete marks an asynchronous or deferred reply done and wakes the
+// writer if it was waiting for it. sl may not be queued yet (a Deferred
+// completed before Dispatch returned): then the reader queues it as done,
+// and its going idle wakes the writer as for any synchronous reply.
+func (c *Conn) complete(sl *slot) {
+	defer c.async.Done()
 	if sl.w.Len() == 0 {
 		sl.w.WriteError(wire.CodeInternal, "handler wrote no reply")
 	}

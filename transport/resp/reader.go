@@ -53,6 +53,15 @@ const (
 	// keepArgBuf is the largest argument scratch buffer kept between
 	// commands; larger ones are handed to the caller instead of copied.
 	keepArgBuf = 64 << 10
+	// Small commands' arguments and slice headers are carved out of slabs
+	// shared by consecutive commands: one allocation per slab instead of
+	// two per command (the read path's most frequent allocations). A
+	// command pins at most its slab, argSlab + hdrSlab*24 bytes; commands
+	// with more than argSlabMax bytes or hdrSlabMax arguments get their own.
+	argSlab    = 2 << 10
+	argSlabMax = 512
+	hdrSlab    = 64
+	hdrSlabMax = 16
 )
 
 // Reader parses client requests. It is not safe for concurrent use.
@@ -63,6 +72,12 @@ type Reader struct {
 	ends []int  // end offset in buf of each argument
 	line []byte // accumulates lines longer than br's buffer
 	err  error  // sticky: the stream position is unknown after an error
+
+	// slab and hdrs are where small commands' arguments and headers go;
+	// what is handed out is never written again, so it belongs to the
+	// caller as if allocated for it alone.
+	slab []byte
+	hdrs [][]byte
 }
 
 // NewReader returns a Reader that parses requests from r within limits l
@@ -80,7 +95,8 @@ func (r *Reader) Buffered() int { return r.br.Buffered() }
 // Empty arrays and blank lines are skipped, as Redis does.
 //
 // The returned arguments are owned by the caller and stay valid forever:
-// they are sub-slices (with capacity clipped) of one allocation per command.
+// they are sub-slices (with capacity clipped) of memory never handed out
+// twice (for small commands, a slab shared with neighbouring commands).
 // Handlers run concurrently with the parsing of the next pipelined request,
 // so aliasing a reused buffer would be a data race waiting to happen; one
 // copy into a per-command arena is the price.
@@ -180,15 +196,33 @@ func (r *Reader) readInline() error {
 // build copies the parsed arguments into caller-owned memory.
 func (r *Reader) build() [][]byte {
 	var arena []byte
-	if cap(r.buf) > keepArgBuf {
+	switch n := len(r.buf); {
+	case cap(r.buf) > keepArgBuf:
 		// Large request: hand the buffer over instead of copying it, and
 		// do not keep a big buffer around on an idle connection.
 		arena, r.buf = r.buf, nil
-	} else {
-		arena = make([]byte, len(r.buf))
+	case n > argSlabMax:
+		arena = make([]byte, n)
 		copy(arena, r.buf)
+	default:
+		if cap(r.slab)-len(r.slab) < n {
+			r.slab = make([]byte, 0, argSlab)
+		}
+		start := len(r.slab)
+		r.slab = append(r.slab, r.buf...)
+		arena = r.slab[start:len(r.slab):len(r.slab)]
 	}
-	args := make([][]byte, len(r.ends))
+	var args [][]byte
+	if k := len(r.ends); k > hdrSlabMax {
+		args = make([][]byte, k)
+	} else {
+		if cap(r.hdrs)-len(r.hdrs) < k {
+			r.hdrs = make([][]byte, 0, hdrSlab)
+		}
+		start := len(r.hdrs)
+		r.hdrs = r.hdrs[:start+k]
+		args = r.hdrs[start : start+k : start+k]
+	}
 	start := 0
 	for i, end := range r.ends {
 		args[i] = arena[start:end:end]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -142,6 +143,32 @@ func TestReadCommandArgsOwned(t *testing.T) {
 	}
 	if string(first[0]) != "abc" || string(first[1]) != "def" {
 		t.Fatalf("first command changed to %q", first)
+	}
+}
+
+// Many small commands share slabs: each keeps its own bytes however many
+// follow, and appending to one never reaches the next.
+func TestReadCommandSlabsOwned(t *testing.T) {
+	var in []byte
+	const n = 1000
+	for i := range n {
+		in = appendCommand(in, []string{"SET", "k" + strconv.Itoa(i), strings.Repeat("v", i%300)})
+	}
+	rd := NewReader(bytes.NewReader(in), Limits{})
+	var got [][][]byte
+	for range n {
+		args, err := rd.ReadCommand()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = append(args, []byte("extra")) // header capacity is clipped
+		_ = append(args[2], "!!!"...)     // argument capacity is clipped
+		got = append(got, args)
+	}
+	for i, args := range got {
+		if len(args) != 3 || string(args[0]) != "SET" || string(args[1]) != "k"+strconv.Itoa(i) || string(args[2]) != strings.Repeat("v", i%300) {
+			t.Fatalf("command %d changed to %q", i, args)
+		}
 	}
 }
 

@@ -22,9 +22,16 @@ import (
 // socket in request order whatever order they complete in, so the requests
 // of a pipeline execute concurrently.
 //
-// Neither Dispatch nor the function may use r after finishing; args are
-// theirs to keep (see Reader.ReadCommand). A panic in either is recovered
-// and answered with an ERR reply in place of whatever was written.
+// A third way suits replies that wait on something shared by many
+// requests (a quorum round, say): Dispatch calls r.Defer and returns nil,
+// and whoever holds the Deferred completes the reply later from any
+// goroutine. That costs no goroutine per request.
+//
+// Neither Dispatch nor the function may use r after finishing (unless it
+// deferred r); args are theirs to keep (see Reader.ReadCommand). A panic in
+// either is recovered and answered with an ERR reply in place of whatever
+// was written, except after Defer, when the reply belongs to the Deferred's
+// holder.
 type Handler interface {
 	Dispatch(c *Conn, args [][]byte, r *Reply) func(ctx context.Context)
 }
@@ -42,6 +49,10 @@ func (f HandlerFunc) Dispatch(c *Conn, args [][]byte, r *Reply) func(ctx context
 // change it with SetProto).
 type Reply struct {
 	*Writer
+
+	c        *Conn // nil for a Reply not made by a Conn
+	sl       *slot
+	deferred bool // Defer was called
 }
 
 // ServerConfig configures a Server. Zero fields take the defaults of
@@ -285,14 +296,16 @@ func (s *Server) Close() error {
 	return err
 }
 
-// getSlot returns an empty slot whose reply uses protocol proto.
-func (s *Server) getSlot(proto int) *slot {
+// getSlot returns an empty slot of c whose reply uses c's protocol.
+func (s *Server) getSlot(c *Conn) *slot {
 	sl, _ := s.slots.Get().(*slot)
 	if sl == nil {
 		sl = new(slot)
 		sl.reply.Writer = &sl.w
+		sl.reply.sl = sl
 	}
-	sl.w.SetProto(proto)
+	sl.reply.c = c
+	sl.w.SetProto(c.Proto())
 	return sl
 }
 
@@ -304,5 +317,6 @@ func (s *Server) putSlot(sl *slot) {
 	}
 	sl.w.buf = sl.w.buf[:0]
 	sl.done, sl.close = false, false
+	sl.reply.c, sl.reply.deferred = nil, false
 	s.slots.Put(sl)
 }

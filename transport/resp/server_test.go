@@ -30,9 +30,13 @@ import (
 //	BLOCK           async; waits for ctx to be cancelled
 //	PANIC           panics in Dispatch
 //	SLEEP ms        async; replies +OK after ms milliseconds
+//	DEFER x         deferred; bulk x, completed by another goroutine after a random pause
+//	DEFERNOW x      deferred; bulk x, completed before Dispatch returns
+//	DEFERWAIT       deferred; completed with an error once the connection closes
 type testHandler struct {
 	blocked  atomic.Int64 // BLOCK funcs running
 	finished atomic.Int64 // BLOCK funcs that returned
+	deferWG  sync.WaitGroup
 }
 
 func (h *testHandler) Dispatch(c *Conn, args [][]byte, r *Reply) func(context.Context) {
@@ -74,6 +78,30 @@ func (h *testHandler) Dispatch(c *Conn, args [][]byte, r *Reply) func(context.Co
 			time.Sleep(time.Duration(ms) * time.Millisecond)
 			r.WriteSimple("OK")
 		}
+	case "DEFER":
+		d := r.Defer()
+		h.deferWG.Add(1)
+		go func() {
+			defer h.deferWG.Done()
+			time.Sleep(time.Duration(rand.IntN(200)) * time.Microsecond) // shuffle completion order
+			d.Reply().WriteBulk(args[1])
+			d.Done()
+		}()
+	case "DEFERNOW":
+		d := r.Defer()
+		d.Reply().WriteBulk(args[1])
+		d.Done()
+	case "DEFERWAIT":
+		d := r.Defer()
+		h.blocked.Add(1)
+		h.deferWG.Add(1)
+		go func() {
+			defer h.deferWG.Done()
+			<-d.Context().Done()
+			d.Reply().WriteError(wire.CodeUnavailable, "shutting down")
+			h.finished.Add(1) // before Done, which lets Close return
+			d.Done()
+		}()
 	case "PANIC":
 		r.WriteSimple("half a reply")
 		panic("test panic")
@@ -201,6 +229,62 @@ func TestServerPipelineOrder(t *testing.T) {
 	}
 	if err := <-errc; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Deferred replies keep their place in the order whether they complete
+// long after Dispatch, before it returns, or among synchronous and
+// asynchronous ones.
+func TestServerDeferredOrder(t *testing.T) {
+	const n = 10_000
+	h := &testHandler{}
+	_, addr := startServer(t, ServerConfig{}, h)
+	t.Cleanup(h.deferWG.Wait)
+	c := dialRaw(t, addr)
+	cmds := []string{"DEFER", "DEFERNOW", "ECHO", "ASYNC", "DEFER"}
+	errc := make(chan error, 1)
+	go func() {
+		var b []byte
+		for i := range n {
+			b = appendCommand(b, []string{cmds[i%len(cmds)], strconv.Itoa(i)})
+		}
+		_, err := c.Write(b)
+		errc <- err
+	}()
+	for i := range n {
+		v := c.read(t)
+		if v.Kind != Bulk || v.Str != strconv.Itoa(i) {
+			t.Fatalf("reply %d (%s) = %v", i, cmds[i%len(cmds)], v)
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Close waits for deferred replies, whose holders see the connection's
+// context end.
+func TestServerCloseWithDeferred(t *testing.T) {
+	h := &testHandler{}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(ServerConfig{}, h, nil)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	c := dialRaw(t, l.Addr().String())
+	c.send(t, strings.Repeat("DEFERWAIT\r\n", 4)+"PING\r\n")
+	waitFor(t, "deferred replies to be taken", func() bool { return h.blocked.Load() == 4 })
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.finished.Load(); n != 4 {
+		t.Fatalf("%d deferred replies completed before Close returned, want 4", n)
+	}
+	h.deferWG.Wait()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve returned %v", err)
 	}
 }
 

@@ -1,0 +1,117 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// verifier shares raft VerifyLeader rounds among concurrent linearizable
+// reads. A read joins the next round that starts after it took its read
+// index; every reader queued while a round runs is answered by the round
+// after it, so one quorum round serves any number of reads.
+//
+// Waiters are callbacks run on the round's goroutine, not channels: the
+// RESP fast path (getNow) completes deferred replies straight from there,
+// so a linearizable read parks no goroutine of its own.
+type verifier struct {
+	round   func() error    // one VerifyLeader round (raft's, but for tests)
+	timeout time.Duration   // RequestTimeout
+	wg      *sync.WaitGroup // the group's: raft must outlive every round
+	mu      sync.Mutex
+	running bool
+	pending *verifyRound // waiters for the next round; nil if none
+}
+
+// verifyRound is one VerifyLeader round and its waiters. Its timer bounds
+// how long they wait (RequestTimeout from the first of them joining): raft
+// answers a VerifyLeader only from its main loop, which can be stuck
+// behind a slow disk, and a read must not wait longer than any other
+// request.
+type verifyRound struct {
+	waiters  []func(error)
+	timer    *time.Timer
+	answered bool // under verifier.mu; waiters are called once, by whoever sets it
+}
+
+// join adds done to the next round. done is called exactly once, on some
+// other goroutine or (rarely) this one: with nil if a VerifyLeader round
+// that started after join confirmed leadership, otherwise with an error
+// wrapping ErrNotLeader (the round failed) or ErrUnavailable (it took
+// longer than RequestTimeout). done must not block.
+func (v *verifier) join(done func(error)) {
+	v.mu.Lock()
+	r := v.pending
+	if r == nil {
+		r = &verifyRound{}
+		v.pending = r
+		r.timer = time.AfterFunc(v.timeout, func() { v.expire(r) })
+	}
+	r.waiters = append(r.waiters, done)
+	if !v.running {
+		v.running = true
+		v.wg.Add(1)
+		go func() { defer v.wg.Done(); v.loop() }()
+	}
+	v.mu.Unlock()
+}
+
+// verify joins the next round and waits for its answer or ctx.
+func (v *verifier) verify(ctx context.Context) error {
+	ch := make(chan error, 1)
+	v.join(func(err error) { ch <- err })
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: leadership check: %v", ErrUnavailable, ctx.Err())
+	}
+}
+
+func (v *verifier) loop() {
+	for {
+		v.mu.Lock()
+		r := v.pending
+		v.pending = nil
+		if r == nil {
+			v.running = false
+			v.mu.Unlock()
+			return
+		}
+		v.mu.Unlock()
+		err := v.round()
+		if err != nil {
+			err = fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		v.answer(r, err)
+	}
+}
+
+// expire answers a round whose waiters have waited RequestTimeout. If the
+// round has not started, later joiners get a new one.
+func (v *verifier) expire(r *verifyRound) {
+	v.mu.Lock()
+	if v.pending == r {
+		v.pending = nil
+	}
+	v.mu.Unlock()
+	v.answer(r, fmt.Errorf("%w: leadership check took longer than %v", ErrUnavailable, v.timeout))
+}
+
+// answer calls r's waiters with err unless they have been answered.
+func (v *verifier) answer(r *verifyRound, err error) {
+	v.mu.Lock()
+	if r.answered {
+		v.mu.Unlock()
+		return
+	}
+	r.answered = true
+	ws := r.waiters
+	r.waiters = nil
+	v.mu.Unlock()
+	r.timer.Stop()
+	for _, w := range ws {
+		w(err)
+	}
+}

@@ -1,0 +1,129 @@
+package node
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeRounds stands in for raft's VerifyLeader: each round announces its
+// start on started and returns what the test sends on results.
+type fakeRounds struct {
+	started chan int
+	results chan error
+	n       int
+}
+
+func (f *fakeRounds) round() error {
+	f.n++
+	f.started <- f.n
+	return <-f.results
+}
+
+// answers collects verifier callbacks by waiter name.
+type answers struct {
+	mu  sync.Mutex
+	got map[string][]error
+	ch  chan string
+}
+
+func (a *answers) waiter(name string) func(error) {
+	return func(err error) {
+		a.mu.Lock()
+		a.got[name] = append(a.got[name], err)
+		a.mu.Unlock()
+		a.ch <- name
+	}
+}
+
+func (a *answers) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case name := <-a.ch:
+		return name
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out waiting for a verifier answer")
+		return ""
+	}
+}
+
+func (a *answers) errs(name string) []error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.got[name]
+}
+
+func newTestVerifier(t *testing.T, timeout time.Duration) (*verifier, *fakeRounds, *answers) {
+	t.Helper()
+	f := &fakeRounds{started: make(chan int, 8), results: make(chan error)}
+	var wg sync.WaitGroup
+	v := &verifier{round: f.round, timeout: timeout, wg: &wg}
+	t.Cleanup(wg.Wait)
+	return v, f, &answers{got: map[string][]error{}, ch: make(chan string, 8)}
+}
+
+func waitStarted(t *testing.T, f *fakeRounds, want int) {
+	t.Helper()
+	select {
+	case n := <-f.started:
+		if n != want {
+			t.Fatalf("round %d started, want %d", n, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for round %d", want)
+	}
+}
+
+// A reader that joins while a round runs is answered by the next round,
+// which starts after it joined: the ReadIndex rule.
+func TestVerifierJoinsNextRound(t *testing.T) {
+	v, f, a := newTestVerifier(t, time.Hour)
+	v.join(a.waiter("first"))
+	waitStarted(t, f, 1)
+	v.join(a.waiter("second")) // round 1 is running
+	f.results <- nil
+	if name := a.next(t); name != "first" {
+		t.Fatalf("round 1 answered %q, want first", name)
+	}
+	waitStarted(t, f, 2)
+	if errs := a.errs("second"); len(errs) != 0 {
+		t.Fatalf("second answered by the round it did not precede: %v", errs)
+	}
+	f.results <- errors.New("lost leadership")
+	if name := a.next(t); name != "second" {
+		t.Fatalf("round 2 answered %q, want second", name)
+	}
+	if errs := a.errs("second"); len(errs) != 1 || !errors.Is(errs[0], ErrNotLeader) {
+		t.Fatalf("second got %v, want one ErrNotLeader", errs)
+	}
+}
+
+// Readers stuck behind a round that does not return are answered with
+// ErrUnavailable after the timeout, once; the round's late answer is
+// dropped.
+func TestVerifierRoundTimeout(t *testing.T) {
+	v, f, a := newTestVerifier(t, 20*time.Millisecond)
+	v.join(a.waiter("stuck"))
+	waitStarted(t, f, 1)
+	v.join(a.waiter("queued")) // waits for round 2, which cannot start yet
+	got := map[string]bool{a.next(t): true, a.next(t): true}
+	if !got["stuck"] || !got["queued"] {
+		t.Fatalf("answered %v, want stuck and queued", got)
+	}
+	for _, name := range []string{"stuck", "queued"} {
+		if errs := a.errs(name); len(errs) != 1 || !errors.Is(errs[0], ErrUnavailable) {
+			t.Fatalf("%s got %v, want one ErrUnavailable", name, errs)
+		}
+	}
+	f.results <- nil // round 1 ends late; nobody is waiting for it
+	v.join(a.waiter("later"))
+	waitStarted(t, f, 2)
+	f.results <- nil
+	if name := a.next(t); name != "later" {
+		t.Fatalf("answered %q, want later", name)
+	}
+	if errs := a.errs("stuck"); len(errs) != 1 {
+		t.Fatalf("stuck answered %d times", len(errs))
+	}
+}

@@ -1,0 +1,41 @@
+package resp
+
+import "context"
+
+// Deferred is a reply that Dispatch left open for another goroutine to
+// complete. It exists for requests that wait on something many requests
+// share, such as a quorum round: whoever runs that round can write every
+// waiting reply itself, so no goroutine is parked per request (the cost
+// the function returned by Dispatch has).
+//
+// The holder must call Done exactly once, after writing one complete reply
+// into Reply, and must not touch the reply afterwards. Until then the
+// connection keeps the reply's place in the order, and Server.Close waits
+// for it: a holder must complete every Deferred it takes, also when the
+// connection is closing (Context is done then).
+type Deferred struct {
+	sl *slot
+}
+
+// Defer detaches r from Dispatch: Dispatch must then return nil, and the
+// returned Deferred completes the reply later. Defer may only be called
+// from Dispatch, once, on a Reply made by a Conn.
+func (r *Reply) Defer() Deferred {
+	if r.c == nil || r.deferred {
+		panic("resp: Reply.Defer called outside Dispatch or twice")
+	}
+	r.deferred = true
+	r.c.async.Add(1) // before any holder can call Done
+	return Deferred{sl: r.sl}
+}
+
+// Reply is the reply to write into.
+func (d Deferred) Reply() *Reply { return &d.sl.reply }
+
+// Context is the connection's context: done when the connection or the
+// server closes, at which point nobody will read the reply, so a holder may
+// complete it with any error at once.
+func (d Deferred) Context() context.Context { return d.sl.reply.c.ctx }
+
+// Done hands the completed reply to the connection's writer.
+func (d Deferred) Done() { d.sl.reply.c.complete(d.sl) }
