@@ -173,6 +173,17 @@ func TestExpiry(t *testing.T) {
 	deadline := time.UnixMilli(rec["expires_at_ms"].Int)
 	gone := asMap(t, cl.ok("SESSION.CREATE", "TTL", "1h"))["id"].Str
 	cl.ok("SESSION.DESTROY", gone)
+	// A replica that has not applied the create yet rightly answers a
+	// stale read with NOTFOUND; the test is about hiding what it holds.
+	waitFor(t, time.Until(deadline), "every replica to apply the create", func() error {
+		for i := 0; i < 3; i++ {
+			n := c.node(i)
+			if _, ok := n.groups[n.ring.Group(id)].fsm.Get(id, n.now()); !ok {
+				return fmt.Errorf("node %d has not applied it", i)
+			}
+		}
+		return nil
+	})
 
 	for i := 0; i < 3; i++ {
 		cli := &clientT{t: t, c: c.client(i)}
