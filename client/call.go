@@ -83,8 +83,9 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 		defer cancel()
 	}
 	var (
-		avoid   = map[string]bool{} // nodes that failed this call, tried last
-		refused = map[string]bool{} // replicas that refused a stale read
+		// Made on the first failure: most calls never need them.
+		avoid   map[string]bool // nodes that failed this call, tried last
+		refused map[string]bool // replicas that refused a stale read
 		lastErr error
 	)
 	for attempt := 0; ctx.Err() == nil; attempt++ {
@@ -117,12 +118,18 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 			case notApplied:
 				c.requestRefresh()
 			case staleReply:
+				if refused == nil {
+					refused = map[string]bool{}
+				}
 				refused[addr] = true
 				if n := len(c.replicasOf(tp, rq)); len(refused) >= n {
 					return replyError(addr, err) // every replica lags: ErrStale
 				}
 			}
 			lastErr = fmt.Errorf("%s: %w", addr, err)
+			if avoid == nil {
+				avoid = map[string]bool{}
+			}
 			avoid[addr] = true
 		}
 		if c.sleep(ctx, attempt) != nil {

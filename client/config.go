@@ -2,8 +2,8 @@ package client
 
 import (
 	"crypto/tls"
-	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/sessionraft/sessionraft/transport/wire"
@@ -127,8 +127,9 @@ func (cfg Config) withDefaults() (Config, error) {
 // wireDuration formats d the way the server parses durations: whole
 // milliseconds when exact (the common case, and short), else nanoseconds.
 func wireDuration(d time.Duration) string {
+	// strconv, not fmt: stale reads send this on every call.
 	if d%time.Millisecond == 0 {
-		return fmt.Sprintf("%dms", d/time.Millisecond)
+		return strconv.FormatInt(int64(d/time.Millisecond), 10) + "ms"
 	}
-	return fmt.Sprintf("%dns", int64(d))
+	return strconv.FormatInt(int64(d), 10) + "ns"
 }
