@@ -123,7 +123,9 @@ func openGroup(n *Node, id int) (*group, error) {
 		return nil, fmt.Errorf("group %d: open log store: %w", id, err)
 	}
 	g.store = store
-	if g.wal, err = openWAL(dir, store, cfg.NoSync); err != nil {
+	// A log that cannot write stops the node: restarting replays what is
+	// intact, staying up would leave the group unable to append.
+	if g.wal, err = openWAL(dir, store, cfg.NoSync, n.fatal); err != nil {
 		store.Close()
 		return nil, fmt.Errorf("group %d: %w", id, err)
 	}

@@ -19,8 +19,8 @@ import (
 // a log that ends where the bolt store ends means the copy finished (only
 // the deletion is redone); one that ends earlier is a copy cut short by a
 // crash, which is discarded and made again.
-func openWAL(dir string, bolt *raftboltdb.BoltStore, noSync bool) (*raftwal.Log, error) {
-	wal, err := raftwal.Open(filepath.Join(dir, "wal"), raftwal.Options{NoSync: noSync})
+func openWAL(dir string, bolt *raftboltdb.BoltStore, noSync bool, onFailure func(error)) (*raftwal.Log, error) {
+	wal, err := raftwal.Open(filepath.Join(dir, "wal"), raftwal.Options{NoSync: noSync, OnFailure: onFailure})
 	if err != nil {
 		return nil, err
 	}
@@ -40,6 +40,20 @@ func importBoltLog(wal *raftwal.Log, bolt *raftboltdb.BoltStore) error {
 	if err != nil || last == 0 {
 		return err
 	}
+	// A follower that installed a snapshot past the end of its log keeps
+	// the old entries below a hole (raft-boltdb allows one); only the run
+	// that ends at last matters, the rest is covered by the snapshot.
+	// Walking back from last finds its start without scanning the hole.
+	start := last
+	for start > first {
+		var e raft.Log
+		if err := bolt.GetLog(start-1, &e); errors.Is(err, raft.ErrLogNotFound) {
+			break
+		} else if err != nil {
+			return fmt.Errorf("entry %d: %w", start-1, err)
+		}
+		start--
+	}
 	walFirst, _ := wal.FirstIndex()
 	walLast, _ := wal.LastIndex()
 	if walLast < last {
@@ -49,7 +63,7 @@ func importBoltLog(wal *raftwal.Log, bolt *raftboltdb.BoltStore) error {
 			}
 		}
 		const chunk = 512
-		for i := first; i <= last; i += chunk {
+		for i := start; i <= last; i += chunk {
 			var batch []*raft.Log
 			for j := i; j <= last && j < i+chunk; j++ {
 				e := new(raft.Log)

@@ -21,8 +21,9 @@
 //
 // kind 1 is an entry (index u64, then the entry codec of codec.go), kind 2
 // a deletion (min u64, max u64). Opening replays every segment in order;
-// a torn or zeroed record at the end of the last segment (a crash during
-// an append) is cut off, anything invalid before that is ErrCorrupt.
+// in the last segment the first record that is not intact (a crash during
+// an append, or corruption there, which a checksum cannot tell apart) ends
+// the log; in earlier segments it is ErrCorrupt.
 // Deletions are records too, so a removed prefix or a truncated suffix
 // stays removed after a restart; whole segments below the first index are
 // deleted.

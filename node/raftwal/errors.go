@@ -13,6 +13,8 @@ var (
 	// ErrUnsupported: DeleteRange of a range that is neither a prefix nor a
 	// suffix of the log (hashicorp/raft never asks for one).
 	ErrUnsupported = errors.New("raftwal: unsupported deletion")
+	// ErrTooLarge: an entry does not fit in one record (maxRecord).
+	ErrTooLarge = errors.New("raftwal: entry too large")
 	// ErrClosed: the log is closed, or failed and must be reopened.
 	ErrClosed = errors.New("raftwal: closed")
 )

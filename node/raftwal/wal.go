@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/hashicorp/raft"
@@ -18,6 +19,12 @@ type Options struct {
 	// (0 = 64 MiB). Whole segments are deleted once raft has compacted
 	// every entry in them.
 	SegmentBytes int64
+	// OnFailure, if set, is called once when a write or sync fails. The
+	// log refuses every later write (a failed fdatasync cannot be retried
+	// safely); reopening it, i.e. restarting the process, replays what is
+	// intact. A server should stop rather than stay up with a log that
+	// no longer takes writes.
+	OnFailure func(error)
 }
 
 // Log is a raft.LogStore in one directory. Raft calls StoreLogs and
@@ -48,6 +55,13 @@ func Open(dir string, o Options) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
+	if !o.NoSync {
+		// The directory entry of a new log must survive a crash as its
+		// records do.
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return nil, err
+		}
+	}
 	l := &Log{dir: dir, opts: o}
 	seqs, err := listSegments(dir)
 	if err != nil {
@@ -66,16 +80,20 @@ func Open(dir string, o Options) (*Log, error) {
 		}
 		l.segs = append(l.segs, s)
 	}
-	if err := l.dropSegments(); err != nil {
-		l.closeFiles()
-		return nil, fmt.Errorf("raftwal: %w", err)
-	}
+	l.dropSegments()
 	return l, nil
 }
 
 // replay reads one segment's records into the index. In the last segment
-// the first record that is not intact ends the log (a torn append) and is
-// cut off; in earlier segments it is corruption.
+// the first record that is not intact ends the log and is cut off, with
+// whatever follows it: that is what a crash during an append leaves (a
+// torn write may also persist later pages of the same write, so intact
+// records after a bad one do not prove corruption). A checksum cannot tell
+// a torn write from media corruption there, so a bit flip inside the last
+// segment loses the entries after it on this replica; raft then restores
+// them from the other replicas as for any lagging follower, unless they
+// were on a minority of nodes. In earlier segments, which were complete
+// and synced before the next was started, a bad record is ErrCorrupt.
 func (l *Log) replay(seq uint64, last bool) error {
 	path := segmentPath(l.dir, seq)
 	data, err := os.ReadFile(path)
@@ -207,6 +225,11 @@ func (l *Log) StoreLogs(entries []*raft.Log) error {
 			return fmt.Errorf("%w: index %d after %d", ErrNotContiguous, entries[k].Index, entries[k-1].Index)
 		}
 	}
+	for _, e := range entries {
+		if n := 8 + len(e.Data) + len(e.Extensions) + 32; n > maxRecord {
+			return fmt.Errorf("%w: entry %d is %d bytes, the limit is %d", ErrTooLarge, e.Index, n, maxRecord)
+		}
+	}
 	gap := !empty && entries[0].Index > last+1
 	if err := l.rotateIfFull(); err != nil {
 		return err
@@ -239,7 +262,7 @@ func (l *Log) StoreLogs(entries []*raft.Log) error {
 	}
 	l.mu.Unlock()
 	if gap {
-		return l.dropSegments()
+		l.dropSegments()
 	}
 	return nil
 }
@@ -269,7 +292,8 @@ func (l *Log) DeleteRange(min, max uint64) error {
 	l.mu.Lock()
 	l.idx.remove(min, max)
 	l.mu.Unlock()
-	return l.dropSegments()
+	l.dropSegments()
+	return nil
 }
 
 // write appends buf to s and syncs it. A failed write or sync leaves the
@@ -278,17 +302,24 @@ func (l *Log) DeleteRange(min, max uint64) error {
 // which replays only intact records.
 func (l *Log) write(s *segment, buf []byte) error {
 	if _, err := s.f.WriteAt(buf, s.size); err != nil {
-		l.failed = err
-		return fmt.Errorf("raftwal: append: %w", err)
+		return l.fail(fmt.Errorf("raftwal: append: %w", err))
 	}
 	if !l.opts.NoSync {
 		if err := datasync(s.f); err != nil {
-			l.failed = err
-			return fmt.Errorf("raftwal: sync: %w", err)
+			return l.fail(fmt.Errorf("raftwal: sync: %w", err))
 		}
 	}
 	s.size += int64(len(buf))
 	return nil
+}
+
+// fail puts the log in the failed state (see Options.OnFailure).
+func (l *Log) fail(err error) error {
+	if l.failed == nil && l.opts.OnFailure != nil {
+		l.opts.OnFailure(err)
+	}
+	l.failed = err
+	return err
 }
 
 func (l *Log) writable() error {
@@ -312,8 +343,7 @@ func (l *Log) rotateIfFull() error {
 	}
 	s, err := createSegment(l.dir, cur.seq+1, l.opts.NoSync)
 	if err != nil {
-		l.failed = err
-		return fmt.Errorf("raftwal: new segment: %w", err)
+		return l.fail(fmt.Errorf("raftwal: new segment: %w", err))
 	}
 	l.segs = append(l.segs, s)
 	return nil
@@ -321,21 +351,35 @@ func (l *Log) rotateIfFull() error {
 
 // dropSegments deletes the leading segments (never the last) whose
 // entries all precede the first index. Only a prefix of the segment list
-// goes, so replaying what is left sees records in their original order.
-func (l *Log) dropSegments() error {
+// goes, in order, with the directory synced after each removal, so the
+// files left on disk (even after a crash) are always a suffix of the
+// sequence and replay in their original order. It runs after the record
+// that made the segments unnecessary is durable, so a failure here is not
+// the caller's: the segment stays in the list and the next call retries.
+func (l *Log) dropSegments() {
 	l.mu.Lock()
 	n := 0
 	for n < len(l.segs)-1 && (l.idx.empty() || l.segs[n].maxIndex < l.idx.first) {
 		n++
 	}
 	drop := l.segs[:n]
-	l.segs = l.segs[n:]
 	l.mu.Unlock()
-	var errs []error
+	removed := 0
 	for _, s := range drop {
-		errs = append(errs, s.f.Close(), os.Remove(s.path))
+		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if !l.opts.NoSync && syncDir(l.dir) != nil {
+			break
+		}
+		s.f.Close()
+		removed++
 	}
-	return errors.Join(errs...)
+	if removed > 0 {
+		l.mu.Lock()
+		l.segs = l.segs[removed:]
+		l.mu.Unlock()
+	}
 }
 
 // Close closes the log's files. Later calls fail with ErrClosed.

@@ -443,3 +443,25 @@ func common(a, b model) model {
 	}
 	return c
 }
+
+// A failed write is reported once and leaves the log refusing writes.
+func TestWriteFailure(t *testing.T) {
+	var reported []error
+	l := open(t, t.TempDir(), Options{NoSync: true, OnFailure: func(err error) { reported = append(reported, err) }})
+	if err := l.StoreLogs(entries(1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	l.segs[len(l.segs)-1].f.Close() // the next write fails
+	if err := l.StoreLog(entry(4, 1)); err == nil {
+		t.Fatal("write to a closed file succeeded")
+	}
+	if err := l.StoreLog(entry(4, 1)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("second write: %v, want ErrClosed", err)
+	}
+	if len(reported) != 1 {
+		t.Fatalf("OnFailure called %d times, want 1", len(reported))
+	}
+	if last, _ := l.LastIndex(); last != 3 {
+		t.Fatalf("last index %d after failed writes, want 3", last)
+	}
+}
