@@ -333,18 +333,29 @@ func errSuffix(err error) string {
 func checkReplicas(ctx context.Context, cl *Cluster, limit time.Duration) CheckResult {
 	res := CheckResult{Name: "replicas"}
 	obs := replicaObservations{}
+	nodeErr := map[string]string{}       // latest DEBUG.HASH failure per node
+	latest := map[int]map[string]int64{} // group -> node -> latest applied index seen
 	deadline := time.Now().Add(limit)
 	var last string
 	for time.Now().Before(deadline) {
 		for _, n := range cl.Nodes {
 			v, err := cl.Admin(ctx, n, 2*time.Second, "DEBUG.HASH")
+			if err == nil {
+				err = v.Err()
+			}
 			if err != nil {
-				last = fmt.Sprintf("%s: %v", n.ID, err)
+				nodeErr[n.ID] = err.Error()
 				continue
 			}
+			delete(nodeErr, n.ID)
 			for _, g := range v.Elems {
 				if len(g.Elems) == 4 {
-					obs.add(int(g.Elems[0].Int), n.ID, replicaDigest{g.Elems[1].Int, g.Elems[2].Int, g.Elems[3].Str})
+					gid := int(g.Elems[0].Int)
+					obs.add(gid, n.ID, replicaDigest{g.Elems[1].Int, g.Elems[2].Int, g.Elems[3].Str})
+					if latest[gid] == nil {
+						latest[gid] = map[string]int64{}
+					}
+					latest[gid][n.ID] = g.Elems[1].Int
 				}
 			}
 		}
@@ -353,14 +364,21 @@ func checkReplicas(ctx context.Context, cl *Cluster, limit time.Duration) CheckR
 			res.Valid, res.Detail = valid, detail
 			return res
 		}
-		if detail != "" {
-			last = detail
-		}
+		last = detail
 		if !wait(ctx, 50*time.Millisecond) {
 			break
 		}
 	}
-	res.Detail = "replicas did not converge within " + limit.String() + ": " + last
+	// Say why: which nodes did not answer, and where each group's
+	// replicas were last seen.
+	var why []string
+	for _, id := range slices.Sorted(maps.Keys(nodeErr)) {
+		why = append(why, fmt.Sprintf("%s: DEBUG.HASH failed: %s", id, nodeErr[id]))
+	}
+	for _, gid := range slices.Sorted(maps.Keys(latest)) {
+		why = append(why, fmt.Sprintf("group %d last applied %v", gid, latest[gid]))
+	}
+	res.Detail = "replicas did not converge within " + limit.String() + ": " + last + "; " + strings.Join(why, "; ")
 	return res
 }
 
