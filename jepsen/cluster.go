@@ -234,6 +234,31 @@ func (c *Cluster) signal(n *Node, sig syscall.Signal, paused bool) error {
 	return n.cmd.Process.Signal(sig)
 }
 
+// DumpStacks sends SIGQUIT: the Go runtime writes every goroutine's stack
+// to the node's log and exits. For diagnosing a node that stopped
+// answering; the node is gone afterwards.
+func (c *Cluster) DumpStacks(n *Node) error {
+	n.mu.Lock()
+	cmd, exited := n.cmd, n.exited
+	n.mu.Unlock()
+	if cmd == nil {
+		return fmt.Errorf("%s is not running", n.ID)
+	}
+	if err := cmd.Process.Signal(syscall.SIGQUIT); err != nil {
+		return err
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+	}
+	n.mu.Lock()
+	if n.cmd == cmd {
+		n.cmd = nil
+	}
+	n.mu.Unlock()
+	return nil
+}
+
 // Running reports whether n's process runs (paused or not).
 func (n *Node) Running() bool {
 	n.mu.Lock()

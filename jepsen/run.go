@@ -373,7 +373,10 @@ func checkReplicas(ctx context.Context, cl *Cluster, limit time.Duration) CheckR
 	// replicas were last seen.
 	var why []string
 	for _, id := range slices.Sorted(maps.Keys(nodeErr)) {
-		why = append(why, fmt.Sprintf("%s: DEBUG.HASH failed: %s", id, nodeErr[id]))
+		why = append(why, fmt.Sprintf("%s: DEBUG.HASH failed: %s (goroutine stacks in its log)", id, nodeErr[id]))
+		// A node that stopped answering: keep its goroutines for the
+		// post-mortem.
+		_ = cl.DumpStacks(cl.NodeByID(id))
 	}
 	for _, gid := range slices.Sorted(maps.Keys(latest)) {
 		why = append(why, fmt.Sprintf("group %d last applied %v", gid, latest[gid]))
