@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sessionraft/sessionraft/client"
+	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
 // RunConfig configures one run: a cluster, workloads run concurrently, and
@@ -329,7 +330,8 @@ func errSuffix(err error) string {
 // been seen at one common applied index with one hash, and fails at once if
 // two nodes were ever seen at the same index with different hashes. (Idle
 // leaders append clock ticks, so all nodes are rarely at one index at one
-// instant.)
+// instant.) Every round asks all nodes at once, so that their digests are
+// taken close together in time.
 func checkReplicas(ctx context.Context, cl *Cluster, limit time.Duration) CheckResult {
 	res := CheckResult{Name: "replicas"}
 	obs := replicaObservations{}
@@ -338,11 +340,25 @@ func checkReplicas(ctx context.Context, cl *Cluster, limit time.Duration) CheckR
 	deadline := time.Now().Add(limit)
 	var last string
 	for time.Now().Before(deadline) {
-		for _, n := range cl.Nodes {
-			v, err := cl.Admin(ctx, n, 2*time.Second, "DEBUG.HASH")
-			if err == nil {
-				err = v.Err()
-			}
+		// Ask every node at once: a digest takes a while on a big state,
+		// and asked one after another the nodes would be sampled at
+		// different indexes every time.
+		answers := make([]resp.Value, len(cl.Nodes))
+		errs := make([]error, len(cl.Nodes))
+		var wg sync.WaitGroup
+		for i, n := range cl.Nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				answers[i], errs[i] = cl.Admin(ctx, n, 5*time.Second, "DEBUG.HASH")
+				if errs[i] == nil {
+					errs[i] = answers[i].Err()
+				}
+			}()
+		}
+		wg.Wait()
+		for i, n := range cl.Nodes {
+			v, err := answers[i], errs[i]
 			if err != nil {
 				nodeErr[n.ID] = err.Error()
 				continue
