@@ -15,7 +15,7 @@ import (
 // answered in Dispatch, on the connection's reader goroutine: no goroutine,
 // no context, no timer per request, and a pipeline's replies leave in one
 // write. A linearizable read on the ready leader takes its read index in
-// Dispatch and defers its reply to the shared VerifyLeader round, which
+// Dispatch and defers its reply to the shared leadership round, which
 // writes it (resp.Deferred). Anything else (forwarding, a leader not ready,
 // a failed round, test-mode unsafe reads) takes the general path,
 // handler.get on a goroutine, which retries and forwards; the fast path

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// verifier shares raft VerifyLeader rounds among concurrent linearizable
+// verifier shares leadership rounds among concurrent linearizable
 // reads. A read joins the next round that starts after it took its read
 // index; every reader queued while a round runs is answered by the round
 // after it, so one quorum round serves any number of reads.
@@ -16,7 +16,7 @@ import (
 // RESP fast path (getNow) completes deferred replies straight from there,
 // so a linearizable read parks no goroutine of its own.
 type verifier struct {
-	round   func() error    // one VerifyLeader round (raft's, but for tests)
+	round   func() error    // one leadership round (an empty entry committed; see group.go)
 	timeout time.Duration   // RequestTimeout
 	wg      *sync.WaitGroup // the group's: raft must outlive every round
 	mu      sync.Mutex
@@ -24,9 +24,9 @@ type verifier struct {
 	pending *verifyRound // waiters for the next round; nil if none
 }
 
-// verifyRound is one VerifyLeader round and its waiters. Its timer bounds
+// verifyRound is one leadership round and its waiters. Its timer bounds
 // how long they wait (RequestTimeout from the first of them joining): raft
-// answers a VerifyLeader only from its main loop, which can be stuck
+// handles an Apply only from its main loop, which can be stuck
 // behind a slow disk, and a read must not wait longer than any other
 // request.
 type verifyRound struct {
@@ -36,7 +36,7 @@ type verifyRound struct {
 }
 
 // join adds done to the next round. done is called exactly once, on some
-// other goroutine or (rarely) this one: with nil if a VerifyLeader round
+// other goroutine or (rarely) this one: with nil if a leadership round
 // that started after join confirmed leadership, otherwise with an error
 // wrapping ErrNotLeader (the round failed) or ErrUnavailable (it took
 // longer than RequestTimeout). done must not block.
