@@ -26,18 +26,7 @@ func TestImportBoltLog(t *testing.T) {
 func importCase(t *testing.T, partial uint64) {
 	t.Helper()
 	dir := t.TempDir()
-	bolt, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bolt.Close() })
-	var logs []*raft.Log
-	for i := uint64(5); i <= 1500; i++ {
-		logs = append(logs, &raft.Log{Index: i, Term: 2, Type: raft.LogCommand, Data: fmt.Appendf(nil, "e%d", i)})
-	}
-	if err := bolt.StoreLogs(logs); err != nil {
-		t.Fatal(err)
-	}
+	bolt, logs := oldBoltLog(t, dir, 2, [2]uint64{5, 1500})
 	if err := bolt.SetUint64([]byte("CurrentTerm"), 2); err != nil {
 		t.Fatal(err)
 	}
@@ -78,20 +67,7 @@ func importCase(t *testing.T, partial uint64) {
 // snapshot it installed): the run after the hole is what moves.
 func TestImportBoltLogWithHole(t *testing.T) {
 	dir := t.TempDir()
-	bolt, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bolt.Close() })
-	var logs []*raft.Log
-	for _, r := range [][2]uint64{{1, 100}, {501, 510}} {
-		for i := r[0]; i <= r[1]; i++ {
-			logs = append(logs, &raft.Log{Index: i, Term: 3, Type: raft.LogCommand, Data: fmt.Appendf(nil, "e%d", i)})
-		}
-	}
-	if err := bolt.StoreLogs(logs); err != nil {
-		t.Fatal(err)
-	}
+	bolt, _ := oldBoltLog(t, dir, 3, [2]uint64{1, 100}, [2]uint64{501, 510})
 	wal, err := openWAL(dir, bolt, true, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -106,4 +82,26 @@ func TestImportBoltLogWithHole(t *testing.T) {
 	if l, _ := bolt.LastIndex(); l != 0 {
 		t.Fatalf("bolt still holds entries up to %d", l)
 	}
+}
+
+// oldBoltLog writes a raft-boltdb file as the per-group layout had it, with
+// entries of term in each inclusive range, and returns the open store and
+// the entries.
+func oldBoltLog(t *testing.T, dir string, term uint64, ranges ...[2]uint64) (*raftboltdb.BoltStore, []*raft.Log) {
+	t.Helper()
+	bolt, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bolt.Close() })
+	var logs []*raft.Log
+	for _, r := range ranges {
+		for i := r[0]; i <= r[1]; i++ {
+			logs = append(logs, &raft.Log{Index: i, Term: term, Type: raft.LogCommand, Data: fmt.Appendf(nil, "e%d", i)})
+		}
+	}
+	if err := bolt.StoreLogs(logs); err != nil {
+		t.Fatal(err)
+	}
+	return bolt, logs
 }
