@@ -152,3 +152,13 @@ func TestReplicaVerdict(t *testing.T) {
 		})
 	}
 }
+
+func TestReplicaObservationsLatest(t *testing.T) {
+	o := replicaObservations{}
+	o.add(0, "a", replicaDigest{10, 1, "h"})
+	o.add(0, "a", replicaDigest{12, 1, "h2"})
+	o.add(0, "b", replicaDigest{11, 1, "h1"})
+	if got := o.latest(0); got["a"] != 12 || got["b"] != 11 || len(got) != 2 {
+		t.Fatalf("latest = %v, want a:12 b:11", got)
+	}
+}

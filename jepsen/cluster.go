@@ -198,7 +198,11 @@ func (c *Cluster) Start(n *Node) error {
 }
 
 // Kill sends SIGKILL to n and waits (bounded) until it is reaped.
-func (c *Cluster) Kill(n *Node) error {
+func (c *Cluster) Kill(n *Node) error { return c.stopWith(n, syscall.SIGKILL) }
+
+// stopWith sends sig, which must end the process, and waits (bounded)
+// until it is reaped. A node that is not running is left alone.
+func (c *Cluster) stopWith(n *Node, sig syscall.Signal) error {
 	n.mu.Lock()
 	cmd, exited := n.cmd, n.exited
 	n.cmd = nil
@@ -211,12 +215,12 @@ func (c *Cluster) Kill(n *Node) error {
 	if cmd == nil {
 		return nil
 	}
-	_ = cmd.Process.Kill()
+	_ = cmd.Process.Signal(sig)
 	select {
 	case <-exited:
 		return nil
 	case <-time.After(10 * time.Second):
-		return fmt.Errorf("%s (pid %d) not reaped 10s after SIGKILL", n.ID, cmd.Process.Pid)
+		return fmt.Errorf("%s (pid %d) not reaped 10s after %v", n.ID, cmd.Process.Pid, sig)
 	}
 }
 
@@ -237,27 +241,7 @@ func (c *Cluster) signal(n *Node, sig syscall.Signal, paused bool) error {
 // DumpStacks sends SIGQUIT: the Go runtime writes every goroutine's stack
 // to the node's log and exits. For diagnosing a node that stopped
 // answering; the node is gone afterwards.
-func (c *Cluster) DumpStacks(n *Node) error {
-	n.mu.Lock()
-	cmd, exited := n.cmd, n.exited
-	n.mu.Unlock()
-	if cmd == nil {
-		return fmt.Errorf("%s is not running", n.ID)
-	}
-	if err := cmd.Process.Signal(syscall.SIGQUIT); err != nil {
-		return err
-	}
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-	}
-	n.mu.Lock()
-	if n.cmd == cmd {
-		n.cmd = nil
-	}
-	n.mu.Unlock()
-	return nil
-}
+func (c *Cluster) DumpStacks(n *Node) error { return c.stopWith(n, syscall.SIGQUIT) }
 
 // Running reports whether n's process runs (paused or not).
 func (n *Node) Running() bool {

@@ -335,8 +335,7 @@ func errSuffix(err error) string {
 func checkReplicas(ctx context.Context, cl *Cluster, limit time.Duration) CheckResult {
 	res := CheckResult{Name: "replicas"}
 	obs := replicaObservations{}
-	nodeErr := map[string]string{}       // latest DEBUG.HASH failure per node
-	latest := map[int]map[string]int64{} // group -> node -> latest applied index seen
+	nodeErr := map[string]string{} // latest DEBUG.HASH failure per node
 	deadline := time.Now().Add(limit)
 	var last string
 	for time.Now().Before(deadline) {
@@ -366,12 +365,7 @@ func checkReplicas(ctx context.Context, cl *Cluster, limit time.Duration) CheckR
 			delete(nodeErr, n.ID)
 			for _, g := range v.Elems {
 				if len(g.Elems) == 4 {
-					gid := int(g.Elems[0].Int)
-					obs.add(gid, n.ID, replicaDigest{g.Elems[1].Int, g.Elems[2].Int, g.Elems[3].Str})
-					if latest[gid] == nil {
-						latest[gid] = map[string]int64{}
-					}
-					latest[gid][n.ID] = g.Elems[1].Int
+					obs.add(int(g.Elems[0].Int), n.ID, replicaDigest{g.Elems[1].Int, g.Elems[2].Int, g.Elems[3].Str})
 				}
 			}
 		}
@@ -394,8 +388,8 @@ func checkReplicas(ctx context.Context, cl *Cluster, limit time.Duration) CheckR
 		// post-mortem.
 		_ = cl.DumpStacks(cl.NodeByID(id))
 	}
-	for _, gid := range slices.Sorted(maps.Keys(latest)) {
-		why = append(why, fmt.Sprintf("group %d last applied %v", gid, latest[gid]))
+	for _, gid := range slices.Sorted(maps.Keys(obs)) {
+		why = append(why, fmt.Sprintf("group %d last applied %v", gid, obs.latest(gid)))
 	}
 	res.Detail = "replicas did not converge within " + limit.String() + ": " + last + "; " + strings.Join(why, "; ")
 	return res
@@ -418,6 +412,17 @@ func (o replicaObservations) add(gid int, node string, d replicaDigest) {
 		o[gid][d.applied] = map[string]replicaDigest{}
 	}
 	o[gid][d.applied][node] = d
+}
+
+// latest returns, per node, the highest applied index seen for group gid.
+func (o replicaObservations) latest(gid int) map[string]int64 {
+	out := map[string]int64{}
+	for idx, seen := range o[gid] {
+		for node := range seen {
+			out[node] = max(out[node], idx)
+		}
+	}
+	return out
 }
 
 // verdict reports valid=false with the evidence as soon as two nodes were
