@@ -18,6 +18,7 @@ const (
 	rpcWrite uint8 = 1 // fsm command → fsm result
 	rpcGet   uint8 = 2 // level, maxStale, id → record
 	rpcList  uint8 = 3 // level, maxStale, subject → records
+	rpcTerm  uint8 = 4 // nothing → this node's raft term in the group (leadercheck.go)
 )
 
 var levelCodes = []string{wire.Linearizable, wire.Leader, wire.Stale}
@@ -116,6 +117,11 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 		return nil, withCode(err)
 	}
 	payload = payload[k:]
+	if method == rpcTerm {
+		// Read straight from raft, never from a cache: the answer must be
+		// the term at the instant it is given (see leadercheck.go).
+		return binary.AppendUvarint(nil, g.raft.CurrentTerm()), nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	defer cancel()
 	switch method {

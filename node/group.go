@@ -102,18 +102,7 @@ func openGroup(n *Node, id int) (*group, error) {
 		readyCh:      make(chan struct{}),
 	}
 	g.verifier = verifier{
-		// A round commits an empty entry rather than calling raft's
-		// VerifyLeader. hashicorp/raft counts a VerifyLeader vote for any
-		// successful AppendEntries response that arrives after the call,
-		// including responses to requests sent before it: a leader resumed
-		// after SIGSTOP "verified" itself on replies from before its pause
-		// and served a linearizable read older than a write the new leader
-		// had acknowledged (jepsen, 5 nodes, pause nemesis). An entry
-		// created after the read index can only commit through fresh
-		// acknowledgements from a quorum in this leader's term.
-		round: func() error {
-			return g.raft.Apply(fsm.EncodeBatch(&fsm.Batch{Time: g.n.now()}), cfg.RequestTimeout).Error()
-		},
+		round:   g.confirmLeadership, // leadercheck.go
 		timeout: cfg.RequestTimeout,
 		wg:      &g.wg,
 	}
