@@ -18,11 +18,13 @@ import (
 // leader of term T asks every voter for its current raft term (rpcTerm)
 // and counts the voters that answer a term no higher than T, itself
 // included. A voter raises its term before it grants a vote in a later
-// term, so a voter that answers "T or lower" at instant t had cast no such
-// vote before t. A later term's leader needs the votes of a majority, which
-// shares a voter with any majority that answered; so when a majority has
-// answered, every instant at which one of them answered precedes that
-// leader's election.
+// term, so a voter that answers "T or lower" at instant t had cast no
+// such vote before t. A later term's leader needs the votes of a majority,
+// which shares a voter with any majority that answered, and that voter
+// voted after it answered, so after the round started. Hence when a
+// majority has answered, no later leader existed when the round started,
+// and every read that joined the round (before it started) may be served
+// at its read index.
 //
 // This costs one round trip to the nearest majority and no disk write.
 // raft's own VerifyLeader is not used: hashicorp/raft v1.8.0 counts any
