@@ -3,6 +3,7 @@ package resp
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -59,14 +60,19 @@ func BenchmarkWriter(b *testing.B) {
 	b.SetBytes(int64(w.Len()))
 }
 
-// BenchmarkServerPipeline measures round trips of 64-command pipelines
-// over loopback TCP against a PING-like handler; ns/op is per command.
+// BenchmarkServerPipeline measures round trips of pipelines of 1 and 64
+// commands over loopback TCP against a PING-like handler; ns/op is per
+// command.
 // sync answers in Dispatch, async in a goroutine per request, deferred by
 // one shared goroutine that completes queued replies (as the node's
 // linearizable reads do after a shared quorum round).
 func BenchmarkServerPipeline(b *testing.B) {
-	for _, mode := range []string{"sync", "async", "deferred"} {
-		b.Run(mode, func(b *testing.B) {
+	for _, bc := range []struct {
+		mode  string
+		depth int
+	}{{"sync", 1}, {"sync", 64}, {"async", 64}, {"deferred", 1}, {"deferred", 64}} {
+		mode, depth := bc.mode, bc.depth
+		b.Run(fmt.Sprintf("%s/depth%d", mode, depth), func(b *testing.B) {
 			queue := make(chan Deferred, 1024)
 			done := make(chan struct{})
 			go func() {
@@ -94,7 +100,6 @@ func BenchmarkServerPipeline(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer nc.Close()
-			const depth = 64
 			var req []byte
 			for range depth {
 				req = appendCommand(req, []string{"PING"})
