@@ -28,6 +28,9 @@ type Record struct {
 	fields []byte
 }
 
+// key is what a table finds a record by.
+func (r *Record) key() string { return r.ID }
+
 // Field is one named value of a record.
 type Field struct {
 	Name  string
