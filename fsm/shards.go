@@ -70,7 +70,7 @@ func newStateSized(records, dedup, tombs int, window int64) *state {
 	st := &state{
 		subjects:  make(map[string]map[string]struct{}),
 		deadlines: newDeadlineIndex(),
-		dedup:     dedupTable{m: make(map[string]*dedupEntry, dedup), q: make([]*dedupEntry, 0, dedup)},
+		dedup:     dedupTable{m: newTable[*dedupEntry](dedup), q: make([]*dedupEntry, 0, dedup)},
 		tombs:     tombTable{m: make(map[string]int64, tombs), h: make([]tombstone, 0, tombs)},
 		window:    window,
 	}
