@@ -83,21 +83,17 @@ func appendDedupEntry(dst []byte, e *dedupEntry) []byte {
 	return appendString(dst, o.id)
 }
 
-// decodeDedupEntry reads an entry. intern, if not nil, may return an existing copy of the id (the record's
-// own) so that a restored node does not hold every created id twice.
-func decodeDedupEntry(d *decoder, intern func([]byte) (string, bool)) *dedupEntry {
-	reqID, t := d.str(), d.varint()
+// decodeDedupEntry reads an entry. str, if not nil, makes the strings
+// (Restore passes a stringArena's).
+func decodeDedupEntry(d *decoder, str func([]byte) string) *dedupEntry {
+	if str == nil {
+		str = func(b []byte) string { return string(b) }
+	}
+	reqID, t := str(d.raw(d.length())), d.varint()
 	var o outcome
 	o.code, o.msg = d.u8(), d.str()
 	o.version, o.count = d.uvarint(), d.varint()
-	raw := d.raw(d.length())
-	ok := false
-	if intern != nil {
-		o.id, ok = intern(raw)
-	}
-	if !ok {
-		o.id = string(raw)
-	}
+	o.id = str(d.raw(d.length()))
 	return newDedupEntry(reqID, t, o)
 }
 

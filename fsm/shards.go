@@ -179,15 +179,6 @@ func (st *state) insert(r *Record) {
 	st.deadlines.addNew(r)
 }
 
-// internID returns the stored copy of id if a record has it; for a state
-// being restored.
-func (st *state) internID(id []byte) (string, bool) {
-	if r := st.shards[shardOf(string(id))].m.get(string(id)); r != nil {
-		return r.ID, true
-	}
-	return "", false
-}
-
 // records returns pointers to every record, unordered. The caller must
 // exclude Apply (FSM.applyMu); records themselves are immutable.
 func (st *state) records() []*Record {

@@ -221,13 +221,16 @@ func readSnapshot(r io.Reader, window int64) (*state, error) {
 		prev = rec.ID
 		st.insert(rec)
 	}
-	var prevT int64
+	var (
+		prevT int64
+		arena stringArena
+	)
 	for i := uint64(0); i < ndedup; i++ {
 		if frame, err = cr.frame(frame); err != nil {
 			return nil, err
 		}
 		d := decoder{buf: frame}
-		e := decodeDedupEntry(&d, st.internID)
+		e := decodeDedupEntry(&d, arena.str)
 		if err := d.finish(); err != nil {
 			return nil, fmt.Errorf("dedup entry %d: %w", i, err)
 		}
