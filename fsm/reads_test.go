@@ -258,3 +258,23 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyBatchCopiesValues: ApplyBatch decodes field values as views of
+// the entry, so the records must copy them: raft may reuse the entry's
+// buffer once Apply returns.
+func TestApplyBatchCopiesValues(t *testing.T) {
+	f := New(Limits{})
+	entry := EncodeBatch(&Batch{Time: t0, Cmds: []Command{cCreate("s1", "", flds("a", "value-a"), 0, 0)}})
+	if _, err := f.ApplyBatch(1, entry); err != nil {
+		t.Fatal(err)
+	}
+	set := EncodeBatch(&Batch{Time: t0, Cmds: []Command{cSet("s1", 0, flds("b", "value-b"))}})
+	if _, err := f.ApplyBatch(2, set); err != nil {
+		t.Fatal(err)
+	}
+	clear(entry)
+	clear(set)
+	if r := mustGet(t, f, "s1", t0); val(r, "a") != "value-a" || val(r, "b") != "value-b" {
+		t.Errorf("record aliases the entries: %q", r.FieldMap())
+	}
+}
