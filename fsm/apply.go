@@ -19,18 +19,18 @@ func (f *FSM) ApplyBatch(index uint64, data []byte) ([]Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("entry %d: %w", index, err)
 	}
-	return f.apply(index, b, true), nil
+	return f.apply(index, b), nil
 }
 
 // ApplyDecoded is ApplyBatch for a batch that is already decoded. It copies
 // what it keeps, so the caller may reuse b afterwards.
 func (f *FSM) ApplyDecoded(index uint64, b *Batch) []Result {
-	return f.apply(index, b, false)
+	return f.apply(index, b)
 }
 
-// apply runs a batch. owned says the batch came from DecodeBatch, so its
-// maps and slices are fresh and the FSM may keep them without copying.
-func (f *FSM) apply(index uint64, b *Batch, owned bool) []Result {
+// apply runs a batch. Records copy the field values they keep, so b may be
+// the caller's.
+func (f *FSM) apply(index uint64, b *Batch) []Result {
 	f.applyMu.Lock()
 	defer f.applyMu.Unlock()
 	st := f.state.Load()
@@ -43,7 +43,7 @@ func (f *FSM) apply(index uint64, b *Batch, owned bool) []Result {
 
 	results := make([]Result, len(b.Cmds))
 	for i := range b.Cmds {
-		results[i] = f.applyCmd(st, index, t, &b.Cmds[i], owned)
+		results[i] = f.applyCmd(st, index, t, &b.Cmds[i])
 	}
 
 	// Pruning depends only on the tombstones and t, so every replica (and
@@ -58,7 +58,7 @@ func (f *FSM) apply(index uint64, b *Batch, owned bool) []Result {
 
 // applyCmd applies one command, answering from the dedup table when its
 // ReqID was seen within the window.
-func (f *FSM) applyCmd(st *state, index uint64, t int64, c *Command, owned bool) Result {
+func (f *FSM) applyCmd(st *state, index uint64, t int64, c *Command) Result {
 	if c.ReqID != "" {
 		if len(c.ReqID) > f.limits.MaxReqIDLen {
 			// Not remembered: an oversized key must not grow the table.
@@ -70,7 +70,7 @@ func (f *FSM) applyCmd(st *state, index uint64, t int64, c *Command, owned bool)
 	}
 	mask := st.shardMask(c)
 	st.lock(mask)
-	r := f.exec(st, index, t, c, owned)
+	r := f.exec(st, index, t, c)
 	st.unlock(mask)
 	if c.ReqID != "" {
 		st.dedup.add(c.ReqID, t, &r)
@@ -115,15 +115,15 @@ func idsMask(ids []string) uint64 {
 	return m
 }
 
-func (f *FSM) exec(st *state, index uint64, t int64, c *Command, owned bool) Result {
+func (f *FSM) exec(st *state, index uint64, t int64, c *Command) Result {
 	switch c.Type {
 	case CmdCreate:
 		if c.Create != nil {
-			return f.create(st, index, t, c.Create, owned)
+			return f.create(st, index, t, c.Create)
 		}
 	case CmdSet:
 		if c.Set != nil {
-			return f.set(st, index, t, c.Set, owned)
+			return f.set(st, index, t, c.Set)
 		}
 	case CmdTouch:
 		if c.Touch != nil {
@@ -171,7 +171,7 @@ func errUsedBefore(id string) error {
 	return errf(ErrExists, "id %q was used before and may not be reused yet", id)
 }
 
-func (f *FSM) create(st *state, index uint64, t int64, c *Create, owned bool) Result {
+func (f *FSM) create(st *state, index uint64, t int64, c *Create) Result {
 	if err := f.limits.checkCreate(c, t); err != nil {
 		return Result{Err: err}
 	}
@@ -183,15 +183,17 @@ func (f *FSM) create(st *state, index uint64, t int64, c *Create, owned bool) Re
 	if st.tombs.live(c.ID, t) {
 		return Result{Err: errUsedBefore(c.ID)}
 	}
+	fs := sortedFields(f.fieldScratch, c.Fields)
 	r := &Record{
 		ID:          c.ID,
 		Subject:     c.Subject,
-		Fields:      fieldsFromMap(c.Fields, owned),
 		Version:     index,
 		Created:     t,
 		LastAccess:  t,
 		IdleTimeout: c.IdleTimeout,
+		fields:      buildFieldList(fs),
 	}
+	f.releaseScratch(fs, nil)
 	if c.AbsTTL > 0 {
 		r.AbsDeadline = t + c.AbsTTL
 	}
@@ -199,7 +201,7 @@ func (f *FSM) create(st *state, index uint64, t int64, c *Create, owned bool) Re
 	return Result{Version: index, ID: c.ID, Record: r}
 }
 
-func (f *FSM) set(st *state, index uint64, t int64, s *Set, owned bool) Result {
+func (f *FSM) set(st *state, index uint64, t int64, s *Set) Result {
 	if err := f.limits.checkSet(s, t); err != nil {
 		return Result{Err: err}
 	}
@@ -210,16 +212,17 @@ func (f *FSM) set(st *state, index uint64, t int64, s *Set, owned bool) Result {
 	if s.IfVersion != 0 && s.IfVersion != old.Version {
 		return Result{Err: errf(ErrConflict, "id %q is at version %d, not %d", s.ID, old.Version, s.IfVersion)}
 	}
-	// Old values are shared with the previous record: both are immutable.
-	fields := mergeFields(old.Fields, s.Fields, s.Unset, owned)
+	set := sortedFields(f.setScratch, s.Fields)
+	fields := mergeFields(f.fieldScratch, old.fields, set, s.Unset)
+	defer f.releaseScratch(fields, set)
 	if len(fields) > f.limits.MaxFields {
 		return Result{Err: errf(ErrTooLarge, "%d fields exceed %d", len(fields), f.limits.MaxFields)}
 	}
-	r := *old
-	r.Fields = fields
-	if size := r.Size(); size > f.limits.MaxRecordBytes {
+	if size := len(old.ID) + len(old.Subject) + listSize(fields); size > f.limits.MaxRecordBytes {
 		return Result{Err: errf(ErrTooLarge, "record size %d exceeds %d", size, f.limits.MaxRecordBytes)}
 	}
+	r := *old
+	r.fields = buildFieldList(fields)
 	r.LastAccess = max(r.LastAccess, t)
 	if s.AbsTTL > 0 {
 		r.AbsDeadline = t + s.AbsTTL

@@ -47,7 +47,7 @@ func TestApply(t *testing.T) {
 		// Create
 		{name: "create", steps: []step{base}, check: func(t *testing.T, f *FSM) {
 			r := mustGet(t, f, "s1", t0)
-			want := &Record{ID: "s1", Subject: "u1", Fields: fl("a", "1"), Version: 1,
+			want := &Record{ID: "s1", Subject: "u1", fields: encFields(fl("a", "1")), Version: 1,
 				Created: t0, LastAccess: t0, IdleTimeout: 30 * sec, AbsDeadline: t0 + 3600*sec}
 			if !sameRecord(r, want) {
 				t.Errorf("got %+v, want %+v", r, want)
@@ -60,8 +60,8 @@ func TestApply(t *testing.T) {
 			steps: []step{one(1, t0, cCreate("s1", "", nil, 0, 0), want{version: 1})},
 			check: func(t *testing.T, f *FSM) {
 				r := mustGet(t, f, "s1", math.MaxInt64)
-				if r.Deadline() != 0 || len(r.Fields) != 0 {
-					t.Errorf("deadline %d fields %v", r.Deadline(), r.Fields)
+				if r.Deadline() != 0 || r.NumFields() != 0 {
+					t.Errorf("deadline %d fields %v", r.Deadline(), r.FieldMap())
 				}
 			}},
 		{name: "create existing id", steps: []step{base,
@@ -79,7 +79,7 @@ func TestApply(t *testing.T) {
 			one(4, t0+631*sec, cCreate("s1", "u2", nil, 0, 0), want{version: 4})},
 			check: func(t *testing.T, f *FSM) {
 				r := mustGet(t, f, "s1", t0+631*sec)
-				if r.Subject != "u2" || len(r.Fields) != 0 || r.Created != t0+631*sec {
+				if r.Subject != "u2" || r.NumFields() != 0 || r.Created != t0+631*sec {
 					t.Errorf("got %+v", r)
 				}
 				if got := f.BySubject("u1", t0); len(got) != 0 {
@@ -114,7 +114,7 @@ func TestApply(t *testing.T) {
 			one(2, t0+5*sec, cSet("s1", 0, flds("b", "2", "c", "3"), "a", "zz"), want{version: 2})},
 			check: func(t *testing.T, f *FSM) {
 				r := mustGet(t, f, "s1", t0+5*sec)
-				want := &Record{ID: "s1", Subject: "u1", Fields: fl("b", "2", "c", "3"), Version: 2,
+				want := &Record{ID: "s1", Subject: "u1", fields: encFields(fl("b", "2", "c", "3")), Version: 2,
 					Created: t0, LastAccess: t0 + 5*sec, IdleTimeout: 30 * sec, AbsDeadline: t0 + 3600*sec}
 				if !sameRecord(r, want) {
 					t.Errorf("got %+v, want %+v", r, want)
@@ -123,8 +123,8 @@ func TestApply(t *testing.T) {
 		{name: "set unsets after setting", steps: []step{base,
 			one(2, t0, cSet("s1", 0, flds("b", "2"), "b"), want{version: 2})},
 			check: func(t *testing.T, f *FSM) {
-				if r := mustGet(t, f, "s1", t0); len(r.Fields) != 1 {
-					t.Errorf("fields %v", r.Fields)
+				if r := mustGet(t, f, "s1", t0); r.NumFields() != 1 {
+					t.Errorf("fields %v", r.FieldMap())
 				}
 			}},
 		{name: "set not found", steps: []step{one(1, t0, cSet("s1", 0, flds("a", "1")), want{err: ErrNotFound})}},
@@ -153,7 +153,7 @@ func TestApply(t *testing.T) {
 			one(6, t0, cSet("s1", 0, flds("c", "3", "d", "4"), "a"), want{version: 6}),                                      // unset makes room
 		}, check: func(t *testing.T, f *FSM) {
 			r := mustGet(t, f, "s1", t0)
-			if !sameRecord(r, &Record{ID: "s1", Fields: fl("b", "2", "c", "3", "d", "4"), Version: 6, Created: t0, LastAccess: t0}) {
+			if !sameRecord(r, &Record{ID: "s1", fields: encFields(fl("b", "2", "c", "3", "d", "4")), Version: 6, Created: t0, LastAccess: t0}) {
 				t.Errorf("got %+v", r)
 			}
 		}},
@@ -244,7 +244,7 @@ func TestApply(t *testing.T) {
 		}, check: func(t *testing.T, f *FSM) {
 			mustGone(t, f, "s1", t0+6*sec)
 			r := mustGet(t, f, "s9", t0+6*sec)
-			want := &Record{ID: "s9", Subject: "u1", Fields: fl("a", "1"), Version: 3,
+			want := &Record{ID: "s9", Subject: "u1", fields: encFields(fl("a", "1")), Version: 3,
 				Created: t0, LastAccess: t0 + 5*sec, IdleTimeout: 30 * sec, AbsDeadline: t0 + 3600*sec}
 			if !sameRecord(r, want) {
 				t.Errorf("got %+v, want %+v", r, want)
@@ -359,7 +359,7 @@ func TestApply(t *testing.T) {
 			one(3, t0, cSet("s1", 0, nil, "n"), want{version: 3}),
 			one(4, t0, withReq(cSet("s1", 0, flds("n", "x")), "r1"), want{version: 2}),
 		}, check: func(t *testing.T, f *FSM) {
-			if r := mustGet(t, f, "s1", t0); r.Version != 3 || len(r.Fields) != 1 {
+			if r := mustGet(t, f, "s1", t0); r.Version != 3 || r.NumFields() != 1 {
 				t.Errorf("replay re-applied: %+v", r)
 			}
 		}},

@@ -127,7 +127,7 @@ func TestDecodeBatchErrors(t *testing.T) {
 }
 
 func TestResultRoundTrip(t *testing.T) {
-	rec := &Record{ID: "s1", Subject: "u", Fields: fl("a", "1"), Version: 3, Created: t0, LastAccess: t0 + 1, IdleTimeout: 2, AbsDeadline: 4}
+	rec := &Record{ID: "s1", Subject: "u", fields: encFields(fl("a", "1")), Version: 3, Created: t0, LastAccess: t0 + 1, IdleTimeout: 2, AbsDeadline: 4}
 	for _, tc := range []struct {
 		err      error
 		sentinel error
@@ -190,7 +190,7 @@ func TestResultRoundTrip(t *testing.T) {
 
 func TestRecordRoundTrip(t *testing.T) {
 	for _, r := range []*Record{
-		{ID: "s1", Subject: "u", Fields: fl("a", "1", "b", ""), Version: 3, Created: t0, LastAccess: t0 + 1, IdleTimeout: 2, AbsDeadline: -4},
+		{ID: "s1", Subject: "u", fields: encFields(fl("a", "1", "b", "")), Version: 3, Created: t0, LastAccess: t0 + 1, IdleTimeout: 2, AbsDeadline: -4},
 		{ID: ""},
 	} {
 		data := AppendRecord(nil, r)
@@ -226,11 +226,11 @@ func TestEncodingIsCanonical(t *testing.T) {
 	}
 	// A record built from either map has the same field order, and encodes
 	// its fields exactly as the command did.
-	ra, rb := &Record{ID: "x", Fields: fieldsFromMap(a, true)}, &Record{ID: "x", Fields: fieldsFromMap(b, true)}
+	ra, rb := (&Record{ID: "x"}).WithFields(a), (&Record{ID: "x"}).WithFields(b)
 	if string(AppendRecord(nil, ra)) != string(AppendRecord(nil, rb)) {
 		t.Fatal("record encoding depends on map order")
 	}
-	if string(appendFieldList(nil, ra.Fields)) != string(appendFields(nil, a)) {
+	if string(ra.fields) != string(appendFields(nil, a)) {
 		t.Fatal("record fields encode unlike command fields")
 	}
 }

@@ -8,80 +8,93 @@ import "encoding/binary"
 //
 // Every Go-client write carries a ReqID, so a node holds one entry per
 // write of the last DedupWindow: a million after a million creates. The
-// common outcome (a create or set that worked) has no message and no
-// count, so those two live behind a pointer that is nil then; the entry is
-// 64 bytes instead of 80.
+// common outcome (a create or set that worked) is an id and a version
+// only, and the entry is 48 bytes (a size class; one more word would make
+// it 64). Any other outcome (an error, a count) is rare and is kept
+// encoded in the id field, marked by rareFlag in version.
 type dedupEntry struct {
 	reqID   string
-	id      string // Result.ID: what a create made or a rotate moved to
+	id      string // Result.ID; with rareFlag, the encoded outcome (appendOutcome)
 	t       int64  // log time the command was applied
-	version uint64
-	more    *dedupMore // nil when msg is "" and count is 0
+	version uint64 // Result.Version, or rareFlag
+}
+
+// rareFlag marks an entry whose outcome is encoded in its id field. No
+// version has it in practice (it is a raft index), and one that has it is
+// kept encoded like any other rare outcome.
+const rareFlag = 1 << 63
+
+// outcome is a dedup entry's content, decoded.
+type outcome struct {
 	code    uint8
+	msg     string
+	version uint64
+	count   int64
+	id      string
 }
 
-// dedupMore is the rarer part of a dedup entry.
-type dedupMore struct {
-	msg   string
-	count int64
-}
-
-func newDedupEntry(reqID string, t int64, code uint8, msg string, version uint64, count int64, id string) *dedupEntry {
-	e := &dedupEntry{reqID: reqID, id: id, t: t, version: version, code: code}
-	if msg != "" || count != 0 {
-		e.more = &dedupMore{msg: msg, count: count}
+func newDedupEntry(reqID string, t int64, o outcome) *dedupEntry {
+	if o.code == codeNone && o.msg == "" && o.count == 0 && o.version&rareFlag == 0 {
+		return &dedupEntry{reqID: reqID, id: o.id, t: t, version: o.version}
 	}
-	return e
+	return &dedupEntry{reqID: reqID, id: string(appendOutcome(nil, o)), t: t, version: rareFlag}
 }
 
-func (e *dedupEntry) msg() string {
-	if e.more == nil {
-		return ""
-	}
-	return e.more.msg
+// appendOutcome encodes a rare outcome: byte code, string msg, uvarint
+// version, varint count, string id.
+func appendOutcome(dst []byte, o outcome) []byte {
+	dst = append(dst, o.code)
+	dst = appendString(dst, o.msg)
+	dst = binary.AppendUvarint(dst, o.version)
+	dst = binary.AppendVarint(dst, o.count)
+	return appendString(dst, o.id)
 }
 
-func (e *dedupEntry) count() int64 {
-	if e.more == nil {
-		return 0
+func (e *dedupEntry) outcome() outcome {
+	if e.version != rareFlag {
+		return outcome{version: e.version, id: e.id}
 	}
-	return e.more.count
+	// Written by appendOutcome in this process: it decodes.
+	d := decoder{buf: []byte(e.id)}
+	return outcome{code: d.u8(), msg: d.str(), version: d.uvarint(), count: d.varint(), id: d.str()}
 }
 
 func (e *dedupEntry) result() Result {
+	o := e.outcome()
 	return Result{
-		Err:     errorFromCode(e.code, e.msg()),
-		Version: e.version,
-		Count:   int(e.count()),
-		ID:      e.id,
+		Err:     errorFromCode(o.code, o.msg),
+		Version: o.version,
+		Count:   int(o.count),
+		ID:      o.id,
 	}
 }
+
+// key is what the dedup table finds an entry by.
+func (e *dedupEntry) key() string { return e.reqID }
 
 func appendDedupEntry(dst []byte, e *dedupEntry) []byte {
+	o := e.outcome()
 	dst = appendString(dst, e.reqID)
 	dst = binary.AppendVarint(dst, e.t)
-	dst = append(dst, e.code)
-	dst = appendString(dst, e.msg())
-	dst = binary.AppendUvarint(dst, e.version)
-	dst = binary.AppendVarint(dst, e.count())
-	return appendString(dst, e.id)
+	dst = append(dst, o.code)
+	dst = appendString(dst, o.msg)
+	dst = binary.AppendUvarint(dst, o.version)
+	dst = binary.AppendVarint(dst, o.count)
+	return appendString(dst, o.id)
 }
 
-// decodeDedupEntry reads an entry. intern, if not nil, may return an
-// existing copy of the id (the record's own) so that a restored node does
-// not hold every created id twice.
-func decodeDedupEntry(d *decoder, intern func([]byte) (string, bool)) *dedupEntry {
-	reqID, t, code, msg := d.str(), d.varint(), d.u8(), d.str()
-	version, count := d.uvarint(), d.varint()
-	raw := d.raw(d.length())
-	id, ok := "", false
-	if intern != nil {
-		id, ok = intern(raw)
+// decodeDedupEntry reads an entry. str, if not nil, makes the strings
+// (Restore passes a stringArena's).
+func decodeDedupEntry(d *decoder, str func([]byte) string) *dedupEntry {
+	if str == nil {
+		str = func(b []byte) string { return string(b) }
 	}
-	if !ok {
-		id = string(raw)
-	}
-	return newDedupEntry(reqID, t, code, msg, version, count, id)
+	reqID, t := str(d.raw(d.length())), d.varint()
+	var o outcome
+	o.code, o.msg = d.u8(), d.str()
+	o.version, o.count = d.uvarint(), d.varint()
+	o.id = str(d.raw(d.length()))
+	return newDedupEntry(reqID, t, o)
 }
 
 // dedupTable maps ReqID → outcome, with a FIFO of entries in insertion
@@ -89,13 +102,9 @@ func decodeDedupEntry(d *decoder, intern func([]byte) (string, bool)) *dedupEntr
 // time and pruning is a walk from its head: deterministic, and O(1)
 // amortised per command.
 type dedupTable struct {
-	m    map[string]*dedupEntry
+	m    table[*dedupEntry] // keyed by reqID
 	q    []*dedupEntry
 	head int
-}
-
-func newDedupTable() dedupTable {
-	return dedupTable{m: make(map[string]*dedupEntry)}
 }
 
 // stale reports whether an entry made at et is older than window at t.
@@ -105,7 +114,7 @@ func stale(et, t, window int64) bool {
 }
 
 func (dt *dedupTable) get(reqID string, t, window int64) *dedupEntry {
-	e := dt.m[reqID]
+	e := dt.m.get(reqID)
 	if e == nil || stale(e.t, t, window) {
 		return nil
 	}
@@ -114,11 +123,11 @@ func (dt *dedupTable) get(reqID string, t, window int64) *dedupEntry {
 
 func (dt *dedupTable) add(reqID string, t int64, r *Result) {
 	code, msg := errorCode(r.Err)
-	dt.push(newDedupEntry(reqID, t, code, msg, r.Version, int64(r.Count), r.ID))
+	dt.push(newDedupEntry(reqID, t, outcome{code: code, msg: msg, version: r.Version, count: int64(r.Count), id: r.ID}))
 }
 
 func (dt *dedupTable) push(e *dedupEntry) {
-	dt.m[e.reqID] = e
+	dt.m.put(e)
 	dt.q = append(dt.q, e)
 }
 
@@ -126,8 +135,8 @@ func (dt *dedupTable) push(e *dedupEntry) {
 func (dt *dedupTable) prune(t, window int64) {
 	for dt.head < len(dt.q) && stale(dt.q[dt.head].t, t, window) {
 		e := dt.q[dt.head]
-		if dt.m[e.reqID] == e {
-			delete(dt.m, e.reqID)
+		if dt.m.get(e.reqID) == e {
+			dt.m.remove(e.reqID)
 		}
 		dt.q[dt.head] = nil
 		dt.head++

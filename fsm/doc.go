@@ -43,7 +43,7 @@
 // readers call Get, BySubject, Expired, Clock and AppliedIndex. Records are
 // immutable once stored: Apply replaces a record instead of mutating it, so
 // readers and snapshots may hold *Record without locks. Records live in 64
-// shards, each a map under its own RWMutex. A command write-locks, in
+// shards, each a hash table (table.go) under its own RWMutex. A command write-locks, in
 // ascending order, exactly the shards it touches, plus the subject index,
 // for its whole duration, so a reader sees every command either wholly
 // applied or not at all (a rotate never shows both ids or neither).

@@ -5,72 +5,56 @@ import (
 	"strings"
 )
 
-// Building a record's sorted field list from the map-shaped fields of a
-// Create or Set command.
+// Building a record's encoded field list (fieldlist.go) from the
+// map-shaped fields of a Create or Set command.
 
-// fieldsFromMap returns m as a sorted field list, nil when m is empty. With
-// own set the values are kept as they are (they came from DecodeBatch and
-// nobody else holds them); otherwise they are copied, into one allocation
-// for all of them.
-func fieldsFromMap(m map[string][]byte, own bool) []Field {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make([]Field, 0, len(m))
+// sortedFields appends the entries of m to dst[:0] sorted by name and
+// returns it. Names and values are m's own, not copies: the result is a
+// view for building a field list, which copies.
+func sortedFields(dst []Field, m map[string][]byte) []Field {
+	dst = dst[:0]
 	for k, v := range m {
-		out = append(out, Field{Name: k, Value: v})
+		dst = append(dst, Field{Name: k, Value: v})
 	}
-	slices.SortFunc(out, cmpFields)
-	if !own {
-		copyValues(out)
-	}
-	return out
+	slices.SortFunc(dst, cmpFields)
+	return dst
 }
 
 func cmpFields(a, b Field) int { return strings.Compare(a.Name, b.Name) }
 
-// copyValues replaces every value by a copy, all packed into one new
-// buffer. Each copy's capacity is its length, so an append to one can never
-// write into its neighbour.
-func copyValues(fs []Field) {
-	n := 0
-	for _, f := range fs {
-		n += len(f.Value)
-	}
-	buf := make([]byte, 0, n)
-	for i, f := range fs {
-		start := len(buf)
-		buf = append(buf, f.Value...)
-		fs[i].Value = buf[start:len(buf):len(buf)]
-	}
-}
-
-// mergeFields returns old with set written over it and unset removed, as a
-// new sorted list (nil when empty). Values of old are shared, since records
-// are immutable; values of set are copied unless own.
-func mergeFields(old []Field, set map[string][]byte, unset []string, own bool) []Field {
-	add := fieldsFromMap(set, own)
-	out := make([]Field, 0, len(old)+len(add))
-	i, j := 0, 0
-	for i < len(old) || j < len(add) {
+// mergeFields appends to dst[:0] the fields of the encoded list old with
+// set written over it and unset removed, in name order, and returns it.
+// set must be sorted by name. The result is a view of old and set.
+func mergeFields(dst []Field, old []byte, set []Field, unset []string) []Field {
+	out := dst[:0]
+	it := iterFields(old)
+	name, value, more := it.next()
+	j := 0
+	for more || j < len(set) {
 		switch {
-		case j == len(add) || (i < len(old) && old[i].Name < add[j].Name):
-			out = append(out, old[i])
-			i++
-		case i == len(old) || add[j].Name < old[i].Name:
-			out = append(out, add[j])
+		case j == len(set) || (more && name < set[j].Name):
+			out = append(out, Field{name, value})
+			name, value, more = it.next()
+		case !more || set[j].Name < name:
+			out = append(out, set[j])
 			j++
 		default: // same name: the new value wins
-			out = append(out, add[j])
-			i++
+			out = append(out, set[j])
+			name, value, more = it.next()
 			j++
 		}
 	}
 	if len(unset) > 0 {
 		out = slices.DeleteFunc(out, func(f Field) bool { return slices.Contains(unset, f.Name) })
 	}
-	if len(out) == 0 {
-		return nil
+	return out
+}
+
+// listSize is the Record.Size contribution of fs: names and values.
+func listSize(fs []Field) int {
+	n := 0
+	for _, f := range fs {
+		n += len(f.Name) + len(f.Value)
 	}
-	return slices.Clip(out)
+	return n
 }

@@ -24,31 +24,59 @@ func TestMergeFields(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := mergeFields(tc.old, tc.set, tc.unset, false)
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("got %q, want %q", got, tc.want)
+			got := buildFieldList(mergeFields(nil, buildFieldList(tc.old), sortedFields(nil, tc.set), tc.unset))
+			if want := buildFieldList(tc.want); !reflect.DeepEqual(got, want) {
+				t.Errorf("got %q, want %q", got, want)
 			}
 		})
 	}
 }
 
-// TestMergeFieldsCopies: values of a command are copied unless owned, and
-// copies packed into one buffer cannot be appended into each other.
-func TestMergeFieldsCopies(t *testing.T) {
+// TestFieldListCopies: a built field list copies the values, and a value
+// handed out cannot be appended into the next one.
+func TestFieldListCopies(t *testing.T) {
 	set := flds("a", "1", "b", "2")
-	got := mergeFields(nil, set, nil, false)
+	r := &Record{fields: buildFieldList(sortedFields(nil, set))}
 	set["a"][0] = 'X'
-	if val(&Record{Fields: got}, "a") != "1" {
-		t.Fatalf("value aliases the command: %q", got)
+	if val(r, "a") != "1" {
+		t.Fatalf("value aliases the command: %q", r.fields)
 	}
-	_ = append(got[0].Value, 'Y')
-	if val(&Record{Fields: got}, "b") != "2" {
-		t.Fatalf("append to one value wrote into the next: %q", got)
+	a, _ := r.Field("a")
+	_ = append(a, 'Y')
+	if val(r, "b") != "2" {
+		t.Fatalf("append to one value wrote into the next: %q", r.fields)
+	}
+}
+
+// TestRecordFieldsIter: Fields yields every field in name order, NumFields
+// counts them, and stopping early is allowed.
+func TestRecordFieldsIter(t *testing.T) {
+	r := &Record{fields: encFields(fl("a", "1", "c", "", "e", "5"))}
+	var got []Field
+	for k, v := range r.Fields() {
+		got = append(got, Field{k, v})
+	}
+	if want := fl("a", "1", "c", "", "e", "5"); len(got) != 3 || r.NumFields() != 3 ||
+		string(appendFieldList(nil, got)) != string(appendFieldList(nil, want)) {
+		t.Errorf("fields %q, count %d", got, r.NumFields())
+	}
+	for range r.Fields() {
+		break
+	}
+	if n := (&Record{}).NumFields(); n != 0 {
+		t.Errorf("no fields: count %d", n)
+	}
+	if m := r.FieldMap(); len(m) != 3 || string(m["e"]) != "5" {
+		t.Errorf("FieldMap %q", m)
+	}
+	w := (&Record{ID: "x"}).WithFields(flds("b", "2", "a", "1"))
+	if w.ID != "x" || val(w, "a") != "1" || val(w, "b") != "2" || w.NumFields() != 2 {
+		t.Errorf("WithFields: %q", w.fields)
 	}
 }
 
 func TestRecordField(t *testing.T) {
-	r := &Record{Fields: fl("a", "1", "c", "", "e", "5")}
+	r := &Record{fields: encFields(fl("a", "1", "c", "", "e", "5"))}
 	for _, tc := range []struct {
 		name, want string
 		ok         bool
@@ -74,7 +102,7 @@ func TestDecodeRecordFieldOrder(t *testing.T) {
 		{"duplicate", []Field{{"a", nil}, {"a", nil}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := DecodeRecord(AppendRecord(nil, &Record{ID: "s", Fields: tc.fields}))
+			_, err := DecodeRecord(AppendRecord(nil, &Record{ID: "s", fields: encFields(tc.fields)}))
 			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrCorrupt)) {
 				t.Errorf("err = %v", err)
 			}

@@ -24,6 +24,19 @@ type FSM struct {
 	state   atomic.Pointer[state]
 
 	scratch []string // reused by revoke; under applyMu
+
+	// fieldScratch and setScratch hold the sorted views a create or set
+	// builds its record's field list from; reused so that applying a
+	// command leaves no garbage behind. Under applyMu.
+	fieldScratch, setScratch []Field
+}
+
+// releaseScratch keeps the scratch lists for the next command, cleared so
+// they do not hold on to the last command's values.
+func (f *FSM) releaseScratch(fields, set []Field) {
+	clear(fields)
+	clear(set)
+	f.fieldScratch, f.setScratch = fields[:0], set[:0]
 }
 
 // New returns an empty FSM. Zero fields of l take their defaults; New

@@ -83,7 +83,7 @@ func FuzzDecodeCommand(f *testing.F) {
 }
 
 func FuzzDecodeResult(f *testing.F) {
-	rec := &Record{ID: "s1", Subject: "u", Fields: fl("a", "1"), Version: 3, Created: t0}
+	rec := &Record{ID: "s1", Subject: "u", fields: encFields(fl("a", "1")), Version: 3, Created: t0}
 	for _, r := range []*Result{
 		{},
 		{Version: 7, ID: "s1", Record: rec},
@@ -121,11 +121,11 @@ func FuzzDecodeResult(f *testing.F) {
 }
 
 func FuzzDecodeRecord(f *testing.F) {
-	f.Add(AppendRecord(nil, &Record{ID: "s1", Subject: "u", Fields: fl("a", "1", "b", ""), Version: 3, Created: t0, AbsDeadline: -1}))
+	f.Add(AppendRecord(nil, &Record{ID: "s1", Subject: "u", fields: encFields(fl("a", "1", "b", "")), Version: 3, Created: t0, AbsDeadline: -1}))
 	f.Add(AppendRecord(nil, &Record{}))
 	// Out of order and duplicate names: corrupt.
-	f.Add(AppendRecord(nil, &Record{ID: "s1", Fields: []Field{{"b", []byte("1")}, {"a", nil}}}))
-	f.Add(AppendRecord(nil, &Record{ID: "s1", Fields: []Field{{"a", []byte("1")}, {"a", nil}}}))
+	f.Add(AppendRecord(nil, &Record{ID: "s1", fields: encFields([]Field{{"b", []byte("1")}, {"a", nil}})}))
+	f.Add(AppendRecord(nil, &Record{ID: "s1", fields: encFields([]Field{{"a", []byte("1")}, {"a", nil}})}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := DecodeRecord(data)
 		if err != nil {
@@ -134,13 +134,18 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 			return
 		}
-		if !slices.IsSortedFunc(r.Fields, cmpFields) {
-			t.Fatalf("fields out of order: %v", r.Fields)
-		}
-		for _, fd := range r.Fields {
-			if cap(fd.Value) != len(fd.Value) {
-				t.Fatalf("value %q has spare capacity %d: an append would write into its neighbour", fd.Name, cap(fd.Value))
+		var names []string
+		for name, value := range r.Fields() {
+			names = append(names, name)
+			if cap(value) != len(value) {
+				t.Fatalf("value %q has spare capacity %d: an append would write into its neighbour", name, cap(value))
 			}
+			if v, ok := r.Field(name); !ok || !bytes.Equal(v, value) {
+				t.Fatalf("Field(%q) = %q, %v; Fields gave %q", name, v, ok, value)
+			}
+		}
+		if !slices.IsSorted(names) || len(slices.Compact(slices.Clone(names))) != len(names) || len(names) != r.NumFields() {
+			t.Fatalf("fields out of order: %q", names)
 		}
 		again, err := DecodeRecord(AppendRecord(nil, r))
 		if err != nil {

@@ -34,7 +34,11 @@ func flds(kv ...string) map[string][]byte {
 
 // fl returns a record's field list (sorted) from name/value pairs.
 func fl(kv ...string) []Field {
-	return fieldsFromMap(flds(kv...), true)
+	fs := sortedFields(nil, flds(kv...))
+	if len(fs) == 0 {
+		return nil
+	}
+	return fs
 }
 
 // val returns the value of a record's field as a string, "" if absent.
@@ -115,15 +119,19 @@ func sameRecord(a, b *Record) bool {
 	if a.ID != b.ID || a.Subject != b.Subject || a.Version != b.Version ||
 		a.Created != b.Created || a.LastAccess != b.LastAccess ||
 		a.IdleTimeout != b.IdleTimeout || a.AbsDeadline != b.AbsDeadline ||
-		len(a.Fields) != len(b.Fields) {
+		!bytes.Equal(a.fields, b.fields) {
 		return false
 	}
-	for i, f := range a.Fields {
-		if g := b.Fields[i]; f.Name != g.Name || !bytes.Equal(f.Value, g.Value) {
-			return false
-		}
-	}
 	return true
+}
+
+// encFields encodes fs as a record's field list as it is, sorted or not
+// (tests of corrupt input need the unsorted ones).
+func encFields(fs []Field) []byte {
+	if len(fs) == 0 {
+		return nil
+	}
+	return appendFieldList(nil, fs)
 }
 
 func ids(recs []*Record) []string {

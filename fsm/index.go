@@ -40,46 +40,73 @@ const bucketShift = 28
 // deadlineIndex finds the records with the earliest deadlines. Records are
 // grouped in buckets by deadline>>bucketShift (an arithmetic shift, so the
 // order of buckets is the order of deadlines, negative ones included); a
-// min-heap holds each bucket's key exactly once. Moving a record (touch,
-// set) is two O(1) map operations; a new bucket costs a heap push. Buckets
+// min-heap holds each bucket's key exactly once. A bucket holds the current
+// record of each id (a table keyed by ID), whose Deadline is the one it is
+// indexed under: so the index stores one pointer per record rather than
+// an id and a deadline, but every replacement of a record must be passed
+// on (replace), even when the deadline stays. Moving a record (touch, set)
+// is two O(1) table operations; a new bucket costs a heap push. Buckets
 // that empty stay in the heap until they reach its top (trim), which bounds
 // them by the number of distinct bucket keys between the earliest and the
 // latest live deadline.
 type deadlineIndex struct {
-	buckets map[int64]map[string]int64 // key → id → exact deadline
-	heap    []int64                    // min-heap of bucket keys
+	buckets map[int64]*table[*Record] // key → records with a deadline in it
+	heap    []int64                   // min-heap of bucket keys
 }
 
 func newDeadlineIndex() deadlineIndex {
-	return deadlineIndex{buckets: make(map[int64]map[string]int64)}
+	return deadlineIndex{buckets: make(map[int64]*table[*Record])}
 }
 
-// add indexes id under deadline d; d == 0 (no deadline) is not indexed.
-func (x *deadlineIndex) add(id string, d int64) {
+// add indexes r under its deadline; a record without one is not indexed.
+func (x *deadlineIndex) add(r *Record) {
+	d := r.Deadline()
 	if d == 0 {
 		return
 	}
 	k := d >> bucketShift
 	b := x.buckets[k]
 	if b == nil {
-		b = make(map[string]int64, 1)
+		b = new(table[*Record])
 		x.buckets[k] = b
 		x.push(k)
 	}
-	b[id] = d
+	b.put(r)
 }
 
+// addNew is add for a record whose id is not indexed (Restore).
+func (x *deadlineIndex) addNew(r *Record) {
+	d := r.Deadline()
+	if d == 0 {
+		return
+	}
+	k := d >> bucketShift
+	b := x.buckets[k]
+	if b == nil {
+		b = new(table[*Record])
+		x.buckets[k] = b
+		x.push(k)
+	}
+	b.insertNew(r, r.ID)
+}
+
+// remove unindexes id, indexed under deadline d (0: not indexed).
 func (x *deadlineIndex) remove(id string, d int64) {
 	if d == 0 {
 		return
 	}
-	delete(x.buckets[d>>bucketShift], id)
+	if b := x.buckets[d>>bucketShift]; b != nil {
+		b.remove(id)
+	}
 }
 
 // trim drops empty buckets from the top of the heap. Apply calls it after
 // each batch; it is amortised O(log n) per bucket ever created.
 func (x *deadlineIndex) trim() {
-	for len(x.heap) > 0 && len(x.buckets[x.heap[0]]) == 0 {
+	for len(x.heap) > 0 {
+		if b := x.buckets[x.heap[0]]; b != nil && b.len() > 0 {
+			return
+		}
 		delete(x.buckets, x.heap[0])
 		x.pop()
 	}
@@ -117,10 +144,12 @@ func (x *deadlineIndex) expired(now int64, max int) []string {
 			break // every other candidate has a key >= k
 		}
 		due = due[:0]
-		for id, d := range x.buckets[k] {
-			if d <= now {
-				due = append(due, entry{d, id})
-			}
+		if b := x.buckets[k]; b != nil {
+			b.all(func(r *Record) {
+				if d := r.Deadline(); d <= now {
+					due = append(due, entry{d, r.ID})
+				}
+			})
 		}
 		slices.SortFunc(due, func(a, b entry) int {
 			if a.d != b.d {

@@ -219,40 +219,6 @@ func (d *decoder) fields() map[string][]byte {
 	return m
 }
 
-// fieldList reads a record's fields as written by appendFieldList (or
-// appendFields); nil when empty. Names must be strictly ascending, which
-// every encoder has always written: anything else (a duplicate included)
-// is corrupt. The values are copied into one allocation for the record,
-// each capped at its length.
-func (d *decoder) fieldList() []Field {
-	n := d.count(2)
-	if n == 0 {
-		return nil
-	}
-	fs := make([]Field, n)
-	// First pass: names and views of the values into the input.
-	total := 0
-	for i := range fs {
-		fs[i].Name = d.str()
-		fs[i].Value = d.raw(d.length())
-		if d.err != nil {
-			return nil
-		}
-		if i > 0 && fs[i].Name <= fs[i-1].Name {
-			d.failf("field %q out of order", clip(fs[i].Name))
-			return nil
-		}
-		total += len(fs[i].Value)
-	}
-	buf := make([]byte, 0, total)
-	for i := range fs {
-		start := len(buf)
-		buf = append(buf, fs[i].Value...)
-		fs[i].Value = buf[start:len(buf):len(buf)]
-	}
-	return fs
-}
-
 // finish reports the first error, or ErrCorrupt if input remains.
 func (d *decoder) finish() error {
 	if d.err == nil && len(d.buf) != 0 {

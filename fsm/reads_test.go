@@ -169,11 +169,11 @@ func TestRecordsDoNotAliasCommands(t *testing.T) {
 	res = f.ApplyDecoded(2, &Batch{Time: t0, Cmds: []Command{cSet("s1", 0, set)}})
 	set["c"][0] = 'Z'
 	c := res[0].Record.Clone()
-	c.Fields[0].Value[0] = 'W'
-	c.Fields = append(c.Fields, Field{"d", []byte("4")})
+	v, _ := c.Field("a")
+	v[0] = 'W'
 	r := mustGet(t, f, "s1", t0)
-	if len(r.Fields) != 2 || val(r, "a") != "1" || val(r, "c") != "3" {
-		t.Errorf("stored record aliased caller memory: %v", r.Fields)
+	if r.NumFields() != 2 || val(r, "a") != "1" || val(r, "c") != "3" {
+		t.Errorf("stored record aliased caller memory: %q", r.fields)
 	}
 }
 
@@ -256,5 +256,25 @@ func TestCheck(t *testing.T) {
 		if err := l.Check(&tc.c); (err == nil) != (tc.want == nil) || !errors.Is(err, tc.want) && tc.want != nil {
 			t.Errorf("Check(type %d) = %v, want %v", tc.c.Type, err, tc.want)
 		}
+	}
+}
+
+// TestApplyBatchCopiesValues: ApplyBatch decodes field values as views of
+// the entry, so the records must copy them: raft may reuse the entry's
+// buffer once Apply returns.
+func TestApplyBatchCopiesValues(t *testing.T) {
+	f := New(Limits{})
+	entry := EncodeBatch(&Batch{Time: t0, Cmds: []Command{cCreate("s1", "", flds("a", "value-a"), 0, 0)}})
+	if _, err := f.ApplyBatch(1, entry); err != nil {
+		t.Fatal(err)
+	}
+	set := EncodeBatch(&Batch{Time: t0, Cmds: []Command{cSet("s1", 0, flds("b", "value-b"))}})
+	if _, err := f.ApplyBatch(2, set); err != nil {
+		t.Fatal(err)
+	}
+	clear(entry)
+	clear(set)
+	if r := mustGet(t, f, "s1", t0); val(r, "a") != "value-a" || val(r, "b") != "value-b" {
+		t.Errorf("record aliases the entries: %q", r.FieldMap())
 	}
 }

@@ -1,9 +1,6 @@
 package fsm
 
-import (
-	"slices"
-	"strings"
-)
+import "iter"
 
 // Record is one session (or one Redis-style key: a record with a single
 // field named "" and no subject). Records held by the FSM are immutable:
@@ -15,20 +12,24 @@ import (
 // All times are Unix nanoseconds stamped by the group leader that proposed
 // the command; durations are nanoseconds. Zero means "none".
 type Record struct {
-	ID      string
-	Subject string
-	// Fields in strictly ascending name order (no duplicates); nil when
-	// there are none. A sorted slice rather than a map because a node holds
-	// millions of records: a Go map costs about 380 bytes even with one
-	// entry, the slice 48 (see docs/benchmarks.md), and the order is the
-	// canonical encoding order, so encoding needs no sort.
-	Fields      []Field
+	ID          string
+	Subject     string
 	Version     uint64 // raft index of the record's last change
 	Created     int64  // log time of creation
 	LastAccess  int64  // log time of the last access (create, write, touch)
 	IdleTimeout int64  // sliding expiry; 0 = none
 	AbsDeadline int64  // absolute expiry as log time; 0 = none
+
+	// fields is the encoded field list (see fieldlist.go), nil when there
+	// are none: a node holds millions of records, and one allocation per
+	// record for all its fields costs far less than a slice of name/value
+	// headers plus a value each (see docs/benchmarks.md). Read it with
+	// Fields, Field and NumFields.
+	fields []byte
 }
+
+// key is what a table finds a record by.
+func (r *Record) key() string { return r.ID }
 
 // Field is one named value of a record.
 type Field struct {
@@ -36,26 +37,45 @@ type Field struct {
 	Value []byte
 }
 
+// Fields returns the fields in ascending name order. The values are the
+// record's own, shared like the record: callers must not modify them.
+func (r *Record) Fields() iter.Seq2[string, []byte] {
+	return func(yield func(string, []byte) bool) {
+		it := iterFields(r.fields)
+		for {
+			name, value, ok := it.next()
+			if !ok || !yield(name, value) {
+				return
+			}
+		}
+	}
+}
+
+// NumFields returns the number of fields.
+func (r *Record) NumFields() int { return fieldCount(r.fields) }
+
 // Field returns the value of the named field.
 func (r *Record) Field(name string) ([]byte, bool) {
-	i, ok := slices.BinarySearchFunc(r.Fields, name, cmpFieldName)
-	if !ok {
-		return nil, false
-	}
-	return r.Fields[i].Value, true
+	return lookupField(r.fields, name)
 }
 
 // FieldMap returns the fields as a new map sharing the values (which the
 // caller must not modify).
 func (r *Record) FieldMap() map[string][]byte {
-	m := make(map[string][]byte, len(r.Fields))
-	for _, f := range r.Fields {
-		m[f.Name] = f.Value
+	m := make(map[string][]byte, r.NumFields())
+	for k, v := range r.Fields() {
+		m[k] = v
 	}
 	return m
 }
 
-func cmpFieldName(f Field, name string) int { return strings.Compare(f.Name, name) }
+// WithFields returns a copy of r whose fields are m (copied). It is for
+// building records outside the FSM, in tests and tools.
+func (r *Record) WithFields(m map[string][]byte) *Record {
+	c := *r
+	c.fields = buildFieldList(sortedFields(nil, m))
+	return &c
+}
 
 // Deadline returns the instant the record expires: the earlier of its idle
 // deadline (LastAccess+IdleTimeout) and its absolute deadline; 0 if never.
@@ -80,22 +100,14 @@ func (r *Record) ExpiredAt(now int64) bool {
 // Size is the record's accounted size for the MaxRecordBytes limit: id,
 // subject, and every field name and value.
 func (r *Record) Size() int {
-	n := len(r.ID) + len(r.Subject)
-	for _, f := range r.Fields {
-		n += len(f.Name) + len(f.Value)
-	}
-	return n
+	return len(r.ID) + len(r.Subject) + fieldListBytes(r.fields)
 }
 
 // Clone returns a deep copy safe for the caller to modify.
 func (r *Record) Clone() *Record {
 	c := *r
-	c.Fields = nil
-	if len(r.Fields) > 0 {
-		c.Fields = make([]Field, len(r.Fields))
-		for i, f := range r.Fields {
-			c.Fields[i] = Field{f.Name, append([]byte(nil), f.Value...)}
-		}
+	if r.fields != nil {
+		c.fields = append([]byte(nil), r.fields...)
 	}
 	return &c
 }

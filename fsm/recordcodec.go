@@ -21,7 +21,10 @@ func AppendRecord(dst []byte, r *Record) []byte {
 	dst = binary.AppendVarint(dst, r.LastAccess)
 	dst = binary.AppendVarint(dst, r.IdleTimeout)
 	dst = binary.AppendVarint(dst, r.AbsDeadline)
-	return appendFieldList(dst, r.Fields)
+	if r.fields == nil {
+		return append(dst, 0) // no fields: a count of 0
+	}
+	return append(dst, r.fields...)
 }
 
 // DecodeRecord decodes a record written by AppendRecord; data must hold
@@ -48,7 +51,7 @@ func decodeRecord(d *decoder) *Record {
 		LastAccess:  d.varint(),
 		IdleTimeout: d.varint(),
 		AbsDeadline: d.varint(),
-		Fields:      d.fieldList(),
+		fields:      d.fieldListBytes(),
 	}
 	return r
 }

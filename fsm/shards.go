@@ -14,8 +14,8 @@ const numShards = 64
 // mu.Lock only around its writes.
 type shard struct {
 	mu sync.RWMutex
-	m  map[string]*Record
-	_  [32]byte // keep neighbouring shard locks off one cache line
+	m  table[*Record] // keyed by ID
+	_  [40]byte       // keep neighbouring shard locks off one cache line
 }
 
 // shardOf hashes an id to its shard (FNV-1a). Shard placement is never
@@ -70,7 +70,7 @@ func newStateSized(records, dedup, tombs int, window int64) *state {
 	st := &state{
 		subjects:  make(map[string]map[string]struct{}),
 		deadlines: newDeadlineIndex(),
-		dedup:     dedupTable{m: make(map[string]*dedupEntry, dedup), q: make([]*dedupEntry, 0, dedup)},
+		dedup:     dedupTable{m: newTable[*dedupEntry](dedup), q: make([]*dedupEntry, 0, dedup)},
 		tombs:     tombTable{m: make(map[string]int64, tombs), h: make([]tombstone, 0, tombs)},
 		window:    window,
 	}
@@ -79,7 +79,7 @@ func newStateSized(records, dedup, tombs int, window int64) *state {
 	per := records / numShards
 	per += per / 16
 	for i := range st.shards {
-		st.shards[i].m = make(map[string]*Record, per)
+		st.shards[i].m = newTable[*Record](per)
 	}
 	return st
 }
@@ -87,14 +87,14 @@ func newStateSized(records, dedup, tombs int, window int64) *state {
 // lookup reads a record without locking. Only the apply goroutine may call
 // it: it is the only writer, and concurrent map reads are safe.
 func (st *state) lookup(id string) *Record {
-	return st.shards[shardOf(id)].m[id]
+	return st.shards[shardOf(id)].m.get(id)
 }
 
 // get reads a record under the shard's read lock; for readers.
 func (st *state) get(id string) *Record {
 	sh := &st.shards[shardOf(id)]
 	sh.mu.RLock()
-	r := sh.m[id]
+	r := sh.m.get(id)
 	sh.mu.RUnlock()
 	return r
 }
@@ -123,7 +123,7 @@ func (st *state) unlock(mask uint64) {
 // indexes. The caller holds the locks for id's shard and subMu (between
 // lock and unlock, which publishes the count).
 func (st *state) put(id string, old, rec *Record) {
-	st.shards[shardOf(id)].m[id] = rec
+	st.shards[shardOf(id)].m.put(rec)
 	var oldDL int64
 	if old == nil {
 		st.delta++
@@ -135,10 +135,15 @@ func (st *state) put(id string, old, rec *Record) {
 			st.indexSubject(rec.Subject, id)
 		}
 	}
-	if d := rec.Deadline(); d != oldDL {
+	// The index holds the current record, so it learns of every
+	// replacement; when the deadline stays, add finds the id in its bucket
+	// and swaps the pointer.
+	if d := rec.Deadline(); d != 0 || oldDL != 0 {
 		st.dlMu.Lock()
-		st.deadlines.remove(id, oldDL)
-		st.deadlines.add(id, d)
+		if d != oldDL {
+			st.deadlines.remove(id, oldDL)
+		}
+		st.deadlines.add(rec)
 		st.dlMu.Unlock()
 	}
 }
@@ -156,7 +161,7 @@ func (st *state) bury(id string, old *Record, t int64) {
 // remove deletes id, whose current record is old (non-nil), and updates the
 // indexes. Locks as for put. Only bury calls it.
 func (st *state) remove(id string, old *Record) {
-	delete(st.shards[shardOf(id)].m, id)
+	st.shards[shardOf(id)].m.remove(id)
 	st.delta--
 	st.unindexSubject(old.Subject, id)
 	if d := old.Deadline(); d != 0 {
@@ -168,19 +173,10 @@ func (st *state) remove(id string, old *Record) {
 
 // insert adds a record to a state that is not yet published (Restore).
 func (st *state) insert(r *Record) {
-	st.shards[shardOf(r.ID)].m[r.ID] = r
+	st.shards[shardOf(r.ID)].m.insertNew(r, r.ID)
 	st.count.Add(1)
 	st.indexSubject(r.Subject, r.ID)
-	st.deadlines.add(r.ID, r.Deadline())
-}
-
-// internID returns the stored copy of id if a record has it; for a state
-// being restored.
-func (st *state) internID(id []byte) (string, bool) {
-	if r := st.shards[shardOf(string(id))].m[string(id)]; r != nil {
-		return r.ID, true
-	}
-	return "", false
+	st.deadlines.addNew(r)
 }
 
 // records returns pointers to every record, unordered. The caller must
@@ -188,9 +184,7 @@ func (st *state) internID(id []byte) (string, bool) {
 func (st *state) records() []*Record {
 	out := make([]*Record, 0, st.count.Load())
 	for i := range st.shards {
-		for _, r := range st.shards[i].m {
-			out = append(out, r)
-		}
+		st.shards[i].m.all(func(r *Record) { out = append(out, r) })
 	}
 	return out
 }

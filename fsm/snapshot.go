@@ -221,26 +221,30 @@ func readSnapshot(r io.Reader, window int64) (*state, error) {
 		prev = rec.ID
 		st.insert(rec)
 	}
-	var prevT int64
+	var (
+		prevT int64
+		arena stringArena
+	)
 	for i := uint64(0); i < ndedup; i++ {
 		if frame, err = cr.frame(frame); err != nil {
 			return nil, err
 		}
 		d := decoder{buf: frame}
-		e := decodeDedupEntry(&d, st.internID)
+		e := decodeDedupEntry(&d, arena.str)
 		if err := d.finish(); err != nil {
 			return nil, fmt.Errorf("dedup entry %d: %w", i, err)
 		}
+		o := e.outcome()
 		switch {
 		case e.reqID == "":
 			return nil, fmt.Errorf("%w: dedup entry %d has no request id", ErrCorrupt, i)
 		case i > 0 && e.t < prevT:
 			return nil, fmt.Errorf("%w: dedup entry %d out of time order", ErrCorrupt, i)
-		case st.dedup.m[e.reqID] != nil:
+		case st.dedup.m.get(e.reqID) != nil:
 			return nil, fmt.Errorf("%w: dedup entry %d repeats a request id", ErrCorrupt, i)
-		case e.code == codeNone && e.msg() != "":
+		case o.code == codeNone && o.msg != "":
 			return nil, fmt.Errorf("%w: dedup entry %d has a message but no error", ErrCorrupt, i)
-		case e.code != codeNone && e.id != "":
+		case o.code != codeNone && o.id != "":
 			return nil, fmt.Errorf("%w: dedup entry %d has an error and an id", ErrCorrupt, i)
 		}
 		prevT = e.t

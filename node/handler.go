@@ -121,10 +121,10 @@ func writeRecord(r *resp.Reply, rec *fsm.Record) {
 	r.WriteBulkString("expires_at_ms")
 	r.WriteInt(rec.Deadline() / 1e6)
 	r.WriteBulkString("fields")
-	r.WriteMapLen(len(rec.Fields)) // already in name order
-	for _, f := range rec.Fields {
-		r.WriteBulkString(f.Name)
-		r.WriteBulk(f.Value)
+	r.WriteMapLen(rec.NumFields())
+	for name, value := range rec.Fields() { // in name order
+		r.WriteBulkString(name)
+		r.WriteBulk(value)
 	}
 }
 

@@ -1,0 +1,190 @@
+package fsm
+
+import "hash/maphash"
+
+// table is an open-addressing hash set of pointers keyed by a string the
+// pointed-to value holds (a record by its ID, a dedup entry by its ReqID).
+// It replaces map[string]*T where millions of entries live: a Go map slot
+// holds the key's string header besides the pointer (24 bytes, two
+// pointers for the collector to scan), a slot here holds only the pointer
+// (8 bytes, one pointer) plus a one-byte tag, and the key is read from the
+// element, which already holds it. At its load factor of 3/8 to 3/4 that
+// is 12-24 bytes per entry instead of about 40.
+//
+// Probing is linear. tags[i] is 0 for a never-used slot, tagDeleted for a
+// removed one (a tombstone, so probe chains stay intact), and otherwise
+// 0x80 | the hash's top 7 bits, so most slots that are not the key are
+// passed over without loading the element.
+//
+// Iteration order depends on the process's hash seed and the table's
+// history; callers that let order matter (Hash, snapshots, Expired) sort.
+// A table is not safe for concurrent use on its own: shards and the
+// deadline index guard theirs with their locks.
+type table[E keyed] struct {
+	tags    []uint8
+	slots   []E
+	n       int // live entries
+	deleted int // tombstones
+}
+
+// keyed is what a table holds: a pointer whose key never changes while it
+// is in the table (records and dedup entries are immutable).
+type keyed interface {
+	comparable
+	key() string
+}
+
+const tagDeleted = 1
+
+// tableSeed seeds every table's hash. It is random per process, so ids
+// chosen by clients cannot be picked to collide; nothing observable
+// depends on it.
+var tableSeed = maphash.MakeSeed()
+
+func hashKey(k string) (h uint64, tag uint8) {
+	h = maphash.String(tableSeed, k)
+	return h, uint8(h>>57) | 0x80
+}
+
+// newTable returns a table with room for n entries before it grows.
+func newTable[E keyed](n int) table[E] {
+	var t table[E]
+	if n > 0 {
+		t.alloc(n)
+	}
+	return t
+}
+
+// alloc makes empty arrays with room for n entries: the smallest power of
+// two of at least 8 slots that keeps n within the 3/4 load factor.
+func (t *table[E]) alloc(n int) {
+	size := 8
+	for size*3/4 < n {
+		size *= 2
+	}
+	t.tags = make([]uint8, size)
+	t.slots = make([]E, size)
+	t.n, t.deleted = 0, 0
+}
+
+func (t *table[E]) len() int { return t.n }
+
+// find returns the slot holding key k, or -1.
+func (t *table[E]) find(k string) int {
+	if t.n == 0 {
+		return -1
+	}
+	h, tag := hashKey(k)
+	mask := uint64(len(t.tags) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch t.tags[i] {
+		case 0:
+			return -1
+		case tag:
+			if t.slots[i].key() == k {
+				return int(i)
+			}
+		}
+	}
+}
+
+// get returns the element with key k, or the zero E.
+func (t *table[E]) get(k string) E {
+	if i := t.find(k); i >= 0 {
+		return t.slots[i]
+	}
+	var zero E
+	return zero
+}
+
+// put stores e, replacing the element with the same key if there is one.
+func (t *table[E]) put(e E) {
+	k := e.key()
+	if i := t.find(k); i >= 0 {
+		t.slots[i] = e
+		return
+	}
+	t.insertNew(e, k)
+}
+
+// insertNew adds e, whose key k the caller knows is absent.
+func (t *table[E]) insertNew(e E, k string) {
+	if (t.n+t.deleted+1)*4 > len(t.tags)*3 {
+		t.grow()
+	}
+	h, tag := hashKey(k)
+	mask := uint64(len(t.tags) - 1)
+	i := h & mask
+	for t.tags[i] > tagDeleted {
+		i = (i + 1) & mask
+	}
+	if t.tags[i] == tagDeleted {
+		t.deleted--
+	}
+	t.tags[i] = tag
+	t.slots[i] = e
+	t.n++
+}
+
+// remove deletes the element with key k, if any.
+func (t *table[E]) remove(k string) {
+	i := t.find(k)
+	if i < 0 {
+		return
+	}
+	var zero E
+	t.slots[i] = zero
+	t.n--
+	// A slot followed by a never-used one ends no probe chain but its
+	// own, so it can be never-used again instead of a tombstone, and so
+	// can the tombstones right before it.
+	mask := len(t.tags) - 1
+	if t.tags[(i+1)&mask] != 0 {
+		t.tags[i] = tagDeleted
+		t.deleted++
+	} else {
+		t.tags[i] = 0
+		for j := (i - 1) & mask; t.tags[j] == tagDeleted; j = (j - 1) & mask {
+			t.tags[j] = 0
+			t.deleted--
+		}
+	}
+	if t.n == 0 && t.deleted > 0 {
+		clear(t.tags)
+		t.deleted = 0
+	}
+}
+
+// grow rehashes into arrays with room for twice the live entries (or the
+// same size, when tombstones rather than entries filled the table).
+func (t *table[E]) grow() {
+	old := t.slots
+	oldTags := t.tags
+	t.alloc(max(2*t.n, 8*3/4))
+	mask := uint64(len(t.tags) - 1)
+	for j, e := range old {
+		if oldTags[j] <= tagDeleted {
+			continue
+		}
+		h, tag := hashKey(e.key())
+		i := h & mask
+		for t.tags[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.tags[i] = tag
+		t.slots[i] = e
+		t.n++
+	}
+}
+
+// all calls fn for every element, in no particular order.
+func (t *table[E]) all(fn func(E)) {
+	if t.n == 0 {
+		return
+	}
+	for i, e := range t.slots {
+		if t.tags[i] > tagDeleted {
+			fn(e)
+		}
+	}
+}
