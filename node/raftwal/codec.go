@@ -34,8 +34,9 @@ func encodeLog(dst []byte, l *raft.Log) []byte {
 }
 
 // decodeLog fills l from b (the index is set by the caller). Data and
-// Extensions are copied: bbolt's memory is only valid inside its
-// transaction.
+// Extensions point into b, which the caller hands over: GetLog reads each
+// entry into a buffer of its own, so a second copy would only cost time
+// (raft's startup reads every entry after the snapshot through it).
 func decodeLog(b []byte, l *raft.Log) error {
 	if len(b) < 1 || b[0] != codecVersion {
 		return fmt.Errorf("%w: unknown version", ErrCorrupt)
@@ -75,8 +76,9 @@ func decodeLog(b []byte, l *raft.Log) error {
 	return nil
 }
 
-// takeBytes reads a uvarint length and that many bytes, copied; a zero
-// length gives nil, as raft-boltdb's decoder does.
+// takeBytes reads a uvarint length and that many bytes, as a slice of b
+// capped at its end (so an append to it cannot overwrite what follows); a
+// zero length gives nil, as raft-boltdb's decoder does.
 func takeBytes(b []byte, what string) ([]byte, []byte, error) {
 	size, n := binary.Uvarint(b)
 	if n <= 0 || size > uint64(len(b)-n) {
@@ -86,7 +88,7 @@ func takeBytes(b []byte, what string) ([]byte, []byte, error) {
 	if size == 0 {
 		return nil, b, nil
 	}
-	return append([]byte(nil), b[:size]...), b[size:], nil
+	return b[:size:size], b[size:], nil
 }
 
 func indexKey(i uint64) []byte {

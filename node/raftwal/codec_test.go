@@ -65,3 +65,17 @@ func FuzzDecodeLog(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeLogCapped: Data and Extensions share the read buffer, capped,
+// so a caller appending to Data cannot overwrite Extensions.
+func TestDecodeLogCapped(t *testing.T) {
+	in := raft.Log{Term: 2, Type: raft.LogCommand, Data: []byte("data"), Extensions: []byte("ext")}
+	var out raft.Log
+	if err := decodeLog(encodeLog(nil, &in), &out); err != nil {
+		t.Fatal(err)
+	}
+	_ = append(out.Data, "XXXXXXXX"...)
+	if string(out.Extensions) != "ext" {
+		t.Fatalf("Extensions = %q after an append to Data", out.Extensions)
+	}
+}
