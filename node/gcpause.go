@@ -1,0 +1,38 @@
+package node
+
+import (
+	"runtime/debug"
+	"sync"
+)
+
+// gcPause counts the openGroups calls in progress in this process. Several
+// nodes can open at once in one process (tests, embedders), and the
+// collector's setting is process-wide: the first pause saves it and the
+// last resume puts it back.
+var gcPause struct {
+	mu      sync.Mutex
+	n       int
+	percent int
+}
+
+// pauseGC turns the garbage collector's pacing off until the returned
+// function is called (see openGroups).
+func pauseGC() (resume func()) {
+	gcPause.mu.Lock()
+	if gcPause.n == 0 {
+		gcPause.percent = debug.SetGCPercent(-1)
+	}
+	gcPause.n++
+	gcPause.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			gcPause.mu.Lock()
+			gcPause.n--
+			if gcPause.n == 0 {
+				debug.SetGCPercent(gcPause.percent)
+			}
+			gcPause.mu.Unlock()
+		})
+	}
+}
