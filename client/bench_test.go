@@ -5,6 +5,8 @@ package client
 import (
 	"context"
 	"testing"
+
+	"github.com/redis/rueidis"
 )
 
 // The benchmarks run against the shared three-process cluster on loopback,
@@ -86,4 +88,32 @@ func BenchmarkSet(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkParseSession decodes one recorded SESSION.GET reply, without the
+// network: its allocs/op are deterministic, unlike the cluster benchmarks'.
+func BenchmarkParseSession(b *testing.B) {
+	c := newClient(b, Config{})
+	ctx := context.Background()
+	s, err := c.Create(ctx, WithSubject("bench"), WithFields(map[string][]byte{
+		"cart": []byte("3"), "user": []byte("u-1234567"), "theme": []byte("dark")}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var reply rueidis.RedisMessage
+	err = c.call(ctx, &request{op: "get", kind: read, level: Linearizable, key: s.ID,
+		args: []string{"SESSION.GET", s.ID, "NOTOUCH"},
+		parse: func(m *rueidis.RedisMessage) error {
+			reply = *m
+			return nil
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseSession(&reply); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
