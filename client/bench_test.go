@@ -4,7 +4,9 @@ package client
 
 import (
 	"context"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/redis/rueidis"
 )
@@ -37,6 +39,7 @@ func BenchmarkGet(b *testing.B) {
 				}
 			}
 			b.ResetTimer()
+			cpu := startCPU(b)
 			b.SetParallelism(benchParallelism)
 			b.RunParallel(func(pb *testing.PB) {
 				i := 0
@@ -48,8 +51,54 @@ func BenchmarkGet(b *testing.B) {
 					}
 				}
 			})
+			cpu.report()
 		})
 	}
+}
+
+// BenchmarkGetSerial is one caller's latency: leader reads, one at a time.
+func BenchmarkGetSerial(b *testing.B) {
+	if testing.Short() {
+		b.Skip("needs the test cluster's full speed")
+	}
+	c := newClient(b, Config{})
+	ctx := context.Background()
+	s, err := c.Create(ctx, WithField("cart", []byte("3")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu := startCPU(b)
+	for b.Loop() {
+		if _, err := c.Get(ctx, s.ID, WithConsistency(Leader), WithoutTouch()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu.report()
+}
+
+// cpuMeter reports the benchmark process's CPU time (user and system) per
+// op as cpu-ns/op: the client's cost alone, since the cluster runs in
+// other processes. On a small shared machine it varies far less than
+// ns/op, which mostly measures the servers.
+type cpuMeter struct {
+	b     *testing.B
+	start time.Duration
+}
+
+func startCPU(b *testing.B) *cpuMeter { return &cpuMeter{b, processCPU(b)} }
+
+func (m *cpuMeter) report() {
+	if m.b.N > 0 {
+		m.b.ReportMetric(float64(processCPU(m.b)-m.start)/float64(m.b.N), "cpu-ns/op")
+	}
+}
+
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkCreate(b *testing.B) {
