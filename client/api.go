@@ -57,16 +57,11 @@ func (c *Client) create(ctx context.Context, id, reqID string, o *options) (*Ses
 			args = append(args, k, string(o.fields[k]))
 		}
 	}
-	var s *Session
-	err := c.call(ctx, &request{op: "create", kind: write, key: id, args: args,
-		parse: func(m *rueidis.RedisMessage) (err error) {
-			s, err = parseSession(m)
-			return err
-		}})
-	if err != nil {
+	rq := &request{op: "create", kind: write, key: id, args: args, record: true}
+	if err := c.call(ctx, rq); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return rq.sess, nil
 }
 
 // createGroup picks the group for a new session: one led by the next node,
@@ -89,17 +84,17 @@ func (c *Client) Get(ctx context.Context, id string, opts ...Option) (*Session, 
 		return nil, err
 	}
 	level := c.level(o)
-	args := append([]string{"SESSION.GET", id}, c.readArgs(o, level)...)
+	// Sized for every option at once: one allocation per call.
+	args := append(make([]string, 0, 7), "SESSION.GET", id)
+	args = c.appendReadArgs(args, o, level)
 	if o.noTouch {
 		args = append(args, "NOTOUCH")
 	}
-	var s *Session
-	err = c.call(ctx, &request{op: "get", kind: read, level: level, key: id, args: args,
-		parse: func(m *rueidis.RedisMessage) (err error) {
-			s, err = parseSession(m)
-			return err
-		}})
-	return s, err
+	rq := &request{op: "get", kind: read, level: level, key: id, args: args, record: true}
+	if err := c.call(ctx, rq); err != nil {
+		return nil, err
+	}
+	return rq.sess, nil
 }
 
 func (c *Client) level(o *options) Consistency {
@@ -109,21 +104,20 @@ func (c *Client) level(o *options) Consistency {
 	return c.cfg.DefaultConsistency
 }
 
-// readArgs returns the CONSISTENCY and MAXSTALE options of a read.
-// Linearizable is the server's default for the client's connections (it
-// never changes them with SESSION.CONSISTENCY), so it is not sent.
-func (c *Client) readArgs(o *options, level Consistency) []string {
-	var args []string
+// appendReadArgs appends the CONSISTENCY and MAXSTALE options of a read
+// to args. Linearizable is the server's default for the client's
+// connections (it never changes them with SESSION.CONSISTENCY), so it is
+// not sent.
+func (c *Client) appendReadArgs(args []string, o *options, level Consistency) []string {
 	if level != Linearizable {
 		args = append(args, "CONSISTENCY", string(level))
 	}
 	if level == Stale {
-		d := o.maxStale
-		if d == 0 {
-			d = c.cfg.MaxStaleness
-		}
-		if d > 0 {
-			args = append(args, "MAXSTALE", wireDuration(d))
+		switch {
+		case o.maxStale > 0:
+			args = append(args, "MAXSTALE", wireDuration(o.maxStale))
+		case c.maxStale != "":
+			args = append(args, "MAXSTALE", c.maxStale)
 		}
 	}
 	return args

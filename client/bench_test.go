@@ -4,7 +4,11 @@ package client
 
 import (
 	"context"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
 )
 
 // The benchmarks run against the shared three-process cluster on loopback,
@@ -35,6 +39,7 @@ func BenchmarkGet(b *testing.B) {
 				}
 			}
 			b.ResetTimer()
+			cpu := startCPU(b)
 			b.SetParallelism(benchParallelism)
 			b.RunParallel(func(pb *testing.PB) {
 				i := 0
@@ -46,8 +51,54 @@ func BenchmarkGet(b *testing.B) {
 					}
 				}
 			})
+			cpu.report()
 		})
 	}
+}
+
+// BenchmarkGetSerial is one caller's latency: leader reads, one at a time.
+func BenchmarkGetSerial(b *testing.B) {
+	if testing.Short() {
+		b.Skip("needs the test cluster's full speed")
+	}
+	c := newClient(b, Config{})
+	ctx := context.Background()
+	s, err := c.Create(ctx, WithField("cart", []byte("3")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu := startCPU(b)
+	for b.Loop() {
+		if _, err := c.Get(ctx, s.ID, WithConsistency(Leader), WithoutTouch()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu.report()
+}
+
+// cpuMeter reports the benchmark process's CPU time (user and system) per
+// op as cpu-ns/op: the client's cost alone, since the cluster runs in
+// other processes. On a small shared machine it varies far less than
+// ns/op, which mostly measures the servers.
+type cpuMeter struct {
+	b     *testing.B
+	start time.Duration
+}
+
+func startCPU(b *testing.B) *cpuMeter { return &cpuMeter{b, processCPU(b)} }
+
+func (m *cpuMeter) report() {
+	if m.b.N > 0 {
+		m.b.ReportMetric(float64(processCPU(m.b)-m.start)/float64(m.b.N), "cpu-ns/op")
+	}
+}
+
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkCreate(b *testing.B) {
@@ -86,4 +137,32 @@ func BenchmarkSet(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkParseSession decodes one recorded SESSION.GET reply, without the
+// network: its allocs/op are deterministic, unlike the cluster benchmarks'.
+func BenchmarkParseSession(b *testing.B) {
+	c := newClient(b, Config{})
+	ctx := context.Background()
+	s, err := c.Create(ctx, WithSubject("bench"), WithFields(map[string][]byte{
+		"cart": []byte("3"), "user": []byte("u-1234567"), "theme": []byte("dark")}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var reply rueidis.RedisMessage
+	err = c.call(ctx, &request{op: "get", kind: read, level: Linearizable, key: s.ID,
+		args: []string{"SESSION.GET", s.ID, "NOTOUCH"},
+		parse: func(m *rueidis.RedisMessage) error {
+			reply = *m
+			return nil
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseSession(&reply); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

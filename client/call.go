@@ -40,6 +40,11 @@ type request struct {
 	// parse handles a successful reply. Its error is final: a reply the
 	// client cannot read is not made readable by resending.
 	parse func(m *rueidis.RedisMessage) error
+	// record, instead of parse, says the reply is a session record, which
+	// attempt decodes into sess. Reads are the hot path: this saves them
+	// the closure and the variables it would capture on the heap.
+	record bool
+	sess   *Session
 
 	// sawUnknown is set when some attempt's outcome was unknown and the
 	// request was resent (a write's final answer may then be a replay).
@@ -77,10 +82,23 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.RequestTimeout)
-		defer cancel()
+	// Without a deadline from ctx the call gets its own, RequestTimeout
+	// from now. It is kept as a time, not as a context with a timer: each
+	// attempt needs a context with a deadline of its own anyway (see
+	// attempt), which carries the call's too when that comes first, so one
+	// timer per attempt serves both.
+	dl, ctxDL := ctx.Deadline()
+	if !ctxDL {
+		dl = time.Now().Add(c.cfg.RequestTimeout)
+	}
+	done := func() error { // why the call must stop now, or nil
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !time.Now().Before(dl) {
+			return context.DeadlineExceeded // what ctx.Err() says once its timer has run
+		}
+		return nil
 	}
 	var (
 		// Made on the first failure: most calls never need them.
@@ -88,7 +106,7 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 		refused map[string]bool // replicas that refused a stale read
 		lastErr error
 	)
-	for attempt := 0; ctx.Err() == nil; attempt++ {
+	for attempt := 0; done() == nil; attempt++ {
 		tp := c.topo.Load()
 		addr := c.pick(tp, rq, avoid)
 		if addr == "" {
@@ -97,7 +115,7 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 			clear(avoid)
 			c.requestRefresh()
 		} else {
-			err := c.attempt(ctx, addr, rq)
+			err := c.attempt(ctx, dl, ctxDL, addr, rq)
 			if err == nil {
 				if h := c.cfg.hooks; h != nil && h.served != nil {
 					h.served(rq.op, addr)
@@ -132,32 +150,44 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 			}
 			avoid[addr] = true
 		}
-		if c.sleep(ctx, attempt) != nil {
+		if c.sleep(ctx, dl, attempt) != nil {
 			break
 		}
 	}
 	if c.closed.Load() {
 		return ErrClosed
 	}
+	cause := done()
 	switch {
 	case rq.sawUnknown:
 		return fmt.Errorf("%w: %s: applied at most once, but whether it was is unknown: last error: %v: %w",
-			ErrIndeterminate, rq.op, lastErr, ctx.Err())
+			ErrIndeterminate, rq.op, lastErr, cause)
 	case lastErr != nil:
-		return fmt.Errorf("%w: %s: %v: %w", ErrUnavailable, rq.op, lastErr, ctx.Err())
+		return fmt.Errorf("%w: %s: %v: %w", ErrUnavailable, rq.op, lastErr, cause)
 	default:
-		return ctx.Err() // ended before the first attempt
+		return cause // ended before the first attempt
 	}
 }
 
-// attempt sends rq to addr once and parses the reply.
-func (c *Client) attempt(ctx context.Context, addr string, rq *request) error {
+// attempt sends rq to addr once and parses the reply. It ends by the
+// call's deadline dl (ctxDL: which is ctx's own) or attemptTimeout from
+// now, whichever comes first.
+func (c *Client) attempt(ctx context.Context, dl time.Time, ctxDL bool, addr string, rq *request) error {
 	nc, err := c.conn(addr)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.attemptTimeout())
-	defer cancel()
+	// A ctx that ends first bounds the attempt by itself: no context and
+	// no timer to make. Otherwise the attempt needs its own deadline (and
+	// rueidis needs one in a context).
+	if adl := time.Now().Add(c.attemptTimeout()); !ctxDL || adl.Before(dl) {
+		if adl.Before(dl) {
+			dl = adl
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
+	}
 	// Commands are built per attempt: rueidis recycles a command once
 	// it has been answered.
 	res := nc.Do(ctx, nc.B().Arbitrary(rq.args[0]).Args(rq.args[1:]...).Build())
@@ -165,11 +195,22 @@ func (c *Client) attempt(ctx context.Context, addr string, rq *request) error {
 	if err != nil {
 		return err
 	}
-	if err := rq.parse(&m); err != nil {
+	if rq.record {
+		if rq.sess, err = parseSession(&m); err != nil {
+			return &parseError{err}
+		}
+		return nil
+	}
+	if err := rq.parse(ptrTo(m)); err != nil {
 		return &parseError{err}
 	}
 	return nil
 }
+
+// ptrTo returns a pointer to a copy of m. Passing &m to parse, a call the
+// compiler cannot see into, would put m on the heap for every reply,
+// including the records that never go to parse.
+func ptrTo(m rueidis.RedisMessage) *rueidis.RedisMessage { return &m }
 
 // classify decides what an attempt's error means for retrying.
 func (c *Client) classify(err error) outcome {
@@ -217,10 +258,13 @@ func replyError(addr string, err error) error {
 }
 
 // sleep backs off before the next attempt: exponential from 5ms to 250ms,
-// with jitter so that many callers failing together spread out.
-func (c *Client) sleep(ctx context.Context, attempt int) error {
+// with jitter so that many callers failing together spread out. It ends
+// early at the call's deadline dl (which ctx need not carry), for the
+// caller's loop to see it passed.
+func (c *Client) sleep(ctx context.Context, dl time.Time, attempt int) error {
 	d := min(5*time.Millisecond<<min(attempt, 10), 250*time.Millisecond)
 	d = d/2 + rand.N(d/2+1)
+	d = min(d, time.Until(dl))
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -30,6 +30,10 @@ type Client struct {
 
 	rr atomic.Uint64 // round-robin counter for replicas and create targets
 
+	// maxStale is Config.MaxStaleness as sent with stale reads ("" to
+	// leave it to the server), formatted once rather than per read.
+	maxStale string
+
 	// unknownRetries counts writes resent after an attempt whose outcome
 	// was unknown; the tests use it to show the failover path ran.
 	unknownRetries atomic.Int64
@@ -49,6 +53,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, log: cfg.Logger, refreshc: make(chan struct{}, 1)}
+	if cfg.MaxStaleness > 0 {
+		c.maxStale = wireDuration(cfg.MaxStaleness)
+	}
 	c.conns = newConns(&c.cfg)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 

@@ -76,7 +76,7 @@ func (c *Client) List(ctx context.Context, subject string, opts ...Option) ([]*S
 	tp := c.topo.Load()
 	parts := make([][]*Session, len(tp.groups))
 	err = c.fanOut(len(parts), func(g int) error {
-		args := groupArgs("SESSION.LIST", g, []string{subject}, c.readArgs(o, level))
+		args := groupArgs("SESSION.LIST", g, []string{subject}, c.appendReadArgs(nil, o, level))
 		return c.call(ctx, &request{op: "list", kind: read, level: level, group: g, args: args,
 			parse: func(m *rueidis.RedisMessage) error {
 				arr, err := m.ToArray()

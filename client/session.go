@@ -68,52 +68,78 @@ func (s *Session) Time(name string) (time.Time, bool) {
 // parseSession decodes a record reply: a RESP3 map (or a RESP2 flat
 // key/value array, which AsMap also accepts) of id, subject, version,
 // *_ms times and a nested fields map.
+//
+// It is on every read's path, so it ranges over the reply's map once
+// instead of looking each key up, and copies all field values into one
+// buffer. (rueidis offers no way to walk a RESP3 map's entries without
+// building a Go map of them.)
 func parseSession(m *rueidis.RedisMessage) (*Session, error) {
 	kv, err := m.AsMap()
 	if err != nil {
 		return nil, fmt.Errorf("sessionraft: bad record reply: %w", err)
 	}
 	s := &Session{}
-	str := func(k string) string {
-		if v, ok := kv[k]; ok {
-			t, _ := v.ToString()
-			return t
+	var (
+		fields    rueidis.RedisMessage
+		hasFields bool
+	)
+	for k, v := range kv {
+		switch k {
+		case "id":
+			s.ID, _ = v.ToString()
+		case "subject":
+			s.Subject, _ = v.ToString()
+		case "version":
+			s.Version = uint64(intOf(&v))
+		case "created_ms":
+			s.Created = msTime(intOf(&v))
+		case "last_access_ms":
+			s.LastAccess = msTime(intOf(&v))
+		case "idle_ms":
+			s.IdleTimeout = time.Duration(intOf(&v)) * time.Millisecond
+		case "absolute_deadline_ms":
+			s.AbsoluteDeadline = msTime(intOf(&v))
+		case "expires_at_ms":
+			s.ExpiresAt = msTime(intOf(&v))
+		case "fields":
+			fields, hasFields = v, true
 		}
-		return ""
 	}
-	num := func(k string) int64 {
-		if v, ok := kv[k]; ok {
-			n, _ := v.AsInt64()
-			return n
-		}
-		return 0
-	}
-	s.ID = str("id")
 	if s.ID == "" {
 		return nil, fmt.Errorf("sessionraft: bad record reply: no id")
 	}
-	s.Subject = str("subject")
-	s.Version = uint64(num("version"))
-	s.Created = msTime(num("created_ms"))
-	s.LastAccess = msTime(num("last_access_ms"))
-	s.IdleTimeout = time.Duration(num("idle_ms")) * time.Millisecond
-	s.AbsoluteDeadline = msTime(num("absolute_deadline_ms"))
-	s.ExpiresAt = msTime(num("expires_at_ms"))
-	s.Fields = map[string][]byte{}
-	if f, ok := kv["fields"]; ok {
-		fm, err := f.AsMap()
+	if !hasFields {
+		s.Fields = map[string][]byte{}
+		return s, nil
+	}
+	fm, err := fields.AsMap()
+	if err != nil {
+		return nil, fmt.Errorf("sessionraft: bad record reply: fields: %w", err)
+	}
+	size := 0
+	for k, v := range fm {
+		t, err := v.ToString()
 		if err != nil {
-			return nil, fmt.Errorf("sessionraft: bad record reply: fields: %w", err)
+			return nil, fmt.Errorf("sessionraft: bad record reply: field %q: %w", k, err)
 		}
-		for k, v := range fm {
-			t, err := v.ToString()
-			if err != nil {
-				return nil, fmt.Errorf("sessionraft: bad record reply: field %q: %w", k, err)
-			}
-			s.Fields[k] = []byte(t) // a copy: callers may modify it
-		}
+		size += len(t)
+	}
+	// Copies (callers may modify them) in one allocation; each capped at
+	// its length, so appending to one cannot overwrite the next.
+	buf := make([]byte, 0, size)
+	s.Fields = make(map[string][]byte, len(fm))
+	for k, v := range fm {
+		t, _ := v.ToString()
+		buf = append(buf, t...)
+		s.Fields[k] = buf[len(buf)-len(t) : len(buf) : len(buf)]
 	}
 	return s, nil
+}
+
+// intOf returns an integer reply, or what AsInt64 makes of another.
+func intOf(v *rueidis.RedisMessage) int64 {
+	n, _ := v.AsInt64()
+	return n
 }
 
 // msTime converts the wire's Unix milliseconds, where 0 means "none".

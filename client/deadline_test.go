@@ -1,0 +1,209 @@
+//go:build unix
+
+package client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// mutedAddr returns the address of a fake node that completes rueidis's
+// connection handshake (HELLO, CLIENT) and then never answers: a node that
+// hangs after the client connected, or a connection gone silent.
+func mutedAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				serveMuted(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return l.Addr().String()
+}
+
+// serveMuted answers the handshake's commands and swallows the rest.
+func serveMuted(c net.Conn) {
+	r := bufio.NewReader(c)
+	for {
+		args, err := readCommand(r)
+		if err != nil {
+			return
+		}
+		switch strings.ToUpper(args[0]) {
+		case "HELLO":
+			_, err = io.WriteString(c, "%1\r\n+proto\r\n:3\r\n")
+		case "CLIENT":
+			_, err = io.WriteString(c, "+OK\r\n")
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// readCommand reads one RESP array of bulk strings, as clients send.
+func readCommand(r *bufio.Reader) ([]string, error) {
+	head := func(prefix byte) (int, error) {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return 0, err
+		}
+		if len(line) < 3 || line[0] != prefix {
+			return 0, errors.New("not a command")
+		}
+		return strconv.Atoi(strings.TrimRight(line[1:], "\r\n"))
+	}
+	n, err := head('*')
+	if err != nil {
+		return nil, err
+	}
+	args := make([]string, n)
+	for i := range args {
+		size, err := head('$')
+		if err != nil {
+			return nil, err
+		}
+		b := make([]byte, size+2)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, err
+		}
+		args[i] = string(b[:size])
+	}
+	if n == 0 {
+		return nil, errors.New("empty command")
+	}
+	return args, nil
+}
+
+// routedClient is a Client whose only group is served by addrs (the first
+// leads it), without a cluster or a refresh loop.
+func routedClient(t *testing.T, requestTimeout time.Duration, addrs ...string) *Client {
+	seeds := []string{"127.0.0.1:1"} // unused: the topology is given
+	cfg, err := Config{Seeds: seeds, RequestTimeout: requestTimeout, DialTimeout: time.Second}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{cfg: cfg, log: cfg.Logger, refreshc: make(chan struct{}, 1)}
+	c.conns = newConns(&c.cfg)
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	tp := &topology{nodes: addrs, groups: []groupRoute{{replicas: addrs}}}
+	if len(addrs) > 0 {
+		tp.groups[0].leader = addrs[0]
+	}
+	c.topo.Store(tp)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func ping(c *Client, ctx context.Context) error {
+	return c.call(ctx, &request{op: "ping", kind: read, args: []string{"PING"},
+		parse: func(*rueidis.RedisMessage) error { return nil }})
+}
+
+// The call's deadline is RequestTimeout when ctx has none, the caller's
+// otherwise, and each attempt ends by attemptTimeout so that the next goes
+// elsewhere: these are the deadlines call keeps without a context of its
+// own.
+func TestCallDeadlines(t *testing.T) {
+	t.Parallel()
+	within := func(t *testing.T, d, lo, hi time.Duration) {
+		t.Helper()
+		if d < lo || d > hi {
+			t.Errorf("took %v, want %v to %v", d, lo, hi)
+		}
+	}
+
+	t.Run("RequestTimeout without a ctx deadline, no node", func(t *testing.T) {
+		t.Parallel()
+		c := routedClient(t, 300*time.Millisecond)
+		start := time.Now()
+		err := ping(c, context.Background())
+		within(t, time.Since(start), 300*time.Millisecond, time.Second)
+		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v, want ErrUnavailable and DeadlineExceeded", err)
+		}
+	})
+
+	t.Run("the caller's earlier deadline", func(t *testing.T) {
+		t.Parallel()
+		c := routedClient(t, 5*time.Second, mutedAddr(t))
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		err := ping(c, ctx)
+		within(t, time.Since(start), 300*time.Millisecond, time.Second)
+		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v, want ErrUnavailable and DeadlineExceeded", err)
+		}
+	})
+
+	t.Run("the caller's cancel", func(t *testing.T) {
+		t.Parallel()
+		c := routedClient(t, 5*time.Second, mutedAddr(t))
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(300*time.Millisecond, cancel)
+		start := time.Now()
+		err := ping(c, ctx)
+		// rueidis sends a lone command on its unpipelined path, which
+		// heeds only the context's deadline: the attempt may run to its
+		// own (2.5s), but no further attempt starts.
+		within(t, time.Since(start), 300*time.Millisecond, 3500*time.Millisecond)
+		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want ErrUnavailable and Canceled", err)
+		}
+	})
+
+	t.Run("attempts end by attemptTimeout", func(t *testing.T) {
+		t.Parallel()
+		// RequestTimeout 2s: each attempt gets 1s, so the first node's
+		// attempt ends after 1s and the second's at the call's deadline.
+		muted1, muted2 := mutedAddr(t), mutedAddr(t)
+		c := routedClient(t, 2*time.Second, muted1, muted2)
+		start := time.Now()
+		err := ping(c, context.Background())
+		within(t, time.Since(start), 2*time.Second, 3*time.Second)
+		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v, want ErrUnavailable and DeadlineExceeded", err)
+		}
+		if !strings.Contains(err.Error(), muted2) {
+			t.Errorf("err = %v, want the last attempt on %s (the first on %s ended by its own timeout)", err, muted2, muted1)
+		}
+	})
+}
