@@ -60,25 +60,24 @@ func newDeadlineIndex() deadlineIndex {
 
 // add indexes r under its deadline; a record without one is not indexed.
 func (x *deadlineIndex) add(r *Record) {
-	d := r.Deadline()
-	if d == 0 {
-		return
+	if b := x.bucketFor(r); b != nil {
+		b.put(r)
 	}
-	k := d >> bucketShift
-	b := x.buckets[k]
-	if b == nil {
-		b = new(table[*Record])
-		x.buckets[k] = b
-		x.push(k)
-	}
-	b.put(r)
 }
 
 // addNew is add for a record whose id is not indexed (Restore).
 func (x *deadlineIndex) addNew(r *Record) {
+	if b := x.bucketFor(r); b != nil {
+		b.insertNew(r, r.ID)
+	}
+}
+
+// bucketFor returns the bucket of r's deadline, made if needed, or nil if
+// r has no deadline.
+func (x *deadlineIndex) bucketFor(r *Record) *table[*Record] {
 	d := r.Deadline()
 	if d == 0 {
-		return
+		return nil
 	}
 	k := d >> bucketShift
 	b := x.buckets[k]
@@ -87,7 +86,7 @@ func (x *deadlineIndex) addNew(r *Record) {
 		x.buckets[k] = b
 		x.push(k)
 	}
-	b.insertNew(r, r.ID)
+	return b
 }
 
 // remove unindexes id, indexed under deadline d (0: not indexed).
