@@ -103,12 +103,14 @@ func (g *group) confirmLeadership() error {
 	if !ready || g.raft.CurrentTerm() != term || g.raft.State() != raft.Leader {
 		return errors.New("not the ready leader")
 	}
+	g.readRounds.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), g.n.cfg.RequestTimeout)
 	defer cancel()
 	ok, err := pollTerms(ctx, groupPoller{g}, term)
 	if err == nil && ok {
 		return nil
 	}
+	g.readFallbacks.Add(1)
 	return g.raft.Apply(fsm.EncodeBatch(&fsm.Batch{Time: g.n.now()}), g.n.cfg.RequestTimeout).Error()
 }
 

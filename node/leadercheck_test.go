@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -144,12 +145,21 @@ func TestTermPollOverMux(t *testing.T) {
 		if ok, err := pollTerms(ctx, groupPoller{g}, term-1); err != nil || ok {
 			return fmt.Errorf("poll for the previous term = %v, %v; want false", ok, err)
 		}
+		rounds, fallbacks := g.readRounds.Load(), g.readFallbacks.Load()
 		if err := g.confirmLeadership(); err != nil {
 			return fmt.Errorf("confirmLeadership on the ready leader: %v", err)
+		}
+		if g.readRounds.Load() != rounds+1 || g.readFallbacks.Load() != fallbacks {
+			return fmt.Errorf("round counters %d -> %d, fallbacks %d -> %d; want one round and no fallback",
+				rounds, g.readRounds.Load(), fallbacks, g.readFallbacks.Load())
 		}
 		if g.raft.CurrentTerm() != term {
 			return errors.New("term changed during the check")
 		}
 		return nil
 	})
+	info := do(t, c.client(0), "INFO").Str
+	if !strings.Contains(info, ",read_rounds=") || !strings.Contains(info, ",read_round_fallbacks=") {
+		t.Fatalf("INFO has no read round counters:\n%s", info)
+	}
 }

@@ -2,7 +2,6 @@ package node
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +23,8 @@ type groupStatus struct {
 	LastContact  time.Duration // -1: leader or never
 	Sessions     int
 	Members      []memberStatus
+	// ReadRounds and ReadFallbacks: see group.readRounds.
+	ReadRounds, ReadFallbacks uint64
 }
 
 type memberStatus struct {
@@ -46,14 +47,15 @@ func (n *Node) status() []groupStatus {
 			Applied:     g.rfsm.applied.Load(),
 			Sessions:    g.fsm.Len(),
 			LastContact: -1,
+
+			ReadRounds:    g.readRounds.Load(),
+			ReadFallbacks: g.readFallbacks.Load(),
 		}
 		_, st.Leader = g.leaderAddr()
 		if m, ok := byID[st.Leader]; ok {
 			st.LeaderClient = m.Client
 		}
-		if t, err := strconv.ParseUint(g.raft.Stats()["term"], 10, 64); err == nil {
-			st.Term = t
-		}
+		st.Term = g.raft.CurrentTerm()
 		if g.raft.State() != raft.Leader {
 			if lc := g.raft.LastContact(); !lc.IsZero() {
 				st.LastContact = time.Since(lc)
@@ -148,8 +150,8 @@ func (h *handler) info(_ *resp.Conn, _ *connState, args [][]byte, r *resp.Reply)
 	fmt.Fprintf(&b, "\r\n# Keyspace\r\nsessions:%d\r\n", total)
 	fmt.Fprintf(&b, "\r\n# Cluster\r\ngroups:%d\r\nmembers:%d\r\n", len(sts), len(n.members()))
 	for _, st := range sts {
-		fmt.Fprintf(&b, "group%d:role=%s,leader=%s,term=%d,commit_index=%d,applied_index=%d,last_contact_ms=%d,sessions=%d\r\n",
-			st.ID, st.Role, st.Leader, st.Term, st.Commit, st.Applied, durMS(st.LastContact), st.Sessions)
+		fmt.Fprintf(&b, "group%d:role=%s,leader=%s,term=%d,commit_index=%d,applied_index=%d,last_contact_ms=%d,sessions=%d,read_rounds=%d,read_round_fallbacks=%d\r\n",
+			st.ID, st.Role, st.Leader, st.Term, st.Commit, st.Applied, durMS(st.LastContact), st.Sessions, st.ReadRounds, st.ReadFallbacks)
 	}
 	r.WriteBulkString(b.String())
 }
