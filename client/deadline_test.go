@@ -143,10 +143,15 @@ func ping(c *Client, ctx context.Context) error {
 // own.
 func TestCallDeadlines(t *testing.T) {
 	t.Parallel()
+	// A call must not end before its deadline. Upper bounds are only
+	// ever a later deadline the call must not have waited for (or, where
+	// there is none, a hang): how soon after its deadline a call returns
+	// depends on the machine's load.
+	const hang = 20 * time.Second
 	within := func(t *testing.T, d, lo, hi time.Duration) {
 		t.Helper()
-		if d < lo || d > hi {
-			t.Errorf("took %v, want %v to %v", d, lo, hi)
+		if d < lo || d >= hi {
+			t.Errorf("took %v, want at least %v and less than %v", d, lo, hi)
 		}
 	}
 
@@ -155,7 +160,7 @@ func TestCallDeadlines(t *testing.T) {
 		c := routedClient(t, 300*time.Millisecond)
 		start := time.Now()
 		err := ping(c, context.Background())
-		within(t, time.Since(start), 300*time.Millisecond, time.Second)
+		within(t, time.Since(start), 300*time.Millisecond, hang)
 		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v, want ErrUnavailable and DeadlineExceeded", err)
 		}
@@ -168,7 +173,7 @@ func TestCallDeadlines(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		err := ping(c, ctx)
-		within(t, time.Since(start), 300*time.Millisecond, time.Second)
+		within(t, time.Since(start), 300*time.Millisecond, 5*time.Second) // not RequestTimeout's
 		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v, want ErrUnavailable and DeadlineExceeded", err)
 		}
@@ -184,7 +189,7 @@ func TestCallDeadlines(t *testing.T) {
 		// rueidis sends a lone command on its unpipelined path, which
 		// heeds only the context's deadline: the attempt may run to its
 		// own (2.5s), but no further attempt starts.
-		within(t, time.Since(start), 300*time.Millisecond, 3500*time.Millisecond)
+		within(t, time.Since(start), 300*time.Millisecond, 5*time.Second) // not RequestTimeout's
 		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
 			t.Errorf("err = %v, want ErrUnavailable and Canceled", err)
 		}
@@ -198,7 +203,7 @@ func TestCallDeadlines(t *testing.T) {
 		c := routedClient(t, 2*time.Second, muted1, muted2)
 		start := time.Now()
 		err := ping(c, context.Background())
-		within(t, time.Since(start), 2*time.Second, 3*time.Second)
+		within(t, time.Since(start), 2*time.Second, hang)
 		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v, want ErrUnavailable and DeadlineExceeded", err)
 		}
