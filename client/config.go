@@ -51,6 +51,15 @@ type Config struct {
 	// topology. It also refreshes at once when a node is unreachable or
 	// answers NOTLEADER/UNAVAILABLE. Default 5s.
 	RefreshInterval time.Duration
+	// MaxFlushDelay lets each connection wait up to this long before it
+	// writes, so that requests from many goroutines leave in one write.
+	// Zero (the default) writes at once. With 64 goroutines sharing a
+	// connection, 20µs cut the client's write syscalls per request about
+	// threefold; with 4-8 goroutines it made calls about 25% slower, since
+	// the wait is rarely filled. Even at 64 goroutines it did not raise
+	// read throughput against a 3-node dev cluster (docs/benchmarks.md):
+	// measure before setting it. (rueidis's MaxFlushDelay.)
+	MaxFlushDelay time.Duration
 	// TLS, when set, is used for every connection.
 	TLS *tls.Config
 	// Username and Password are sent with HELLO AUTH when set.

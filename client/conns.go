@@ -33,11 +33,12 @@ func (cs *conns) dial(addr string) (rueidis.Client, error) {
 		// Retries are ours: rueidis would resend a write whose outcome is
 		// unknown without a request id, and does not know which node to
 		// try next.
-		DisableRetry: true,
-		Dialer:       net.Dialer{Timeout: cs.cfg.DialTimeout},
-		TLSConfig:    cs.cfg.TLS,
-		Username:     cs.cfg.Username,
-		Password:     cs.cfg.Password,
+		DisableRetry:  true,
+		Dialer:        net.Dialer{Timeout: cs.cfg.DialTimeout},
+		MaxFlushDelay: cs.cfg.MaxFlushDelay,
+		TLSConfig:     cs.cfg.TLS,
+		Username:      cs.cfg.Username,
+		Password:      cs.cfg.Password,
 	})
 }
 

@@ -35,6 +35,7 @@ type benchOptions struct {
 	jsonOut     bool
 	progress    bool
 	timeout     time.Duration
+	flushDelay  time.Duration
 	pprofAddr   string
 }
 
@@ -141,6 +142,7 @@ func (o *benchOptions) addFlags(fs *pflag.FlagSet) {
 	durationVar(fs, &o.ttl, "ttl", "absolute lifetime of the sessions (Redis: EX)")
 	fs.IntVar(&o.runs, "runs", o.runs, "repeat every workload this many times and report the median")
 	durationVar(fs, &o.timeout, "request-timeout", "time limit of one request, retries included")
+	durationVar(fs, &o.flushDelay, "max-flush-delay", "let each connection wait up to this long to batch writes, for sessionraft and Redis alike (client.Config.MaxFlushDelay; 0: write at once)")
 	fs.BoolVar(&o.jsonOut, "json", o.jsonOut, "print the results as JSON instead of a table")
 	fs.BoolVar(&o.progress, "progress", o.progress, "show a progress line on stderr while running")
 	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve net/http/pprof of the load tool itself on this loopback address")
@@ -211,6 +213,9 @@ func (o *benchOptions) normalize() error {
 	}
 	if o.timeout <= 0 {
 		errs = append(errs, errors.New("--request-timeout must be > 0"))
+	}
+	if o.flushDelay < 0 || o.flushDelay > time.Millisecond {
+		errs = append(errs, fmt.Errorf("--max-flush-delay %v: want 0..1ms", o.flushDelay))
 	}
 	return errors.Join(errs...)
 }

@@ -37,7 +37,7 @@ func openTargets(ctx context.Context, o benchOptions) ([]benchTarget, error) {
 		}
 	}
 	if len(o.addrs) > 0 {
-		c, err := client.New(ctx, client.Config{Seeds: o.addrs, RequestTimeout: o.timeout})
+		c, err := client.New(ctx, client.Config{Seeds: o.addrs, RequestTimeout: o.timeout, MaxFlushDelay: o.flushDelay})
 		if err != nil {
 			return nil, fmt.Errorf("connect to sessionraft %v: %w", o.addrs, err)
 		}
@@ -54,6 +54,7 @@ func openTargets(ctx context.Context, o benchOptions) ([]benchTarget, error) {
 			ForceSingleClient: true,
 			DisableCache:      true,
 			Dialer:            net.Dialer{Timeout: 2 * time.Second},
+			MaxFlushDelay:     o.flushDelay,
 		})
 		if err != nil {
 			closeAll()
