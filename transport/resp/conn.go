@@ -447,7 +447,11 @@ func (c *Conn) pump() bool {
 			if c.out.add(sl) {
 				c.s.putSlot(sl)
 			}
-			<-c.sem
+			// The slot's inflight token is given back once its reply is
+			// written (flush), not now: while a token is out the reader
+			// does not count the connection idle, and an idle timeout
+			// must not close it with a reply still unwritten.
+			c.out.tokens++
 			if closing {
 				c.graceful = c.flush(&c.out)
 				c.wstop = true
@@ -466,6 +470,7 @@ func (c *Conn) pump() bool {
 // the write fails or times out.
 func (c *Conn) flush(b *outBatch) bool {
 	if b.size == 0 {
+		c.giveBack(b)
 		return true
 	}
 	if t := c.s.cfg.WriteTimeout; t > 0 {
@@ -479,6 +484,7 @@ func (c *Conn) flush(b *outBatch) bool {
 		_, err = bufs.WriteTo(c.nc)
 	}
 	c.pending.Add(-int64(b.size))
+	c.giveBack(b)
 	b.reset()
 	if err != nil {
 		if c.ctx.Err() == nil {
@@ -488,6 +494,13 @@ func (c *Conn) flush(b *outBatch) bool {
 		return false
 	}
 	return true
+}
+
+// giveBack returns the inflight tokens of the batch's replies.
+func (c *Conn) giveBack(b *outBatch) {
+	for ; b.tokens > 0; b.tokens-- {
+		<-c.sem
+	}
 }
 
 // outBatch is the set of replies the writer will send with its next write:
@@ -501,6 +514,7 @@ type outBatch struct {
 	tailStart int      // where in *out that entry starts
 	held      []*slot  // slots whose buffers iov references; recycled after the write
 	size      int
+	tokens    int // inflight tokens of the replies in the batch (see pump)
 }
 
 // add appends sl's reply to the batch. It returns true if the slot can be

@@ -415,10 +415,13 @@ func TestServerMaxConns(t *testing.T) {
 }
 
 func TestServerIdleTimeout(t *testing.T) {
-	_, addr := startServer(t, ServerConfig{IdleTimeout: 50 * time.Millisecond}, &testHandler{})
+	// The idle clock starts at accept, so the timeout must outlast the
+	// client's dial-to-send gap on a loaded machine (50 ms did not, under
+	// -race at load average 8): 200 ms, and a reply 2.5 timeouts away.
+	_, addr := startServer(t, ServerConfig{IdleTimeout: 200 * time.Millisecond}, &testHandler{})
 	c := dialRaw(t, addr)
 	// A client waiting for a slow reply is not idle.
-	c.send(t, "SLEEP 200\r\n")
+	c.send(t, "SLEEP 500\r\n")
 	if v := c.read(t); v.Str != "OK" {
 		t.Fatalf("got %v", v)
 	}
@@ -573,3 +576,4 @@ func TestServerConcurrentConns(t *testing.T) {
 		t.Error(err)
 	}
 }
+
