@@ -576,4 +576,3 @@ func TestServerConcurrentConns(t *testing.T) {
 		t.Error(err)
 	}
 }
-
