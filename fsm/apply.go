@@ -9,41 +9,47 @@ import "fmt"
 // entry whose top-level type is unknown but ignorable is skipped: nothing
 // but the applied index changes, and the result is nil.
 func (f *FSM) ApplyBatch(index uint64, data []byte) ([]Result, error) {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
 	if len(data) > 0 && CmdType(data[0]) != CmdBatch && CmdType(data[0])&IgnorableFlag != 0 {
-		f.applyMu.Lock()
 		f.state.Load().applied.Store(index)
-		f.applyMu.Unlock()
 		return nil, nil
 	}
-	b, err := DecodeBatch(data)
+	defer f.entry.release()
+	t, cmds, err := f.entry.decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("entry %d: %w", index, err)
 	}
-	return f.apply(index, b), nil
+	return f.apply(index, t, cmds), nil
 }
 
 // ApplyDecoded is ApplyBatch for a batch that is already decoded. It copies
 // what it keeps, so the caller may reuse b afterwards.
 func (f *FSM) ApplyDecoded(index uint64, b *Batch) []Result {
-	return f.apply(index, b)
-}
-
-// apply runs a batch. Records copy the field values they keep, so b may be
-// the caller's.
-func (f *FSM) apply(index uint64, b *Batch) []Result {
 	f.applyMu.Lock()
 	defer f.applyMu.Unlock()
+	defer f.entry.release()
+	for i := range b.Cmds {
+		f.entry.addMapFields(&b.Cmds[i])
+	}
+	return f.apply(index, b.Time, b.Cmds)
+}
+
+// apply runs the commands of an entry stamped with time at, under applyMu;
+// f.entry holds their fields. Records copy the field values they keep, so
+// the commands and fields may be the caller's or the raft entry's.
+func (f *FSM) apply(index uint64, at int64, cmds []Command) []Result {
 	st := f.state.Load()
 
 	// The log clock: every command in the batch sees the same time t, and
 	// t never goes backwards even if a new leader's clock is behind.
-	t := max(st.clock.Load(), b.Time)
+	t := max(st.clock.Load(), at)
 	st.clock.Store(t)
 	st.dedup.prune(t, f.limits.DedupWindow)
 
-	results := make([]Result, len(b.Cmds))
-	for i := range b.Cmds {
-		results[i] = f.applyCmd(st, index, t, &b.Cmds[i])
+	results := make([]Result, len(cmds))
+	for i := range cmds {
+		results[i] = f.applyCmd(st, index, t, &cmds[i], f.entry.fieldsOf(i))
 	}
 
 	// Pruning depends only on the tombstones and t, so every replica (and
@@ -57,8 +63,9 @@ func (f *FSM) apply(index uint64, b *Batch) []Result {
 }
 
 // applyCmd applies one command, answering from the dedup table when its
-// ReqID was seen within the window.
-func (f *FSM) applyCmd(st *state, index uint64, t int64, c *Command) Result {
+// ReqID was seen within the window. fs is its fields, if it is a create
+// or a set: sorted by name, views of the command or the entry.
+func (f *FSM) applyCmd(st *state, index uint64, t int64, c *Command, fs []Field) Result {
 	if c.ReqID != "" {
 		if len(c.ReqID) > f.limits.MaxReqIDLen {
 			// Not remembered: an oversized key must not grow the table.
@@ -70,7 +77,7 @@ func (f *FSM) applyCmd(st *state, index uint64, t int64, c *Command) Result {
 	}
 	mask := st.shardMask(c)
 	st.lock(mask)
-	r := f.exec(st, index, t, c)
+	r := f.exec(st, index, t, c, fs)
 	st.unlock(mask)
 	if c.ReqID != "" {
 		st.dedup.add(c.ReqID, t, &r)
@@ -115,15 +122,15 @@ func idsMask(ids []string) uint64 {
 	return m
 }
 
-func (f *FSM) exec(st *state, index uint64, t int64, c *Command) Result {
+func (f *FSM) exec(st *state, index uint64, t int64, c *Command, fs []Field) Result {
 	switch c.Type {
 	case CmdCreate:
 		if c.Create != nil {
-			return f.create(st, index, t, c.Create)
+			return f.create(st, index, t, c.Create, fs)
 		}
 	case CmdSet:
 		if c.Set != nil {
-			return f.set(st, index, t, c.Set)
+			return f.set(st, index, t, c.Set, fs)
 		}
 	case CmdTouch:
 		if c.Touch != nil {
@@ -171,8 +178,9 @@ func errUsedBefore(id string) error {
 	return errf(ErrExists, "id %q was used before and may not be reused yet", id)
 }
 
-func (f *FSM) create(st *state, index uint64, t int64, c *Create) Result {
-	if err := f.limits.checkCreate(c, t); err != nil {
+// create makes c's record; fs is its fields, sorted (see applyCmd).
+func (f *FSM) create(st *state, index uint64, t int64, c *Create, fs []Field) Result {
+	if err := f.limits.checkCreate(c, fs, t); err != nil {
 		return Result{Err: err}
 	}
 	// An expired record is removed here like anywhere else, so its id is
@@ -183,7 +191,6 @@ func (f *FSM) create(st *state, index uint64, t int64, c *Create) Result {
 	if st.tombs.live(c.ID, t) {
 		return Result{Err: errUsedBefore(c.ID)}
 	}
-	fs := sortedFields(f.fieldScratch, c.Fields)
 	r := &Record{
 		ID:          c.ID,
 		Subject:     c.Subject,
@@ -193,7 +200,6 @@ func (f *FSM) create(st *state, index uint64, t int64, c *Create) Result {
 		IdleTimeout: c.IdleTimeout,
 		fields:      buildFieldList(fs),
 	}
-	f.releaseScratch(fs, nil)
 	if c.AbsTTL > 0 {
 		r.AbsDeadline = t + c.AbsTTL
 	}
@@ -201,8 +207,9 @@ func (f *FSM) create(st *state, index uint64, t int64, c *Create) Result {
 	return Result{Version: index, ID: c.ID, Record: r}
 }
 
-func (f *FSM) set(st *state, index uint64, t int64, s *Set) Result {
-	if err := f.limits.checkSet(s, t); err != nil {
+// set applies s; fs is its fields, sorted (see applyCmd).
+func (f *FSM) set(st *state, index uint64, t int64, s *Set, fs []Field) Result {
+	if err := f.limits.checkSet(s, fs, t); err != nil {
 		return Result{Err: err}
 	}
 	old := live(st, s.ID, t)
@@ -212,9 +219,8 @@ func (f *FSM) set(st *state, index uint64, t int64, s *Set) Result {
 	if s.IfVersion != 0 && s.IfVersion != old.Version {
 		return Result{Err: errf(ErrConflict, "id %q is at version %d, not %d", s.ID, old.Version, s.IfVersion)}
 	}
-	set := sortedFields(f.setScratch, s.Fields)
-	fields := mergeFields(f.fieldScratch, old.fields, set, s.Unset)
-	defer f.releaseScratch(fields, set)
+	fields := mergeFields(f.fieldScratch, old.fields, fs, s.Unset)
+	defer f.releaseScratch(fields)
 	if len(fields) > f.limits.MaxFields {
 		return Result{Err: errf(ErrTooLarge, "%d fields exceed %d", len(fields), f.limits.MaxFields)}
 	}

@@ -139,29 +139,42 @@ func knownCmd(t CmdType) bool {
 // this binary does not know and that is not marked ignorable). A command
 // of an unknown ignorable type decodes as a Command with only Type set.
 func DecodeBatch(data []byte) (*Batch, error) {
+	t, cmds, err := decodeEntry(data, func(n int) []Command { return make([]Command, n) }, decodeCommand)
+	if err != nil {
+		return nil, err
+	}
+	return &Batch{Time: t, Cmds: cmds}, nil
+}
+
+// decodeEntry reads a raft entry: its envelope, then each command with one
+// into the next element of alloc(n), which must return n zero Commands.
+// DecodeBatch and ApplyBatch (entrybuf.go) share it, so they accept the
+// same entries and fail with the same errors.
+func decodeEntry(data []byte, alloc func(n int) []Command, one func(*decoder, *Command)) (int64, []Command, error) {
 	d := decoder{buf: data}
 	typ, ver := CmdType(d.u8()), d.u8()
 	if d.err != nil {
-		return nil, d.err
+		return 0, nil, d.err
 	}
 	if typ != CmdBatch {
-		return nil, fmt.Errorf("%w: entry type %d", ErrUnknownCmd, typ)
+		return 0, nil, fmt.Errorf("%w: entry type %d", ErrUnknownCmd, typ)
 	}
 	if ver != EnvelopeVersion {
-		return nil, fmt.Errorf("%w: envelope version %d", ErrUnknownCmd, ver)
+		return 0, nil, fmt.Errorf("%w: envelope version %d", ErrUnknownCmd, ver)
 	}
-	b := &Batch{Time: d.varint()}
+	t := d.varint()
+	var cmds []Command
 	// Each command takes at least 3 bytes (type, version, length).
 	if n := d.count(3); n > 0 {
-		b.Cmds = make([]Command, n)
-		for i := range b.Cmds {
-			decodeCommand(&d, &b.Cmds[i])
+		cmds = alloc(n)
+		for i := range cmds {
+			one(&d, &cmds[i])
 		}
 	}
 	if err := d.finish(); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	return b, nil
+	return t, cmds, nil
 }
 
 // DecodeCommand decodes one command written by AppendCommand; data must hold
@@ -177,25 +190,11 @@ func DecodeCommand(data []byte) (*Command, error) {
 }
 
 func decodeCommand(d *decoder, c *Command) {
-	typ, ver := CmdType(d.u8()), d.u8()
-	payload := d.raw(d.length())
-	if d.err != nil {
+	p, ok := commandPayload(d, c)
+	if !ok {
 		return
 	}
-	c.Type = typ
-	if !knownCmd(typ) {
-		if typ&IgnorableFlag == 0 {
-			d.fail(fmt.Errorf("%w: command type %d", ErrUnknownCmd, typ))
-		}
-		return
-	}
-	if ver != cmdVersion {
-		d.fail(fmt.Errorf("%w: command type %d version %d", ErrUnknownCmd, typ, ver))
-		return
-	}
-	p := decoder{buf: payload}
-	c.ReqID = p.str()
-	switch typ {
+	switch c.Type {
 	case CmdCreate:
 		c.Create = &Create{
 			ID:          p.str(),
@@ -212,6 +211,42 @@ func decodeCommand(d *decoder, c *Command) {
 			Unset:     p.strs(),
 			AbsTTL:    p.varint(),
 		}
+	default:
+		decodeOther(&p, c)
+	}
+	endPayload(d, &p, c.Type)
+}
+
+// commandPayload reads a command's header and ReqID into c and returns a
+// decoder over the rest of its payload. ok is false when there is no body
+// to read: d failed, or the type is unknown (d fails unless it is
+// ignorable).
+func commandPayload(d *decoder, c *Command) (p decoder, ok bool) {
+	typ, ver := CmdType(d.u8()), d.u8()
+	payload := d.raw(d.length())
+	if d.err != nil {
+		return p, false
+	}
+	c.Type = typ
+	if !knownCmd(typ) {
+		if typ&IgnorableFlag == 0 {
+			d.fail(fmt.Errorf("%w: command type %d", ErrUnknownCmd, typ))
+		}
+		return p, false
+	}
+	if ver != cmdVersion {
+		d.fail(fmt.Errorf("%w: command type %d version %d", ErrUnknownCmd, typ, ver))
+		return p, false
+	}
+	p = decoder{buf: payload}
+	c.ReqID = p.str()
+	return p, true
+}
+
+// decodeOther reads the body of a command that is neither a create nor a
+// set.
+func decodeOther(p *decoder, c *Command) {
+	switch c.Type {
 	case CmdTouch:
 		x := &Touch{IDs: p.strs()}
 		if n := p.count(1); n > 0 {
@@ -230,6 +265,10 @@ func decodeCommand(d *decoder, c *Command) {
 	case CmdExpire:
 		c.Expire = &Expire{IDs: p.strs()}
 	}
+}
+
+// endPayload fails d if the payload p was malformed or not read to its end.
+func endPayload(d, p *decoder, typ CmdType) {
 	if err := p.finish(); err != nil {
 		d.fail(fmt.Errorf("command type %d: %w", typ, err))
 	}

@@ -8,15 +8,15 @@ import (
 // Building a record's encoded field list (fieldlist.go) from the
 // map-shaped fields of a Create or Set command.
 
-// sortedFields appends the entries of m to dst[:0] sorted by name and
+// sortedFields appends the entries of m to dst, sorted by name, and
 // returns it. Names and values are m's own, not copies: the result is a
 // view for building a field list, which copies.
 func sortedFields(dst []Field, m map[string][]byte) []Field {
-	dst = dst[:0]
+	base := len(dst)
 	for k, v := range m {
 		dst = append(dst, Field{Name: k, Value: v})
 	}
-	slices.SortFunc(dst, cmpFields)
+	slices.SortFunc(dst[base:], cmpFields)
 	return dst
 }
 

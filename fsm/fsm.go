@@ -25,18 +25,21 @@ type FSM struct {
 
 	scratch []string // reused by revoke; under applyMu
 
-	// fieldScratch and setScratch hold the sorted views a create or set
-	// builds its record's field list from; reused so that applying a
-	// command leaves no garbage behind. Under applyMu.
-	fieldScratch, setScratch []Field
+	// fieldScratch holds the merged view a set builds its record's field
+	// list from; reused so that applying a command leaves no garbage
+	// behind. Under applyMu.
+	fieldScratch []Field
+
+	// entry is the entry being applied, in buffers reused from one to the
+	// next (entrybuf.go). Under applyMu.
+	entry entryBuf
 }
 
-// releaseScratch keeps the scratch lists for the next command, cleared so
-// they do not hold on to the last command's values.
-func (f *FSM) releaseScratch(fields, set []Field) {
+// releaseScratch keeps the scratch list for the next command, cleared so
+// it does not hold on to the last command's values.
+func (f *FSM) releaseScratch(fields []Field) {
 	clear(fields)
-	clear(set)
-	f.fieldScratch, f.setScratch = fields[:0], set[:0]
+	f.fieldScratch = fields[:0]
 }
 
 // New returns an empty FSM. Zero fields of l take their defaults; New

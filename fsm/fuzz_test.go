@@ -30,6 +30,17 @@ func FuzzDecodeBatch(f *testing.F) {
 			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnknownCmd) {
 				t.Fatalf("error wraps no sentinel: %v", err)
 			}
+			// ApplyBatch decodes on its own (entrybuf.go) and must refuse
+			// the same entries with the same errors; it skips only an
+			// entry of an ignorable top-level type.
+			res, aerr := New(smallLimits).ApplyBatch(1, data)
+			if len(data) > 0 && CmdType(data[0]) != CmdBatch && CmdType(data[0])&IgnorableFlag != 0 {
+				if aerr != nil || res != nil {
+					t.Fatalf("ignorable entry: %v, %v", res, aerr)
+				}
+			} else if aerr == nil || aerr.Error() != "entry 1: "+err.Error() {
+				t.Fatalf("ApplyBatch error %v, DecodeBatch error %v", aerr, err)
+			}
 			return
 		}
 		again, err := DecodeBatch(EncodeBatch(b))

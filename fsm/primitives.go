@@ -56,15 +56,6 @@ func appendFieldList(dst []byte, fs []Field) []byte {
 	return dst
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // appendFramed appends a uvarint length followed by whatever body appends.
 // The body is written in place and shifted right once its length is known,
 // which avoids a second sizing pass over the value.

@@ -27,12 +27,15 @@ func (l Limits) Check(c *Command) error {
 		if c.Create == nil {
 			return errMissing(c.Type)
 		}
-		return l.checkCreate(c.Create, 0)
+		// Sessions have few fields: sort them on the stack.
+		var small [8]Field
+		return l.checkCreate(c.Create, sortedFields(small[:0], c.Create.Fields), 0)
 	case CmdSet:
 		if c.Set == nil {
 			return errMissing(c.Type)
 		}
-		return l.checkSet(c.Set, 0)
+		var small [8]Field
+		return l.checkSet(c.Set, sortedFields(small[:0], c.Set.Fields), 0)
 	case CmdTouch:
 		if c.Touch == nil {
 			return errMissing(c.Type)
@@ -76,8 +79,10 @@ func (l *Limits) checkID(what, id string) error {
 	return nil
 }
 
-// checkCreate validates c for a create at log time t.
-func (l *Limits) checkCreate(c *Create, t int64) error {
+// checkCreate validates c for a create at log time t. fs is c's fields,
+// sorted by name: Fields when c was built by a caller, or the fields of
+// the raft entry when ApplyBatch decoded c (entrybuf.go).
+func (l *Limits) checkCreate(c *Create, fs []Field, t int64) error {
 	if err := l.checkID("id", c.ID); err != nil {
 		return err
 	}
@@ -93,13 +98,13 @@ func (l *Limits) checkCreate(c *Create, t int64) error {
 	if overflows(t, c.IdleTimeout) || overflows(t, c.AbsTTL) {
 		return errf(ErrInvalid, "timeout beyond the end of time")
 	}
-	if len(c.Fields) > l.MaxFields {
-		return errf(ErrTooLarge, "%d fields exceed %d", len(c.Fields), l.MaxFields)
+	if len(fs) > l.MaxFields {
+		return errf(ErrTooLarge, "%d fields exceed %d", len(fs), l.MaxFields)
 	}
-	if err := l.checkFields(c.Fields); err != nil {
+	if err := l.checkFields(fs); err != nil {
 		return err
 	}
-	if size := len(c.ID) + len(c.Subject) + fieldBytes(c.Fields); size > l.MaxRecordBytes {
+	if size := len(c.ID) + len(c.Subject) + listSize(fs); size > l.MaxRecordBytes {
 		return errf(ErrTooLarge, "record size %d exceeds %d", size, l.MaxRecordBytes)
 	}
 	return nil
@@ -108,7 +113,8 @@ func (l *Limits) checkCreate(c *Create, t int64) error {
 // overflows reports whether t+d exceeds int64.
 func overflows(t, d int64) bool { return t > 0 && d > math.MaxInt64-t }
 
-func (l *Limits) checkSet(s *Set, t int64) error {
+// checkSet validates s at log time t; fs is its fields as for checkCreate.
+func (l *Limits) checkSet(s *Set, fs []Field, t int64) error {
 	if err := l.checkID("id", s.ID); err != nil {
 		return err
 	}
@@ -118,7 +124,7 @@ func (l *Limits) checkSet(s *Set, t int64) error {
 	if overflows(t, s.AbsTTL) {
 		return errf(ErrInvalid, "timeout beyond the end of time")
 	}
-	return l.checkFields(s.Fields)
+	return l.checkFields(fs)
 }
 
 func checkTouch(t *Touch) error {
@@ -148,36 +154,17 @@ func checkRevoke(r *Revoke) error {
 	return nil
 }
 
-// checkFields checks field names and value sizes. The fast pass walks the
-// map in whatever order Go picks; only when it finds a violation does a
-// second pass look in name order, so that the error (which is replicated
-// via the dedup table) names the same field on every replica.
-func (l *Limits) checkFields(m map[string][]byte) error {
-	ok := true
-	for k, v := range m {
-		if len(k) > l.MaxFieldNameLen || len(v) > l.MaxValueBytes {
-			ok = false
-			break
+// checkFields checks field names and value sizes. fs is sorted by name,
+// so the error (which is replicated via the dedup table) names the same
+// field on every replica: the first offender in name order.
+func (l *Limits) checkFields(fs []Field) error {
+	for _, f := range fs {
+		if len(f.Name) > l.MaxFieldNameLen {
+			return errf(ErrTooLarge, "field name %q length %d exceeds %d", clip(f.Name), len(f.Name), l.MaxFieldNameLen)
 		}
-	}
-	if ok {
-		return nil
-	}
-	for _, k := range sortedKeys(m) {
-		if len(k) > l.MaxFieldNameLen {
-			return errf(ErrTooLarge, "field name %q length %d exceeds %d", clip(k), len(k), l.MaxFieldNameLen)
-		}
-		if v := m[k]; len(v) > l.MaxValueBytes {
-			return errf(ErrTooLarge, "field %q value size %d exceeds %d", clip(k), len(v), l.MaxValueBytes)
+		if len(f.Value) > l.MaxValueBytes {
+			return errf(ErrTooLarge, "field %q value size %d exceeds %d", clip(f.Name), len(f.Value), l.MaxValueBytes)
 		}
 	}
 	return nil
-}
-
-func fieldBytes(m map[string][]byte) int {
-	n := 0
-	for k, v := range m {
-		n += len(k) + len(v)
-	}
-	return n
 }

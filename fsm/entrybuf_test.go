@@ -1,0 +1,88 @@
+package fsm
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+)
+
+// rawFieldsEntry returns an entry of one create (id "s1") and one set of
+// that id, each with the given name/value pairs written in the order
+// given: encoders sort names, but ApplyBatch must take whatever
+// DecodeBatch takes. The list claims n fields, len(kv)/2 if n < 0.
+func rawFieldsEntry(n int, kv ...string) []byte {
+	if n < 0 {
+		n = len(kv) / 2
+	}
+	list := binary.AppendUvarint(nil, uint64(n))
+	for i := 0; i+1 < len(kv); i += 2 {
+		list = appendString(list, kv[i])
+		list = appendString(list, kv[i+1])
+	}
+	create := appendString(nil, "")       // ReqID
+	create = appendString(create, "s1")   // ID
+	create = appendString(create, "subj") // Subject
+	create = append(create, list...)
+	create = append(create, 0, 0) // IdleTimeout, AbsTTL
+	set := appendString(nil, "")
+	set = appendString(set, "s1")
+	set = append(set, 0) // IfVersion
+	set = append(set, list...)
+	set = append(set, 0, 0) // Unset, AbsTTL
+	e := []byte{byte(CmdBatch), EnvelopeVersion}
+	e = binary.AppendVarint(e, t0)
+	e = append(e, 2)
+	e = append(e, byte(CmdCreate), cmdVersion)
+	e = appendBytes(e, create)
+	e = append(e, byte(CmdSet), cmdVersion)
+	e = appendBytes(e, set)
+	return e
+}
+
+// TestApplyBatchFieldOrder: ApplyBatch reads fields as sorted views
+// (entrybuf.go), not as DecodeBatch's maps, yet it accepts the same
+// entries, fails with the same errors, and applies them the same.
+func TestApplyBatchFieldOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		data []byte
+		ok   bool
+	}{
+		{"ascending", rawFieldsEntry(-1, "a", "1", "b", "2", "c", "3"), true},
+		{"descending", rawFieldsEntry(-1, "c", "3", "b", "2", "a", "1"), true},
+		{"shuffled", rawFieldsEntry(-1, "b", "2", "c", "3", "a", "1"), true},
+		{"empty name first", rawFieldsEntry(-1, "", "0", "a", "1"), true},
+		{"empty name last", rawFieldsEntry(-1, "a", "1", "", "0"), true},
+		{"adjacent duplicate", rawFieldsEntry(-1, "a", "1", "a", "2"), false},
+		{"duplicate after disorder", rawFieldsEntry(-1, "b", "1", "a", "2", "b", "3"), false},
+		{"first duplicate wins", rawFieldsEntry(-1, "c", "1", "a", "2", "c", "3", "a", "4"), false},
+		// The count runs past the fields, into the bytes after them.
+		{"duplicate before truncation", rawFieldsEntry(4, "a", "1", "a", "2", "b", "3"), false},
+		{"truncated", rawFieldsEntry(5, "a", "1", "b", "2"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := New(Limits{})
+			res, err := f.ApplyBatch(1, tc.data)
+			b, derr := DecodeBatch(tc.data)
+			if (derr == nil) != tc.ok {
+				t.Fatalf("DecodeBatch: %v", derr)
+			}
+			if derr != nil {
+				if want := "entry 1: " + derr.Error(); err == nil || err.Error() != want {
+					t.Fatalf("ApplyBatch error %v, want %s", err, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ApplyBatch: %v", err)
+			}
+			g := New(Limits{})
+			if want := g.ApplyDecoded(1, b); !bytes.Equal(encodeResults(res), encodeResults(want)) {
+				t.Errorf("results differ from ApplyDecoded")
+			}
+			if f.Hash() != g.Hash() {
+				t.Errorf("state differs from ApplyDecoded")
+			}
+		})
+	}
+}
