@@ -17,7 +17,9 @@
 //   - [Server] and [Conn] run one reader and one writer goroutine per
 //     connection. Requests are dispatched in order; slow ones (raft
 //     proposals, linearizable reads) run concurrently, and replies are
-//     written back in request order, many per write(2) when pipelined.
+//     written back in request order, many per write(2) when pipelined;
+//     the reader writes them itself when it is about to wait for input
+//     and the writer is idle.
 //   - [ReadValue] and [Client] are a small reply parser and a synchronous
 //     client for tests, the CLI and integration tests. The production Go
 //     client uses rueidis instead.
