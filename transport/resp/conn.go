@@ -393,7 +393,14 @@ func (c *Conn) takeReady(ready []*slot) []*slot {
 func (c *Conn) writeLoop() {
 	defer close(c.writerDone)
 	defer func() {
+		// Whatever ended the writer, the writing is over: the reader must
+		// not pump into c.out afterwards (its buffer goes back to the pool
+		// here, and replies must never leave out of order or after an
+		// abort).
 		c.wmu.Lock()
+		c.wstop = true
+		c.giveBack(&c.out)
+		c.out.reset()
 		c.out.release()
 		c.wmu.Unlock()
 	}()
@@ -418,7 +425,7 @@ func (c *Conn) writeLoop() {
 // over: every reply written after the reader finished, a closing reply
 // written, or a write failed. c.wmu must be held.
 func (c *Conn) pump() bool {
-	if c.wstop {
+	if c.wstop || c.ctx.Err() != nil {
 		return false
 	}
 	for {

@@ -2,6 +2,7 @@ package resp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -574,5 +576,48 @@ func TestServerConcurrentConns(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestServerAbortWithHeldReplies: a client pipelines a request that never
+// completes and then big reads behind it, so MaxPendingBytes aborts the
+// connection while the writer holds finished replies back (the reader is
+// still busy with the pipeline). After the abort the reader must not write
+// into the batch the writer left: it did, into a buffer already back in
+// the pool, and the process panicked (found in review). The test passes if
+// the server survives every round.
+func TestServerAbortWithHeldReplies(t *testing.T) {
+	var p bytes.Buffer
+	for range 50 {
+		p.Write(appendCommand(nil, []string{"ASYNC", "a"}))
+		p.Write(appendCommand(nil, []string{"BIG", "5000"}))
+		p.Write(appendCommand(nil, []string{"ECHO", strings.Repeat("y", 100)}))
+	}
+	p.Write(appendCommand(nil, []string{"BLOCK"})) // ends only with the connection
+	for range 20 {
+		p.Write(appendCommand(nil, []string{"BIG", "1000000"}))
+	}
+	for range 50 {
+		p.Write(appendCommand(nil, []string{"ECHO", strings.Repeat("y", 100)}))
+	}
+	_, addr := startServer(t, ServerConfig{MaxPendingBytes: 8 << 20}, &testHandler{})
+	for range 30 { // the panic came within the first few rounds
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _, _ = nc.Write(p.Bytes()) }()
+		// The server closes the connection; read until it does.
+		_ = nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if _, err := io.Copy(io.Discard, nc); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("reading until the server closed: %v", err)
+		}
+		nc.Close()
+	}
+	// The server still answers.
+	c := dialRaw(t, addr)
+	c.send(t, "PING\r\n")
+	if v := c.read(t); v.Str != "PONG" {
+		t.Fatalf("got %v", v)
 	}
 }
