@@ -5,10 +5,11 @@ import (
 	"sync"
 )
 
-// gcPause counts the openGroups calls in progress in this process. Several
-// nodes can open at once in one process (tests, embedders), and the
-// collector's setting is process-wide: the first pause saves it and the
-// last resume puts it back.
+// gcPause counts the startup restores in progress in this process (see
+// raftFSM.Restore). A node restores its groups side by side, several nodes
+// can open at once in one process (tests, embedders), and the collector's
+// setting is process-wide: the first pause saves it and the last resume
+// puts it back.
 var gcPause struct {
 	mu      sync.Mutex
 	n       int
@@ -16,7 +17,7 @@ var gcPause struct {
 }
 
 // pauseGC turns the garbage collector's pacing off until the returned
-// function is called (see openGroups).
+// function is called (see raftFSM.Restore).
 func pauseGC() (resume func()) {
 	gcPause.mu.Lock()
 	if gcPause.n == 0 {

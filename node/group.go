@@ -69,16 +69,7 @@ type group struct {
 // restores of about 4 s each); together they take about the longest one
 // when there are cores for them. On failure every group that did open is
 // closed again.
-//
-// The collector is paused while they open. A restore allocates almost
-// nothing that does not stay live (192 MB allocated for 190 MB kept per
-// 333,000 sessions), so collecting during it only re-marks a growing heap
-// again and again: with the collector paused a restore took a third less
-// time (BenchmarkRestore333k, 315 against 474 ms, medians of 3), and what
-// it leaves for the collector afterwards is small. A GOMEMLIMIT set by the
-// operator still applies.
 func openGroups(n *Node, count int) ([]*group, error) {
-	defer pauseGC()()
 	groups := make([]*group, count)
 	errs := make([]error, count)
 	var wg sync.WaitGroup
@@ -185,6 +176,7 @@ func openGroup(n *Node, id int) (*group, error) {
 		g.closeStores()
 		return nil, fmt.Errorf("group %d: start raft: %w", id, err)
 	}
+	g.rfsm.opening.Store(false) // later restores are installed snapshots
 	g.raft = r
 	return g, nil
 }

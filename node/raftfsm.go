@@ -21,13 +21,18 @@ type raftFSM struct {
 	fatal func(error)
 
 	applied atomic.Uint64
+	// opening is true until raft.NewRaft has returned: a Restore then is
+	// the startup restore of the latest snapshot (see Restore).
+	opening atomic.Bool
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every applied-index advance
 }
 
 func newRaftFSM(f *fsm.FSM, fatal func(error)) *raftFSM {
-	return &raftFSM{f: f, fatal: fatal, changed: make(chan struct{})}
+	r := &raftFSM{f: f, fatal: fatal, changed: make(chan struct{})}
+	r.opening.Store(true)
+	return r
 }
 
 func (r *raftFSM) advance(index uint64) {
@@ -77,8 +82,21 @@ func (r *raftFSM) Snapshot() (raft.FSMSnapshot, error) {
 }
 
 // Restore implements raft.FSM, replacing the state whole.
+//
+// The startup restore runs with the garbage collector paused. A restore
+// keeps almost everything it allocates (192 MB allocated for 190 MB kept
+// per 333,000 sessions), so collecting during it only re-marks a growing
+// heap again and again: paused, a restore took a third less time
+// (BenchmarkRestore333k, 315 against 474 ms, medians of 3). Only the
+// restore itself: raft.NewRaft then reads every log entry after the
+// snapshot, which is all garbage, and a snapshot installed while the node
+// serves must not stop collection for its traffic. A GOMEMLIMIT set by
+// the operator still applies during the pause.
 func (r *raftFSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	if r.opening.Load() {
+		defer pauseGC()()
+	}
 	if err := r.f.Restore(rc); err != nil {
 		return err
 	}
