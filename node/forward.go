@@ -18,7 +18,7 @@ const (
 	rpcWrite uint8 = 1 // fsm command → fsm result
 	rpcGet   uint8 = 2 // level, maxStale, id → record
 	rpcList  uint8 = 3 // level, maxStale, subject → records
-	rpcTerm  uint8 = 4 // nothing → this node's raft term in the group (leadercheck.go)
+	rpcTerm  uint8 = 4 // server id → this node's raft term in the group, if it is that server (leadercheck.go)
 )
 
 var levelCodes = []string{wire.Linearizable, wire.Leader, wire.Stale}
@@ -118,6 +118,10 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 	}
 	payload = payload[k:]
 	if method == rpcTerm {
+		// The rest of the payload is the server id the poll is meant for.
+		if string(payload) != n.cfg.ID {
+			return nil, withCode(fmt.Errorf("%w: term poll for server %q reached %q", ErrBadArg, clipID(payload), n.cfg.ID))
+		}
 		// Read straight from raft, never from a cache: the answer must be
 		// the term at the instant it is given (see leadercheck.go).
 		return binary.AppendUvarint(nil, g.raft.CurrentTerm()), nil
@@ -163,4 +167,12 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 	default:
 		return nil, withCode(fmt.Errorf("%w: unknown rpc method %d", ErrBadArg, method))
 	}
+}
+
+// clipID shortens a server id for an error message.
+func clipID(b []byte) string {
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return string(b)
 }

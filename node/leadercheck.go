@@ -35,27 +35,42 @@ import (
 // no such history: each round's requests are sent after every read it
 // answers had arrived, and only their own replies are counted.
 //
-// If the poll does not reach a majority (a partition, a slow peer, a peer
-// running a version without rpcTerm during a rolling upgrade), the round
-// falls back to committing an empty entry, which can only commit through
-// fresh acknowledgements in this leader's term.
+// A voter answering a later term ends the round at once: this node is no
+// longer the leader, and its reads go to the one that is. If the poll does
+// not reach a majority within a heartbeat timeout (a partition, a slow
+// peer, a peer running a version without rpcTerm during a rolling
+// upgrade), the round falls back to committing an empty entry, which can
+// only commit through fresh acknowledgements in this leader's term. Each
+// request names the server it is for, so a node that took over a voter's
+// address does not answer for it.
 
 // termPoller is what a leadership round needs from the cluster: the
 // voters of the latest configuration and a way to ask one for its term.
 // The group implements it over the mux; tests fake it.
 type termPoller interface {
-	voters() (self bool, peers []string, err error)
-	peerTerm(ctx context.Context, addr string) (uint64, error)
+	voters() (self bool, peers []raft.Server, err error)
+	peerTerm(ctx context.Context, peer raft.Server) (uint64, error)
 }
 
-// pollTerms reports whether a majority of the voters, counting this node
-// when self is true, answered a term no higher than term. It stops
-// asking as soon as the answer is known, and returns only when every
-// request it started has ended.
-func pollTerms(ctx context.Context, p termPoller, term uint64) (bool, error) {
+// pollVerdict is what a term poll proved.
+type pollVerdict uint8
+
+const (
+	pollConfirmed pollVerdict = iota // a majority answered the term or lower
+	pollDeposed                      // a voter is in a later term: stop leading reads
+	pollFailed                       // neither, within the poll's time
+)
+
+// pollTerms asks the voters for their terms and decides as soon as it can:
+// confirmed once a majority (this node counting when self is true)
+// answered a term no higher than term; deposed as soon as any voter
+// answered a higher one; failed once too few answers are left to make a
+// majority, or when ctx ends. It returns only when every request it
+// started has ended.
+func pollTerms(ctx context.Context, p termPoller, term uint64) (pollVerdict, error) {
 	self, peers, err := p.voters()
 	if err != nil {
-		return false, err
+		return pollFailed, err
 	}
 	total := len(peers)
 	have := 0
@@ -65,37 +80,54 @@ func pollTerms(ctx context.Context, p termPoller, term uint64) (bool, error) {
 	}
 	need := total/2 + 1
 	if have >= need {
-		return true, nil
+		return pollConfirmed, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	answers := make(chan bool, len(peers))
+	type answer struct {
+		term uint64
+		err  error
+	}
+	answers := make(chan answer, len(peers))
 	var wg sync.WaitGroup
-	for _, addr := range peers {
+	for _, peer := range peers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t, err := p.peerTerm(ctx, addr)
-			answers <- err == nil && t <= term
+			t, err := p.peerTerm(ctx, peer)
+			answers <- answer{t, err}
 		}()
 	}
 	defer func() {
 		cancel() // outstanding requests return at once
 		wg.Wait()
 	}()
-	for range peers {
-		if <-answers {
+	for left := len(peers); left > 0; left-- {
+		a := <-answers
+		switch {
+		case a.err != nil:
+		case a.term > term:
+			return pollDeposed, nil
+		default:
 			have++
 			if have >= need {
-				return true, nil
+				return pollConfirmed, nil
 			}
 		}
+		if have+left-1 < need {
+			return pollFailed, nil
+		}
 	}
-	return false, nil
+	return pollFailed, nil
 }
 
 // confirmLeadership is one leadership round for the verifier (see above).
 // A nil error means this node led the group, in the term of its ready
 // barrier, at some instant after the round started.
+//
+// The poll gets a heartbeat timeout (at most half of RequestTimeout): a
+// voter that has not answered by then is as good as gone to raft too, and
+// the fallback entry needs the rest of the time, since the verifier
+// answers its waiters at RequestTimeout.
 func (g *group) confirmLeadership() error {
 	g.mu.Lock()
 	term, ready := g.readyTerm, g.ready
@@ -104,27 +136,33 @@ func (g *group) confirmLeadership() error {
 		return errors.New("not the ready leader")
 	}
 	g.readRounds.Add(1)
-	ctx, cancel := context.WithTimeout(context.Background(), g.n.cfg.RequestTimeout)
+	cfg := &g.n.cfg
+	ctx, cancel := context.WithTimeout(context.Background(), min(cfg.HeartbeatTimeout, cfg.RequestTimeout/2))
 	defer cancel()
-	ok, err := pollTerms(ctx, groupPoller{g}, term)
-	if err == nil && ok {
+	v, err := pollTerms(ctx, groupPoller{g}, term)
+	switch {
+	case err == nil && v == pollConfirmed:
 		return nil
+	case err == nil && v == pollDeposed:
+		// A later term exists: this node's reads must go to the new
+		// leader, which the caller's retry finds.
+		return fmt.Errorf("a voter is in a term after %d", term)
 	}
 	g.readFallbacks.Add(1)
-	return g.raft.Apply(fsm.EncodeBatch(&fsm.Batch{Time: g.n.now()}), g.n.cfg.RequestTimeout).Error()
+	return g.raft.Apply(fsm.EncodeBatch(&fsm.Batch{Time: g.n.now()}), cfg.RequestTimeout).Error()
 }
 
 // groupPoller polls a group's voters over the mux.
 type groupPoller struct{ g *group }
 
-func (p groupPoller) voters() (bool, []string, error) {
+func (p groupPoller) voters() (bool, []raft.Server, error) {
 	f := p.g.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return false, nil, err
 	}
 	selfID := raft.ServerID(p.g.n.cfg.ID)
 	var self bool
-	var peers []string
+	var peers []raft.Server
 	for _, s := range f.Configuration().Servers {
 		if s.Suffrage != raft.Voter {
 			continue
@@ -133,13 +171,18 @@ func (p groupPoller) voters() (bool, []string, error) {
 			self = true
 			continue
 		}
-		peers = append(peers, string(s.Address))
+		peers = append(peers, s)
 	}
 	return self, peers, nil
 }
 
-func (p groupPoller) peerTerm(ctx context.Context, addr string) (uint64, error) {
-	out, err := p.g.n.mux.Call(ctx, addr, rpcTerm, binary.AppendUvarint(nil, uint64(p.g.id)))
+// peerTerm asks peer for its term in this group. The request names the
+// server it is meant for, and a node with another id refuses it: an
+// address taken over by another node must not answer for the voter.
+func (p groupPoller) peerTerm(ctx context.Context, peer raft.Server) (uint64, error) {
+	req := binary.AppendUvarint(nil, uint64(p.g.id))
+	req = append(req, peer.ID...)
+	out, err := p.g.n.mux.Call(ctx, string(peer.Address), rpcTerm, req)
 	if err != nil {
 		return 0, err
 	}

@@ -8,24 +8,31 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // fakePoller answers term polls from a table: a term, an error, or (hang)
-// no answer until the poll gives up on it.
+// no answer until the poll gives up on it. Peers are named by address.
 type fakePoller struct {
 	self    bool
 	peers   []string
 	terms   map[string]uint64
 	errs    map[string]error
 	hang    map[string]bool
-	asked   atomic.Int32
 	pending atomic.Int32 // requests not yet returned
 }
 
-func (f *fakePoller) voters() (bool, []string, error) { return f.self, f.peers, nil }
+func (f *fakePoller) voters() (bool, []raft.Server, error) {
+	var ss []raft.Server
+	for _, a := range f.peers {
+		ss = append(ss, raft.Server{ID: raft.ServerID(a), Address: raft.ServerAddress(a), Suffrage: raft.Voter})
+	}
+	return f.self, ss, nil
+}
 
-func (f *fakePoller) peerTerm(ctx context.Context, addr string) (uint64, error) {
-	f.asked.Add(1)
+func (f *fakePoller) peerTerm(ctx context.Context, peer raft.Server) (uint64, error) {
+	addr := string(peer.Address)
 	f.pending.Add(1)
 	defer f.pending.Add(-1)
 	if f.hang[addr] {
@@ -40,35 +47,40 @@ func (f *fakePoller) peerTerm(ctx context.Context, addr string) (uint64, error) 
 
 func TestPollTerms(t *testing.T) {
 	boom := errors.New("unreachable")
+	two := []string{"a", "b"}
+	four := []string{"a", "b", "c", "d"}
 	tests := []struct {
 		name string
 		p    *fakePoller
-		want bool
+		want pollVerdict
 	}{
-		{"single voter needs no peers", &fakePoller{self: true}, true},
-		{"three voters, both peers in term", &fakePoller{self: true, peers: []string{"a", "b"},
-			terms: map[string]uint64{"a": 5, "b": 5}}, true},
-		{"three voters, one peer moved on, one in term", &fakePoller{self: true, peers: []string{"a", "b"},
-			terms: map[string]uint64{"a": 6, "b": 5}}, true},
+		{"single voter needs no peers", &fakePoller{self: true}, pollConfirmed},
+		{"three voters, both peers in term", &fakePoller{self: true, peers: two,
+			terms: map[string]uint64{"a": 5, "b": 5}}, pollConfirmed},
 		// A voter still behind in an earlier term has voted in no later one.
-		{"three voters, one peer behind", &fakePoller{self: true, peers: []string{"a", "b"},
-			terms: map[string]uint64{"a": 4, "b": 9}}, true},
-		{"three voters, both peers moved on", &fakePoller{self: true, peers: []string{"a", "b"},
-			terms: map[string]uint64{"a": 6, "b": 7}}, false},
-		{"three voters, one moved on, one unreachable", &fakePoller{self: true, peers: []string{"a", "b"},
-			terms: map[string]uint64{"a": 6}, errs: map[string]error{"b": boom}}, false},
-		{"three voters, one hangs, the other answers", &fakePoller{self: true, peers: []string{"a", "b"},
-			terms: map[string]uint64{"b": 5}, hang: map[string]bool{"a": true}}, true},
-		{"five voters, two of four peers in term", &fakePoller{self: true, peers: []string{"a", "b", "c", "d"},
-			terms: map[string]uint64{"a": 5, "b": 6, "c": 5, "d": 6}}, true},
-		{"five voters, one of four peers in term", &fakePoller{self: true, peers: []string{"a", "b", "c", "d"},
-			terms: map[string]uint64{"a": 6, "b": 6, "c": 5, "d": 6}}, false},
+		{"three voters, one peer behind, one unreachable", &fakePoller{self: true, peers: two,
+			terms: map[string]uint64{"a": 4}, errs: map[string]error{"b": boom}}, pollConfirmed},
+		{"three voters, one peer in a later term", &fakePoller{self: true, peers: two,
+			terms: map[string]uint64{"a": 6, "b": 5}}, pollDeposed},
+		// A later term decides at once, without waiting for a hung voter.
+		{"three voters, one later term, one hangs", &fakePoller{self: true, peers: two,
+			terms: map[string]uint64{"a": 6}, hang: map[string]bool{"b": true}}, pollDeposed},
+		{"three voters, both unreachable", &fakePoller{self: true, peers: two,
+			errs: map[string]error{"a": boom, "b": boom}}, pollFailed},
+		{"three voters, one hangs, the other answers", &fakePoller{self: true, peers: two,
+			terms: map[string]uint64{"b": 5}, hang: map[string]bool{"a": true}}, pollConfirmed},
+		{"five voters, two of four peers in term", &fakePoller{self: true, peers: four,
+			terms: map[string]uint64{"a": 5, "b": 3, "c": 5}, errs: map[string]error{"d": boom}}, pollConfirmed},
+		// Three of four unreachable: no majority is possible any more, so
+		// the poll ends without waiting for the one that hangs.
+		{"five voters, three unreachable, one hangs", &fakePoller{self: true, peers: four,
+			errs: map[string]error{"a": boom, "b": boom, "c": boom}, hang: map[string]bool{"d": true}}, pollFailed},
 		// A leader outside its own configuration (being removed) counts
 		// only the voters: two of two needed.
-		{"not a voter, one of two peers", &fakePoller{peers: []string{"a", "b"},
-			terms: map[string]uint64{"a": 5, "b": 6}}, false},
-		{"not a voter, both peers", &fakePoller{peers: []string{"a", "b"},
-			terms: map[string]uint64{"a": 5, "b": 5}}, true},
+		{"not a voter, one of two peers", &fakePoller{peers: two,
+			terms: map[string]uint64{"a": 5}, errs: map[string]error{"b": boom}}, pollFailed},
+		{"not a voter, both peers", &fakePoller{peers: two,
+			terms: map[string]uint64{"a": 5, "b": 5}}, pollConfirmed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,12 +113,23 @@ func TestPollTermsStopsAtMajority(t *testing.T) {
 		hang:  map[string]bool{"c": true, "d": true}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ok, err := pollTerms(ctx, p, 3)
-	if err != nil || !ok {
-		t.Fatalf("pollTerms = %v, %v; want true", ok, err)
+	v, err := pollTerms(ctx, p, 3)
+	if err != nil || v != pollConfirmed {
+		t.Fatalf("pollTerms = %v, %v; want confirmed", v, err)
 	}
 	if ctx.Err() != nil {
 		t.Fatal("the poll waited for the hanging voters' deadline")
+	}
+}
+
+// TestPollTermsDeadline: voters that never answer fail the poll when its
+// context ends.
+func TestPollTermsDeadline(t *testing.T) {
+	p := &fakePoller{self: true, peers: []string{"a", "b"}, hang: map[string]bool{"a": true, "b": true}}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if v, err := pollTerms(ctx, p, 3); err != nil || v != pollFailed {
+		t.Fatalf("pollTerms = %v, %v; want failed", v, err)
 	}
 }
 
@@ -134,16 +157,22 @@ func TestTermPollOverMux(t *testing.T) {
 		if err != nil || !self || len(peers) != 2 {
 			t.Fatalf("voters = %v, %v, %v; want self and two peers", self, peers, err)
 		}
-		for _, addr := range peers {
-			if got, err := (groupPoller{g}).peerTerm(ctx, addr); err != nil || got != term {
-				return fmt.Errorf("peer %s answered term %d, %v; want %d", addr, got, err, term)
+		for _, peer := range peers {
+			if got, err := (groupPoller{g}).peerTerm(ctx, peer); err != nil || got != term {
+				return fmt.Errorf("peer %s answered term %d, %v; want %d", peer.ID, got, err, term)
+			}
+			// A poll meant for another server id is refused.
+			wrong := peer
+			wrong.ID = "not-" + peer.ID
+			if _, err := (groupPoller{g}).peerTerm(ctx, wrong); err == nil {
+				t.Fatalf("a term poll for server %q was answered by %s", wrong.ID, peer.ID)
 			}
 		}
-		if ok, err := pollTerms(ctx, groupPoller{g}, term); err != nil || !ok {
-			return fmt.Errorf("poll for the current term = %v, %v; want true", ok, err)
+		if v, err := pollTerms(ctx, groupPoller{g}, term); err != nil || v != pollConfirmed {
+			return fmt.Errorf("poll for the current term = %v, %v; want confirmed", v, err)
 		}
-		if ok, err := pollTerms(ctx, groupPoller{g}, term-1); err != nil || ok {
-			return fmt.Errorf("poll for the previous term = %v, %v; want false", ok, err)
+		if v, err := pollTerms(ctx, groupPoller{g}, term-1); err != nil || v != pollDeposed {
+			return fmt.Errorf("poll for the previous term = %v, %v; want deposed", v, err)
 		}
 		rounds, fallbacks := g.readRounds.Load(), g.readFallbacks.Load()
 		if err := g.confirmLeadership(); err != nil {
