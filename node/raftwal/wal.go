@@ -195,6 +195,18 @@ func (l *Log) GetLog(i uint64, out *raft.Log) error {
 	return nil
 }
 
+// Bytes returns the size of the log's segment files in bytes: an upper
+// bound on what reading every entry allocates.
+func (l *Log) Bytes() int64 {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.size
+	}
+	return n
+}
+
 // StoreLog appends one entry.
 func (l *Log) StoreLog(e *raft.Log) error { return l.StoreLogs([]*raft.Log{e}) }
 

@@ -163,6 +163,7 @@ func TestSegments(t *testing.T) {
 	}
 	m.first, m.last = 1, 200
 	before, _ := listSegments(dir)
+	bytesBefore := l.Bytes()
 	if err := l.DeleteRange(1, 150); err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +171,18 @@ func TestSegments(t *testing.T) {
 	after, _ := listSegments(dir)
 	if len(before) < 10 || len(after) >= len(before)/2 {
 		t.Fatalf("segments: %d before compaction, %d after", len(before), len(after))
+	}
+	// Bytes follows the segment files: it drops with the removed ones.
+	var onDisk int64
+	for _, seq := range after {
+		fi, err := os.Stat(segmentPath(dir, seq))
+		if err != nil {
+			t.Fatal(err)
+		}
+		onDisk += fi.Size()
+	}
+	if b := l.Bytes(); b != onDisk || b >= bytesBefore {
+		t.Fatalf("Bytes() = %d after compaction (%d before), segment files hold %d", b, bytesBefore, onDisk)
 	}
 	check(t, l, m)
 	l.Close()
