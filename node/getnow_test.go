@@ -35,7 +35,7 @@ func recordVersion(v resp.Value) (int64, bool) {
 // The leader (n1) has a long leader lease and the others short election
 // timeouts, so for a second or more after the cut n1 still believes it
 // leads while the majority has elected a new leader and acknowledges
-// writes: only the VerifyLeader round keeps n1 from serving its old state
+// writes: only the leadership round keeps n1 from serving its old state
 // (answering without the round fails this test).
 func TestReadsAtDeposedLeader(t *testing.T) {
 	c := startCluster(t, 3, func(cfg *Config) {

@@ -16,7 +16,7 @@ import (
 // RESP fast path (getNow) completes deferred replies straight from there,
 // so a linearizable read parks no goroutine of its own.
 type verifier struct {
-	round   func() error    // one leadership round (an empty entry committed; see group.go)
+	round   func() error    // one leadership round (a term poll; see leadercheck.go)
 	timeout time.Duration   // RequestTimeout
 	wg      *sync.WaitGroup // the group's: raft must outlive every round
 	mu      sync.Mutex

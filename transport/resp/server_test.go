@@ -113,8 +113,9 @@ func (h *testHandler) Dispatch(c *Conn, args [][]byte, r *Reply) func(context.Co
 	return nil
 }
 
-// startServer serves h on a loopback port and stops it at cleanup.
-func startServer(t testing.TB, cfg ServerConfig, h Handler) (*Server, string) {
+// serve serves h on a loopback port. The caller closes the server and
+// receives Serve's result from the channel.
+func serve(t testing.TB, cfg ServerConfig, h Handler) (*Server, string, <-chan error) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -123,6 +124,13 @@ func startServer(t testing.TB, cfg ServerConfig, h Handler) (*Server, string) {
 	srv := NewServer(cfg, h, nil)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
+	return srv, l.Addr().String(), served
+}
+
+// startServer serves h on a loopback port and stops it at cleanup.
+func startServer(t testing.TB, cfg ServerConfig, h Handler) (*Server, string) {
+	t.Helper()
+	srv, addr, served := serve(t, cfg, h)
 	t.Cleanup(func() {
 		if err := srv.Close(); err != nil {
 			t.Errorf("Close: %v", err)
@@ -131,7 +139,7 @@ func startServer(t testing.TB, cfg ServerConfig, h Handler) (*Server, string) {
 			t.Errorf("Serve returned %v, want nil", err)
 		}
 	})
-	return srv, l.Addr().String()
+	return srv, addr
 }
 
 // rawConn is a test client that writes raw bytes and reads replies.
@@ -268,14 +276,8 @@ func TestServerDeferredOrder(t *testing.T) {
 // context end.
 func TestServerCloseWithDeferred(t *testing.T) {
 	h := &testHandler{}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(ServerConfig{}, h, nil)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	c := dialRaw(t, l.Addr().String())
+	srv, addr, served := serve(t, ServerConfig{}, h)
+	c := dialRaw(t, addr)
 	c.send(t, strings.Repeat("DEFERWAIT\r\n", 4)+"PING\r\n")
 	waitFor(t, "deferred replies to be taken", func() bool { return h.blocked.Load() == 4 })
 	if err := srv.Close(); err != nil {
@@ -446,16 +448,10 @@ func TestServerHandlerPanic(t *testing.T) {
 // (goleak checks in TestMain).
 func TestServerCloseWithInflight(t *testing.T) {
 	h := &testHandler{}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(ServerConfig{}, h, nil)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
+	srv, addr, served := serve(t, ServerConfig{}, h)
 	var conns []*rawConn
 	for range 3 {
-		c := dialRaw(t, l.Addr().String())
+		c := dialRaw(t, addr)
 		c.send(t, strings.Repeat("BLOCK\r\n", 5)+"PING\r\n")
 		conns = append(conns, c)
 	}
