@@ -49,11 +49,11 @@ func (c *Client) create(ctx context.Context, id, reqID string, o *options) (*Ses
 	if o.idle > 0 {
 		args = append(args, "IDLE", wireDuration(o.idle))
 	}
-	if len(o.fields) > 0 {
+	if len(o.fieldNames) > 0 {
 		// FIELDS comes last: everything after it is field/value pairs,
 		// whatever the names.
 		args = append(args, "FIELDS")
-		for _, k := range sortedKeys(o.fields) {
+		for _, k := range o.fieldNames {
 			args = append(args, k, string(o.fields[k]))
 		}
 	}
@@ -125,11 +125,9 @@ func (c *Client) appendReadArgs(args []string, o *options, level Consistency) []
 
 // Set writes fields of a session and returns its new version. Options:
 // IfVersion (write only at that version, else ErrConflict), WithTTL (move
-// the absolute deadline to now + d; fields may then be empty).
-//
-// The server takes a leading field named IFVERSION, REQID or TTL (in any
-// case) for an option, so Set sends another field first; a Set whose
-// fields all have such names is refused with ErrInvalid.
+// the absolute deadline to now + d; fields may then be empty). Any field
+// name is allowed, including the server's option words (TTL, REQID,
+// IFVERSION, FIELDS).
 func (c *Client) Set(ctx context.Context, id string, fields map[string][]byte, opts ...Option) (uint64, error) {
 	o, err := collect("Set", setOpts, opts)
 	if err != nil {
@@ -138,20 +136,11 @@ func (c *Client) Set(ctx context.Context, id string, fields map[string][]byte, o
 	if len(fields) == 0 && o.ttl == 0 {
 		return 0, invalidf("Set: no fields and no WithTTL")
 	}
-	names, ok := orderNames(sortedKeys(fields), true)
-	if !ok {
-		return 0, invalidf("Set: field names %q all read as options (IFVERSION, REQID, TTL) on the server; add another field", names)
-	}
-	args := c.writeArgs("SESSION.SET", id, o)
-	for _, k := range names {
-		args = append(args, k, string(fields[k]))
-	}
-	return c.versionCall(ctx, "set", id, args)
+	return c.versionCall(ctx, "set", id, setArgs(id, fields, o, newReqID()))
 }
 
 // Unset removes fields of a session and returns its new version. Options:
-// IfVersion, WithTTL, as for Set (and the same caveat on field names,
-// except that a single name is always safe).
+// IfVersion, WithTTL, as for Set. The names are sent in the order given.
 func (c *Client) Unset(ctx context.Context, id string, names []string, opts ...Option) (uint64, error) {
 	o, err := collect("Unset", setOpts, opts)
 	if err != nil {
@@ -160,22 +149,43 @@ func (c *Client) Unset(ctx context.Context, id string, names []string, opts ...O
 	if len(names) == 0 {
 		return 0, invalidf("Unset: no field names")
 	}
-	ordered, ok := orderNames(append([]string(nil), names...), false)
-	if !ok {
-		return 0, invalidf("Unset: field names %q all read as options (IFVERSION, REQID, TTL) on the server; unset them one at a time", ordered)
-	}
-	args := append(c.writeArgs("SESSION.UNSET", id, o), ordered...)
-	return c.versionCall(ctx, "unset", id, args)
+	return c.versionCall(ctx, "unset", id, unsetArgs(id, names, o, newReqID()))
 }
 
-// writeArgs starts a SET or UNSET: the id, then the options, each write
-// with a fresh request id so a resend applies at most once.
-func (c *Client) writeArgs(cmd, id string, o *options) []string {
-	args := []string{cmd, id}
+// setArgs builds SESSION.SET: the options, then FIELDS and the pairs in
+// name order (a map has no order of its own; sorting keeps commands
+// deterministic). The server reads options for as long as the next word is
+// one, so without FIELDS a field named TTL, REQID or IFVERSION would be
+// taken for an option. A WithTTL-only Set sends no FIELDS.
+func setArgs(id string, fields map[string][]byte, o *options, reqID string) []string {
+	args := writeArgs("SESSION.SET", id, o, reqID, 1+2*len(fields))
+	if len(fields) == 0 {
+		return args
+	}
+	args = append(args, "FIELDS")
+	for _, k := range sortedKeys(fields) {
+		args = append(args, k, string(fields[k]))
+	}
+	return args
+}
+
+// unsetArgs builds SESSION.UNSET: the options, then FIELDS and the names
+// as given (see setArgs for why FIELDS).
+func unsetArgs(id string, names []string, o *options, reqID string) []string {
+	args := writeArgs("SESSION.UNSET", id, o, reqID, 1+len(names))
+	args = append(args, "FIELDS")
+	return append(args, names...)
+}
+
+// writeArgs starts a SET or UNSET: the id, then the options, with room for
+// extra arguments after them. reqID is fresh for each write, so a resend
+// applies at most once.
+func writeArgs(cmd, id string, o *options, reqID string, extra int) []string {
+	args := append(make([]string, 0, 8+extra), cmd, id)
 	if o.ifVersion != 0 {
 		args = append(args, "IFVERSION", strconv.FormatUint(o.ifVersion, 10))
 	}
-	args = append(args, "REQID", newReqID())
+	args = append(args, "REQID", reqID)
 	if o.ttl > 0 {
 		args = append(args, "TTL", wireDuration(o.ttl))
 	}

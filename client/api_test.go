@@ -3,9 +3,12 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,21 +155,85 @@ func TestSetUnset(t *testing.T) {
 	if !g.AbsoluteDeadline.Before(time.Now().Add(21 * time.Minute)) {
 		t.Errorf("field TTL was taken for the option: deadline %v", g.AbsoluteDeadline)
 	}
-	if _, err := c.Unset(ctx, s.ID, []string{"TTL"}); err != nil {
+}
+
+// TestOptionWordFields round-trips fields named like the server's write
+// options, alone (where the server would take them for options without
+// FIELDS) and together, through Create, Set and Unset against real nodes.
+func TestOptionWordFields(t *testing.T) {
+	c := newClient(t, Config{})
+	ctx := testCtx(t)
+	words := []string{"TTL", "REQID", "IFVERSION", "FIELDS", "ttl", "ReqId", "IfVersion", "fields", "IDLE", "SUBJECT", "ID"}
+	for _, w := range words {
+		t.Run(w, func(t *testing.T) {
+			// Create with only that field: it must not set the TTL (or
+			// anything else) of the session.
+			s, err := c.Create(ctx, WithField(w, b("1h")))
+			if err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			if string(s.Fields[w]) != "1h" || len(s.Fields) != 1 || !s.AbsoluteDeadline.IsZero() {
+				t.Fatalf("Create: fields %q, deadline %v", s.Fields, s.AbsoluteDeadline)
+			}
+			// Set with only that field, with options before it.
+			v, err := c.Set(ctx, s.ID, map[string][]byte{w: b("5")}, IfVersion(s.Version), WithTTL(time.Hour))
+			if err != nil {
+				t.Fatalf("Set: %v", err)
+			}
+			g, err := c.Get(ctx, s.ID, WithoutTouch())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.Version != v || string(g.Fields[w]) != "5" || len(g.Fields) != 1 {
+				t.Fatalf("after Set: version %d/%d, fields %q", g.Version, v, g.Fields)
+			}
+			if d := time.Until(g.AbsoluteDeadline); d < 50*time.Minute || d > 61*time.Minute {
+				t.Errorf("WithTTL(1h) with a field %q: deadline in %v", w, d)
+			}
+			// Set only the TTL: the field stays.
+			if _, err := c.Set(ctx, s.ID, nil, WithTTL(2*time.Hour)); err != nil {
+				t.Fatalf("Set TTL only: %v", err)
+			}
+			// Unset only that field.
+			if _, err := c.Unset(ctx, s.ID, []string{w}); err != nil {
+				t.Fatalf("Unset: %v", err)
+			}
+			g, err = c.Get(ctx, s.ID, WithoutTouch())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(g.Fields) != 0 {
+				t.Errorf("after Unset: fields %q", g.Fields)
+			}
+			if d := time.Until(g.AbsoluteDeadline); d < 110*time.Minute {
+				t.Errorf("TTL-only Set: deadline in %v, want about 2h", d)
+			}
+		})
+	}
+
+	// All at once, created together and unset together in a given order.
+	all := map[string][]byte{}
+	var opts []Option
+	for i, w := range words {
+		all[w] = b(strconv.Itoa(i))
+		opts = append(opts, WithField(w, all[w]))
+	}
+	s, err := c.Create(ctx, opts...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Unset(ctx, s.ID, []string{"reqid", "x"}); err != nil {
+	if !maps.EqualFunc(s.Fields, all, bytes.Equal) {
+		t.Fatalf("Create: fields %q, want %q", s.Fields, all)
+	}
+	if _, err := c.Set(ctx, s.ID, all); err != nil {
 		t.Fatal(err)
 	}
-	g, _ = c.Get(ctx, s.ID)
-	if len(g.Fields) != 1 || g.Fields["IfVersion"] == nil {
-		t.Errorf("after unset: %q", g.Fields)
+	if _, err := c.Unset(ctx, s.ID, words); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := c.Set(ctx, s.ID, map[string][]byte{"ttl": b("1h")}); !errors.Is(err, ErrInvalid) {
-		t.Errorf("set of only an option-named field: %v, want ErrInvalid", err)
-	}
-	if _, err := c.Unset(ctx, s.ID, []string{"ttl", "REQID"}); !errors.Is(err, ErrInvalid) {
-		t.Errorf("unset of only option-named fields: %v, want ErrInvalid", err)
+	g, err := c.Get(ctx, s.ID, WithoutTouch())
+	if err != nil || len(g.Fields) != 0 {
+		t.Fatalf("after Unset of all: %q, %v", g.Fields, err)
 	}
 }
 

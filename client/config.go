@@ -21,9 +21,11 @@ const (
 	// quorum round: cheaper, but a deposed leader can serve stale data for
 	// up to its leader lease during a partition.
 	Leader Consistency = wire.Leader
-	// Stale reads are served by any replica of the group that has heard
-	// from its leader within the staleness bound; the client spreads them
-	// over the replicas.
+	// Stale reads are served by any replica of the group whose applied
+	// state is younger than the staleness bound, measured by the log clock
+	// (the leader's time stamped on the newest entry the replica applied);
+	// a replica that lags refuses, and the client spreads the reads over
+	// the replicas.
 	Stale Consistency = wire.Stale
 )
 

@@ -36,9 +36,12 @@
 // Reads are Linearizable by default (Config.DefaultConsistency, or
 // WithConsistency per call): they see every write acknowledged before they
 // started. Leader reads skip the quorum round. Stale reads are served by
-// any replica that heard from its leader within the staleness bound
-// (WithMaxStaleness, Config.MaxStaleness, else the server's); a replica
-// that lags refuses, and the client asks another. Writes are always
+// any replica whose applied state is younger than the staleness bound
+// (WithMaxStaleness, Config.MaxStaleness, else the server's), by the log
+// clock: the leader's time stamped on the newest entry the replica has
+// applied. Hearing from the leader is not enough: a replica whose
+// replication has stalled still gets heartbeats while its data ages. A
+// replica that lags refuses, and the client asks another. Writes are always
 // linearizable.
 //
 // # Errors and retries
@@ -69,8 +72,9 @@
 // # Server parsing quirks the client works around
 //
 // The server reads SET/UNSET options for as long as the next word is
-// IFVERSION, REQID or TTL, so the client never sends such a field name
-// first (see Set). It finds the GROUP option of LIST and REVOKE by scanning
+// IFVERSION, REQID or TTL, so the client always ends the options with
+// FIELDS (as it does for CREATE): any field name is then read as a field.
+// The server finds the GROUP option of LIST and REVOKE by scanning
 // the arguments after the subject, so the client sends GROUP right after
 // the subject, where an EXCEPT id spelled "group" cannot be taken for it.
 package client

@@ -3,8 +3,6 @@ package client
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"sort"
-	"strings"
 
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
@@ -34,38 +32,4 @@ func newSessionID(ring *wire.Ring, g int) string {
 		id = randomToken()
 	}
 	return id
-}
-
-// writeKeywords are the options SESSION.SET and SESSION.UNSET accept
-// before their fields. The server reads options for as long as the next
-// word is one of these (case-insensitive), so a field with such a name is
-// taken for an option when it comes first.
-var writeKeywords = []string{"IFVERSION", "REQID", "TTL"}
-
-func isWriteKeyword(s string) bool {
-	for _, k := range writeKeywords {
-		if strings.EqualFold(s, k) {
-			return true
-		}
-	}
-	return false
-}
-
-// orderNames sorts field names (so commands are deterministic) and moves a
-// name that is not an option keyword to the front, so the server reads
-// every name as a field. pairs says each name is followed by a value (SET);
-// otherwise (UNSET) a lone last name is safe too, since an option needs a
-// value after it. ok is false when no order is safe.
-func orderNames(names []string, pairs bool) (ordered []string, ok bool) {
-	sort.Strings(names)
-	if len(names) == 0 || !isWriteKeyword(names[0]) {
-		return names, true
-	}
-	for i, n := range names {
-		if !isWriteKeyword(n) {
-			names[0], names[i] = names[i], names[0]
-			return names, true
-		}
-	}
-	return names, !pairs && len(names) == 1
 }

@@ -47,6 +47,7 @@ type options struct {
 	ttl         time.Duration
 	idle        time.Duration
 	fields      map[string][]byte
+	fieldNames  []string // the keys of fields, in the order they were first added
 	id          string
 	consistency Consistency
 	maxStale    time.Duration
@@ -115,28 +116,36 @@ func WithIdleTimeout(d time.Duration) Option {
 	}
 }
 
-// WithField adds one field to a new session (Create).
+// WithField adds one field to a new session (Create). Fields are sent in
+// the order they are added; a name added again keeps its first place and
+// takes the last value. Any name is allowed, including the server's option
+// words (TTL, REQID, FIELDS, ...).
 func WithField(name string, value []byte) Option {
 	return func(o *options) {
 		o.set |= optFields
-		if o.fields == nil {
-			o.fields = map[string][]byte{}
-		}
-		o.fields[name] = value
+		o.addField(name, value)
 	}
 }
 
-// WithFields adds fields to a new session (Create).
+// WithFields adds fields to a new session (Create), in name order (a map
+// has none of its own).
 func WithFields(fields map[string][]byte) Option {
 	return func(o *options) {
 		o.set |= optFields
-		if o.fields == nil {
-			o.fields = make(map[string][]byte, len(fields))
-		}
-		for k, v := range fields {
-			o.fields[k] = v
+		for _, k := range sortedKeys(fields) {
+			o.addField(k, fields[k])
 		}
 	}
+}
+
+func (o *options) addField(name string, value []byte) {
+	if o.fields == nil {
+		o.fields = map[string][]byte{}
+	}
+	if _, ok := o.fields[name]; !ok {
+		o.fieldNames = append(o.fieldNames, name)
+	}
+	o.fields[name] = value
 }
 
 // WithID creates the session under a caller-chosen id (Create), for stores

@@ -99,25 +99,48 @@ func TestOptions(t *testing.T) {
 	}
 }
 
-func TestOrderNames(t *testing.T) {
-	for _, tc := range []struct {
-		names []string
-		pairs bool
-		ok    bool
-		first string
-	}{
-		{[]string{"b", "a"}, true, true, "a"},
-		{[]string{"TTL", "x"}, true, true, "x"},
-		{[]string{"reqid", "IFVERSION", "ttl", "zz"}, true, true, "zz"},
-		{[]string{"ttl"}, true, false, ""},
-		{[]string{"ttl"}, false, true, "ttl"},
-		{[]string{"ttl", "Reqid"}, false, false, ""},
-		{nil, true, true, ""},
-	} {
-		got, ok := orderNames(slices.Clone(tc.names), tc.pairs)
-		if ok != tc.ok || (ok && len(got) > 0 && got[0] != tc.first) || len(got) != len(tc.names) {
-			t.Errorf("orderNames(%q, %v) = %q, %v", tc.names, tc.pairs, got, ok)
+func TestWriteArgs(t *testing.T) {
+	opts := func(o ...Option) *options {
+		t.Helper()
+		got, err := collect("Set", setOpts, o)
+		if err != nil {
+			t.Fatal(err)
 		}
+		return got
+	}
+	for _, tc := range []struct {
+		name string
+		got  []string
+		want []string
+	}{
+		{"set: FIELDS before pairs, names sorted",
+			setArgs("id", map[string][]byte{"TTL": b("1"), "b": b("2"), "FIELDS": b("3")}, opts(), "r"),
+			[]string{"SESSION.SET", "id", "REQID", "r", "FIELDS", "FIELDS", "3", "TTL", "1", "b", "2"}},
+		{"set with options",
+			setArgs("id", map[string][]byte{"reqid": b("x")}, opts(IfVersion(7), WithTTL(time.Minute)), "r"),
+			[]string{"SESSION.SET", "id", "IFVERSION", "7", "REQID", "r", "TTL", "60000ms", "FIELDS", "reqid", "x"}},
+		{"set: TTL only, no FIELDS",
+			setArgs("id", nil, opts(WithTTL(time.Second)), "r"),
+			[]string{"SESSION.SET", "id", "REQID", "r", "TTL", "1000ms"}},
+		{"unset: names in the order given",
+			unsetArgs("id", []string{"z", "TTL", "a", "IfVersion"}, opts(), "r"),
+			[]string{"SESSION.UNSET", "id", "REQID", "r", "FIELDS", "z", "TTL", "a", "IfVersion"}},
+	} {
+		if !slices.Equal(tc.got, tc.want) {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestWithFieldOrder(t *testing.T) {
+	o, err := collect("Create", createOpts, []Option{
+		WithField("z", b("1")), WithFields(map[string][]byte{"b": b("2"), "a": b("3")}), WithField("z", b("4")), WithField("TTL", b("5")),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"z", "a", "b", "TTL"}; !slices.Equal(o.fieldNames, want) || string(o.fields["z"]) != "4" {
+		t.Errorf("names %q (want %q), z = %q (want the last value)", o.fieldNames, want, o.fields["z"])
 	}
 }
 
