@@ -64,14 +64,9 @@ func (o *options) fail(err error) {
 
 // collect applies opts and checks them against the call's accepted set.
 func collect(call string, allowed optBit, opts []Option) (*options, error) {
-	o := &options{}
-	for _, f := range opts {
-		if f != nil {
-			f(o)
-		}
-	}
-	if o.err != nil {
-		return nil, o.err
+	o, err := apply(opts)
+	if err != nil {
+		return nil, err
 	}
 	if bad := o.set &^ allowed; bad != 0 {
 		var names []string
@@ -81,6 +76,20 @@ func collect(call string, allowed optBit, opts []Option) (*options, error) {
 			}
 		}
 		return nil, invalidf("%s does not take %s", call, strings.Join(names, ", "))
+	}
+	return o, nil
+}
+
+// apply runs opts and returns the first invalid value's error.
+func apply(opts []Option) (*options, error) {
+	o := &options{}
+	for _, f := range opts {
+		if f != nil {
+			f(o)
+		}
+	}
+	if o.err != nil {
+		return nil, o.err
 	}
 	return o, nil
 }

@@ -272,3 +272,23 @@ func TestBuildTopology(t *testing.T) {
 		t.Error("mixed group counts accepted")
 	}
 }
+
+func TestReadOptions(t *testing.T) {
+	v, err := ReadOptions(WithID("x"), WithSubject("s"), WithTTL(time.Hour), WithIdleTimeout(time.Minute),
+		WithField("b", b("1")), WithField("a", b("2")), WithConsistency(Stale), WithMaxStaleness(time.Second),
+		WithoutTouch(), IfVersion(3), WithExcept("e"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.ID != "x" || v.Subject != "s" || v.TTL != time.Hour || v.IdleTimeout != time.Minute ||
+		!slices.Equal(v.FieldNames, []string{"b", "a"}) || string(v.Fields["a"]) != "2" ||
+		v.Consistency != Stale || v.MaxStaleness != time.Second || !v.NoTouch || v.IfVersion != 3 || v.Except != "e" {
+		t.Errorf("got %+v", v)
+	}
+	if v, err := ReadOptions(); err != nil || v.Fields != nil || v.ID != "" {
+		t.Errorf("no options: %+v, %v", v, err)
+	}
+	if _, err := ReadOptions(WithTTL(-time.Second)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("invalid option: %v, want ErrInvalid", err)
+	}
+}

@@ -35,16 +35,27 @@ import (
 // DataField is the session field that holds scs's encoded data.
 const DataField = "data"
 
+// Client is what a Store needs of a sessionraft client. *client.Client
+// implements it; the interface lets a Store run over anything with the same
+// calls and results (a wrapper adding metrics, a test double).
+type Client interface {
+	Get(ctx context.Context, id string, opts ...client.Option) (*client.Session, error)
+	Create(ctx context.Context, opts ...client.Option) (*client.Session, error)
+	Set(ctx context.Context, id string, fields map[string][]byte, opts ...client.Option) (uint64, error)
+	Destroy(ctx context.Context, ids ...string) (int, error)
+}
+
 // Store is an scs.Store and scs.CtxStore backed by a sessionraft cluster.
-// It is safe for concurrent use.
+// It is safe for concurrent use if its Client is.
 type Store struct {
-	c        *client.Client
+	c        Client
 	readOpts []client.Option
 }
 
 var (
 	_ scs.Store    = (*Store)(nil)
 	_ scs.CtxStore = (*Store)(nil)
+	_ Client       = (*client.Client)(nil)
 )
 
 // Option configures a Store.
@@ -58,8 +69,9 @@ func WithConsistency(level client.Consistency) Option {
 	return func(s *Store) { s.readOpts = append(s.readOpts, client.WithConsistency(level)) }
 }
 
-// New returns a Store that keeps sessions through c.
-func New(c *client.Client, opts ...Option) *Store {
+// New returns a Store that keeps sessions through c, usually a
+// *client.Client.
+func New(c Client, opts ...Option) *Store {
 	s := &Store{c: c}
 	for _, o := range opts {
 		o(s)
