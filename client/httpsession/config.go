@@ -12,8 +12,8 @@ import (
 // Config configures a Manager. Only Client is required; zero values take
 // the documented defaults.
 type Config struct {
-	// Client talks to the cluster. Required.
-	Client *client.Client
+	// Client talks to the cluster, usually a *client.Client. Required.
+	Client Client
 
 	// CookieName is the name of the session cookie. Default "sessionraft".
 	CookieName string
@@ -70,7 +70,7 @@ type Manager struct {
 
 // New checks cfg, fills in the defaults and returns a Manager.
 func New(cfg Config) (*Manager, error) {
-	if cfg.Client == nil {
+	if c, isClient := cfg.Client.(*client.Client); cfg.Client == nil || isClient && c == nil {
 		return nil, errors.New("httpsession: Config.Client is required")
 	}
 	if cfg.CookieName == "" {

@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/sessionraft/sessionraft/client"
 	"github.com/sessionraft/sessionraft/client/httpsession"
 )
 
@@ -49,7 +48,7 @@ type app struct {
 
 // newApp returns the web app's handler: routes, session middleware and
 // cross-origin protection for the forms.
-func newApp(c *client.Client, cfg appConfig) (http.Handler, error) {
+func newApp(c httpsession.Client, cfg appConfig) (http.Handler, error) {
 	m, err := httpsession.New(httpsession.Config{
 		Client:        c,
 		DisableSecure: cfg.insecureCookie,
