@@ -180,8 +180,8 @@ func WithConsistency(c Consistency) Option {
 	}
 }
 
-// WithMaxStaleness bounds how far behind its leader a replica serving a
-// Stale read may be (Get, List).
+// WithMaxStaleness bounds the age of the state a replica serving a Stale
+// read may have, by the log clock (see Stale) (Get, List).
 func WithMaxStaleness(d time.Duration) Option {
 	return func(o *options) {
 		o.set |= optMaxStale
