@@ -271,8 +271,10 @@ func TestRotate(t *testing.T) {
 func TestReplays(t *testing.T) {
 	c := newClient(t, Config{})
 	ctx := testCtx(t)
-	o := &options{subject: "dave", set: optSubject | optFields | optIdle,
-		fields: map[string][]byte{"f": b("1")}, idle: time.Hour}
+	o, err := collect("Create", createOpts, []Option{WithSubject("dave"), WithField("f", b("1")), WithIdleTimeout(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	id, req := "replay-"+randomToken(), newReqID()
 	first, err := c.create(ctx, id, req, o)
 	if err != nil {

@@ -64,7 +64,9 @@ type Config struct {
 	// BalanceInterval is how often a group leader checks leadership balance.
 	BalanceInterval time.Duration
 
-	// Raft timing. Defaults suit loopback and LAN clusters.
+	// Raft timing. Defaults suit loopback and LAN clusters. Validate
+	// requires LeaderLeaseTimeout <= HeartbeatTimeout <= ElectionTimeout
+	// and MaxStaleness > 4 × CommitTimeout.
 	HeartbeatTimeout   time.Duration
 	ElectionTimeout    time.Duration
 	LeaderLeaseTimeout time.Duration
