@@ -247,6 +247,13 @@ func (c *Conn) readLoop() error {
 			c.mu.Unlock()
 		case fn == nil:
 			c.enqueueDone(sl)
+		case c.s.running.Add(1) > int64(c.s.cfg.MaxRunning):
+			// Node-wide cap on goroutines: refuse rather than queue, so
+			// the client backs off (and the request had no effect).
+			c.s.running.Add(-1)
+			sl.w.Reset()
+			sl.w.WriteError(wire.CodeBusy, "server busy, too many requests in flight")
+			c.enqueueDone(sl)
 		default:
 			c.mu.Lock()
 			c.q = append(c.q, sl)
@@ -316,6 +323,7 @@ func (c *Conn) runAsync(sl *slot, fn func(context.Context)) {
 		}()
 		fn(c.ctx)
 	}()
+	c.s.running.Add(-1)
 	c.complete(sl)
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -76,6 +77,14 @@ type ServerConfig struct {
 	// IdleTimeout closes a connection that sends nothing for this long
 	// while none of its requests is in flight. 0 disables.
 	IdleTimeout time.Duration
+	// MaxRunning is the most handler functions (the asynchronous part of
+	// a request, one goroutine each) running at once across all
+	// connections. A request that would exceed it is answered
+	// "-BUSY server busy" without running, so many connections that each
+	// pipeline up to MaxInflight requests cannot make the node hold an
+	// unbounded number of goroutines. Deferred replies (Reply.Defer) hold
+	// no goroutine and are not counted. Default 4096.
+	MaxRunning int
 }
 
 // DefaultServerConfig returns the default configuration.
@@ -86,6 +95,7 @@ func DefaultServerConfig() ServerConfig {
 		MaxInflight:     1024,
 		MaxPendingBytes: 64 << 20,
 		WriteTimeout:    30 * time.Second,
+		MaxRunning:      4096,
 	}
 }
 
@@ -103,6 +113,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.MaxRunning <= 0 {
+		c.MaxRunning = d.MaxRunning
 	}
 	return c
 }
@@ -132,6 +145,9 @@ type Server struct {
 	rejecting map[net.Conn]struct{} // connections being refused (MaxConns)
 	nextID    uint64
 	wg        sync.WaitGroup // connection goroutines; Add only under mu while !closed
+
+	// running counts handler functions running (see MaxRunning).
+	running atomic.Int64
 
 	slots sync.Pool // *slot
 	outs  sync.Pool // *[]byte, coalescing buffers of writers with data to send
@@ -259,6 +275,9 @@ func (s *Server) removeConn(c *Conn) {
 	delete(s.conns, c)
 	s.mu.Unlock()
 }
+
+// Running returns the number of handler functions running now.
+func (s *Server) Running() int { return int(s.running.Load()) }
 
 // NumConns returns the number of open client connections.
 func (s *Server) NumConns() int {

@@ -35,7 +35,9 @@ import (
 //	DEFER x         deferred; bulk x, completed by another goroutine after a random pause
 //	DEFERNOW x      deferred; bulk x, completed before Dispatch returns
 //	DEFERWAIT       deferred; completed with an error once the connection closes
+//	GATE            async; counted in blocked, replies +OK once gate is closed
 type testHandler struct {
+	gate     chan struct{}
 	blocked  atomic.Int64 // BLOCK funcs running
 	finished atomic.Int64 // BLOCK funcs that returned
 	deferWG  sync.WaitGroup
@@ -73,6 +75,16 @@ func (h *testHandler) Dispatch(c *Conn, args [][]byte, r *Reply) func(context.Co
 			<-ctx.Done()
 			r.WriteError(wire.CodeUnavailable, "shutting down")
 			h.finished.Add(1)
+		}
+	case "GATE":
+		return func(ctx context.Context) {
+			h.blocked.Add(1)
+			select {
+			case <-h.gate:
+				r.WriteSimple("OK")
+			case <-ctx.Done():
+				r.WriteError(wire.CodeUnavailable, "shutting down")
+			}
 		}
 	case "SLEEP":
 		ms, _ := strconv.Atoi(string(args[1]))
@@ -615,5 +627,42 @@ func TestServerAbortWithHeldReplies(t *testing.T) {
 	c.send(t, "PING\r\n")
 	if v := c.read(t); v.Str != "PONG" {
 		t.Fatalf("got %v", v)
+	}
+}
+
+// TestServerMaxRunning: handler functions beyond the node-wide cap are
+// answered BUSY without running, across connections, and the count goes
+// back down as functions finish. The flood that once made 60,000
+// goroutines (40 connections x 1024 pipelined requests) holds at most
+// MaxRunning.
+func TestServerMaxRunning(t *testing.T) {
+	h := &testHandler{gate: make(chan struct{})}
+	srv, addr := startServer(t, ServerConfig{MaxRunning: 4}, h)
+	a, b := dialRaw(t, addr), dialRaw(t, addr)
+	a.send(t, strings.Repeat("GATE\r\n", 3))
+	waitFor(t, "3 handlers to start", func() bool { return h.blocked.Load() == 3 })
+	// b: one more fits, the next two do not; inline commands still answer.
+	b.send(t, "GATE\r\nGATE\r\nASYNC x\r\nPING\r\n")
+	waitFor(t, "4 handlers to start", func() bool { return h.blocked.Load() == 4 })
+	if got := srv.Running(); got != 4 {
+		t.Fatalf("Running = %d, want 4", got)
+	}
+	close(h.gate)
+	// Replies come in request order: the GATE that ran, BUSY, BUSY, PONG.
+	for i, want := range []string{"OK", "(error) BUSY server busy", "(error) BUSY server busy", "PONG"} {
+		if v := b.read(t); !strings.HasPrefix(v.String(), want) {
+			t.Fatalf("reply %d = %q, want %s...", i, v.String(), want)
+		}
+	}
+	for range 3 {
+		if v := a.read(t); v.String() != "OK" {
+			t.Fatalf("a: %q", v.String())
+		}
+	}
+	waitFor(t, "running handlers to finish", func() bool { return srv.Running() == 0 })
+	// Room again: a new request runs.
+	b.send(t, "ASYNC y\r\n")
+	if v := b.read(t); v.Str != "y" {
+		t.Fatalf("after the flood: %q", v.String())
 	}
 }
