@@ -273,6 +273,8 @@ func TestErrorTableGolden(t *testing.T) {
 		{"fsm.ErrConflict in another format", fmt.Errorf("%w: version 6", fsm.ErrConflict)},
 		{"fsm.ErrTooLarge from Apply", fmt.Errorf("%w: record size 70000 exceeds 65536", fsm.ErrTooLarge)},
 		{"fsm.ErrTooLarge naming a long field", fmt.Errorf("%w: field name %q length 300 exceeds 256", fsm.ErrTooLarge, strings.Repeat("n", 300))},
+		{"fsm.ErrTooLarge decoded from a forwarded Result", decodedResultErr(t, fmt.Errorf("%w: field %q value size 70000 exceeds 65536", fsm.ErrTooLarge, "cart"))},
+		{"fsm.ErrConflict decoded from a forwarded Result", decodedResultErr(t, fmt.Errorf("%w: id %q is at version 6, not 5", fsm.ErrConflict, longID))},
 		{"fsm.ErrInvalid from Apply", fmt.Errorf("%w: empty id", fsm.ErrInvalid)},
 		{"fsm.ErrUnknownCmd", fmt.Errorf("%w: command type 99", fsm.ErrUnknownCmd)},
 		{"fsm.ErrCorrupt", fmt.Errorf("entry 7: %w: truncated", fsm.ErrCorrupt)},
@@ -341,6 +343,17 @@ func TestErrorTableGolden(t *testing.T) {
 			t.Errorf("no case gets errTable's reply for %v", e.sentinel)
 		}
 	}
+}
+
+// decodedResultErr returns err as a follower sees it in the Result of a
+// forwarded write: encoded by the leader, decoded here.
+func decodedResultErr(t *testing.T, err error) error {
+	t.Helper()
+	res, derr := fsm.DecodeResult(fsm.AppendResult(nil, &fsm.Result{Err: err}))
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	return res.Err
 }
 
 // TestGoldenCoversEveryCode: between them the golden files show a reply

@@ -113,9 +113,6 @@ func asReply(err error) error {
 // isTableText reports whether text is a reply errTable makes for code:
 // one of its texts, alone or followed by a detail.
 func isTableText(code, text string) bool {
-	if code == wire.CodeInternal && text == internalText {
-		return true
-	}
 	for i := range errTable {
 		e := &errTable[i]
 		if e.code == code && (text == e.text || strings.HasPrefix(text, e.text+": ")) {
