@@ -140,41 +140,43 @@ func TestErrorRepliesGolden(t *testing.T) {
 		// the group's log clock along.
 		cfg.MaxStaleness = time.Hour
 	})
-	leader, follower := -1, -1
-	for i := range 3 {
-		if c.node(i).groups[0].isLeader() {
-			leader = i
-		} else if follower < 0 {
-			follower = i
-		}
+	clients := []*resp.Client{c.client(0), c.client(1), c.client(2)}
+	// roles returns the group's leader and a follower now: leadership may
+	// move on a slow machine, so each request asks again.
+	roles := func() (leader, follower int) {
+		leader = -1
+		waitFor(t, 30*time.Second, "a leader of group 0", func() error {
+			for i := range 3 {
+				if c.node(i).groups[0].isLeader() {
+					leader = i
+					return nil
+				}
+			}
+			return errors.New("no leader")
+		})
+		return leader, (leader + 1) % 3
 	}
-	if leader < 0 {
-		t.Fatal("group 0 has no leader")
-	}
-	lc := &clientT{t: t, c: c.client(leader)}
+	leader, _ := roles()
+	lc := &clientT{t: t, c: clients[leader]}
 	lc.ok("SESSION.CREATE", "ID", "golden-live", "SUBJECT", "golden", "TTL", "24h", "FIELDS", "cart", "1")
 	lc.ok("SESSION.CREATE", "ID", "golden-ended", "TTL", "24h")
 	lc.ok("SESSION.DESTROY", "golden-ended")
 
-	nodes := []int{leader, follower}
-	clients := []*resp.Client{c.client(leader), c.client(follower)}
 	lines := readGolden(t, errRepliesGolden)
 	got := map[string]string{}
 	for _, l := range lines {
 		if l.left == "" {
 			continue
 		}
+		leader, follower := roles()
 		var replies [2]string
-		for k, i := range nodes {
-			replies[k] = runGoldenRequest(t, clients[k], c.cfgs[i].ClientAddr, l.left)
+		for k, i := range []int{leader, follower} {
+			replies[k] = runGoldenRequest(t, clients[i], c.cfgs[i].ClientAddr, l.left)
 		}
 		if replies[0] != replies[1] {
 			t.Errorf("%s: the leader replies\n  %s\nbut a follower\n  %s", l.left, replies[0], replies[1])
 		}
 		got[l.left] = replies[0]
-	}
-	if !c.node(leader).groups[0].isLeader() {
-		t.Fatal("leadership moved during the test: rerun") // both runs may have been on followers
 	}
 	checkGolden(t, errRepliesGolden, lines, got)
 }
