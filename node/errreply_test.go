@@ -123,9 +123,9 @@ const (
 // answers from its replica), and checks both get the reply in the file.
 //
 // Requests: words separated by spaces; "" is an empty argument, {x*N} is N
-// bytes of x; "a ; b ; c" sends a, b and c on one connection and the
-// reply is the first error reply; RAW "..." sends the Go-quoted bytes on a fresh connection and reads
-// one reply line. The cluster has one group, small limits (ids up to 32
+// bytes of x; "a ; b ; c" sends a, b and c on one connection and the reply
+// is the first error reply; RAW "..." sends the Go-quoted bytes on a fresh
+// connection and reads one reply line. The cluster has one group, small limits (ids up to 32
 // bytes, values up to 64, 4 fields), a session golden-live and the ended
 // session golden-ended. In replies {version} stands for golden-live's
 // version when the request ran and {age} for a duration.
