@@ -41,8 +41,9 @@ var (
 )
 
 // ServerError is an error reply from a server. It unwraps to the sentinel
-// for its code, so errors.Is(err, ErrNotFound) works, and keeps the
-// server's message for humans.
+// for its code, so errors.Is(err, ErrNotFound) works. Its Error is the
+// server's reply as sent, e.g. "NOTFOUND session not found": the same text
+// redis-cli shows, from whichever node answered.
 type ServerError struct {
 	Code    string // stable wire code, e.g. "NOTFOUND" (see transport/wire)
 	Message string // human-readable text; may change between releases
@@ -50,7 +51,10 @@ type ServerError struct {
 }
 
 func (e *ServerError) Error() string {
-	return fmt.Sprintf("sessionraft: %s from %s: %s", e.Code, e.Addr, e.Message)
+	if e.Message == "" {
+		return e.Code
+	}
+	return e.Code + " " + e.Message
 }
 
 // Unwrap returns the sentinel for the code.

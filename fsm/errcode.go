@@ -27,16 +27,17 @@ var codeSentinels = [...]error{
 	codeUnknownCmd: ErrUnknownCmd,
 }
 
-// codedError is an error rebuilt from a code and message: it prints the
-// original message and unwraps to the sentinel of its code, so errors.Is
-// works the same on both sides of the wire. It also keeps codes this
-// binary does not know, so they survive being passed on.
-type codedError struct {
+// decodedError is an error rebuilt from the code and message stored in an
+// encoded Result or dedup entry: it prints the original message and unwraps
+// to the sentinel of its code, so errors.Is works the same on both sides of
+// the wire. It also keeps codes this binary does not know, so they survive
+// being passed on.
+type decodedError struct {
 	code uint8
 	msg  string
 }
 
-func (e *codedError) Error() string {
+func (e *decodedError) Error() string {
 	if e.msg == "" {
 		if s := sentinelOf(e.code); s != nil {
 			return s.Error()
@@ -46,7 +47,7 @@ func (e *codedError) Error() string {
 	return e.msg
 }
 
-func (e *codedError) Unwrap() error { return sentinelOf(e.code) }
+func (e *decodedError) Unwrap() error { return sentinelOf(e.code) }
 
 func sentinelOf(code uint8) error {
 	if int(code) < len(codeSentinels) {
@@ -61,7 +62,7 @@ func errorCode(err error) (uint8, string) {
 	if err == nil {
 		return codeNone, ""
 	}
-	var ce *codedError
+	var ce *decodedError
 	if errors.As(err, &ce) {
 		return ce.code, err.Error()
 	}
@@ -78,5 +79,5 @@ func errorFromCode(code uint8, msg string) error {
 	if code == codeNone {
 		return nil
 	}
-	return &codedError{code: code, msg: msg}
+	return &decodedError{code: code, msg: msg}
 }

@@ -12,9 +12,10 @@ import (
 )
 
 // Sentinel errors of the node package. Raft and transport errors are
-// translated into these at the node boundary (see translateApplyErr and
-// translateCallErr); the RESP layer maps them, and fsm's sentinels, to
-// stable wire codes in codeOf.
+// translated into these at the node boundary (translateApplyErr,
+// translateCallErr). Compare with errors.Is. What a client reads for each,
+// and for fsm's sentinels, is decided in one place: errTable (errtable.go).
+// The texts here are for logs.
 var (
 	// ErrNotLeader: this node is not the leader of the group (and the caller
 	// asked not to forward). Safe to retry elsewhere: nothing was applied.
@@ -26,8 +27,8 @@ var (
 	// (leadership lost or connection to the leader lost mid-flight). It may
 	// or may not be applied; retry only with the same REQID.
 	ErrIndeterminate = errors.New("node: outcome unknown")
-	// ErrStale: a stale read was refused because this replica has not heard
-	// from its leader, or not caught up, within the staleness bound.
+	// ErrStale: a stale read was refused because this replica's state is
+	// older, by the log clock, than the staleness bound (see staleCheck).
 	ErrStale = errors.New("node: replica too stale")
 	// ErrShutdown: the node is closing.
 	ErrShutdown = errors.New("node: shutting down")
@@ -79,25 +80,12 @@ func translateCallErr(err error, isWrite bool) error {
 	}
 }
 
-// codedError carries a wire code across the forwarding RPC.
-type codedError struct {
-	code string
-	err  error
-}
-
-func (e *codedError) Error() string { return e.err.Error() }
-func (e *codedError) Code() string  { return e.code }
-func (e *codedError) Unwrap() error { return e.err }
-
-// withCode wraps err so the mux RPC sends its wire code to the caller.
-func withCode(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &codedError{code: codeOf(err), err: err}
-}
-
-// remoteToErr rebuilds a sentinel from a code received over RPC.
+// remoteToErr rebuilds the error of a request another node ran, from the
+// code and text its RPC reply carried. It unwraps to the node sentinel of
+// the code, which decides retries here. A text from errTable is replied as
+// it is, so the client reads what the node that ran the request would have
+// said; any other text (the mux's own BUSY or TOOLARGE, a panic, an older
+// version) is for logs, and the reply falls back to the code's fixed text.
 func remoteToErr(code, msg string) error {
 	var base error
 	switch code {
@@ -122,35 +110,12 @@ func remoteToErr(code, msg string) error {
 	case wire.CodeBadArg:
 		base = ErrBadArg
 	default:
-		return fmt.Errorf("remote: %s %s", code, msg)
+		// ERR (an error no sentinel covers), PANIC, or a code this
+		// version does not know: an internal error.
+		return fmt.Errorf("remote %s: %s", code, msg)
+	}
+	if code != mux.CodeNoHandler && isTableText(code, msg) {
+		return &replyError{code: code, text: msg, err: base}
 	}
 	return fmt.Errorf("%w (remote: %s)", base, msg)
-}
-
-// codeOf maps any error to its stable wire code.
-func codeOf(err error) string {
-	switch {
-	case errors.Is(err, fsm.ErrNotFound):
-		return wire.CodeNotFound
-	case errors.Is(err, fsm.ErrExists):
-		return wire.CodeExists
-	case errors.Is(err, fsm.ErrConflict):
-		return wire.CodeConflict
-	case errors.Is(err, fsm.ErrTooLarge):
-		return wire.CodeTooLarge
-	case errors.Is(err, fsm.ErrInvalid), errors.Is(err, ErrBadArg):
-		return wire.CodeBadArg
-	case errors.Is(err, ErrIndeterminate):
-		return wire.CodeIndeterminate
-	case errors.Is(err, ErrNotLeader):
-		return wire.CodeNotLeader
-	case errors.Is(err, ErrStale):
-		return wire.CodeStale
-	case errors.Is(err, ErrBusy):
-		return wire.CodeBusy
-	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrShutdown):
-		return wire.CodeUnavailable
-	default:
-		return wire.CodeInternal
-	}
 }

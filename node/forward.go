@@ -106,21 +106,22 @@ func decodeRecords(b []byte) ([]*fsm.Record, error) {
 }
 
 // handleRPC serves requests forwarded by other nodes. It only ever acts
-// locally (see the method constants).
+// locally (see the method constants). Its errors carry the reply the
+// client will read (asReply), decided here where the request ran.
 func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]byte, error) {
 	gid64, k := binary.Uvarint(payload)
 	if k <= 0 {
-		return nil, withCode(fmt.Errorf("%w: bad rpc header", ErrBadArg))
+		return nil, asReply(fmt.Errorf("%w: bad rpc header", ErrBadArg))
 	}
 	g, err := n.group(int(gid64))
 	if err != nil {
-		return nil, withCode(err)
+		return nil, asReply(err)
 	}
 	payload = payload[k:]
 	if method == rpcTerm {
 		// The rest of the payload is the server id the poll is meant for.
 		if string(payload) != n.cfg.ID {
-			return nil, withCode(fmt.Errorf("%w: term poll for server %q reached %q", ErrBadArg, clipID(payload), n.cfg.ID))
+			return nil, asReply(fmt.Errorf("%w: term poll for server %q reached %q", ErrBadArg, clipID(payload), n.cfg.ID))
 		}
 		// Read straight from raft, never from a cache: the answer must be
 		// the term at the instant it is given (see leadercheck.go).
@@ -132,40 +133,40 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 	case rpcWrite:
 		cmd, err := fsm.DecodeCommand(payload)
 		if err != nil {
-			return nil, withCode(fmt.Errorf("%w: %v", ErrBadArg, err))
+			return nil, asReply(fmt.Errorf("%w: %v", ErrBadArg, err))
 		}
 		res, err := g.propose(ctx, *cmd, len(payload))
 		if err != nil {
-			return nil, withCode(err)
+			return nil, asReply(err)
 		}
 		return fsm.AppendResult(nil, &res), nil
 	case rpcGet, rpcList:
 		if len(payload) < 1 {
-			return nil, withCode(fmt.Errorf("%w: bad read header", ErrBadArg))
+			return nil, asReply(fmt.Errorf("%w: bad read header", ErrBadArg))
 		}
 		lc := int(payload[0])
 		if lc >= len(levelCodes) {
-			return nil, withCode(fmt.Errorf("%w: bad level", ErrBadArg))
+			return nil, asReply(fmt.Errorf("%w: bad level", ErrBadArg))
 		}
 		ms, k := binary.Uvarint(payload[1:])
 		if k <= 0 {
-			return nil, withCode(fmt.Errorf("%w: bad read header", ErrBadArg))
+			return nil, asReply(fmt.Errorf("%w: bad read header", ErrBadArg))
 		}
 		o := readOpts{level: levelCodes[lc], maxStale: time.Duration(ms)}
 		key := string(payload[1+k:])
 		if err := g.readBarrier(ctx, o.level, o.maxStale); err != nil {
-			return nil, withCode(err)
+			return nil, asReply(err)
 		}
 		if method == rpcGet {
 			rec, ok := n.fsmGet(g.fsm, key)
 			if !ok {
-				return nil, withCode(fmt.Errorf("%w: session not found", fsm.ErrNotFound))
+				return nil, asReply(errSessionNotFound)
 			}
 			return fsm.AppendRecord(nil, rec), nil
 		}
 		return appendRecords(nil, g.fsm.BySubject(key, n.now())), nil
 	default:
-		return nil, withCode(fmt.Errorf("%w: unknown rpc method %d", ErrBadArg, method))
+		return nil, asReply(fmt.Errorf("%w: unknown rpc method %d", ErrBadArg, method))
 	}
 }
 

@@ -93,11 +93,7 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 }
 
 func writeErr(r *resp.Reply, err error) {
-	msg := err.Error()
-	if len(msg) > 512 {
-		msg = msg[:512]
-	}
-	r.WriteError(codeOf(err), msg)
+	r.WriteError(replyFor(err)) // errTable: the code and the text a client reads
 }
 
 // writeRecord writes a session as a map (RESP3) or flat key/value array

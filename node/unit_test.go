@@ -110,7 +110,7 @@ func TestCallErrTranslation(t *testing.T) {
 	}
 }
 
-// Every node and fsm sentinel has a stable wire code, and withCode carries
+// Every node and fsm sentinel has a stable wire code, and asReply carries
 // it across the RPC.
 func TestCodeOf(t *testing.T) {
 	cases := map[error]string{
@@ -127,8 +127,8 @@ func TestCodeOf(t *testing.T) {
 		if got := codeOf(wrapped); got != want {
 			t.Errorf("codeOf(%v) = %s, want %s", err, got, want)
 		}
-		if ce, ok := withCode(wrapped).(interface{ Code() string }); !ok || ce.Code() != want {
-			t.Errorf("withCode(%v) lost its code", err)
+		if ce, ok := asReply(wrapped).(interface{ Code() string }); !ok || ce.Code() != want {
+			t.Errorf("asReply(%v) lost its code", err)
 		}
 	}
 }

@@ -7,12 +7,14 @@ import (
 // Stable error codes. A RESP error reply starts with one of these words,
 // followed by a space and a human-readable message, e.g.
 // "-NOTFOUND session not found". Clients must switch on the code only; the
-// message may change between releases.
+// message may change between releases. The server decides both in one
+// table (node's errTable), so a request gets the same reply from every
+// node.
 const (
 	CodeNotFound      = "NOTFOUND"      // no such session (or it has expired)
 	CodeConflict      = "CONFLICT"      // IFVERSION did not match the record's version
 	CodeTooLarge      = "TOOLARGE"      // a limit on id, field, value, record or request size
-	CodeNotLeader     = "NOTLEADER"     // this node cannot serve the request; see message for the leader
+	CodeNotLeader     = "NOTLEADER"     // this node cannot serve the request (it forwards, so clients rarely see this); nothing was applied
 	CodeUnavailable   = "UNAVAILABLE"   // no leader / no quorum / shutting down; safe to retry later
 	CodeIndeterminate = "INDETERMINATE" // a write may or may not have been applied
 	CodeBadArg        = "BADARG"        // wrong arity, bad option, bad TTL, bad number
