@@ -109,7 +109,11 @@ func TestGroupLeaderChange(t *testing.T) {
 	eventually(t, "a leader of a later term held at its first entry", func() error {
 		for i := range c.nodes {
 			g := c.group(i)
-			if g.raft.State() == raft.Leader && g.raft.CurrentTerm() > term && c.logs[i].waiting.Load() > 0 {
+			// g.leader: the group has taken raft's notice that it leads.
+			g.mu.Lock()
+			noticed := g.leader
+			g.mu.Unlock()
+			if noticed && g.raft.State() == raft.Leader && g.raft.CurrentTerm() > term && c.logs[i].waiting.Load() > 0 {
 				nl = i
 				return nil
 			}
