@@ -138,16 +138,17 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
+	// The node's own lifetime, ended by Close; not Start's ctx.
+	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.touch = newTouchBuffer(n)
 	for _, g := range n.groups {
-		g.run(ctx)
+		g.run(runCtx)
 	}
 	n.wg.Add(3)
-	go func() { defer n.wg.Done(); n.joinLoop(ctx) }()
-	go func() { defer n.wg.Done(); n.membershipLoop(ctx) }()
-	go func() { defer n.wg.Done(); n.touch.loop(ctx) }()
+	go func() { defer n.wg.Done(); n.joinLoop(runCtx) }()
+	go func() { defer n.wg.Done(); n.membershipLoop(runCtx) }()
+	go func() { defer n.wg.Done(); n.touch.loop(runCtx) }()
 
 	n.respSrv = resp.NewServer(cfg.RESP, &handler{n: n}, n.log.With("component", "resp"))
 	n.wg.Add(1)
