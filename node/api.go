@@ -5,7 +5,10 @@ import "context"
 // Start validates cfg, opens the data directory, starts the internal and
 // client ports, every raft group, memberlist and the background loops.
 // It returns once the node is listening; joining and bootstrap continue in
-// the background. Cancelling ctx does not stop the node; call Close.
+// the background. If ctx ends during start-up, Start closes whatever it
+// opened and returns an error wrapping ctx.Err() (a group already restoring
+// its snapshot finishes that first). Once Start has returned, ctx no longer
+// matters: cancelling it does not stop the node; call Close.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	return start(ctx, cfg)
 }

@@ -4,19 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 
 	"github.com/sessionraft/sessionraft/fsm"
-	"github.com/sessionraft/sessionraft/node/raftwal"
 )
 
 // group is one raft group on this node: its stores, raft instance, state
@@ -24,14 +18,10 @@ import (
 type group struct {
 	id    int
 	n     *Node
-	dir   string
 	fsm   *fsm.FSM
 	rfsm  *raftFSM
 	raft  *raft.Raft
-	trans *raft.NetworkTransport
-	store *raftboltdb.BoltStore // raft's stable store (term, vote)
-	wal   *raftwal.Log          // raft's log
-	snaps *raft.FileSnapshotStore
+	layer groupLayer // transport, stores and peer RPC (grouplayer.go)
 
 	proposeCh chan *proposal
 	inflight  chan struct{} // semaphore of raft entries in flight
@@ -64,16 +54,17 @@ type group struct {
 }
 
 // maxUncollectedLog bounds the garbage a group's startup may leave for the
-// collector to take after its pause (see openGroup).
+// collector to take after its pause (see newGroup).
 const maxUncollectedLog = 256 << 20
 
-// openGroups opens the node's groups all at once. raft.NewRaft restores a
-// group's latest snapshot before it returns, so opened one after another a
-// restart took the sum of the restores (with a million sessions, three
-// restores of about 4 s each); together they take about the longest one
-// when there are cores for them. On failure every group that did open is
-// closed again.
-func openGroups(n *Node, count int) ([]*group, error) {
+// openGroups opens the node's groups all at once, each on its disk layer.
+// raft.NewRaft restores a group's latest snapshot before it returns, so
+// opened one after another a restart took the sum of the restores (with a
+// million sessions, three restores of about 4 s each); together they take
+// about the longest one when there are cores for them. A group not yet
+// opening when ctx ends is not opened; one already restoring finishes
+// first. On failure every group that did open is closed again.
+func openGroups(ctx context.Context, n *Node, count int) ([]*group, error) {
 	groups := make([]*group, count)
 	errs := make([]error, count)
 	var wg sync.WaitGroup
@@ -81,6 +72,10 @@ func openGroups(n *Node, count int) ([]*group, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if err := ctx.Err(); err != nil {
+				errs[i] = err
+				return
+			}
 			groups[i], errs[i] = openGroup(n, i)
 		}()
 	}
@@ -91,21 +86,32 @@ func openGroups(n *Node, count int) ([]*group, error) {
 				_ = g.close()
 			}
 		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
 		return nil, err
 	}
 	return groups, nil
 }
 
+// openGroup opens group id on its disk layer.
 func openGroup(n *Node, id int) (*group, error) {
-	cfg := &n.cfg
-	dir := filepath.Join(cfg.DataDir, strconv.Itoa(id))
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	layer, err := n.diskLayer(id)
+	if err != nil {
 		return nil, fmt.Errorf("group %d: %w", id, err)
 	}
+	return newGroup(n, id, layer)
+}
+
+// newGroup starts raft for group id on layer, which it owns from then on:
+// closed with the group, or at once if raft does not start. The group's
+// loops start with run.
+func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
+	cfg := &n.cfg
 	g := &group{
 		id:           id,
 		n:            n,
-		dir:          dir,
+		layer:        layer,
 		fsm:          fsm.New(cfg.Limits),
 		proposeCh:    make(chan *proposal, 4096),
 		inflight:     make(chan struct{}, cfg.MaxInflightApplies),
@@ -120,49 +126,9 @@ func openGroup(n *Node, id int) (*group, error) {
 	}
 	g.rfsm = newRaftFSM(g.fsm, n.fatal)
 
-	store, err := raftboltdb.New(raftboltdb.Options{
-		Path: filepath.Join(dir, "raft.db"),
-		// NoFreelistSync + the map freelist keep bbolt's commit cost flat as
-		// the log file grows; the freelist is rebuilt at open instead.
-		BoltOptions: &bbolt.Options{
-			Timeout:        2 * time.Second,
-			NoFreelistSync: true,
-			FreelistType:   bbolt.FreelistMapType,
-		},
-		NoSync: cfg.NoSync,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("group %d: open log store: %w", id, err)
-	}
-	g.store = store
-	// A log that cannot write stops the node: restarting replays what is
-	// intact, staying up would leave the group unable to append.
-	if g.wal, err = openWAL(dir, store, cfg.NoSync, n.fatal); err != nil {
-		store.Close()
-		return nil, fmt.Errorf("group %d: %w", id, err)
-	}
-	logger := n.hclogger(fmt.Sprintf("raft-g%d", id))
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, logger)
-	if err != nil {
-		g.closeStores()
-		return nil, fmt.Errorf("group %d: snapshot store: %w", id, err)
-	}
-	g.snaps = snaps
-	logs, err := raft.NewLogCache(1024, g.wal)
-	if err != nil {
-		g.closeStores()
-		return nil, err
-	}
-	g.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  n.mux.StreamLayer(uint16(id)),
-		MaxPool: 4,
-		Timeout: 10 * time.Second,
-		Logger:  logger,
-	})
-
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
-	rc.Logger = logger
+	rc.Logger = n.hclogger(fmt.Sprintf("raft-g%d", id))
 	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
 	rc.ElectionTimeout = cfg.ElectionTimeout
 	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
@@ -181,18 +147,17 @@ func openGroup(n *Node, id int) (*group, error) {
 	// restart with the pause over all of NewRaft served 0.4-0.8 s sooner
 	// (9.1-10.0 s against 9.7-10.8 s, two interleaved pairs of runs, about
 	// ±0.5 s of noise). So the pause covers the read too when what it can
-	// leave uncollected, the log's bytes, is small.
+	// leave uncollected, the log's bytes, is small (the layer says).
 	var resume func()
-	if g.wal.Bytes() <= maxUncollectedLog {
+	if layer.pauseGCOpen {
 		resume = pauseGC()
 	}
-	r, err := raft.NewRaft(rc, g.rfsm, logs, store, snaps, noPipeline{g.trans})
+	r, err := raft.NewRaft(rc, g.rfsm, layer.logs, layer.stable, layer.snaps, layer.trans)
 	if resume != nil {
 		resume()
 	}
 	if err != nil {
-		g.trans.Close()
-		g.closeStores()
+		_ = g.layer.close()
 		return nil, fmt.Errorf("group %d: start raft: %w", id, err)
 	}
 	g.rfsm.opening.Store(false) // later restores are installed snapshots
@@ -202,7 +167,7 @@ func openGroup(n *Node, id int) (*group, error) {
 
 // hasState reports whether this group has ever been bootstrapped or joined.
 func (g *group) hasState() (bool, error) {
-	return raft.HasExistingState(g.wal, g.store, g.snaps)
+	return raft.HasExistingState(g.layer.logs, g.layer.stable, g.layer.snaps)
 }
 
 // run starts the group's background loops; they stop when ctx is
@@ -330,10 +295,7 @@ func (g *group) close() error {
 	if err := g.raft.Shutdown().Error(); err != nil {
 		first = err
 	}
-	if err := g.trans.Close(); err != nil && first == nil {
-		first = err
-	}
-	if err := g.closeStores(); err != nil && first == nil {
+	if err := g.layer.close(); err != nil && first == nil {
 		first = err
 	}
 	return first

@@ -46,7 +46,9 @@ import (
 
 // termPoller is what a leadership round needs from the cluster: the
 // voters of the latest configuration and a way to ask one for its term.
-// The group implements it over the mux; tests fake it.
+// The group implements it (groupPoller) over its layer's peerCaller: the
+// mux, or an in-memory router in the group tests; the poll's own tests
+// answer from a table.
 type termPoller interface {
 	voters() (self bool, peers []raft.Server, err error)
 	peerTerm(ctx context.Context, peer raft.Server) (uint64, error)
@@ -152,7 +154,7 @@ func (g *group) confirmLeadership() error {
 	return g.raft.Apply(fsm.EncodeBatch(&fsm.Batch{Time: g.n.now()}), cfg.RequestTimeout).Error()
 }
 
-// groupPoller polls a group's voters over the mux.
+// groupPoller polls a group's voters through its layer's peerCaller.
 type groupPoller struct{ g *group }
 
 func (p groupPoller) voters() (bool, []raft.Server, error) {
@@ -182,7 +184,7 @@ func (p groupPoller) voters() (bool, []raft.Server, error) {
 func (p groupPoller) peerTerm(ctx context.Context, peer raft.Server) (uint64, error) {
 	req := binary.AppendUvarint(nil, uint64(p.g.id))
 	req = append(req, peer.ID...)
-	out, err := p.g.n.mux.Call(ctx, string(peer.Address), rpcTerm, req)
+	out, err := p.g.layer.peers.Call(ctx, string(peer.Address), rpcTerm, req)
 	if err != nil {
 		return 0, err
 	}

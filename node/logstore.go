@@ -79,15 +79,3 @@ func importBoltLog(wal *raftwal.Log, bolt *raftboltdb.BoltStore) error {
 	}
 	return bolt.DeleteRange(first, last)
 }
-
-// closeStores closes the log and the stable store.
-func (g *group) closeStores() error {
-	var errs []error
-	if g.wal != nil {
-		errs = append(errs, g.wal.Close())
-	}
-	if g.store != nil {
-		errs = append(errs, g.store.Close())
-	}
-	return errors.Join(errs...)
-}

@@ -60,20 +60,26 @@ type Node struct {
 	closeErr  error
 }
 
-func start(_ context.Context, cfg Config) (_ *Node, err error) {
+// start is Start. ctx is checked between the steps of start-up (and
+// before each group opens): once it ends, whatever was opened is closed and
+// start returns its error. A step in progress, such as a group restoring
+// its snapshot, finishes first.
+func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	n := &Node{
-		cfg:            cfg,
-		log:            cfg.Logger.With("node", cfg.ID),
-		started:        time.Now(),
-		membershipKick: make(chan struct{}, 1),
-		closing:        make(chan struct{}),
-		done:           make(chan struct{}),
+	n := newNode(cfg)
+	aborted := func() error {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("start aborted: %w", err)
+		}
+		return nil
+	}
+	if err := aborted(); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, err
@@ -95,11 +101,20 @@ func start(_ context.Context, cfg Config) (_ *Node, err error) {
 	if n.mux, err = mux.Listen(cfg.RaftAddr, mcfg); err != nil {
 		return nil, fmt.Errorf("listen raft: %w", err)
 	}
-	if n.groups, err = openGroups(n, G); err != nil {
+	if err = aborted(); err != nil {
+		return nil, err
+	}
+	if n.groups, err = openGroups(ctx, n, G); err != nil {
+		if abortErr := aborted(); abortErr != nil {
+			return nil, abortErr
+		}
 		return nil, err
 	}
 	// Only now: the handler reads n.groups.
 	n.mux.HandleRPC(n.handleRPC)
+	if err = aborted(); err != nil {
+		return nil, err
+	}
 
 	if n.respLn, err = net.Listen("tcp", cfg.ClientAddr); err != nil {
 		return nil, fmt.Errorf("listen client: %w", err)
@@ -119,17 +134,21 @@ func start(_ context.Context, cfg Config) (_ *Node, err error) {
 	if err = n.startGossip(); err != nil {
 		return nil, err
 	}
+	if err = aborted(); err != nil {
+		return nil, err
+	}
 
-	ctx, cancel := context.WithCancel(context.Background())
+	// The node's own lifetime, ended by Close; not Start's ctx.
+	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.touch = newTouchBuffer(n)
 	for _, g := range n.groups {
-		g.run(ctx)
+		g.run(runCtx)
 	}
 	n.wg.Add(3)
-	go func() { defer n.wg.Done(); n.joinLoop(ctx) }()
-	go func() { defer n.wg.Done(); n.membershipLoop(ctx) }()
-	go func() { defer n.wg.Done(); n.touch.loop(ctx) }()
+	go func() { defer n.wg.Done(); n.joinLoop(runCtx) }()
+	go func() { defer n.wg.Done(); n.membershipLoop(runCtx) }()
+	go func() { defer n.wg.Done(); n.touch.loop(runCtx) }()
 
 	n.respSrv = resp.NewServer(cfg.RESP, &handler{n: n}, n.log.With("component", "resp"))
 	n.wg.Add(1)
@@ -141,6 +160,18 @@ func start(_ context.Context, cfg Config) (_ *Node, err error) {
 	}()
 	n.log.Info("node started", "client", n.clientAddr, "raft", n.self.Raft, "gossip", cfg.GossipAddr, "groups", G)
 	return n, nil
+}
+
+// newNode is a node that has opened nothing yet.
+func newNode(cfg Config) *Node {
+	return &Node{
+		cfg:            cfg,
+		log:            cfg.Logger.With("node", cfg.ID),
+		started:        time.Now(),
+		membershipKick: make(chan struct{}, 1),
+		closing:        make(chan struct{}),
+		done:           make(chan struct{}),
+	}
 }
 
 // Close stops the node: client port first (no new requests), gossip, then

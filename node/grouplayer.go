@@ -1,0 +1,119 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+
+	"github.com/sessionraft/sessionraft/transport/mux"
+)
+
+// groupLayer is what one raft group runs on: raft's transport and its
+// three stores, and the way the group reaches the other voters' nodes for
+// the term polls of its read rounds (leadercheck.go). The node builds the
+// real ones (diskLayer: the mux, raftwal, raft-boltdb, file snapshots);
+// the group tests build raft's in-memory ones and cut them to make
+// partitions, so the batcher, the term barrier, readiness and the read
+// rounds can be tested in milliseconds.
+type groupLayer struct {
+	trans  raft.Transport
+	logs   raft.LogStore
+	stable raft.StableStore
+	snaps  raft.SnapshotStore
+	peers  peerCaller
+	// pauseGCOpen keeps the collector paused over all of raft.NewRaft,
+	// which is worth it only while the log it reads is small (see
+	// newGroup); otherwise only the snapshot restore is paused.
+	pauseGCOpen bool
+	// closers release the transport and the stores, in order, once raft
+	// has shut down.
+	closers []io.Closer
+}
+
+// peerCaller sends one internal RPC (forward.go's methods) to the node at
+// addr and returns its reply. *mux.Mux is the production one. The term
+// poll needs only what mux.Call promises: an error for any request not
+// answered, and a reply that is the peer's own.
+type peerCaller interface {
+	Call(ctx context.Context, addr string, method uint8, payload []byte) ([]byte, error)
+}
+
+var _ peerCaller = (*mux.Mux)(nil)
+
+// close releases what the layer holds; raft must be shut down first.
+func (l *groupLayer) close() error {
+	var errs []error
+	for _, c := range l.closers {
+		errs = append(errs, c.Close())
+	}
+	l.closers = nil
+	return errors.Join(errs...)
+}
+
+// diskLayer opens group id's production layer under <DataDir>/<id>: the
+// raftwal log (behind raft's log cache), raft-boltdb for the term and vote,
+// file snapshots, a raft transport over the mux and the mux for polls. On
+// failure whatever it opened is closed again.
+func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
+	cfg := &n.cfg
+	dir := filepath.Join(cfg.DataDir, strconv.Itoa(id))
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return groupLayer{}, err
+	}
+	l := groupLayer{peers: n.mux}
+	defer func() {
+		if err != nil {
+			_ = l.close()
+		}
+	}()
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path: filepath.Join(dir, "raft.db"),
+		// NoFreelistSync + the map freelist keep bbolt's commit cost flat as
+		// the log file grows; the freelist is rebuilt at open instead.
+		BoltOptions: &bbolt.Options{
+			Timeout:        2 * time.Second,
+			NoFreelistSync: true,
+			FreelistType:   bbolt.FreelistMapType,
+		},
+		NoSync: cfg.NoSync,
+	})
+	if err != nil {
+		return groupLayer{}, fmt.Errorf("open log store: %w", err)
+	}
+	l.stable = store
+	// A log that cannot write stops the node: restarting replays what is
+	// intact, staying up would leave the group unable to append.
+	wal, err := openWAL(dir, store, cfg.NoSync, n.fatal)
+	if err != nil {
+		store.Close()
+		return groupLayer{}, err
+	}
+	l.closers = append(l.closers, wal, store)
+	l.pauseGCOpen = wal.Bytes() <= maxUncollectedLog
+	logger := n.hclogger(fmt.Sprintf("raft-g%d", id))
+	if l.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, 2, logger); err != nil {
+		return groupLayer{}, fmt.Errorf("snapshot store: %w", err)
+	}
+	if l.logs, err = raft.NewLogCache(1024, wal); err != nil {
+		return groupLayer{}, err
+	}
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  n.mux.StreamLayer(uint16(id)),
+		MaxPool: 4,
+		Timeout: 10 * time.Second,
+		Logger:  logger,
+	})
+	// Closed in this order: the transport, the log, the bolt store.
+	l.closers = append([]io.Closer{trans}, l.closers...)
+	l.trans = noPipeline{trans}
+	return l, nil
+}
