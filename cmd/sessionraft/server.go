@@ -205,6 +205,12 @@ func runServer(ctx context.Context, cfg node.Config) error {
 	defer stop()
 
 	n, err := node.Start(sigCtx, cfg)
+	if err != nil && sigCtx.Err() != nil && ctx.Err() == nil {
+		// SIGINT/SIGTERM during start-up: Start closed what it had opened;
+		// stopping on request is a clean exit, as after start-up.
+		log.Info("start-up interrupted by a signal; stopped")
+		return nil
+	}
 	if err != nil {
 		log.Error("node failed to start", "err", err)
 		return fmt.Errorf("start node %s: %w", cfg.ID, err)
