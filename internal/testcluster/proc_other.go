@@ -2,9 +2,15 @@
 
 package testcluster
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 func childProcAttr() *syscall.SysProcAttr { return nil }
+
+// There are no such signals: Pause, Resume and DumpStacks fail.
+var sigStop, sigCont, sigQuit os.Signal
 
 // alive cannot ask; Stop then relies on the reaped process being gone.
 func alive(int) bool { return false }

@@ -4,8 +4,12 @@ package testcluster
 
 import (
 	"errors"
+	"os"
 	"syscall"
 )
+
+// The signals Pause, Resume and DumpStacks send.
+var sigStop, sigCont, sigQuit os.Signal = syscall.SIGSTOP, syscall.SIGCONT, syscall.SIGQUIT
 
 func alive(pid int) bool {
 	err := syscall.Kill(pid, 0)

@@ -1,8 +1,11 @@
 package testcluster
 
 import (
+	"context"
 	"flag"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,14 +55,32 @@ func TestLastLines(t *testing.T) {
 	}
 }
 
-// TestKillRestart starts a cluster, kills the leader of group 0, waits for
-// a new one, restarts the node and stops the cluster.
-func TestKillRestart(t *testing.T) {
+func TestServerArgs(t *testing.T) {
+	c := &Cluster{opts: Options{LogLevel: "info", TestMode: true, Flags: []string{"--max-staleness", "1s"},
+		NodeFlags: map[string][]string{"n2": {"--max-staleness", "3s"}}}}
+	nd := &Node{Spec: Spec{ID: "n2", Client: "c", Raft: "r", Gossip: "g", DataDir: "d", Join: []string{"g1", "g3"}, BootstrapExpect: 3}}
+	got := strings.Join(c.serverArgs(nd), " ")
+	want := "server --id n2 --data-dir d --client-addr c --raft-addr r --gossip-addr g --join g1,g3 --bootstrap-expect 3 " +
+		"--log-level info --no-sync --test-mode --max-staleness 1s --max-staleness 3s"
+	if got != want {
+		t.Errorf("args\n got %s\nwant %s", got, want)
+	}
+	nd.ID = "n1"
+	c.opts = Options{LogLevel: "warn", Sync: true, NodeFlags: c.opts.NodeFlags}
+	if got := strings.Join(c.serverArgs(nd), " "); strings.Contains(got, "--no-sync") || strings.Contains(got, "--test-mode") || strings.Contains(got, "3s") {
+		t.Errorf("args of n1 with Sync, without TestMode: %s", got)
+	}
+}
+
+// TestNodeLifecycle starts a test-mode cluster, pauses the leader of group
+// 0 until the others elect another, resumes it, kills it, waits for a new
+// leader, restarts it, dumps its stacks and stops the cluster.
+func TestNodeLifecycle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three server processes; skipped with -short")
 	}
 	var unexpected atomic.Int32
-	c, err := Start(Options{Dir: t.TempDir(), Writes: 5, OnExit: func(n *Node, err error) {
+	c, err := Start(Options{Dir: t.TempDir(), Writes: 5, TestMode: true, OnExit: func(n *Node, err error) {
 		unexpected.Add(1)
 		t.Errorf("%s exited by itself: %v", n.ID, err)
 	}})
@@ -78,6 +99,17 @@ func TestKillRestart(t *testing.T) {
 	if len(c.Nodes) != 3 || len(c.Addrs()) != 3 {
 		t.Fatalf("%d nodes, addrs %v", len(c.Nodes), c.Addrs())
 	}
+	for _, nd := range c.Nodes {
+		if _, err := os.Stat(filepath.Join(c.dir, nd.ID)); err != nil {
+			t.Errorf("data directory: %v", err)
+		}
+	}
+	// --test-mode is on: DEBUG commands are served.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := do(ctx, c.Nodes[0].Client, "DEBUG.CLOCK", "GET"); err != nil {
+		t.Fatalf("DEBUG.CLOCK GET with TestMode: %v", err)
+	}
 	groups, err := Topology(c.Nodes[0].Client)
 	if err != nil {
 		t.Fatal(err)
@@ -86,12 +118,36 @@ func TestKillRestart(t *testing.T) {
 	if victim == nil || c.ByID(victim.ID) != victim {
 		t.Fatalf("leader %q of group 0 is not a node of the cluster", groups[0].LeaderClient)
 	}
+
+	// Paused: still running, and the others elect new leaders.
+	if err := c.Pause(victim); err != nil {
+		t.Fatal(err)
+	}
+	if !victim.Paused() || !victim.Running() {
+		t.Fatalf("%s after Pause: paused %v, running %v", victim.ID, victim.Paused(), victim.Running())
+	}
+	if err := c.WaitReady(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Resume(victim); err != nil {
+		t.Fatal(err)
+	}
+	if victim.Paused() {
+		t.Fatalf("%s paused after Resume", victim.ID)
+	}
+	if err := c.WaitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
 	pid := victim.Pid()
 	if err := c.Kill(victim); err != nil {
 		t.Fatal(err)
 	}
 	if victim.Running() || Alive(pid) {
 		t.Fatalf("%s (pid %d) still running after Kill", victim.ID, pid)
+	}
+	if err := c.Pause(victim); err == nil {
+		t.Error("Pause of a killed node succeeded")
 	}
 	if err := c.WaitReady(30 * time.Second); err != nil {
 		t.Fatal(err)
@@ -108,7 +164,15 @@ func TestKillRestart(t *testing.T) {
 	if err := c.WaitReady(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	pids := []int{pid}
+
+	// SIGQUIT: the stacks are in the log, the process is gone.
+	pids := []int{pid, victim.Pid()}
+	if err := c.DumpStacks(victim); err != nil {
+		t.Fatal(err)
+	}
+	if log := victim.Log(); victim.Running() || !strings.Contains(log, "SIGQUIT") || !strings.Contains(log, "goroutine ") {
+		t.Errorf("after DumpStacks: running %v, log:\n%s", victim.Running(), LastLines(log, 20))
+	}
 	for _, nd := range c.Nodes {
 		pids = append(pids, nd.Pid())
 	}
