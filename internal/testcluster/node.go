@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -74,14 +73,7 @@ func (c *Cluster) run(nd *Node) error {
 	}
 	defer logf.Close() // the child has its own descriptor
 	cmd := exec.Command(c.bin, nd.args...)
-	// SESSIONRAFT_* variables would set server flags: keep the test's own
-	// (such as $SESSIONRAFT_TEST_BIN) away from the servers.
-	cmd.Env = []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SESSIONRAFT_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
+	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf // files: no copying goroutines
 	cmd.SysProcAttr = childProcAttr()
 	errc := make(chan error, 1)

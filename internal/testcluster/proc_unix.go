@@ -8,8 +8,8 @@ import (
 	"syscall"
 )
 
-// The signals Pause, Resume and DumpStacks send.
-var sigStop, sigCont, sigQuit os.Signal = syscall.SIGSTOP, syscall.SIGCONT, syscall.SIGQUIT
+// The signals Pause, Resume, DumpStacks and Process.Stop send.
+var sigStop, sigCont, sigQuit, sigTerm os.Signal = syscall.SIGSTOP, syscall.SIGCONT, syscall.SIGQUIT, syscall.SIGTERM
 
 func alive(pid int) bool {
 	err := syscall.Kill(pid, 0)

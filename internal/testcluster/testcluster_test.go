@@ -2,20 +2,83 @@ package testcluster
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		helper(mode)
+	}
 	flag.Parse()
 	code := m.Run()
 	Cleanup()
 	os.Exit(code)
+}
+
+// helperEnv makes the test binary a child for TestProcess instead.
+const helperEnv = "TESTCLUSTER_HELPER"
+
+// helper waits for SIGTERM, then exits with status 3; with mode "ignore"
+// it ignores SIGTERM and waits to be killed.
+func helper(mode string) {
+	term := make(chan os.Signal, 1)
+	if mode == "ignore" {
+		signal.Ignore(syscall.SIGTERM)
+	} else {
+		signal.Notify(term, syscall.SIGTERM)
+	}
+	fmt.Println("helper ready")
+	select {
+	case <-term:
+		os.Exit(3)
+	case <-time.After(time.Minute): // never outlive a lost test
+		os.Exit(4)
+	}
+}
+
+func TestProcess(t *testing.T) {
+	for _, mode := range []string{"term", "ignore"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv(helperEnv, mode)
+			p, err := StartProcess(os.Args[0], "-test.run=^$")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Stop(0) })
+			if err := p.WaitOutput("helper ready", 30*time.Second); err != nil {
+				t.Fatalf("%v; output: %s", err, p.Out.String())
+			}
+			if !Alive(p.Pid()) {
+				t.Fatalf("pid %d not alive", p.Pid())
+			}
+			err = p.Stop(time.Second)
+			var ee *exec.ExitError
+			switch mode {
+			case "term":
+				if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+					t.Errorf("Stop: %v, want exit status 3", err)
+				}
+			case "ignore":
+				if err == nil || !strings.Contains(err.Error(), "killed") {
+					t.Errorf("Stop of a process that ignores SIGTERM: %v", err)
+				}
+			}
+			if err := p.WaitOutput("never printed", 30*time.Second); err == nil || !strings.Contains(err.Error(), "exited") {
+				t.Errorf("WaitOutput after exit: %v", err)
+			}
+		})
+	}
 }
 
 func TestFreePorts(t *testing.T) {
