@@ -215,6 +215,10 @@ func (c *Cluster) end(nd *Node, sig os.Signal) error {
 		nd.mu.Unlock()
 		return nil
 	}
+	if inc.srv != nil && sig != nil {
+		nd.mu.Unlock()
+		return fmt.Errorf("%s runs in process: cannot send it %v", nd.ID, sig)
+	}
 	inc.stopping = true
 	paused := inc.paused
 	inc.paused = false
@@ -225,9 +229,6 @@ func (c *Cluster) end(nd *Node, sig os.Signal) error {
 	default:
 	}
 	if inc.srv != nil {
-		if sig != nil {
-			return fmt.Errorf("%s runs in process: cannot send it %v", nd.ID, sig)
-		}
 		var err error
 		inc.closeOnce.Do(func() {
 			nd.mark("close %s", nd.ID)
