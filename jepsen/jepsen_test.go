@@ -5,37 +5,33 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		testcluster.Cleanup()
+		os.Exit(code)
+	}))
 }
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binDir  string
-)
-
-// binary builds the server once per test process.
+// binary returns the server, built once per test process (with -race if
+// $JEPSEN_RACE is set).
 func binary(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "jepsen-bin-")
-		if binErr == nil {
-			binPath, binErr = BuildBinary(context.Background(), binDir, os.Getenv("JEPSEN_RACE") != "")
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	build := testcluster.Binary
+	if os.Getenv("JEPSEN_RACE") != "" {
+		build = testcluster.RaceBinary
 	}
-	return binPath
+	bin, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }
 
 // outDir is where a failing run leaves its history, visualisation and

@@ -237,7 +237,7 @@ func (killNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
 	var errs []error
 	for _, n := range c.Nodes {
 		if !n.Running() {
-			errs = append(errs, c.Start(n))
+			errs = append(errs, c.Restart(n))
 			started = append(started, n)
 		}
 	}

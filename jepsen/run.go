@@ -23,7 +23,7 @@ import (
 // RunConfig configures one run: a cluster, workloads run concurrently, and
 // nemeses scheduled on and off.
 type RunConfig struct {
-	Binary    string   // sessionraft binary (see BuildBinary)
+	Binary    string   // sessionraft binary ("": testcluster.Binary())
 	Dir       string   // cluster data and node logs
 	OutDir    string   // on failure (or Always): history, visualisation, logs; "" = Dir
 	Always    bool     // write OutDir even when every checker passes
@@ -233,7 +233,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 	for _, w := range wls {
 		res.Checks = append(res.Checks, w.Check(e, ops)...)
 	}
-	res.Checks = append(res.Checks, checkReplicas(ctx, cl, 30*time.Second))
+	res.Checks = append(res.Checks, checkReplicas(ctx, cl, 30*time.Second), checkExits(cl))
 	if err := errors.Join(finalErrs...); err != nil {
 		res.Checks = append(res.Checks, CheckResult{Name: "final-reads", Detail: err.Error()})
 	}
@@ -395,6 +395,15 @@ func checkReplicas(ctx context.Context, cl *Cluster, limit time.Duration) CheckR
 	return res
 }
 
+// checkExits fails if a server exited without the harness stopping it: a
+// crash, which the kill nemesis's restarts would otherwise hide.
+func checkExits(cl *Cluster) CheckResult {
+	if exits := cl.Exits(); len(exits) > 0 {
+		return CheckResult{Name: "no-crash", Detail: "exited by themselves: " + strings.Join(exits, "; ")}
+	}
+	return CheckResult{Name: "no-crash", Valid: true, Detail: "no server exited unless stopped"}
+}
+
 // replicaDigest is one node's DEBUG.HASH answer for one group.
 type replicaDigest struct {
 	applied, sessions int64
@@ -489,7 +498,7 @@ func (r *Result) writeOut(cl *Cluster) error {
 	}
 	if filepath.Clean(dir) != filepath.Clean(cl.Cfg.Dir) {
 		for _, n := range cl.Nodes {
-			data, err := os.ReadFile(n.logPath)
+			data, err := os.ReadFile(n.LogPath)
 			if err != nil {
 				continue
 			}

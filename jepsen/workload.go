@@ -421,3 +421,12 @@ func (w *ttlWorkload) Worker(ctx context.Context, e *env, p int) {
 		}
 	}
 }
+
+// asMap turns a RESP2 flat array or RESP3 map into a map.
+func asMap(v resp.Value) map[string]resp.Value {
+	m := map[string]resp.Value{}
+	for i := 0; i+1 < len(v.Elems); i += 2 {
+		m[v.Elems[i].Str] = v.Elems[i+1]
+	}
+	return m
+}

@@ -6,33 +6,36 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
 // testCluster is a cluster of in-process nodes on loopback with real bbolt
-// files, real raft and real TCP.
+// files, real raft and real TCP. internal/testcluster starts it
+// (Options.InProcess), as it starts the process clusters of the other
+// tests: it picks the ports, lays out the data directories, restarts a
+// node with the same ones and waits until every group has a leader.
 type testCluster struct {
 	t     testing.TB
+	tc    *testcluster.Cluster
 	mu    sync.Mutex
-	nodes []*Node
-	cfgs  []Config
+	nodes []*Node  // each node's running incarnation; nil while stopped
+	cfgs  []Config // each node's configuration
 }
 
-func testConfig(t testing.TB, id string, dir string) Config {
-	t.Helper()
+// nodeConfig is the configuration of a test node, without addresses:
+// short timeouts, test mode, and logs only with $SESSIONRAFT_TEST_LOG.
+func nodeConfig(id string, dir string) Config {
 	cfg := DefaultConfig()
 	cfg.ID = id
 	cfg.DataDir = dir
-	cfg.ClientAddr = "127.0.0.1:0"
-	cfg.RaftAddr = "127.0.0.1:0"
-	cfg.GossipAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	cfg.HeartbeatTimeout = 300 * time.Millisecond
 	cfg.ElectionTimeout = 300 * time.Millisecond
 	cfg.LeaderLeaseTimeout = 200 * time.Millisecond
@@ -53,82 +56,92 @@ func testConfig(t testing.TB, id string, dir string) Config {
 	return cfg
 }
 
-// freePort finds a free TCP+UDP port on loopback for memberlist, which
-// needs one number for both.
-func freePort(t testing.TB) int {
+// testConfig is nodeConfig for a node outside a testCluster: any free
+// client and raft ports, and a gossip port free for TCP and UDP (memberlist
+// needs one number for both).
+func testConfig(t testing.TB, id string, dir string) Config {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
+	ports, err := testcluster.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	cfg := nodeConfig(id, dir)
+	cfg.ClientAddr = "127.0.0.1:0"
+	cfg.RaftAddr = "127.0.0.1:0"
+	cfg.GossipAddr = fmt.Sprintf("127.0.0.1:%d", ports[0])
+	return cfg
 }
 
+// startCluster starts size nodes, n1..n<size>, each configured by
+// nodeConfig, the addresses testcluster picked and then tweak (called for
+// every incarnation), and waits until every group has a ready leader.
 func startCluster(t testing.TB, size int, tweak func(*Config)) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t}
-	var join []string
-	for i := 0; i < size; i++ {
-		cfg := testConfig(t, fmt.Sprintf("n%d", i+1), t.TempDir())
-		cfg.BootstrapExpect = size
-		if tweak != nil {
-			tweak(&cfg)
-		}
-		join = append(join, cfg.GossipAddr)
-		c.cfgs = append(c.cfgs, cfg)
+	c := &testCluster{t: t, nodes: make([]*Node, size), cfgs: make([]Config, size)}
+	tc, err := testcluster.Start(testcluster.Options{
+		Nodes:        size,
+		Dir:          t.TempDir(),
+		ReadyTimeout: 30 * time.Second,
+		InProcess: func(s testcluster.Spec) (io.Closer, error) {
+			return c.startNode(s, tweak)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := range c.cfgs {
-		c.cfgs[i].Join = join
-	}
-	c.nodes = make([]*Node, size)
-	for i := range c.cfgs {
-		c.start(i)
-	}
+	c.tc = tc
 	t.Cleanup(c.stopAll)
 	c.waitLeaders()
 	return c
 }
 
-func (c *testCluster) start(i int) {
-	c.t.Helper()
-	n, err := Start(context.Background(), c.cfgs[i])
-	if err != nil {
-		c.t.Fatalf("start %s: %v", c.cfgs[i].ID, err)
+// startNode starts one incarnation of the node s describes.
+func (c *testCluster) startNode(s testcluster.Spec, tweak func(*Config)) (*Node, error) {
+	i, err := strconv.Atoi(strings.TrimPrefix(s.ID, "n"))
+	if err != nil || i < 1 || i > len(c.nodes) {
+		return nil, fmt.Errorf("unexpected node id %q", s.ID)
 	}
-	// Keep the ports across restarts so peers find the node again.
-	c.cfgs[i].ClientAddr = n.clientAddr
-	c.cfgs[i].RaftAddr = n.self.Raft
+	cfg := nodeConfig(s.ID, s.DataDir)
+	cfg.ClientAddr, cfg.RaftAddr, cfg.GossipAddr = s.Client, s.Raft, s.Gossip
+	cfg.Join, cfg.BootstrapExpect = s.Join, s.BootstrapExpect
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	n, err := Start(context.Background(), cfg)
+	if err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
-	c.nodes[i] = n
+	c.nodes[i-1], c.cfgs[i-1] = n, cfg
 	c.mu.Unlock()
+	return n, nil
 }
 
+// start starts node i again, with its addresses and data directory.
+func (c *testCluster) start(i int) {
+	c.t.Helper()
+	if err := c.tc.Restart(c.tc.Nodes[i]); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// stop closes node i.
 func (c *testCluster) stop(i int) {
 	c.t.Helper()
 	c.mu.Lock()
-	n := c.nodes[i]
 	c.nodes[i] = nil
 	c.mu.Unlock()
-	if n != nil {
-		if err := n.Close(); err != nil {
-			c.t.Logf("close %s: %v", n.cfg.ID, err)
-		}
+	if err := c.tc.Kill(c.tc.Nodes[i]); err != nil {
+		c.t.Logf("%v", err)
 	}
 }
 
 func (c *testCluster) stopAll() {
-	for i := range c.nodes {
-		c.stop(i)
+	c.mu.Lock()
+	clear(c.nodes)
+	c.mu.Unlock()
+	if err := c.tc.Stop(); err != nil {
+		c.t.Logf("stop: %v", err)
 	}
 }
 

@@ -1,20 +1,16 @@
+//go:build unix
+
 package main
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/sessionraft/sessionraft/internal/testcluster"
 )
 
 // TestBenchSmoke runs the bench command, briefly, against a real cluster of
@@ -25,52 +21,10 @@ func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-process cluster")
 	}
-	bin, err := testcluster.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := testcluster.FreeBasePort(3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &testcluster.Buffer{}
-	dev := exec.Command(bin, "dev", "--fresh", "--data-dir", filepath.Join(t.TempDir(), "data"),
-		"--base-port", fmt.Sprint(base), "--log-level", "warn", "--wait", "30s")
-	dev.Stdout, dev.Stderr = out, out
-	dev.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	dev.WaitDelay = 5 * time.Second
-	if err := dev.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = dev.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = dev.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = dev.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("dev output:\n%s", out.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "Ctrl-C stops") {
-		select {
-		case <-exited:
-			t.Fatal("dev exited before the cluster was ready")
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("cluster not ready within 30s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	dev := startDev(t, 30*time.Second, "--data-dir", filepath.Join(t.TempDir(), "data"), "--log-level", "warn", "--wait", "30s")
 
 	o := defaultBenchOptions()
-	o.addrs = []string{fmt.Sprintf("127.0.0.1:%d", base), fmt.Sprintf("127.0.0.1:%d", base+1), fmt.Sprintf("127.0.0.1:%d", base+2)}
+	o.addrs = dev.addrs
 	o.workloads = []string{wlCreate, wlGet, wlSet, wlTouch, wlMixed, wlLoad}
 	o.consistency = []string{"linearizable", "leader", "stale"}
 	o.concurrency, o.duration, o.warmup, o.keys = 8, 700*time.Millisecond, 100*time.Millisecond, 200

@@ -5,10 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os/exec"
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,67 +21,16 @@ func TestDevCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-process cluster; skipped with -short")
 	}
-	bin, err := testcluster.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := testcluster.FreeBasePort(3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs := []string{
-		fmt.Sprintf("127.0.0.1:%d", base),
-		fmt.Sprintf("127.0.0.1:%d", base+1),
-		fmt.Sprintf("127.0.0.1:%d", base+2),
-	}
-
-	dev := exec.Command(bin, "dev", "--fresh", "--data-dir", t.TempDir(), "--base-port", strconv.Itoa(base), "--wait", "90s")
-	out := &testcluster.Buffer{}
-	dev.Stdout, dev.Stderr = out, out
-	dev.SysProcAttr = childProcAttr() // on Linux dev dies if the test binary does
-	if err := dev.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = dev.Wait(); close(exited) }()
-
-	pidRE := regexp.MustCompile(`started (n\d) pid=(\d+)`)
-	pids := map[string]int{}
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = dev.Process.Kill()
-			<-exited
-		}
-		for _, pid := range pids {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-		if t.Failed() {
-			t.Logf("dev output:\n%s", out.String())
-		}
-	})
-
-	// Wait for the ready banner.
-	deadline := time.After(2 * time.Minute)
-	for !strings.Contains(out.String(), "cluster ready") {
-		select {
-		case <-exited:
-			t.Fatalf("dev exited before the cluster was ready: %v", dev.ProcessState)
-		case <-deadline:
-			t.Fatal("cluster not ready within 2 minutes")
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	for _, m := range pidRE.FindAllStringSubmatch(out.String(), -1) {
-		pid, _ := strconv.Atoi(m[2])
-		pids[m[1]] = pid
+	dev := startDev(t, 2*time.Minute, "--data-dir", t.TempDir(), "--wait", "90s")
+	bin, addrs, pids := dev.bin, dev.addrs, dev.pids
+	if !strings.Contains(dev.Out.String(), "cluster ready") {
+		t.Fatalf("no \"cluster ready\" in the output")
 	}
 	if len(pids) != 3 {
 		t.Fatalf("want 3 node pids in the output, got %v", pids)
 	}
 	for _, a := range addrs {
-		if !strings.Contains(out.String(), a) {
+		if !strings.Contains(dev.Out.String(), a) {
 			t.Errorf("ready output does not list %s", a)
 		}
 	}
@@ -119,11 +65,11 @@ func TestDevCluster(t *testing.T) {
 	if err := syscall.Kill(pids["n3"], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if !testcluster.WaitFor(10*time.Second, func() bool { return strings.Contains(out.String(), "n3 (pid") }) {
-		t.Error("dev did not report the death of n3")
+	if err := dev.WaitOutput("n3 (pid", 10*time.Second); err != nil {
+		t.Errorf("dev did not report the death of n3: %v", err)
 	}
 	select {
-	case <-exited:
+	case <-dev.Exited():
 		t.Fatal("dev exited after one node died")
 	default:
 	}
@@ -132,16 +78,16 @@ func TestDevCluster(t *testing.T) {
 	}
 
 	// SIGTERM: every node stops, then dev exits cleanly.
-	if err := dev.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := dev.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-exited:
+	case <-dev.Exited():
 	case <-time.After(30 * time.Second):
 		t.Fatal("dev did not exit within 30s of SIGTERM")
 	}
-	if !dev.ProcessState.Success() {
-		t.Errorf("dev exit: %v", dev.ProcessState)
+	if err := dev.Err(); err != nil {
+		t.Errorf("dev exit: %v", err)
 	}
 	for id, pid := range pids {
 		if !testcluster.WaitFor(5*time.Second, func() bool { return !testcluster.Alive(pid) }) {

@@ -18,64 +18,96 @@ const BinEnv = "SESSIONRAFT_TEST_BIN"
 
 const serverPkg = "github.com/sessionraft/sessionraft/cmd/sessionraft"
 
-var build struct {
-	mu   sync.Mutex
-	dir  string // temporary directory of the built binary
+// builds holds the binaries built by this test process, plain and -race.
+var builds struct {
+	mu  sync.Mutex
+	dir string // temporary directory of the built binaries
+	bin map[bool]built
+}
+
+type built struct {
 	path string
 	err  error
-	done bool
 }
 
 // Binary returns the sessionraft binary to run: $SESSIONRAFT_TEST_BIN if
-// set, otherwise one built from this module's cmd/sessionraft with the go
-// tool on PATH (or that of the toolchain that built the test), once per
+// set, otherwise one built from this module's cmd/sessionraft, once per
 // test process. The build goes to a temporary directory that Cleanup
 // removes.
-func Binary() (string, error) {
+func Binary() (string, error) { return binary(false) }
+
+// RaceBinary is Binary built with -race: slower, but the servers then
+// report their own data races. $SESSIONRAFT_TEST_BIN overrides it too.
+func RaceBinary() (string, error) { return binary(true) }
+
+func binary(race bool) (string, error) {
 	if p := os.Getenv(BinEnv); p != "" {
 		return p, nil
 	}
-	build.mu.Lock()
-	defer build.mu.Unlock()
-	if !build.done {
-		build.path, build.err = buildServer()
-		build.done = true
+	builds.mu.Lock()
+	defer builds.mu.Unlock()
+	if b, ok := builds.bin[race]; ok {
+		return b.path, b.err
 	}
-	return build.path, build.err
+	if builds.dir == "" {
+		dir, err := os.MkdirTemp("", "sessionraft-testbin-")
+		if err != nil {
+			return "", err
+		}
+		builds.dir = dir
+	}
+	sub := "plain"
+	if race {
+		sub = "race"
+	}
+	var b built
+	b.path, b.err = Build(context.Background(), filepath.Join(builds.dir, sub), race)
+	if builds.bin == nil {
+		builds.bin = map[bool]built{}
+	}
+	builds.bin[race] = b
+	return b.path, b.err
 }
 
-func buildServer() (string, error) {
+// Build builds the server from this module's cmd/sessionraft into dir
+// (created if need be) and returns the binary's path, within five minutes
+// and ctx. race adds -race. It uses the go tool on PATH, or that of the
+// toolchain that built the caller; run it inside the module (a test runs
+// in its package's directory), so that the import path resolves to this
+// tree's server.
+func Build(ctx context.Context, dir string, race bool) (string, error) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	dir, err := os.MkdirTemp("", "sessionraft-testbin-")
-	if err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	build.dir = dir
 	bin := filepath.Join(dir, "sessionraft")
 	if runtime.GOOS == "windows" {
 		bin += ".exe"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	args := []string{"build", "-o", bin}
+	if race {
+		args = append(args, "-race")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	// The test runs in its package's directory, inside the module, so the
-	// import path resolves to this tree's server.
-	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, serverPkg).CombinedOutput()
+	out, err := exec.CommandContext(ctx, goTool, append(args, serverPkg)...).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build %s: %v\n%s", serverPkg, err, out)
+		return "", fmt.Errorf("go %v %s: %v\n%s", args, serverPkg, err, out)
 	}
 	return bin, nil
 }
 
-// Cleanup removes the binary Binary built, if it built one. TestMain calls
-// it after m.Run (Run does); a later Binary builds again.
+// Cleanup removes the binaries Binary and RaceBinary built, if they built
+// any. TestMain calls it after m.Run (Run does); a later Binary builds
+// again.
 func Cleanup() {
-	build.mu.Lock()
-	defer build.mu.Unlock()
-	if build.dir != "" {
-		_ = os.RemoveAll(build.dir)
+	builds.mu.Lock()
+	defer builds.mu.Unlock()
+	if builds.dir != "" {
+		_ = os.RemoveAll(builds.dir)
 	}
-	build.dir, build.path, build.err, build.done = "", "", nil, false
+	builds.dir, builds.bin = "", nil
 }

@@ -3,8 +3,8 @@ package testcluster
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -13,22 +13,34 @@ import (
 )
 
 // Options say what cluster Start starts. The zero value is a three-node
-// cluster with fsync off and warn-level logs, ready within 90 seconds.
+// cluster of server processes with fsync off and warn-level logs, ready
+// within 90 seconds.
 type Options struct {
-	// Nodes is the number of server processes, n1..nN (default 3).
+	// Nodes is the number of servers, n1..nN (default 3).
 	Nodes int
-	// Dir holds the nodes' data directories and logs; the caller removes
-	// it (t.TempDir() is a good choice). Empty: a new temporary directory
-	// that Stop removes.
+	// Dir holds the nodes' data directories (Dir/n1, ...) and logs
+	// (Dir/n1.log, ...); the caller removes it (t.TempDir() is a good
+	// choice). Empty: a new temporary directory that Stop removes. The
+	// files of a failed attempt are moved to Dir/failed-attempt-N.
 	Dir string
+	// Binary is the server binary to run (default: Binary()).
+	Binary string
 	// Flags are extra "sessionraft server" flags for every node, after
 	// the ones Start sets (--id, the addresses, --data-dir, --join,
-	// --bootstrap-expect, --log-level and, without Sync, --no-sync).
+	// --bootstrap-expect, --log-level and, as the options say, --no-sync
+	// and --test-mode). Later flags win.
 	Flags []string
+	// NodeFlags are extra flags for single nodes, by node id, after
+	// Flags.
+	NodeFlags map[string][]string
 	// Sync keeps fsync on. Off by default: the tests kill with SIGKILL,
 	// which keeps the page cache, so skipping fsync loses nothing they can
 	// observe and saves time under -race.
 	Sync bool
+	// TestMode starts the servers with --test-mode, which enables the
+	// DEBUG.* commands fault-injection tests drive (partitions, clock
+	// offsets, deliberately unsafe modes, state digests).
+	TestMode bool
 	// LogLevel is the servers' --log-level (default "warn").
 	LogLevel string
 	// ReadyTimeout bounds Start's WaitReady (default 90s).
@@ -40,19 +52,28 @@ type Options struct {
 	// Attempts is how many times Start tries, on fresh ports, before it
 	// gives up (default 3): a probed port can be taken before it is bound.
 	Attempts int
-	// OnExit, if set, is called when a server exits without Kill or Stop
-	// having been asked to stop it, with the error of its Wait.
+	// OnExit, if set, is called when a server process exits without Kill,
+	// DumpStacks or Stop having been asked to stop it, with the error of
+	// its Wait.
 	OnExit func(n *Node, err error)
+	// InProcess, if set, starts every node inside the test process
+	// instead: it is called with the node's Spec for every incarnation
+	// (the first and each Restart) and returns the running server. The
+	// package's own tests use it to reach a node's internals. Kill then
+	// closes the server (there is no kill -9 within one process), Pause
+	// and DumpStacks are refused, and the options about processes
+	// (Binary, Flags, NodeFlags, Sync, TestMode, LogLevel, OnExit) do not
+	// apply.
+	InProcess func(Spec) (io.Closer, error)
 }
 
-// Cluster is a set of running "sessionraft server" processes.
+// Cluster is a set of running sessionraft servers.
 type Cluster struct {
 	// Nodes are the cluster's nodes, n1 first.
 	Nodes []*Node
 
 	bin    string
-	dir    string // this attempt's directory
-	topDir string // Options.Dir, or the temporary directory Stop removes
+	dir    string // Options.Dir, or the temporary directory Stop removes
 	ownDir bool
 	opts   Options
 
@@ -62,23 +83,6 @@ type Cluster struct {
 	mu      sync.Mutex
 	pids    []int // every process ever started
 	stopped bool
-}
-
-// Node is one server of a Cluster. Its process may be stopped (Kill) and
-// started again (Restart) with the same flags and data directory.
-type Node struct {
-	ID                   string // n1, n2, ...
-	Client, Raft, Gossip string // loopback addresses
-	DataDir              string
-	LogPath              string // the output of every incarnation, with markers
-
-	args []string
-
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the current incarnation has exited
-	killing bool          // the test is stopping the current incarnation
-	exitErr error
 }
 
 // Start starts a cluster as opts say and returns once every node sees a
@@ -98,32 +102,40 @@ func Start(opts Options) (*Cluster, error) {
 	if opts.Attempts <= 0 {
 		opts.Attempts = 3
 	}
-	bin, err := Binary()
-	if err != nil {
-		return nil, err
+	bin := opts.Binary
+	if bin == "" && opts.InProcess == nil {
+		var err error
+		if bin, err = Binary(); err != nil {
+			return nil, err
+		}
 	}
-	top, own := opts.Dir, false
-	if top == "" {
-		if top, err = os.MkdirTemp("", "sessionraft-testcluster-"); err != nil {
+	dir, own := opts.Dir, false
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "sessionraft-testcluster-"); err != nil {
 			return nil, err
 		}
 		own = true
 	}
 	var errs []error
 	for try := range opts.Attempts {
-		c := &Cluster{bin: bin, dir: filepath.Join(top, fmt.Sprint("try", try)), topDir: top, ownDir: own, opts: opts}
+		c := &Cluster{bin: bin, dir: dir, opts: opts}
 		err := c.start()
 		if err == nil {
+			c.ownDir = own
 			return c, nil
 		}
-		c.ownDir = false // removed below, after the last attempt
 		if serr := c.Stop(); serr != nil {
 			err = errors.Join(err, serr)
 		}
-		errs = append(errs, fmt.Errorf("attempt %d: %w", try+1, err))
+		kept := filepath.Join(dir, fmt.Sprint("failed-attempt-", try+1))
+		if merr := c.moveFiles(kept); merr != nil {
+			err = errors.Join(err, merr)
+		}
+		errs = append(errs, fmt.Errorf("attempt %d (files in %s): %w", try+1, kept, err))
 	}
 	if own {
-		_ = os.RemoveAll(top)
+		_ = os.RemoveAll(dir)
 	}
 	return nil, errors.Join(errs...)
 }
@@ -137,51 +149,42 @@ func (c *Cluster) start() error {
 	for i := range n {
 		id := fmt.Sprint("n", i+1)
 		c.Nodes = append(c.Nodes, &Node{
-			ID:      id,
-			Client:  fmt.Sprintf("127.0.0.1:%d", ports[3*i]),
-			Raft:    fmt.Sprintf("127.0.0.1:%d", ports[3*i+1]),
-			Gossip:  fmt.Sprintf("127.0.0.1:%d", ports[3*i+2]),
-			DataDir: filepath.Join(c.dir, id),
+			Spec: Spec{
+				ID:              id,
+				Client:          fmt.Sprintf("127.0.0.1:%d", ports[3*i]),
+				Raft:            fmt.Sprintf("127.0.0.1:%d", ports[3*i+1]),
+				Gossip:          fmt.Sprintf("127.0.0.1:%d", ports[3*i+2]),
+				DataDir:         filepath.Join(c.dir, id),
+				BootstrapExpect: n,
+			},
 			LogPath: filepath.Join(c.dir, id+".log"),
 		})
 	}
 	for _, nd := range c.Nodes {
-		var join []string
 		for _, o := range c.Nodes {
 			if o != nd {
-				join = append(join, o.Gossip)
+				nd.Join = append(nd.Join, o.Gossip)
 			}
 		}
-		nd.args = []string{"server",
-			"--id", nd.ID,
-			"--data-dir", nd.DataDir,
-			"--client-addr", nd.Client,
-			"--raft-addr", nd.Raft,
-			"--gossip-addr", nd.Gossip,
-			"--join", strings.Join(join, ","),
-			"--bootstrap-expect", fmt.Sprint(n),
-			"--log-level", c.opts.LogLevel,
-		}
-		if !c.opts.Sync {
-			nd.args = append(nd.args, "--no-sync")
-		}
-		nd.args = append(nd.args, c.opts.Flags...)
+		nd.args = c.serverArgs(nd)
 		if err := os.MkdirAll(nd.DataDir, 0o755); err != nil {
 			return err
 		}
 	}
 
-	// Linux sends a child its Pdeathsig when the thread that forked it
-	// exits, not the process, so every server is started from one locked
-	// thread that ends only when Stop has killed them all.
-	c.spawn, c.spawnDone = make(chan func()), make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer close(c.spawnDone)
-		for f := range c.spawn {
-			f()
-		}
-	}()
+	if c.opts.InProcess == nil {
+		// Linux sends a child its Pdeathsig when the thread that forked
+		// it exits, not the process, so every server is started from one
+		// locked thread that ends only when Stop has killed them all.
+		c.spawn, c.spawnDone = make(chan func()), make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			defer close(c.spawnDone)
+			for f := range c.spawn {
+				f()
+			}
+		}()
+	}
 	for _, nd := range c.Nodes {
 		if err := c.run(nd); err != nil {
 			return err
@@ -198,117 +201,43 @@ func (c *Cluster) start() error {
 	return nil
 }
 
-// run starts a new incarnation of nd.
-func (c *Cluster) run(nd *Node) error {
-	logf, err := os.OpenFile(nd.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
+// serverArgs returns the command line of nd's server process.
+func (c *Cluster) serverArgs(nd *Node) []string {
+	args := []string{"server",
+		"--id", nd.ID,
+		"--data-dir", nd.DataDir,
+		"--client-addr", nd.Client,
+		"--raft-addr", nd.Raft,
+		"--gossip-addr", nd.Gossip,
+		"--join", strings.Join(nd.Join, ","),
+		"--bootstrap-expect", fmt.Sprint(nd.BootstrapExpect),
+		"--log-level", c.opts.LogLevel,
+	}
+	if !c.opts.Sync {
+		args = append(args, "--no-sync")
+	}
+	if c.opts.TestMode {
+		args = append(args, "--test-mode")
+	}
+	args = append(args, c.opts.Flags...)
+	return append(args, c.opts.NodeFlags[nd.ID]...)
+}
+
+// moveFiles moves the nodes' data directories and logs, after a failed
+// start, into dir, out of the way of the next attempt.
+func (c *Cluster) moveFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	defer logf.Close() // the child has its own descriptor
-	cmd := exec.Command(c.bin, nd.args...)
-	// SESSIONRAFT_* variables would set server flags: keep the test's own
-	// (such as $SESSIONRAFT_TEST_BIN) away from the servers.
-	cmd.Env = []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SESSIONRAFT_") {
-			cmd.Env = append(cmd.Env, kv)
+	var errs []error
+	for _, nd := range c.Nodes {
+		for from, to := range map[string]string{nd.DataDir: nd.ID, nd.LogPath: nd.ID + ".log"} {
+			if err := os.Rename(from, filepath.Join(dir, to)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
 		}
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf // files: no copying goroutines
-	cmd.SysProcAttr = childProcAttr()
-
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.stopped {
-		return fmt.Errorf("start %s: the cluster is stopped", nd.ID)
-	}
-	errc := make(chan error, 1)
-	c.spawn <- func() { errc <- cmd.Start() }
-	if err := <-errc; err != nil {
-		return fmt.Errorf("start %s: %w", nd.ID, err)
-	}
-	pid := cmd.Process.Pid
-	c.pids = append(c.pids, pid)
-	nd.mark("started %s pid %d", nd.ID, pid)
-	exited := make(chan struct{})
-	nd.mu.Lock()
-	nd.cmd, nd.exited, nd.killing, nd.exitErr = cmd, exited, false, nil
-	nd.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		nd.mark("%s pid %d exited: %v", nd.ID, pid, err)
-		nd.mu.Lock()
-		expected := nd.killing
-		nd.exitErr = err
-		nd.mu.Unlock()
-		if !expected && c.opts.OnExit != nil {
-			c.opts.OnExit(nd, err)
-		}
-		close(exited)
-	}()
-	return nil
-}
-
-// mark appends a line of the test's own to the node's log.
-func (nd *Node) mark(format string, args ...any) {
-	f, err := os.OpenFile(nd.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return
-	}
-	fmt.Fprintf(f, "=== testcluster: "+format+"\n", args...)
-	_ = f.Close()
-}
-
-// Running reports whether nd's current incarnation is running.
-func (nd *Node) Running() bool {
-	nd.mu.Lock()
-	exited := nd.exited
-	nd.mu.Unlock()
-	if exited == nil {
-		return false
-	}
-	select {
-	case <-exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// Pid is the process id of nd's current (or last) incarnation; 0 if it
-// never started.
-func (nd *Node) Pid() int {
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	if nd.cmd == nil || nd.cmd.Process == nil {
-		return 0
-	}
-	return nd.cmd.Process.Pid
-}
-
-// Log returns everything nd's incarnations wrote, with the test's markers
-// (started, kill -9, exited).
-func (nd *Node) Log() string {
-	b, err := os.ReadFile(nd.LogPath)
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	return string(b)
-}
-
-// unexpectedExit returns an error if nd has exited without being stopped.
-func (nd *Node) unexpectedExit() error {
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	if nd.exited == nil || nd.killing {
-		return nil
-	}
-	select {
-	case <-nd.exited:
-		return fmt.Errorf("%s (pid %d) exited: %v", nd.ID, nd.cmd.Process.Pid, nd.exitErr)
-	default:
-		return nil
-	}
+	return errors.Join(errs...)
 }
 
 // Addrs returns the nodes' client addresses, n1 first: the seeds for a
@@ -341,50 +270,9 @@ func (c *Cluster) ByID(id string) *Node {
 	return nil
 }
 
-// Kill sends SIGKILL to nd's running process, if any, and waits until it
-// has exited and been reaped; it fails if the process is not gone 10
-// seconds later.
-func (c *Cluster) Kill(nd *Node) error {
-	nd.mu.Lock()
-	cmd, exited := nd.cmd, nd.exited
-	nd.killing = true
-	nd.mu.Unlock()
-	if cmd == nil {
-		return nil
-	}
-	select {
-	case <-exited:
-		return nil
-	default:
-	}
-	pid := cmd.Process.Pid
-	nd.mark("kill -9 %s pid %d", nd.ID, pid)
-	if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("kill -9 %s (pid %d): %w", nd.ID, pid, err)
-	}
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("%s (pid %d) still running 10s after SIGKILL", nd.ID, pid)
-	}
-	if alive(pid) {
-		return fmt.Errorf("%s (pid %d) reaped but still alive", nd.ID, pid)
-	}
-	return nil
-}
-
-// Restart starts nd again, with the same flags, addresses and data
-// directory, after Kill. It does not wait for readiness (see WaitReady).
-func (c *Cluster) Restart(nd *Node) error {
-	if nd.Running() {
-		return fmt.Errorf("restart %s: still running", nd.ID)
-	}
-	return c.run(nd)
-}
-
-// Stop kills every node and checks that no process the cluster ever
-// started is left. It removes the cluster's directory if Start made it.
-// Calling it again does nothing more.
+// Stop stops every node (Kill) and checks that no process the cluster
+// ever started is left. It removes the cluster's directory if Start made
+// it. Calling it again does nothing more.
 func (c *Cluster) Stop() error {
 	var errs []error
 	for _, nd := range c.Nodes {
@@ -410,7 +298,7 @@ func (c *Cluster) Stop() error {
 		}
 	}
 	if c.ownDir {
-		_ = os.RemoveAll(c.topDir)
+		_ = os.RemoveAll(c.dir)
 	}
 	return errors.Join(errs...)
 }

@@ -9,39 +9,49 @@ import (
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
-// WaitReady polls TOPOLOGY on every running node until each answers with
-// the same number of groups, at least one, and sees for every group a
-// leader that has a client address and is not a stopped node of this
-// cluster. It fails at once if a node has exited without Kill.
+// WaitReady polls TOPOLOGY on every running node that is not paused until
+// each answers with the same number of groups, at least one, and sees for
+// every group a leader that is a running, unpaused node of this cluster
+// and itself answers that it leads the group. It fails at once if a node
+// has exited without Kill.
 func (c *Cluster) WaitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := c.WaitReadyContext(ctx); err != nil {
+		return fmt.Errorf("cluster not ready within %v: %w", timeout, err)
+	}
+	return nil
+}
+
+// WaitReadyContext is WaitReady until ctx ends.
+func (c *Cluster) WaitReadyContext(ctx context.Context) error {
 	for {
 		for _, nd := range c.Nodes {
 			if err := nd.unexpectedExit(); err != nil {
 				return err
 			}
 		}
-		why := c.notReady()
+		why := c.notReady(ctx)
 		if why == "" {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("cluster not ready within %v: %s", timeout, why)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %s", ctx.Err(), why)
+		case <-time.After(50 * time.Millisecond):
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
 // notReady says why the cluster is not ready, or "" if it is.
-func (c *Cluster) notReady() string {
+func (c *Cluster) notReady(ctx context.Context) string {
+	views := map[*Node][]Group{}
 	ngroups := -1
-	running := 0
 	for _, nd := range c.Nodes {
-		if !nd.Running() {
+		if !nd.Running() || nd.Paused() {
 			continue // stopped on purpose (or caught by WaitReady)
 		}
-		running++
-		groups, err := Topology(nd.Client)
+		groups, err := topology(ctx, nd.Client)
 		if err != nil {
 			return fmt.Sprintf("%s: %v", nd.ID, err)
 		}
@@ -52,17 +62,38 @@ func (c *Cluster) notReady() string {
 			return fmt.Sprintf("%s knows %d groups, another node %d", nd.ID, len(groups), ngroups)
 		}
 		ngroups = len(groups)
+		views[nd] = groups
+	}
+	if len(views) == 0 {
+		return "no node is running"
+	}
+	for nd, groups := range views {
 		for _, g := range groups {
 			if g.Leader == "" || g.LeaderClient == "" {
 				return fmt.Sprintf("%s sees no leader for group %d", nd.ID, g.ID)
 			}
-			if l := c.ByAddr(g.LeaderClient); l != nil && !l.Running() {
+			l := c.ByAddr(g.LeaderClient)
+			switch {
+			case l == nil:
+				return fmt.Sprintf("%s sees %s, not a node of this cluster, as the leader of group %d", nd.ID, g.LeaderClient, g.ID)
+			case !l.Running():
 				return fmt.Sprintf("%s sees stopped %s as the leader of group %d", nd.ID, l.ID, g.ID)
+			case l.Paused():
+				return fmt.Sprintf("%s sees paused %s as the leader of group %d", nd.ID, l.ID, g.ID)
+			case roleIn(views[l], g.ID) != "leader":
+				return fmt.Sprintf("%s sees %s as the leader of group %d, which %s does not", nd.ID, l.ID, g.ID, l.ID)
 			}
 		}
 	}
-	if running == 0 {
-		return "no node is running"
+	return ""
+}
+
+// roleIn returns the role in group id of the node whose view is groups.
+func roleIn(groups []Group, id int) string {
+	for _, g := range groups {
+		if g.ID == id {
+			return g.Role
+		}
 	}
 	return ""
 }
@@ -70,20 +101,31 @@ func (c *Cluster) notReady() string {
 // Group is one group in a node's TOPOLOGY answer.
 type Group struct {
 	ID           int
+	Role         string // the node's role in the group: leader, follower, candidate
 	Leader       string // the leader's node id, "" if none known
 	LeaderClient string // the leader's client address
 	Term         int64
+	Commit       int64 // commit index
+	Applied      int64 // applied index
 }
 
 // Topology asks the node at addr for TOPOLOGY, over a new connection, and
 // returns its view of every group.
-func Topology(addr string) ([]Group, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+func Topology(addr string) ([]Group, error) { return topology(context.Background(), addr) }
+
+func topology(ctx context.Context, addr string) ([]Group, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	v, err := do(ctx, addr, "TOPOLOGY")
 	if err != nil {
 		return nil, err
 	}
+	return ParseTopology(v)
+}
+
+// ParseTopology reads a TOPOLOGY reply, for callers that send the command
+// on a connection of their own.
+func ParseTopology(v resp.Value) ([]Group, error) {
 	m, err := asMap(v)
 	if err != nil {
 		return nil, fmt.Errorf("TOPOLOGY reply: %w", err)
@@ -96,9 +138,12 @@ func Topology(addr string) ([]Group, error) {
 		}
 		out = append(out, Group{
 			ID:           int(g["group"].Int),
+			Role:         g["role"].Str,
 			Leader:       g["leader"].Str,
 			LeaderClient: g["leader_client_addr"].Str,
 			Term:         g["term"].Int,
+			Commit:       g["commit_index"].Int,
+			Applied:      g["applied_index"].Int,
 		})
 	}
 	return out, nil
@@ -113,12 +158,12 @@ func (c *Cluster) WaitWrites(timeout time.Duration, n int) error {
 	for ok, round := 0, 0; ok < n; round++ {
 		var running []*Node
 		for _, nd := range c.Nodes {
-			if nd.Running() {
+			if nd.Running() && !nd.Paused() {
 				running = append(running, nd)
 			}
 		}
 		if len(running) == 0 {
-			return errors.New("no node is running")
+			return errors.New("no node is running unpaused")
 		}
 		err := writeRound(ctx, running[round%len(running)].Client, running[(round+1)%len(running)].Client)
 		if err != nil {

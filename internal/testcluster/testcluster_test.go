@@ -1,18 +1,84 @@
 package testcluster
 
 import (
+	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		helper(mode)
+	}
 	flag.Parse()
 	code := m.Run()
 	Cleanup()
 	os.Exit(code)
+}
+
+// helperEnv makes the test binary a child for TestProcess instead.
+const helperEnv = "TESTCLUSTER_HELPER"
+
+// helper waits for SIGTERM, then exits with status 3; with mode "ignore"
+// it ignores SIGTERM and waits to be killed.
+func helper(mode string) {
+	term := make(chan os.Signal, 1)
+	if mode == "ignore" {
+		signal.Ignore(syscall.SIGTERM)
+	} else {
+		signal.Notify(term, syscall.SIGTERM)
+	}
+	fmt.Println("helper ready")
+	select {
+	case <-term:
+		os.Exit(3)
+	case <-time.After(time.Minute): // never outlive a lost test
+		os.Exit(4)
+	}
+}
+
+func TestProcess(t *testing.T) {
+	for _, mode := range []string{"term", "ignore"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv(helperEnv, mode)
+			p, err := StartProcess(os.Args[0], "-test.run=^$")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Stop(0) })
+			if err := p.WaitOutput("helper ready", 30*time.Second); err != nil {
+				t.Fatalf("%v; output: %s", err, p.Out.String())
+			}
+			if !Alive(p.Pid()) {
+				t.Fatalf("pid %d not alive", p.Pid())
+			}
+			err = p.Stop(time.Second)
+			var ee *exec.ExitError
+			switch mode {
+			case "term":
+				if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+					t.Errorf("Stop: %v, want exit status 3", err)
+				}
+			case "ignore":
+				if err == nil || !strings.Contains(err.Error(), "killed") {
+					t.Errorf("Stop of a process that ignores SIGTERM: %v", err)
+				}
+			}
+			if err := p.WaitOutput("never printed", 30*time.Second); err == nil || !strings.Contains(err.Error(), "exited") {
+				t.Errorf("WaitOutput after exit: %v", err)
+			}
+		})
+	}
 }
 
 func TestFreePorts(t *testing.T) {
@@ -52,14 +118,32 @@ func TestLastLines(t *testing.T) {
 	}
 }
 
-// TestKillRestart starts a cluster, kills the leader of group 0, waits for
-// a new one, restarts the node and stops the cluster.
-func TestKillRestart(t *testing.T) {
+func TestServerArgs(t *testing.T) {
+	c := &Cluster{opts: Options{LogLevel: "info", TestMode: true, Flags: []string{"--max-staleness", "1s"},
+		NodeFlags: map[string][]string{"n2": {"--max-staleness", "3s"}}}}
+	nd := &Node{Spec: Spec{ID: "n2", Client: "c", Raft: "r", Gossip: "g", DataDir: "d", Join: []string{"g1", "g3"}, BootstrapExpect: 3}}
+	got := strings.Join(c.serverArgs(nd), " ")
+	want := "server --id n2 --data-dir d --client-addr c --raft-addr r --gossip-addr g --join g1,g3 --bootstrap-expect 3 " +
+		"--log-level info --no-sync --test-mode --max-staleness 1s --max-staleness 3s"
+	if got != want {
+		t.Errorf("args\n got %s\nwant %s", got, want)
+	}
+	nd.ID = "n1"
+	c.opts = Options{LogLevel: "warn", Sync: true, NodeFlags: c.opts.NodeFlags}
+	if got := strings.Join(c.serverArgs(nd), " "); strings.Contains(got, "--no-sync") || strings.Contains(got, "--test-mode") || strings.Contains(got, "3s") {
+		t.Errorf("args of n1 with Sync, without TestMode: %s", got)
+	}
+}
+
+// TestNodeLifecycle starts a test-mode cluster, pauses the leader of group
+// 0 until the others elect another, resumes it, kills it, waits for a new
+// leader, restarts it, dumps its stacks and stops the cluster.
+func TestNodeLifecycle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three server processes; skipped with -short")
 	}
 	var unexpected atomic.Int32
-	c, err := Start(Options{Dir: t.TempDir(), Writes: 5, OnExit: func(n *Node, err error) {
+	c, err := Start(Options{Dir: t.TempDir(), Writes: 5, TestMode: true, OnExit: func(n *Node, err error) {
 		unexpected.Add(1)
 		t.Errorf("%s exited by itself: %v", n.ID, err)
 	}})
@@ -78,6 +162,17 @@ func TestKillRestart(t *testing.T) {
 	if len(c.Nodes) != 3 || len(c.Addrs()) != 3 {
 		t.Fatalf("%d nodes, addrs %v", len(c.Nodes), c.Addrs())
 	}
+	for _, nd := range c.Nodes {
+		if _, err := os.Stat(filepath.Join(c.dir, nd.ID)); err != nil {
+			t.Errorf("data directory: %v", err)
+		}
+	}
+	// --test-mode is on: DEBUG commands are served.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := do(ctx, c.Nodes[0].Client, "DEBUG.CLOCK", "GET"); err != nil {
+		t.Fatalf("DEBUG.CLOCK GET with TestMode: %v", err)
+	}
 	groups, err := Topology(c.Nodes[0].Client)
 	if err != nil {
 		t.Fatal(err)
@@ -86,12 +181,36 @@ func TestKillRestart(t *testing.T) {
 	if victim == nil || c.ByID(victim.ID) != victim {
 		t.Fatalf("leader %q of group 0 is not a node of the cluster", groups[0].LeaderClient)
 	}
+
+	// Paused: still running, and the others elect new leaders.
+	if err := c.Pause(victim); err != nil {
+		t.Fatal(err)
+	}
+	if !victim.Paused() || !victim.Running() {
+		t.Fatalf("%s after Pause: paused %v, running %v", victim.ID, victim.Paused(), victim.Running())
+	}
+	if err := c.WaitReady(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Resume(victim); err != nil {
+		t.Fatal(err)
+	}
+	if victim.Paused() {
+		t.Fatalf("%s paused after Resume", victim.ID)
+	}
+	if err := c.WaitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
 	pid := victim.Pid()
 	if err := c.Kill(victim); err != nil {
 		t.Fatal(err)
 	}
 	if victim.Running() || Alive(pid) {
 		t.Fatalf("%s (pid %d) still running after Kill", victim.ID, pid)
+	}
+	if err := c.Pause(victim); err == nil {
+		t.Error("Pause of a killed node succeeded")
 	}
 	if err := c.WaitReady(30 * time.Second); err != nil {
 		t.Fatal(err)
@@ -108,7 +227,15 @@ func TestKillRestart(t *testing.T) {
 	if err := c.WaitReady(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	pids := []int{pid}
+
+	// SIGQUIT: the stacks are in the log, the process is gone.
+	pids := []int{pid, victim.Pid()}
+	if err := c.DumpStacks(victim); err != nil {
+		t.Fatal(err)
+	}
+	if log := victim.Log(); victim.Running() || !strings.Contains(log, "SIGQUIT") || !strings.Contains(log, "goroutine ") {
+		t.Errorf("after DumpStacks: running %v, log:\n%s", victim.Running(), LastLines(log, 20))
+	}
 	for _, nd := range c.Nodes {
 		pids = append(pids, nd.Pid())
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 	"github.com/sessionraft/sessionraft/jepsen"
 )
 
@@ -50,7 +51,7 @@ func main() {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		log.Fatal(err)
 	}
-	bin, err := jepsen.BuildBinary(ctx, dir, *race)
+	bin, err := testcluster.Build(ctx, dir, *race)
 	if err != nil {
 		log.Fatal(err)
 	}
