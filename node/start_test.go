@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 )
 
 // cancelAfter is a context that reports itself cancelled from its
@@ -48,8 +50,12 @@ func (c *cancelAfter) Done() <-chan struct{} { return c.done }
 func TestStartCancelled(t *testing.T) {
 	cfg := testConfig(t, "c1", t.TempDir())
 	cfg.Groups = 2
-	cfg.RaftAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
-	cfg.ClientAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	ports, err := testcluster.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RaftAddr = "127.0.0.1:" + strconv.Itoa(ports[0])
+	cfg.ClientAddr = "127.0.0.1:" + strconv.Itoa(ports[1])
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
