@@ -6,13 +6,14 @@ import "strconv"
 // cmdSpec in a file named for it (cmd_create.go, cmd_set.go, ...) that
 // also holds its payload type and its apply code. Encoding, sizing, both
 // decoders, validation, locking and applying all reach a command through
-// cmdTable; nothing else in the package switches on a CmdType.
+// cmdTable; no other code switches over command types.
 //
 // To add a command: take the next free CmdType (command.go; never reuse
 // or renumber one), add a pointer to its payload to Command, write
 // cmd_<name>.go with the payload type and its cmdSpec, and list the spec
-// in cmdTable. TestCmdTable checks that every entry has its hooks and
-// round-trips.
+// in cmdTable. Then give it samples in tableSamples, which TestCmdTable
+// runs through every hook (it fails for an entry without any), and pin
+// its encoding in TestCommandGolden (cmdtable_test.go).
 
 // cmdSpec is everything the package does with one command type. The
 // hooks are plain functions, not an interface over the payload, so that
@@ -50,7 +51,8 @@ type cmdSpec struct {
 	// at the state, at log time t. fs is c's fields sorted by name as
 	// Apply sees them; Check, which has only the command, passes nil and
 	// t = 0, and the hook sorts c's own map. Apply runs it before taking
-	// any lock, so apply may assume it passed.
+	// any lock, so apply may assume it passed. l comes by value so that
+	// Check's copy stays on its stack.
 	check func(l Limits, c *Command, fs []Field, t int64) error
 	// shards returns the mask of the shards apply may write (shardBit,
 	// idsMask). The command holds them all at once, so readers see it
