@@ -212,6 +212,7 @@ func FuzzEncodedSize(f *testing.F) {
 // the encoders before the command table existed): the bytes are in raft
 // logs on disk, so they may never change.
 func TestCommandGolden(t *testing.T) {
+	pinned := map[CmdType]bool{}
 	for _, tc := range []struct {
 		c   Command
 		hex string
@@ -231,8 +232,11 @@ func TestCommandGolden(t *testing.T) {
 		if got := hex.EncodeToString(AppendCommand(nil, &tc.c)); got != tc.hex {
 			t.Errorf("%v: encoding\n got %s\nwant %s", tc.c.Type, got, tc.hex)
 		}
+		pinned[tc.c.Type] = true
 	}
-	if len(tableSamples()) != 7 {
-		t.Error("a command was added: pin its encoding here")
+	for typ, s := range cmdTable {
+		if s != nil && !pinned[CmdType(typ)] {
+			t.Errorf("%s: no golden encoding", s.name)
+		}
 	}
 }
