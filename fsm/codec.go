@@ -17,7 +17,7 @@ const cmdVersion = 1
 // Layout of one command (inside a batch or alone, see AppendCommand):
 //
 //	byte Type, byte version, uvarint len(payload), payload
-//	payload: string ReqID, then the type's body
+//	payload: string ReqID, then the type's body (its cmd_<name>.go)
 //
 // The payload is length-prefixed so that a command of an unknown but
 // ignorable type can be skipped without understanding it.
@@ -36,33 +36,25 @@ func EncodeBatch(b *Batch) []byte {
 	return dst
 }
 
-// batchSizeHint estimates the encoded size so EncodeBatch usually
+// batchSizeHint is at least the encoded size of b, so that EncodeBatch
 // allocates once.
 func batchSizeHint(b *Batch) int {
-	n := 16
+	n := 2 + 2*binary.MaxVarintLen64 // type, version, Time, len(Cmds)
 	for i := range b.Cmds {
-		c := &b.Cmds[i]
-		n += 8 + len(c.ReqID)
-		switch {
-		case c.Create != nil:
-			n += 24 + len(c.Create.ID) + len(c.Create.Subject) + fieldsSize(c.Create.Fields)
-		case c.Set != nil:
-			n += 16 + len(c.Set.ID) + fieldsSize(c.Set.Fields) + 4*len(c.Set.Unset)
-		case c.Touch != nil:
-			n += 48 * len(c.Touch.IDs)
-		default:
-			n += 64
-		}
+		n += EncodedSize(&b.Cmds[i])
 	}
 	return n
 }
 
-func fieldsSize(m map[string][]byte) int {
-	n := 0
-	for k, v := range m {
-		n += len(k) + len(v) + 4
+// EncodedSize returns the number of bytes AppendCommand appends for c,
+// which is also what c adds to an entry of EncodeBatch. The node bounds
+// its batches with it.
+func EncodedSize(c *Command) int {
+	n := 0 // payload
+	if s := specOf(c.Type); s != nil {
+		n = sizeString(c.ReqID) + s.size(c)
 	}
-	return n
+	return 2 + sizeUvarint(uint64(n)) + n
 }
 
 // AppendCommand appends one command in the same format it has inside a
@@ -70,68 +62,14 @@ func fieldsSize(m map[string][]byte) int {
 // command of an unknown type is written with an empty payload.
 func AppendCommand(dst []byte, c *Command) []byte {
 	dst = append(dst, byte(c.Type), cmdVersion)
+	s := specOf(c.Type)
+	if s == nil {
+		return append(dst, 0) // the payload's length
+	}
 	return appendFramed(dst, func(dst []byte) []byte {
-		if !knownCmd(c.Type) {
-			return dst
-		}
 		dst = appendString(dst, c.ReqID)
-		return appendCommandBody(dst, c)
+		return s.encode(dst, c)
 	})
-}
-
-func appendCommandBody(dst []byte, c *Command) []byte {
-	switch c.Type {
-	case CmdCreate:
-		x := deref(c.Create)
-		dst = appendString(dst, x.ID)
-		dst = appendString(dst, x.Subject)
-		dst = appendFields(dst, x.Fields)
-		dst = binary.AppendVarint(dst, x.IdleTimeout)
-		dst = binary.AppendVarint(dst, x.AbsTTL)
-	case CmdSet:
-		x := deref(c.Set)
-		dst = appendString(dst, x.ID)
-		dst = binary.AppendUvarint(dst, x.IfVersion)
-		dst = appendFields(dst, x.Fields)
-		dst = appendStrings(dst, x.Unset)
-		dst = binary.AppendVarint(dst, x.AbsTTL)
-	case CmdTouch:
-		x := deref(c.Touch)
-		dst = appendStrings(dst, x.IDs)
-		// Times is written as its own list, so a length mismatch survives
-		// the trip and Apply can reject it instead of guessing.
-		dst = binary.AppendUvarint(dst, uint64(len(x.Times)))
-		for _, t := range x.Times {
-			dst = binary.AppendVarint(dst, t)
-		}
-	case CmdDestroy:
-		dst = appendStrings(dst, deref(c.Destroy).IDs)
-	case CmdRotate:
-		x := deref(c.Rotate)
-		dst = appendString(dst, x.OldID)
-		dst = appendString(dst, x.NewID)
-		dst = binary.AppendUvarint(dst, x.IfVersion)
-	case CmdRevoke:
-		x := deref(c.Revoke)
-		dst = appendString(dst, x.Subject)
-		dst = appendString(dst, x.Except)
-	case CmdExpire:
-		dst = appendStrings(dst, deref(c.Expire).IDs)
-	}
-	return dst
-}
-
-func deref[T any](p *T) *T {
-	if p == nil {
-		return new(T)
-	}
-	return p
-}
-
-// knownCmd reports whether t is a command type this package can apply.
-// CmdBatch is an envelope, not a command.
-func knownCmd(t CmdType) bool {
-	return t >= CmdCreate && t <= CmdExpire
 }
 
 // DecodeBatch decodes a raft entry written by EncodeBatch. Errors wrap
@@ -189,87 +127,52 @@ func DecodeCommand(data []byte) (*Command, error) {
 	return c, nil
 }
 
+// decodeCommand reads one command into c with its type's decode.
 func decodeCommand(d *decoder, c *Command) {
-	p, ok := commandPayload(d, c)
-	if !ok {
+	s, rest := beginPayload(d, c)
+	if s == nil {
 		return
 	}
-	switch c.Type {
-	case CmdCreate:
-		c.Create = &Create{
-			ID:          p.str(),
-			Subject:     p.str(),
-			Fields:      p.fields(),
-			IdleTimeout: p.varint(),
-			AbsTTL:      p.varint(),
-		}
-	case CmdSet:
-		c.Set = &Set{
-			ID:        p.str(),
-			IfVersion: p.uvarint(),
-			Fields:    p.fields(),
-			Unset:     p.strs(),
-			AbsTTL:    p.varint(),
-		}
-	default:
-		decodeOther(&p, c)
-	}
-	endPayload(d, &p, c.Type)
+	s.decode(d, c)
+	endPayload(d, rest, c.Type)
 }
 
-// commandPayload reads a command's header and ReqID into c and returns a
-// decoder over the rest of its payload. ok is false when there is no body
-// to read: d failed, or the type is unknown (d fails unless it is
-// ignorable).
-func commandPayload(d *decoder, c *Command) (p decoder, ok bool) {
+// beginPayload reads a command's header and ReqID into c and narrows d to
+// the rest of its payload: the body, for the type's decoder to read.
+// endPayload, given rest, moves d past the payload. s is nil when there
+// is no body to read: d failed, or the type is unknown (d fails unless it
+// is ignorable). One decoder serves the entry and every command in it, so
+// that handing it to the decode hooks costs no allocation per command.
+func beginPayload(d *decoder, c *Command) (s *cmdSpec, rest []byte) {
 	typ, ver := CmdType(d.u8()), d.u8()
 	payload := d.raw(d.length())
 	if d.err != nil {
-		return p, false
+		return nil, nil
 	}
 	c.Type = typ
-	if !knownCmd(typ) {
+	s = specOf(typ)
+	if s == nil {
 		if typ&IgnorableFlag == 0 {
 			d.fail(fmt.Errorf("%w: command type %d", ErrUnknownCmd, typ))
 		}
-		return p, false
+		return nil, nil
 	}
 	if ver != cmdVersion {
 		d.fail(fmt.Errorf("%w: command type %d version %d", ErrUnknownCmd, typ, ver))
-		return p, false
+		return nil, nil
 	}
-	p = decoder{buf: payload}
-	c.ReqID = p.str()
-	return p, true
+	rest, d.buf = d.buf, payload
+	c.ReqID = d.str()
+	return s, rest
 }
 
-// decodeOther reads the body of a command that is neither a create nor a
-// set.
-func decodeOther(p *decoder, c *Command) {
-	switch c.Type {
-	case CmdTouch:
-		x := &Touch{IDs: p.strs()}
-		if n := p.count(1); n > 0 {
-			x.Times = make([]int64, n)
-			for i := range x.Times {
-				x.Times[i] = p.varint()
-			}
-		}
-		c.Touch = x
-	case CmdDestroy:
-		c.Destroy = &Destroy{IDs: p.strs()}
-	case CmdRotate:
-		c.Rotate = &Rotate{OldID: p.str(), NewID: p.str(), IfVersion: p.uvarint()}
-	case CmdRevoke:
-		c.Revoke = &Revoke{Subject: p.str(), Except: p.str()}
-	case CmdExpire:
-		c.Expire = &Expire{IDs: p.strs()}
+// endPayload fails d if the payload was malformed or not read to its end,
+// naming the command's type, and otherwise moves d on to rest.
+func endPayload(d *decoder, rest []byte, typ CmdType) {
+	if err := d.finish(); err != nil {
+		d.err = fmt.Errorf("command type %d: %w", typ, err)
+		d.buf = nil
+		return
 	}
-}
-
-// endPayload fails d if the payload p was malformed or not read to its end.
-func endPayload(d, p *decoder, typ CmdType) {
-	if err := p.finish(); err != nil {
-		d.fail(fmt.Errorf("command type %d: %w", typ, err))
-	}
+	d.buf = rest
 }

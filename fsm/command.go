@@ -32,7 +32,9 @@ type Batch struct {
 }
 
 // Command is one client-level operation inside a Batch. Exactly one of the
-// pointer fields is set, matching Type.
+// pointer fields is set, matching Type. Each type's payload, encoding,
+// validation and apply code live together in cmd_<name>.go, listed in
+// cmdTable (cmdtable.go).
 type Command struct {
 	Type CmdType
 	// ReqID, when non-empty, makes the command idempotent: the FSM remembers
@@ -50,69 +52,6 @@ type Command struct {
 	Rotate  *Rotate
 	Revoke  *Revoke
 	Expire  *Expire
-}
-
-// Create makes a new record. ID is chosen by the proposing node (random,
-// routed to this group) or by the client (stores that own their ids, such
-// as scs). Fails with ErrExists if the id is live, or if it has a live
-// tombstone: an id that was destroyed, revoked, rotated away or expired is
-// never handed out again while its tombstone lasts (see tombstone.go). An
-// expired record still stored under ID is removed, and so refused too.
-type Create struct {
-	ID          string
-	Subject     string
-	Fields      map[string][]byte
-	IdleTimeout int64 // ns, 0 = none
-	AbsTTL      int64 // ns from batch time, 0 = none
-}
-
-// Set writes and removes fields. If IfVersion != 0 it applies only when the
-// record's Version equals it (else ErrConflict). A write counts as an access.
-// AbsTTL > 0 also moves the absolute deadline to batch time + AbsTTL (the
-// Redis EXPIRE of the key/value model, and how stores that own their expiry,
-// such as scs, extend a session); 0 leaves it unchanged.
-type Set struct {
-	ID        string
-	IfVersion uint64
-	Fields    map[string][]byte // set
-	Unset     []string          // then removed
-	AbsTTL    int64             // ns from batch time; 0 = keep the deadline
-}
-
-// Touch records accesses for idle expiry. It never revives an expired record
-// and never moves LastAccess backwards or beyond the batch time.
-type Touch struct {
-	IDs   []string
-	Times []int64 // access time per id (same length as IDs)
-}
-
-// Destroy removes records, leaving tombstones. Missing ids are not an error
-// (Result.Count says how many existed).
-type Destroy struct {
-	IDs []string
-}
-
-// Rotate moves a record to NewID atomically: same subject, fields, created
-// time and deadlines; OldID is gone and leaves a tombstone. IfVersion as in
-// Set. NewID must be neither live nor tombstoned (else ErrExists).
-type Rotate struct {
-	OldID     string
-	NewID     string
-	IfVersion uint64
-}
-
-// Revoke destroys all records of Subject, except the id Except if non-empty,
-// leaving tombstones.
-type Revoke struct {
-	Subject string
-	Except  string
-}
-
-// Expire removes the listed records that are expired at the batch time (by
-// the log clock), leaving tombstones. Ids not expired by then are left
-// alone, so a sweeper with a fast clock can never cut a session short.
-type Expire struct {
-	IDs []string
 }
 
 // Result is the outcome of one Command.

@@ -3,6 +3,20 @@
 // snapshot format. It imports only the standard library; the node package
 // adapts it to hashicorp/raft's FSM interface.
 //
+// # Commands
+//
+// Each command lives in one file named for it, cmd_<name>.go (e.g.
+// cmd_create.go): its payload type, and a cmdSpec that encodes it, sizes
+// it (EncodedSize), decodes it (into maps for DecodeBatch, into reused
+// views for ApplyBatch), validates it against Limits (Check and Apply),
+// names the shards it locks and applies it. cmdTable (cmdtable.go) lists
+// the specs by CmdType, and everything else dispatches through it.
+//
+// To add a command: take the next free CmdType (never reuse a number),
+// add a pointer to its payload to Command, write cmd_<name>.go, add its
+// spec to cmdTable, and give it samples in TestCmdTable and a golden
+// encoding in TestCommandGolden (cmdtable_test.go).
+//
 // # Determinism
 //
 // Every replica applies the same log and must reach the same state, byte for

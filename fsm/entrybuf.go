@@ -18,10 +18,13 @@ import (
 // The FSM owns one, under applyMu. ApplyDecoded uses its fields and spans
 // too, filled from the maps of a caller's Batch.
 type entryBuf struct {
-	cmds    []Command
-	creates []Create // what the Create pointers in cmds point to
-	sets    []Set
-	fields  []Field     // fields of every create and set, each one's sorted
+	cmds []Command
+	// The payloads of creates and sets, most of a raft log, are kept here
+	// for the Create and Set pointers in cmds (their decodeView hooks,
+	// cmd_create.go and cmd_set.go); other commands' are allocated.
+	creates slab[Create]
+	sets    slab[Set]
+	fields  []Field     // fields of every command that has some, each one's sorted
 	spans   []fieldSpan // per command, its range in fields
 }
 
@@ -44,59 +47,37 @@ func (b *entryBuf) decode(data []byte) (int64, []Command, error) {
 	return decodeEntry(data, b.alloc, b.decodeCommand)
 }
 
-// alloc returns n zero commands, and makes room for up to n creates and
-// sets so that appending them never moves the ones already pointed to.
+// alloc returns n zero commands, and makes room for up to n payloads in
+// each slab so that taking one never moves those already pointed to.
 func (b *entryBuf) alloc(n int) []Command {
 	b.cmds = slices.Grow(b.cmds[:0], n)[:n]
-	b.creates = slices.Grow(b.creates[:0], n)
-	b.sets = slices.Grow(b.sets[:0], n)
+	b.creates.grow(n)
+	b.sets.grow(n)
 	b.spans = slices.Grow(b.spans[:0], n)
 	return b.cmds
 }
 
-// decodeCommand is decodeCommand (codec.go) for ApplyBatch, with a span
-// of fields for every command.
+// decodeCommand is decodeCommand (codec.go) for ApplyBatch: each type's
+// decodeView if it has one, and a span of fields for every command.
 func (b *entryBuf) decodeCommand(d *decoder, c *Command) {
 	lo := len(b.fields)
-	b.decodeBody(d, c)
+	if s, rest := beginPayload(d, c); s != nil {
+		if s.decodeView != nil {
+			s.decodeView(b, d, c)
+		} else {
+			s.decode(d, c)
+		}
+		endPayload(d, rest, c.Type)
+	}
 	b.spans = append(b.spans, fieldSpan{lo, len(b.fields)})
-}
-
-func (b *entryBuf) decodeBody(d *decoder, c *Command) {
-	p, ok := commandPayload(d, c)
-	if !ok {
-		return
-	}
-	switch c.Type {
-	case CmdCreate:
-		b.creates = append(b.creates, Create{})
-		x := &b.creates[len(b.creates)-1]
-		x.ID, x.Subject = p.str(), p.str()
-		b.fields = p.fieldViews(b.fields)
-		x.IdleTimeout, x.AbsTTL = p.varint(), p.varint()
-		c.Create = x
-	case CmdSet:
-		b.sets = append(b.sets, Set{})
-		x := &b.sets[len(b.sets)-1]
-		x.ID, x.IfVersion = p.str(), p.uvarint()
-		b.fields = p.fieldViews(b.fields)
-		x.Unset, x.AbsTTL = p.strs(), p.varint()
-		c.Set = x
-	default:
-		decodeOther(&p, c)
-	}
-	endPayload(d, &p, c.Type)
 }
 
 // addMapFields appends the span of c's fields for ApplyDecoded, sorted
 // from its map.
 func (b *entryBuf) addMapFields(c *Command) {
 	lo := len(b.fields)
-	switch {
-	case c.Type == CmdCreate && c.Create != nil:
-		b.fields = sortedFields(b.fields, c.Create.Fields)
-	case c.Type == CmdSet && c.Set != nil:
-		b.fields = sortedFields(b.fields, c.Set.Fields)
+	if s := specOf(c.Type); s != nil && s.fields != nil && s.has(c) {
+		b.fields = sortedFields(b.fields, s.fields(c))
 	}
 	b.spans = append(b.spans, fieldSpan{lo, len(b.fields)})
 }
@@ -106,14 +87,32 @@ func (b *entryBuf) addMapFields(c *Command) {
 // large.
 func (b *entryBuf) release() {
 	clear(b.cmds)
-	clear(b.creates)
-	clear(b.sets)
 	clear(b.fields)
-	b.cmds, b.creates, b.sets = b.cmds[:0], b.creates[:0], b.sets[:0]
-	b.fields, b.spans = b.fields[:0], b.spans[:0]
+	b.cmds, b.fields, b.spans = b.cmds[:0], b.fields[:0], b.spans[:0]
+	b.creates.reset()
+	b.sets.reset()
 	if cap(b.cmds) > maxKept || cap(b.fields) > maxKept {
 		*b = entryBuf{}
 	}
+}
+
+// slab is a buffer of payloads of one type reused from entry to entry.
+type slab[T any] struct{ s []T }
+
+// grow makes room for n payloads; next may then be called n times.
+func (s *slab[T]) grow(n int) { s.s = slices.Grow(s.s[:0], n) }
+
+// next returns a new zero payload, valid until reset.
+func (s *slab[T]) next() *T {
+	var zero T
+	s.s = append(s.s, zero)
+	return &s.s[len(s.s)-1]
+}
+
+// reset drops the payloads (and what they point to) and keeps the room.
+func (s *slab[T]) reset() {
+	clear(s.s)
+	s.s = s.s[:0]
 }
 
 // fieldViews reads a field list as fields does (the same bytes accepted,

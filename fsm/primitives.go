@@ -3,6 +3,7 @@ package fsm
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 )
 
@@ -69,6 +70,32 @@ func appendFramed(dst []byte, body func([]byte) []byte) []byte {
 	copy(dst[start+h:], dst[start:start+n])
 	copy(dst[start:], hdr[:h])
 	return dst
+}
+
+// Exact sizes of the encodings above, for EncodedSize.
+
+func sizeUvarint(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
+
+// sizeVarint is the size of binary.AppendVarint's zig-zag encoding.
+func sizeVarint(v int64) int { return sizeUvarint(uint64(v<<1) ^ uint64(v>>63)) }
+
+func sizeString(s string) int { return sizeUvarint(uint64(len(s))) + len(s) }
+
+func sizeStrings(ss []string) int {
+	n := sizeUvarint(uint64(len(ss)))
+	for _, s := range ss {
+		n += sizeString(s)
+	}
+	return n
+}
+
+// sizeFields is the size of appendFields(m).
+func sizeFields(m map[string][]byte) int {
+	n := sizeUvarint(uint64(len(m)))
+	for k, v := range m {
+		n += sizeString(k) + sizeUvarint(uint64(len(v))) + len(v)
+	}
+	return n
 }
 
 // decoder reads the encodings above from a byte slice. Its error is sticky:

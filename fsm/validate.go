@@ -15,54 +15,25 @@ func errf(sentinel error, format string, args ...any) error {
 }
 
 // Check reports the errors Apply would return for c that do not depend on
-// the state (empty or oversized ids, bad TTLs, oversized fields). A nil
-// result does not promise Apply will succeed.
+// the state (empty or oversized ids, bad TTLs, oversized fields): those of
+// its type's check hook (cmdtable.go). A nil result does not promise Apply
+// will succeed.
 func (l Limits) Check(c *Command) error {
 	l = l.withDefaults()
 	if len(c.ReqID) > l.MaxReqIDLen {
 		return errf(ErrTooLarge, "request id length %d exceeds %d", len(c.ReqID), l.MaxReqIDLen)
 	}
-	switch c.Type {
-	case CmdCreate:
-		if c.Create == nil {
-			return errMissing(c.Type)
-		}
-		// Sessions have few fields: sort them on the stack.
-		var small [8]Field
-		return l.checkCreate(c.Create, sortedFields(small[:0], c.Create.Fields), 0)
-	case CmdSet:
-		if c.Set == nil {
-			return errMissing(c.Type)
-		}
-		var small [8]Field
-		return l.checkSet(c.Set, sortedFields(small[:0], c.Set.Fields), 0)
-	case CmdTouch:
-		if c.Touch == nil {
-			return errMissing(c.Type)
-		}
-		return checkTouch(c.Touch)
-	case CmdRotate:
-		if c.Rotate == nil {
-			return errMissing(c.Type)
-		}
-		return l.checkRotate(c.Rotate)
-	case CmdRevoke:
-		if c.Revoke == nil {
-			return errMissing(c.Type)
-		}
-		return checkRevoke(c.Revoke)
-	case CmdDestroy:
-		if c.Destroy == nil {
-			return errMissing(c.Type)
-		}
-	case CmdExpire:
-		if c.Expire == nil {
-			return errMissing(c.Type)
-		}
-	default:
+	s := specOf(c.Type)
+	if s == nil {
 		return errf(ErrUnknownCmd, "command type %d", c.Type)
 	}
-	return nil
+	if !s.has(c) {
+		return errMissing(c.Type)
+	}
+	if s.check == nil {
+		return nil
+	}
+	return s.check(l, c, nil, 0)
 }
 
 func errMissing(t CmdType) error {
@@ -79,80 +50,8 @@ func (l *Limits) checkID(what, id string) error {
 	return nil
 }
 
-// checkCreate validates c for a create at log time t. fs is c's fields,
-// sorted by name: Fields when c was built by a caller, or the fields of
-// the raft entry when ApplyBatch decoded c (entrybuf.go).
-func (l *Limits) checkCreate(c *Create, fs []Field, t int64) error {
-	if err := l.checkID("id", c.ID); err != nil {
-		return err
-	}
-	if len(c.Subject) > l.MaxSubjectLen {
-		return errf(ErrTooLarge, "subject length %d exceeds %d", len(c.Subject), l.MaxSubjectLen)
-	}
-	if c.IdleTimeout < 0 {
-		return errf(ErrInvalid, "negative idle timeout %d", c.IdleTimeout)
-	}
-	if c.AbsTTL < 0 {
-		return errf(ErrInvalid, "negative ttl %d", c.AbsTTL)
-	}
-	if overflows(t, c.IdleTimeout) || overflows(t, c.AbsTTL) {
-		return errf(ErrInvalid, "timeout beyond the end of time")
-	}
-	if len(fs) > l.MaxFields {
-		return errf(ErrTooLarge, "%d fields exceed %d", len(fs), l.MaxFields)
-	}
-	if err := l.checkFields(fs); err != nil {
-		return err
-	}
-	if size := len(c.ID) + len(c.Subject) + listSize(fs); size > l.MaxRecordBytes {
-		return errf(ErrTooLarge, "record size %d exceeds %d", size, l.MaxRecordBytes)
-	}
-	return nil
-}
-
 // overflows reports whether t+d exceeds int64.
 func overflows(t, d int64) bool { return t > 0 && d > math.MaxInt64-t }
-
-// checkSet validates s at log time t; fs is its fields as for checkCreate.
-func (l *Limits) checkSet(s *Set, fs []Field, t int64) error {
-	if err := l.checkID("id", s.ID); err != nil {
-		return err
-	}
-	if s.AbsTTL < 0 {
-		return errf(ErrInvalid, "negative ttl %d", s.AbsTTL)
-	}
-	if overflows(t, s.AbsTTL) {
-		return errf(ErrInvalid, "timeout beyond the end of time")
-	}
-	return l.checkFields(fs)
-}
-
-func checkTouch(t *Touch) error {
-	if len(t.IDs) != len(t.Times) {
-		return errf(ErrInvalid, "touch has %d ids but %d times", len(t.IDs), len(t.Times))
-	}
-	return nil
-}
-
-func (l *Limits) checkRotate(r *Rotate) error {
-	if err := l.checkID("old id", r.OldID); err != nil {
-		return err
-	}
-	if err := l.checkID("new id", r.NewID); err != nil {
-		return err
-	}
-	if r.OldID == r.NewID {
-		return errf(ErrInvalid, "rotate to the same id")
-	}
-	return nil
-}
-
-func checkRevoke(r *Revoke) error {
-	if r.Subject == "" {
-		return errf(ErrInvalid, "revoke without a subject")
-	}
-	return nil
-}
 
 // checkFields checks field names and value sizes. fs is sorted by name,
 // so the error (which is replicated via the dedup table) names the same

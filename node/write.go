@@ -162,35 +162,8 @@ func (n *Node) write(ctx context.Context, gid int, cmd fsm.Command) (fsm.Result,
 	return res, nil
 }
 
-// commandSize estimates a command's encoded size for MaxBatchBytes.
+// commandSize is a command's encoded size in a raft entry, for
+// MaxBatchBytes (the fsm's command table knows each type's encoding).
 func commandSize(c *fsm.Command) int {
-	n := 32 + len(c.ReqID)
-	switch {
-	case c.Create != nil:
-		n += len(c.Create.ID) + len(c.Create.Subject)
-		for k, v := range c.Create.Fields {
-			n += len(k) + len(v) + 8
-		}
-	case c.Set != nil:
-		n += len(c.Set.ID)
-		for k, v := range c.Set.Fields {
-			n += len(k) + len(v) + 8
-		}
-		for _, k := range c.Set.Unset {
-			n += len(k) + 4
-		}
-	case c.Touch != nil:
-		for _, id := range c.Touch.IDs {
-			n += len(id) + 12
-		}
-	case c.Destroy != nil:
-		for _, id := range c.Destroy.IDs {
-			n += len(id) + 4
-		}
-	case c.Expire != nil:
-		for _, id := range c.Expire.IDs {
-			n += len(id) + 4
-		}
-	}
-	return n
+	return fsm.EncodedSize(c)
 }

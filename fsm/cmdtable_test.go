@@ -1,0 +1,242 @@
+package fsm
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// tableSamples holds, for every command type in the table, commands that
+// exercise its whole body: a new command must add its own here, or
+// TestCmdTable fails. They are applied after tableSetup.
+func tableSamples() map[CmdType][]Command {
+	long := strings.Repeat("x", 200) // lengths that take two-byte uvarints
+	return map[CmdType][]Command{
+		CmdCreate: {
+			withReq(cCreate("n1", "u1", flds("a", "1", "", "", long, long), 30*sec, 3600*sec), "req-1"),
+			cCreate("n2", "", nil, 0, 0),
+			cCreate("n3", "u1", flds("b", "2"), -1, math.MaxInt64), // refused by check
+		},
+		CmdSet: {
+			cSet("s1", 0, flds("b", "2", long, "v"), "a", "zz"),
+			{Type: CmdSet, Set: &Set{ID: "s1", IfVersion: 1 << 40, AbsTTL: -90 * sec}},
+		},
+		CmdTouch: {
+			cTouch([]string{"s1", "s2"}, []int64{t0, math.MinInt64}),
+			cTouch([]string{"s1"}, nil), // refused by check
+		},
+		CmdDestroy: {cDestroy("s2", "missing", long)},
+		CmdRotate:  {cRotate("s1", "s9", 1), cRotate("s1", "s1", 0)},
+		CmdRevoke:  {withReq(cRevoke("u", "s1"), "r"), cRevoke("", "")},
+		CmdExpire:  {cExpire("s3", "s1")},
+	}
+}
+
+// tableSetup creates the records the samples work on: s3 expires at t0+1.
+func tableSetup() []Command {
+	return []Command{
+		cCreate("s1", "u", flds("a", "1"), 0, 0),
+		cCreate("s2", "u", nil, 0, 0),
+		cCreate("s3", "v", nil, 0, 1),
+	}
+}
+
+// TestCmdTable checks every entry of the command table: its hooks are
+// set, its name is unique and is CmdType.String, and its commands (and
+// its command without a payload) round-trip through AppendCommand and
+// DecodeCommand in EncodedSize bytes, pass or fail Check as Apply does,
+// and apply the same whether ApplyBatch decodes them (decodeView) or
+// ApplyDecoded takes them as they are.
+func TestCmdTable(t *testing.T) {
+	samples := tableSamples()
+	names := map[string]CmdType{}
+	for typ := range 256 {
+		typ := CmdType(typ)
+		s := specOf(typ)
+		if s == nil {
+			if len(samples[typ]) > 0 {
+				t.Errorf("type %d has samples but no table entry", typ)
+			}
+			if want := "type " + strconv.Itoa(int(typ)); typ != CmdBatch && typ.String() != want {
+				t.Errorf("unknown type %d is called %q", typ, typ.String())
+			}
+			c := Command{Type: typ, ReqID: "r"}
+			if got := EncodedSize(&c); got != len(AppendCommand(nil, &c)) || got != 3 {
+				t.Errorf("unknown type %d: EncodedSize %d, encoding %d bytes, want 3", typ, got, len(AppendCommand(nil, &c)))
+			}
+			continue
+		}
+		t.Run(s.name, func(t *testing.T) {
+			if s.name == "" || s.name != strings.ToLower(s.name) || typ.String() != s.name {
+				t.Errorf("name %q, String %q", s.name, typ.String())
+			}
+			if prev, dup := names[s.name]; dup {
+				t.Errorf("name %q is also type %d's", s.name, prev)
+			}
+			names[s.name] = typ
+			if s.has == nil || s.encode == nil || s.size == nil || s.decode == nil || s.shards == nil || s.apply == nil {
+				t.Fatal("a required hook (has, encode, size, decode, shards, apply) is nil")
+			}
+			if typ&IgnorableFlag != 0 || typ == CmdBatch {
+				t.Errorf("type %d may not be a command", typ)
+			}
+			if len(samples[typ]) == 0 {
+				t.Fatal("no sample commands in tableSamples")
+			}
+			if s.has(&Command{Type: typ}) {
+				t.Error("has is true without a payload")
+			}
+			for i, c := range append(samples[typ], Command{Type: typ}) {
+				checkTableCmd(t, i, c)
+			}
+		})
+	}
+}
+
+func checkTableCmd(t *testing.T, i int, c Command) {
+	t.Helper()
+	s := specOf(c.Type)
+	data := AppendCommand(nil, &c)
+	if n := EncodedSize(&c); n != len(data) {
+		t.Errorf("cmd %d: EncodedSize %d, encoding %d bytes", i, n, len(data))
+	}
+	got, err := DecodeCommand(data)
+	if err != nil {
+		t.Fatalf("cmd %d: %v", i, err)
+	}
+	if !s.has(got) {
+		t.Fatalf("cmd %d decodes without a payload", i)
+	}
+	if s.has(&c) && !reflect.DeepEqual(*got, c) {
+		t.Errorf("cmd %d round trip:\n got %+v\nwant %+v", i, *got, c)
+	}
+
+	// Without its payload, Check and Apply refuse it; encoded, it is a
+	// command with a zero payload, applied below.
+	if !s.has(&c) {
+		cerr := Limits{}.Check(&c)
+		res := New(Limits{}).ApplyDecoded(1, &Batch{Time: t0, Cmds: []Command{c}})
+		if !errors.Is(cerr, ErrInvalid) || !errors.Is(res[0].Err, ErrInvalid) {
+			t.Errorf("cmd %d without payload: Check %v, Apply %v", i, cerr, res[0].Err)
+		}
+		c = *got
+	}
+
+	// Apply through both decoders, from the same state.
+	entry := &Batch{Time: t0 + 2, Cmds: []Command{c}}
+	a, b := New(Limits{}), New(Limits{})
+	setup := &Batch{Time: t0, Cmds: tableSetup()}
+	a.ApplyDecoded(1, setup)
+	b.ApplyDecoded(1, setup)
+	ra, err := a.ApplyBatch(2, EncodeBatch(entry))
+	if err != nil {
+		t.Fatalf("cmd %d: %v", i, err)
+	}
+	rb := b.ApplyDecoded(2, entry)
+	if string(encodeResults(ra)) != string(encodeResults(rb)) || errText(ra[0].Err) != errText(rb[0].Err) {
+		t.Errorf("cmd %d: ApplyBatch %+v, ApplyDecoded %+v", i, ra[0], rb[0])
+	}
+	if a.Hash() != b.Hash() {
+		t.Errorf("cmd %d: ApplyBatch and ApplyDecoded reach different states", i)
+	}
+
+	// Check refuses what Apply refuses without looking at the state.
+	if cerr := (Limits{}).Check(&c); cerr != nil && errText(cerr) != errText(rb[0].Err) {
+		t.Errorf("cmd %d: Check %v, Apply %v", i, cerr, rb[0].Err)
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// TestSizes checks the size helpers against the encoders at the
+// boundaries of each varint length.
+func TestSizes(t *testing.T) {
+	for shift := range 64 {
+		for _, v := range []uint64{1<<shift - 1, 1 << shift, 1<<shift + 1, math.MaxUint64 >> shift} {
+			if got, want := sizeUvarint(v), len(binary.AppendUvarint(nil, v)); got != want {
+				t.Errorf("sizeUvarint(%d) = %d, want %d", v, got, want)
+			}
+			for _, s := range []int64{int64(v), -int64(v)} {
+				if got, want := sizeVarint(s), len(binary.AppendVarint(nil, s)); got != want {
+					t.Errorf("sizeVarint(%d) = %d, want %d", s, got, want)
+				}
+			}
+		}
+	}
+	for _, v := range []int64{0, math.MinInt64, math.MaxInt64} {
+		if got, want := sizeVarint(v), len(binary.AppendVarint(nil, v)); got != want {
+			t.Errorf("sizeVarint(%d) = %d, want %d", v, got, want)
+		}
+	}
+	m := flds("a", strings.Repeat("v", 300), strings.Repeat("n", 128), "", "", "x")
+	if got, want := sizeFields(m), len(appendFields(nil, m)); got != want {
+		t.Errorf("sizeFields = %d, want %d", got, want)
+	}
+	// EncodeBatch allocates once, the size it needs.
+	b := sampleBatch()
+	if n, hint := len(EncodeBatch(b)), batchSizeHint(b); hint < n || hint > n+2*binary.MaxVarintLen64 {
+		t.Errorf("batchSizeHint %d for %d bytes", hint, n)
+	}
+}
+
+// FuzzEncodedSize: whatever command decodes, EncodedSize is the length of
+// its encoding.
+func FuzzEncodedSize(f *testing.F) {
+	for _, cs := range tableSamples() {
+		for _, c := range cs {
+			f.Add(AppendCommand(nil, &c))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := DecodeCommand(data)
+		if err != nil {
+			return
+		}
+		if n, enc := EncodedSize(c), AppendCommand(nil, c); n != len(enc) {
+			t.Fatalf("EncodedSize %d, encoding %d bytes: %+v", n, len(enc), c)
+		}
+	})
+}
+
+// TestCommandGolden pins the encoding of every command type (written by
+// the encoders before the command table existed): the bytes are in raft
+// logs on disk, so they may never change.
+func TestCommandGolden(t *testing.T) {
+	pinned := map[CmdType]bool{}
+	for _, tc := range []struct {
+		c   Command
+		hex string
+	}{
+		{withReq(cCreate("s1", "u1", flds("a", "1", "bin", "\x00\xff"), 30*sec, 3600*sec), "req-1"),
+			"020125057265712d3102733102753102016101310362696e0200ff80b09dc2df018080c58bc6d101"},
+		{cSet("s1", 300, flds("b", "2"), "a"), "03010f00027331ac02010162013201016100"},
+		{Command{Type: CmdSet, Set: &Set{ID: "s1", AbsTTL: -90 * sec}}, "03010d00027331000000ff8fd8c69e05"},
+		{cTouch([]string{"s1", "s2"}, []int64{t0, -1}), "0401130002027331027332028080d0e2c6bfce972f01"},
+		{cDestroy("s1", "s2"), "0501080002027331027332"},
+		{cRotate("s1", "s9", 7), "0601080002733102733907"},
+		{cRevoke("u1", "s9"), "07010700027531027339"},
+		{cExpire("x"), "08010400010178"},
+		{Command{Type: CmdCreate, ReqID: "r"}, "02010701720000000000"}, // no payload: a zero Create
+		{Command{Type: IgnorableFlag | 1, ReqID: "r"}, "810100"},       // unknown: empty payload
+	} {
+		if got := hex.EncodeToString(AppendCommand(nil, &tc.c)); got != tc.hex {
+			t.Errorf("%v: encoding\n got %s\nwant %s", tc.c.Type, got, tc.hex)
+		}
+		pinned[tc.c.Type] = true
+	}
+	for typ, s := range cmdTable {
+		if s != nil && !pinned[CmdType(typ)] {
+			t.Errorf("%s: no golden encoding", s.name)
+		}
+	}
+}
