@@ -316,3 +316,25 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// Without TLS a configured NodeID is sent (version 2 header) but not
+// proven; without one the header stays version 1, as before ids existed.
+func TestPlaintextCaller(t *testing.T) {
+	srv := newMux(t, testConfig())
+	var h countingEcho
+	srv.HandleRPC(h.handle)
+	withID := testConfig()
+	withID.NodeID = "n7"
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{{testConfig(), ""}, {withID, "n7"}} {
+		cli := newMux(t, tc.cfg)
+		if _, err := cli.Call(ctxT(t, 10*time.Second), srv.AdvertiseAddr(), 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		if c := h.caller.Load(); *c != (Caller{ID: tc.want, Addr: cli.AdvertiseAddr()}) {
+			t.Fatalf("caller %+v, want id %q unverified", *c, tc.want)
+		}
+	}
+}
