@@ -198,13 +198,20 @@ func (m *Mux) serveConn(tc *trackedConn) {
 		return
 	}
 	h, err := readHeader(tc)
-	if err == nil && m.cfg.TLS != nil {
-		err = m.checkClaim(h, certID)
-	}
 	if err != nil {
 		m.log.Debug("rejecting connection", "remote", tc.RemoteAddr().String(), "err", err)
 		tc.Close()
 		return
+	}
+	if m.cfg.TLS != nil {
+		if err := m.checkClaim(h, certID); err != nil {
+			// Only a holder of a cluster certificate gets this far: a
+			// member lying about itself, or misconfigured, is worth a
+			// warning (handshake failures above are scanners, kept quiet).
+			m.log.Warn("rejecting connection", "remote", tc.RemoteAddr().String(), "err", err)
+			tc.Close()
+			return
+		}
 	}
 	var layer *streamLayer
 	if h.kind == kindRaft {
