@@ -13,10 +13,12 @@ import (
 type TLS interface {
 	// NodeID is this node's id as its certificate names it.
 	NodeID() string
-	// ServerConfig is used for every accepted connection. It must require
-	// and verify a client certificate that names a node id.
+	// ServerConfig is called once, by Listen, and used for every accepted
+	// connection, so it must follow certificate reloads by itself (e.g.
+	// through GetConfigForClient). It must require and verify a client
+	// certificate that names a node id.
 	ServerConfig() *tls.Config
-	// ClientConfig is used for a dial. It must verify the server's
+	// ClientConfig is called for every dial. It must verify the server's
 	// certificate and, when serverID is not empty, that it names serverID.
 	ClientConfig(serverID string) *tls.Config
 	// PeerID returns the node id of a verified peer after the handshake.
