@@ -1,6 +1,9 @@
 package mux
 
 import (
+	"context"
+	"crypto/tls"
+	"fmt"
 	"net"
 	"sync"
 )
@@ -16,9 +19,10 @@ const (
 // (Mux.conns) lets Close, StreamLayer.Close and Faults.Block find and close
 // connections; Close unregisters, so raft closing a conn keeps it tidy.
 type trackedConn struct {
-	net.Conn
-	m   *Mux
-	dir direction
+	net.Conn // what reads and writes go through: raw, or a *tls.Conn over it
+	raw      net.Conn
+	m        *Mux
+	dir      direction
 
 	// Guarded by m.mu: set at dial time for outbound conns, after the
 	// header for inbound ones.
@@ -29,14 +33,52 @@ type trackedConn struct {
 	closeErr  error
 }
 
+// newTrackedConn wraps raw, in TLS as a server (inbound) or a client
+// dialing the node serverID (outbound) when the mux has TLS. No I/O
+// happens until the handshake.
+func (m *Mux) newTrackedConn(raw net.Conn, dir direction, serverID string) *trackedConn {
+	c := &trackedConn{Conn: raw, raw: raw, m: m, dir: dir}
+	switch {
+	case m.cfg.TLS == nil:
+	case dir == inboundDir:
+		c.Conn = tls.Server(raw, m.serverTLS)
+	default:
+		c.Conn = tls.Client(raw, m.cfg.TLS.ClientConfig(serverID))
+	}
+	return c
+}
+
+// Close closes the underlying TCP connection directly: a TLS close_notify
+// could block up to 5s on a peer that stopped reading, and every reader of
+// ours treats a bare EOF at a frame boundary as the end anyway.
 func (c *trackedConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.m.mu.Lock()
 		delete(c.m.conns, c)
 		c.m.mu.Unlock()
-		c.closeErr = c.Conn.Close()
+		if c.dir == inboundDir {
+			c.m.inbound.Add(-1)
+		}
+		c.closeErr = c.raw.Close()
 	})
 	return c.closeErr
+}
+
+// handshake runs the TLS handshake, if any, within ctx and the conn's
+// deadline. Inbound, it returns the id the client's certificate names.
+func (c *trackedConn) handshake(ctx context.Context) (peerID string, err error) {
+	tc, ok := c.Conn.(*tls.Conn)
+	if !ok {
+		return "", nil
+	}
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return "", fmt.Errorf("tls handshake: %w", err)
+	}
+	id, err := c.m.cfg.TLS.PeerID(tc.ConnectionState())
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrIdentity, err)
+	}
+	return id, nil
 }
 
 // track registers c. It fails (and closes c) if the mux is closed.
@@ -44,7 +86,7 @@ func (m *Mux) track(c *trackedConn) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		c.Conn.Close()
+		c.Close()
 		return ErrClosed
 	}
 	m.conns[c] = struct{}{}

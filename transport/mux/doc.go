@@ -4,12 +4,35 @@
 //
 // Every connection starts with a small header written by the dialer (see
 // header.go): magic "SRMX", a version byte, a kind byte ('R' raft, 'P' rpc),
-// the raft group for raft connections, and the dialer's advertised mux
-// address. The acceptor answers a valid, accepted header with one ack byte,
+// the raft group for raft connections, the dialer's advertised mux address
+// and the node id the dialer claims to be. The acceptor answers a valid, accepted header with one ack byte,
 // so a dialer learns before it sends anything else whether the peer took the
 // connection; that is what lets Call say "certainly not delivered"
 // (ErrUnreachable) instead of "outcome unknown" (ErrConnLost) when a peer
 // refuses a connection.
+//
+// # Authentication
+//
+// With Config.TLS set (see transport/tlsconf) every accepted and dialed
+// connection is TLS 1.3 with certificates from the cluster CA on both
+// sides, and the header travels inside it. The acceptor refuses, before
+// the ack and before reading anything else, a connection whose handshake
+// fails (plaintext, no certificate, another CA, a certificate naming no
+// node) or whose header claims another node id than its certificate names
+// or an address that Config.PeerID attributes to another node. The dialer
+// refuses a server whose certificate does not name the node Config.PeerID
+// expects at that address. RPC handlers learn the proven caller from
+// CallerFrom(ctx). Without TLS the mux is plaintext and trusts every
+// header: for tests and closed networks only.
+//
+// # Resource bounds
+//
+// Whoever reaches the port, with or without TLS: at most
+// Config.MaxInboundConns accepted connections exist at once (more are closed
+// unread); the handshake and header must complete within HeaderTimeout; RPC
+// frames are capped at MaxRPCBytes and their buffers grow as bytes arrive,
+// so a header claiming a large frame costs nothing until the bytes come;
+// running handlers are capped by MaxConcurrentHandlers (BUSY beyond).
 //
 // Raft connections are handed, after the header, as plain byte streams to the
 // raft.StreamLayer of their group (Mux.StreamLayer), so each group runs its

@@ -34,6 +34,15 @@ var (
 	// it is closed because the stream can no longer be trusted.
 	ErrBadFrame = errors.New("mux: bad rpc frame")
 
+	// ErrIdentity means a peer did not prove the identity it claimed: with
+	// TLS, an accepted connection whose certificate names another node than
+	// its header (or than Config.PeerID expects at the address it claims),
+	// or a dialed server that is not the node expected at that address.
+	ErrIdentity = errors.New("mux: peer identity not proven")
+
+	// ErrConfig is wrapped by Config.Validate's errors.
+	ErrConfig = errors.New("mux: invalid config")
+
 	// ErrBlocked is wrapped (together with ErrUnreachable) when Faults blocks
 	// a peer, so test logs say why a dial failed.
 	ErrBlocked = errors.New("mux: blocked by fault injection")

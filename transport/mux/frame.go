@@ -74,11 +74,36 @@ func (r *frameReader) next() (id uint64, tag byte, payload []byte, err error) {
 	if size := uint64(n) + 4; size > uint64(r.max) {
 		return id, tag, nil, &frameTooLargeError{id: id, tag: tag, size: size, body: int64(n) - frameFixed}
 	}
-	payload = make([]byte, int(n)-frameFixed)
-	if _, err := io.ReadFull(r.br, payload); err != nil {
+	payload, err = readGrowing(r.br, int(n)-frameFixed)
+	if err != nil {
 		return 0, 0, nil, unexpectedEOF(err)
 	}
 	return id, tag, payload, nil
+}
+
+// firstChunk is the most a frame body gets before its bytes arrive.
+const firstChunk = 32 << 10
+
+// readGrowing reads exactly n bytes into a buffer that starts at
+// min(n, firstChunk) and doubles as bytes arrive, so a frame header claiming
+// a huge body costs at most firstChunk until the peer actually sends it; the
+// memory ever held is below twice the bytes received plus firstChunk.
+func readGrowing(r io.Reader, n int) ([]byte, error) {
+	buf := make([]byte, min(n, firstChunk))
+	got := 0
+	for {
+		k, err := io.ReadFull(r, buf[got:])
+		got += k
+		if err != nil {
+			return nil, err
+		}
+		if got == n {
+			return buf, nil
+		}
+		next := make([]byte, min(n, 2*len(buf)))
+		copy(next, buf)
+		buf = next
+	}
 }
 
 // skip discards the body of an oversized frame.

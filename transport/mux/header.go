@@ -7,17 +7,23 @@ import (
 )
 
 // Connection header, written by the dialer as the first bytes of every
-// connection:
+// connection (inside TLS when TLS is configured):
 //
-//	"SRMX" | version u8 (1) | kind u8 ('R'|'P') | [group u16, raft only] |
-//	addrLen u16 | addr (the dialer's advertised mux address)
+//	"SRMX" | version u8 | kind u8 ('R'|'P') | [group u16, raft only] |
+//	addrLen u16 | addr (the dialer's advertised mux address) |
+//	[idLen u8 | id (the node id the dialer claims to be), version 2 only]
 //
+// Version 1 has no id; a dialer without a node id sends it, so plaintext
+// clusters speak exactly the header they did before ids existed. With TLS
+// the acceptor requires version 2 and an id equal to the certificate's.
 // All integers are big-endian. The acceptor replies with the single byte
-// ackByte once it has accepted the connection (header valid, peer not
-// blocked, group known); otherwise it closes the connection.
+// ackByte once it has accepted the connection (header valid, identity
+// proven, peer not blocked, group known); otherwise it closes the
+// connection.
 const (
-	headerMagic   = "SRMX"
-	headerVersion = 1
+	headerMagic     = "SRMX"
+	headerVersion   = 1
+	headerVersionID = 2
 
 	kindRaft = 'R'
 	kindRPC  = 'P'
@@ -27,6 +33,9 @@ const (
 	// maxAddrLen bounds the advertised address: a DNS name (253) plus
 	// ":65535" fits easily, and a garbage length cannot make us allocate much.
 	maxAddrLen = 1024
+
+	// maxIDLen bounds the claimed node id (one length byte).
+	maxIDLen = 255
 )
 
 // header is the parsed connection header.
@@ -34,6 +43,7 @@ type header struct {
 	kind  byte
 	group uint16 // meaningful for kindRaft only
 	addr  string // dialer's advertised mux address
+	id    string // node id the dialer claims; "" in a version 1 header
 }
 
 // appendHeader encodes h. It fails only for an address that cannot be sent.
@@ -41,8 +51,15 @@ func appendHeader(dst []byte, h header) ([]byte, error) {
 	if len(h.addr) == 0 || len(h.addr) > maxAddrLen {
 		return nil, fmt.Errorf("%w: advertised address length %d not in 1..%d", ErrBadHeader, len(h.addr), maxAddrLen)
 	}
+	if len(h.id) > maxIDLen {
+		return nil, fmt.Errorf("%w: node id length %d over %d", ErrBadHeader, len(h.id), maxIDLen)
+	}
+	version := byte(headerVersion)
+	if h.id != "" {
+		version = headerVersionID
+	}
 	dst = append(dst, headerMagic...)
-	dst = append(dst, headerVersion, h.kind)
+	dst = append(dst, version, h.kind)
 	switch h.kind {
 	case kindRaft:
 		dst = binary.BigEndian.AppendUint16(dst, h.group)
@@ -51,7 +68,12 @@ func appendHeader(dst []byte, h header) ([]byte, error) {
 		return nil, fmt.Errorf("%w: kind %q", ErrBadHeader, h.kind)
 	}
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(h.addr)))
-	return append(dst, h.addr...), nil
+	dst = append(dst, h.addr...)
+	if h.id != "" {
+		dst = append(dst, byte(len(h.id)))
+		dst = append(dst, h.id...)
+	}
+	return dst, nil
 }
 
 // readHeader reads exactly one header from r and nothing more, so the
@@ -65,7 +87,8 @@ func readHeader(r io.Reader) (header, error) {
 	if string(b[:4]) != headerMagic {
 		return h, fmt.Errorf("%w: bad magic %q", ErrBadHeader, b[:4])
 	}
-	if b[4] != headerVersion {
+	version := b[4]
+	if version != headerVersion && version != headerVersionID {
 		return h, fmt.Errorf("%w: unsupported version %d", ErrBadHeader, b[4])
 	}
 	h.kind = b[5]
@@ -91,5 +114,19 @@ func readHeader(r io.Reader) (header, error) {
 		return h, fmt.Errorf("%w: %w", ErrBadHeader, err)
 	}
 	h.addr = string(addr)
+	if version == headerVersion {
+		return h, nil
+	}
+	if _, err := io.ReadFull(r, b[:1]); err != nil {
+		return h, fmt.Errorf("%w: %w", ErrBadHeader, err)
+	}
+	if b[0] == 0 {
+		return h, fmt.Errorf("%w: empty node id in a version %d header", ErrBadHeader, version)
+	}
+	id := make([]byte, b[0])
+	if _, err := io.ReadFull(r, id); err != nil {
+		return h, fmt.Errorf("%w: %w", ErrBadHeader, err)
+	}
+	h.id = string(id)
 	return h, nil
 }

@@ -11,6 +11,8 @@ func TestHeaderRoundTrip(t *testing.T) {
 		{kind: kindRaft, group: 0, addr: "127.0.0.1:7000"},
 		{kind: kindRaft, group: 65535, addr: "node-1.example:7000"},
 		{kind: kindRPC, addr: "[::1]:1"},
+		{kind: kindRaft, group: 7, addr: "10.0.0.1:7000", id: "n1"},
+		{kind: kindRPC, addr: "x:1", id: string(bytes.Repeat([]byte{'i'}, maxIDLen))},
 	} {
 		b, err := appendHeader(nil, h)
 		if err != nil {
@@ -39,14 +41,17 @@ func TestHeaderRejects(t *testing.T) {
 		return b
 	}
 	cases := map[string][]byte{
-		"empty":      nil,
-		"bad magic":  mut(0, 'X'),
-		"bad ver":    mut(4, 2),
-		"bad kind":   mut(5, 'Z'),
-		"short":      good[:len(good)-1],
-		"zero addr":  {'S', 'R', 'M', 'X', 1, 'P', 0, 0},
-		"huge addr":  {'S', 'R', 'M', 'X', 1, 'P', 0xff, 0xff},
-		"http probe": []byte("GET / HTTP/1.1\r\n\r\n"),
+		"empty":       nil,
+		"bad magic":   mut(0, 'X'),
+		"bad ver":     mut(4, 9),
+		"v2 no id":    mut(4, headerVersionID),
+		"v2 zero id":  append(mut(4, headerVersionID), 0),
+		"v2 short id": append(mut(4, headerVersionID), 3, 'a'),
+		"bad kind":    mut(5, 'Z'),
+		"short":       good[:len(good)-1],
+		"zero addr":   {'S', 'R', 'M', 'X', 1, 'P', 0, 0},
+		"huge addr":   {'S', 'R', 'M', 'X', 1, 'P', 0xff, 0xff},
+		"http probe":  []byte("GET / HTTP/1.1\r\n\r\n"),
 	}
 	for name, b := range cases {
 		if _, err := readHeader(bytes.NewReader(b)); !errors.Is(err, ErrBadHeader) {
@@ -56,13 +61,16 @@ func TestHeaderRejects(t *testing.T) {
 	if _, err := appendHeader(nil, header{kind: kindRPC}); err == nil {
 		t.Error("appendHeader accepted an empty address")
 	}
+	if _, err := appendHeader(nil, header{kind: kindRPC, addr: "a:1", id: string(bytes.Repeat([]byte{'i'}, maxIDLen+1))}); err == nil {
+		t.Error("appendHeader accepted an over-long node id")
+	}
 	if _, err := appendHeader(nil, header{kind: 'Q', addr: "a:1"}); err == nil {
 		t.Error("appendHeader accepted an unknown kind")
 	}
 }
 
 func FuzzHeader(f *testing.F) {
-	for _, h := range []header{{kind: kindRaft, group: 9, addr: "127.0.0.1:7000"}, {kind: kindRPC, addr: "x:1"}} {
+	for _, h := range []header{{kind: kindRaft, group: 9, addr: "127.0.0.1:7000"}, {kind: kindRPC, addr: "x:1"}, {kind: kindRPC, addr: "x:1", id: "n2"}} {
 		b, _ := appendHeader(nil, h)
 		f.Add(b)
 	}

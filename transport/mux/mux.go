@@ -2,6 +2,7 @@ package mux
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,10 @@ type Mux struct {
 	ln        net.Listener
 	advertise string
 	faults    *Faults
+	serverTLS *tls.Config // nil without TLS
+
+	inbound      atomic.Int64 // accepted conns not yet closed
+	lastFullWarn atomic.Int64 // unix nanos of the last "too many connections" warning
 
 	// ctx ends when Close starts; dials, handlers and waits derive from it.
 	ctx    context.Context
@@ -41,6 +46,9 @@ type Mux struct {
 
 // Listen binds addr and starts accepting connections in a goroutine.
 func Listen(addr string, cfg Config) (*Mux, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -52,7 +60,7 @@ func Listen(addr string, cfg Config) (*Mux, error) {
 	}
 	if len(adv) > maxAddrLen {
 		ln.Close()
-		return nil, fmt.Errorf("mux: advertise address longer than %d bytes", maxAddrLen)
+		return nil, fmt.Errorf("%w: advertise address longer than %d bytes", ErrConfig, maxAddrLen)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Mux{
@@ -66,6 +74,9 @@ func Listen(addr string, cfg Config) (*Mux, error) {
 		conns:     make(map[*trackedConn]struct{}),
 		layers:    make(map[uint16]*streamLayer),
 		peers:     make(map[string]*peer),
+	}
+	if cfg.TLS != nil {
+		m.serverTLS = cfg.TLS.ServerConfig()
 	}
 	m.faults = &Faults{m: m}
 	m.goFn(m.acceptLoop)
@@ -146,7 +157,15 @@ func (m *Mux) acceptLoop() {
 			}
 		}
 		delay = 0
-		tc := &trackedConn{Conn: c, m: m, dir: inboundDir}
+		// Over the cap, close before reading a byte: the connection costs
+		// nothing beyond its file descriptor's brief life.
+		if m.inbound.Add(1) > int64(m.cfg.MaxInboundConns) {
+			m.inbound.Add(-1)
+			c.Close()
+			m.warnFull()
+			continue
+		}
+		tc := m.newTrackedConn(c, inboundDir, "")
 		if m.track(tc) != nil {
 			return
 		}
@@ -157,14 +176,42 @@ func (m *Mux) acceptLoop() {
 	}
 }
 
-// serveConn reads the header of an accepted connection and routes it.
+// warnFull logs that MaxInboundConns was hit, at most every 10 seconds.
+func (m *Mux) warnFull() {
+	now := time.Now().UnixNano()
+	last := m.lastFullWarn.Load()
+	if now-last < int64(10*time.Second) || !m.lastFullWarn.CompareAndSwap(last, now) {
+		return
+	}
+	m.log.Warn("refusing inbound connections: MaxInboundConns reached", "max", m.cfg.MaxInboundConns)
+}
+
+// serveConn authenticates an accepted connection, reads its header and
+// routes it.
 func (m *Mux) serveConn(tc *trackedConn) {
+	// One deadline covers the TLS handshake, the header and the ack.
 	tc.SetDeadline(time.Now().Add(m.cfg.HeaderTimeout))
+	certID, err := tc.handshake(m.ctx)
+	if err != nil {
+		m.log.Debug("rejecting connection", "remote", tc.RemoteAddr().String(), "err", err)
+		tc.Close()
+		return
+	}
 	h, err := readHeader(tc)
 	if err != nil {
 		m.log.Debug("rejecting connection", "remote", tc.RemoteAddr().String(), "err", err)
 		tc.Close()
 		return
+	}
+	if m.cfg.TLS != nil {
+		if err := m.checkClaim(h, certID); err != nil {
+			// Only a holder of a cluster certificate gets this far: a
+			// member lying about itself, or misconfigured, is worth a
+			// warning (handshake failures above are scanners, kept quiet).
+			m.log.Warn("rejecting connection", "remote", tc.RemoteAddr().String(), "err", err)
+			tc.Close()
+			return
+		}
 	}
 	var layer *streamLayer
 	if h.kind == kindRaft {
@@ -191,8 +238,21 @@ func (m *Mux) serveConn(tc *trackedConn) {
 	case kindRaft:
 		layer.deliver(tc)
 	case kindRPC:
-		m.serveRPC(tc)
+		m.serveRPC(tc, Caller{ID: h.id, Addr: h.addr, Verified: m.cfg.TLS != nil})
 	}
+}
+
+// checkClaim refuses a header whose claimed identity the certificate does
+// not prove: the claimed id must be the certificate's, and the address it
+// claims as its own must not belong to another node as far as PeerID knows.
+func (m *Mux) checkClaim(h header, certID string) error {
+	if h.id != certID {
+		return fmt.Errorf("%w: certificate names node %q, header claims %q", ErrIdentity, certID, h.id)
+	}
+	if want := m.cfg.PeerID(h.addr); want != "" && want != certID {
+		return fmt.Errorf("%w: node %q claims address %s, which belongs to node %q", ErrIdentity, certID, h.addr, want)
+	}
+	return nil
 }
 
 // dial connects to a peer's mux and completes the header/ack handshake
@@ -202,8 +262,8 @@ func (m *Mux) dial(addr string, timeout time.Duration, h header, layer *streamLa
 	if m.faults.blocked(addr, outboundDir) {
 		return nil, notSent(fmt.Errorf("%w: dial %s", ErrBlocked, addr))
 	}
-	h.addr = m.advertise
-	hdr, err := appendHeader(make([]byte, 0, 16+len(h.addr)), h)
+	h.addr, h.id = m.advertise, m.cfg.NodeID
+	hdr, err := appendHeader(make([]byte, 0, 16+len(h.addr)+len(h.id)), h)
 	if err != nil {
 		return nil, notSent(err)
 	}
@@ -214,7 +274,7 @@ func (m *Mux) dial(addr string, timeout time.Duration, h header, layer *streamLa
 	if err != nil {
 		return nil, notSent(err)
 	}
-	tc := &trackedConn{Conn: c, m: m, dir: outboundDir}
+	tc := m.newTrackedConn(c, outboundDir, m.cfg.PeerID(addr))
 	if err := m.track(tc); err != nil {
 		return nil, notSent(err)
 	}
@@ -226,6 +286,13 @@ func (m *Mux) dial(addr string, timeout time.Duration, h header, layer *streamLa
 	// Closing the conn when ctx ends (mux closing) interrupts the handshake.
 	stop := context.AfterFunc(ctx, func() { tc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
+	// The server is verified here (chain, and node id when PeerID knows
+	// it). With TLS 1.3 our certificate is judged after this returns: a
+	// refusal shows up as the ack read failing below.
+	if _, err := tc.handshake(ctx); err != nil {
+		tc.Close()
+		return nil, notSent(fmt.Errorf("dial %s: %w", addr, err))
+	}
 	if _, err := tc.Write(hdr); err != nil {
 		tc.Close()
 		return nil, notSent(fmt.Errorf("dial %s: write header: %w", addr, err))

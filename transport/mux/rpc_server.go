@@ -19,6 +19,27 @@ import (
 // forwarded errors keep their code), or CodeErr; its Msg is err.Error().
 type RPCHandler func(ctx context.Context, method uint8, payload []byte) ([]byte, error)
 
+// Caller identifies the peer that sent an RPC request; handlers get it from
+// CallerFrom(ctx).
+type Caller struct {
+	// ID is the node id the peer's header claims; "" from a peer without
+	// one (plaintext, version 1 header).
+	ID string
+	// Addr is the peer's advertised mux address, as its header claims.
+	Addr string
+	// Verified is true when the mux runs TLS: ID is then proven by the
+	// peer's certificate (and Addr checked against Config.PeerID).
+	Verified bool
+}
+
+type callerKey struct{}
+
+// CallerFrom returns the caller of the RPC whose handler got ctx.
+func CallerFrom(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(Caller)
+	return c, ok
+}
+
 // codeRespTooLarge is sent when the handler ran but its response does not
 // fit in MaxRPCBytes; the caller turns it into ErrConnLost, not a
 // RemoteError, because the handler's effect happened but its result is lost.
@@ -35,10 +56,10 @@ func (m *Mux) HandleRPC(h RPCHandler) {
 }
 
 // serveRPC runs the read side of an accepted RPC connection.
-func (m *Mux) serveRPC(tc *trackedConn) {
+func (m *Mux) serveRPC(tc *trackedConn, caller Caller) {
 	// Handlers get a ctx that ends with the connection: nobody can receive
 	// their answer after that.
-	ctx, cancel := context.WithCancel(m.ctx)
+	ctx, cancel := context.WithCancel(context.WithValue(m.ctx, callerKey{}, caller))
 	w := newFrameWriter(tc, m.cfg.WriteTimeout)
 	if !m.goFn(func() {
 		if err := w.run(); err != nil {

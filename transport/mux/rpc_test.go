@@ -399,7 +399,18 @@ func TestCallAfterClose(t *testing.T) {
 }
 
 func BenchmarkRPC(b *testing.B) {
-	client, server := newMux(b, testConfig()), newMux(b, testConfig())
+	benchRPC(b, testConfig(), testConfig())
+}
+
+// BenchmarkRPCTLS is BenchmarkRPC over mutual TLS 1.3, for the cost of TLS
+// on established connections.
+func BenchmarkRPCTLS(b *testing.B) {
+	pki := newPKI(b)
+	benchRPC(b, tlsConfig(pki, "n1"), tlsConfig(pki, "n2"))
+}
+
+func benchRPC(b *testing.B, ccfg, scfg Config) {
+	client, server := newMux(b, ccfg), newMux(b, scfg)
 	server.HandleRPC(echo)
 	addr := server.AdvertiseAddr()
 	payload := bytes.Repeat([]byte{'p'}, 64)

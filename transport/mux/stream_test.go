@@ -136,3 +136,35 @@ func TestStreamLayerAfterMuxClose(t *testing.T) {
 		t.Fatalf("dial from closed mux: %v", err)
 	}
 }
+
+// BenchmarkStreamDial measures a raft connection's setup: dial, header and
+// ack (plus the TLS handshake in BenchmarkStreamDialTLS), then close.
+func BenchmarkStreamDial(b *testing.B) { benchStreamDial(b, testConfig(), testConfig()) }
+
+func BenchmarkStreamDialTLS(b *testing.B) {
+	pki := newPKI(b)
+	benchStreamDial(b, tlsConfig(pki, "n1"), tlsConfig(pki, "n2"))
+}
+
+func benchStreamDial(b *testing.B, acfg, bcfg Config) {
+	a, srv := newMux(b, acfg), newMux(b, bcfg)
+	la, lb := a.StreamLayer(0), srv.StreamLayer(0)
+	go func() {
+		for {
+			c, err := lb.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	addr := raft.ServerAddress(srv.AdvertiseAddr())
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := la.Dial(addr, 5*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+}
