@@ -6,6 +6,15 @@
 // expiry sweeper, the idle-touch buffer, leadership balancing, and the RESP
 // command handlers served on the client port.
 //
+// Two places decide for all the rest. The RESP command table (cmdtable.go)
+// holds one entry per command (arity, flags, ACL categories, key
+// positions, documentation, handler); the dispatcher (handler.go) and
+// COMMAND are driven by it, and adding a command is one entry plus its
+// handler in the cmd_*.go file of its family. The read rules (read.go,
+// linearizableRead and weakRead) decide whether a read may be answered
+// from local state; the SESSION.GET fast path, the general read path and
+// forwarded reads all ask them.
+//
 // Imports flow one way: node uses fsm (state machine) and transport/*
 // (bytes on the wire); nothing below imports node.
 package node

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/sessionraft/sessionraft/fsm"
@@ -18,87 +17,75 @@ import (
 // Dispatch and defers its reply to the shared leadership round, which
 // writes it (resp.Deferred). Anything else (forwarding, a leader not ready,
 // a failed round, test-mode unsafe reads) takes the general path,
-// handler.get on a goroutine, which retries and forwards; the fast path
-// never answers an error of its own, so errors read exactly as before.
+// readGet on a goroutine, which retries and forwards; the fast path never
+// answers an error of its own, so errors read the same on both. Both paths
+// ask the same read rules (read.go) whether a read may be answered.
 
 // errSessionNotFound is the NOTFOUND of a read.
 var errSessionNotFound = fmt.Errorf("%w: session not found", fsm.ErrNotFound)
 
 // getNow answers SESSION.GET without waiting, or defers it to a
 // leadership round, and reports whether it did; false leaves r untouched
-// for the general path.
-func (h *handler) getNow(_ *resp.Conn, st *connState, args [][]byte, r *resp.Reply) bool {
+// for the general path. Whether the read may be answered is decided by the
+// read rules (read.go), as on the general path.
+func (h *handler) getNow(r *resp.Reply, id string, o readOpts, touch bool) bool {
 	n := h.n
 	if n.test.unsafeReads.Load() {
 		return false // the general path implements the test hook
 	}
-	o, touch, err := parseReadOpts(args[2:], st.opts, true)
-	if err != nil {
-		return false
-	}
-	id := string(args[1])
-	gid := n.ring.Group(id)
-	g := n.groups[gid]
-	switch o.level {
-	case wire.Stale:
-		if g.stateAge() > o.maxStale { // staleCheck's test, without its error
-			return false
-		}
-	case wire.Leader:
-		if _, ok := g.readyNow(); !ok {
-			return false
-		}
-	case wire.Linearizable:
+	g := n.groups[n.ring.Group(id)]
+	if o.level == wire.Linearizable {
 		return h.getDeferred(g, id, o, touch, r)
-	default:
-		return false
+	}
+	if g.weakRead(o) != nil {
+		return false // the general path waits, forwards or answers the error
 	}
 	h.answerGet(r, g, id, touch)
 	return true
 }
 
-// getDeferred is ReadIndex with the reply deferred: the read index is the
-// commit index taken now, on a leader whose term barrier is applied; the
-// shared round that confirms leadership starts after this join; the reply
-// is written only if the leadership epoch is unchanged and the index is
-// applied. Otherwise a goroutine finishes the read (finishGet).
+// getDeferred is ReadIndex with the reply deferred: the read index is taken
+// now, on the ready leader; the shared round that confirms leadership
+// starts after this join; linearizableRead judges the outcome. When it
+// says wait for the index or retry elsewhere, a goroutine finishes the
+// read (finishGet).
 func (h *handler) getDeferred(g *group, id string, o readOpts, touch bool, r *resp.Reply) bool {
-	epoch, ok := g.readyNow()
+	ri, ok := g.readIndexNow()
 	if !ok {
 		return false
 	}
-	idx := g.raft.CommitIndex()
 	d := r.Defer()
-	g.verifier.join(func(err error) {
-		if err == nil && g.stillReady(epoch) && g.rfsm.applied.Load() >= idx {
+	g.verifier.join(func(round error) {
+		v, err := g.linearizableRead(ri, round)
+		if v == readAnswer {
 			h.answerGet(d.Reply(), g, id, touch)
 			d.Done()
 			return
 		}
 		// Tracked by the connection (Server.Close waits for d), and
 		// bounded by RequestTimeout.
-		go h.finishGet(d, g, epoch, idx, err, id, o, touch)
+		go h.finishGet(d, g, ri, v, err, id, o, touch)
 	})
 	return true
 }
 
 // finishGet completes a deferred linearizable read that the round could not
-// answer on the spot.
-func (h *handler) finishGet(d resp.Deferred, g *group, epoch, idx uint64, verr error, id string, o readOpts, touch bool) {
+// answer on the spot, as linearizableRead's verdict v says.
+func (h *handler) finishGet(d resp.Deferred, g *group, ri readIndex, v readVerdict, verr error, id string, o readOpts, touch bool) {
 	defer d.Done()
 	ctx, cancel := context.WithTimeout(d.Context(), h.n.cfg.RequestTimeout)
 	defer cancel()
 	r := d.Reply()
-	switch {
-	case verr == nil && g.stillReady(epoch):
+	switch v {
+	case readApplied:
 		// Leadership confirmed after the read index was taken; the state
 		// machine has not applied it yet.
-		if err := g.rfsm.waitApplied(ctx, idx); err != nil {
+		if err := g.rfsm.waitApplied(ctx, ri.index); err != nil {
 			writeErr(r, err)
 			return
 		}
 		h.answerGet(r, g, id, touch)
-	case verr != nil && !errors.Is(verr, ErrNotLeader):
+	case readFailed:
 		writeErr(r, verr) // the round timed out
 	default:
 		// Leadership was lost or changed: the general path retries and

@@ -2,41 +2,135 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
-// readBarrier makes the local state machine safe to read at the requested
-// level, or returns an error saying why it is not. It does not forward.
+// The read rules. Whether a read may be answered from this replica's state
+// is decided in exactly two functions, and every path that serves a read
+// asks them: the SESSION.GET fast path on the reader goroutine (getnow.go),
+// the general path on a goroutine (readBarrier, via localOrForward) and the
+// leader side of a forwarded read (forward.go, also readBarrier). A
+// read-safety fix belongs in one of these two:
+//
+//   - linearizableRead: ReadIndex. The read index is the commit index taken
+//     on the ready leader (takeReadIndex / readIndexNow); a leadership round
+//     that started after that must have succeeded, the leadership epoch
+//     must be the one the index was taken in, and the index must be
+//     applied before the read is answered.
+//   - weakRead: a leader read needs this node to be the ready leader (its
+//     term's barrier applied); a stale read needs this replica's state to
+//     be younger than the bound (staleCheck).
+//
+// The paths differ only in how they wait: the fast path never waits (it
+// answers, defers its reply to the shared round, or hands the request to
+// the general path), the general path waits within the request's context.
+
+// readIndex is a linearizable read's starting point: the commit index taken
+// on the ready leader, and the leadership epoch it was taken in.
+type readIndex struct{ epoch, index uint64 }
+
+// takeReadIndex waits until this node is the ready leader and takes a read
+// index.
+func (g *group) takeReadIndex(ctx context.Context) (readIndex, error) {
+	epoch, err := g.waitReady(ctx)
+	if err != nil {
+		return readIndex{}, err
+	}
+	return readIndex{epoch: epoch, index: g.raft.CommitIndex()}, nil
+}
+
+// readIndexNow is takeReadIndex without waiting: false if this node is not
+// the ready leader now.
+func (g *group) readIndexNow() (readIndex, bool) {
+	epoch, ok := g.readyNow()
+	if !ok {
+		return readIndex{}, false
+	}
+	return readIndex{epoch: epoch, index: g.raft.CommitIndex()}, true
+}
+
+// readVerdict is linearizableRead's answer.
+type readVerdict uint8
+
+const (
+	readAnswer  readVerdict = iota // answer from local state now
+	readApplied                    // safe once ri.index is applied: wait for it, then answer
+	readMoved                      // leadership was lost or changed: retry (at the new leader)
+	readFailed                     // the round failed otherwise (timed out): answer the error
+)
+
+// linearizableRead decides whether the linearizable read that took ri may
+// be answered, given the outcome of a leadership round (verifier) that
+// started after ri was taken. The error says why not (readMoved,
+// readFailed). It never waits.
+func (g *group) linearizableRead(ri readIndex, round error) (readVerdict, error) {
+	switch {
+	case round != nil && errors.Is(round, ErrNotLeader):
+		return readMoved, round
+	case round != nil:
+		return readFailed, round
+	case !g.stillReady(ri.epoch):
+		// Leadership changed under us: the commit index may predate the
+		// new term's barrier.
+		return readMoved, errLeadershipChanged
+	case g.rfsm.applied.Load() < ri.index:
+		return readApplied, nil
+	}
+	return readAnswer, nil
+}
+
+// errLeadershipChanged refuses a read whose leadership epoch ended; the
+// caller retries at the new leader.
+var errLeadershipChanged = fmt.Errorf("%w: leadership changed during read", ErrNotLeader)
+
+// errNotReadyLeader refuses a leader read on a node that is not the ready
+// leader. Fixed, so the fast path's refusal costs nothing.
+var errNotReadyLeader = fmt.Errorf("%w: not the ready leader", ErrNotLeader)
+
+// weakRead decides whether a leader or stale read at o may be answered from
+// local state now; the error says why not. It never waits.
+func (g *group) weakRead(o readOpts) error {
+	switch o.level {
+	case wire.Leader:
+		if _, ok := g.readyNow(); !ok {
+			return errNotReadyLeader
+		}
+		return nil
+	case wire.Stale:
+		return g.staleCheck(o.maxStale)
+	default:
+		return fmt.Errorf("%w: consistency %q", ErrBadArg, o.level)
+	}
+}
+
+// readBarrier is the general path's wait for the read rules: it returns
+// once local state may be read at the level, or an error saying why not.
+// It does not forward.
 func (g *group) readBarrier(ctx context.Context, level string, maxStale time.Duration) error {
 	switch level {
 	case wire.Linearizable:
-		// ReadIndex: note the commit index, confirm leadership with a quorum
-		// round that starts after that, wait until the index is applied.
-		epoch, err := g.waitReady(ctx)
+		ri, err := g.takeReadIndex(ctx)
 		if err != nil {
 			return err
 		}
-		idx := g.raft.CommitIndex()
-		if err := g.verifier.verify(ctx); err != nil {
+		// The round starts after this call, so after ri was taken.
+		v, err := g.linearizableRead(ri, g.verifier.verify(ctx))
+		if v == readApplied {
+			return g.rfsm.waitApplied(ctx, ri.index)
+		}
+		return err
+	case wire.Leader:
+		// Wait until this node is the ready leader (or is not the leader
+		// at all), then apply the rule.
+		if _, err := g.waitReady(ctx); err != nil {
 			return err
 		}
-		if !g.stillReady(epoch) {
-			// Leadership changed under us: the commit index may predate the
-			// new term's barrier. The caller retries at the new leader.
-			return fmt.Errorf("%w: leadership changed during read", ErrNotLeader)
-		}
-		return g.rfsm.waitApplied(ctx, idx)
-	case wire.Leader:
-		_, err := g.waitReady(ctx)
-		return err
-	case wire.Stale:
-		return g.staleCheck(maxStale)
-	default:
-		return fmt.Errorf("%w: consistency %q", ErrBadArg, level)
 	}
+	return g.weakRead(readOpts{level: level, maxStale: maxStale})
 }
 
 // staleCheck refuses a read from this replica's state when that state may

@@ -35,16 +35,30 @@ type testHooks struct {
 	unsafeExpiry atomic.Bool
 }
 
-var testCommands = map[string]command{
-	"DEBUG.FAULT":    {min: 2, max: 4, sync: (*handler).debugFault},
-	"DEBUG.CLOCK":    {min: 2, max: 3, sync: (*handler).debugClock},
-	"DEBUG.UNSAFE":   {min: 3, max: 3, sync: (*handler).debugUnsafe},
-	"DEBUG.HASH":     {min: 1, max: 1, sync: (*handler).debugHash},
-	"DEBUG.TRANSFER": {min: 2, max: 2, async: (*handler).debugTransfer},
+// debugCommands is the test-mode part of the command table (cmdtable.go).
+func debugCommands() []*cmdSpec {
+	const flags = flagAdmin | flagLocal
+	return []*cmdSpec{
+		{name: "DEBUG.FAULT", arity: -2, maxArgs: 4, flags: flags, group: "debug",
+			syntax: "DEBUG.FAULT BLOCK addr in|out|both | UNBLOCK addr | CLEAR", summary: "Test mode: partitions this node from a peer's raft address.",
+			run: inline((*handler).debugFault)},
+		{name: "DEBUG.CLOCK", arity: -2, maxArgs: 3, flags: flags, group: "debug",
+			syntax: "DEBUG.CLOCK OFFSET ms | GET", summary: "Test mode: skews this node's clock.",
+			run: inline((*handler).debugClock)},
+		{name: "DEBUG.UNSAFE", arity: 3, flags: flags, group: "debug",
+			syntax: "DEBUG.UNSAFE READS|EXPIRY on|off", summary: "Test mode: deliberately unsafe reads or expiry, to prove the checkers catch them.",
+			run: inline((*handler).debugUnsafe)},
+		{name: "DEBUG.HASH", arity: 1, flags: flags, group: "debug",
+			syntax: "DEBUG.HASH", summary: "Test mode: per group, the applied index, session count and state hash.",
+			run: inline((*handler).debugHash)},
+		{name: "DEBUG.TRANSFER", arity: 2, flags: flagAdmin, group: "debug",
+			syntax: "DEBUG.TRANSFER group", summary: "Test mode: hands the group's leadership to another voter.",
+			run: async((*handler).debugTransfer)},
+	}
 }
 
 // lookupCommand finds a command, including the test hooks in test mode.
-func (h *handler) lookupCommand(name string) (command, bool) {
+func (h *handler) lookupCommand(name string) (*cmdSpec, bool) {
 	if cmd, ok := commands[name]; ok {
 		return cmd, true
 	}
@@ -52,7 +66,16 @@ func (h *handler) lookupCommand(name string) (command, bool) {
 		cmd, ok := testCommands[name]
 		return cmd, ok
 	}
-	return command{}, false
+	return nil, false
+}
+
+// commandList is every command this node serves, in COMMAND's order: the
+// test hooks too in test mode.
+func (h *handler) commandList() []*cmdSpec {
+	if h.n.cfg.TestMode {
+		return append(commandTable[:len(commandTable):len(commandTable)], testCommandTable...)
+	}
+	return commandTable
 }
 
 // unsafeLocalRead reports whether a read at level o must be served from
@@ -76,7 +99,8 @@ func badDebug(r *resp.Reply, usage string) {
 	r.WriteError(wire.CodeBadArg, "syntax: "+usage)
 }
 
-func (h *handler) debugFault(_ *resp.Conn, _ *connState, args [][]byte, r *resp.Reply) {
+func (h *handler) debugFault(q request) {
+	args, r := q.args, q.r
 	const usage = "DEBUG.FAULT BLOCK addr in|out|both | UNBLOCK addr | CLEAR"
 	f := h.n.mux.Faults()
 	switch sub := strings.ToUpper(string(args[1])); {
@@ -106,7 +130,8 @@ func (h *handler) debugFault(_ *resp.Conn, _ *connState, args [][]byte, r *resp.
 	r.WriteSimple("OK")
 }
 
-func (h *handler) debugClock(_ *resp.Conn, _ *connState, args [][]byte, r *resp.Reply) {
+func (h *handler) debugClock(q request) {
+	args, r := q.args, q.r
 	const usage = "DEBUG.CLOCK OFFSET ms | GET"
 	switch sub := strings.ToUpper(string(args[1])); {
 	case sub == "GET" && len(args) == 2:
@@ -125,7 +150,8 @@ func (h *handler) debugClock(_ *resp.Conn, _ *connState, args [][]byte, r *resp.
 	}
 }
 
-func (h *handler) debugUnsafe(_ *resp.Conn, _ *connState, args [][]byte, r *resp.Reply) {
+func (h *handler) debugUnsafe(q request) {
+	args, r := q.args, q.r
 	const usage = "DEBUG.UNSAFE READS|EXPIRY on|off"
 	var flag *atomic.Bool
 	switch strings.ToUpper(string(args[1])) {
@@ -152,7 +178,8 @@ func (h *handler) debugUnsafe(_ *resp.Conn, _ *connState, args [][]byte, r *resp
 
 // debugHash answers an array with one [group, applied, sessions, hash]
 // array per group. Replicas at the same applied index must agree on hash.
-func (h *handler) debugHash(_ *resp.Conn, _ *connState, _ [][]byte, r *resp.Reply) {
+func (h *handler) debugHash(q request) {
+	r := q.r
 	r.WriteArrayLen(len(h.n.groups))
 	for _, g := range h.n.groups {
 		// One call, under the apply lock: index, count and hash of one state.
@@ -166,7 +193,7 @@ func (h *handler) debugHash(_ *resp.Conn, _ *connState, _ [][]byte, r *resp.Repl
 }
 
 // debugTransfer hands the group's leadership to another voter.
-func (h *handler) debugTransfer(_ context.Context, _ connState, args [][]byte, r *resp.Reply) {
+func (h *handler) debugTransfer(_ context.Context, args [][]byte, r *resp.Reply) {
 	gid, err := strconv.Atoi(string(args[1]))
 	if err != nil {
 		badDebug(r, "DEBUG.TRANSFER group")

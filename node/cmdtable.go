@@ -1,0 +1,370 @@
+package node
+
+import (
+	"context"
+	"strings"
+
+	"github.com/sessionraft/sessionraft/transport/resp"
+)
+
+// The RESP command table: every command the client port serves is one
+// cmdSpec below, and everything that is true of a command as a whole
+// (its arity, what it may touch, its ACL categories, where its keys are, its
+// documentation) lives there and nowhere else. The dispatcher
+// (handler.Dispatch) checks arity from it and calls its run function;
+// COMMAND, COMMAND INFO/DOCS/LIST/COUNT are generated from it; ACL checks
+// and per-command metrics are meant to read it too, in Dispatch.
+//
+// Adding a command is one entry here plus its handler, in the file named for
+// its family (cmd_connection.go, cmd_server.go, cmd_session.go, ...). For
+// example, an ECHO would be
+//
+//	{name: "ECHO", arity: 2, flags: flagFast | flagLocal, cats: catConnection,
+//		group: "connection", syntax: "ECHO message", summary: "Returns message.",
+//		run: inline((*handler).echo)}
+//
+// with func (h *handler) echo(q request) { q.r.WriteBulk(q.args[1]) } in
+// cmd_connection.go. TestCommandTable checks every entry for consistency.
+
+// cmdSpec describes one RESP command.
+type cmdSpec struct {
+	name string // upper case, as clients send it; COMMAND reports it in lower case
+
+	// arity is Redis's: N means exactly N arguments counting the name, -N
+	// at least N. maxArgs, when positive, is a tighter upper bound than
+	// Redis's notation can say; the dispatcher refuses more arguments.
+	arity   int
+	maxArgs int
+
+	flags cmdFlag
+	// cats are the ACL categories beyond those the flags imply (see
+	// categories); @keyspace, @hash, @connection, @dangerous, ...
+	cats aclCat
+
+	// keys says which arguments are session ids (Redis's "keys"), as
+	// COMMAND INFO's first/last/step describe them; the zero value means
+	// none at fixed positions.
+	keys keySpec
+	// findKeys, for a command with flagMovableKeys, returns the indexes
+	// of the arguments that are session ids; keys.keyword documents it.
+	findKeys func(args [][]byte) []int
+
+	group   string // documentation group: connection, server, session, debug
+	since   string // the sessionraft version that added the command
+	syntax  string // one line: "SESSION.GET id [CONSISTENCY level] ..."
+	summary string // one sentence
+
+	run cmdFunc
+}
+
+// cmdFunc runs one command. It is called by Dispatch on the connection's
+// reader goroutine, in request order, and either answers there (writes
+// q.r, or defers it with q.r.Defer) and returns nil, or returns the rest of
+// the work, which the dispatcher runs on a goroutine of its own with a
+// context bounded by RequestTimeout. Commands that may touch raft must do
+// anything that can wait in the returned function: the reader goroutine
+// serves every later request of the connection.
+type cmdFunc func(h *handler, q request) func(ctx context.Context)
+
+// request is one command as the dispatcher hands it to a cmdFunc.
+type request struct {
+	c    *resp.Conn
+	args [][]byte // args[0] is the command name as sent
+	r    *resp.Reply
+	// st is the connection's state. Only the inline part of a cmdFunc may
+	// read or change it: by the time a returned function runs, later
+	// requests of the connection may have changed it, so whatever the
+	// function needs of it (the read defaults, say) is taken inline.
+	st *connState
+}
+
+// inline adapts a command that always answers on the reader goroutine.
+func inline(fn func(h *handler, q request)) cmdFunc {
+	return func(h *handler, q request) func(context.Context) {
+		fn(h, q)
+		return nil
+	}
+}
+
+// async adapts a command that does all its work on a goroutine: one that
+// touches raft, whose arguments need nothing of the connection's state.
+func async(fn func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply)) cmdFunc {
+	return func(h *handler, q request) func(context.Context) {
+		return func(ctx context.Context) { fn(h, ctx, q.args, q.r) }
+	}
+}
+
+// cmdFlag is a set of command properties. Those with a Redis name are
+// reported by COMMAND INFO under it.
+type cmdFlag uint16
+
+const (
+	// flagWrite: changes sessions, through raft ("write"; implies @write).
+	flagWrite cmdFlag = 1 << iota
+	// flagReadOnly: reads sessions and changes none ("readonly"; @read).
+	flagReadOnly
+	// flagAdmin: an operator's command, not an application's ("admin";
+	// @admin and @dangerous).
+	flagAdmin
+	// flagFast: cheap, and answers without a raft round trip when it can,
+	// possibly inline on the reader goroutine ("fast"; @fast, and @slow
+	// when absent).
+	flagFast
+	// flagLocal: answers from this connection's or this node's own state,
+	// never touching raft, so it works whatever the groups' state (Redis
+	// says "loading" and "stale": allowed while loading and on a stale
+	// replica).
+	flagLocal
+	// flagNoAuth: needs no authentication, once there is any ("no_auth").
+	flagNoAuth
+	// flagMovableKeys: takes session ids at positions keys cannot
+	// describe, such as after an option name ("movablekeys").
+	flagMovableKeys
+)
+
+// flagNames lists the flags in COMMAND INFO's order; a flag may stand for
+// several Redis flags.
+var flagNames = []struct {
+	f     cmdFlag
+	names []string
+}{
+	{flagWrite, []string{"write"}},
+	{flagReadOnly, []string{"readonly"}},
+	{flagAdmin, []string{"admin"}},
+	{flagLocal, []string{"loading", "stale"}},
+	{flagFast, []string{"fast"}},
+	{flagNoAuth, []string{"no_auth"}},
+	{flagMovableKeys, []string{"movablekeys"}},
+}
+
+// aclCat is a set of ACL categories, named as Redis names them.
+type aclCat uint32
+
+const (
+	catKeyspace aclCat = 1 << iota
+	catRead
+	catWrite
+	catHash
+	catAdmin
+	catFast
+	catSlow
+	catDangerous
+	catConnection
+)
+
+var catNames = []struct {
+	c    aclCat
+	name string
+}{
+	{catKeyspace, "keyspace"},
+	{catRead, "read"},
+	{catWrite, "write"},
+	{catHash, "hash"},
+	{catAdmin, "admin"},
+	{catFast, "fast"},
+	{catSlow, "slow"},
+	{catDangerous, "dangerous"},
+	{catConnection, "connection"},
+}
+
+// categories is the command's full set of ACL categories: its own plus
+// those its flags imply, as Redis derives them (write -> @write, readonly
+// -> @read, admin -> @admin @dangerous, fast -> @fast, otherwise @slow).
+func (s *cmdSpec) categories() aclCat {
+	c := s.cats
+	if s.flags&flagWrite != 0 {
+		c |= catWrite
+	}
+	if s.flags&flagReadOnly != 0 {
+		c |= catRead
+	}
+	if s.flags&flagAdmin != 0 {
+		c |= catAdmin | catDangerous
+	}
+	if s.flags&flagFast != 0 {
+		c |= catFast
+	} else {
+		c |= catSlow
+	}
+	return c
+}
+
+// catByName finds a category by its Redis name, with or without the "@".
+func catByName(name string) (aclCat, bool) {
+	name = strings.TrimPrefix(strings.ToLower(name), "@")
+	for _, cn := range catNames {
+		if cn.name == name {
+			return cn.c, true
+		}
+	}
+	return 0, false
+}
+
+// keySpec locates the session ids among a command's arguments as Redis's
+// legacy key range does: the first at index first (the name is 0), the last
+// at last (negative: counted from the end, -1 the last argument), every
+// step-th in between. first == 0: no keys at fixed positions. keyword
+// instead says the key follows that option word (a movable key, found by
+// the command's findKeys).
+type keySpec struct {
+	first, last, step int
+	keyword           string
+	flags             keyFlag
+}
+
+// keyFlag is what a command does with its keys (Redis's key-spec flags).
+type keyFlag uint8
+
+const (
+	keyRO     keyFlag = 1 << iota // reads the session
+	keyRW                         // reads and changes it
+	keyOW                         // writes it without reading it
+	keyRM                         // removes it
+	keyAccess                     // reads its contents
+	keyUpdate                     // changes its contents
+	keyInsert                     // adds it
+	keyDelete                     // deletes it
+)
+
+var keyFlagNames = []struct {
+	f    keyFlag
+	name string
+}{
+	{keyRO, "RO"}, {keyRW, "RW"}, {keyOW, "OW"}, {keyRM, "RM"},
+	{keyAccess, "access"}, {keyUpdate, "update"}, {keyInsert, "insert"}, {keyDelete, "delete"},
+}
+
+// keyPositions returns the indexes of the arguments that are session ids
+// (for COMMAND GETKEYS, and for ACL key patterns to come). args must
+// satisfy the arity.
+func (s *cmdSpec) keyPositions(args [][]byte) []int {
+	if s.findKeys != nil {
+		return s.findKeys(args)
+	}
+	k, nargs := s.keys, len(args)
+	if k.first == 0 || k.first >= nargs {
+		return nil
+	}
+	last := k.last
+	if last < 0 {
+		last += nargs
+	}
+	var out []int
+	for i := k.first; i <= last && i < nargs; i += k.step {
+		out = append(out, i)
+	}
+	return out
+}
+
+// argsOK applies the arity to n arguments (counting the name).
+func (s *cmdSpec) argsOK(n int) bool {
+	switch {
+	case s.arity >= 0:
+		return n == s.arity
+	case n < -s.arity:
+		return false
+	default:
+		return s.maxArgs <= 0 || n <= s.maxArgs
+	}
+}
+
+// commandTable is every production command, in COMMAND's order; the
+// test-mode hooks are in testCommandTable (testmode.go). commands and
+// testCommands index them by name. They are filled in init: COMMAND's
+// handler reads them, which a package-level initializer could not allow.
+var (
+	commandTable, testCommandTable []*cmdSpec
+	commands, testCommands         map[string]*cmdSpec
+)
+
+func init() {
+	commandTable = []*cmdSpec{
+		// connection: cmd_connection.go
+		{name: "PING", arity: -1, maxArgs: 2, flags: flagFast | flagLocal, cats: catConnection,
+			group: "connection", syntax: "PING [message]", summary: "Answers PONG, or message.",
+			run: inline((*handler).ping)},
+		{name: "HELLO", arity: -1, flags: flagFast | flagLocal | flagNoAuth, cats: catConnection,
+			group: "connection", syntax: "HELLO [protover [SETNAME name]]", summary: "Switches the connection's protocol (2 or 3) and describes the server.",
+			run: inline((*handler).hello)},
+		{name: "QUIT", arity: 1, flags: flagFast | flagLocal | flagNoAuth, cats: catConnection,
+			group: "connection", syntax: "QUIT", summary: "Closes the connection after the reply.",
+			run: inline((*handler).quit)},
+		{name: "CLIENT", arity: -2, flags: flagLocal, cats: catConnection,
+			group: "connection", syntax: "CLIENT SETNAME|SETINFO|NO-EVICT|NO-TOUCH ... | CLIENT ID", summary: "Accepts the connection settings client libraries send on connect; ID answers the connection's id.",
+			run: inline((*handler).client)},
+		{name: "SESSION.CONSISTENCY", arity: -2, maxArgs: 4, flags: flagFast | flagLocal, cats: catConnection,
+			group: "connection", syntax: "SESSION.CONSISTENCY linearizable|leader|stale [MAXSTALE dur]", summary: "Sets the connection's default read consistency and staleness bound.",
+			run: inline((*handler).consistency)},
+		{name: "COMMAND", arity: -1, flags: flagLocal, cats: catConnection,
+			group: "server", syntax: "COMMAND [COUNT | INFO [name ...] | DOCS [name ...] | LIST [FILTERBY ...] | GETKEYS cmd arg ... | HELP]", summary: "Describes the commands this server serves.",
+			run: inline((*handler).command)},
+
+		// server: cmd_server.go
+		{name: "INFO", arity: -1, maxArgs: 2, flags: flagLocal, cats: catDangerous,
+			group: "server", syntax: "INFO [section]", summary: "Node, client and per-group raft status, in Redis's INFO text format.",
+			run: inline((*handler).info)},
+		{name: "TOPOLOGY", arity: 1, flags: flagLocal,
+			group: "server", syntax: "TOPOLOGY", summary: "This node's view of every group: leader, members and their client addresses, for routing.",
+			run: inline((*handler).topology)},
+
+		// sessions: cmd_session.go (SESSION.GET's fast path: getnow.go)
+		{name: "SESSION.CREATE", arity: -1, flags: flagWrite | flagMovableKeys, cats: catKeyspace | catHash,
+			keys: keySpec{keyword: "ID", flags: keyOW | keyInsert}, findKeys: createKeys,
+			group: "session", syntax: "SESSION.CREATE [SUBJECT s] [TTL d] [IDLE d] [ID id] [REQID r] [FIELDS field value ...]", summary: "Creates a session and answers its record.",
+			run: async((*handler).create)},
+		{name: "SESSION.GET", arity: -2, maxArgs: 7, flags: flagReadOnly | flagFast, cats: catHash,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO | keyAccess},
+			group: "session", syntax: "SESSION.GET id [CONSISTENCY linearizable|leader|stale] [MAXSTALE dur] [NOTOUCH]", summary: "Answers a session's record, and marks it used unless NOTOUCH.",
+			run: (*handler).get},
+		{name: "SESSION.SET", arity: -3, flags: flagWrite, cats: catHash,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyUpdate},
+			group: "session", syntax: "SESSION.SET id [IFVERSION n] [REQID r] [TTL d] [FIELDS] field value ...", summary: "Sets fields of a session and answers its new version.",
+			run: async((*handler).set)},
+		{name: "SESSION.UNSET", arity: -3, flags: flagWrite, cats: catHash,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyUpdate},
+			group: "session", syntax: "SESSION.UNSET id [IFVERSION n] [REQID r] [TTL d] [FIELDS] field ...", summary: "Removes fields of a session and answers its new version.",
+			run: async((*handler).unset)},
+		{name: "SESSION.TOUCH", arity: -2, flags: flagWrite, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: -1, step: 1, flags: keyRW | keyUpdate},
+			group: "session", syntax: "SESSION.TOUCH id [id ...]", summary: "Marks sessions used now, extending their idle deadline; answers how many exist.",
+			run: async((*handler).touch)},
+		{name: "SESSION.DESTROY", arity: -2, flags: flagWrite, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: -1, step: 1, flags: keyRM | keyDelete},
+			group: "session", syntax: "SESSION.DESTROY id [id ...]", summary: "Ends sessions; answers how many existed.",
+			run: async((*handler).destroy)},
+		{name: "SESSION.ROTATE", arity: -2, maxArgs: 6, flags: flagWrite, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyAccess | keyDelete},
+			group: "session", syntax: "SESSION.ROTATE id [IFVERSION n] [REQID r]", summary: "Moves a session to a new id and answers the id.",
+			run: async((*handler).rotate)},
+		{name: "SESSION.LIST", arity: -2, maxArgs: 8, flags: flagReadOnly, cats: catKeyspace,
+			group: "session", syntax: "SESSION.LIST subject [CONSISTENCY level] [MAXSTALE dur] [GROUP g]", summary: "Answers the records of a subject's sessions, by id.",
+			run: (*handler).list},
+		{name: "SESSION.REVOKE", arity: -2, maxArgs: 6, flags: flagWrite, cats: catKeyspace,
+			group: "session", syntax: "SESSION.REVOKE subject [EXCEPT id] [GROUP g]", summary: "Ends every session of a subject (but one); answers how many.",
+			run: async((*handler).revoke)},
+	}
+	testCommandTable = debugCommands()
+	commands = indexCommands(commandTable)
+	testCommands = indexCommands(testCommandTable)
+}
+
+// commandSince is the version every command of commandTable first
+// appeared in; a command added later sets its own since.
+const commandSince = "0.1.0"
+
+func indexCommands(table []*cmdSpec) map[string]*cmdSpec {
+	m := make(map[string]*cmdSpec, len(table))
+	for _, s := range table {
+		if s.since == "" {
+			s.since = commandSince
+		}
+		if _, dup := m[s.name]; dup {
+			panic("node: command " + s.name + " is in the table twice")
+		}
+		m[s.name] = s
+	}
+	return m
+}
+
+// lowerName is the name as COMMAND reports it.
+func (s *cmdSpec) lowerName() string { return strings.ToLower(s.name) }
