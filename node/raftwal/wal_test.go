@@ -162,13 +162,13 @@ func TestSegments(t *testing.T) {
 		m.terms[i] = 1
 	}
 	m.first, m.last = 1, 200
-	before, _ := listSegments(dir)
+	before, _ := listSegments(osFS{}, dir)
 	bytesBefore := l.Bytes()
 	if err := l.DeleteRange(1, 150); err != nil {
 		t.Fatal(err)
 	}
 	m.first = 151
-	after, _ := listSegments(dir)
+	after, _ := listSegments(osFS{}, dir)
 	if len(before) < 10 || len(after) >= len(before)/2 {
 		t.Fatalf("segments: %d before compaction, %d after", len(before), len(after))
 	}
@@ -357,7 +357,7 @@ func TestCorruptEarlierSegment(t *testing.T) {
 		}
 	}
 	l.Close()
-	seqs, _ := listSegments(dir)
+	seqs, _ := listSegments(osFS{}, dir)
 	if len(seqs) < 2 {
 		t.Fatalf("want several segments, got %d", len(seqs))
 	}
