@@ -155,7 +155,7 @@ func damageError(path string, d *damage, lastEntry uint64) error {
 		affected = fmt.Sprintf("entries %d..%d are damaged (intact records resume at byte offset %d with entry %d, up to entry %d)",
 			lastEntry+1, r.firstEntry-1, r.off, r.firstEntry, r.lastEntry)
 	} else if r.found && r.firstEntry != 0 {
-		affected = fmt.Sprintf("no entry after %d is lost yet the record is damaged (intact records resume at byte offset %d with entries %d..%d)",
+		affected = fmt.Sprintf("the damaged record holds no entry (entries up to %d precede it; intact records resume at byte offset %d with entries %d..%d)",
 			lastEntry, r.off, r.firstEntry, r.lastEntry)
 	}
 	return fmt.Errorf("%w: %s, byte offset %d: %s; %s. This is not a torn final write, so nothing was cut and no file was changed; replace this replica's log from its peers",
