@@ -56,8 +56,7 @@ type scannedRecord struct {
 
 // segmentScan is the outcome of scanning one segment.
 type segmentScan struct {
-	recs []scannedRecord // intact records to replay, in order
-	end  int             // bytes of the segment to keep
+	end int // bytes of the segment to keep
 	// torn explains why bytes [end, len) are a torn final write ("" if the
 	// segment is intact to its end).
 	torn string
@@ -67,30 +66,32 @@ type segmentScan struct {
 
 // damage is a bad record that no crash explains.
 type damage struct {
-	off    int
-	reason string
-	resync resyncPoint
+	off       int
+	reason    string
+	lastEntry uint64 // the last intact entry before it in its write (0: none)
+	resync    resyncPoint
 }
 
 // resyncPoint is where intact records resume after damage, if they do.
 type resyncPoint struct {
-	found           bool
-	off             int
-	firstEntry      uint64 // first entry index in the chain (0: none)
-	lastEntry       uint64 // last entry index in the chain
-	reachesEOF      bool   // the chain of intact records ends exactly at EOF
-	entriesInChain  int
-	recordsInChain  int
-	bytesUntilFound int
+	found      bool
+	off        int
+	firstEntry uint64 // first entry index in the chain (0: none)
+	lastEntry  uint64 // last entry index in the chain
+	reachesEOF bool   // the chain of intact records ends exactly at EOF
+	records    int
 }
 
-// scanSegment reads data, one segment's bytes. last says whether it is the
-// log's last segment, the only one a crash can leave torn.
-func scanSegment(data []byte, last bool) (segmentScan, *damage) {
+// scanSegment reads data, one segment's bytes, and hands its intact
+// records to apply in order, a write's records once the whole write is
+// read (so a torn write is never applied). last says whether it is the
+// log's last segment, the only one a crash can leave torn. An error from
+// apply stops the scan and is returned as is.
+func scanSegment(data []byte, last bool, apply func(scannedRecord) error) (segmentScan, *damage, error) {
 	var sc segmentScan
+	var pending []scannedRecord // the records of the write being read
 	off := 0
 	writeStart, writeEnd := -1, -1 // the write being read, per its header
-	recStart := 0                  // first record of that write in sc.recs
 	for off < len(data) {
 		kind, payload, size, ok := parseRecord(data[off:])
 		reason := ""
@@ -103,7 +104,7 @@ func scanSegment(data []byte, last bool) (segmentScan, *damage) {
 			case n < minWrite:
 				reason = fmt.Sprintf("write header announces %d bytes", n)
 			default:
-				writeStart, writeEnd, recStart = off, off+n, len(sc.recs)
+				writeStart, writeEnd = off, off+n
 				off += size
 				continue
 			}
@@ -111,11 +112,25 @@ func scanSegment(data []byte, last bool) (segmentScan, *damage) {
 			reason = fmt.Sprintf("record of %d bytes crosses the end of its write at offset %d", size, writeEnd)
 		}
 		if reason != "" {
-			return sc.badRecord(data, last, off, ok, reason, writeStart, writeEnd, recStart)
+			sc, dmg := sc.badRecord(data, last, off, ok, reason, writeStart, writeEnd, pending)
+			return sc, dmg, nil
 		}
-		sc.recs = append(sc.recs, scannedRecord{off: off, size: size, kind: kind, payload: payload})
+		r := scannedRecord{off: off, size: size, kind: kind, payload: payload}
 		off += size
+		if writeEnd < 0 { // a log written before write headers
+			if err := apply(r); err != nil {
+				return sc, nil, err
+			}
+			continue
+		}
+		pending = append(pending, r)
 		if off == writeEnd {
+			for _, r := range pending {
+				if err := apply(r); err != nil {
+					return sc, nil, err
+				}
+			}
+			pending = pending[:0]
 			writeStart, writeEnd = -1, -1
 		}
 	}
@@ -124,21 +139,31 @@ func scanSegment(data []byte, last bool) (segmentScan, *damage) {
 		// synced, and only the last segment can hold one.
 		reason := fmt.Sprintf("the file ends %d bytes into a write of %d bytes", len(data)-writeStart, writeEnd-writeStart)
 		if !last {
-			return sc, &damage{off: writeStart, reason: reason + " in a segment that is not the last"}
+			return sc, &damage{off: writeStart, reason: reason + " in a segment that is not the last", lastEntry: lastEntryOf(pending)}, nil
 		}
-		sc.cutAt(writeStart, recStart, reason)
-		return sc, nil
+		sc.cutAt(writeStart, pending, reason)
+		return sc, nil, nil
 	}
 	sc.end = len(data)
-	return sc, nil
+	return sc, nil, nil
+}
+
+// lastEntryOf is the index of the last entry record in recs (0: none).
+func lastEntryOf(recs []scannedRecord) uint64 {
+	for k := len(recs) - 1; k >= 0; k-- {
+		if i, err := entryIndex(recs[k].payload); recs[k].kind == kindEntry && err == nil {
+			return i
+		}
+	}
+	return 0
 }
 
 // badRecord decides what the bad record at off is (see the comment at the
 // top of the file). intact says the record's checksum holds and only its
 // place is wrong (which a crash cannot cause).
-func (sc segmentScan) badRecord(data []byte, last bool, off int, intact bool, reason string, writeStart, writeEnd, recStart int) (segmentScan, *damage) {
+func (sc segmentScan) badRecord(data []byte, last bool, off int, intact bool, reason string, writeStart, writeEnd int, pending []scannedRecord) (segmentScan, *damage) {
 	bad := func(why string) (segmentScan, *damage) {
-		return sc, &damage{off: off, reason: reason + why, resync: resync(data, off+1)}
+		return sc, &damage{off: off, reason: reason + why, lastEntry: lastEntryOf(pending), resync: resync(data, off+1)}
 	}
 	if !last {
 		return bad(", in a segment that is not the last (it was complete and synced before the next one began)")
@@ -151,13 +176,13 @@ func (sc segmentScan) badRecord(data []byte, last bool, off int, intact bool, re
 		end := min(recEnd, writeEnd)
 		switch {
 		case len(data) < writeEnd:
-			sc.cutAt(writeStart, recStart, reason+fmt.Sprintf(" in the last write (%d of its %d bytes present)", len(data)-writeStart, writeEnd-writeStart))
+			sc.cutAt(writeStart, pending, reason+fmt.Sprintf(" in the last write (%d of its %d bytes present)", len(data)-writeStart, writeEnd-writeStart))
 			return sc, nil
 		case !intact && zeroSector(data[:writeEnd], writeStart, off, end):
-			sc.cutAt(writeStart, recStart, reason+" in the last write, over a sector of zeros (not written before the crash)")
+			sc.cutAt(writeStart, pending, reason+" in the last write, over a sector of zeros (not written before the crash)")
 			return sc, nil
 		case !intact && allZero(data[end-1:]):
-			sc.cutAt(writeStart, recStart, reason+" in the last write, which ends in zeros from inside the record on (not written before the crash)")
+			sc.cutAt(writeStart, pending, reason+" in the last write, which ends in zeros from inside the record on (not written before the crash)")
 			return sc, nil
 		}
 		return bad(" in the last write, which is complete: not what a crash leaves")
@@ -169,28 +194,27 @@ func (sc segmentScan) badRecord(data []byte, last bool, off int, intact bool, re
 		return bad("")
 	}
 	if zeroSector(data, off, off, recEnd) {
-		sc.cutAt(off, len(sc.recs), reason+", over a sector of zeros (not written before the crash)")
+		sc.cutAt(off, nil, reason+", over a sector of zeros (not written before the crash)")
 		return sc, nil
 	}
 	if allZero(data[recEnd-1:]) {
-		sc.cutAt(off, len(sc.recs), reason+", with zeros from inside the record to the end of the file (not written before the crash)")
+		sc.cutAt(off, nil, reason+", with zeros from inside the record to the end of the file (not written before the crash)")
 		return sc, nil
 	}
 	if pastEOF(data[off:]) {
 		if r := resync(data, off+1); r.reachesEOF {
 			return sc, &damage{off: off, reason: reason + fmt.Sprintf(", but intact records from offset %d run to the end of the file (the length is damaged)", r.off), resync: r}
 		}
-		sc.cutAt(off, len(sc.recs), reason)
+		sc.cutAt(off, nil, reason)
 		return sc, nil
 	}
 	return bad(", with non-zero data after it")
 }
 
-// cutAt makes bytes from off on a torn tail; recs from recStart on are
-// the torn write's intact records.
-func (sc *segmentScan) cutAt(off, recStart int, why string) {
-	sc.cut = sc.recs[recStart:]
-	sc.recs = sc.recs[:recStart]
+// cutAt makes bytes from off on a torn tail; cut are the torn write's
+// intact records.
+func (sc *segmentScan) cutAt(off int, cut []scannedRecord, why string) {
+	sc.cut = cut
 	sc.end = off
 	sc.torn = why
 }
@@ -287,7 +311,7 @@ func resync(data []byte, from int) resyncPoint {
 		if budget -= int(n); budget < 0 {
 			break
 		}
-		r := resyncPoint{off: p, bytesUntilFound: p - from}
+		r := resyncPoint{off: p}
 		q := p
 		for q < len(data) {
 			kind, payload, size, ok := parseRecord(data[q:])
@@ -295,19 +319,18 @@ func resync(data []byte, from int) resyncPoint {
 				break
 			}
 			budget -= size
-			r.recordsInChain++
+			r.records++
 			if _, isMarker := markerLen(kind, payload); !isMarker && kind == kindEntry && len(payload) >= 8 {
 				i := binary.BigEndian.Uint64(payload)
 				if r.firstEntry == 0 {
 					r.firstEntry = i
 				}
 				r.lastEntry = i
-				r.entriesInChain++
 			}
 			q += size
 		}
 		r.reachesEOF = q == len(data)
-		if r.recordsInChain >= 2 || r.recordsInChain == 1 && r.reachesEOF {
+		if r.records >= 2 || r.records == 1 && r.reachesEOF {
 			r.found = true
 			return r
 		}

@@ -131,17 +131,20 @@ func (l *Log) replay(seq uint64, last bool, lastEntry *uint64) (segmentScan, err
 	}
 	s := &segment{seq: seq, path: path, f: f}
 	l.segs = append(l.segs, s)
-	sc, dmg := scanSegment(data, last)
-	for _, r := range sc.recs {
+	sc, dmg, err := scanSegment(data, last, func(r scannedRecord) error {
 		if err := l.applyRecord(s, r); err != nil {
-			return sc, fmt.Errorf("%w: %s, byte offset %d: %v; no file was changed", ErrCorrupt, path, r.off, err)
+			return fmt.Errorf("%w: %s, byte offset %d: %v; no file was changed", ErrCorrupt, path, r.off, err)
 		}
 		if r.kind == kindEntry {
 			*lastEntry, _ = entryIndex(r.payload)
 		}
+		return nil
+	})
+	if err != nil {
+		return sc, err
 	}
 	if dmg != nil {
-		return sc, damageError(path, dmg, *lastEntry)
+		return sc, damageError(path, dmg, max(*lastEntry, dmg.lastEntry))
 	}
 	s.size = int64(len(data))
 	return sc, nil
@@ -245,7 +248,7 @@ func (l *Log) GetLog(i uint64, out *raft.Log) error {
 	buf := make([]byte, at.n)
 	n, err := at.seg.f.ReadAt(buf, at.off)
 	l.mu.RUnlock()
-	if err != nil && !(errors.Is(err, io.EOF) && n < len(buf)) {
+	if err != nil && !errors.Is(err, io.EOF) { // a short read is damage, told below
 		return fmt.Errorf("raftwal: read entry %d: %w", i, err)
 	}
 	kind, payload, size, ok := parseRecord(buf[:n])
