@@ -267,6 +267,23 @@ func TestLegacyLog(t *testing.T) {
 	os.WriteFile(seg, flipped, 0o600)
 	mustRefuse(t, dir, "legacy bit flip", seg, "entries")
 
+	// Upgraded: today's writes follow the old records; damage in the old
+	// part still refuses, as a write header follows it.
+	os.WriteFile(seg, b, 0o600)
+	writeLog(t, dir, Options{NoSync: true}, 301, 310, 3)
+	mixed, _ := os.ReadFile(seg)
+	l, err := Open(dir, Options{NoSync: true, Logger: quiet})
+	if err != nil {
+		t.Fatalf("old records then new writes: %v", err)
+	}
+	if first, last := mustRange(l); first != 1 || last != 310 {
+		t.Fatalf("old records then new writes: [%d, %d], want [1, 310]", first, last)
+	}
+	l.Close()
+	mixed[len(b)-50] ^= 1
+	os.WriteFile(seg, mixed, 0o600)
+	mustRefuse(t, dir, "flip in the old final record before new writes", seg, "write header")
+
 	last := ends[len(ends)-2] // the final record is [last, len(b))
 	for cut := last; cut <= len(b); cut++ {
 		for _, pad := range []int{0, 100} {
