@@ -43,7 +43,10 @@ import (
 // length in the middle): Open refuses and changes no file. What stays
 // ambiguous, and is cut as a crash would be: damage to the last write that
 // also looks like a tear (e.g. a flipped bit in the final record, whose
-// last byte is usually zero, when nothing follows it).
+// last byte is usually zero, when nothing follows it). And the reverse,
+// on the safe side: a torn write whose own header was lost, holding an
+// entry whose data happens to contain a well-formed write header, makes
+// Open refuse rather than cut.
 
 const sectorSize = 512
 
