@@ -13,6 +13,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	ChildMain() // the clients' side of a -net netns run (netns_test.go)
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		testcluster.Cleanup()
 		os.Exit(code)
