@@ -48,8 +48,14 @@ func outDir(t *testing.T) string {
 
 func run(t *testing.T, cfg RunConfig) *Result {
 	t.Helper()
-	cfg.Binary = binary(t)
 	cfg.Dir = t.TempDir()
+	return runIn(t, cfg)
+}
+
+// runIn is run in cfg.Dir.
+func runIn(t *testing.T, cfg RunConfig) *Result {
+	t.Helper()
+	cfg.Binary = binary(t)
 	if cfg.OutDir == "" {
 		cfg.OutDir = outDir(t)
 	}

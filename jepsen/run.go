@@ -292,14 +292,21 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 	return res, nil
 }
 
-// schedule runs the nemeses until ctx ends: quiet, one random fault for
-// FaultFor, heal, and again.
+// schedule runs the nemeses until ctx ends: quiet, one fault for
+// FaultFor, heal, and again. The nemeses come in rounds, each once per
+// round in a random order, so that a short run still injects every kind.
 func schedule(ctx context.Context, cl *Cluster, nems []Nemesis, cfg RunConfig, logf func(string, ...any)) {
+	var round []Nemesis
 	for {
 		if !wait(ctx, cfg.QuietFor) {
 			return
 		}
-		n := nems[rand.IntN(len(nems))]
+		if len(round) == 0 {
+			round = append(round, nems...)
+			rand.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
+		}
+		n := round[0]
+		round = round[1:]
 		desc, err := n.Start(context.WithoutCancel(ctx), cl)
 		logf("%s start: %s%s", n.Name(), desc, errSuffix(err))
 		ok := wait(ctx, cfg.FaultFor)
