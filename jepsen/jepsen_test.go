@@ -59,7 +59,9 @@ func runIn(t *testing.T, cfg RunConfig) *Result {
 	if cfg.OutDir == "" {
 		cfg.OutDir = outDir(t)
 	}
-	cfg.Logf = t.Logf
+	if cfg.Logf == nil {
+		cfg.Logf = t.Logf
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Duration+3*time.Minute)
 	defer cancel()
 	res, err := Run(ctx, cfg)

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,16 +32,20 @@ func needNetns(t *testing.T) {
 	}
 }
 
-// ownLabs lists the namespaces of labs this test process created (the
-// owner's pid is in the name).
+// ownLabs lists, as "ip netns list" shows them, the namespaces of labs
+// this test process created (the owner's pid is in the name).
 func ownLabs(t *testing.T) []string {
 	t.Helper()
-	names, err := netns.List(LabKind + "-")
+	out, err := exec.Command("ip", "netns", "list").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var own []string
-	for _, n := range names {
+	for _, line := range strings.Split(string(out), "\n") {
+		n, _, _ := strings.Cut(line, " ") // "name (id: 3)"
+		if !strings.HasPrefix(n, LabKind+"-") {
+			continue
+		}
 		if parts := strings.Split(n, "-"); len(parts) == 5 && parts[2] == fmt.Sprint(os.Getpid()) {
 			own = append(own, n)
 		}
@@ -87,7 +93,25 @@ func netnsRun(t *testing.T, cfg RunConfig) *Result {
 	before := rootLinks(t)
 	cfg.Net = NetNetns
 	cfg.Dir = t.TempDir()
+	// While the cluster is up, the same look finds the lab: the check
+	// after the run can see what it looks for.
+	var during []string
+	var mu sync.Mutex
+	cfg.Logf = func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		t.Log(msg)
+		if strings.HasPrefix(msg, "cluster up") {
+			mu.Lock()
+			during = ownLabs(t)
+			mu.Unlock()
+		}
+	}
 	res := runIn(t, cfg)
+	mu.Lock()
+	if want := max(cfg.Nodes, 3) + 2; len(during) != want {
+		t.Errorf("during the run, ip netns list showed %v, want %d namespaces (switch, nodes, clients)", during, want)
+	}
+	mu.Unlock()
 	checkNothingLeft(t, before, cfg.Dir)
 	return res
 }
