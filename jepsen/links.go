@@ -37,6 +37,11 @@ func (c *Cluster) cutLinks(ctx context.Context, cuts []cut, reject bool) error {
 		}
 		return errors.Join(errs...)
 	}
+	return c.setRules(ctx, c.cutRules(cuts, reject))
+}
+
+// cutRules are the kernel rules of cuts (lab only).
+func (c *Cluster) cutRules(cuts []cut, reject bool) hostRules {
 	rules := hostRules{}
 	for _, k := range cuts {
 		if k.dir == "in" || k.dir == "both" {
@@ -46,7 +51,7 @@ func (c *Cluster) cutLinks(ctx context.Context, cuts []cut, reject bool) error {
 			rules.drop(c.host(k.peer), c.host(k.on), 0, reject)
 		}
 	}
-	return c.setRules(ctx, rules)
+	return rules
 }
 
 // hostRules are kernel faults to install, by host name.
