@@ -5,7 +5,6 @@ package jepsen
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,17 +52,13 @@ func ownLabs(t *testing.T) []string {
 	return own
 }
 
+// rootLinks lists the test process's namespace's interfaces.
 func rootLinks(t *testing.T) []string {
 	t.Helper()
-	ifs, err := net.Interfaces()
+	names, err := netns.RootLinks()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, i := range ifs {
-		names = append(names, i.Name)
-	}
-	slices.Sort(names)
 	return names
 }
 

@@ -128,16 +128,12 @@ func TestDevNetns(t *testing.T) {
 	}
 }
 
+// rootLinks lists the test process's namespace's interfaces.
 func rootLinks(t *testing.T) []string {
 	t.Helper()
-	ifs, err := net.Interfaces()
+	names, err := netns.RootLinks()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, i := range ifs {
-		names = append(names, i.Name)
-	}
-	slices.Sort(names)
 	return names
 }

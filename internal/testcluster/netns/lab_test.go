@@ -76,18 +76,13 @@ func needLab(t *testing.T) {
 	}
 }
 
-// rootLinks lists the root namespace's interfaces.
+// rootLinks lists the test process's namespace's interfaces.
 func rootLinks(t *testing.T) []string {
 	t.Helper()
-	ifs, err := net.Interfaces()
+	names, err := RootLinks()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, i := range ifs {
-		names = append(names, i.Name)
-	}
-	slices.Sort(names)
 	return names
 }
 
