@@ -282,4 +282,3 @@ func runCmd(cmd interface {
 	err := cmd.Execute()
 	return out.String(), errOut.String(), err
 }
-
