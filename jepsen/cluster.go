@@ -21,6 +21,10 @@ type ClusterConfig struct {
 	MaxStaleness    time.Duration // server --max-staleness (1s)
 	RequestTimeout  time.Duration // server --request-timeout (2s)
 	ExtraArgs       []string      // more server flags (later flags win)
+	// Client is how the harness reaches the client ports when ExtraArgs
+	// turn on TLS or authentication there (--client-tls-*, --requirepass,
+	// --aclfile): readiness probes, DEBUG commands, direct reads.
+	Client testcluster.ClientOptions
 }
 
 func (c *ClusterConfig) defaults() {
@@ -85,6 +89,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		TestMode:     true,
 		LogLevel:     "info",
 		ReadyTimeout: 60 * time.Second,
+		Client:       cfg.Client,
 		OnExit: func(n *Node, err error) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
@@ -158,7 +163,7 @@ func (c *Cluster) Admin(ctx context.Context, n *Node, timeout time.Duration, arg
 	c.mu.Unlock()
 	if cl == nil {
 		var err error
-		if cl, err = resp.Dial(ctx, n.Client); err != nil {
+		if cl, err = c.Cfg.Client.Dial(ctx, n.Client); err != nil {
 			return resp.Value{}, err
 		}
 		c.mu.Lock()

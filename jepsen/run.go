@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sessionraft/sessionraft/client"
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
@@ -46,6 +47,9 @@ type RunConfig struct {
 	// checker must fail.
 	UnsafeExpiry bool
 	ExtraArgs    []string // more server flags (later flags win)
+	// Client: TLS and credentials for the client ports, when ExtraArgs
+	// secure them; used by the harness and the Go client alike.
+	Client testcluster.ClientOptions
 	// TTLSlack widens the ttl checker's bound (the unsafe-expiry self-test
 	// allows for the log clock's replication lag on a skewed follower).
 	TTLSlack time.Duration
@@ -152,7 +156,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 		}
 	}
 	began := time.Now()
-	cl, err := StartCluster(ctx, ClusterConfig{Binary: cfg.Binary, Dir: cfg.Dir, Nodes: cfg.Nodes, MaxStaleness: cfg.MaxStaleness, ExtraArgs: cfg.ExtraArgs})
+	cl, err := StartCluster(ctx, ClusterConfig{Binary: cfg.Binary, Dir: cfg.Dir, Nodes: cfg.Nodes, MaxStaleness: cfg.MaxStaleness, ExtraArgs: cfg.ExtraArgs, Client: cfg.Client})
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +178,9 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 		DialTimeout:     time.Second,
 		RequestTimeout:  3 * time.Second,
 		RefreshInterval: 500 * time.Millisecond,
+		TLS:             cfg.Client.TLS,
+		Username:        cfg.Client.Username,
+		Password:        cfg.Client.Password,
 	})
 	if err != nil {
 		return nil, err
