@@ -1,0 +1,70 @@
+package node
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestSubcommandTable checks the subcommands of the command table as
+// TestCommandTable checks commands: what Dispatch, COMMAND and the ACL
+// catalog rely on.
+func TestSubcommandTable(t *testing.T) {
+	n := 0
+	for _, s := range commandTable {
+		for _, sub := range s.subs {
+			n++
+			parent, name, ok := strings.Cut(sub.name, "|")
+			switch {
+			case !ok || parent != s.name || name == "" || sub.name != strings.ToUpper(sub.name):
+				t.Errorf("%s: subcommand name %q, want %s|NAME in upper case", s.name, sub.name, s.name)
+			case sub.run == nil:
+				t.Errorf("%s: no handler", sub.name)
+			case sub.subs != nil:
+				t.Errorf("%s: subcommands nest one level only", sub.name)
+			case sub.arity < 2 && sub.arity > -2:
+				t.Errorf("%s: arity %d does not count the parent and the subcommand", sub.name, sub.arity)
+			case sub.flags&(flagWrite|flagReadOnly|flagLocal|flagAdmin) == 0:
+				t.Errorf("%s: says neither what it touches nor that it is admin", sub.name)
+			case (sub.categories()&catFast != 0) == (sub.categories()&catSlow != 0):
+				t.Errorf("%s: want exactly one of @fast and @slow", sub.name)
+			}
+		}
+		if s.subs != nil && s.arity > -2 {
+			t.Errorf("%s: has subcommands, so needs at least 2 arguments (arity -2)", s.name)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no subcommands in the table (ACL has some)")
+	}
+	cat := aclCatalog(false)
+	for _, name := range []string{"auth", "acl", "acl|list", "acl|whoami", "session.get"} {
+		if _, ok := cat[name]; !ok {
+			t.Errorf("catalog lacks %q", name)
+		}
+	}
+	if _, ok := cat["debug.clock"]; ok {
+		t.Error("catalog has a test-mode command outside test mode")
+	}
+	if _, ok := aclCatalog(true)["debug.clock"]; !ok {
+		t.Error("catalog lacks a test-mode command in test mode")
+	}
+}
+
+func TestKeyAccess(t *testing.T) {
+	for _, c := range []struct {
+		f           keyFlag
+		read, write bool
+	}{
+		{keyRO | keyAccess, true, false},
+		{keyRW | keyUpdate, false, true},
+		{keyRW | keyAccess | keyDelete, true, true},
+		{keyOW | keyInsert, false, true},
+		{keyRM | keyDelete, false, true},
+		{keyRO, true, false},
+		{keyRW, false, true},
+	} {
+		if r, w := c.f.access(); r != c.read || w != c.write {
+			t.Errorf("%b: read %v write %v, want %v %v", c.f, r, w, c.read, c.write)
+		}
+	}
+}
