@@ -48,8 +48,8 @@
 //
 // Errors match the sentinels with errors.Is (ErrNotFound, ErrConflict,
 // ErrTooLarge, ErrInvalid, ErrExists, ErrStale, ErrUnavailable,
-// ErrIndeterminate, ErrAuth, ErrNoPerm, ErrClosed); a *ServerError carries the server's code
-// and message.
+// ErrIndeterminate, ErrAuth, ErrNoPerm, ErrClosed); a *ServerError carries
+// the server's code and message.
 //
 // Each call retries until its context ends, or Config.RequestTimeout when
 // the context has no deadline. Reads are resent to another replica or

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/tls"
 	"strings"
 	"testing"
 )
@@ -66,5 +67,33 @@ func TestKeyAccess(t *testing.T) {
 		if r, w := c.f.access(); r != c.read || w != c.write {
 			t.Errorf("%b: read %v write %v, want %v %v", c.f, r, w, c.read, c.write)
 		}
+	}
+}
+
+func TestConfigClientSecurity(t *testing.T) {
+	base := DefaultConfig()
+	base.ID, base.DataDir, base.BootstrapExpect = "v1", "/tmp/x", 1
+	for _, c := range []struct {
+		name  string
+		tweak func(*Config)
+		want  string
+	}{
+		{"TLS without a certificate", func(c *Config) { c.ClientTLS = &tls.Config{} }, "ClientTLS has no certificate"},
+		{"TLS 1.1", func(c *Config) {
+			c.ClientTLS = &tls.Config{Certificates: []tls.Certificate{{}}, MinVersion: tls.VersionTLS11}
+		}, "TLS 1.2 or later"},
+		{"requirepass with a line break", func(c *Config) { c.RequirePass = "a\nb" }, "line break"},
+	} {
+		cfg := base
+		c.tweak(&cfg)
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	cfg := base
+	cfg.ClientTLS = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return nil, nil }}
+	cfg.RequirePass = "pw"
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("valid client security: %v", err)
 	}
 }
