@@ -25,10 +25,11 @@ type connState struct {
 }
 
 // Dispatch is the one place every request passes through, before and after
-// its command runs: checks that apply to all commands (arity today; the
-// ACL check, given the command's categories and keyPositions, belongs right
-// after it) and per-command accounting (a metrics hook: here for the
-// inline part, in the wrapper below for the asynchronous one).
+// its command runs: checks that apply to all commands (arity, the
+// subcommand, then authentication and the ACL check from the command's
+// flags, categories and keyPositions: auth.go) and per-command accounting
+// (a metrics hook: here for the inline part, in the wrapper below for the
+// asynchronous one).
 func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx context.Context) {
 	// Clients send names in upper case; the map lookup of the bytes as
 	// they are costs no string, ToUpper only for the rest.
