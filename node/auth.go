@@ -238,7 +238,7 @@ func (h *handler) authenticate(st *connState, remote net.Addr, user, pass string
 	}
 	if err != nil {
 		if errors.Is(err, acl.ErrWrongPass) {
-			h.n.auth.failed.note(h.n.log, orDefault(user, acl.DefaultUser), remote)
+			h.n.auth.failed.note(h.n.log, orDefault(user, acl.DefaultUser), remote, time.Now())
 		}
 		return err
 	}
@@ -273,9 +273,8 @@ type failLog struct {
 
 const failLogEvery = time.Second
 
-func (l *failLog) note(log *slog.Logger, user string, remote net.Addr) {
+func (l *failLog) note(log *slog.Logger, user string, remote net.Addr, now time.Time) {
 	l.mu.Lock()
-	now := time.Now()
 	if !l.last.IsZero() && now.Sub(l.last) < failLogEvery {
 		l.skipped++
 		l.mu.Unlock()

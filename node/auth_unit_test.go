@@ -1,9 +1,13 @@
 package node
 
 import (
+	"bytes"
 	"crypto/tls"
+	"log/slog"
+	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSubcommandTable checks the subcommands of the command table as
@@ -95,5 +99,28 @@ func TestConfigClientSecurity(t *testing.T) {
 	cfg.RequirePass = "pw"
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("valid client security: %v", err)
+	}
+}
+
+func TestFailLogRateLimit(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	var l failLog
+	remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}
+	t0 := time.Unix(1000, 0)
+	l.note(log, "alice", remote, t0)
+	for i := range 5 {
+		l.note(log, "mallory", remote, t0.Add(time.Duration(i)*100*time.Millisecond))
+	}
+	l.note(log, strings.Repeat("x", 200), remote, t0.Add(failLogEvery))
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2:\n%s", len(lines), buf.String())
+	}
+	if !strings.Contains(lines[0], "user=alice") || !strings.Contains(lines[0], "127.0.0.1:5000") {
+		t.Errorf("first line %q", lines[0])
+	}
+	if !strings.Contains(lines[1], "failures_not_logged=5") || strings.Contains(lines[1], strings.Repeat("x", 65)) {
+		t.Errorf("second line %q", lines[1])
 	}
 }
