@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
 // Client is a sessionraft client. It is safe for concurrent use; create one
@@ -69,7 +71,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			}
 			fmt.Fprintf(&b, "%s: %v", s, errs[s])
 		}
-		return nil, fmt.Errorf("%w: no seed answered TOPOLOGY (%s)", ErrUnavailable, b.String())
+		return nil, fmt.Errorf("%w: no seed answered TOPOLOGY (%s)", seedsErr(errs), b.String())
 	}
 	tp, err := buildTopology(reports, failedSet(errs), nil)
 	if err != nil {
@@ -184,6 +186,21 @@ func (c *Client) askTopology(ctx context.Context, addr string, known bool) (*rep
 		return nil, err
 	}
 	return parseTopology(addr, &m)
+}
+
+// seedsErr is the sentinel of New's failure: ErrAuth or ErrNoPerm when a
+// seed refused the credentials (retrying cannot help), else
+// ErrUnavailable.
+func seedsErr(errs map[string]error) error {
+	for _, err := range errs {
+		if re, ok := rueidis.IsRedisErr(err); ok {
+			code, _ := wire.SplitError(re.Error())
+			if s := sentinelFor(code); s == ErrAuth || s == ErrNoPerm {
+				return s
+			}
+		}
+	}
+	return ErrUnavailable
 }
 
 func failedSet(errs map[string]error) map[string]bool {

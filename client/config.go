@@ -62,9 +62,13 @@ type Config struct {
 	// read throughput against a 3-node dev cluster (docs/benchmarks.md):
 	// measure before setting it. (rueidis's MaxFlushDelay.)
 	MaxFlushDelay time.Duration
-	// TLS, when set, is used for every connection.
+	// TLS, when set, is used for every connection (client port TLS:
+	// docs/SECURITY.md). An empty ServerName is taken from each node's
+	// address, so node certificates need the addresses clients dial.
 	TLS *tls.Config
-	// Username and Password are sent with HELLO AUTH when set.
+	// Username and Password authenticate every connection the client
+	// opens (HELLO 3 AUTH; Username empty: the default user, as for
+	// --requirepass). Refused credentials fail New with ErrAuth.
 	Username, Password string
 	// Logger receives topology changes (debug) and refresh failures
 	// (warn). Default: discard.

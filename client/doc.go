@@ -48,8 +48,8 @@
 //
 // Errors match the sentinels with errors.Is (ErrNotFound, ErrConflict,
 // ErrTooLarge, ErrInvalid, ErrExists, ErrStale, ErrUnavailable,
-// ErrIndeterminate, ErrClosed); a *ServerError carries the server's code
-// and message.
+// ErrIndeterminate, ErrAuth, ErrNoPerm, ErrClosed); a *ServerError carries
+// the server's code and message.
 //
 // Each call retries until its context ends, or Config.RequestTimeout when
 // the context has no deadline. Reads are resent to another replica or
@@ -68,6 +68,16 @@
 // replays the first attempt's result: the same version, and for Create and
 // Rotate the same id (Create reads the session back, see Create; Rotate
 // checks the new id it is given, see Rotate).
+//
+// # TLS and authentication
+//
+// Against a cluster whose client ports serve TLS or require a password
+// (docs/SECURITY.md), set Config.TLS and Config.Username/Password: every
+// connection the client opens (to a seed, after a topology refresh, to a
+// new leader) does the TLS handshake and authenticates with HELLO 3 AUTH.
+// Refused credentials fail New with ErrAuth; a command the user's ACL rules
+// do not allow fails with ErrNoPerm. The user needs +topology (and the
+// session commands it uses) for the client to route.
 //
 // # Server parsing quirks the client works around
 //

@@ -36,6 +36,13 @@ var (
 	// ErrStale: every replica asked refused a Stale read because it lags
 	// more than the staleness bound. Retry, or read at a stronger level.
 	ErrStale = errors.New("sessionraft: replica too stale")
+	// ErrAuth: the server refused the credentials (WRONGPASS: unknown
+	// user, wrong password or user disabled), or needs some and the
+	// client has none (NOAUTH). Set Config.Username and Config.Password.
+	ErrAuth = errors.New("sessionraft: authentication failed")
+	// ErrNoPerm: the user may not run the command or touch the session
+	// (NOPERM): the server's ACL rules for the user do not allow it.
+	ErrNoPerm = errors.New("sessionraft: no permission")
 	// ErrClosed: the Client has been closed.
 	ErrClosed = errors.New("sessionraft: client closed")
 )
@@ -82,6 +89,10 @@ func sentinelFor(code string) error {
 		return ErrExists
 	case wire.CodeStale:
 		return ErrStale
+	case wire.CodeNoAuth, wire.CodeWrongPass:
+		return ErrAuth
+	case wire.CodeNoPerm:
+		return ErrNoPerm
 	default:
 		return nil
 	}

@@ -29,6 +29,9 @@ func TestSentinelForEveryCode(t *testing.T) {
 		wire.CodeStale:         ErrStale,
 		wire.CodeExists:        ErrExists,
 		wire.CodeInternal:      nil,
+		wire.CodeNoAuth:        ErrAuth,
+		wire.CodeWrongPass:     ErrAuth,
+		wire.CodeNoPerm:        ErrNoPerm,
 	}
 	for _, code := range wire.Codes {
 		w, ok := want[code]

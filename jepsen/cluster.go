@@ -25,6 +25,10 @@ type ClusterConfig struct {
 	// Lab, if set, puts each node in its own network namespace of the lab
 	// (-net netns): the caller runs on the lab's client host.
 	Lab *netns.Lab
+	// Client is how the harness reaches the client ports when ExtraArgs
+	// turn on TLS or authentication there (--client-tls-*, --requirepass,
+	// --aclfile): readiness probes, DEBUG commands, direct reads.
+	Client testcluster.ClientOptions
 }
 
 func (c *ClusterConfig) defaults() {
@@ -90,6 +94,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		TestMode:     true,
 		LogLevel:     "info",
 		ReadyTimeout: 60 * time.Second,
+		Client:       cfg.Client,
 		OnExit: func(n *Node, err error) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
@@ -167,7 +172,7 @@ func (c *Cluster) Admin(ctx context.Context, n *Node, timeout time.Duration, arg
 	c.mu.Unlock()
 	if cl == nil {
 		var err error
-		if cl, err = resp.Dial(ctx, n.Client); err != nil {
+		if cl, err = c.Cfg.Client.Dial(ctx, n.Client); err != nil {
 			return resp.Value{}, err
 		}
 		c.mu.Lock()

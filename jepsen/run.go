@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sessionraft/sessionraft/client"
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 	"github.com/sessionraft/sessionraft/internal/testcluster/netns"
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
@@ -47,6 +48,9 @@ type RunConfig struct {
 	// checker must fail.
 	UnsafeExpiry bool
 	ExtraArgs    []string // more server flags (later flags win)
+	// Client: TLS and credentials for the client ports, when ExtraArgs
+	// secure them; used by the harness and the Go client alike.
+	Client testcluster.ClientOptions
 	// TTLSlack widens the ttl checker's bound (the unsafe-expiry self-test
 	// allows for the log clock's replication lag on a skewed follower).
 	TTLSlack time.Duration
@@ -181,7 +185,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 		return nil, fmt.Errorf("jepsen: network %q: want %s or %s", cfg.Net, NetLoopback, NetNetns)
 	}
 	began := time.Now()
-	cl, err := StartCluster(ctx, ClusterConfig{Binary: cfg.Binary, Dir: cfg.Dir, Nodes: cfg.Nodes, MaxStaleness: cfg.MaxStaleness, ExtraArgs: cfg.ExtraArgs, Lab: cfg.lab})
+	cl, err := StartCluster(ctx, ClusterConfig{Binary: cfg.Binary, Dir: cfg.Dir, Nodes: cfg.Nodes, MaxStaleness: cfg.MaxStaleness, ExtraArgs: cfg.ExtraArgs, Lab: cfg.lab, Client: cfg.Client})
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +207,9 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 		DialTimeout:     time.Second,
 		RequestTimeout:  3 * time.Second,
 		RefreshInterval: 500 * time.Millisecond,
+		TLS:             cfg.Client.TLS,
+		Username:        cfg.Client.Username,
+		Password:        cfg.Client.Password,
 	})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessionraft/sessionraft/client"
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
@@ -64,7 +65,8 @@ func pace(ctx context.Context, min, max time.Duration) bool {
 // sent to a chosen node (which serves or forwards them) instead of the
 // leader the Go client would pick.
 type direct struct {
-	conns map[string]*resp.Client
+	client testcluster.ClientOptions // TLS and credentials of the client ports
+	conns  map[string]*resp.Client
 }
 
 func (d *direct) do(ctx context.Context, n *Node, timeout time.Duration, args ...string) (resp.Value, error) {
@@ -76,7 +78,7 @@ func (d *direct) do(ctx context.Context, n *Node, timeout time.Duration, args ..
 	cl := d.conns[n.ID]
 	if cl == nil {
 		var err error
-		if cl, err = resp.Dial(ctx, n.Client); err != nil {
+		if cl, err = d.client.Dial(ctx, n.Client); err != nil {
 			return resp.Value{}, err
 		}
 		d.conns[n.ID] = cl
@@ -154,7 +156,7 @@ func (w *registerWorkload) Setup(ctx context.Context, e *env) error {
 }
 
 func (w *registerWorkload) Worker(ctx context.Context, e *env, p int) {
-	var d direct
+	d := direct{client: e.c.Cfg.Client}
 	defer d.close()
 	seen := map[string]uint64{}
 	for n := 0; pace(ctx, 2*time.Millisecond, 15*time.Millisecond); n++ {
@@ -356,7 +358,7 @@ func (w *ttlWorkload) Check(e *env, ops []Op) []CheckResult {
 }
 
 func (w *ttlWorkload) Worker(ctx context.Context, e *env, p int) {
-	var d direct
+	d := direct{client: e.c.Cfg.Client}
 	defer d.close()
 	for n := 0; pace(ctx, 5*time.Millisecond, 50*time.Millisecond); n++ {
 		ttl := 800*time.Millisecond + rand.N(1200*time.Millisecond)

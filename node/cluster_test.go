@@ -77,11 +77,19 @@ func testConfig(t testing.TB, id string, dir string) Config {
 // every incarnation), and waits until every group has a ready leader.
 func startCluster(t testing.TB, size int, tweak func(*Config)) *testCluster {
 	t.Helper()
+	return startClusterAs(t, size, tweak, testcluster.ClientOptions{})
+}
+
+// startClusterAs is startCluster for nodes whose client port needs TLS or
+// credentials (client says which) for the readiness probes.
+func startClusterAs(t testing.TB, size int, tweak func(*Config), client testcluster.ClientOptions) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, nodes: make([]*Node, size), cfgs: make([]Config, size)}
 	tc, err := testcluster.Start(testcluster.Options{
 		Nodes:        size,
 		Dir:          t.TempDir(),
 		ReadyTimeout: 30 * time.Second,
+		Client:       client,
 		InProcess: func(s testcluster.Spec) (io.Closer, error) {
 			return c.startNode(s, tweak)
 		},

@@ -127,7 +127,10 @@ func writeCommandInfo(r *resp.Reply, s *cmdSpec) {
 	writeSimpleSet(r, cats)
 	r.WriteSetLen(0) // tips
 	writeKeySpecs(r, k)
-	r.WriteSetLen(0) // subcommands
+	r.WriteSetLen(len(s.subs)) // subcommands
+	for _, sub := range s.subs {
+		writeCommandInfo(r, sub)
+	}
 }
 
 // writeKeySpecs writes the key specs of COMMAND INFO: none, one range from

@@ -25,11 +25,14 @@ func (h *handler) quit(q request) {
 	q.r.WriteSimple("OK")
 }
 
-// hello switches protocol versions like Redis 6+. Authentication is not
-// configured on this server, so AUTH is refused rather than ignored.
+// hello switches protocol versions like Redis 6+, and authenticates with
+// AUTH username password. On a connection that has not authenticated,
+// HELLO without AUTH is refused (-NOAUTH), as in Redis.
 func (h *handler) hello(q request) {
 	c, args, r := q.c, q.args, q.r
 	proto := c.Proto()
+	var user, pass string
+	withAuth := false
 	for i := 1; i < len(args); i++ {
 		switch {
 		case i == 1 && !flag(args, i, "AUTH") && !flag(args, i, "SETNAME"):
@@ -44,13 +47,22 @@ func (h *handler) hello(q request) {
 			}
 		case opt(args, i, "SETNAME"):
 			i++
-		case flag(args, i, "AUTH"):
-			r.WriteError(wire.CodeBadArg, "authentication is not configured on this server")
-			return
+		case flag(args, i, "AUTH") && i+2 < len(args):
+			user, pass, withAuth = string(args[i+1]), string(args[i+2]), true
+			i += 2
 		default:
 			r.WriteError(wire.CodeBadArg, fmt.Sprintf("syntax error in HELLO near '%.32s'", args[i]))
 			return
 		}
+	}
+	if withAuth {
+		if err := h.authenticate(q.st, c.RemoteAddr(), user, pass); err != nil {
+			writeErr(r, err)
+			return
+		}
+	} else if q.st.auth.user == nil {
+		writeErr(r, ErrHelloNoAuth)
+		return
 	}
 	// The HELLO reply itself is already in the new protocol, as in Redis.
 	c.SetProto(proto)

@@ -49,6 +49,12 @@ type cmdSpec struct {
 	// of the arguments that are session ids; keys.keyword documents it.
 	findKeys func(args [][]byte) []int
 
+	// subs, when set, are the command's subcommands (named "PARENT|SUB",
+	// arity counting the parent): Dispatch runs the one args[1] names,
+	// and ACL rules name each ("acl|list"). run then answers an unknown
+	// subcommand.
+	subs []*cmdSpec
+
 	group   string // documentation group: connection, server, session, debug
 	since   string // the sessionraft version that added the command
 	syntax  string // one line: "SESSION.GET id [CONSISTENCY level] ..."
@@ -342,6 +348,27 @@ func init() {
 		{name: "SESSION.REVOKE", arity: -2, maxArgs: 6, flags: flagWrite, cats: catKeyspace,
 			group: "session", syntax: "SESSION.REVOKE subject [EXCEPT id] [GROUP g]", summary: "Ends every session of a subject (but one); answers how many.",
 			run: async((*handler).revoke)},
+
+		// authentication and ACLs: cmd_acl.go (the checks: auth.go)
+		{name: "AUTH", arity: -2, maxArgs: 3, flags: flagFast | flagLocal | flagNoAuth, cats: catConnection,
+			group: "connection", syntax: "AUTH [username] password", summary: "Authenticates the connection as a user (default: the default user).",
+			run: inline((*handler).auth)},
+		{name: "ACL", arity: -2, flags: flagLocal,
+			group: "server", syntax: "ACL WHOAMI | CAT [category] | USERS | LIST | LOAD | HELP", summary: "Shows the connection's user, the categories and, for admins, the users; reloads the ACL file.",
+			run: inline((*handler).aclUnknown), subs: []*cmdSpec{
+				{name: "ACL|WHOAMI", arity: 2, flags: flagLocal, group: "server", syntax: "ACL WHOAMI", summary: "Answers the connection's user name.",
+					run: inline((*handler).aclWhoami)},
+				{name: "ACL|CAT", arity: -2, maxArgs: 3, flags: flagLocal, group: "server", syntax: "ACL CAT [category]", summary: "Lists the ACL categories, or the commands of one.",
+					run: inline((*handler).aclCat)},
+				{name: "ACL|USERS", arity: 2, flags: flagLocal | flagAdmin, group: "server", syntax: "ACL USERS", summary: "Lists the user names.",
+					run: inline((*handler).aclUsers)},
+				{name: "ACL|LIST", arity: 2, flags: flagLocal | flagAdmin, group: "server", syntax: "ACL LIST", summary: "Lists the users as ACL file lines (passwords as SHA-256 digests).",
+					run: inline((*handler).aclList)},
+				{name: "ACL|LOAD", arity: 2, flags: flagLocal | flagAdmin, group: "server", syntax: "ACL LOAD", summary: "Reloads this node's ACL file: all of it, or nothing if it has an error.",
+					run: inline((*handler).aclLoad)},
+				{name: "ACL|HELP", arity: 2, flags: flagLocal, group: "server", syntax: "ACL HELP", summary: "Lists the ACL subcommands.",
+					run: inline((*handler).aclHelp)},
+			}},
 	}
 	testCommandTable = debugCommands()
 	commands = indexCommands(commandTable)

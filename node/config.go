@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,6 +84,17 @@ type Config struct {
 	// MaxInflightApplies bounds raft entries proposed but not yet committed
 	// per group; more requests queue into the next batch meanwhile.
 	MaxInflightApplies int
+
+	// Client port security (auth.go). ClientTLS, when set, serves the
+	// client port over TLS only (a plaintext client fails the handshake);
+	// its GetConfigForClient may return a new config per handshake, which
+	// is how certificates are reloaded without a restart. RequirePass
+	// gives the default user a password, as Redis's requirepass does.
+	// ACLFile names an ACL file in Redis's syntax (node/acl), read at start
+	// and again by ACL LOAD and ReloadACL.
+	ClientTLS   *tls.Config
+	RequirePass string
+	ACLFile     string
 
 	// TestMode enables fault-injection hooks. Never set in production.
 	TestMode bool
@@ -195,6 +207,7 @@ func (c *Config) Validate() error {
 	v.check(c.MaxBatchCmds >= 1, "MaxBatchCmds must be >= 1")
 	v.check(c.MaxBatchBytes >= minBatchBytes, "MaxBatchBytes must be at least %d (64 KiB)", minBatchBytes)
 	v.check(c.MaxInflightApplies >= 1, "MaxInflightApplies must be >= 1")
+	c.validateClientSecurity(&v)
 
 	// Relations between fields.
 

@@ -13,7 +13,9 @@
 // handler in the cmd_*.go file of its family. The read rules (read.go,
 // linearizableRead and weakRead) decide whether a read may be answered
 // from local state; the SESSION.GET fast path, the general read path and
-// forwarded reads all ask them.
+// forwarded reads all ask them. Client authentication and ACLs (auth.go,
+// with the users of node/acl) are checked in Dispatch, from the same
+// table.
 //
 // Imports flow one way: node uses fsm (state machine) and transport/*
 // (bytes on the wire); nothing below imports node.

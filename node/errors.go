@@ -36,6 +36,19 @@ var (
 	ErrBadArg = errors.New("node: bad argument")
 	// ErrBusy: too much work queued.
 	ErrBusy = errors.New("node: busy")
+
+	// Client authentication and ACLs (auth.go). acl.ErrWrongPass and
+	// acl.ErrNoPassConfigured come from node/acl.
+
+	// ErrNoAuth: the connection has not authenticated and the command is
+	// not one it may run before (AUTH, HELLO with AUTH, QUIT).
+	ErrNoAuth = errors.New("node: authentication required")
+	// ErrHelloNoAuth: HELLO without AUTH on a connection that has not
+	// authenticated.
+	ErrHelloNoAuth = errors.New("node: HELLO needs AUTH before authentication")
+	// ErrNoPerm: the user may not run the command or touch the key; the
+	// error is a *permError, which says which.
+	ErrNoPerm = errors.New("node: no permission")
 )
 
 // translateApplyErr maps an error from raft.Apply (or the future's Error) to

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/sessionraft/sessionraft/fsm"
+	"github.com/sessionraft/sessionraft/node/acl"
 	"github.com/sessionraft/sessionraft/transport/mux"
 	"github.com/sessionraft/sessionraft/transport/resp"
 	"github.com/sessionraft/sessionraft/transport/wire"
@@ -306,6 +307,13 @@ func TestErrorTableGolden(t *testing.T) {
 		{"forwarded read, leader panicked", translateCallErr(remote(mux.CodePanic, "runtime error: index out of range"), false)},
 		{"forwarded read, leader's ERR", translateCallErr(remote(wire.CodeInternal, internalText), false)},
 		{"forwarded, an older leader's text", translateCallErr(remote(wire.CodeNotFound, "fsm: not found: session not found"), false)},
+		{"ErrNoAuth", ErrNoAuth},
+		{"ErrHelloNoAuth", ErrHelloNoAuth},
+		{"acl.ErrWrongPass from Authenticate", acl.ErrWrongPass},
+		{"acl.ErrNoPassConfigured", acl.ErrNoPassConfigured},
+		{"ErrNoPerm for a command", &permError{user: "reader", cmd: "session.set"}},
+		{"ErrNoPerm for a subcommand", &permError{user: "app", cmd: "acl|list"}},
+		{"ErrNoPerm for a key", &permError{user: "reader"}},
 	}
 	got := map[string]string{}
 	var lines []goldenLine

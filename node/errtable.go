@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sessionraft/sessionraft/fsm"
+	"github.com/sessionraft/sessionraft/node/acl"
 	"github.com/sessionraft/sessionraft/transport/mux"
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
@@ -37,6 +38,13 @@ var errTable = []errReply{
 	{ErrShutdown, wire.CodeUnavailable, "node shutting down, nothing was applied", noDetail},
 	{fsm.ErrUnknownCmd, wire.CodeInternal, "command not supported by this server's version", noDetail},
 	{fsm.ErrCorrupt, wire.CodeInternal, "internal error: corrupt data", noDetail},
+	// Authentication and ACLs: Redis's codes and exact texts, which Redis
+	// clients and tools recognise.
+	{ErrNoAuth, wire.CodeNoAuth, "Authentication required.", noDetail},
+	{ErrHelloNoAuth, wire.CodeNoAuth, "HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time", noDetail},
+	{acl.ErrWrongPass, wire.CodeWrongPass, "invalid username-password pair or user is disabled.", noDetail},
+	{acl.ErrNoPassConfigured, wire.CodeInternal, "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?", noDetail},
+	{ErrNoPerm, wire.CodeNoPerm, "", permText},
 	// The transport's sentinels are translated into the node's before
 	// they get here (translateCallErr); these entries only keep one that
 	// slips through from reading as an internal error.
@@ -72,7 +80,9 @@ func replyFor(err error) (code, text string) {
 			continue
 		}
 		text = e.text
-		if d := e.detail(err, e.sentinel); d != "" {
+		if d := e.detail(err, e.sentinel); d != "" && text == "" {
+			text = d // the detail is the whole text
+		} else if d != "" {
 			text += ": " + d
 		}
 		return e.code, clipText(text)
@@ -120,6 +130,21 @@ func isTableText(code, text string) bool {
 		}
 	}
 	return false
+}
+
+// permText is the whole text of a NOPERM reply, as Redis words it: which
+// command the user may not run, or that a key is out of its reach (never
+// which key: it may be a session id).
+func permText(err, _ error) string {
+	pe, ok := errors.AsType[*permError](err)
+	switch {
+	case !ok:
+		return "No permissions to access a key"
+	case pe.cmd != "":
+		return "User " + cutUTF8(pe.user, 64) + " has no permissions to run the '" + pe.cmd + "' command"
+	default:
+		return "No permissions to access a key"
+	}
 }
 
 // noDetail: the fixed text says all a caller can use.

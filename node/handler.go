@@ -21,13 +21,15 @@ type handler struct{ n *Node }
 // connState is the per-connection state kept in resp.Conn.State.
 type connState struct {
 	opts readOpts // default read consistency and staleness bound
+	auth connAuth // who the connection is (auth.go)
 }
 
 // Dispatch is the one place every request passes through, before and after
-// its command runs: checks that apply to all commands (arity today; the
-// ACL check, given the command's categories and keyPositions, belongs right
-// after it) and per-command accounting (a metrics hook: here for the
-// inline part, in the wrapper below for the asynchronous one).
+// its command runs: checks that apply to all commands (arity, the
+// subcommand, then authentication and the ACL check from the command's
+// flags, categories and keyPositions: auth.go) and per-command accounting
+// (a metrics hook: here for the inline part, in the wrapper below for the
+// asynchronous one).
 func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx context.Context) {
 	// Clients send names in upper case; the map lookup of the bytes as
 	// they are costs no string, ToUpper only for the rest.
@@ -43,10 +45,22 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 		r.WriteError(wire.CodeBadArg, fmt.Sprintf("wrong number of arguments for '%s'", strings.ToLower(string(args[0]))))
 		return nil
 	}
+	if cmd.subs != nil {
+		if cmd, ok = cmd.subcommand(h, args, r); !ok {
+			return nil // answered: unknown subcommand or its arity
+		}
+	}
 	st, _ := c.State.(*connState)
 	if st == nil {
 		st = &connState{opts: readOpts{level: wire.Linearizable, maxStale: h.n.cfg.MaxStaleness}}
 		c.State = st
+	}
+	// Authentication and ACLs (auth.go). A forwarded request was checked
+	// here on the node that received it: the forwarding RPC is between
+	// cluster members and carries no user.
+	if err := h.authorize(st, cmd, args); err != nil {
+		writeErr(r, err)
+		return nil
 	}
 	fn := cmd.run(h, request{c: c, args: args, r: r, st: st})
 	if fn == nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -53,6 +54,7 @@ type Node struct {
 	done    chan struct{}
 
 	test testHooks // fault-injection hooks; used only in test mode (testmode.go)
+	auth nodeAuth  // client port users and the failed-AUTH log (auth.go)
 
 	mu        sync.Mutex
 	fatalErr  error
@@ -79,6 +81,9 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil
 	}
 	if err := aborted(); err != nil {
+		return nil, err
+	}
+	if err := n.ReloadACL(); err != nil { // a bad ACL file fails before any port opens
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
@@ -118,6 +123,11 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	if n.respLn, err = net.Listen("tcp", cfg.ClientAddr); err != nil {
 		return nil, fmt.Errorf("listen client: %w", err)
+	}
+	if cfg.ClientTLS != nil {
+		// The handshake runs on the connection's first read, on its own
+		// goroutine, under the client port's read deadlines.
+		n.respLn = tls.NewListener(n.respLn, cfg.ClientTLS)
 	}
 	n.clientAddr = orDefault(cfg.AdvertiseClient, n.respLn.Addr().String())
 	n.self = meta{

@@ -37,6 +37,7 @@ type benchOptions struct {
 	timeout     time.Duration
 	flushDelay  time.Duration
 	pprofAddr   string
+	auth        clientAuth // TLS and credentials for sessionraft (clientauth.go)
 }
 
 // Workload names.
@@ -108,6 +109,9 @@ to its return, retries included; the first --warmup of each run is not counted.`
   sessionraft bench --workload load --keys 1000000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.auth.fromEnv(cmd.Flags(), os.LookupEnv); err != nil {
+				return err
+			}
 			if err := o.normalize(); err != nil {
 				return err
 			}
@@ -146,6 +150,7 @@ func (o *benchOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.jsonOut, "json", o.jsonOut, "print the results as JSON instead of a table")
 	fs.BoolVar(&o.progress, "progress", o.progress, "show a progress line on stderr while running")
 	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve net/http/pprof of the load tool itself on this loopback address")
+	o.auth.addFlags(fs)
 }
 
 // normalize checks the options and expands lists.

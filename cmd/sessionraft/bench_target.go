@@ -37,7 +37,12 @@ func openTargets(ctx context.Context, o benchOptions) ([]benchTarget, error) {
 		}
 	}
 	if len(o.addrs) > 0 {
-		c, err := client.New(ctx, client.Config{Seeds: o.addrs, RequestTimeout: o.timeout, MaxFlushDelay: o.flushDelay})
+		tlsConf, err := o.auth.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		c, err := client.New(ctx, client.Config{Seeds: o.addrs, RequestTimeout: o.timeout, MaxFlushDelay: o.flushDelay,
+			TLS: tlsConf, Username: o.auth.user, Password: o.auth.password})
 		if err != nil {
 			return nil, fmt.Errorf("connect to sessionraft %v: %w", o.addrs, err)
 		}

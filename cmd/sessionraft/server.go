@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sessionraft/sessionraft/node"
+	"github.com/sessionraft/sessionraft/transport/tlsconf"
 )
 
 // serverOptions holds the server flags. Most bind straight into cfg; the
@@ -25,6 +26,8 @@ type serverOptions struct {
 	logFormat string
 	limits    limitFlags
 	pprofAddr string
+	clientTLS tlsconf.Files // client port TLS files (security.go)
+	reloads   []reloadable  // what SIGHUP reloads, made by config
 }
 
 // limitFlags mirrors the record limits of fsm.Limits; see limits.go.
@@ -80,7 +83,7 @@ signal exits at once. The exit code is 1 if the node stopped with an error.`,
 				}
 				defer stopPprof()
 			}
-			return runServer(cmd.Context(), cfg)
+			return runServer(cmd.Context(), cfg, o.reloads)
 		},
 	}
 	o.addFlags(cmd.Flags())
@@ -149,6 +152,9 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", o.logFormat, "log format: text or json")
 
+	// Client port security (security.go, docs/SECURITY.md).
+	o.addSecurityFlags(fs)
+
 	fs.StringVar(&o.pprofAddr, "pprof-addr", o.pprofAddr, "serve net/http/pprof on this loopback address (host:port); off when empty")
 
 	fs.BoolVar(&c.TestMode, "test-mode", c.TestMode, "enable fault-injection hooks (never in production)")
@@ -180,6 +186,9 @@ func (o *serverOptions) config(logOut io.Writer) (node.Config, error) {
 		return cfg, err
 	}
 	cfg.Logger = logger
+	if err := o.securityConfig(&cfg); err != nil {
+		return cfg, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -203,10 +212,16 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 // runServer runs one node until SIGINT/SIGTERM or until it stops by itself.
-func runServer(ctx context.Context, cfg node.Config) error {
+func runServer(ctx context.Context, cfg node.Config, reloads []reloadable) error {
 	log := cfg.Logger
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP reloads certificates and the ACL file (a bad file keeps the
+	// previous one in use); caught from here on, so one during start-up is
+	// handled once the node runs rather than killing it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	n, err := node.Start(sigCtx, cfg)
 	if err != nil && sigCtx.Err() != nil && ctx.Err() == nil {
@@ -223,11 +238,21 @@ func runServer(ctx context.Context, cfg node.Config) error {
 		"raft_addr", cfg.RaftAddr, "gossip_addr", cfg.GossipAddr, "join", cfg.Join,
 		"bootstrap_expect", cfg.BootstrapExpect, "data_dir", cfg.DataDir)
 
-	select {
-	case <-sigCtx.Done():
-		log.Info("shutting down (signal again to exit at once)")
-	case <-n.Done():
-		log.Warn("node stopped by itself")
+	if cfg.ACLFile != "" {
+		reloads = append(reloads, reloadable{"ACL file " + cfg.ACLFile, n.ReloadACL})
+	}
+wait:
+	for {
+		select {
+		case <-hup:
+			reloadAll(log, reloads)
+		case <-sigCtx.Done():
+			log.Info("shutting down (signal again to exit at once)")
+			break wait
+		case <-n.Done():
+			log.Warn("node stopped by itself")
+			break wait
+		}
 	}
 	stop() // from here a second SIGINT/SIGTERM kills the process
 	if err := n.Close(); err != nil {

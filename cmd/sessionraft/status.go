@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,7 @@ func newStatusCmd() *cobra.Command {
 		addrs   []string
 		timeout time.Duration
 		asJSON  bool
+		auth    clientAuth
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -44,7 +46,14 @@ node answers.`,
 			if len(list) == 0 {
 				return errors.New("--addr: no address given")
 			}
-			sts := queryNodes(cmd.Context(), list, timeout, true)
+			if err := auth.fromEnv(cmd.Flags(), os.LookupEnv); err != nil {
+				return err
+			}
+			d, err := auth.dialer()
+			if err != nil {
+				return err
+			}
+			sts := queryNodesAs(cmd.Context(), d, list, timeout, true)
 			anyUp := false
 			for _, st := range sts {
 				anyUp = anyUp || st.Up
@@ -72,6 +81,7 @@ node answers.`,
 	timeout = 3 * time.Second
 	durationVar(fs, &timeout, "timeout", "time limit for each node's answers")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of tables")
+	auth.addFlags(fs)
 	return cmd
 }
 
@@ -102,13 +112,18 @@ type nodeStatus struct {
 
 // queryNodes asks every address in parallel; results keep the order of addrs.
 func queryNodes(ctx context.Context, addrs []string, timeout time.Duration, withInfo bool) []nodeStatus {
+	return queryNodesAs(ctx, dialer{}, addrs, timeout, withInfo)
+}
+
+// queryNodesAs is queryNodes over connections d makes (TLS, AUTH).
+func queryNodesAs(ctx context.Context, d dialer, addrs []string, timeout time.Duration, withInfo bool) []nodeStatus {
 	out := make([]nodeStatus, len(addrs))
 	var wg sync.WaitGroup
 	for i, a := range addrs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = queryNode(ctx, a, timeout, withInfo)
+			out[i] = queryNode(ctx, d, a, timeout, withInfo)
 		}()
 	}
 	wg.Wait()
@@ -133,11 +148,11 @@ func queryNodes(ctx context.Context, addrs []string, timeout time.Duration, with
 
 // queryNode sends PING, TOPOLOGY and (optionally) INFO to one node. A node
 // that answers PING is up even if TOPOLOGY fails; Error then says why.
-func queryNode(ctx context.Context, addr string, timeout time.Duration, withInfo bool) nodeStatus {
+func queryNode(ctx context.Context, d dialer, addr string, timeout time.Duration, withInfo bool) nodeStatus {
 	st := nodeStatus{Addr: addr}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := resp.Dial(ctx, addr)
+	c, err := d.dial(ctx, addr)
 	if err != nil {
 		st.Error = shortErr(err)
 		return st

@@ -58,6 +58,10 @@ type Options struct {
 	// DumpStacks or Stop having been asked to stop it, with the error of
 	// its Wait.
 	OnExit func(n *Node, err error)
+	// Client is how Start's readiness and write probes reach the nodes'
+	// client ports: set it when Flags (or InProcess) turn on TLS or
+	// authentication there.
+	Client ClientOptions
 	// InProcess, if set, starts every node inside the test process
 	// instead: it is called with the node's Spec for every incarnation
 	// (the first and each Restart) and returns the running server. The

@@ -2,8 +2,10 @@ package testcluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/sessionraft/sessionraft/transport/resp"
@@ -51,7 +53,7 @@ func (c *Cluster) notReady(ctx context.Context) string {
 		if !nd.Running() || nd.Paused() {
 			continue // stopped on purpose (or caught by WaitReady)
 		}
-		groups, err := topology(ctx, nd.Client)
+		groups, err := c.opts.Client.topology(ctx, nd.Client)
 		if err != nil {
 			return fmt.Sprintf("%s: %v", nd.ID, err)
 		}
@@ -111,12 +113,14 @@ type Group struct {
 
 // Topology asks the node at addr for TOPOLOGY, over a new connection, and
 // returns its view of every group.
-func Topology(addr string) ([]Group, error) { return topology(context.Background(), addr) }
+func Topology(addr string) ([]Group, error) {
+	return ClientOptions{}.topology(context.Background(), addr)
+}
 
-func topology(ctx context.Context, addr string) ([]Group, error) {
+func (o ClientOptions) topology(ctx context.Context, addr string) ([]Group, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	v, err := do(ctx, addr, "TOPOLOGY")
+	v, err := o.do(ctx, addr, "TOPOLOGY")
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +169,7 @@ func (c *Cluster) WaitWrites(timeout time.Duration, n int) error {
 		if len(running) == 0 {
 			return errors.New("no node is running unpaused")
 		}
-		err := writeRound(ctx, running[round%len(running)].Client, running[(round+1)%len(running)].Client)
+		err := c.opts.Client.writeRound(ctx, running[round%len(running)].Client, running[(round+1)%len(running)].Client)
 		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("cluster does not take writes within %v: %w", timeout, err)
@@ -179,10 +183,10 @@ func (c *Cluster) WaitWrites(timeout time.Duration, n int) error {
 	return nil
 }
 
-func writeRound(ctx context.Context, createAt, readAt string) error {
+func (o ClientOptions) writeRound(ctx context.Context, createAt, readAt string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	v, err := do(ctx, createAt, "SESSION.CREATE", "TTL", "60")
+	v, err := o.do(ctx, createAt, "SESSION.CREATE", "TTL", "60")
 	if err != nil {
 		return fmt.Errorf("%s SESSION.CREATE: %w", createAt, err)
 	}
@@ -191,7 +195,7 @@ func writeRound(ctx context.Context, createAt, readAt string) error {
 		return fmt.Errorf("%s SESSION.CREATE: reply %v (%v)", createAt, v, err)
 	}
 	id := m["id"].Str
-	v, err = do(ctx, readAt, "SESSION.GET", id, "CONSISTENCY", "linearizable", "NOTOUCH")
+	v, err = o.do(ctx, readAt, "SESSION.GET", id, "CONSISTENCY", "linearizable", "NOTOUCH")
 	if err != nil {
 		return fmt.Errorf("%s SESSION.GET %s: %w", readAt, id, err)
 	}
@@ -202,13 +206,51 @@ func writeRound(ctx context.Context, createAt, readAt string) error {
 }
 
 // do sends one command on a new connection; an error reply is an error.
-func do(ctx context.Context, addr string, args ...string) (resp.Value, error) {
-	cl, err := resp.Dial(ctx, addr)
+func (o ClientOptions) do(ctx context.Context, addr string, args ...string) (resp.Value, error) {
+	cl, err := o.Dial(ctx, addr)
 	if err != nil {
 		return resp.Value{}, err
 	}
 	defer cl.Close()
 	return cl.Do(ctx, args...)
+}
+
+// ClientOptions are how the cluster's own probes (readiness, writes)
+// reach a node's client port: over TLS when TLS is set, authenticated
+// when Password is set (as Username, or the default user).
+type ClientOptions struct {
+	TLS                *tls.Config
+	Username, Password string
+}
+
+// Dial connects to the client port at addr as o says, authenticated.
+func (o ClientOptions) Dial(ctx context.Context, addr string) (*resp.Client, error) {
+	var (
+		nc  net.Conn
+		err error
+	)
+	if o.TLS != nil {
+		d := tls.Dialer{Config: o.TLS}
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cl := resp.NewClient(nc)
+	if o.Password != "" {
+		args := []string{"AUTH", o.Password}
+		if o.Username != "" {
+			args = []string{"AUTH", o.Username, o.Password}
+		}
+		if _, err := cl.Do(ctx, args...); err != nil {
+			cl.Close()
+			return nil, err
+		}
+	}
+	return cl, nil
 }
 
 // asMap reads a RESP3 map, or its RESP2 form (a key/value array).

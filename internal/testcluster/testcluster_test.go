@@ -171,7 +171,7 @@ func TestNodeLifecycle(t *testing.T) {
 	// --test-mode is on: DEBUG commands are served.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := do(ctx, c.Nodes[0].Client, "DEBUG.CLOCK", "GET"); err != nil {
+	if _, err := (ClientOptions{}).do(ctx, c.Nodes[0].Client, "DEBUG.CLOCK", "GET"); err != nil {
 		t.Fatalf("DEBUG.CLOCK GET with TestMode: %v", err)
 	}
 	groups, err := Topology(c.Nodes[0].Client)

@@ -70,6 +70,35 @@ func (u *User) CanRun(cmd string) bool {
 	return u.allCmds
 }
 
+// Unrestricted reports whether the user may run every command on every
+// key, so a caller may skip the per-command checks.
+func (u *User) Unrestricted() bool {
+	if !u.allCmds || !u.allKeys {
+		return false
+	}
+	for _, ok := range u.allowed {
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// AllKeys reports whether the user may read (write=false) or write every
+// key: what a command needs that touches sessions it cannot name before it
+// runs (all of a subject's, say).
+func (u *User) AllKeys(write bool) bool {
+	if u.allKeys {
+		return true
+	}
+	for _, k := range u.keys {
+		if k.pattern == "*" && ((write && k.write) || (!write && k.read)) {
+			return true
+		}
+	}
+	return false
+}
+
 // CanKey reports whether the user may read (write=false) or write the key.
 func (u *User) CanKey(key string, write bool) bool {
 	if u.allKeys {
@@ -453,6 +482,15 @@ func (u *User) commandRule(r string, cat Catalog) error {
 		return fmt.Errorf("unknown command %q", target)
 	}
 	u.allowed[target] = allow
+	// A command with subcommands stands for all of them, as in Redis:
+	// "+acl" allows every ACL subcommand, "-acl" denies them all.
+	if !strings.Contains(target, "|") {
+		for name := range cat {
+			if strings.HasPrefix(name, target+"|") {
+				u.allowed[name] = allow
+			}
+		}
+	}
 	u.cmdRules = append(u.cmdRules, r)
 	return nil
 }

@@ -206,3 +206,65 @@ func FuzzNew(f *testing.F) {
 		}
 	})
 }
+
+func TestUnrestrictedAndAllKeys(t *testing.T) {
+	cat := Catalog{"get": {"read"}, "set": {"write"}, "acl": {"slow"}, "acl|list": {"admin"}, "acl|whoami": {"slow"}}
+	s, err := New(strings.NewReader(`
+user all on nopass ~* +@all
+user minus on nopass ~* +@all -set
+user keys on nopass ~a:* +@all
+user r on nopass %R~* ~b:* +@all
+user w on nopass %W~* +@all
+`), cat, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"all": true, "minus": false, "keys": false, "r": false, "w": false} {
+		if got := s.Lookup(name).Unrestricted(); got != want {
+			t.Errorf("%s Unrestricted = %v", name, got)
+		}
+	}
+	for _, c := range []struct {
+		user        string
+		write, want bool
+	}{
+		{"all", false, true}, {"all", true, true},
+		{"keys", false, false}, {"keys", true, false},
+		{"r", false, true}, {"r", true, false},
+		{"w", false, false}, {"w", true, true},
+	} {
+		if got := s.Lookup(c.user).AllKeys(c.write); got != c.want {
+			t.Errorf("%s AllKeys(write=%v) = %v", c.user, c.write, got)
+		}
+	}
+}
+
+// A command with subcommands stands for all of them, and a later rule on
+// one subcommand refines it.
+func TestSubcommandRules(t *testing.T) {
+	cat := Catalog{"acl": {"slow"}, "acl|list": {"admin"}, "acl|whoami": {"slow"}, "get": {"read"}}
+	s, err := New(strings.NewReader(`
+user a on nopass -@all +acl
+user b on nopass -@all +acl -acl|list
+user c on nopass +@all -acl
+user d on nopass -@all +acl|whoami
+user e on nopass -@all +acl|list -acl
+`), cat, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		user, cmd string
+		want      bool
+	}{
+		{"a", "acl|list", true}, {"a", "acl|whoami", true}, {"a", "get", false},
+		{"b", "acl|list", false}, {"b", "acl|whoami", true},
+		{"c", "acl|list", false}, {"c", "acl|whoami", false}, {"c", "get", true},
+		{"d", "acl|whoami", true}, {"d", "acl|list", false},
+		{"e", "acl|list", false},
+	} {
+		if got := s.Lookup(c.user).CanRun(c.cmd); got != c.want {
+			t.Errorf("%s CanRun(%s) = %v, want %v", c.user, c.cmd, got, c.want)
+		}
+	}
+}

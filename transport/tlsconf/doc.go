@@ -37,4 +37,11 @@
 //
 // Session resumption is disabled so that every connection is verified
 // against the material current at its handshake.
+//
+// # Client port
+//
+// ClientPort is the smaller, separate identity of the client (RESP) port:
+// TLS 1.2 or later for Redis clients, any certificate (with the host names
+// clients dial), client certificates required only when a CA bundle is
+// given, reloadable the same way.
 package tlsconf

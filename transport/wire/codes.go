@@ -24,13 +24,19 @@ const (
 	CodeBusy          = "BUSY"          // too many requests in flight on this connection or node
 	CodeExists        = "EXISTS"        // id already exists (create with a caller-chosen id)
 	CodeInternal      = "ERR"           // anything else
+
+	// Authentication and ACLs, with Redis's own codes and texts, so Redis
+	// clients and tools recognise them.
+	CodeNoAuth    = "NOAUTH"    // the connection must authenticate first (AUTH or HELLO ... AUTH)
+	CodeWrongPass = "WRONGPASS" // unknown user, wrong password or user disabled
+	CodeNoPerm    = "NOPERM"    // the user may not run the command or touch the key
 )
 
 // Codes lists every stable code, for documentation and tests.
 var Codes = []string{
 	CodeNotFound, CodeConflict, CodeTooLarge, CodeNotLeader, CodeUnavailable,
 	CodeIndeterminate, CodeBadArg, CodeUnknownCmd, CodeProtocol, CodeStale,
-	CodeBusy, CodeExists, CodeInternal,
+	CodeBusy, CodeExists, CodeInternal, CodeNoAuth, CodeWrongPass, CodeNoPerm,
 }
 
 // SplitError splits a RESP error string into its code and message.
