@@ -36,6 +36,10 @@ var (
 	// ErrStale: every replica asked refused a Stale read because it lags
 	// more than the staleness bound. Retry, or read at a stronger level.
 	ErrStale = errors.New("sessionraft: replica too stale")
+	// ErrOutOfMemory: the node's memory quota is reached and the write
+	// would add data; nothing was applied. Reads, destroys and revokes
+	// still work. Retrying helps only once sessions end or are destroyed.
+	ErrOutOfMemory = errors.New("sessionraft: server memory quota reached")
 	// ErrClosed: the Client has been closed.
 	ErrClosed = errors.New("sessionraft: client closed")
 )
@@ -82,6 +86,8 @@ func sentinelFor(code string) error {
 		return ErrExists
 	case wire.CodeStale:
 		return ErrStale
+	case wire.CodeOOM:
+		return ErrOutOfMemory
 	default:
 		return nil
 	}

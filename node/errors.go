@@ -36,6 +36,9 @@ var (
 	ErrBadArg = errors.New("node: bad argument")
 	// ErrBusy: too much work queued.
 	ErrBusy = errors.New("node: busy")
+	// ErrOOM: the node's state is above Config.MaxMemory and the write
+	// would add data (memlimit.go). Nothing was applied.
+	ErrOOM = errors.New("node: memory quota reached")
 )
 
 // translateApplyErr maps an error from raft.Apply (or the future's Error) to
@@ -109,6 +112,8 @@ func remoteToErr(code, msg string) error {
 		base = fsm.ErrTooLarge
 	case wire.CodeBadArg:
 		base = ErrBadArg
+	case wire.CodeOOM:
+		base = ErrOOM
 	default:
 		// ERR (an error no sentinel covers), PANIC, or a code this
 		// version does not know: an internal error.

@@ -53,6 +53,7 @@ type Node struct {
 	done    chan struct{}
 
 	test testHooks // fault-injection hooks; used only in test mode (testmode.go)
+	mem  memGuard  // the memory quota (memlimit.go)
 
 	mu        sync.Mutex
 	fatalErr  error
@@ -98,6 +99,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	mcfg := mux.DefaultConfig()
 	mcfg.Logger = n.log.With("component", "mux")
 	mcfg.Advertise = cfg.AdvertiseRaft
+	mcfg.MaxRPCBytes = cfg.rpcFrameCap() // a peer's frame is no larger than a client's request
 	if n.mux, err = mux.Listen(cfg.RaftAddr, mcfg); err != nil {
 		return nil, fmt.Errorf("listen raft: %w", err)
 	}

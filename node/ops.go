@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 
 	"github.com/sessionraft/sessionraft/fsm"
@@ -218,29 +217,3 @@ func (n *Node) revoke(ctx context.Context, subject, except string, gids []int) (
 	})
 }
 
-func (n *Node) list(ctx context.Context, subject string, gids []int, o readOpts) ([]*fsm.Record, error) {
-	var (
-		mu  sync.Mutex
-		out []*fsm.Record
-	)
-	_, err := n.fanOut(ctx, gids, false, func(ctx context.Context, gid int) (int, error) {
-		var recs []*fsm.Record
-		err := n.localOrForward(ctx, gid, o, func() error {
-			recs = n.groups[gid].fsm.BySubject(subject, n.now())
-			return nil
-		}, func(addr string) error {
-			r, err := n.forwardList(ctx, addr, gid, subject, o)
-			recs = r
-			return err
-		})
-		mu.Lock()
-		out = append(out, recs...)
-		mu.Unlock()
-		return len(recs), err
-	})
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
-}
