@@ -328,6 +328,11 @@ func (h *handler) listRun(q request, args [][]byte, gids []int, la listArgs) fun
 	}
 	subject, r := string(args[1]), q.r
 	return func(ctx context.Context) {
+		if err := h.n.lists.enter(ctx); err != nil {
+			writeErr(r, err)
+			return
+		}
+		defer h.n.lists.leave()
 		p, err := h.n.listPage(ctx, subject, gids, o, la.after, la.limit)
 		if err == nil && !la.paged && p.next != "" {
 			err = errListTooLarge

@@ -36,6 +36,33 @@ const (
 	maxListBytes     = 4 << 20
 )
 
+// maxListsBuilding bounds the SESSION.LIST pages a node builds at once.
+// A page is up to maxListBytes of records, and its reply as much again:
+// without a bound, every request in flight on every connection (up to the
+// node's running cap) could hold one. Requests beyond it wait for a turn,
+// holding their goroutine but no page.
+const maxListsBuilding = 8
+
+// listGate is the node's turns for building pages.
+type listGate struct {
+	once  sync.Once
+	turns chan struct{}
+}
+
+// enter waits for a turn; the caller must call leave after writing its
+// reply. It fails with ErrBusy if ctx ends first.
+func (lg *listGate) enter(ctx context.Context) error {
+	lg.once.Do(func() { lg.turns = make(chan struct{}, maxListsBuilding) })
+	select {
+	case lg.turns <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: too many SESSION.LIST pages being built: %v", ErrBusy, ctx.Err())
+	}
+}
+
+func (lg *listGate) leave() { <-lg.turns }
+
 // listPage is one page's outcome.
 type listPage struct {
 	recs []*fsm.Record

@@ -52,8 +52,9 @@ type Node struct {
 	closing chan struct{}
 	done    chan struct{}
 
-	test testHooks // fault-injection hooks; used only in test mode (testmode.go)
-	mem  memGuard  // the memory quota (memlimit.go)
+	test  testHooks // fault-injection hooks; used only in test mode (testmode.go)
+	mem   memGuard  // the memory quota (memlimit.go)
+	lists listGate  // turns for building SESSION.LIST pages (list.go)
 
 	mu        sync.Mutex
 	fatalErr  error

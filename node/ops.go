@@ -127,6 +127,16 @@ func (n *Node) byGroup(ids []string) map[int][]string {
 // indeterminate, since part of the operation was applied; for reads the
 // first error is returned.
 func (n *Node) fanOut(ctx context.Context, gids []int, write bool, fn func(ctx context.Context, gid int) (int, error)) (int, error) {
+	if len(gids) == 1 {
+		// One group (a single-group command, or GROUP g): no goroutine,
+		// so a request holds one goroutine, which the RESP server's
+		// running cap counts.
+		c, err := fn(ctx, gids[0])
+		if err != nil {
+			err = fmt.Errorf("group %d: %w", gids[0], err)
+		}
+		return c, err
+	}
 	var (
 		mu    sync.Mutex
 		total int
