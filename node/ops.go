@@ -226,4 +226,3 @@ func (n *Node) revoke(ctx context.Context, subject, except string, gids []int) (
 		return res.Count, res.Err
 	})
 }
-
