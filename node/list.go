@@ -220,43 +220,61 @@ func (n *Node) forwardListPage(ctx context.Context, addr string, gid int, subjec
 	if err != nil {
 		return fsm.Page{}, translateCallErr(err, false)
 	}
-	more, k := binary.Uvarint(out)
+	return decodeListPage(out)
+}
+
+// appendListPage encodes a page for rpcListPage's reply.
+func appendListPage(dst []byte, p fsm.Page) []byte {
+	more := uint64(0)
+	if p.More {
+		more = 1
+	}
+	dst = binary.AppendUvarint(dst, more)
+	dst = binary.AppendUvarint(dst, uint64(len(p.Next)))
+	dst = append(dst, p.Next...)
+	return appendRecords(dst, p.Records)
+}
+
+// decodeListPage decodes appendListPage's bytes.
+func decodeListPage(b []byte) (fsm.Page, error) {
+	more, k := binary.Uvarint(b)
 	if k <= 0 || more > 1 {
 		return fsm.Page{}, fmt.Errorf("%w: bad list page", ErrUnavailable)
 	}
-	out = out[k:]
-	l, k := binary.Uvarint(out)
-	if k <= 0 || l > uint64(len(out)-k) {
+	b = b[k:]
+	l, k := binary.Uvarint(b)
+	if k <= 0 || l > uint64(len(b)-k) {
 		return fsm.Page{}, fmt.Errorf("%w: bad list page", ErrUnavailable)
 	}
-	next := string(out[k : k+int(l)])
-	recs, err := decodeRecords(out[k+int(l):])
+	next := string(b[k : k+int(l)])
+	recs, err := decodeRecords(b[k+int(l):])
 	if err != nil {
 		return fsm.Page{}, err
 	}
 	return fsm.Page{Records: recs, More: more == 1, Next: next}, nil
 }
 
+// parseListPageReq reads rpcListPage's request after the read header:
+// uvarint limit, string after, then the subject.
+func parseListPageReq(b []byte) (limit int, after, subject string, err error) {
+	lim, k := binary.Uvarint(b)
+	if k <= 0 || lim == 0 || lim > maxListLimit {
+		return 0, "", "", fmt.Errorf("%w: bad list page request", ErrBadArg)
+	}
+	b = b[k:]
+	l, k := binary.Uvarint(b)
+	if k <= 0 || l > uint64(len(b)-k) {
+		return 0, "", "", fmt.Errorf("%w: bad list page request", ErrBadArg)
+	}
+	return int(lim), string(b[k : k+int(l)]), string(b[k+int(l):]), nil
+}
+
 // serveListPage answers rpcListPage on the leader; key is the payload
 // after the read header.
 func (n *Node) serveListPage(g *group, key []byte, now int64) ([]byte, error) {
-	limit, k := binary.Uvarint(key)
-	if k <= 0 || limit == 0 || limit > maxListLimit {
-		return nil, fmt.Errorf("%w: bad list page request", ErrBadArg)
+	limit, after, subject, err := parseListPageReq(key)
+	if err != nil {
+		return nil, err
 	}
-	key = key[k:]
-	l, k := binary.Uvarint(key)
-	if k <= 0 || l > uint64(len(key)-k) {
-		return nil, fmt.Errorf("%w: bad list page request", ErrBadArg)
-	}
-	after, subject := string(key[k:k+int(l)]), string(key[k+int(l):])
-	p := g.fsm.SubjectPage(subject, after, int(limit), maxListBytes, now)
-	more := uint64(0)
-	if p.More {
-		more = 1
-	}
-	out := binary.AppendUvarint(nil, more)
-	out = binary.AppendUvarint(out, uint64(len(p.Next)))
-	out = append(out, p.Next...)
-	return appendRecords(out, p.Records), nil
+	return appendListPage(nil, g.fsm.SubjectPage(subject, after, limit, maxListBytes, now)), nil
 }
