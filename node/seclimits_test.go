@@ -97,12 +97,12 @@ func appendCmd(b []byte, args ...string) []byte {
 // pipeline sends cmds on a new connection to addr in one write and reads
 // as many replies, calling each for every reply.
 func pipeline(addr string, cmds []byte, n int, each func(resp.Value)) error {
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	nc, err := net.DialTimeout("tcp", addr, 30*time.Second)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(2 * time.Minute))
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Minute))
 	werr := make(chan error, 1)
 	go func() {
 		_, err := nc.Write(cmds)
@@ -193,23 +193,24 @@ func TestFloodPipelinedTouch(t *testing.T) {
 // reply held every session. Now an unpaged LIST of a subject larger than a
 // page is refused, and a page holds at most LIMIT records.
 func TestFloodPipelinedList(t *testing.T) {
-	c := startCluster(t, 1, nil)
+	// A long request timeout: the creates must all succeed on a loaded
+	// machine (the test helpers' own deadline is 10s).
+	c := startCluster(t, 1, func(cfg *Config) { cfg.RequestTimeout = 8 * time.Second })
 	addr := c.cfgs[0].ClientAddr
-	const sessions, valueBytes = 8000, 512
+	const sessions, chunk, valueBytes = 8000, 500, 512
 	value := strings.Repeat("v", valueBytes)
 	var creates []byte
-	for range sessions {
+	for range chunk {
 		creates = appendCmd(creates, "SESSION.CREATE", "SUBJECT", "big", "FIELDS", "f", value)
 	}
-	if err := pipeline(addr, creates, sessions, func(v resp.Value) {
-		if err := v.Err(); err != nil {
-			t.Errorf("create: %v", err)
+	for range sessions / chunk {
+		if err := pipeline(addr, creates, chunk, func(v resp.Value) {
+			if err := v.Err(); err != nil {
+				t.Fatalf("create: %v", err)
+			}
+		}); err != nil {
+			t.Fatal(err)
 		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if t.Failed() {
-		t.FailNow()
 	}
 	cl := &clientT{t: t, c: c.client(0)}
 	if code := errCode(cl.do("SESSION.LIST", "big")); code != wire.CodeTooLarge {
@@ -281,13 +282,13 @@ func walkList(t *testing.T, cl *clientT, subject string, limit int, extra ...str
 // Paging across groups, through forwarding: every session once, in id
 // order, from every node and at every level.
 func TestListPagingAcrossGroups(t *testing.T) {
-	c := startCluster(t, 3, nil)
+	c := startCluster(t, 3, func(cfg *Config) { cfg.RequestTimeout = 8 * time.Second })
 	cl0 := &clientT{t: t, c: c.client(0)}
 	var want []string
-	for range 120 {
-		want = append(want, asMap(t, cl0.ok("SESSION.CREATE", "SUBJECT", "pager"))["id"].Str)
+	for i := range 120 {
+		want = append(want, createRetry(t, cl0, "pager", "pager-"+strconv.Itoa(i)))
 	}
-	cl0.ok("SESSION.CREATE", "SUBJECT", "someone-else")
+	createRetry(t, cl0, "someone-else", "other")
 	sortStrings(want)
 	for i := range 3 {
 		cl := &clientT{t: t, c: c.client(i)}
@@ -315,6 +316,27 @@ func TestListPagingAcrossGroups(t *testing.T) {
 	}
 }
 
+// createRetry creates a session of subject with request id reqID, resending
+// it (it applies at most once) while the cluster answers that the outcome
+// is unknown or nothing was applied: leadership moves on a loaded machine.
+func createRetry(t *testing.T, cl *clientT, subject, reqID string) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		v := cl.do("SESSION.CREATE", "SUBJECT", subject, "REQID", reqID)
+		switch errCode(v) {
+		case "":
+			return asMap(t, v)["id"].Str
+		case wire.CodeIndeterminate, wire.CodeUnavailable, wire.CodeNotLeader, wire.CodeBusy:
+			if time.Now().After(deadline) {
+				t.Fatalf("create %s: %v", reqID, v.Err())
+			}
+		default:
+			t.Fatalf("create %s: %v", reqID, v.Err())
+		}
+	}
+}
+
 func sortStrings(s []string) {
 	for i := 1; i < len(s); i++ {
 		for j := i; j > 0 && s[j] < s[j-1]; j-- {
@@ -331,6 +353,7 @@ func TestMemoryQuotaFlood(t *testing.T) {
 	c := startCluster(t, 1, func(cfg *Config) {
 		cfg.MaxMemory = quota
 		cfg.Limits.MaxValueBytes = 4 << 20
+		cfg.RequestTimeout = 8 * time.Second // 4 MiB writes on a loaded machine
 	})
 	n := c.node(0)
 	cl := &clientT{t: t, c: c.client(0)}
@@ -407,7 +430,7 @@ func TestClientIdleTimeout(t *testing.T) {
 // A failed command with a REQID takes no dedup entry: its retry runs
 // again instead of replaying the failure.
 func TestFailedCommandNotDeduplicated(t *testing.T) {
-	c := startCluster(t, 1, nil)
+	c := startCluster(t, 1, func(cfg *Config) { cfg.RequestTimeout = 8 * time.Second })
 	cl := &clientT{t: t, c: c.client(0)}
 	if code := errCode(cl.do("SESSION.SET", "later-made", "REQID", "r-1", "a", "1")); code != wire.CodeNotFound {
 		t.Fatalf("set of a missing session: %q", code)
