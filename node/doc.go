@@ -15,6 +15,10 @@
 // from local state; the SESSION.GET fast path, the general read path and
 // forwarded reads all ask them.
 //
+// Resource limits (docs/SECURITY.md): every write, local or forwarded,
+// passes checkCommand (cmdlimits.go) and, on the leader, the memory quota
+// (memlimit.go); SESSION.LIST answers in pages (list.go).
+//
 // Imports flow one way: node uses fsm (state machine) and transport/*
 // (bytes on the wire); nothing below imports node.
 package node
