@@ -43,6 +43,10 @@ var (
 	// ErrNoPerm: the user may not run the command or touch the session
 	// (NOPERM): the server's ACL rules for the user do not allow it.
 	ErrNoPerm = errors.New("sessionraft: no permission")
+	// ErrOutOfMemory: the node's memory quota is reached and the write
+	// would add data; nothing was applied. Reads, destroys and revokes
+	// still work. Retrying helps only once sessions end or are destroyed.
+	ErrOutOfMemory = errors.New("sessionraft: server memory quota reached")
 	// ErrClosed: the Client has been closed.
 	ErrClosed = errors.New("sessionraft: client closed")
 )
@@ -93,6 +97,8 @@ func sentinelFor(code string) error {
 		return ErrAuth
 	case wire.CodeNoPerm:
 		return ErrNoPerm
+	case wire.CodeOOM:
+		return ErrOutOfMemory
 	default:
 		return nil
 	}

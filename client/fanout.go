@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -67,6 +68,12 @@ func (c *Client) perID(ctx context.Context, op, cmd string, ids []string) (int, 
 
 // List returns a subject's sessions from every group, sorted by id.
 // Options: WithConsistency, WithMaxStaleness.
+//
+// It pages: each group is read listPageSize sessions at a time
+// (SESSION.LIST ... LIMIT n CURSOR c), so no reply is large whatever the
+// subject's size; the result holds them all. Each page is a read of its
+// own: a session created or ended during the walk may or may not be in
+// the result, and every session that lives through it is, once.
 func (c *Client) List(ctx context.Context, subject string, opts ...Option) ([]*Session, error) {
 	o, err := collect("List", listOpts, opts)
 	if err != nil {
@@ -76,24 +83,23 @@ func (c *Client) List(ctx context.Context, subject string, opts ...Option) ([]*S
 	tp := c.topo.Load()
 	parts := make([][]*Session, len(tp.groups))
 	err = c.fanOut(len(parts), func(g int) error {
-		args := groupArgs("SESSION.LIST", g, []string{subject}, c.appendReadArgs(nil, o, level))
-		return c.call(ctx, &request{op: "list", kind: read, level: level, group: g, args: args,
-			parse: func(m *rueidis.RedisMessage) error {
-				arr, err := m.ToArray()
-				if err != nil {
+		for cursor := "0"; ; {
+			args := groupArgs("SESSION.LIST", g, []string{subject},
+				c.appendReadArgs([]string{"LIMIT", listPageSize, "CURSOR", cursor}, o, level))
+			var page []*Session
+			err := c.call(ctx, &request{op: "list", kind: read, level: level, group: g, args: args,
+				parse: func(m *rueidis.RedisMessage) (err error) {
+					cursor, page, err = parseListPage(m)
 					return err
-				}
-				out := make([]*Session, 0, len(arr))
-				for i := range arr {
-					s, err := parseSession(&arr[i])
-					if err != nil {
-						return err
-					}
-					out = append(out, s)
-				}
-				parts[g] = out
+				}})
+			if err != nil {
+				return err
+			}
+			parts[g] = append(parts[g], page...)
+			if cursor == "0" {
 				return nil
-			}})
+			}
+		}
 	})
 	if err != nil {
 		return nil, err
@@ -101,6 +107,37 @@ func (c *Client) List(ctx context.Context, subject string, opts ...Option) ([]*S
 	all := slices.Concat(parts...)
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all, nil
+}
+
+// listPageSize is the LIMIT of List's pages: the server's largest.
+const listPageSize = "1000"
+
+// parseListPage reads a SESSION.LIST page: [next-cursor, [record...]].
+func parseListPage(m *rueidis.RedisMessage) (string, []*Session, error) {
+	arr, err := m.ToArray()
+	if err != nil {
+		return "", nil, err
+	}
+	if len(arr) != 2 {
+		return "", nil, fmt.Errorf("list page of %d elements, want 2", len(arr))
+	}
+	cursor, err := arr[0].ToString()
+	if err != nil {
+		return "", nil, err
+	}
+	recs, err := arr[1].ToArray()
+	if err != nil {
+		return "", nil, err
+	}
+	out := make([]*Session, 0, len(recs))
+	for i := range recs {
+		s, err := parseSession(&recs[i])
+		if err != nil {
+			return "", nil, err
+		}
+		out = append(out, s)
+	}
+	return cursor, out, nil
 }
 
 // Revoke destroys every session of a subject ("log out everywhere") and

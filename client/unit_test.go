@@ -28,6 +28,7 @@ func TestSentinelForEveryCode(t *testing.T) {
 		wire.CodeProtocol:      ErrInvalid,
 		wire.CodeStale:         ErrStale,
 		wire.CodeExists:        ErrExists,
+		wire.CodeOOM:           ErrOutOfMemory,
 		wire.CodeInternal:      nil,
 		wire.CodeNoAuth:        ErrAuth,
 		wire.CodeWrongPass:     ErrAuth,

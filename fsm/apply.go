@@ -16,11 +16,11 @@ func (f *FSM) ApplyBatch(index uint64, data []byte) ([]Result, error) {
 		return nil, nil
 	}
 	defer f.entry.release()
-	t, cmds, err := f.entry.decode(data)
+	t, flags, cmds, err := f.entry.decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("entry %d: %w", index, err)
 	}
-	return f.apply(index, t, cmds), nil
+	return f.apply(index, t, flags, cmds), nil
 }
 
 // ApplyDecoded is ApplyBatch for a batch that is already decoded. It copies
@@ -32,13 +32,22 @@ func (f *FSM) ApplyDecoded(index uint64, b *Batch) []Result {
 	for i := range b.Cmds {
 		f.entry.addMapFields(&b.Cmds[i])
 	}
-	return f.apply(index, b.Time, b.Cmds)
+	if b.Flags&^knownFlags != 0 {
+		// As decodeEntry refuses such an entry: no command may apply.
+		err := fmt.Errorf("%w: batch flags %#x", ErrUnknownCmd, uint64(b.Flags))
+		results := make([]Result, len(b.Cmds))
+		for i := range results {
+			results[i].Err = err
+		}
+		return results
+	}
+	return f.apply(index, b.Time, b.Flags, b.Cmds)
 }
 
 // apply runs the commands of an entry stamped with time at, under applyMu;
 // f.entry holds their fields. Records copy the field values they keep, so
 // the commands and fields may be the caller's or the raft entry's.
-func (f *FSM) apply(index uint64, at int64, cmds []Command) []Result {
+func (f *FSM) apply(index uint64, at int64, flags BatchFlags, cmds []Command) []Result {
 	st := f.state.Load()
 
 	// The log clock: every command in the batch sees the same time t, and
@@ -49,7 +58,7 @@ func (f *FSM) apply(index uint64, at int64, cmds []Command) []Result {
 
 	results := make([]Result, len(cmds))
 	for i := range cmds {
-		results[i] = f.applyCmd(st, index, t, &cmds[i], f.entry.fieldsOf(i))
+		results[i] = f.applyCmd(st, index, t, flags, &cmds[i], f.entry.fieldsOf(i))
 	}
 
 	// Pruning depends only on the tombstones and t, so every replica (and
@@ -64,8 +73,9 @@ func (f *FSM) apply(index uint64, at int64, cmds []Command) []Result {
 
 // applyCmd applies one command, answering from the dedup table when its
 // ReqID was seen within the window. fs is its fields, if it carries any
-// (create, set): sorted by name, views of the command or the entry.
-func (f *FSM) applyCmd(st *state, index uint64, t int64, c *Command, fs []Field) Result {
+// (create, set): sorted by name, views of the command or the entry. Under
+// FlagForgetFailures only a command that succeeded is remembered.
+func (f *FSM) applyCmd(st *state, index uint64, t int64, flags BatchFlags, c *Command, fs []Field) Result {
 	if c.ReqID != "" {
 		if len(c.ReqID) > f.limits.MaxReqIDLen {
 			// Not remembered: an oversized key must not grow the table.
@@ -76,7 +86,7 @@ func (f *FSM) applyCmd(st *state, index uint64, t int64, c *Command, fs []Field)
 		}
 	}
 	r := f.exec(st, index, t, c, fs)
-	if c.ReqID != "" {
+	if c.ReqID != "" && !(r.Err != nil && flags&FlagForgetFailures != 0) {
 		st.dedup.add(c.ReqID, t, &r)
 	}
 	return r

@@ -13,6 +13,9 @@ const cmdVersion = 1
 // Layout of a raft entry:
 //
 //	byte CmdBatch, byte EnvelopeVersion, varint Time, uvarint len(Cmds), Cmds...
+//	byte CmdBatch, byte EnvelopeFlagsVersion, varint Time, uvarint Flags, uvarint len(Cmds), Cmds...
+//
+// (the second when Flags is not zero)
 //
 // Layout of one command (inside a batch or alone, see AppendCommand):
 //
@@ -27,8 +30,14 @@ const cmdVersion = 1
 // command (which Apply rejects as invalid).
 func EncodeBatch(b *Batch) []byte {
 	dst := make([]byte, 0, batchSizeHint(b))
-	dst = append(dst, byte(CmdBatch), EnvelopeVersion)
-	dst = binary.AppendVarint(dst, b.Time)
+	if b.Flags == 0 {
+		dst = append(dst, byte(CmdBatch), EnvelopeVersion)
+		dst = binary.AppendVarint(dst, b.Time)
+	} else {
+		dst = append(dst, byte(CmdBatch), EnvelopeFlagsVersion)
+		dst = binary.AppendVarint(dst, b.Time)
+		dst = binary.AppendUvarint(dst, uint64(b.Flags))
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(b.Cmds)))
 	for i := range b.Cmds {
 		dst = AppendCommand(dst, &b.Cmds[i])
@@ -39,7 +48,7 @@ func EncodeBatch(b *Batch) []byte {
 // batchSizeHint is at least the encoded size of b, so that EncodeBatch
 // allocates once.
 func batchSizeHint(b *Batch) int {
-	n := 2 + 2*binary.MaxVarintLen64 // type, version, Time, len(Cmds)
+	n := 2 + 3*binary.MaxVarintLen64 // type, version, Time, Flags, len(Cmds)
 	for i := range b.Cmds {
 		n += EncodedSize(&b.Cmds[i])
 	}
@@ -77,30 +86,39 @@ func AppendCommand(dst []byte, c *Command) []byte {
 // this binary does not know and that is not marked ignorable). A command
 // of an unknown ignorable type decodes as a Command with only Type set.
 func DecodeBatch(data []byte) (*Batch, error) {
-	t, cmds, err := decodeEntry(data, func(n int) []Command { return make([]Command, n) }, decodeCommand)
+	t, flags, cmds, err := decodeEntry(data, func(n int) []Command { return make([]Command, n) }, decodeCommand)
 	if err != nil {
 		return nil, err
 	}
-	return &Batch{Time: t, Cmds: cmds}, nil
+	return &Batch{Time: t, Flags: flags, Cmds: cmds}, nil
 }
 
 // decodeEntry reads a raft entry: its envelope, then each command with one
 // into the next element of alloc(n), which must return n zero Commands.
 // DecodeBatch and ApplyBatch (entrybuf.go) share it, so they accept the
 // same entries and fail with the same errors.
-func decodeEntry(data []byte, alloc func(n int) []Command, one func(*decoder, *Command)) (int64, []Command, error) {
+func decodeEntry(data []byte, alloc func(n int) []Command, one func(*decoder, *Command)) (int64, BatchFlags, []Command, error) {
 	d := decoder{buf: data}
 	typ, ver := CmdType(d.u8()), d.u8()
 	if d.err != nil {
-		return 0, nil, d.err
+		return 0, 0, nil, d.err
 	}
 	if typ != CmdBatch {
-		return 0, nil, fmt.Errorf("%w: entry type %d", ErrUnknownCmd, typ)
+		return 0, 0, nil, fmt.Errorf("%w: entry type %d", ErrUnknownCmd, typ)
 	}
-	if ver != EnvelopeVersion {
-		return 0, nil, fmt.Errorf("%w: envelope version %d", ErrUnknownCmd, ver)
+	if ver != EnvelopeVersion && ver != EnvelopeFlagsVersion {
+		return 0, 0, nil, fmt.Errorf("%w: envelope version %d", ErrUnknownCmd, ver)
 	}
 	t := d.varint()
+	var flags BatchFlags
+	if ver == EnvelopeFlagsVersion {
+		flags = BatchFlags(d.uvarint())
+		if d.err == nil && flags&^knownFlags != 0 {
+			// A flag changes how the entry applies: one this binary does
+			// not know cannot be ignored without diverging.
+			return 0, 0, nil, fmt.Errorf("%w: batch flags %#x", ErrUnknownCmd, uint64(flags))
+		}
+	}
 	var cmds []Command
 	// Each command takes at least 3 bytes (type, version, length).
 	if n := d.count(3); n > 0 {
@@ -110,9 +128,9 @@ func decodeEntry(data []byte, alloc func(n int) []Command, one func(*decoder, *C
 		}
 	}
 	if err := d.finish(); err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
-	return t, cmds, nil
+	return t, flags, cmds, nil
 }
 
 // DecodeCommand decodes one command written by AppendCommand; data must hold

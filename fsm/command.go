@@ -20,15 +20,37 @@ const (
 	IgnorableFlag CmdType = 128
 )
 
-// EnvelopeVersion is the current envelope format version.
-const EnvelopeVersion = 1
+// EnvelopeVersion is the envelope format of an entry without flags.
+// EnvelopeFlagsVersion adds Batch.Flags after the time (see codec.go); an
+// entry with flags is always written in it, one without in version 1, so
+// the bytes of existing logs keep their meaning.
+const (
+	EnvelopeVersion      = 1
+	EnvelopeFlagsVersion = 2
+)
+
+// BatchFlags change how a batch is applied. The leader sets them; they are
+// in the entry, so every replica applies the entry the same way, and a
+// replica that does not know a flag refuses the entry (ErrUnknownCmd)
+// rather than apply it differently.
+type BatchFlags uint64
+
+const (
+	// FlagForgetFailures: a command with a ReqID that fails is not
+	// remembered in the dedup table, so a retry runs it again (see
+	// applyCmd). Entries without it remember every outcome, as before.
+	FlagForgetFailures BatchFlags = 1 << 0
+
+	knownFlags = FlagForgetFailures
+)
 
 // Batch is one raft log entry: many client commands packed together by the
 // leader (application-level group commit), all stamped with one leader time.
 // Results come back in the same order as Cmds.
 type Batch struct {
-	Time int64 // leader's wall clock at proposal, Unix ns
-	Cmds []Command
+	Time  int64 // leader's wall clock at proposal, Unix ns
+	Flags BatchFlags
+	Cmds  []Command
 }
 
 // Command is one client-level operation inside a Batch. Exactly one of the

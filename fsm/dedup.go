@@ -105,6 +105,7 @@ type dedupTable struct {
 	m    table[*dedupEntry] // keyed by reqID
 	q    []*dedupEntry
 	head int
+	mem  memCounter // estimated bytes of the FIFO's entries (memory.go)
 }
 
 // stale reports whether an entry made at et is older than window at t.
@@ -129,12 +130,14 @@ func (dt *dedupTable) add(reqID string, t int64, r *Result) {
 func (dt *dedupTable) push(e *dedupEntry) {
 	dt.m.put(e)
 	dt.q = append(dt.q, e)
+	dt.mem.add(dedupMem(e))
 }
 
 // prune forgets entries older than window at log time t.
 func (dt *dedupTable) prune(t, window int64) {
 	for dt.head < len(dt.q) && stale(dt.q[dt.head].t, t, window) {
 		e := dt.q[dt.head]
+		dt.mem.add(-dedupMem(e))
 		if dt.m.get(e.reqID) == e {
 			dt.m.remove(e.reqID)
 		}

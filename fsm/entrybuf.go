@@ -42,7 +42,7 @@ func (b *entryBuf) fieldsOf(i int) []Field {
 }
 
 // decode decodes data into b. The commands are valid until release.
-func (b *entryBuf) decode(data []byte) (int64, []Command, error) {
+func (b *entryBuf) decode(data []byte) (int64, BatchFlags, []Command, error) {
 	b.release()
 	return decodeEntry(data, b.alloc, b.decodeCommand)
 }

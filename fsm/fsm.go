@@ -23,8 +23,6 @@ type FSM struct {
 	applyMu sync.Mutex
 	state   atomic.Pointer[state]
 
-	scratch []string // reused by revoke; under applyMu
-
 	// fieldScratch holds the merged view a set builds its record's field
 	// list from; reused so that applying a command leaves no garbage
 	// behind. Under applyMu.

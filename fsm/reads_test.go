@@ -197,7 +197,7 @@ func TestApplyBatchUnknownTypes(t *testing.T) {
 	if _, err := f.ApplyBatch(2, bad); !errors.Is(err, ErrUnknownCmd) {
 		t.Fatalf("non-ignorable type: err = %v", err)
 	}
-	if _, err := f.ApplyBatch(2, []byte{byte(CmdBatch), EnvelopeVersion + 1}); !errors.Is(err, ErrUnknownCmd) {
+	if _, err := f.ApplyBatch(2, []byte{byte(CmdBatch), EnvelopeFlagsVersion + 1}); !errors.Is(err, ErrUnknownCmd) {
 		t.Fatalf("future envelope: err = %v", err)
 	}
 	if _, err := f.ApplyBatch(2, []byte{byte(CmdBatch)}); !errors.Is(err, ErrCorrupt) {

@@ -53,6 +53,9 @@ type state struct {
 	clock   atomic.Int64  // log clock
 	applied atomic.Uint64 // raft index of the last applied entry
 
+	// recMem estimates the bytes of the records (memory.go).
+	recMem memCounter
+
 	dedup dedupTable // touched only under FSM.applyMu
 	tombs tombTable  // touched only under FSM.applyMu
 
@@ -124,6 +127,7 @@ func (st *state) unlock(mask uint64) {
 // lock and unlock, which publishes the count).
 func (st *state) put(id string, old, rec *Record) {
 	st.shards[shardOf(id)].m.put(rec)
+	st.recMem.add(recordMem(rec) - recordMem(old))
 	var oldDL int64
 	if old == nil {
 		st.delta++
@@ -162,6 +166,7 @@ func (st *state) bury(id string, old *Record, t int64) {
 // indexes. Locks as for put. Only bury calls it.
 func (st *state) remove(id string, old *Record) {
 	st.shards[shardOf(id)].m.remove(id)
+	st.recMem.add(-recordMem(old))
 	st.delta--
 	st.unindexSubject(old.Subject, id)
 	if d := old.Deadline(); d != 0 {
@@ -174,6 +179,7 @@ func (st *state) remove(id string, old *Record) {
 // insert adds a record to a state that is not yet published (Restore).
 func (st *state) insert(r *Record) {
 	st.shards[shardOf(r.ID)].m.insertNew(r, r.ID)
+	st.recMem.add(recordMem(r))
 	st.count.Add(1)
 	st.indexSubject(r.Subject, r.ID)
 	st.deadlines.addNew(r)

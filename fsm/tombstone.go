@@ -87,6 +87,7 @@ type tombTable struct {
 	h     []tombstone      // min-heap by cmpTomb
 	added int              // entries pushed since the last prune
 	peak  int              // len(m) when the map was last made
+	mem   memCounter       // estimated bytes of the heap's entries (memory.go)
 }
 
 func newTombTable() tombTable {
@@ -116,6 +117,7 @@ func (tt *tombTable) add(id string, until int64) {
 // push adds an entry to the heap without touching the map (Restore).
 func (tt *tombTable) push(e tombstone) {
 	tt.h = append(tt.h, e)
+	tt.mem.add(tombMem(e.id))
 	siftUp(len(tt.h)-1, tt.less, tt.swap)
 }
 
@@ -126,6 +128,7 @@ func (tt *tombTable) prune(t int64) {
 	tt.added = 0
 	for ; budget > 0 && len(tt.h) > 0 && tt.h[0].until <= t; budget-- {
 		e := tt.h[0]
+		tt.mem.add(-tombMem(e.id))
 		last := len(tt.h) - 1
 		tt.h[0] = tt.h[last]
 		tt.h[last] = tombstone{}

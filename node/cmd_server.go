@@ -79,6 +79,8 @@ func (h *handler) info(q request) {
 		total += st.Sessions
 	}
 	fmt.Fprintf(&b, "\r\n# Keyspace\r\nsessions:%d\r\n", total)
+	// The state's estimated size, which --max-memory bounds (memlimit.go).
+	fmt.Fprintf(&b, "\r\n# Memory\r\nused_memory_dataset:%d\r\nmaxmemory:%d\r\n", n.memoryUsage(), n.cfg.MaxMemory)
 	fmt.Fprintf(&b, "\r\n# Cluster\r\ngroups:%d\r\nmembers:%d\r\n", len(sts), len(n.members()))
 	for _, st := range sts {
 		fmt.Fprintf(&b, "group%d:role=%s,leader=%s,term=%d,commit_index=%d,applied_index=%d,last_contact_ms=%d,sessions=%d,read_rounds=%d,read_round_fallbacks=%d\r\n",

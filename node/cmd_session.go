@@ -307,13 +307,20 @@ func (h *handler) takeGroup(args [][]byte) ([][]byte, []int, error) {
 }
 
 // list parses SESSION.LIST inline, against the connection's read
-// defaults as of this request, and reads on a goroutine.
+// defaults as of this request, and reads on a goroutine. Paging: list.go.
 func (h *handler) list(q request) func(context.Context) {
 	args, gids, err := h.takeGroup(q.args)
-	if err != nil {
-		writeErr(q.r, err)
-		return nil
+	if err == nil {
+		var la listArgs
+		if args, la, err = takeListPaging(args); err == nil {
+			return h.listRun(q, args, gids, la)
+		}
 	}
+	writeErr(q.r, err)
+	return nil
+}
+
+func (h *handler) listRun(q request, args [][]byte, gids []int, la listArgs) func(context.Context) {
 	o, _, err := parseReadOpts(args[2:], q.st.opts, false)
 	if err != nil {
 		writeErr(q.r, err)
@@ -321,13 +328,25 @@ func (h *handler) list(q request) func(context.Context) {
 	}
 	subject, r := string(args[1]), q.r
 	return func(ctx context.Context) {
-		recs, err := h.n.list(ctx, subject, gids, o)
+		if err := h.n.lists.enter(ctx); err != nil {
+			writeErr(r, err)
+			return
+		}
+		defer h.n.lists.leave()
+		p, err := h.n.listPage(ctx, subject, gids, o, la.after, la.limit)
+		if err == nil && !la.paged && p.next != "" {
+			err = errListTooLarge
+		}
 		if err != nil {
 			writeErr(r, err)
 			return
 		}
-		r.WriteArrayLen(len(recs))
-		for _, rec := range recs {
+		if la.paged {
+			r.WriteArrayLen(2)
+			r.WriteBulkString(encodeCursor(p.next))
+		}
+		r.WriteArrayLen(len(p.recs))
+		for _, rec := range p.recs {
 			writeRecord(r, rec)
 		}
 	}

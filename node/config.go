@@ -99,6 +99,19 @@ type Config struct {
 	// TestMode enables fault-injection hooks. Never set in production.
 	TestMode bool
 
+	// Resource limits (docs/SECURITY.md, "Limits"). The client-port caps
+	// live in RESP: MaxConns (--max-clients), IdleTimeout
+	// (--client-idle-timeout), MaxInflight (--max-inflight-per-conn) and
+	// MaxRunning (--max-running).
+	//
+	// MaxMemory, when > 0, is the node's quota in bytes for the state of
+	// all its groups: records, tombstones and dedup entries, as the
+	// state machines estimate them (fsm.FSM.MemoryUsage). Above it a
+	// group leader refuses writes that add data with OOM; reads,
+	// destroys, revokes, touches and expiry keep working. See memlimit.go
+	// for where the check runs and how far past the quota a node can go.
+	MaxMemory int64
+
 	Logger *slog.Logger
 }
 
@@ -110,7 +123,6 @@ func DefaultConfig() Config {
 		RaftAddr:           "127.0.0.1:7101",
 		GossipAddr:         "127.0.0.1:7201",
 		Limits:             fsm.DefaultLimits(),
-		RESP:               resp.DefaultServerConfig(),
 		MaxStaleness:       2 * time.Second,
 		RequestTimeout:     5 * time.Second,
 		SweepInterval:      100 * time.Millisecond,
@@ -126,7 +138,19 @@ func DefaultConfig() Config {
 		MaxBatchCmds:       2048,
 		MaxBatchBytes:      8 << 20,
 		MaxInflightApplies: 32,
+		RESP:               defaultRESPConfig(),
 	}
+}
+
+// defaultRESPConfig is resp's defaults plus an idle timeout for client
+// connections: a connection that sends nothing for 5 minutes is closed,
+// so abandoned connections cannot pile up to MaxConns. Pooled clients
+// redial (the Go client pings its idle connections every second and never
+// goes idle; see docs/SECURITY.md for other clients).
+func defaultRESPConfig() resp.ServerConfig {
+	c := resp.DefaultServerConfig()
+	c.IdleTimeout = 5 * time.Minute
+	return c
 }
 
 // Validate reports every problem with c, or nil. The problems are joined
@@ -208,6 +232,11 @@ func (c *Config) Validate() error {
 	v.check(c.MaxBatchBytes >= minBatchBytes, "MaxBatchBytes must be at least %d (64 KiB)", minBatchBytes)
 	v.check(c.MaxInflightApplies >= 1, "MaxInflightApplies must be >= 1")
 	c.validateClientSecurity(&v)
+	v.check(c.RESP.MaxConns >= 0, "RESP.MaxConns must be >= 0 (0: the default)")
+	v.check(c.RESP.IdleTimeout >= 0, "RESP.IdleTimeout must be >= 0 (0: never close idle connections)")
+	v.check(c.RESP.MaxInflight >= 0, "RESP.MaxInflight must be >= 0 (0: the default)")
+	v.check(c.RESP.MaxRunning >= 0, "RESP.MaxRunning must be >= 0 (0: the default)")
+	v.check(c.MaxMemory >= 0, "MaxMemory must be >= 0 (0: no quota)")
 
 	// Relations between fields.
 

@@ -17,6 +17,10 @@
 // with the users of node/acl) are checked in Dispatch, from the same
 // table.
 //
+// Resource limits (docs/SECURITY.md): every write, local or forwarded,
+// passes checkCommand (cmdlimits.go) and, on the leader, the memory quota
+// (memlimit.go); SESSION.LIST answers in pages (list.go).
+//
 // Imports flow one way: node uses fsm (state machine) and transport/*
 // (bytes on the wire); nothing below imports node.
 package node

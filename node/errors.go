@@ -49,6 +49,9 @@ var (
 	// ErrNoPerm: the user may not run the command or touch the key; the
 	// error is a *permError, which says which.
 	ErrNoPerm = errors.New("node: no permission")
+	// ErrOOM: the node's state is above Config.MaxMemory and the write
+	// would add data (memlimit.go). Nothing was applied.
+	ErrOOM = errors.New("node: memory quota reached")
 )
 
 // translateApplyErr maps an error from raft.Apply (or the future's Error) to
@@ -122,6 +125,8 @@ func remoteToErr(code, msg string) error {
 		base = fsm.ErrTooLarge
 	case wire.CodeBadArg:
 		base = ErrBadArg
+	case wire.CodeOOM:
+		base = ErrOOM
 	default:
 		// ERR (an error no sentinel covers), PANIC, or a code this
 		// version does not know: an internal error.

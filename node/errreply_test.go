@@ -291,6 +291,8 @@ func TestErrorTableGolden(t *testing.T) {
 		{"ErrUnavailable after the retries", fmt.Errorf("%w: %v (last: %v)", ErrUnavailable, context.DeadlineExceeded, fmt.Errorf("%w: group 0 has no leader", ErrUnavailable))},
 		{"ErrShutdown", ErrShutdown},
 		{"ErrBusy", ErrBusy},
+		{"ErrOOM", fmt.Errorf("%w: 1.2 GiB used of 1 GiB", ErrOOM)},
+		{"forwarded, leader's OOM", translateCallErr(remote(wire.CodeOOM, "command not allowed when used memory > 'maxmemory'."), true)},
 		{"mux.ErrUnreachable", fmt.Errorf("dial: %w", mux.ErrUnreachable)},
 		{"mux.ErrConnLost", lost},
 		{"mux.ErrClosed", mux.ErrClosed},

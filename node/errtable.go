@@ -34,6 +34,8 @@ var errTable = []errReply{
 	{ErrNotLeader, wire.CodeNotLeader, "not the group leader", noDetail},
 	{ErrStale, wire.CodeStale, "replica too stale", ownDetail},
 	{ErrBusy, wire.CodeBusy, "server busy, retry later", noDetail},
+	// Redis's own text, so tools that know Redis recognise it.
+	{ErrOOM, wire.CodeOOM, "command not allowed when used memory > 'maxmemory'.", noDetail},
 	{ErrUnavailable, wire.CodeUnavailable, "no leader or quorum, nothing was applied; retry later", noDetail},
 	{ErrShutdown, wire.CodeUnavailable, "node shutting down, nothing was applied", noDetail},
 	{fsm.ErrUnknownCmd, wire.CodeInternal, "command not supported by this server's version", noDetail},

@@ -17,8 +17,10 @@ import (
 const (
 	rpcWrite uint8 = 1 // fsm command → fsm result
 	rpcGet   uint8 = 2 // level, maxStale, id → record
-	rpcList  uint8 = 3 // level, maxStale, subject → records
+	rpcList  uint8 = 3 // level, maxStale, subject → records (older nodes; refused above one page)
 	rpcTerm  uint8 = 4 // server id → this node's raft term in the group, if it is that server (leadercheck.go)
+	// level, maxStale, limit, after, subject → one page of records (list.go)
+	rpcListPage uint8 = 5
 )
 
 var levelCodes = []string{wire.Linearizable, wire.Leader, wire.Stale}
@@ -63,14 +65,6 @@ func (n *Node) forwardGet(ctx context.Context, addr string, gid int, id string, 
 		return nil, fmt.Errorf("%w: undecodable reply: %v", ErrUnavailable, err)
 	}
 	return rec, nil
-}
-
-func (n *Node) forwardList(ctx context.Context, addr string, gid int, subject string, o readOpts) ([]*fsm.Record, error) {
-	out, err := n.mux.Call(ctx, addr, rpcList, appendReadHeader(gid, o, subject))
-	if err != nil {
-		return nil, translateCallErr(err, false)
-	}
-	return decodeRecords(out)
 }
 
 func appendRecords(dst []byte, recs []*fsm.Record) []byte {
@@ -135,12 +129,17 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 		if err != nil {
 			return nil, asReply(fmt.Errorf("%w: %v", ErrBadArg, err))
 		}
+		// The limits a local write passes (write): a peer gets no more
+		// than a client.
+		if err := n.cfg.checkCommand(cmd, len(payload)); err != nil {
+			return nil, asReply(err)
+		}
 		res, err := g.propose(ctx, *cmd, len(payload))
 		if err != nil {
 			return nil, asReply(err)
 		}
 		return fsm.AppendResult(nil, &res), nil
-	case rpcGet, rpcList:
+	case rpcGet, rpcList, rpcListPage:
 		if len(payload) < 1 {
 			return nil, asReply(fmt.Errorf("%w: bad read header", ErrBadArg))
 		}
@@ -164,7 +163,16 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 			}
 			return fsm.AppendRecord(nil, rec), nil
 		}
-		return appendRecords(nil, g.fsm.BySubject(key, n.now())), nil
+		if method == rpcListPage {
+			out, err := n.serveListPage(g, []byte(key), n.now())
+			return out, asReply(err)
+		}
+		// An older node's unpaged list: one page at most.
+		p := g.fsm.SubjectPage(key, "", maxListLimit, maxListBytes, n.now())
+		if p.More {
+			return nil, asReply(errListTooLarge)
+		}
+		return appendRecords(nil, p.Records), nil
 	default:
 		return nil, asReply(fmt.Errorf("%w: unknown rpc method %d", ErrBadArg, method))
 	}

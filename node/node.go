@@ -53,8 +53,10 @@ type Node struct {
 	closing chan struct{}
 	done    chan struct{}
 
-	test testHooks // fault-injection hooks; used only in test mode (testmode.go)
-	auth nodeAuth  // client port users and the failed-AUTH log (auth.go)
+	test  testHooks // fault-injection hooks; used only in test mode (testmode.go)
+	auth  nodeAuth  // client port users and the failed-AUTH log (auth.go)
+	mem   memGuard  // the memory quota (memlimit.go)
+	lists listGate  // turns for building SESSION.LIST pages (list.go)
 
 	mu        sync.Mutex
 	fatalErr  error
@@ -103,6 +105,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	mcfg := mux.DefaultConfig()
 	mcfg.Logger = n.log.With("component", "mux")
 	mcfg.Advertise = cfg.AdvertiseRaft
+	mcfg.MaxRPCBytes = cfg.rpcFrameCap() // a peer's frame is no larger than a client's request
 	if n.mux, err = mux.Listen(cfg.RaftAddr, mcfg); err != nil {
 		return nil, fmt.Errorf("listen raft: %w", err)
 	}

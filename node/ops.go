@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 
 	"github.com/sessionraft/sessionraft/fsm"
@@ -128,6 +127,16 @@ func (n *Node) byGroup(ids []string) map[int][]string {
 // indeterminate, since part of the operation was applied; for reads the
 // first error is returned.
 func (n *Node) fanOut(ctx context.Context, gids []int, write bool, fn func(ctx context.Context, gid int) (int, error)) (int, error) {
+	if len(gids) == 1 {
+		// One group (a single-group command, or GROUP g): no goroutine,
+		// so a request holds one goroutine, which the RESP server's
+		// running cap counts.
+		c, err := fn(ctx, gids[0])
+		if err != nil {
+			err = fmt.Errorf("group %d: %w", gids[0], err)
+		}
+		return c, err
+	}
 	var (
 		mu    sync.Mutex
 		total int
@@ -216,31 +225,4 @@ func (n *Node) revoke(ctx context.Context, subject, except string, gids []int) (
 		}
 		return res.Count, res.Err
 	})
-}
-
-func (n *Node) list(ctx context.Context, subject string, gids []int, o readOpts) ([]*fsm.Record, error) {
-	var (
-		mu  sync.Mutex
-		out []*fsm.Record
-	)
-	_, err := n.fanOut(ctx, gids, false, func(ctx context.Context, gid int) (int, error) {
-		var recs []*fsm.Record
-		err := n.localOrForward(ctx, gid, o, func() error {
-			recs = n.groups[gid].fsm.BySubject(subject, n.now())
-			return nil
-		}, func(addr string) error {
-			r, err := n.forwardList(ctx, addr, gid, subject, o)
-			recs = r
-			return err
-		})
-		mu.Lock()
-		out = append(out, recs...)
-		mu.Unlock()
-		return len(recs), err
-	})
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
 }

@@ -28,6 +28,11 @@ func (g *group) propose(ctx context.Context, cmd fsm.Command, size int) (fsm.Res
 	if !g.isLeader() {
 		return fsm.Result{}, ErrNotLeader
 	}
+	release, err := g.n.admitWrite(&cmd, size)
+	if err != nil {
+		return fsm.Result{}, err
+	}
+	defer release()
 	p := &proposal{cmd: cmd, size: size, done: make(chan proposalResult, 1)}
 	select {
 	case <-g.batchStopped:
@@ -103,7 +108,11 @@ func (g *group) submit(batch []*proposal) {
 	for i, p := range batch {
 		cmds[i] = p.cmd
 	}
-	data := fsm.EncodeBatch(&fsm.Batch{Time: g.n.now(), Cmds: cmds})
+	// FlagForgetFailures: a failed command does not take a dedup entry,
+	// so a retry with the same REQID runs again (and failures cannot fill
+	// the table). Replicas of an older version refuse the entry rather
+	// than apply it differently: upgrade every node before the leaders.
+	data := fsm.EncodeBatch(&fsm.Batch{Time: g.n.now(), Flags: fsm.FlagForgetFailures, Cmds: cmds})
 	f := g.raft.Apply(data, time.Second)
 	g.wg.Add(1)
 	go func() {
@@ -140,11 +149,12 @@ func (n *Node) write(ctx context.Context, gid int, cmd fsm.Command) (fsm.Result,
 		return fsm.Result{}, err
 	}
 	// Refuse what the state machine would refuse anyway before it costs a
-	// raft round (and before a huge entry can slow the group down).
-	if err := n.cfg.Limits.Check(&cmd); err != nil {
+	// raft round (and before a huge entry can slow the group down); the
+	// leader checks a forwarded command the same way (handleRPC).
+	size := commandSize(&cmd)
+	if err := n.cfg.checkCommand(&cmd, size); err != nil {
 		return fsm.Result{}, err
 	}
-	size := commandSize(&cmd)
 	var res fsm.Result
 	err = n.retryUnapplied(ctx, func() (err error) {
 		if g.isLeader() {

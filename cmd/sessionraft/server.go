@@ -148,6 +148,13 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxBatchBytes, "max-batch-bytes", c.MaxBatchBytes, "largest raft entry made by packing client commands, in bytes (>= 65536)")
 	fs.IntVar(&c.MaxInflightApplies, "max-inflight-applies", c.MaxInflightApplies, "raft entries proposed but not yet committed per group")
 
+	// Resource limits: no client can exhaust the node (docs/SECURITY.md).
+	fs.IntVar(&c.RESP.MaxConns, "max-clients", c.RESP.MaxConns, "most open client connections; one more is answered BUSY and closed")
+	durationVar(fs, &c.RESP.IdleTimeout, "client-idle-timeout", "close a client connection that sends nothing for this long with no request in flight (0: never)")
+	fs.IntVar(&c.RESP.MaxInflight, "max-inflight-per-conn", c.RESP.MaxInflight, "most requests of one client connection in flight; beyond it the node stops reading that connection")
+	fs.IntVar(&c.RESP.MaxRunning, "max-running", c.RESP.MaxRunning, "most client requests executing at once on this node; one more is answered BUSY")
+	byteSizeVar(fs, &c.MaxMemory, "max-memory", "quota for the sessions, tombstones and dedup entries this node holds (e.g. 2gb); above it writes that add data get OOM (0: no quota)")
+
 	// Logging.
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", o.logFormat, "log format: text or json")

@@ -23,6 +23,7 @@ const (
 	CodeStale         = "STALE"         // stale read refused: replica lags more than max-staleness
 	CodeBusy          = "BUSY"          // too many requests in flight on this connection or node
 	CodeExists        = "EXISTS"        // id already exists (create with a caller-chosen id)
+	CodeOOM           = "OOM"           // the node's memory quota (--max-memory) is reached: a write that adds data was refused, nothing was applied
 	CodeInternal      = "ERR"           // anything else
 
 	// Authentication and ACLs, with Redis's own codes and texts, so Redis
@@ -36,7 +37,7 @@ const (
 var Codes = []string{
 	CodeNotFound, CodeConflict, CodeTooLarge, CodeNotLeader, CodeUnavailable,
 	CodeIndeterminate, CodeBadArg, CodeUnknownCmd, CodeProtocol, CodeStale,
-	CodeBusy, CodeExists, CodeInternal, CodeNoAuth, CodeWrongPass, CodeNoPerm,
+	CodeBusy, CodeExists, CodeOOM, CodeInternal, CodeNoAuth, CodeWrongPass, CodeNoPerm,
 }
 
 // SplitError splits a RESP error string into its code and message.
