@@ -94,7 +94,7 @@ func TestDecodeBatchErrors(t *testing.T) {
 		{"top-level ignorable", []byte{byte(IgnorableFlag | 2), 1}, ErrUnknownCmd},
 		{"envelope version", []byte{byte(CmdBatch), 2, 0, 0}, ErrUnknownCmd},
 		{"trailing bytes", append(append([]byte(nil), valid...), 0), ErrCorrupt},
-		{"unknown type", batch(cmd(9, 1)), ErrUnknownCmd},
+		{"unknown type", batch(cmd(100, 1)), ErrUnknownCmd},
 		{"nested batch", batch(cmd(CmdBatch, 1)), ErrUnknownCmd},
 		{"type zero", batch(cmd(0, 1)), ErrUnknownCmd},
 		{"future command version", batch(cmd(CmdDestroy, 2, 0, 0)), ErrUnknownCmd},

@@ -16,6 +16,22 @@ const (
 	CmdRotate  CmdType = 6
 	CmdRevoke  CmdType = 7
 	CmdExpire  CmdType = 8
+	// Redis commands (issue 14). DEL and UNLINK are CmdDestroy.
+	CmdSetString CmdType = 9  // SET and its variants
+	CmdMSet      CmdType = 10 // MSET, MSETNX
+	CmdGetDel    CmdType = 11
+	CmdGetEx     CmdType = 12
+	CmdSetExpiry CmdType = 13 // EXPIRE family, PERSIST
+	CmdIncrBy    CmdType = 14 // INCR, INCRBY, DECR, DECRBY
+	CmdAppend    CmdType = 15
+	CmdHSet      CmdType = 16 // HSET, HMSET, HSETNX
+	CmdHDel      CmdType = 17
+	CmdHIncrBy   CmdType = 18
+	CmdSAdd      CmdType = 19
+	CmdSRem      CmdType = 20
+	CmdRename    CmdType = 21 // RENAME, RENAMENX
+	CmdFlush     CmdType = 22 // FLUSHDB of one group
+	CmdTxn       CmdType = 23 // MULTI ... EXEC, with WATCH
 
 	IgnorableFlag CmdType = 128
 )
@@ -52,13 +68,36 @@ type Command struct {
 	Rotate  *Rotate
 	Revoke  *Revoke
 	Expire  *Expire
+
+	SetString *SetString
+	MSet      *MSet
+	GetDel    *GetDel
+	GetEx     *GetEx
+	SetExpiry *SetExpiry
+	IncrBy    *IncrBy
+	Append    *Append
+	HSet      *HSet
+	HDel      *HDel
+	HIncrBy   *HIncrBy
+	SAdd      *SAdd
+	SRem      *SRem
+	Rename    *Rename
+	Flush     *Flush
+	Txn       *Txn
 }
 
 // Result is the outcome of one Command.
+//
+// The Redis commands use Count for their integer replies (keys deleted,
+// fields added, 1 or 0 for a condition met or not), Int for the value of
+// an increment, Value for the value read (SET ... GET, GETDEL, GETEX),
+// and Results or Aborted for a transaction. The dedup table remembers
+// Err, Version, Count and ID only: a replayed ReqID gets no Value, Int or
+// Results back.
 type Result struct {
 	Err     error  // nil or one of the package's sentinel errors (wrapped)
-	Version uint64 // new version for create/set/rotate
-	Count   int    // ids affected for touch/destroy/revoke/expire
+	Version uint64 // new version of the record written, if one remains
+	Count   int    // ids affected for touch/destroy/revoke/expire, and the Redis counts
 	// ID is the id a successful Create created or a successful Rotate
 	// moved the record to; empty otherwise. Unlike Record it survives
 	// deduplication, so a replayed ReqID reports the original id.
@@ -67,4 +106,17 @@ type Result struct {
 	// the FSM's own immutable record, shared as Get shares it (no copy per
 	// write): Clone it before modifying.
 	Record *Record
+
+	// Value is the string value a command read: nil when the key held
+	// none (a nil reply), else non-nil, also when empty. Shared with the
+	// record it came from: do not modify it.
+	Value []byte
+	// Int is the new value of INCRBY and HINCRBY.
+	Int int64
+	// Results holds a transaction's results, one per command in order;
+	// each has its own Err (Redis does not roll back). Nil when Aborted.
+	Results []Result
+	// Aborted reports that a transaction's WATCH found a key changed, so
+	// nothing was applied (EXEC's nil reply).
+	Aborted bool
 }

@@ -179,7 +179,7 @@ func TestRestoreRejectsDamage(t *testing.T) {
 		"trailing data": append(bytes.Clone(data), 0),
 		"bad magic":     append([]byte("XRSNAP"), data[6:]...),
 		"version 1":     append([]byte("SRSNAP\x01"), data[7:]...),
-		"version 4":     append([]byte("SRSNAP\x04"), data[7:]...),
+		"version 5":     append([]byte("SRSNAP\x05"), data[7:]...),
 		"empty":         nil,
 	} {
 		if err := restore(d); !errors.Is(err, ErrCorrupt) {
@@ -214,8 +214,6 @@ func TestRestoreRejectsInconsistent(t *testing.T) {
 		"dedup err and id":  {dedup: []*dedupEntry{newDedupEntry("r", 0, outcome{code: codeExists, msg: "x", id: "s1"})}},
 		"tomb no id":        {tombs: []tombstone{{until: 5}}},
 		"tomb repeats":      {tombs: []tombstone{{"a", 5}, {"a", 5}}},
-		"tomb live twice":   {clock: 5, tombs: []tombstone{{"a", 6}, {"a", 7}}},
-		"tomb buries rec":   {clock: 5, recs: []*Record{rec("a")}, tombs: []tombstone{{"a", 6}}},
 	} {
 		var buf bytes.Buffer
 		if _, err := s.WriteTo(&buf); err != nil {
@@ -231,7 +229,52 @@ func TestRestoreRejectsInconsistent(t *testing.T) {
 // WriteTo (it sorts) cannot.
 func TestRestoreTombstoneOrder(t *testing.T) {
 	raw := func(clock int64, recs []*Record, tombs ...tombstone) []byte {
-		b := append([]byte(snapMagic), snapVersion)
+		return rawSnapshot(snapVersion, clock, recs, tombs...)
+	}
+	v3 := func(clock int64, recs []*Record, tombs ...tombstone) []byte {
+		return rawSnapshot(snapVersionSessions, clock, recs, tombs...)
+	}
+	rec := &Record{ID: "a"}
+	str := &Record{ID: "a", fields: stringData([]byte("v"))}
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		valid bool
+	}{
+		{"sorted", raw(5, nil, tombstone{"b", 4}, tombstone{"a", 6}, tombstone{"b", 6}), true},
+		{"ended, then again", raw(5, nil, tombstone{"a", 5}, tombstone{"a", 7}), true},
+		{"record and ended", raw(5, []*Record{rec}, tombstone{"a", 5}), true},
+		{"ids unordered", raw(5, nil, tombstone{"b", 6}, tombstone{"a", 6}), false},
+		{"ends unordered", raw(5, nil, tombstone{"a", 7}, tombstone{"b", 6}), false},
+		{"same id, ends unordered", raw(0, nil, tombstone{"a", -1}, tombstone{"a", -2}), false},
+		// Redis commands write over tombstones (version 4 on).
+		{"record and live", raw(5, []*Record{rec}, tombstone{"a", 6}), true},
+		{"live twice", raw(5, nil, tombstone{"a", 6}, tombstone{"a", 7}), true},
+		{"v3 record and live", v3(5, []*Record{rec}, tombstone{"a", 6}), false},
+		{"v3 live twice", v3(5, nil, tombstone{"a", 6}, tombstone{"a", 7}), false},
+		{"v3 record and ended", v3(5, []*Record{rec}, tombstone{"a", 5}), true},
+		{"v3 string", v3(5, []*Record{str}), false},
+		{"string", raw(5, []*Record{str}), true},
+	} {
+		f := New(Limits{})
+		err := f.Restore(bytes.NewReader(tc.data))
+		if tc.valid && err != nil || !tc.valid && !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if tc.valid && err == nil {
+			g := New(Limits{})
+			if err := g.Restore(bytes.NewReader(snapshotBytes(t, f))); err != nil || g.Hash() != f.Hash() {
+				t.Errorf("%s: rewritten: %v", tc.name, err)
+			}
+		}
+	}
+}
+
+// rawSnapshot writes a snapshot of the given version (3 or later) with the
+// records and tombstones in the order given.
+func rawSnapshot(version byte, clock int64, recs []*Record, tombs ...tombstone) []byte {
+	{
+		b := append([]byte(snapMagic), version)
 		b = binary.AppendUvarint(b, 1)
 		b = binary.AppendVarint(b, clock)
 		b = binary.AppendUvarint(b, uint64(len(recs)))
@@ -245,32 +288,6 @@ func TestRestoreTombstoneOrder(t *testing.T) {
 			b = appendFramed(b, func(b []byte) []byte { return appendTombstone(b, e) })
 		}
 		return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
-	}
-	rec := &Record{ID: "a"}
-	for _, tc := range []struct {
-		name  string
-		data  []byte
-		valid bool
-	}{
-		{"sorted", raw(5, nil, tombstone{"b", 4}, tombstone{"a", 6}, tombstone{"b", 6}), true},
-		{"ended, then again", raw(5, nil, tombstone{"a", 5}, tombstone{"a", 7}), true},
-		{"record and ended", raw(5, []*Record{rec}, tombstone{"a", 5}), true},
-		{"ids unordered", raw(5, nil, tombstone{"b", 6}, tombstone{"a", 6}), false},
-		{"ends unordered", raw(5, nil, tombstone{"a", 7}, tombstone{"b", 6}), false},
-		{"same id, ends unordered", raw(0, nil, tombstone{"a", -1}, tombstone{"a", -2}), false},
-		{"record and live", raw(5, []*Record{rec}, tombstone{"a", 6}), false},
-	} {
-		f := New(Limits{})
-		err := f.Restore(bytes.NewReader(tc.data))
-		if tc.valid && err != nil || !tc.valid && !errors.Is(err, ErrCorrupt) {
-			t.Errorf("%s: %v", tc.name, err)
-		}
-		if tc.valid && err == nil {
-			g := New(Limits{})
-			if err := g.Restore(bytes.NewReader(snapshotBytes(t, f))); err != nil || g.Hash() != f.Hash() {
-				t.Errorf("%s: rewritten: %v", tc.name, err)
-			}
-		}
 	}
 }
 
