@@ -24,6 +24,22 @@ func populated(t testing.TB, entries int) *FSM {
 	return f
 }
 
+// populatedSessions is populated with sessions only, as a binary before
+// the Redis keys made them (version 2 and 3 snapshots).
+func populatedSessions(t testing.TB, entries int) *FSM {
+	t.Helper()
+	g := newLogGen(3)
+	g.noRedis = true
+	log, _ := genLogWith(g, entries)
+	f := New(Limits{DedupWindow: 30 * sec})
+	for _, e := range log {
+		if _, err := f.ApplyBatch(e.index, e.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
 func snapshotBytes(t testing.TB, f *FSM) []byte {
 	t.Helper()
 	s, err := f.Snapshot()
@@ -357,7 +373,7 @@ func TestRestoreVersion2(t *testing.T) {
 		f    *FSM
 	}{
 		{"empty", New(Limits{})},
-		{"records", populated(t, 30)},
+		{"records", populatedSessions(t, 30)},
 		{"tombstones", tombFSM(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
