@@ -25,7 +25,10 @@ func parseInt(b []byte) (int64, bool) {
 		}
 	}
 	n, err := strconv.ParseInt(string(b), 10, 64)
-	return n, err == nil
+	if err != nil {
+		return 0, false
+	}
+	return n, true
 }
 
 // addInt returns v + by, failing as Redis does when the sum leaves the
