@@ -1,7 +1,7 @@
 package fsm
 
-// GetDel is Redis's GETDEL: Result.Value is the string Key held (nil if
-// none), and the key is removed. A key of another kind fails with
+// GetDel is Redis's GETDEL: Result.Record is the string record Key held
+// (nil if none), whose Value is the reply, and the key is removed. A key of another kind fails with
 // ErrWrongType and stays. Count is 1 if a key was removed. Event: "del".
 type GetDel struct {
 	Key string
@@ -23,11 +23,10 @@ var getDelCmd = cmdSpec{
 		if old == nil {
 			return Result{}
 		}
-		v, ok := old.Value()
-		if !ok {
+		if old.Kind() != KindString {
 			return Result{Err: errWrongType(old.ID, old.Kind())}
 		}
 		st.del(old, t)
-		return Result{Count: 1, Value: v}
+		return Result{Count: 1, Record: old}
 	},
 }

@@ -1,7 +1,8 @@
 package fsm
 
-// GetEx is Redis's GETEX: Result.Value is the string Key holds (nil if
-// none) and Expiry changes its deadline: ExpiryKeep (no option) leaves it,
+// GetEx is Redis's GETEX: Result.Record is the string record Key holds
+// (nil if none; the record before the change if the key went), whose
+// Value is the reply, and Expiry changes its deadline: ExpiryKeep (no option) leaves it,
 // ExpiryNone (PERSIST) removes it, ExpiryIn and ExpiryAt set it, and a
 // deadline already passed removes the key. A key of another kind fails
 // with ErrWrongType. Events: "expire", "persist" (if it had a deadline)
@@ -43,29 +44,28 @@ func getEx(st *state, index uint64, t int64, x *GetEx) Result {
 	if old == nil {
 		return Result{}
 	}
-	v, ok := old.Value()
-	if !ok {
+	if old.Kind() != KindString {
 		return Result{Err: errWrongType(old.ID, old.Kind())}
 	}
-	res := Result{Value: v, Version: old.Version}
 	switch x.Expiry.Mode {
 	case ExpiryKeep:
 	case ExpiryNone:
 		if old.AbsDeadline != 0 {
-			st.put(old.ID, old, withDeadline(old, index, t, 0))
+			r := withDeadline(old, index, t, 0)
+			st.put(old.ID, old, r)
 			st.note(EventPersist, old.ID)
-			res.Version = index
+			return Result{Version: index, Record: r}
 		}
 	default:
 		d, past := x.Expiry.deadline(t, 0)
 		if past {
 			st.del(old, t)
-			res.Version = 0
-			break
+			return Result{Record: old}
 		}
-		st.put(old.ID, old, withDeadline(old, index, t, d))
+		r := withDeadline(old, index, t, d)
+		st.put(old.ID, old, r)
 		st.note(EventExpire, old.ID)
-		res.Version = index
+		return Result{Version: index, Record: r}
 	}
-	return res
+	return Result{Version: old.Version, Record: old}
 }

@@ -7,7 +7,7 @@ import (
 
 // HIncrBy is Redis's HINCRBY: the hash field Field under Key, read as a
 // 64-bit decimal integer (missing as 0), plus By. A missing key is created
-// as a plain hash; a session keeps what HSet keeps. Result.Int is the new
+// as a plain hash; a session keeps what HSet keeps. Result.Count is the new
 // value. Errors: ErrWrongType, ErrNotInteger (Redis: "hash value is not an
 // integer"), ErrOverflow, ErrTooLarge. Event: "hincrby".
 type HIncrBy struct {
@@ -83,5 +83,5 @@ func (f *FSM) hincrBy(st *state, index uint64, t int64, x *HIncrBy) Result {
 		st.put(old.ID, old, changed(old, index, t, hashData(old.Session(), merged)))
 	}
 	st.note(EventHIncrBy, x.Key)
-	return Result{Int: n, Version: index}
+	return Result{Count: int(n), Version: index}
 }

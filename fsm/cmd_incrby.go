@@ -8,7 +8,7 @@ import (
 // IncrBy is Redis's INCRBY (and INCR, DECR, DECRBY, with By negated by the
 // node, which refuses DECRBY of the smallest int64 as Redis does): the
 // string under Key, read as a 64-bit decimal integer (a missing key as
-// 0), plus By. The key keeps its deadline. Result.Int is the new value.
+// 0), plus By. The key keeps its deadline. Result.Count is the new value.
 // Errors: ErrWrongType, ErrNotInteger, ErrOverflow (nothing written).
 // Event: "incrby".
 type IncrBy struct {
@@ -65,5 +65,5 @@ func incrBy(st *state, l *Limits, index uint64, t int64, x *IncrBy) Result {
 		st.put(old.ID, old, changed(old, index, t, data))
 	}
 	st.note(EventIncrBy, x.Key)
-	return Result{Int: n, Version: index}
+	return Result{Count: int(n), Version: index}
 }

@@ -2,7 +2,8 @@ package fsm
 
 // Rename is Redis's RENAME (and RENAMENX, with NX): the record under Key
 // moves to NewKey with everything it holds (kind, value, deadline, and a
-// session's subject and idle timeout), replacing whatever NewKey held.
+// session's subject and idle timeout), replacing whatever NewKey held
+// (overwritten, not removed: a session there leaves no tombstone).
 // Unlike Rotate it ignores tombstones, as Redis keeps none. Key, if a
 // session, leaves its tombstone as Rotate's old id does. The node refuses
 // keys of different groups (CROSSSLOT); within a group any two keys work.

@@ -7,8 +7,9 @@ package fsm
 // MSET (see MSet).
 //
 // Result: Count 1 if the value was written, 0 if Cond was not met (SET's
-// nil reply); with Get, Value is the old value (nil if there was none),
-// and a key of another kind fails with ErrWrongType, writing nothing.
+// nil reply); with Get, Record is the old record, whose Value is the
+// reply (nil: there was none), and a key of another kind fails with
+// ErrWrongType, writing nothing.
 // Events: "set", then "expire" with EX/PX/EXAT/PXAT; a deadline already
 // passed removes the key as it is written ("del").
 type SetString struct {
@@ -67,11 +68,10 @@ func setString(st *state, index uint64, t int64, x *SetString) Result {
 	old := live(st, x.Key, t)
 	var res Result
 	if x.Get && old != nil {
-		v, ok := old.Value()
-		if !ok {
+		if old.Kind() != KindString {
 			return Result{Err: errWrongType(x.Key, old.Kind())}
 		}
-		res.Value = v
+		res.Record = old
 	}
 	if x.Cond&CondNX != 0 && old != nil || x.Cond&CondXX != 0 && old == nil {
 		return res

@@ -8,13 +8,13 @@ import "encoding/binary"
 //
 // Watch holds the WATCH conditions, checked first: if any key's version
 // differs from the one the client saw (0: it did not exist), nothing
-// applies and Result.Aborted is set (EXEC's nil reply). Every write to a
+// applies and Result.Txn.Aborted is set (EXEC's nil reply). Every write to a
 // record gives it the entry's raft index as its version, so any change
 // after WATCH read the version is seen, removal and expiry included (a
 // key that expired counts as changed, as in Redis). A key created and
 // removed again between WATCH and EXEC is not seen; Redis would abort.
 //
-// Otherwise Result.Results holds one result per command, each with its
+// Otherwise Result.Txn.Results holds one result per command, each with its
 // own error: as in Redis, a command that fails does not undo the others.
 // Cmds may be any commands but transactions, and carry no ReqID (the
 // transaction's own ReqID, if any, covers it).
@@ -132,14 +132,14 @@ func (f *FSM) txn(st *state, index uint64, t int64, x *Txn) Result {
 			v = r.Version
 		}
 		if v != w.Version {
-			return Result{Aborted: true}
+			return Result{Txn: &TxnResult{Aborted: true}}
 		}
 	}
 	res := make([]Result, len(x.Cmds))
 	for i := range x.Cmds {
 		res[i] = f.txnStep(st, index, t, &x.Cmds[i])
 	}
-	return Result{Results: res}
+	return Result{Txn: &TxnResult{Results: res}}
 }
 
 // txnStep runs one command of a transaction as exec would, without taking

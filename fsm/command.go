@@ -89,15 +89,17 @@ type Command struct {
 // Result is the outcome of one Command.
 //
 // The Redis commands use Count for their integer replies (keys deleted,
-// fields added, 1 or 0 for a condition met or not), Int for the value of
-// an increment, Value for the value read (SET ... GET, GETDEL, GETEX),
-// and Results or Aborted for a transaction. The dedup table remembers
-// Err, Version, Count and ID only: a replayed ReqID gets no Value, Int or
-// Results back.
+// fields added, 1 or 0 for a condition met or not, and the new value of
+// INCRBY and HINCRBY), Record for the record a string value was read from
+// (SET ... GET, GETDEL, GETEX: nil for a nil reply), and Txn for a
+// transaction. Result stays this small because raft applies thousands of
+// them a second: each field added to it is paid by every session write.
+// The dedup table remembers Err, Version, Count and ID: a replayed ReqID
+// gets no Record or Txn back.
 type Result struct {
 	Err     error  // nil or one of the package's sentinel errors (wrapped)
 	Version uint64 // new version of the record written, if one remains
-	Count   int    // ids affected for touch/destroy/revoke/expire, and the Redis counts
+	Count   int    // ids affected for touch/destroy/revoke/expire; the Redis commands' integer
 	// ID is the id a successful Create created or a successful Rotate
 	// moved the record to; empty otherwise. Unlike Record it survives
 	// deduplication, so a replayed ReqID reports the original id.
@@ -106,17 +108,16 @@ type Result struct {
 	// the FSM's own immutable record, shared as Get shares it (no copy per
 	// write): Clone it before modifying.
 	Record *Record
+	// Txn is a transaction's outcome (CmdTxn), nil for other commands.
+	Txn *TxnResult
+}
 
-	// Value is the string value a command read: nil when the key held
-	// none (a nil reply), else non-nil, also when empty. Shared with the
-	// record it came from: do not modify it.
-	Value []byte
-	// Int is the new value of INCRBY and HINCRBY.
-	Int int64
-	// Results holds a transaction's results, one per command in order;
-	// each has its own Err (Redis does not roll back). Nil when Aborted.
-	Results []Result
-	// Aborted reports that a transaction's WATCH found a key changed, so
-	// nothing was applied (EXEC's nil reply).
+// TxnResult is the outcome of a transaction (Txn).
+type TxnResult struct {
+	// Aborted reports that a WATCHed key had changed, so nothing was
+	// applied (EXEC's nil reply).
 	Aborted bool
+	// Results holds one result per command, in order, when not Aborted.
+	// Each has its own Err: Redis does not roll back.
+	Results []Result
 }

@@ -31,12 +31,14 @@ func TestDeterminism(t *testing.T) {
 			code, _ := errorCode(r.Err)
 			seen[[2]int{int(c.Type), int(code)}]++
 			used := r.Err != nil && strings.Contains(r.Err.Error(), "used before")
-			if c.Type == CmdTxn && r.Aborted {
-				aborted++
-			}
-			for _, ir := range r.Results {
-				if ir.Err != nil {
-					txnErrs++
+			if x := r.Txn; x != nil {
+				if x.Aborted {
+					aborted++
+				}
+				for _, ir := range x.Results {
+					if ir.Err != nil {
+						txnErrs++
+					}
 				}
 			}
 			switch {

@@ -88,8 +88,8 @@
 // # Encodings
 //
 // Raft entries (EncodeBatch), forwarded commands (AppendCommand), results
-// (AppendResult: version 2 with Result.ID, version 3 with the Redis
-// commands' replies, used only when a result has them), records
+// (AppendResult: version 2 with Result.ID, version 3 with a transaction's
+// outcome, used only for one), records
 // (AppendRecord: version 1 for sessions, unchanged, version 2 for the other
 // kinds) and snapshots (version 4: with Redis keys) share
 // one style: unsigned/signed varints and length-prefixed strings, with a

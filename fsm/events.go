@@ -90,8 +90,9 @@ type Event struct {
 // copy what is kept. It is not called for an entry without events.
 type Notify func(index uint64, events []Event)
 
-// SetNotify installs fn (nil: none, the default). Safe at any time; it
-// takes effect from the next entry.
+// SetNotify installs fn (nil: none, the default). Safe at any time but
+// from inside a Notify (it waits for the entry being applied); it takes
+// effect from the next entry.
 func (f *FSM) SetNotify(fn Notify) {
 	f.applyMu.Lock()
 	f.notify = fn

@@ -106,9 +106,9 @@ func FuzzDecodeResult(f *testing.F) {
 		{Version: 8, ID: "s2"},
 		{Err: ErrNotFound, Count: 3},
 		{Err: errors.New("other")},
-		{Value: []byte("v"), Int: 3, Record: kindRecords()[5]},
-		{Aborted: true},
-		{Results: []Result{{Err: ErrWrongType}, {Value: []byte{}}, {Int: -1}}},
+		{Count: -3, Record: kindRecords()[5]},
+		{Txn: &TxnResult{Aborted: true}},
+		{Txn: &TxnResult{Results: []Result{{Err: ErrWrongType}, {Record: kindRecords()[3]}, {Count: -1}}}},
 	} {
 		f.Add(AppendResult(nil, r))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"math"
 	"reflect"
 	"testing"
 )
@@ -108,17 +109,14 @@ func TestRecordEncodingGolden(t *testing.T) {
 	}
 }
 
-func TestResultEncodingKinds(t *testing.T) {
+func TestResultEncodingTxn(t *testing.T) {
 	rec := kindRecords()[3]
 	for i, r := range []*Result{
 		{Version: 3, Count: 1},
-		{Value: []byte{}},
-		{Value: []byte("v"), Version: 9, Record: rec},
-		{Int: -5},
-		{Aborted: true},
-		{Results: []Result{{Err: ErrWrongType}, {Value: []byte("x")}, {Int: 1, Count: 2}, {}}},
-		{Results: []Result{}},
-		{Err: errors.Join(ErrNotInteger), Int: 0, Value: nil, Count: 0},
+		{Count: math.MinInt64, Record: rec},
+		{Txn: &TxnResult{Aborted: true}},
+		{Txn: &TxnResult{Results: []Result{{Err: ErrWrongType}, {Record: rec}, {Count: 2}, {}}}},
+		{Txn: &TxnResult{}},
 	} {
 		enc := AppendResult(nil, r)
 		got, err := DecodeResult(enc)
@@ -128,25 +126,33 @@ func TestResultEncodingKinds(t *testing.T) {
 		if !bytes.Equal(AppendResult(nil, got), enc) {
 			t.Errorf("result %d: encoding not stable", i)
 		}
-		if (got.Value == nil) != (r.Value == nil) || got.Int != r.Int || got.Aborted != r.Aborted || len(got.Results) != len(r.Results) || (got.Results == nil) != (r.Results == nil) {
-			t.Errorf("result %d: %+v, want %+v", i, got, r)
+		if got.Count != r.Count || (got.Txn == nil) != (r.Txn == nil) || (got.Record == nil) != (r.Record == nil) {
+			t.Fatalf("result %d: %+v, want %+v", i, got, r)
 		}
-		for j := range r.Results {
-			if !errors.Is(got.Results[j].Err, ErrWrongType) != (r.Results[j].Err == nil) {
-				t.Errorf("result %d.%d: error %v", i, j, got.Results[j].Err)
-			}
-		}
-		// Without anything new, a result is still version 2.
-		if redis := r.Value != nil || r.Int != 0 || r.Results != nil || r.Aborted; (enc[0] == resultVersionRedis) != redis {
+		// Without a transaction, a result is still version 2.
+		if (enc[0] == resultVersionTxn) != (r.Txn != nil) {
 			t.Errorf("result %d: version %d", i, enc[0])
 		}
+		if r.Txn == nil {
+			continue
+		}
+		if got.Txn.Aborted != r.Txn.Aborted || len(got.Txn.Results) != len(r.Txn.Results) {
+			t.Fatalf("result %d: %+v, want %+v", i, got.Txn, r.Txn)
+		}
+		for j, ir := range r.Txn.Results {
+			g := got.Txn.Results[j]
+			if errors.Is(g.Err, ErrWrongType) != (ir.Err != nil) || g.Count != ir.Count || !sameRecord(g.Record, ir.Record) {
+				t.Errorf("result %d.%d: %+v, want %+v", i, j, g, ir)
+			}
+		}
 	}
-	// Nested results are refused below the top.
-	inner := AppendResult(nil, &Result{Results: []Result{{}}})
-	outer := AppendResult(nil, &Result{Results: []Result{{}}})
-	outer = append(outer[:len(outer)-2], byte(len(inner)))
+	// A transaction's result inside one is refused.
+	inner := AppendResult(nil, &Result{Txn: &TxnResult{}})
+	outer := AppendResult(nil, &Result{Txn: &TxnResult{}})
+	outer = outer[:len(outer)-1] // no results
+	outer = append(outer, 1, byte(len(inner)))
 	outer = append(outer, inner...)
 	if _, err := DecodeResult(outer); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("nested results: %v", err)
+		t.Errorf("nested transaction result: %v", err)
 	}
 }

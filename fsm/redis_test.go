@@ -107,8 +107,12 @@ func wantRes(t *testing.T, what string, got Result, err error, count int) {
 func wantValue(t *testing.T, what string, got Result, want string) {
 	t.Helper()
 	s := "<nil>"
-	if got.Value != nil {
-		s = string(got.Value)
+	if got.Record != nil {
+		v, ok := got.Record.Value()
+		if !ok {
+			t.Fatalf("%s: read a %s", what, got.Record.Kind())
+		}
+		s = string(v)
 	}
 	if s != want {
 		t.Errorf("%s: value %q, want %q", what, s, want)
@@ -141,8 +145,10 @@ func TestSetString(t *testing.T) {
 		t.Fatal("empty value not written")
 	}
 	// An empty value read back is non-nil (an empty string, not nil).
-	if res = r.do(cSetStr("k", "v3", 0, true, Expiry{})); res.Value == nil || len(res.Value) != 0 {
-		t.Fatalf("empty old value: %#v", res.Value)
+	if res = r.do(cSetStr("k", "v3", 0, true, Expiry{})); res.Record == nil {
+		t.Fatal("empty old value read as none")
+	} else if v, _ := res.Record.Value(); v == nil || len(v) != 0 {
+		t.Fatalf("empty old value: %#v", v)
 	}
 
 	// EX sets a deadline; plain SET clears it; KEEPTTL keeps it.
@@ -369,10 +375,10 @@ func TestParseInt(t *testing.T) {
 
 func TestIncrBy(t *testing.T) {
 	r := newRedisFSM(t)
-	if res := r.ok(incr("n", 5)); res.Int != 5 || r.str("n") != "5" || r.ttl("n") != -1 {
+	if res := r.ok(incr("n", 5)); res.Count != 5 || r.str("n") != "5" || r.ttl("n") != -1 {
 		t.Fatalf("INCRBY missing: %+v", res)
 	}
-	if res := r.ok(incr("n", -7)); res.Int != -2 || r.str("n") != "-2" {
+	if res := r.ok(incr("n", -7)); res.Count != -2 || r.str("n") != "-2" {
 		t.Fatalf("DECRBY: %+v", res)
 	}
 	r.ok(cSetExpiry("n", Expiry{ExpiryIn, 10 * sec}, 0))
@@ -384,8 +390,8 @@ func TestIncrBy(t *testing.T) {
 	wantRes(t, "overflow", r.do(incr("max", 1)), ErrOverflow, 0)
 	r.ok(set("min", "-9223372036854775808"))
 	wantRes(t, "underflow", r.do(incr("min", -1)), ErrOverflow, 0)
-	if res := r.ok(incr("min", math.MaxInt64)); res.Int != -1 {
-		t.Fatalf("min + max = %d", res.Int)
+	if res := r.ok(incr("min", math.MaxInt64)); res.Count != -1 {
+		t.Fatalf("min + max = %d", res.Count)
 	}
 	for _, v := range []string{"abc", "", " 1", "1.5", "-0", "01"} {
 		r.ok(set("bad", v))
@@ -429,10 +435,10 @@ func TestHashCommands(t *testing.T) {
 		t.Fatal("HSETNX")
 	}
 	// HINCRBY.
-	if res := r.ok(Command{Type: CmdHIncrBy, HIncrBy: &HIncrBy{Key: "h", Field: "a", By: -10}}); res.Int != -1 || val(r.get("h"), "a") != "-1" {
+	if res := r.ok(Command{Type: CmdHIncrBy, HIncrBy: &HIncrBy{Key: "h", Field: "a", By: -10}}); res.Count != -1 || val(r.get("h"), "a") != "-1" {
 		t.Fatalf("HINCRBY: %+v", res)
 	}
-	if res := r.ok(Command{Type: CmdHIncrBy, HIncrBy: &HIncrBy{Key: "new", Field: "n", By: 3}}); res.Int != 3 || r.get("new").Session() {
+	if res := r.ok(Command{Type: CmdHIncrBy, HIncrBy: &HIncrBy{Key: "new", Field: "n", By: 3}}); res.Count != 3 || r.get("new").Session() {
 		t.Fatalf("HINCRBY new: %+v", res)
 	}
 	r.ok(hset("h", "s", "x"))
@@ -626,8 +632,8 @@ func TestTxn(t *testing.T) {
 	// Commands apply in order, each with its own result; a failing one
 	// undoes nothing.
 	res := txn([]Watch{{"a", va}, {"nope", 0}}, incr("a", 1), incr("h", 1), incr("a", 10), cSetStr("b", "x", 0, true, Expiry{}))
-	if res.Aborted || len(res.Results) != 4 || res.Results[0].Int != 2 || !errors.Is(res.Results[1].Err, ErrWrongType) ||
-		res.Results[2].Int != 12 || res.Results[3].Value != nil || r.str("b") != "x" {
+	if res.Txn == nil || res.Txn.Aborted || len(res.Txn.Results) != 4 || res.Txn.Results[0].Count != 2 || !errors.Is(res.Txn.Results[1].Err, ErrWrongType) ||
+		res.Txn.Results[2].Count != 12 || res.Txn.Results[3].Record != nil || r.str("b") != "x" {
 		t.Fatalf("EXEC: %+v", res)
 	}
 	if r.get("a").Version != r.idx || r.get("b").Version != r.idx {
@@ -643,12 +649,12 @@ func TestTxn(t *testing.T) {
 		"removed":  {"nope", 7},
 	} {
 		res := txn([]Watch{w}, set("a", "zzz"))
-		if !res.Aborted || res.Results != nil || r.str("a") != "12" {
+		if !res.Txn.Aborted || res.Txn.Results != nil || r.str("a") != "12" {
 			t.Fatalf("%s: %+v", name, res)
 		}
 	}
 	r.now += 2 * sec
-	if res := txn([]Watch{{"e", ve}}, set("a", "zzz")); !res.Aborted {
+	if res := txn([]Watch{{"e", ve}}, set("a", "zzz")); !res.Txn.Aborted {
 		t.Fatal("an expired watched key did not abort")
 	}
 	// Nesting and request ids inside are refused.
@@ -661,7 +667,7 @@ func TestTxn(t *testing.T) {
 	// Session commands inside, a revoke among them (it locks every
 	// shard: the create before it adds to the subject's records).
 	res = txn(nil, cCreate("s1", "u", flds("k", "v"), 0, 0), cCreate("s2", "u", nil, 0, 0), cRevoke("u", "s2"))
-	if res.Results[2].Count != 1 || r.get("s1") != nil || r.get("s2") == nil {
+	if res.Txn.Results[2].Count != 1 || r.get("s1") != nil || r.get("s2") == nil {
 		t.Fatalf("revoke in a transaction: %+v", res)
 	}
 }

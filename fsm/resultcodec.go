@@ -6,40 +6,29 @@ import (
 )
 
 // Result encodings, for the trip back to the node that forwarded the
-// command. Version 2 added the ID. Version 3 adds what the Redis commands
-// return (Value, Int, Results, Aborted); a result without any of them is
-// still written as version 2, byte for byte, so that an older node reading
-// a newer leader's answers to its SESSION.* commands understands them.
+// command. Version 2 added the ID. Version 3 adds a transaction's outcome
+// (Result.Txn); a result without one is still written as version 2, byte
+// for byte, so that an older node reading a newer leader's answers to its
+// SESSION.* commands understands them.
 const (
-	resultVersion      = 2
-	resultVersionRedis = 3
-)
-
-// Flags of a version 3 result.
-const (
-	resHasRecord = 1 << iota
-	resHasValue
-	resHasResults
-	resAborted
-	resFlagsKnown = resHasRecord | resHasValue | resHasResults | resAborted
+	resultVersion    = 2
+	resultVersionTxn = 3
 )
 
 // AppendResult appends r for the trip back to the node that forwarded the
 // command. Err travels as a code plus its message (see DecodeResult).
 //
-//	version 2: byte version, byte errcode, string message, uvarint Version,
+//	byte version, byte errcode, string message, uvarint Version,
 //	varint Count, string ID, byte hasRecord, [record]
-//	version 3: byte version, byte errcode, string message, uvarint Version,
-//	varint Count, string ID, varint Int, byte flags, [bytes Value],
-//	[uvarint len(Results), each result], [record]
+//	version 3 only: byte aborted, uvarint len(Results), each result
+//	framed (uvarint length, result)
 //
 // A transaction's results hold no transactions, so results nest one level
 // deep at most.
 func AppendResult(dst []byte, r *Result) []byte {
 	code, msg := errorCode(r.Err)
-	redis := r.Value != nil || r.Int != 0 || r.Results != nil || r.Aborted
-	if redis {
-		dst = append(dst, resultVersionRedis, code)
+	if r.Txn != nil {
+		dst = append(dst, resultVersionTxn, code)
 	} else {
 		dst = append(dst, resultVersion, code)
 	}
@@ -47,39 +36,19 @@ func AppendResult(dst []byte, r *Result) []byte {
 	dst = binary.AppendUvarint(dst, r.Version)
 	dst = binary.AppendVarint(dst, int64(r.Count))
 	dst = appendString(dst, r.ID)
-	if !redis {
-		if r.Record == nil {
-			return append(dst, 0)
-		}
+	if r.Record == nil {
+		dst = append(dst, 0)
+	} else {
 		dst = append(dst, 1)
-		return AppendRecord(dst, r.Record)
-	}
-	dst = binary.AppendVarint(dst, r.Int)
-	var flags byte
-	if r.Record != nil {
-		flags |= resHasRecord
-	}
-	if r.Value != nil {
-		flags |= resHasValue
-	}
-	if r.Results != nil {
-		flags |= resHasResults
-	}
-	if r.Aborted {
-		flags |= resAborted
-	}
-	dst = append(dst, flags)
-	if r.Value != nil {
-		dst = appendBytes(dst, r.Value)
-	}
-	if r.Results != nil {
-		dst = binary.AppendUvarint(dst, uint64(len(r.Results)))
-		for i := range r.Results {
-			dst = appendFramed(dst, func(b []byte) []byte { return AppendResult(b, &r.Results[i]) })
-		}
-	}
-	if r.Record != nil {
 		dst = AppendRecord(dst, r.Record)
+	}
+	if r.Txn == nil {
+		return dst
+	}
+	dst = appendBool(dst, r.Txn.Aborted)
+	dst = binary.AppendUvarint(dst, uint64(len(r.Txn.Results)))
+	for i := range r.Txn.Results {
+		dst = appendFramed(dst, func(b []byte) []byte { return AppendResult(b, &r.Txn.Results[i]) })
 	}
 	return dst
 }
@@ -97,11 +66,11 @@ func DecodeResult(data []byte) (*Result, error) {
 	return r, nil
 }
 
-// decodeResult reads one result; nested results are allowed only at the
-// top (a transaction's), which bounds the recursion.
+// decodeResult reads one result; a transaction's is allowed only at the
+// top, which bounds the recursion.
 func decodeResult(d *decoder, top bool) *Result {
 	v := d.u8()
-	if v != resultVersion && v != resultVersionRedis && d.err == nil {
+	if v != resultVersion && v != resultVersionTxn && d.err == nil {
 		d.fail(fmt.Errorf("%w: result version %d", ErrCorrupt, v))
 	}
 	code := d.u8()
@@ -111,48 +80,32 @@ func decodeResult(d *decoder, top bool) *Result {
 		Count:   int(d.varint()),
 		ID:      d.str(),
 	}
-	if v == resultVersion {
-		switch d.u8() {
-		case 0:
-		case 1:
-			r.Record = decodeRecord(d)
-		default:
-			d.failf("bad record flag")
-		}
-		r.Err = errorFromCode(code, msg)
-		return r
+	switch d.u8() {
+	case 0:
+	case 1:
+		r.Record = decodeRecord(d)
+	default:
+		d.failf("bad record flag")
 	}
-	r.Int = d.varint()
-	flags := d.u8()
-	if flags&^resFlagsKnown != 0 {
-		d.failf("bad result flags %#x", flags)
-	}
-	if flags&resHasValue != 0 {
-		r.Value = d.bytes()
-	}
-	if flags&resHasResults != 0 {
+	if v == resultVersionTxn {
 		if !top {
-			d.failf("nested results")
+			d.failf("nested transaction result")
 		}
-		n := d.count(2)
-		r.Results = make([]Result, n)
-		for i := range r.Results {
-			inner := decoder{buf: d.raw(d.length())}
-			if x := decodeResult(&inner, false); inner.finish() == nil {
-				r.Results[i] = *x
-			} else {
-				d.fail(inner.err)
+		x := &TxnResult{Aborted: d.bool()}
+		if n := d.count(2); n > 0 {
+			x.Results = make([]Result, n)
+			for i := range x.Results {
+				inner := decoder{buf: d.raw(d.length())}
+				if ir := decodeResult(&inner, false); inner.finish() == nil {
+					x.Results[i] = *ir
+				} else {
+					d.fail(inner.err)
+				}
 			}
 		}
-	}
-	r.Aborted = flags&resAborted != 0
-	if flags&resHasRecord != 0 {
-		r.Record = decodeRecord(d)
-	}
-	// Written by AppendResult, a version 3 result has at least one of
-	// them: anything else would re-encode as version 2.
-	if d.err == nil && r.Value == nil && r.Int == 0 && r.Results == nil && !r.Aborted {
-		d.failf("version 3 result with nothing of version 3")
+		if d.err == nil {
+			r.Txn = x
+		}
 	}
 	r.Err = errorFromCode(code, msg)
 	return r

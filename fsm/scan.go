@@ -86,7 +86,10 @@ func (f *FSM) Scan(cursor uint64, o ScanOptions, now int64) (next uint64, keys [
 	for shard < numShards && examined < count && buckets < 10*count {
 		sh := &st.shards[shard]
 		sh.mu.RLock()
-		for {
+		if sh.m.len() == 0 {
+			pos = 0 // an empty shard costs no work: small groups end in a page
+		}
+		for pos != 0 || sh.m.len() > 0 {
 			pos = sh.m.scan(pos, visit)
 			buckets++
 			if pos == 0 || examined >= count || buckets >= 10*count {
