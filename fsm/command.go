@@ -1,5 +1,7 @@
 package fsm
 
+import "unsafe"
+
 // CmdType identifies a command in the log envelope. The numbering is part
 // of the on-disk format: never reuse or renumber a value.
 type CmdType uint8
@@ -111,6 +113,11 @@ type Result struct {
 	// Txn is a transaction's outcome (CmdTxn), nil for other commands.
 	Txn *TxnResult
 }
+
+// Count carries INCRBY's 64-bit values, so int must have 64 bits: this
+// fails to compile where it has fewer (the server builds only for 64-bit
+// platforms; clients do not import fsm).
+var _ [unsafe.Sizeof(0) - 8]struct{}
 
 // TxnResult is the outcome of a transaction (Txn).
 type TxnResult struct {

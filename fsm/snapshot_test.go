@@ -289,22 +289,20 @@ func TestRestoreTombstoneOrder(t *testing.T) {
 // rawSnapshot writes a snapshot of the given version (3 or later) with the
 // records and tombstones in the order given.
 func rawSnapshot(version byte, clock int64, recs []*Record, tombs ...tombstone) []byte {
-	{
-		b := append([]byte(snapMagic), version)
-		b = binary.AppendUvarint(b, 1)
-		b = binary.AppendVarint(b, clock)
-		b = binary.AppendUvarint(b, uint64(len(recs)))
-		b = binary.AppendUvarint(b, 0)
-		b = binary.AppendUvarint(b, uint64(len(tombs)))
-		b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
-		for _, r := range recs {
-			b = appendFramed(b, func(b []byte) []byte { return AppendRecord(b, r) })
-		}
-		for _, e := range tombs {
-			b = appendFramed(b, func(b []byte) []byte { return appendTombstone(b, e) })
-		}
-		return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+	b := append([]byte(snapMagic), version)
+	b = binary.AppendUvarint(b, 1)
+	b = binary.AppendVarint(b, clock)
+	b = binary.AppendUvarint(b, uint64(len(recs)))
+	b = binary.AppendUvarint(b, 0)
+	b = binary.AppendUvarint(b, uint64(len(tombs)))
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+	for _, r := range recs {
+		b = appendFramed(b, func(b []byte) []byte { return AppendRecord(b, r) })
 	}
+	for _, e := range tombs {
+		b = appendFramed(b, func(b []byte) []byte { return appendTombstone(b, e) })
+	}
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
 }
 
 func TestSnapshotRelease(t *testing.T) {
