@@ -205,3 +205,31 @@ func TestTableScanResize(t *testing.T) {
 		t.Fatalf("the table took only sizes %v", sizes)
 	}
 }
+
+// FuzzScanCursor: a client sends any cursor, count and pattern; Scan
+// neither panics nor returns a cursor beyond its bits, and a cursor it
+// returned, sent back, makes progress to the end.
+func FuzzScanCursor(f *testing.F) {
+	f.Add(uint64(0), 10, "*")
+	f.Add(scanTag<<scanTagShift|63<<scanPosBits|12345, 1, "k[")
+	f.Add(^uint64(0), -5, "\\")
+	g := New(Limits{})
+	var cs []Command
+	for i := range 300 {
+		cs = append(cs, set("k"+strconv.Itoa(i), "v"))
+	}
+	g.ApplyDecoded(1, &Batch{Time: t0, Cmds: cs})
+	f.Fuzz(func(t *testing.T, cursor uint64, count int, match string) {
+		count %= 1000
+		next, keys := g.Scan(cursor, ScanOptions{Count: count, Match: match}, t0)
+		for pages := 0; next != 0; pages++ {
+			if next >= 1<<ScanCursorBits || pages > 400*10 {
+				t.Fatalf("cursor %#x after %d pages", next, pages)
+			}
+			var more []string
+			next, more = g.Scan(next, ScanOptions{Count: count, Match: match}, t0)
+			keys = append(keys, more...)
+		}
+		_ = keys
+	})
+}
