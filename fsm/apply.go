@@ -56,8 +56,15 @@ func (f *FSM) apply(index uint64, at int64, flags BatchFlags, cmds []Command) []
 	st.clock.Store(t)
 	st.dedup.prune(t, f.limits.DedupWindow)
 
+	st.ev = nil
+	if f.notify != nil {
+		st.ev = &f.evlog
+	}
 	results := make([]Result, len(cmds))
 	for i := range cmds {
+		if st.ev != nil {
+			st.ev.cmd = i
+		}
 		results[i] = f.applyCmd(st, index, t, flags, &cmds[i], f.entry.fieldsOf(i))
 	}
 
@@ -68,6 +75,17 @@ func (f *FSM) apply(index uint64, at int64, flags BatchFlags, cmds []Command) []
 	st.deadlines.trim()
 	st.dlMu.Unlock()
 	st.applied.Store(index)
+	if ev := st.ev; ev != nil {
+		st.ev = nil
+		if len(ev.events) > 0 {
+			f.notify(index, ev.events)
+		}
+		clear(ev.events)
+		ev.events = ev.events[:0]
+		if cap(ev.events) > maxKept {
+			ev.events = nil
+		}
+	}
 	return results
 }
 
@@ -117,6 +135,11 @@ func (f *FSM) exec(st *state, index uint64, t int64, c *Command, fs []Field) Res
 	return r
 }
 
+// allShards is the mask of every shard, for commands that may touch any
+// record (FLUSHDB, and transactions holding a command whose shards depend
+// on the state).
+const allShards = ^uint64(0)
+
 // idsMask returns the shards of ids, for commands that name many.
 func idsMask(ids []string) uint64 {
 	var m uint64
@@ -130,13 +153,14 @@ func idsMask(ids []string) uint64 {
 }
 
 // live returns the record under id if it is live at t. A record expired at
-// t is deleted on the spot (and leaves a tombstone, as Expire would): every
-// command treats it as absent anyway, and deleting it depends only on t, so
-// all replicas do the same.
+// t is deleted on the spot (a session leaving a tombstone, as Expire
+// would) and reported "expired": every command treats it as absent anyway,
+// and deleting it depends only on t, so all replicas do the same.
 func live(st *state, id string, t int64) *Record {
 	r := st.lookup(id)
 	if r != nil && r.ExpiredAt(t) {
 		st.bury(id, r, t)
+		st.note(EventExpired, r.ID)
 		return nil
 	}
 	return r

@@ -4,7 +4,9 @@ import "encoding/binary"
 
 // Create makes a new record. ID is chosen by the proposing node (random,
 // routed to this group) or by the client (stores that own their ids, such
-// as scs). Fails with ErrExists if the id is live, or if it has a live
+// as scs). The record is a session (kind.go): a hash whose removal leaves
+// a tombstone. Fails with ErrExists if the id is live (of any kind), or if
+// it has a live
 // tombstone: an id that was destroyed, revoked, rotated away or expired is
 // never handed out again while its tombstone lasts (see tombstone.go). An
 // expired record still stored under ID is removed, and so refused too.
@@ -121,5 +123,6 @@ func (f *FSM) create(st *state, index uint64, t int64, c *Create, fs []Field) Re
 		r.AbsDeadline = t + c.AbsTTL
 	}
 	st.put(c.ID, nil, r)
+	st.note(EventHSet, c.ID)
 	return Result{Version: index, ID: c.ID, Record: r}
 }

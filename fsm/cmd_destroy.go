@@ -1,7 +1,9 @@
 package fsm
 
-// Destroy removes records, leaving tombstones. Missing ids are not an error
-// (Result.Count says how many existed).
+// Destroy removes records of any kind: SESSION.DESTROY, and Redis's DEL
+// and UNLINK. Sessions leave tombstones, other keys nothing (kind.go).
+// Missing ids are not an error (Result.Count says how many existed, as
+// DEL replies; an id named twice counts once). Event: "del" per record.
 type Destroy struct {
 	IDs []string
 }
@@ -27,7 +29,7 @@ func destroy(st *state, t int64, c *Destroy) Result {
 	n := 0
 	for _, id := range c.IDs {
 		if old := live(st, id, t); old != nil {
-			st.bury(id, old, t)
+			st.del(old, t)
 			n++
 		}
 	}

@@ -33,6 +33,7 @@ var revokeCmd = cmdSpec{
 	},
 	// The subject's records, as the subject index holds them now (Apply
 	// is the only writer), and Except, which apply looks up.
+	anyShard: true,
 	shards: func(st *state, c *Command) uint64 {
 		var m uint64
 		for id := range st.subjects[c.Revoke.Subject] {
@@ -59,7 +60,7 @@ func (f *FSM) revoke(st *state, t int64, c *Revoke) Result {
 		if old == nil || id == c.Except {
 			continue
 		}
-		st.bury(id, old, t)
+		st.del(old, t)
 		n++
 	}
 	return Result{Count: n}

@@ -80,5 +80,7 @@ func (f *FSM) rotate(st *state, index uint64, t int64, c *Rotate) Result {
 	// The old id's tombstone lasts at least until the moved record's own
 	// deadline, so whoever still holds the old id cannot get it back.
 	st.bury(c.OldID, old, t)
+	st.note(EventRenameFrom, c.OldID)
+	st.note(EventRenameTo, c.NewID)
 	return Result{Version: index, ID: c.NewID, Record: &r}
 }

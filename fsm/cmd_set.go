@@ -2,8 +2,11 @@ package fsm
 
 import "encoding/binary"
 
-// Set writes and removes fields. If IfVersion != 0 it applies only when the
-// record's Version equals it (else ErrConflict). A write counts as an access.
+// Set writes and removes fields of a hash (ErrWrongType for other kinds).
+// If IfVersion != 0 it applies only when the record's Version equals it
+// (else ErrConflict). A write counts as an access. A session keeps its
+// record when its last field goes; a plain hash (made by HSET) is removed,
+// as in Redis.
 // AbsTTL > 0 also moves the absolute deadline to batch time + AbsTTL (the
 // Redis EXPIRE of the key/value model, and how stores that own their expiry,
 // such as scs, extend a session); 0 leaves it unchanged.
@@ -89,7 +92,10 @@ func (f *FSM) set(st *state, index uint64, t int64, s *Set, fs []Field) Result {
 	if s.IfVersion != 0 && s.IfVersion != old.Version {
 		return Result{Err: errf(ErrConflict, "id %q is at version %d, not %d", s.ID, old.Version, s.IfVersion)}
 	}
-	fields := mergeFields(f.fieldScratch, old.fields, fs, s.Unset)
+	if old.Kind() != KindHash {
+		return Result{Err: errWrongType(s.ID, old.Kind())}
+	}
+	fields := mergeFields(f.fieldScratch, old.hashList(), fs, s.Unset)
 	defer f.releaseScratch(fields)
 	if len(fields) > f.limits.MaxFields {
 		return Result{Err: errf(ErrTooLarge, "%d fields exceed %d", len(fields), f.limits.MaxFields)}
@@ -97,11 +103,29 @@ func (f *FSM) set(st *state, index uint64, t int64, s *Set, fs []Field) Result {
 	if size := len(old.ID) + len(old.Subject) + listSize(fields); size > f.limits.MaxRecordBytes {
 		return Result{Err: errf(ErrTooLarge, "record size %d exceeds %d", size, f.limits.MaxRecordBytes)}
 	}
+	if st.ev != nil {
+		if len(fs) > 0 {
+			st.note(EventHSet, old.ID)
+		}
+		if len(s.Unset) > 0 {
+			st.note(EventHDel, old.ID)
+		}
+	}
+	if !old.Session() && len(fields) == 0 {
+		// A plain hash without fields does not exist (Redis).
+		st.del(old, t)
+		return Result{Version: index}
+	}
 	r := *old
-	r.fields = buildFieldList(fields)
+	if old.Session() {
+		r.fields = buildFieldList(fields)
+	} else {
+		r.fields = hashData(false, fields)
+	}
 	r.LastAccess = max(r.LastAccess, t)
 	if s.AbsTTL > 0 {
 		r.AbsDeadline = t + s.AbsTTL
+		st.note(EventExpire, old.ID)
 	}
 	r.Version = index
 	st.put(s.ID, old, &r)

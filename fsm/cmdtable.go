@@ -58,6 +58,11 @@ type cmdSpec struct {
 	// idsMask). The command holds them all at once, so readers see it
 	// atomically.
 	shards func(st *state, c *Command) uint64
+	// anyShard is set when the shards depend on the state (revoke reads
+	// the subject index) or are all of them (flush): a transaction
+	// holding such a command, whose earlier commands may change that
+	// state, locks every shard.
+	anyShard bool
 	// apply runs c at raft index index and log time t under its shard
 	// locks; fs as for check.
 	apply func(f *FSM, st *state, index uint64, t int64, c *Command, fs []Field) Result
@@ -73,7 +78,27 @@ var cmdTable = [...]*cmdSpec{
 	CmdRotate:  &rotateCmd,
 	CmdRevoke:  &revokeCmd,
 	CmdExpire:  &expireCmd,
+
+	CmdSetString: &setStringCmd,
+	CmdMSet:      &msetCmd,
+	CmdGetDel:    &getDelCmd,
+	CmdGetEx:     &getExCmd,
+	CmdSetExpiry: &setExpiryCmd,
+	CmdIncrBy:    &incrByCmd,
+	CmdAppend:    &appendCmd,
+	CmdHSet:      &hsetCmd,
+	CmdHDel:      &hdelCmd,
+	CmdHIncrBy:   &hincrByCmd,
+	CmdSAdd:      &saddCmd,
+	CmdSRem:      &sremCmd,
+	CmdRename:    &renameCmd,
+	CmdFlush:     &flushCmd,
+	CmdTxn:       nil, // &txnCmd, set by init
 }
+
+// txnCmd runs its commands through cmdTable, which a package variable's
+// initializer may therefore not refer to: its entry is set here.
+func init() { cmdTable[CmdTxn] = &txnCmd }
 
 // specOf returns t's entry in the table, nil for a type this binary does
 // not know.

@@ -34,7 +34,70 @@ func tableSamples() map[CmdType][]Command {
 		CmdRotate:  {cRotate("s1", "s9", 1), cRotate("s1", "s1", 0)},
 		CmdRevoke:  {withReq(cRevoke("u", "s1"), "r"), cRevoke("", "")},
 		CmdExpire:  {cExpire("s3", "s1")},
+
+		CmdSetString: {
+			cSetStr("k9", "v", 0, false, Expiry{}),
+			withReq(cSetStr("k1", long, CondXX, true, Expiry{ExpiryIn, 90 * sec}), "r"),
+			cSetStr("s1", "v", CondNX, true, Expiry{ExpiryAt, t0 + 1}), // WRONGTYPE
+			cSetStr("k1", "", 0, false, Expiry{Mode: 9}),               // refused by check
+		},
+		CmdMSet: {
+			{Type: CmdMSet, MSet: &MSet{Keys: []string{"k1", "k2", "k1"}, Values: [][]byte{[]byte("a"), {}, []byte(long)}}},
+			{Type: CmdMSet, MSet: &MSet{Keys: []string{"k1"}, Values: [][]byte{[]byte("a")}, NX: true}},
+			{Type: CmdMSet, MSet: &MSet{Keys: []string{"k1"}}}, // refused by check
+		},
+		CmdGetDel: {{Type: CmdGetDel, GetDel: &GetDel{Key: "k1"}}, {Type: CmdGetDel, GetDel: &GetDel{Key: "h1"}}},
+		CmdGetEx: {
+			{Type: CmdGetEx, GetEx: &GetEx{Key: "k1", Expiry: Expiry{ExpiryIn, sec}}},
+			{Type: CmdGetEx, GetEx: &GetEx{Key: "k1", Expiry: Expiry{ExpiryAt, 1}}},
+			{Type: CmdGetEx, GetEx: &GetEx{Key: "k1", Expiry: Expiry{ExpiryIn, math.MaxInt64}}}, // refused by check
+		},
+		CmdSetExpiry: {
+			{Type: CmdSetExpiry, SetExpiry: &SetExpiry{Key: "s1", Expiry: Expiry{ExpiryIn, 100 * sec}, Cond: CondXX | CondGT}},
+			{Type: CmdSetExpiry, SetExpiry: &SetExpiry{Key: "k1", Expiry: Expiry{ExpiryAt, -5}}},
+			{Type: CmdSetExpiry, SetExpiry: &SetExpiry{Key: "z1"}},
+			{Type: CmdSetExpiry, SetExpiry: &SetExpiry{Key: "z1", Cond: CondLT}}, // refused by check
+		},
+		CmdIncrBy: {
+			{Type: CmdIncrBy, IncrBy: &IncrBy{Key: "k1", By: -300}},
+			{Type: CmdIncrBy, IncrBy: &IncrBy{Key: "k1", By: math.MaxInt64}}, // overflow
+			{Type: CmdIncrBy, IncrBy: &IncrBy{Key: "new", By: math.MinInt64}},
+		},
+		CmdAppend: {{Type: CmdAppend, Append: &Append{Key: "k1", Value: []byte(long)}}, {Type: CmdAppend, Append: &Append{Key: "z1", Value: []byte{}}}},
+		CmdHSet: {
+			{Type: CmdHSet, HSet: &HSet{Key: "h1", Fields: flds("a", "1", long, "")}},
+			{Type: CmdHSet, HSet: &HSet{Key: "s1", Fields: flds("a", "2", "b", "3"), NX: true}},
+			{Type: CmdHSet, HSet: &HSet{Key: "h2"}}, // refused by check
+		},
+		CmdHDel:    {{Type: CmdHDel, HDel: &HDel{Key: "h1", Fields: []string{"f", "g", long}}}, {Type: CmdHDel, HDel: &HDel{Key: "k1"}}},
+		CmdHIncrBy: {{Type: CmdHIncrBy, HIncrBy: &HIncrBy{Key: "h1", Field: "n", By: 7}}, {Type: CmdHIncrBy, HIncrBy: &HIncrBy{Key: "h1", Field: "f", By: 1}}},
+		CmdSAdd:    {{Type: CmdSAdd, SAdd: &SAdd{Key: "z1", Members: []string{"c", "a", long, "a"}}}, {Type: CmdSAdd, SAdd: &SAdd{Key: "z1"}}},
+		CmdSRem:    {{Type: CmdSRem, SRem: &SRem{Key: "z1", Members: []string{"a", "b", "x"}}}, {Type: CmdSRem, SRem: &SRem{Key: "k1", Members: []string{"a"}}}},
+		CmdRename: {
+			{Type: CmdRename, Rename: &Rename{Key: "s1", NewKey: "h1"}},
+			{Type: CmdRename, Rename: &Rename{Key: "k1", NewKey: "z1", NX: true}},
+			{Type: CmdRename, Rename: &Rename{Key: "nope", NewKey: long}},
+		},
+		CmdFlush: {{Type: CmdFlush, Flush: &Flush{}}},
+		CmdTxn: {
+			{Type: CmdTxn, Txn: &Txn{
+				Watch: []Watch{{"k1", 1}, {"nope", 0}},
+				Cmds: []Command{
+					cSetStr("k1", "x", 0, true, Expiry{}),
+					{Type: CmdIncrBy, IncrBy: &IncrBy{Key: "h1", By: 1}},
+					cCreate("n1", "u", flds("a", "b"), 0, 0),
+					cRevoke("u", ""),
+					{Type: IgnorableFlag | 3},
+					{Type: CmdHDel, HDel: &HDel{}}, // refused by its check
+				}}},
+			{Type: CmdTxn, Txn: &Txn{Watch: []Watch{{"k1", 7}}, Cmds: []Command{cDestroy("k1")}}}, // aborted
+			{Type: CmdTxn, Txn: &Txn{Cmds: []Command{withReq(cDestroy("k1"), "r")}}},              // refused by check
+		},
 	}
+}
+
+func cSetStr(key, value string, cond Cond, get bool, e Expiry) Command {
+	return Command{Type: CmdSetString, SetString: &SetString{Key: key, Value: []byte(value), Cond: cond, Get: get, Expiry: e}}
 }
 
 // tableSetup creates the records the samples work on: s3 expires at t0+1.
@@ -43,6 +106,9 @@ func tableSetup() []Command {
 		cCreate("s1", "u", flds("a", "1"), 0, 0),
 		cCreate("s2", "u", nil, 0, 0),
 		cCreate("s3", "v", nil, 0, 1),
+		cSetStr("k1", "10", 0, false, Expiry{}),
+		{Type: CmdHSet, HSet: &HSet{Key: "h1", Fields: flds("f", "x", "g", "1")}},
+		{Type: CmdSAdd, SAdd: &SAdd{Key: "z1", Members: []string{"a", "b"}}},
 	}
 }
 
@@ -226,6 +292,37 @@ func TestCommandGolden(t *testing.T) {
 		{cRotate("s1", "s9", 7), "0601080002733102733907"},
 		{cRevoke("u1", "s9"), "07010700027531027339"},
 		{cExpire("x"), "08010400010178"},
+		// Redis commands (issue 14).
+		{withReq(cSetStr("k", "v", CondNX, true, Expiry{ExpiryIn, 1500}), "r"),
+			"09010b0172016b0176010102b817"},
+		{Command{Type: CmdMSet, MSet: &MSet{Keys: []string{"a", "b"}, Values: [][]byte{[]byte("1"), {}}, NX: true}},
+			"0a010b0002016101620201310001"},
+		{Command{Type: CmdGetDel, GetDel: &GetDel{Key: "k"}},
+			"0b010300016b"},
+		{Command{Type: CmdGetEx, GetEx: &GetEx{Key: "k", Expiry: Expiry{ExpiryAt, t0}}},
+			"0c010d00016b038080d0e2c6bfce972f"},
+		{Command{Type: CmdSetExpiry, SetExpiry: &SetExpiry{Key: "k", Expiry: Expiry{ExpiryIn, -sec}, Cond: CondXX | CondLT}},
+			"0d010a00016b02ffa7d6b9070a"},
+		{Command{Type: CmdIncrBy, IncrBy: &IncrBy{Key: "k", By: -2}},
+			"0e010400016b03"},
+		{Command{Type: CmdAppend, Append: &Append{Key: "k", Value: []byte("xy")}},
+			"0f010600016b027879"},
+		{Command{Type: CmdHSet, HSet: &HSet{Key: "h", Fields: flds("b", "2", "a", "1"), NX: true}},
+			"10010d00016802016101310162013201"},
+		{Command{Type: CmdHDel, HDel: &HDel{Key: "h", Fields: []string{"a"}}},
+			"110106000168010161"},
+		{Command{Type: CmdHIncrBy, HIncrBy: &HIncrBy{Key: "h", Field: "n", By: 5}},
+			"120106000168016e0a"},
+		{Command{Type: CmdSAdd, SAdd: &SAdd{Key: "s", Members: []string{"m", "n"}}},
+			"13010800017302016d016e"},
+		{Command{Type: CmdSRem, SRem: &SRem{Key: "s", Members: []string{"m"}}},
+			"14010600017301016d"},
+		{Command{Type: CmdRename, Rename: &Rename{Key: "a", NewKey: "b", NX: true}},
+			"150106000161016201"},
+		{Command{Type: CmdFlush, Flush: &Flush{}},
+			"16010100"},
+		{Command{Type: CmdTxn, Txn: &Txn{Watch: []Watch{{"k", 3}}, Cmds: []Command{cDestroy("k"), {Type: CmdIncrBy, IncrBy: &IncrBy{Key: "n", By: 1}}}}},
+			"1701140001016b03020501040001016b0e010400016e02"},
 		{Command{Type: CmdCreate, ReqID: "r"}, "02010701720000000000"}, // no payload: a zero Create
 		{Command{Type: IgnorableFlag | 1, ReqID: "r"}, "810100"},       // unknown: empty payload
 	} {

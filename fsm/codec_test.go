@@ -96,7 +96,7 @@ func TestDecodeBatchErrors(t *testing.T) {
 		{"unknown batch flag", []byte{byte(CmdBatch), EnvelopeFlagsVersion, 0, 2, 0}, ErrUnknownCmd},
 		{"flags truncated", []byte{byte(CmdBatch), EnvelopeFlagsVersion, 0}, ErrCorrupt},
 		{"trailing bytes", append(append([]byte(nil), valid...), 0), ErrCorrupt},
-		{"unknown type", batch(cmd(9, 1)), ErrUnknownCmd},
+		{"unknown type", batch(cmd(100, 1)), ErrUnknownCmd},
 		{"nested batch", batch(cmd(CmdBatch, 1)), ErrUnknownCmd},
 		{"type zero", batch(cmd(0, 1)), ErrUnknownCmd},
 		{"future command version", batch(cmd(CmdDestroy, 2, 0, 0)), ErrUnknownCmd},

@@ -1,5 +1,7 @@
 package fsm
 
+import "unsafe"
+
 // CmdType identifies a command in the log envelope. The numbering is part
 // of the on-disk format: never reuse or renumber a value.
 type CmdType uint8
@@ -16,6 +18,22 @@ const (
 	CmdRotate  CmdType = 6
 	CmdRevoke  CmdType = 7
 	CmdExpire  CmdType = 8
+	// Redis commands (issue 14). DEL and UNLINK are CmdDestroy.
+	CmdSetString CmdType = 9  // SET and its variants
+	CmdMSet      CmdType = 10 // MSET, MSETNX
+	CmdGetDel    CmdType = 11
+	CmdGetEx     CmdType = 12
+	CmdSetExpiry CmdType = 13 // EXPIRE family, PERSIST
+	CmdIncrBy    CmdType = 14 // INCR, INCRBY, DECR, DECRBY
+	CmdAppend    CmdType = 15
+	CmdHSet      CmdType = 16 // HSET, HMSET, HSETNX
+	CmdHDel      CmdType = 17
+	CmdHIncrBy   CmdType = 18
+	CmdSAdd      CmdType = 19
+	CmdSRem      CmdType = 20
+	CmdRename    CmdType = 21 // RENAME, RENAMENX
+	CmdFlush     CmdType = 22 // FLUSHDB of one group
+	CmdTxn       CmdType = 23 // MULTI ... EXEC, with WATCH
 
 	IgnorableFlag CmdType = 128
 )
@@ -74,13 +92,38 @@ type Command struct {
 	Rotate  *Rotate
 	Revoke  *Revoke
 	Expire  *Expire
+
+	SetString *SetString
+	MSet      *MSet
+	GetDel    *GetDel
+	GetEx     *GetEx
+	SetExpiry *SetExpiry
+	IncrBy    *IncrBy
+	Append    *Append
+	HSet      *HSet
+	HDel      *HDel
+	HIncrBy   *HIncrBy
+	SAdd      *SAdd
+	SRem      *SRem
+	Rename    *Rename
+	Flush     *Flush
+	Txn       *Txn
 }
 
 // Result is the outcome of one Command.
+//
+// The Redis commands use Count for their integer replies (keys deleted,
+// fields added, 1 or 0 for a condition met or not, and the new value of
+// INCRBY and HINCRBY), Record for the record a string value was read from
+// (SET ... GET, GETDEL, GETEX: nil for a nil reply), and Txn for a
+// transaction. Result stays this small because raft applies thousands of
+// them a second: each field added to it is paid by every session write.
+// The dedup table remembers Err, Version, Count and ID: a replayed ReqID
+// gets no Record or Txn back.
 type Result struct {
 	Err     error  // nil or one of the package's sentinel errors (wrapped)
-	Version uint64 // new version for create/set/rotate
-	Count   int    // ids affected for touch/destroy/revoke/expire
+	Version uint64 // new version of the record written, if one remains
+	Count   int    // ids affected for touch/destroy/revoke/expire; the Redis commands' integer
 	// ID is the id a successful Create created or a successful Rotate
 	// moved the record to; empty otherwise. Unlike Record it survives
 	// deduplication, so a replayed ReqID reports the original id.
@@ -89,4 +132,21 @@ type Result struct {
 	// the FSM's own immutable record, shared as Get shares it (no copy per
 	// write): Clone it before modifying.
 	Record *Record
+	// Txn is a transaction's outcome (CmdTxn), nil for other commands.
+	Txn *TxnResult
+}
+
+// Count carries INCRBY's 64-bit values, so int must have 64 bits: this
+// fails to compile where it has fewer (the server builds only for 64-bit
+// platforms; clients do not import fsm).
+var _ [unsafe.Sizeof(0) - 8]struct{}
+
+// TxnResult is the outcome of a transaction (Txn).
+type TxnResult struct {
+	// Aborted reports that a WATCHed key had changed, so nothing was
+	// applied (EXEC's nil reply).
+	Aborted bool
+	// Results holds one result per command, in order, when not Aborted.
+	// Each has its own Err: Redis does not roll back.
+	Results []Result
 }

@@ -108,3 +108,58 @@ func TestConcurrentReaders(t *testing.T) {
 		t.Fatalf("concurrently written snapshot: %v, %d records", err, g.Len())
 	}
 }
+
+// TestConcurrentRedisReaders runs Scan, Get and BySubject against an FSM
+// applying Redis commands, transactions and flushes (under -race), and
+// checks that a transaction is seen whole: each one creates a session of
+// subject "u" and revokes the others, so BySubject, which sees commands
+// atomically, never finds two.
+func TestConcurrentRedisReaders(t *testing.T) {
+	f := New(Limits{})
+	f.ApplyDecoded(1, &Batch{Time: t0, Cmds: []Command{set("a", "0"), set("b", "0")}})
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for range 3 {
+		wg.Go(func() {
+			for !stop.Load() {
+				now := f.Clock()
+				f.Get("a", now)
+				if n := len(f.BySubject("u", now)); n > 1 {
+					select {
+					case errs <- "transaction seen half applied: " + strconv.Itoa(n) + " sessions":
+					default:
+					}
+				}
+				cursor := uint64(0)
+				for range 100 {
+					next, _ := f.Scan(cursor, ScanOptions{Count: 7, Match: "k*"}, now)
+					if cursor = next; cursor == 0 {
+						break
+					}
+				}
+			}
+		})
+	}
+	idx := uint64(1)
+	for i := 1; i <= 300; i++ {
+		idx++
+		v := strconv.Itoa(i)
+		cmds := []Command{
+			{Type: CmdTxn, Txn: &Txn{Cmds: []Command{set("a", v), set("b", v), cCreate("s"+v, "u", nil, 0, 0), cRevoke("u", "s"+v)}}},
+			set("k"+v, v),
+			cSAdd("set", v),
+			hset("h"+strconv.Itoa(i%7), "f", v),
+		}
+		if i%50 == 0 {
+			cmds = append(cmds, Command{Type: CmdFlush, Flush: &Flush{}})
+		}
+		f.ApplyDecoded(idx, &Batch{Time: t0 + int64(i)*sec, Cmds: cmds})
+	}
+	stop.Store(true)
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
+	}
+}

@@ -19,7 +19,7 @@ func TestDeterminism(t *testing.T) {
 	seen := map[[2]int]int{} // (command type, error code) → results
 	// Tombstones at work: creates and rotates refused because the id was
 	// used before, and ids created again after such a refusal.
-	var refusedCreate, refusedRotate, reborn int
+	var refusedCreate, refusedRotate, reborn, aborted, txnErrs int
 	refused := map[string]bool{}
 	for i, e := range log {
 		ra, err := a.ApplyBatch(e.index, e.data)
@@ -31,6 +31,16 @@ func TestDeterminism(t *testing.T) {
 			code, _ := errorCode(r.Err)
 			seen[[2]int{int(c.Type), int(code)}]++
 			used := r.Err != nil && strings.Contains(r.Err.Error(), "used before")
+			if x := r.Txn; x != nil {
+				if x.Aborted {
+					aborted++
+				}
+				for _, ir := range x.Results {
+					if ir.Err != nil {
+						txnErrs++
+					}
+				}
+			}
 			switch {
 			case c.Type == CmdCreate && used:
 				refusedCreate++
@@ -101,10 +111,22 @@ func TestDeterminism(t *testing.T) {
 		{int(CmdTouch), int(codeNone)}, {int(CmdDestroy), int(codeNone)},
 		{int(CmdRotate), int(codeNone)}, {int(CmdRotate), int(codeNotFound)}, {int(CmdRotate), int(codeExists)},
 		{int(CmdRevoke), int(codeNone)}, {int(CmdExpire), int(codeNone)},
+		{int(CmdSetString), int(codeNone)}, {int(CmdSetString), int(codeWrongType)},
+		{int(CmdMSet), int(codeNone)}, {int(CmdGetDel), int(codeNone)}, {int(CmdGetEx), int(codeNone)},
+		{int(CmdSetExpiry), int(codeNone)}, {int(CmdIncrBy), int(codeNone)}, {int(CmdIncrBy), int(codeNotInteger)},
+		{int(CmdIncrBy), int(codeWrongType)}, {int(CmdAppend), int(codeNone)},
+		{int(CmdHSet), int(codeNone)}, {int(CmdHSet), int(codeWrongType)}, {int(CmdHDel), int(codeNone)},
+		{int(CmdHIncrBy), int(codeNone)}, {int(CmdHIncrBy), int(codeNotInteger)},
+		{int(CmdSAdd), int(codeNone)}, {int(CmdSRem), int(codeNone)}, {int(CmdSAdd), int(codeWrongType)},
+		{int(CmdRename), int(codeNone)}, {int(CmdRename), int(codeNotFound)},
+		{int(CmdFlush), int(codeNone)}, {int(CmdTxn), int(codeNone)},
 	} {
 		if seen[k] == 0 {
 			t.Errorf("log never produced command type %d with error code %d", k[0], k[1])
 		}
+	}
+	if aborted == 0 || txnErrs == 0 {
+		t.Errorf("transactions barely exercised: %d aborted, %d commands failed inside one", aborted, txnErrs)
 	}
 	t.Logf("final: %v, dedup %d, tombstones %d; used-before refusals: %d creates, %d rotates; %d ids created again",
 		a, a.state.Load().dedup.len(), a.state.Load().tombs.len(), refusedCreate, refusedRotate, reborn)

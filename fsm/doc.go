@@ -1,7 +1,24 @@
 // Package fsm is sessionraft's deterministic state machine: the records of
 // one raft group, the commands that change them, their indexes, and the
-// snapshot format. It imports only the standard library; the node package
-// adapts it to hashicorp/raft's FSM interface.
+// snapshot format. It imports only the standard library and internal/glob
+// (SCAN's MATCH); the node package adapts it to hashicorp/raft's FSM
+// interface.
+//
+// # Keys
+//
+// A record is a key of one Kind: a hash, a string or a set (kind.go). Keys
+// and session ids share one namespace per group: a Redis key is a record
+// whose id is the key. Sessions (made by Create) are hashes, so HGETALL on
+// a session id returns its fields, and the Redis commands work on them as
+// on any hash; a session differs from a plain hash only in leaving a
+// tombstone when removed. Commands that meet a key of the wrong kind fail
+// with ErrWrongType. Every write to a record sets its Version to the
+// entry's raft index, which is what a transaction's WATCH compares.
+//
+// Reads for the Redis commands: Get (any kind; Record.Kind, Value,
+// Fields, Members, Deadline, Version), Len (DBSIZE: stored records,
+// expired ones not yet swept included, as Redis counts), Scan (SCAN, KEYS),
+// and SetNotify for keyspace events (events.go).
 //
 // # Commands
 //
@@ -37,10 +54,14 @@
 //
 // # Tombstones
 //
-// Ids are not reused. Every command that removes a record (Destroy, Revoke,
-// Rotate's old id, Expire, and the on-the-spot removal of an expired
-// record) leaves a tombstone for the id, and Create, or Rotate onto that
-// id, fails with ErrExists ("used before") while it lasts. Clients may
+// Session ids are not reused. Every command that removes a session
+// (Destroy, Revoke, Rotate's old id, Expire, the on-the-spot removal of an
+// expired record, and the Redis commands that remove a key) leaves a
+// tombstone for the id, and Create, or Rotate onto that id, fails with
+// ErrExists ("used before") while it lasts. Plain Redis keys leave none,
+// and the Redis commands ignore tombstones: Redis lets SET recreate a
+// deleted key, and so may a session's id be written by SET after its
+// session was destroyed (tombstone.go). Clients may
 // choose ids (Create.ID, e.g. scs tokens), so without tombstones a stale
 // write could resurrect a session that was logged out, revoked, rotated
 // away or expired. A tombstone made at log time t lasts until
@@ -67,8 +88,10 @@
 // # Encodings
 //
 // Raft entries (EncodeBatch), forwarded commands (AppendCommand), results
-// (AppendResult, version 2: with Result.ID), records (AppendRecord) and
-// snapshots (version 2: with tombstones and the dedup entries' ids) share
+// (AppendResult: version 2 with Result.ID, version 3 with a transaction's
+// outcome, used only for one), records
+// (AppendRecord: version 1 for sessions, unchanged, version 2 for the other
+// kinds) and snapshots (version 4: with Redis keys) share
 // one style: unsigned/signed varints and length-prefixed strings, with a
 // type and a version byte in front. The numbering of command types and
 // error codes is part of the on-disk and on-wire format. Decoders never

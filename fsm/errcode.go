@@ -14,6 +14,9 @@ const (
 	codeInvalid    uint8 = 5
 	codeCorrupt    uint8 = 6
 	codeUnknownCmd uint8 = 7
+	codeWrongType  uint8 = 8
+	codeNotInteger uint8 = 9
+	codeOverflow   uint8 = 10
 	codeOther      uint8 = 255 // an error that wraps none of the sentinels
 )
 
@@ -25,6 +28,9 @@ var codeSentinels = [...]error{
 	codeInvalid:    ErrInvalid,
 	codeCorrupt:    ErrCorrupt,
 	codeUnknownCmd: ErrUnknownCmd,
+	codeWrongType:  ErrWrongType,
+	codeNotInteger: ErrNotInteger,
+	codeOverflow:   ErrOverflow,
 }
 
 // decodedError is an error rebuilt from the code and message stored in an

@@ -33,6 +33,15 @@ var (
 	ErrCorrupt = errors.New("fsm: corrupt encoding")
 	// ErrUnknownCmd: a command type or version this binary does not know.
 	ErrUnknownCmd = errors.New("fsm: unknown command type")
+	// ErrWrongType: the command does not apply to the kind of value the
+	// key holds (Redis's WRONGTYPE), e.g. INCRBY on a hash or SET ... GET
+	// on a set. Nothing was changed.
+	ErrWrongType = errors.New("fsm: wrong kind of value")
+	// ErrNotInteger: INCRBY or HINCRBY met a value that is not a decimal
+	// 64-bit integer as Redis writes them.
+	ErrNotInteger = errors.New("fsm: value is not an integer")
+	// ErrOverflow: an increment would leave the 64-bit range.
+	ErrOverflow = errors.New("fsm: increment or decrement would overflow")
 )
 
 // conflictAt is how Apply's ErrConflict detail reports the version it saw.

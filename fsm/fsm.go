@@ -31,6 +31,16 @@ type FSM struct {
 	// entry is the entry being applied, in buffers reused from one to the
 	// next (entrybuf.go). Under applyMu.
 	entry entryBuf
+
+	// notify receives each entry's keyspace events (events.go); nil when
+	// nobody listens, and then none are collected. evlog collects them.
+	// Under applyMu.
+	notify Notify
+	evlog  eventLog
+
+	// txnFields holds the sorted fields of a transaction's command
+	// (cmd_txn.go). Under applyMu.
+	txnFields []Field
 }
 
 // releaseScratch keeps the scratch list for the next command, cleared so

@@ -74,6 +74,11 @@ func FuzzDecodeCommand(f *testing.F) {
 		f.Add(AppendCommand(nil, &c))
 	}
 	f.Add([]byte{byte(CmdSet), 1, 0})
+	for _, cs := range tableSamples() { // every type, the Redis commands' included
+		for _, c := range cs {
+			f.Add(AppendCommand(nil, &c))
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := DecodeCommand(data)
 		if err != nil {
@@ -101,6 +106,9 @@ func FuzzDecodeResult(f *testing.F) {
 		{Version: 8, ID: "s2"},
 		{Err: ErrNotFound, Count: 3},
 		{Err: errors.New("other")},
+		{Count: -3, Record: kindRecords()[5]},
+		{Txn: &TxnResult{Aborted: true}},
+		{Txn: &TxnResult{Results: []Result{{Err: ErrWrongType}, {Record: kindRecords()[3]}, {Count: -1}}}},
 	} {
 		f.Add(AppendResult(nil, r))
 	}
@@ -134,6 +142,9 @@ func FuzzDecodeResult(f *testing.F) {
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(AppendRecord(nil, &Record{ID: "s1", Subject: "u", fields: encFields(fl("a", "1", "b", "")), Version: 3, Created: t0, AbsDeadline: -1}))
 	f.Add(AppendRecord(nil, &Record{}))
+	for _, r := range kindRecords() {
+		f.Add(AppendRecord(nil, r))
+	}
 	// Out of order and duplicate names: corrupt.
 	f.Add(AppendRecord(nil, &Record{ID: "s1", fields: encFields([]Field{{"b", []byte("1")}, {"a", nil}})}))
 	f.Add(AppendRecord(nil, &Record{ID: "s1", fields: encFields([]Field{{"a", []byte("1")}, {"a", nil}})}))
@@ -166,6 +177,18 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("round trip:\n%+v\n%+v", r, again)
 		}
 		_ = r.Clone().Deadline()
+		var members []string
+		for m := range r.Members() {
+			members = append(members, m)
+			if !r.IsMember(m) {
+				t.Fatalf("member %q is not IsMember", m)
+			}
+		}
+		if !slices.IsSorted(members) || len(slices.Compact(slices.Clone(members))) != len(members) || len(members) != r.NumMembers() {
+			t.Fatalf("members out of order: %q", members)
+		}
+		_, _ = r.Value()
+		_ = r.Size()
 	})
 }
 

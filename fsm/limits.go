@@ -11,7 +11,7 @@ import (
 // or replicas diverge when a command is near a bound. A zero field means
 // "use the default".
 type Limits struct {
-	MaxIDLen        int   // bytes in a record id; default 128
+	MaxIDLen        int   // bytes in a record id or Redis key; default 512
 	MaxSubjectLen   int   // bytes in a subject; default 256
 	MaxFields       int   // fields per record; default 256
 	MaxFieldNameLen int   // bytes in a field name; default 256
@@ -24,7 +24,7 @@ type Limits struct {
 // DefaultLimits returns the default limits.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxIDLen:        128,
+		MaxIDLen:        512,
 		MaxSubjectLen:   256,
 		MaxFields:       256,
 		MaxFieldNameLen: 256,

@@ -21,6 +21,7 @@ type logGen struct {
 	ids     []string  // every id ever created or rotated to (some dead)
 	tokens  [30]bool  // which of the tokens k0..k29 are in ids
 	replays []Command // earlier commands with a ReqID
+	noRedis bool      // sessions only, as before issue 14 (version 2 and 3 snapshots)
 }
 
 func newLogGen(seed uint64) *logGen {
@@ -82,7 +83,136 @@ func (g *logGen) fields() map[string][]byte {
 	return m
 }
 
+// key returns a Redis key: mostly from a small pool, so that commands of
+// every kind meet each other's keys (WRONGTYPE), and sometimes a session
+// id, so that they meet sessions and tombstones.
+func (g *logGen) key() string {
+	if g.rng.IntN(5) == 0 {
+		return g.id()
+	}
+	return "r" + strconv.Itoa(g.rng.IntN(40))
+}
+
+func (g *logGen) value() []byte {
+	if g.rng.IntN(3) == 0 {
+		return []byte(strconv.Itoa(g.rng.IntN(200) - 100)) // INCRBY material
+	}
+	v := make([]byte, g.rng.IntN(8))
+	for i := range v {
+		v[i] = 'a' + byte(g.rng.IntN(26))
+	}
+	return v
+}
+
+func (g *logGen) expiry() Expiry {
+	switch g.rng.IntN(6) {
+	case 0:
+		return Expiry{ExpiryIn, (1 + g.rng.Int64N(40)) * sec}
+	case 1:
+		return Expiry{ExpiryAt, g.now + g.rng.Int64N(60*sec) - 10*sec} // sometimes past
+	case 2:
+		return Expiry{Mode: ExpiryKeep}
+	}
+	return Expiry{}
+}
+
+func (g *logGen) members() []string {
+	ms := make([]string, 1+g.rng.IntN(3))
+	for i := range ms {
+		ms[i] = "m" + strconv.Itoa(g.rng.IntN(8))
+	}
+	return ms
+}
+
+// redisCmd returns a Redis command (issue 14) of any type.
+func (g *logGen) redisCmd(depth int) Command {
+	k := g.key()
+	switch g.rng.IntN(16) {
+	case 0, 1:
+		return Command{Type: CmdSetString, SetString: &SetString{Key: k, Value: g.value(),
+			Cond: []Cond{0, 0, CondNX, CondXX}[g.rng.IntN(4)], Get: g.rng.IntN(3) == 0, Expiry: g.expiry()}}
+	case 2:
+		n := 1 + g.rng.IntN(3)
+		x := &MSet{NX: g.rng.IntN(3) == 0}
+		for range n {
+			x.Keys, x.Values = append(x.Keys, g.key()), append(x.Values, g.value())
+		}
+		return Command{Type: CmdMSet, MSet: x}
+	case 3:
+		return Command{Type: CmdGetDel, GetDel: &GetDel{Key: k}}
+	case 4:
+		e := g.expiry()
+		return Command{Type: CmdGetEx, GetEx: &GetEx{Key: k, Expiry: e}}
+	case 5:
+		e := g.expiry()
+		if e.Mode == ExpiryKeep {
+			e.Mode = ExpiryNone
+		}
+		var cond Cond
+		if e.Mode != ExpiryNone {
+			cond = []Cond{0, CondNX, CondXX, CondGT, CondLT, CondXX | CondGT}[g.rng.IntN(6)]
+		}
+		return Command{Type: CmdSetExpiry, SetExpiry: &SetExpiry{Key: k, Expiry: e, Cond: cond}}
+	case 6:
+		return Command{Type: CmdIncrBy, IncrBy: &IncrBy{Key: k, By: g.rng.Int64N(21) - 10}}
+	case 7:
+		return Command{Type: CmdAppend, Append: &Append{Key: k, Value: g.value()}}
+	case 8:
+		return Command{Type: CmdHSet, HSet: &HSet{Key: k, Fields: g.fieldsAtLeastOne(), NX: g.rng.IntN(4) == 0}}
+	case 9:
+		return Command{Type: CmdHDel, HDel: &HDel{Key: k, Fields: []string{"f" + strconv.Itoa(g.rng.IntN(6)), "f" + strconv.Itoa(g.rng.IntN(6))}}}
+	case 10:
+		return Command{Type: CmdHIncrBy, HIncrBy: &HIncrBy{Key: k, Field: "f" + strconv.Itoa(g.rng.IntN(6)), By: g.rng.Int64N(9) - 4}}
+	case 11:
+		return Command{Type: CmdSAdd, SAdd: &SAdd{Key: k, Members: g.members()}}
+	case 12:
+		return Command{Type: CmdSRem, SRem: &SRem{Key: k, Members: g.members()}}
+	case 13:
+		return Command{Type: CmdRename, Rename: &Rename{Key: k, NewKey: g.key(), NX: g.rng.IntN(3) == 0}}
+	case 14:
+		if depth == 0 && g.rng.IntN(50) == 0 {
+			return Command{Type: CmdFlush, Flush: &Flush{}}
+		}
+		return cDestroy(k, g.key())
+	default:
+		if depth > 0 {
+			return cDestroy(k)
+		}
+		x := &Txn{}
+		for range g.rng.IntN(3) {
+			w := g.key()
+			var v uint64
+			if r, ok := g.f.Get(w, g.now); ok {
+				v = r.Version
+			}
+			if g.rng.IntN(4) == 0 {
+				v++ // a change since WATCH
+			}
+			x.Watch = append(x.Watch, Watch{Key: w, Version: v})
+		}
+		for range 1 + g.rng.IntN(4) {
+			x.Cmds = append(x.Cmds, g.redisCmd(depth+1))
+		}
+		return Command{Type: CmdTxn, Txn: x}
+	}
+}
+
+func (g *logGen) fieldsAtLeastOne() map[string][]byte {
+	m := g.fields()
+	if len(m) == 0 {
+		m = map[string][]byte{"f" + strconv.Itoa(g.rng.IntN(6)): g.value()}
+	}
+	return m
+}
+
 func (g *logGen) cmd() Command {
+	if !g.noRedis && g.rng.IntN(10) < 3 {
+		c := g.redisCmd(0)
+		if g.rng.IntN(8) == 0 {
+			c.ReqID = "r" + strconv.Itoa(g.rng.IntN(1_000_000))
+		}
+		return c
+	}
 	r := g.rng.IntN(100)
 	var c Command
 	switch {
@@ -180,7 +310,10 @@ type entry struct {
 }
 
 func genLog(seed uint64, n int) ([]entry, *FSM) {
-	g := newLogGen(seed)
+	return genLogWith(newLogGen(seed), n)
+}
+
+func genLogWith(g *logGen, n int) ([]entry, *FSM) {
 	log := make([]entry, n)
 	for i := range log {
 		idx, b := g.next()

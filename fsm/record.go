@@ -2,8 +2,9 @@ package fsm
 
 import "iter"
 
-// Record is one session (or one Redis-style key: a record with a single
-// field named "" and no subject). Records held by the FSM are immutable:
+// Record is one key: a session (a hash with a subject and expiry made by
+// Create), or a Redis key of any Kind (a hash, string or set). Records
+// held by the FSM are immutable:
 // Apply replaces a record rather than mutating it, so readers and snapshots
 // may keep a *Record without locks. Records handed out by the FSM (Get,
 // BySubject, Result.Record) are shared: callers must not modify them, and
@@ -20,11 +21,13 @@ type Record struct {
 	IdleTimeout int64  // sliding expiry; 0 = none
 	AbsDeadline int64  // absolute expiry as log time; 0 = none
 
-	// fields is the encoded field list (see fieldlist.go), nil when there
-	// are none: a node holds millions of records, and one allocation per
-	// record for all its fields costs far less than a slice of name/value
-	// headers plus a value each (see docs/benchmarks.md). Read it with
-	// Fields, Field and NumFields.
+	// fields is the record's payload: for a session, the encoded field
+	// list (see fieldlist.go), nil when there are none; for other kinds a
+	// tagged layout (kind.go). A node holds millions of records, and one
+	// allocation per record for all its fields costs far less than a
+	// slice of name/value headers plus a value each (see
+	// docs/benchmarks.md). Read it with Fields, Field, NumFields, Value
+	// and Members.
 	fields []byte
 }
 
@@ -37,11 +40,12 @@ type Field struct {
 	Value []byte
 }
 
-// Fields returns the fields in ascending name order. The values are the
+// Fields returns a hash's fields in ascending name order (nothing for
+// other kinds). The values are the
 // record's own, shared like the record: callers must not modify them.
 func (r *Record) Fields() iter.Seq2[string, []byte] {
 	return func(yield func(string, []byte) bool) {
-		it := iterFields(r.fields)
+		it := iterFields(r.hashList())
 		for {
 			name, value, ok := it.next()
 			if !ok || !yield(name, value) {
@@ -51,12 +55,12 @@ func (r *Record) Fields() iter.Seq2[string, []byte] {
 	}
 }
 
-// NumFields returns the number of fields.
-func (r *Record) NumFields() int { return fieldCount(r.fields) }
+// NumFields returns a hash's number of fields (HLEN); 0 for other kinds.
+func (r *Record) NumFields() int { return fieldCount(r.hashList()) }
 
-// Field returns the value of the named field.
+// Field returns the value of a hash's named field.
 func (r *Record) Field(name string) ([]byte, bool) {
-	return lookupField(r.fields, name)
+	return lookupField(r.hashList(), name)
 }
 
 // FieldMap returns the fields as a new map sharing the values (which the
@@ -69,11 +73,12 @@ func (r *Record) FieldMap() map[string][]byte {
 	return m
 }
 
-// WithFields returns a copy of r whose fields are m (copied). It is for
-// building records outside the FSM, in tests and tools.
+// WithFields returns a copy of r that is a hash with the fields m
+// (copied): a session if r is one (or has no payload yet), else a plain
+// hash. It is for building records outside the FSM, in tests and tools.
 func (r *Record) WithFields(m map[string][]byte) *Record {
 	c := *r
-	c.fields = buildFieldList(sortedFields(nil, m))
+	c.fields = hashData(r.Session() || len(m) == 0, sortedFields(nil, m))
 	return &c
 }
 
@@ -98,9 +103,10 @@ func (r *Record) ExpiredAt(now int64) bool {
 }
 
 // Size is the record's accounted size for the MaxRecordBytes limit: id,
-// subject, and every field name and value.
+// subject, and every field name and value (a string's value, a set's
+// members).
 func (r *Record) Size() int {
-	return len(r.ID) + len(r.Subject) + fieldListBytes(r.fields)
+	return len(r.ID) + len(r.Subject) + r.payloadSize()
 }
 
 // Clone returns a deep copy safe for the caller to modify.

@@ -5,15 +5,32 @@ import (
 	"fmt"
 )
 
-// recordVersion is the record encoding's format version. Records travel
-// between nodes (read forwarding) and into snapshots, so they carry their
-// own version byte.
-const recordVersion = 1
+// Record encodings. Records travel between nodes (read forwarding) and
+// into snapshots, so they carry their own version byte.
+//
+// Version 1 is a session: the header, then its field list. Every record
+// an older binary wrote is one, and a session is still written so, byte
+// for byte: an older node reads the sessions a newer one forwards.
+//
+// Version 2 is any other record (kind.go): the same header, a kind byte,
+// then the kind's body: a plain hash's field list (at least one field), a
+// string's value as a length-prefixed byte string, a set's member list
+// (at least one member). A hash is never written as version 2 unless it
+// is plain, so each record has exactly one encoding.
+const (
+	recordVersion     = 1
+	recordVersionKind = 2
+)
 
 // AppendRecord appends the canonical encoding of r: fields in name order,
 // so equal records always encode to equal bytes.
 func AppendRecord(dst []byte, r *Record) []byte {
-	dst = append(dst, recordVersion)
+	session := r.Session()
+	if session {
+		dst = append(dst, recordVersion)
+	} else {
+		dst = append(dst, recordVersionKind)
+	}
 	dst = appendString(dst, r.ID)
 	dst = appendString(dst, r.Subject)
 	dst = binary.AppendUvarint(dst, r.Version)
@@ -21,10 +38,17 @@ func AppendRecord(dst []byte, r *Record) []byte {
 	dst = binary.AppendVarint(dst, r.LastAccess)
 	dst = binary.AppendVarint(dst, r.IdleTimeout)
 	dst = binary.AppendVarint(dst, r.AbsDeadline)
-	if r.fields == nil {
+	switch {
+	case session && r.fields == nil:
 		return append(dst, 0) // no fields: a count of 0
+	case session:
+		return append(dst, r.fields...)
+	case r.Kind() == KindString:
+		dst = append(dst, byte(KindString))
+		return appendBytes(dst, r.fields[2:])
+	default: // plain hash, set: the kind byte and the body as stored
+		return append(dst, r.fields[1:]...)
 	}
-	return append(dst, r.fields...)
 }
 
 // DecodeRecord decodes a record written by AppendRecord; data must hold
@@ -40,7 +64,8 @@ func DecodeRecord(data []byte) (*Record, error) {
 }
 
 func decodeRecord(d *decoder) *Record {
-	if v := d.u8(); v != recordVersion && d.err == nil {
+	v := d.u8()
+	if v != recordVersion && v != recordVersionKind && d.err == nil {
 		d.fail(fmt.Errorf("%w: record version %d", ErrCorrupt, v))
 	}
 	r := &Record{
@@ -51,7 +76,30 @@ func decodeRecord(d *decoder) *Record {
 		LastAccess:  d.varint(),
 		IdleTimeout: d.varint(),
 		AbsDeadline: d.varint(),
-		fields:      d.fieldListBytes(),
+	}
+	if v == recordVersion {
+		r.fields = d.fieldListBytes()
+		return r
+	}
+	switch k := Kind(d.u8()); k {
+	case KindHash:
+		list := d.fieldListBytes()
+		if list == nil && d.err == nil {
+			d.failf("plain hash without fields")
+		}
+		r.fields = append([]byte{kindTag, byte(KindHash)}, list...)
+	case KindString:
+		v := d.raw(d.length())
+		r.fields = stringData(v)
+	case KindSet:
+		r.fields = d.memberListBytes()
+	default:
+		if d.err == nil {
+			d.failf("record kind %d", k)
+		}
+	}
+	if d.err != nil {
+		r.fields = nil
 	}
 	return r
 }

@@ -61,6 +61,10 @@ type state struct {
 
 	// window is Limits.DedupWindow, the least a tombstone lasts.
 	window int64
+
+	// ev collects keyspace events while an entry is applied, nil when
+	// nobody listens (events.go). Apply goroutine only.
+	ev *eventLog
 }
 
 func newState(sizeHint int, window int64) *state {
@@ -152,18 +156,24 @@ func (st *state) put(id string, old, rec *Record) {
 	}
 }
 
-// bury removes id, whose current record is old (non-nil), at log time t and
-// leaves a tombstone so the id cannot be created again before
-// tombEnd(old, t). Every command that removes a record goes through here.
+// bury removes id, whose current record is old (non-nil), at log time t
+// and, if old is a session, leaves a tombstone so the id cannot be created
+// again by Create or Rotate before tombEnd(old, t). Every command that
+// removes a record goes through here. A plain Redis key leaves nothing, as
+// in Redis: no command that writes Redis keys looks at tombstones anyway
+// (SET after DEL recreates the key), so one would only cost memory.
 // Locks as for put.
 func (st *state) bury(id string, old *Record, t int64) {
 	st.remove(id, old)
-	// old.ID rather than id: the record's own copy, already kept.
-	st.tombs.add(old.ID, tombEnd(old, t, st.window))
+	if old.Session() {
+		// old.ID rather than id: the record's own copy, already kept.
+		st.tombs.add(old.ID, tombEnd(old, t, st.window))
+	}
 }
 
 // remove deletes id, whose current record is old (non-nil), and updates the
-// indexes. Locks as for put. Only bury calls it.
+// indexes. Locks as for put. Only bury calls it, and SetString for a value
+// written with a deadline already passed, which leaves no tombstone.
 func (st *state) remove(id string, old *Record) {
 	st.shards[shardOf(id)].m.remove(id)
 	st.recMem.add(-recordMem(old))

@@ -10,7 +10,7 @@ import (
 	"slices"
 )
 
-// Snapshot format, version 3:
+// Snapshot format, version 4:
 //
 //	"SRSNAP", byte version
 //	uvarint applied index, varint clock, uvarint records,
@@ -28,6 +28,12 @@ import (
 // written too: pruning is bounded per batch, and a restored replica must
 // go on pruning exactly like its source.
 //
+// Version 4 added the Redis keys (kind.go): records of every kind, in
+// record encoding version 2 unless they are sessions, and tombstones that
+// coexist with records or with other tombstones of their id (Redis
+// commands write over tombstones, see tombstone.go). Older binaries refuse
+// it by its version instead of failing on its first Redis key.
+//
 // Version 3 added the header checksum: with the counts verified before
 // any record is read, Restore sizes its maps for them up front instead of
 // growing (and rehashing) them from small, which is faster and leaves
@@ -36,8 +42,11 @@ import (
 // dedup entries' id, and nothing older was ever released.
 const (
 	snapMagic   = "SRSNAP"
-	snapVersion = 3
-	// snapVersionNoHeaderCRC is the previous version, still read.
+	snapVersion = 4
+	// snapVersionSessions is version 3: every record a session, written
+	// in record encoding version 1. Still read.
+	snapVersionSessions = 3
+	// snapVersionNoHeaderCRC is version 2, still read.
 	snapVersionNoHeaderCRC = 2
 	// maxPresize bounds the table sizes a header may ask for: the header
 	// checksum catches corruption, not a forged header, and a forged count
@@ -171,7 +180,7 @@ func readSnapshot(r io.Reader, window int64) (*state, error) {
 		return nil, fmt.Errorf("%w: not a snapshot (bad magic)", ErrCorrupt)
 	}
 	version := magic[len(snapMagic)]
-	if version != snapVersion && version != snapVersionNoHeaderCRC {
+	if version != snapVersion && version != snapVersionSessions && version != snapVersionNoHeaderCRC {
 		return nil, fmt.Errorf("%w: unknown snapshot version %d", ErrCorrupt, version)
 	}
 	var hdr [5]uint64
@@ -189,7 +198,7 @@ func readSnapshot(r io.Reader, window int64) (*state, error) {
 	// modest bound: a few corrupt bytes must not reserve megabytes, and
 	// maps grow on their own.
 	limit := uint64(1 << 16)
-	if version == snapVersion {
+	if version != snapVersionNoHeaderCRC {
 		want := cr.crc
 		var sum [4]byte
 		if _, err := io.ReadFull(cr, sum[:]); err != nil {
@@ -213,6 +222,9 @@ func readSnapshot(r io.Reader, window int64) (*state, error) {
 		rec, err := DecodeRecord(frame)
 		if err != nil {
 			return nil, fmt.Errorf("record %d: %w", i, err)
+		}
+		if version < snapVersion && !rec.Session() {
+			return nil, fmt.Errorf("%w: record %d is a %s key in a version %d snapshot", ErrCorrupt, i, rec.Kind(), version)
 		}
 		// Strictly ascending ids: no duplicates, and no empty id.
 		if rec.ID <= prev {
@@ -261,18 +273,20 @@ func readSnapshot(r io.Reader, window int64) (*state, error) {
 			return nil, fmt.Errorf("tombstone %d: %w", i, err)
 		}
 		// A sorted slice is a valid min-heap, so pushing in order costs
-		// no swaps. The checks are what Apply guarantees: an id has at
-		// most one tombstone that has not ended, and a record never
-		// coexists with a live tombstone of its id.
+		// no swaps. Before version 4 every record was a session and
+		// Apply guaranteed more: an id has at most one tombstone that has
+		// not ended, and a record never coexists with a live tombstone of
+		// its id. Since Redis commands write over tombstones (tombstone.go)
+		// neither holds; the map keeps the latest end, as add does.
 		prevEnd, seen := st.tombs.m[e.id]
 		switch {
 		case e.id == "":
 			return nil, fmt.Errorf("%w: tombstone %d has no id", ErrCorrupt, i)
 		case i > 0 && cmpTomb(prevTomb, e) >= 0:
 			return nil, fmt.Errorf("%w: tombstone %d out of order", ErrCorrupt, i)
-		case seen && prevEnd > clock:
+		case version < snapVersion && seen && prevEnd > clock:
 			return nil, fmt.Errorf("%w: tombstone %d supersedes one that has not ended", ErrCorrupt, i)
-		case e.until > clock && st.lookup(e.id) != nil:
+		case version < snapVersion && e.until > clock && st.lookup(e.id) != nil:
 			return nil, fmt.Errorf("%w: tombstone %d buries a live record", ErrCorrupt, i)
 		}
 		prevTomb = e

@@ -24,6 +24,22 @@ func populated(t testing.TB, entries int) *FSM {
 	return f
 }
 
+// populatedSessions is populated with sessions only, as a binary before
+// the Redis keys made them (version 2 and 3 snapshots).
+func populatedSessions(t testing.TB, entries int) *FSM {
+	t.Helper()
+	g := newLogGen(3)
+	g.noRedis = true
+	log, _ := genLogWith(g, entries)
+	f := New(Limits{DedupWindow: 30 * sec})
+	for _, e := range log {
+		if _, err := f.ApplyBatch(e.index, e.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
 func snapshotBytes(t testing.TB, f *FSM) []byte {
 	t.Helper()
 	s, err := f.Snapshot()
@@ -179,7 +195,7 @@ func TestRestoreRejectsDamage(t *testing.T) {
 		"trailing data": append(bytes.Clone(data), 0),
 		"bad magic":     append([]byte("XRSNAP"), data[6:]...),
 		"version 1":     append([]byte("SRSNAP\x01"), data[7:]...),
-		"version 4":     append([]byte("SRSNAP\x04"), data[7:]...),
+		"version 5":     append([]byte("SRSNAP\x05"), data[7:]...),
 		"empty":         nil,
 	} {
 		if err := restore(d); !errors.Is(err, ErrCorrupt) {
@@ -214,8 +230,6 @@ func TestRestoreRejectsInconsistent(t *testing.T) {
 		"dedup err and id":  {dedup: []*dedupEntry{newDedupEntry("r", 0, outcome{code: codeExists, msg: "x", id: "s1"})}},
 		"tomb no id":        {tombs: []tombstone{{until: 5}}},
 		"tomb repeats":      {tombs: []tombstone{{"a", 5}, {"a", 5}}},
-		"tomb live twice":   {clock: 5, tombs: []tombstone{{"a", 6}, {"a", 7}}},
-		"tomb buries rec":   {clock: 5, recs: []*Record{rec("a")}, tombs: []tombstone{{"a", 6}}},
 	} {
 		var buf bytes.Buffer
 		if _, err := s.WriteTo(&buf); err != nil {
@@ -231,22 +245,13 @@ func TestRestoreRejectsInconsistent(t *testing.T) {
 // WriteTo (it sorts) cannot.
 func TestRestoreTombstoneOrder(t *testing.T) {
 	raw := func(clock int64, recs []*Record, tombs ...tombstone) []byte {
-		b := append([]byte(snapMagic), snapVersion)
-		b = binary.AppendUvarint(b, 1)
-		b = binary.AppendVarint(b, clock)
-		b = binary.AppendUvarint(b, uint64(len(recs)))
-		b = binary.AppendUvarint(b, 0)
-		b = binary.AppendUvarint(b, uint64(len(tombs)))
-		b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
-		for _, r := range recs {
-			b = appendFramed(b, func(b []byte) []byte { return AppendRecord(b, r) })
-		}
-		for _, e := range tombs {
-			b = appendFramed(b, func(b []byte) []byte { return appendTombstone(b, e) })
-		}
-		return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+		return rawSnapshot(snapVersion, clock, recs, tombs...)
+	}
+	v3 := func(clock int64, recs []*Record, tombs ...tombstone) []byte {
+		return rawSnapshot(snapVersionSessions, clock, recs, tombs...)
 	}
 	rec := &Record{ID: "a"}
+	str := &Record{ID: "a", fields: stringData([]byte("v"))}
 	for _, tc := range []struct {
 		name  string
 		data  []byte
@@ -258,7 +263,14 @@ func TestRestoreTombstoneOrder(t *testing.T) {
 		{"ids unordered", raw(5, nil, tombstone{"b", 6}, tombstone{"a", 6}), false},
 		{"ends unordered", raw(5, nil, tombstone{"a", 7}, tombstone{"b", 6}), false},
 		{"same id, ends unordered", raw(0, nil, tombstone{"a", -1}, tombstone{"a", -2}), false},
-		{"record and live", raw(5, []*Record{rec}, tombstone{"a", 6}), false},
+		// Redis commands write over tombstones (version 4 on).
+		{"record and live", raw(5, []*Record{rec}, tombstone{"a", 6}), true},
+		{"live twice", raw(5, nil, tombstone{"a", 6}, tombstone{"a", 7}), true},
+		{"v3 record and live", v3(5, []*Record{rec}, tombstone{"a", 6}), false},
+		{"v3 live twice", v3(5, nil, tombstone{"a", 6}, tombstone{"a", 7}), false},
+		{"v3 record and ended", v3(5, []*Record{rec}, tombstone{"a", 5}), true},
+		{"v3 string", v3(5, []*Record{str}), false},
+		{"string", raw(5, []*Record{str}), true},
 	} {
 		f := New(Limits{})
 		err := f.Restore(bytes.NewReader(tc.data))
@@ -272,6 +284,25 @@ func TestRestoreTombstoneOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// rawSnapshot writes a snapshot of the given version (3 or later) with the
+// records and tombstones in the order given.
+func rawSnapshot(version byte, clock int64, recs []*Record, tombs ...tombstone) []byte {
+	b := append([]byte(snapMagic), version)
+	b = binary.AppendUvarint(b, 1)
+	b = binary.AppendVarint(b, clock)
+	b = binary.AppendUvarint(b, uint64(len(recs)))
+	b = binary.AppendUvarint(b, 0)
+	b = binary.AppendUvarint(b, uint64(len(tombs)))
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+	for _, r := range recs {
+		b = appendFramed(b, func(b []byte) []byte { return AppendRecord(b, r) })
+	}
+	for _, e := range tombs {
+		b = appendFramed(b, func(b []byte) []byte { return appendTombstone(b, e) })
+	}
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
 }
 
 func TestSnapshotRelease(t *testing.T) {
@@ -340,7 +371,7 @@ func TestRestoreVersion2(t *testing.T) {
 		f    *FSM
 	}{
 		{"empty", New(Limits{})},
-		{"records", populated(t, 30)},
+		{"records", populatedSessions(t, 30)},
 		{"tombstones", tombFSM(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

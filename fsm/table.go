@@ -1,6 +1,9 @@
 package fsm
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"math/bits"
+)
 
 // table is an open-addressing hash set of pointers keyed by a string the
 // pointed-to value holds (a record by its ID, a dedup entry by its ReqID).
@@ -187,4 +190,38 @@ func (t *table[E]) all(fn func(E)) {
 			fn(e)
 		}
 	}
+}
+
+// scan visits one home bucket for SCAN (scan.go): it calls fn for every
+// element whose home slot in the current size is v's, and returns the
+// cursor of the next bucket, 0 after the last. Elements with home slot b
+// lie between b and the first never-used slot after it (the invariant find
+// relies on: tombstones keep chains intact), so the walk finds them all
+// wherever probing put them.
+//
+// Buckets are visited in the order of their bit-reversed index (Redis's
+// dictScan cursor): visiting bucket b of a table of 2^k slots covers the
+// keys whose bit-reversed hash has rev_k(b) as its top k bits, so the
+// cursor stands for a threshold on the reversed hash below which every key
+// has been visited. After the table changes size between two calls, the
+// same cursor masked to the new size starts at or before that threshold
+// (a smaller table: some keys come again) and never after it, so a key
+// present throughout is visited at least once however the table grows,
+// shrinks or is rebuilt, as long as the hash of a key does not change
+// (one process: tableSeed).
+func (t *table[E]) scan(v uint64, fn func(E)) uint64 {
+	if t.n == 0 {
+		return 0 // no keys: none can be missed by ending here
+	}
+	mask := uint64(len(t.tags) - 1)
+	b := v & mask
+	for i := b; t.tags[i] != 0; i = (i + 1) & mask {
+		if t.tags[i] > tagDeleted {
+			if h, _ := hashKey(t.slots[i].key()); h&mask == b {
+				fn(t.slots[i])
+			}
+		}
+	}
+	v |= ^mask
+	return bits.Reverse64(bits.Reverse64(v) + 1)
 }

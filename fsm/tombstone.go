@@ -7,10 +7,15 @@ import (
 	"strings"
 )
 
-// Tombstones: an id that a command removed (Destroy, Revoke, Rotate's old
-// id, Expire, or the on-the-spot removal of an expired record) may not be
-// created again, by Create or as a Rotate's NewID, until its tombstone
-// ends. Without them a client-chosen id (Create.ID, e.g. an scs token)
+// Tombstones: a session id that a command removed (Destroy, Revoke,
+// Rotate's old id, Expire, or the on-the-spot removal of an expired
+// record, and the Redis commands that remove a key) may not be created
+// again, by Create or as a Rotate's NewID, until its tombstone ends. Only
+// sessions leave them (kind.go), and only Create and Rotate look at them:
+// the Redis commands write a key whatever tombstone it has, as Redis lets
+// SET recreate a deleted key. So a record may coexist with a live
+// tombstone of its id (a session destroyed, then its id written by SET);
+// the tombstone then matters again once the record is gone. Without them a client-chosen id (Create.ID, e.g. an scs token)
 // could bring a destroyed, revoked, rotated-away or expired session back
 // to life: a stale Commit of a logged-out session, or a client that still
 // holds the old id of a rotated one.
@@ -100,10 +105,10 @@ func (tt *tombTable) live(id string, t int64) bool {
 	return ok && t < u
 }
 
-// add records a tombstone for id until the given end. A live tombstone
-// cannot exist for an id that had a record to remove, so an existing entry
-// has ended and the new end is later; the check keeps the heap's entries
-// distinct even so.
+// add records a tombstone for id until the given end. An id that had a
+// record to remove may have a tombstone still (its record was written by a
+// Redis command over it): the later end wins, and the check keeps the
+// heap's entries distinct.
 func (tt *tombTable) add(id string, until int64) {
 	if u, ok := tt.m[id]; ok && u >= until {
 		return
