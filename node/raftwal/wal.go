@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -25,6 +26,10 @@ type Options struct {
 	// intact. A server should stop rather than stay up with a log that
 	// no longer takes writes.
 	OnFailure func(error)
+	// OnAppend, if set, is called after each successful StoreLogs with
+	// its duration and that of its fdatasync (zero with NoSync), for
+	// metrics. It runs under the write lock: it must be quick.
+	OnAppend func(total, sync time.Duration)
 }
 
 // Log is a raft.LogStore in one directory. Raft calls StoreLogs and
@@ -39,6 +44,8 @@ type Log struct {
 	wmu    sync.Mutex
 	segs   []*segment // guarded by wmu; the last one is appended to
 	failed error      // guarded by wmu: after a failed write, every later one fails
+	// lastSync is the duration of the latest fdatasync (guarded by wmu).
+	lastSync time.Duration
 
 	mu     sync.RWMutex // guards idx and closed
 	idx    index
@@ -221,6 +228,10 @@ func (l *Log) StoreLogs(entries []*raft.Log) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	var start time.Time
+	if l.opts.OnAppend != nil {
+		start = time.Now()
+	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if err := l.writable(); err != nil {
@@ -276,6 +287,9 @@ func (l *Log) StoreLogs(entries []*raft.Log) error {
 	if gap {
 		l.dropSegments()
 	}
+	if l.opts.OnAppend != nil {
+		l.opts.OnAppend(time.Since(start), l.lastSync)
+	}
 	return nil
 }
 
@@ -317,9 +331,11 @@ func (l *Log) write(s *segment, buf []byte) error {
 		return l.fail(fmt.Errorf("raftwal: append: %w", err))
 	}
 	if !l.opts.NoSync {
+		t := time.Now()
 		if err := datasync(s.f); err != nil {
 			return l.fail(fmt.Errorf("raftwal: sync: %w", err))
 		}
+		l.lastSync = time.Since(t)
 	}
 	s.size += int64(len(buf))
 	return nil
