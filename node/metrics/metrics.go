@@ -12,6 +12,10 @@ import (
 // runs without metrics (unit tests) needs no checks.
 type Metrics struct {
 	reg *prometheus.Registry
+	// reqReg holds only the request families, so the status page's
+	// per-command totals do not run the Source collector (a Status call,
+	// a disk walk) on every poll.
+	reqReg *prometheus.Registry
 
 	requests      *prometheus.HistogramVec // by command, consistency
 	errors        *prometheus.CounterVec   // by command, code
@@ -19,9 +23,6 @@ type Metrics struct {
 	batchCommands prometheus.Histogram
 	batchBytes    prometheus.Histogram
 	readRounds    *prometheus.CounterVec // by outcome
-	connsTotal    prometheus.Counter
-	bytesIn       prometheus.Counter
-	bytesOut      prometheus.Counter
 	logAppend     prometheus.Histogram
 	logSync       prometheus.Histogram
 	snapshots     *prometheus.CounterVec   // by group
@@ -41,7 +42,8 @@ var latencyBuckets = prometheus.ExponentialBucketsRange(50e-6, 10, 18)
 func New(src Source) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
-		reg: reg,
+		reg:    reg,
+		reqReg: prometheus.NewRegistry(),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "sessionraft", Name: "request_duration_seconds",
 			Help:    "Client-port requests by command and read consistency level (reads only; writes have \"\"), from dispatch to reply.",
@@ -69,18 +71,6 @@ func New(src Source) *Metrics {
 			Namespace: "sessionraft", Name: "read_rounds_total",
 			Help: "Linearizable read rounds run as leader, by outcome: poll (a majority confirmed the term), fallback (an empty entry was committed instead), failed.",
 		}, []string{"outcome"}),
-		connsTotal: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "sessionraft", Name: "client_connections_total",
-			Help: "Client connections accepted.",
-		}),
-		bytesIn: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "sessionraft", Name: "client_received_bytes_total",
-			Help: "Bytes read from client connections.",
-		}),
-		bytesOut: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "sessionraft", Name: "client_sent_bytes_total",
-			Help: "Bytes written to client connections.",
-		}),
 		logAppend: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "sessionraft", Name: "log_append_seconds",
 			Help:    "Time to append entries to a raft log, fdatasync included.",
@@ -111,11 +101,12 @@ func New(src Source) *Metrics {
 	}
 	reg.MustRegister(
 		m.requests, m.errors, m.forwarded, m.batchCommands, m.batchBytes,
-		m.readRounds, m.connsTotal, m.bytesIn, m.bytesOut, m.logAppend,
+		m.readRounds, m.logAppend,
 		m.logSync, m.snapshots, m.snapshotSecs, m.snapshotBytes, m.leaderChanges,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "sessionraft"}),
 	)
+	m.reqReg.MustRegister(m.requests, m.errors)
 	if src != nil {
 		reg.MustRegister(newSourceCollector(src))
 	}
@@ -157,21 +148,6 @@ func (m *Metrics) Batch(commands, bytes int) {
 func (m *Metrics) ReadRound(outcome string) {
 	if m != nil {
 		m.readRounds.WithLabelValues(outcome).Inc()
-	}
-}
-
-// ConnAccepted counts a new client connection.
-func (m *Metrics) ConnAccepted() {
-	if m != nil {
-		m.connsTotal.Inc()
-	}
-}
-
-// ClientBytes adds bytes read from and written to clients.
-func (m *Metrics) ClientBytes(in, out int) {
-	if m != nil {
-		m.bytesIn.Add(float64(in))
-		m.bytesOut.Add(float64(out))
 	}
 }
 
