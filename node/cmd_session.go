@@ -120,8 +120,9 @@ func (h *handler) get(q request) func(context.Context) {
 		writeErr(q.r, err)
 		return nil
 	}
+	q.st.obs.level = o.level
 	id, r := string(q.args[1]), q.r
-	if h.getNow(r, id, o, touch) {
+	if h.getNow(r, id, o, touch, q.st.obs) {
 		return nil
 	}
 	return func(ctx context.Context) { h.readGet(ctx, r, id, o, touch) }
@@ -319,6 +320,7 @@ func (h *handler) list(q request) func(context.Context) {
 		writeErr(q.r, err)
 		return nil
 	}
+	q.st.obs.level = o.level
 	subject, r := string(args[1]), q.r
 	return func(ctx context.Context) {
 		recs, err := h.n.list(ctx, subject, gids, o)

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,6 +84,13 @@ type Config struct {
 	// MaxInflightApplies bounds raft entries proposed but not yet committed
 	// per group; more requests queue into the next batch meanwhile.
 	MaxInflightApplies int
+
+	// HTTPAddr, when set, is the admin HTTP port: /metrics, /health,
+	// /ready and the status page (package node/metrics). HTTPTLS, when
+	// set, serves it over TLS (the cluster's certificates when it has
+	// them).
+	HTTPAddr string
+	HTTPTLS  *tls.Config
 
 	// TestMode enables fault-injection hooks. Never set in production.
 	TestMode bool
@@ -195,6 +203,11 @@ func (c *Config) Validate() error {
 	v.check(c.MaxBatchCmds >= 1, "MaxBatchCmds must be >= 1")
 	v.check(c.MaxBatchBytes >= minBatchBytes, "MaxBatchBytes must be at least %d (64 KiB)", minBatchBytes)
 	v.check(c.MaxInflightApplies >= 1, "MaxInflightApplies must be >= 1")
+	if c.HTTPAddr != "" {
+		if err := checkHostPort(c.HTTPAddr); err != nil {
+			v.addf("HTTPAddr %q: %v", c.HTTPAddr, err)
+		}
+	}
 
 	// Relations between fields.
 

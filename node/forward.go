@@ -35,6 +35,7 @@ func levelCode(level string) byte {
 func (n *Node) forwardWrite(ctx context.Context, addr string, gid int, cmd *fsm.Command) (fsm.Result, error) {
 	payload := binary.AppendUvarint(nil, uint64(gid))
 	payload = fsm.AppendCommand(payload, cmd)
+	n.admin.met.Forwarded("write")
 	out, err := n.mux.Call(ctx, addr, rpcWrite, payload)
 	if err != nil {
 		return fsm.Result{}, translateCallErr(err, true)
@@ -54,6 +55,7 @@ func appendReadHeader(gid int, o readOpts, key string) []byte {
 }
 
 func (n *Node) forwardGet(ctx context.Context, addr string, gid int, id string, o readOpts) (*fsm.Record, error) {
+	n.admin.met.Forwarded("read")
 	out, err := n.mux.Call(ctx, addr, rpcGet, appendReadHeader(gid, o, id))
 	if err != nil {
 		return nil, translateCallErr(err, false)
@@ -66,6 +68,7 @@ func (n *Node) forwardGet(ctx context.Context, addr string, gid int, id string, 
 }
 
 func (n *Node) forwardList(ctx context.Context, addr string, gid int, subject string, o readOpts) ([]*fsm.Record, error) {
+	n.admin.met.Forwarded("read")
 	out, err := n.mux.Call(ctx, addr, rpcList, appendReadHeader(gid, o, subject))
 	if err != nil {
 		return nil, translateCallErr(err, false)

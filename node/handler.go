@@ -21,6 +21,9 @@ type handler struct{ n *Node }
 // connState is the per-connection state kept in resp.Conn.State.
 type connState struct {
 	opts readOpts // default read consistency and staleness bound
+	// obs is the metrics observation of the request being dispatched; a
+	// command that defers its reply takes it along (reqobs.go).
+	obs reqObs
 }
 
 // Dispatch is the one place every request passes through, before and after
@@ -48,14 +51,20 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 		st = &connState{opts: readOpts{level: wire.Linearizable, maxStale: h.n.cfg.MaxStaleness}}
 		c.State = st
 	}
+	st.obs = h.startObs(cmd, st)
 	fn := cmd.run(h, request{c: c, args: args, r: r, st: st})
+	obs := st.obs // the command may have set its read level
 	if fn == nil {
-		return nil // answered inline, or deferred
+		if !r.Deferred() { // a deferred reply's holder records it
+			obs.finish(r)
+		}
+		return nil
 	}
 	return func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, h.n.cfg.RequestTimeout)
 		defer cancel()
 		fn(ctx)
+		obs.finish(r)
 	}
 }
 

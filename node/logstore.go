@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -19,8 +20,8 @@ import (
 // a log that ends where the bolt store ends means the copy finished (only
 // the deletion is redone); one that ends earlier is a copy cut short by a
 // crash, which is discarded and made again.
-func openWAL(dir string, bolt *raftboltdb.BoltStore, noSync bool, onFailure func(error)) (*raftwal.Log, error) {
-	wal, err := raftwal.Open(filepath.Join(dir, "wal"), raftwal.Options{NoSync: noSync, OnFailure: onFailure})
+func openWAL(dir string, bolt *raftboltdb.BoltStore, noSync bool, onFailure func(error), onAppend func(total, sync time.Duration)) (*raftwal.Log, error) {
+	wal, err := raftwal.Open(filepath.Join(dir, "wal"), raftwal.Options{NoSync: noSync, OnFailure: onFailure, OnAppend: onAppend})
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,8 @@ type Node struct {
 
 	test testHooks // fault-injection hooks; used only in test mode (testmode.go)
 
+	admin admin // metrics, admin HTTP port, leader changes (admin.go)
+
 	mu        sync.Mutex
 	fatalErr  error
 	closeOnce sync.Once
@@ -120,10 +122,14 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("listen client: %w", err)
 	}
 	n.clientAddr = orDefault(cfg.AdvertiseClient, n.respLn.Addr().String())
+	if err = n.listenAdmin(); err != nil {
+		return nil, err
+	}
 	n.self = meta{
 		ID:     cfg.ID,
 		Raft:   orDefault(cfg.AdvertiseRaft, n.mux.Addr().String()),
 		Client: n.clientAddr,
+		HTTP:   n.advertisedHTTP(),
 		Groups: G,
 	}
 	for _, g := range n.groups {
@@ -149,6 +155,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	go func() { defer n.wg.Done(); n.joinLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.membershipLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.touch.loop(runCtx) }()
+	n.watchLeaders(runCtx)
 
 	n.respSrv = resp.NewServer(cfg.RESP, &handler{n: n}, n.log.With("component", "resp"))
 	n.wg.Add(1)
@@ -164,7 +171,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 // newNode is a node that has opened nothing yet.
 func newNode(cfg Config) *Node {
-	return &Node{
+	n := &Node{
 		cfg:            cfg,
 		log:            cfg.Logger.With("node", cfg.ID),
 		started:        time.Now(),
@@ -172,6 +179,8 @@ func newNode(cfg Config) *Node {
 		closing:        make(chan struct{}),
 		done:           make(chan struct{}),
 	}
+	n.newAdmin()
+	return n
 }
 
 // Close stops the node: client port first (no new requests), gossip, then
@@ -196,6 +205,7 @@ func (n *Node) shutdown() error {
 	} else if n.respLn != nil {
 		errs = append(errs, n.respLn.Close())
 	}
+	errs = append(errs, n.stopAdmin())
 	if n.ml != nil {
 		_ = n.ml.Leave(time.Second)
 		errs = append(errs, n.ml.Shutdown())

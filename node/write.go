@@ -105,6 +105,7 @@ func (g *group) submit(batch []*proposal) {
 	}
 	data := fsm.EncodeBatch(&fsm.Batch{Time: g.n.now(), Cmds: cmds})
 	f := g.raft.Apply(data, time.Second)
+	g.n.admin.met.Batch(len(batch), len(data))
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()

@@ -174,3 +174,21 @@ func (m *Metrics) LeaderChange(group string) {
 		m.leaderChanges.WithLabelValues(group).Inc()
 	}
 }
+
+// LogAppendFunc returns LogAppend as a raftwal observer, or nil for a nil
+// *Metrics so the log does not even read the clock.
+func (m *Metrics) LogAppendFunc() func(total, sync time.Duration) {
+	if m == nil {
+		return nil
+	}
+	return m.LogAppend
+}
+
+// SnapshotFunc returns a snapshot observer for group, or nil for a nil
+// *Metrics.
+func (m *Metrics) SnapshotFunc(group string) func(d time.Duration, size int64) {
+	if m == nil {
+		return nil
+	}
+	return func(d time.Duration, size int64) { m.Snapshot(group, d, size) }
+}
