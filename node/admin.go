@@ -24,6 +24,8 @@ type admin struct {
 	mu      sync.Mutex
 	changes []metrics.LeaderChange // ring, oldest first once full
 	next    int
+
+	ops opsSampler // INFO's instantaneous_ops_per_sec (info.go)
 }
 
 // maxLeaderChanges is how many leader changes the status page keeps.
