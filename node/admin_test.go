@@ -377,7 +377,7 @@ func TestStatusPageInChromium(t *testing.T) {
 			t.Errorf("rendered page lacks %q:\n%s", want, dom)
 		}
 	}
-	if strings.Contains(dom, "cannot reach this node") {
+	if strings.Contains(dom, `id="err">cannot reach`) {
 		t.Errorf("page could not fetch status.json:\n%s", dom)
 	}
 	if dir := os.Getenv("SESSIONRAFT_SCREENSHOT_DIR"); dir != "" {
