@@ -91,6 +91,10 @@ type Config struct {
 	// them).
 	HTTPAddr string
 	HTTPTLS  *tls.Config
+	// RaftLogLevel is the least level of raft's and memberlist's own log
+	// records (the zero value is info); sessionraft dev raises it to warn
+	// so a newcomer sees the cluster's own messages.
+	RaftLogLevel slog.Level
 
 	// TestMode enables fault-injection hooks. Never set in production.
 	TestMode bool

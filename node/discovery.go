@@ -98,7 +98,7 @@ func (n *Node) startGossip() error {
 	}
 	mc.Delegate = gossipDelegate{n}
 	mc.Events = gossipEvents{n}
-	mc.LogOutput = &slogWriter{log: n.log.With("component", "memberlist")}
+	mc.LogOutput = &memberlistWriter{log: n.log.With("component", "memberlist"), level: n.cfg.RaftLogLevel}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return fmt.Errorf("memberlist: %w", err)

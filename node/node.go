@@ -1,20 +1,15 @@
 package node
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/memberlist"
 
 	"github.com/sessionraft/sessionraft/transport/mux"
@@ -261,45 +256,3 @@ func (n *Node) group(gid int) (*group, error) {
 	}
 	return n.groups[gid], nil
 }
-
-// hclogger adapts raft's hclog output to slog.
-func (n *Node) hclogger(name string) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{
-		Name:        name,
-		Level:       hclog.Info,
-		Output:      &slogWriter{log: n.log.With("component", name)},
-		DisableTime: true,
-	})
-}
-
-// slogWriter forwards line-oriented log output of libraries (hclog,
-// memberlist's log.Logger) to slog, keeping the level the line names.
-type slogWriter struct {
-	log *slog.Logger
-	mu  sync.Mutex
-}
-
-func (w *slogWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	sc := bufio.NewScanner(bytes.NewReader(p))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		level := slog.LevelInfo
-		switch {
-		case strings.Contains(line, "[ERROR]") || strings.Contains(line, "[ERR]"):
-			level = slog.LevelError
-		case strings.Contains(line, "[WARN]"):
-			level = slog.LevelWarn
-		case strings.Contains(line, "[DEBUG]") || strings.Contains(line, "[TRACE]"):
-			level = slog.LevelDebug
-		}
-		w.log.Log(context.Background(), level, line)
-	}
-	return len(p), nil
-}
-
-var _ io.Writer = (*slogWriter)(nil)
