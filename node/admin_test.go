@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -281,6 +282,16 @@ func TestAdminEndpoints(t *testing.T) {
 	surv := (lead0 + 1) % 3
 	sb, _ := scrapeNode(t, cl[surv])
 	changes0, _ := metricSum(sb, "sessionraft_leader_changes_total", map[string]string{"group": "0"})
+	// The dashboard and the alert rules name only metrics a node serves.
+	union := map[string]*dto.MetricFamily{}
+	for _, n := range cl {
+		f, _ := scrapeNode(t, n)
+		for k, v := range f {
+			union[k] = v
+		}
+	}
+	checkDocsMetrics(t, union)
+
 	c.stop(lead0)
 	waitFor(t, 30*time.Second, "a leader change on a survivor", func() error {
 		f, _ := scrapeNode(t, cl[surv])
@@ -291,12 +302,56 @@ func TestAdminEndpoints(t *testing.T) {
 	})
 }
 
+// metricRef finds metric names in PromQL text.
+var metricRef = regexp.MustCompile(`\b(?:sessionraft|go)_[a-z0-9_]+`)
+
+// checkDocsMetrics checks that every metric docs/grafana and
+// docs/prometheus refer to is among fams (a histogram's _bucket, _sum and
+// _count series by their family), and runs promtool on the rules when it
+// is installed.
+func checkDocsMetrics(t *testing.T, fams map[string]*dto.MetricFamily) {
+	t.Helper()
+	// Raft's own metrics appear only with the process-wide go-metrics
+	// sink, which in-process clusters do not install; metrics'
+	// TestRaftSinkNames checks this name.
+	fromRaftSink := map[string]bool{"sessionraft_raft_commit_time_seconds": true}
+	for _, file := range []string{"../docs/grafana/sessionraft.json", "../docs/prometheus/alerts.yml"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range metricRef.FindAllString(string(b), -1) {
+			base := name
+			for _, suf := range []string{"_bucket", "_sum", "_count"} {
+				if fams[base] == nil && strings.HasSuffix(base, suf) {
+					base = strings.TrimSuffix(base, suf)
+				}
+			}
+			if fams[base] == nil && !fromRaftSink[base] {
+				t.Errorf("%s refers to %s, which no node serves", file, name)
+			}
+		}
+	}
+	if path, err := exec.LookPath("promtool"); err == nil {
+		for _, args := range [][]string{{"check", "rules", "alerts.yml"}, {"test", "rules", "alerts_test.yml"}} {
+			cmd := exec.Command(path, args...)
+			cmd.Dir = "../docs/prometheus"
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("promtool %v: %v\n%s", args, err, out)
+			}
+		}
+	} else {
+		t.Log("promtool not installed (Debian: apt-get install prometheus): alert rules not checked by it")
+	}
+}
+
 // promtoolCheck runs promtool check metrics on body when promtool is
 // installed (Debian's prometheus package; CI installs it).
 func promtoolCheck(t testing.TB, body []byte) {
 	t.Helper()
 	path, err := exec.LookPath("promtool")
 	if err != nil {
+		t.Log("promtool not installed (Debian: apt-get install prometheus): /metrics checked by promlint only")
 		return
 	}
 	cmd := exec.Command(path, "check", "metrics")
