@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -31,11 +32,16 @@ type hclogAdapter struct {
 	args  []any          // implied arguments (With)
 }
 
-// hclogger is raft's logger for one component (raft-g0, ...).
+// hclogger is raft's logger for one component (raft-g0, ...); a group's
+// records carry its number as the group field, as the node's own do.
 func (n *Node) hclogger(name string) hclog.Logger {
 	lv := new(slog.LevelVar)
 	lv.Set(n.cfg.RaftLogLevel)
-	return &hclogAdapter{log: n.log.With("component", name), name: name, level: lv}
+	l := n.log.With("component", name)
+	if g, err := strconv.Atoi(strings.TrimPrefix(name, "raft-g")); err == nil && strings.HasPrefix(name, "raft-g") {
+		l = l.With("group", g)
+	}
+	return &hclogAdapter{log: l, name: name, level: lv}
 }
 
 func toSlog(l hclog.Level) slog.Level {

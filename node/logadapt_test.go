@@ -31,7 +31,7 @@ func jsonLines(t *testing.T, b *bytes.Buffer) []map[string]any {
 func TestHclogAdapterJSON(t *testing.T) {
 	var buf bytes.Buffer
 	n := &Node{log: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	l := n.hclogger("raft-g1").With("group", 1)
+	l := n.hclogger("raft-g1").With("term", 3)
 	l.Info("entering follower state", "follower", struct{ A int }{7}, "leader-id", "n2", "err", errors.New("boom"), "odd")
 	l.Debug("heartbeat") // RaftLogLevel is info: dropped
 	recs := jsonLines(t, &buf)
@@ -40,7 +40,7 @@ func TestHclogAdapterJSON(t *testing.T) {
 	}
 	r := recs[0]
 	for k, want := range map[string]any{"msg": "entering follower state", "level": "INFO", "component": "raft-g1",
-		"group": float64(1), "leader-id": "n2", "follower": "{7}", "err": "boom", "EXTRA_VALUE_AT_END": "odd"} {
+		"group": float64(1), "term": float64(3), "leader-id": "n2", "follower": "{7}", "err": "boom", "EXTRA_VALUE_AT_END": "odd"} {
 		if r[k] != want {
 			t.Errorf("%s = %#v, want %#v (record %v)", k, r[k], want, r)
 		}
