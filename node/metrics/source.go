@@ -69,7 +69,7 @@ type Follower struct {
 	ID          string        `json:"id"`
 	MatchIndex  uint64        `json:"match_index"`
 	Lag         uint64        `json:"lag_entries"` // leader's last index - match index
-	LastContact time.Duration `json:"last_contact_ns"`
+	LastContact time.Duration `json:"last_contact_ns"` // negative: not heard from yet
 }
 
 // Member is a server this node knows of.
@@ -164,7 +164,9 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.dedup, float64(g.DedupEntries), gid)
 		for _, f := range g.Followers {
 			gauge(c.lag, float64(f.Lag), gid, f.ID)
-			gauge(c.lastContact, f.LastContact.Seconds(), gid, f.ID)
+			if f.LastContact >= 0 { // negative: never heard from since this node leads
+				gauge(c.lastContact, f.LastContact.Seconds(), gid, f.ID)
+			}
 		}
 	}
 	gauge(c.conns, float64(st.Connections))
