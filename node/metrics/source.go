@@ -68,7 +68,7 @@ type Group struct {
 type Follower struct {
 	ID          string        `json:"id"`
 	MatchIndex  uint64        `json:"match_index"`
-	Lag         uint64        `json:"lag_entries"` // leader's last index - match index
+	Lag         uint64        `json:"lag_entries"`     // leader's last index - match index
 	LastContact time.Duration `json:"last_contact_ns"` // negative: not heard from yet
 }
 
