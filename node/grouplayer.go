@@ -95,7 +95,7 @@ func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	l.stable = store
 	// A log that cannot write stops the node: restarting replays what is
 	// intact, staying up would leave the group unable to append.
-	wal, err := openWAL(dir, store, cfg.NoSync, n.fatal, n.admin.met.LogAppendFunc())
+	wal, err := openWAL(dir, store, cfg.NoSync, n.fatal, n.log.With("group", id), n.admin.met.LogAppendFunc())
 	if err != nil {
 		store.Close()
 		return groupLayer{}, err
@@ -106,7 +106,7 @@ func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	if l.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, 2, logger); err != nil {
 		return groupLayer{}, fmt.Errorf("snapshot store: %w", err)
 	}
-	if l.logs, err = raft.NewLogCache(1024, wal); err != nil {
+	if l.logs, err = raft.NewLogCache(1024, checkedLog{Log: wal, group: id, onFailure: n.fatal}); err != nil {
 		return groupLayer{}, err
 	}
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -20,8 +21,8 @@ import (
 // a log that ends where the bolt store ends means the copy finished (only
 // the deletion is redone); one that ends earlier is a copy cut short by a
 // crash, which is discarded and made again.
-func openWAL(dir string, bolt *raftboltdb.BoltStore, noSync bool, onFailure func(error), onAppend func(total, sync time.Duration)) (*raftwal.Log, error) {
-	wal, err := raftwal.Open(filepath.Join(dir, "wal"), raftwal.Options{NoSync: noSync, OnFailure: onFailure, OnAppend: onAppend})
+func openWAL(dir string, bolt *raftboltdb.BoltStore, noSync bool, onFailure func(error), log *slog.Logger, onAppend func(total, sync time.Duration)) (*raftwal.Log, error) {
+	wal, err := raftwal.Open(filepath.Join(dir, "wal"), raftwal.Options{NoSync: noSync, OnFailure: onFailure, Logger: log, OnAppend: onAppend})
 	if err != nil {
 		return nil, err
 	}
@@ -79,4 +80,26 @@ func importBoltLog(wal *raftwal.Log, bolt *raftboltdb.BoltStore) error {
 		}
 	}
 	return bolt.DeleteRange(first, last)
+}
+
+// checkedLog is the group's log as raft sees it. raftwal verifies every
+// record's checksum when it is read back; an entry damaged on disk after
+// start-up comes back as raftwal.ErrChecksum. hashicorp/raft panics on a
+// failed GetLog in several places (applying, replicating), with a message
+// that names neither the group nor the file, so the node says what
+// happened and stops first: the operator's way out is to replace this
+// replica from its peers (docs/OPERATIONS.md), never to serve or
+// replicate the damaged entry.
+type checkedLog struct {
+	*raftwal.Log
+	group     int
+	onFailure func(error)
+}
+
+func (c checkedLog) GetLog(index uint64, out *raft.Log) error {
+	err := c.Log.GetLog(index, out)
+	if err != nil && errors.Is(err, raftwal.ErrChecksum) {
+		c.onFailure(fmt.Errorf("group %d: raft log damaged on disk, replace this replica from its peers: %w", c.group, err))
+	}
+	return err
 }

@@ -2,8 +2,11 @@ package node
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -40,7 +43,7 @@ func importCase(t *testing.T, partial uint64) {
 		}
 		w.Close()
 	}
-	wal, err := openWAL(dir, bolt, true, nil, nil)
+	wal, err := openWAL(dir, bolt, true, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +71,7 @@ func importCase(t *testing.T, partial uint64) {
 func TestImportBoltLogWithHole(t *testing.T) {
 	dir := t.TempDir()
 	bolt, _ := oldBoltLog(t, dir, 3, [2]uint64{1, 100}, [2]uint64{501, 510})
-	wal, err := openWAL(dir, bolt, true, nil, nil)
+	wal, err := openWAL(dir, bolt, true, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,4 +107,59 @@ func oldBoltLog(t *testing.T, dir string, term uint64, ranges ...[2]uint64) (*ra
 		t.Fatal(err)
 	}
 	return bolt, logs
+}
+
+// TestCheckedLogDamage: an entry damaged on disk after start-up is refused
+// on read, and the node is told which group and why before raft sees the
+// error.
+func TestCheckedLogDamage(t *testing.T) {
+	dir := t.TempDir()
+	w, err := raftwal.Open(dir, raftwal.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	payload := bytes.Repeat([]byte("session-data-"), 20)
+	var logs []*raft.Log
+	for i := uint64(1); i <= 3; i++ {
+		logs = append(logs, &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: payload})
+	}
+	if err := w.StoreLogs(logs); err != nil {
+		t.Fatal(err)
+	}
+	// Flip one byte of entry 2's payload in the segment file.
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.wal"))
+	if len(segs) != 1 {
+		t.Fatalf("segments: %v", segs)
+	}
+	b, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := bytes.Index(b, payload)
+	at := bytes.Index(b[first+len(payload):], payload) + first + len(payload) + 7
+	f, err := os.OpenFile(segs[0], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{b[at] ^ 0x40}, int64(at)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	var failures []error
+	c := checkedLog{Log: w, group: 5, onFailure: func(err error) { failures = append(failures, err) }}
+	var e raft.Log
+	if err := c.GetLog(1, &e); err != nil {
+		t.Fatalf("intact entry 1: %v", err)
+	}
+	if err := c.GetLog(2, &e); !errors.Is(err, raftwal.ErrChecksum) {
+		t.Fatalf("damaged entry 2: err = %v, want ErrChecksum", err)
+	}
+	if len(failures) != 1 || !strings.Contains(failures[0].Error(), "group 5") || !errors.Is(failures[0], raftwal.ErrChecksum) {
+		t.Fatalf("onFailure got %v", failures)
+	}
+	if err := c.GetLog(9, &e); !errors.Is(err, raft.ErrLogNotFound) || len(failures) != 1 {
+		t.Fatalf("missing entry: %v (failures %d)", err, len(failures))
+	}
 }

@@ -116,7 +116,7 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.Groups, "groups", c.Groups, "number of raft groups (0: same as --bootstrap-expect)")
 
 	// Request handling.
-	durationVar(fs, &c.MaxStaleness, "max-staleness", "default bound for stale reads: a replica that has not heard from its leader and caught up within it refuses them with STALE")
+	durationVar(fs, &c.MaxStaleness, "max-staleness", "default bound for stale reads: a replica whose applied state is older than this by the log clock refuses them with STALE")
 	durationVar(fs, &c.RequestTimeout, "request-timeout", "time limit for one client request, forwarding included")
 	durationVar(fs, &c.SweepInterval, "sweep-interval", "how often each group leader looks for expired sessions")
 	durationVar(fs, &c.TouchInterval, "touch-interval", "how often buffered idle-timeout accesses are flushed to the leaders; the precision of IDLE expiry")
@@ -166,14 +166,18 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 func (o *serverOptions) config(logOut io.Writer) (node.Config, error) {
 	cfg := o.cfg
 	cfg.Join = splitList(cfg.Join)
-	for name, v := range map[string]int64{
-		"max-value-bytes": o.limits.maxValueBytes, "max-record-bytes": o.limits.maxRecordBytes,
-		"max-fields": o.limits.maxFields, "max-id-len": o.limits.maxIDLen,
-		"max-subject-len": o.limits.maxSubjectLen, "max-field-name-len": o.limits.maxFieldNameLen,
-		"max-reqid-len": o.limits.maxReqIDLen,
+	// A slice, not a map: the first bad flag reported is always the same.
+	for _, l := range []struct {
+		name string
+		v    int64
+	}{
+		{"max-value-bytes", o.limits.maxValueBytes}, {"max-record-bytes", o.limits.maxRecordBytes},
+		{"max-fields", o.limits.maxFields}, {"max-id-len", o.limits.maxIDLen},
+		{"max-subject-len", o.limits.maxSubjectLen}, {"max-field-name-len", o.limits.maxFieldNameLen},
+		{"max-reqid-len", o.limits.maxReqIDLen},
 	} {
-		if v < 0 {
-			return cfg, fmt.Errorf("--%s must not be negative", name)
+		if l.v < 0 {
+			return cfg, fmt.Errorf("--%s must not be negative", l.name)
 		}
 	}
 	limitsFromFlags(&cfg, o.limits)

@@ -13,17 +13,27 @@
 // No maintained Go module provides this (hashicorp/raft-wal, the closest,
 // panicked on restart after kill -9 in our tests), so it is written here,
 // kept small, and fuzzed: see the crash tests that cut the file at every
-// offset of its tail.
+// offset of its tail and the power-loss test (powerloss_test.go) that
+// tears unsynced writes on an in-memory file system at random points.
 //
 // Format: segment files "<seq>.wal" of records
 //
 //	length u32 | crc32c(kind, payload) u32 | kind u8 | payload
 //
 // kind 1 is an entry (index u64, then the entry codec of codec.go), kind 2
-// a deletion (min u64, max u64). Opening replays every segment in order;
-// in the last segment the first record that is not intact (a crash during
-// an append, or corruption there, which a checksum cannot tell apart) ends
-// the log; in earlier segments it is ErrCorrupt.
+// a deletion (min u64, max u64). Each write (one StoreLogs or DeleteRange)
+// starts with a write header, a deletion of the single index
+// 0xFFFF<<48|n where n is the write's length (record.go): a binary from
+// before headers reads it as a deletion of nothing.
+//
+// Opening replays every segment in order and cuts only what a crash can
+// leave: a torn final write in the last segment (scan.go says exactly
+// which damage that is), logged with the segment, offset and bytes cut.
+// Any other bad record makes Open fail with ErrCorrupt, naming the segment
+// file, the byte offset and the entries affected, and changes no file; the
+// way out is to replace the replica's log from its peers. GetLog verifies
+// each record's checksum too (ErrChecksum), so damage that appears later
+// is never handed to raft.
 // Deletions are records too, so a removed prefix or a truncated suffix
 // stays removed after a restart; whole segments below the first index are
 // deleted.

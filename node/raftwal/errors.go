@@ -4,9 +4,17 @@ import "errors"
 
 // Sentinel errors of the raftwal package.
 var (
-	// ErrCorrupt: a record or entry does not decode, or the log's records
-	// contradict each other, before the end of the last segment.
+	// ErrCorrupt: Open found damage that a crash cannot leave (a bad
+	// record other than a torn final write, or records that contradict
+	// each other); the message names the segment file, the byte offset and
+	// the entries affected, and no file was changed. The way out is to
+	// replace this replica's log from its peers.
 	ErrCorrupt = errors.New("raftwal: corrupt log")
+	// ErrChecksum: a record read back after Open does not match what was
+	// written (its checksum, length or index); the message names the
+	// entry, the segment file and the byte offset. The entry is not
+	// returned.
+	ErrChecksum = errors.New("raftwal: checksum mismatch")
 	// ErrNotContiguous: StoreLogs was given an index that does not follow
 	// the last one.
 	ErrNotContiguous = errors.New("raftwal: entries not contiguous")

@@ -2,7 +2,8 @@ package raftwal
 
 import "fmt"
 
-// loc is where an entry's encoded form (codec.go) lives.
+// loc is where an entry's record lives: its offset in the segment and its
+// size, header included, so reads can verify the checksum.
 type loc struct {
 	seg *segment
 	off int64

@@ -15,6 +15,22 @@ const (
 	// allocate gigabytes. Raft entries are bounded far below this by the
 	// node's batch limits.
 	maxRecord = 256 << 20
+
+	// Every write (one StoreLogs or DeleteRange) starts with a write
+	// header: a deletion record of the single index markerTag|n, where n is
+	// the write's length in bytes, header included. Replay uses it to know
+	// which bytes one write covers, hence which damage a crash during the
+	// last write can explain (scan.go). It is an ordinary deletion record
+	// so that logs written now still open with a binary from before it
+	// (which applies it as a deletion past the end of the log: nothing);
+	// raft indexes never come near markerTag (StoreLogs refuses indexes
+	// from maxIndex on).
+	markerTag  uint64 = 0xFFFF << 48
+	markerSize        = headerSize + 16
+	maxIndex   uint64 = 1<<63 - 1
+	// minWrite is the smallest write: a header and one record, of at
+	// least a header and an index.
+	minWrite = markerSize + headerSize + 8
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -57,6 +73,29 @@ func parseRecord(b []byte) (kind byte, payload []byte, size int, ok bool) {
 		return 0, nil, 0, false
 	}
 	return kind, b[headerSize:size], size, true
+}
+
+// putMarker writes the header of a write of n bytes into b[:markerSize].
+func putMarker(b []byte, n int) {
+	v := markerTag | uint64(n)
+	binary.LittleEndian.PutUint32(b, 16)
+	b[8] = kindDelete
+	binary.BigEndian.PutUint64(b[headerSize:], v)
+	binary.BigEndian.PutUint64(b[headerSize+8:], v)
+	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b[8:markerSize], castagnoli))
+}
+
+// markerLen reports whether an intact record is a write header, and the
+// length of the write it announces.
+func markerLen(kind byte, payload []byte) (int, bool) {
+	if kind != kindDelete || len(payload) != 16 {
+		return 0, false
+	}
+	v := binary.BigEndian.Uint64(payload)
+	if v != binary.BigEndian.Uint64(payload[8:]) || v&markerTag != markerTag {
+		return 0, false
+	}
+	return int(v &^ markerTag), true
 }
 
 // deletePayload and parseDelete encode a deletion of min..max.

@@ -2,7 +2,6 @@ package raftwal
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -13,7 +12,7 @@ import (
 type segment struct {
 	seq      uint64
 	path     string
-	f        *os.File
+	f        file
 	size     int64  // bytes of valid records
 	maxIndex uint64 // highest entry index ever written to it (0: none)
 }
@@ -24,16 +23,19 @@ func segmentPath(dir string, seq uint64) string {
 
 // listSegments returns the sequence numbers of dir's segment files, in
 // order.
-func listSegments(dir string) ([]uint64, error) {
-	names, err := filepath.Glob(filepath.Join(dir, "*.wal"))
+func listSegments(fs fileSystem, dir string) ([]uint64, error) {
+	names, err := fs.List(dir)
 	if err != nil {
 		return nil, err
 	}
 	var seqs []uint64
 	for _, name := range names {
-		seq, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(name), ".wal"), 10, 64)
+		if !strings.HasSuffix(name, ".wal") {
+			continue
+		}
+		seq, err := strconv.ParseUint(strings.TrimSuffix(name, ".wal"), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%w: unexpected file %s", ErrCorrupt, name)
+			return nil, fmt.Errorf("%w: unexpected file %s", ErrCorrupt, filepath.Join(dir, name))
 		}
 		seqs = append(seqs, seq)
 	}
@@ -43,26 +45,17 @@ func listSegments(dir string) ([]uint64, error) {
 
 // createSegment creates a new, empty segment and makes its directory entry
 // durable, so that records synced into it survive a crash.
-func createSegment(dir string, seq uint64, noSync bool) (*segment, error) {
+func createSegment(fs fileSystem, dir string, seq uint64, noSync bool) (*segment, error) {
 	path := segmentPath(dir, seq)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := fs.Create(path)
 	if err != nil {
 		return nil, err
 	}
 	if !noSync {
-		if err := syncDir(dir); err != nil {
+		if err := fs.SyncDir(dir); err != nil {
 			f.Close()
 			return nil, err
 		}
 	}
 	return &segment{seq: seq, path: path, f: f}, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

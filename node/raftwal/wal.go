@@ -1,10 +1,13 @@
 package raftwal
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
+	"io"
+	"io/fs"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"time"
@@ -26,10 +29,15 @@ type Options struct {
 	// intact. A server should stop rather than stay up with a log that
 	// no longer takes writes.
 	OnFailure func(error)
+	// Logger receives the one line Open logs when it cuts a torn final
+	// write (nil: slog.Default()).
+	Logger *slog.Logger
 	// OnAppend, if set, is called after each successful StoreLogs with
 	// its duration and that of its fdatasync (zero with NoSync), for
 	// metrics. It runs under the write lock: it must be quick.
 	OnAppend func(total, sync time.Duration)
+
+	fs fileSystem // nil: the real file system (tests swap in a crash model)
 }
 
 // Log is a raft.LogStore in one directory. Raft calls StoreLogs and
@@ -38,6 +46,7 @@ type Options struct {
 type Log struct {
 	dir  string
 	opts Options
+	fs   fileSystem
 
 	// wmu serialises writers (append, delete, segment removal). Writes go
 	// to disk without holding mu, so readers are not blocked by fdatasync.
@@ -54,34 +63,57 @@ type Log struct {
 
 var _ raft.LogStore = (*Log)(nil)
 
-// Open opens the log in dir, creating it if needed, and replays it.
+// Open opens the log in dir, creating it if needed, and replays it. A torn
+// final write, what a crash during an append leaves, is cut off and
+// logged; any other damage (scan.go) makes Open fail with ErrCorrupt,
+// naming the segment, the offset and the entries affected, and leaves
+// every file as it was.
 func Open(dir string, o Options) (*Log, error) {
 	if o.SegmentBytes <= 0 {
 		o.SegmentBytes = 64 << 20
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	fsys := o.fs
+	if fsys == nil {
+		fsys = osFS{}
+	}
+	if err := fsys.MkdirAll(dir); err != nil {
 		return nil, err
 	}
 	if !o.NoSync {
 		// The directory entry of a new log must survive a crash as its
 		// records do.
-		if err := syncDir(filepath.Dir(dir)); err != nil {
+		if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
 			return nil, err
 		}
 	}
-	l := &Log{dir: dir, opts: o}
-	seqs, err := listSegments(dir)
+	l := &Log{dir: dir, opts: o, fs: fsys}
+	seqs, err := listSegments(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
+	var lastEntry uint64 // the last entry record replayed, for damage reports
+	var torn segmentScan
 	for i, seq := range seqs {
-		if err := l.replay(seq, i == len(seqs)-1); err != nil {
+		sc, err := l.replay(seq, i == len(seqs)-1, &lastEntry)
+		if err != nil {
 			l.closeFiles()
-			return nil, fmt.Errorf("raftwal: %s: %w", segmentPath(dir, seq), err)
+			return nil, err
+		}
+		torn = sc
+	}
+	// Only now, with every segment read and found sound, is a torn tail
+	// cut: a refusal above leaves the files as they were.
+	if torn.torn != "" {
+		if err := l.cutTornTail(torn); err != nil {
+			l.closeFiles()
+			return nil, fmt.Errorf("raftwal: %w", err)
 		}
 	}
 	if len(l.segs) == 0 {
-		s, err := createSegment(dir, 1, o.NoSync)
+		s, err := createSegment(fsys, dir, 1, o.NoSync)
 		if err != nil {
 			return nil, fmt.Errorf("raftwal: %w", err)
 		}
@@ -91,65 +123,94 @@ func Open(dir string, o Options) (*Log, error) {
 	return l, nil
 }
 
-// replay reads one segment's records into the index. In the last segment
-// the first record that is not intact ends the log and is cut off, with
-// whatever follows it: that is what a crash during an append leaves (a
-// torn write may also persist later pages of the same write, so intact
-// records after a bad one do not prove corruption). A checksum cannot tell
-// a torn write from media corruption there, so a bit flip inside the last
-// segment loses the entries after it on this replica; raft then restores
-// them from the other replicas as for any lagging follower, unless they
-// were on a minority of nodes. In earlier segments, which were complete
-// and synced before the next was started, a bad record is ErrCorrupt.
-func (l *Log) replay(seq uint64, last bool) error {
+// replay reads one segment's records into the index. It returns the scan
+// of the segment, whose torn tail (only possible in the last one) the
+// caller cuts once every segment is known to be sound.
+func (l *Log) replay(seq uint64, last bool, lastEntry *uint64) (segmentScan, error) {
 	path := segmentPath(l.dir, seq)
-	data, err := os.ReadFile(path)
+	data, err := l.fs.ReadFile(path)
 	if err != nil {
-		return err
+		return segmentScan{}, fmt.Errorf("raftwal: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := l.fs.OpenFile(path)
 	if err != nil {
-		return err
+		return segmentScan{}, fmt.Errorf("raftwal: %w", err)
 	}
 	s := &segment{seq: seq, path: path, f: f}
 	l.segs = append(l.segs, s)
-	off := 0
-	for off < len(data) {
-		kind, payload, size, ok := parseRecord(data[off:])
-		if !ok {
-			if !last {
-				return fmt.Errorf("%w: bad record at offset %d", ErrCorrupt, off)
-			}
-			if err := f.Truncate(int64(off)); err != nil {
-				return err
-			}
-			if !l.opts.NoSync {
-				if err := datasync(f); err != nil {
-					return err
-				}
-			}
-			break
+	sc, dmg, err := scanSegment(data, last, func(r scannedRecord) error {
+		if err := l.applyRecord(s, r); err != nil {
+			return fmt.Errorf("%w: %s, byte offset %d: %v; no file was changed", ErrCorrupt, path, r.off, err)
 		}
-		if err := l.applyRecord(s, int64(off), kind, payload); err != nil {
-			return fmt.Errorf("%w: record at offset %d: %v", ErrCorrupt, off, err)
+		if r.kind == kindEntry {
+			*lastEntry, _ = entryIndex(r.payload)
 		}
-		off += size
+		return nil
+	})
+	if err != nil {
+		return sc, err
 	}
-	s.size = int64(off)
+	if dmg != nil {
+		return sc, damageError(path, dmg, max(*lastEntry, dmg.lastEntry))
+	}
+	s.size = int64(len(data))
+	return sc, nil
+}
+
+// damageError names what a bad record affects, for the operator who must
+// replace this replica's log from its peers.
+func damageError(path string, d *damage, lastEntry uint64) error {
+	affected := fmt.Sprintf("entries after %d are unreadable", lastEntry)
+	if r := d.resync; r.found && r.firstEntry > lastEntry+1 {
+		affected = fmt.Sprintf("entries %d..%d are damaged (intact records resume at byte offset %d with entry %d, up to entry %d)",
+			lastEntry+1, r.firstEntry-1, r.off, r.firstEntry, r.lastEntry)
+	} else if r.found && r.firstEntry != 0 {
+		affected = fmt.Sprintf("the damaged record holds no entry (entries up to %d precede it; intact records resume at byte offset %d with entries %d..%d)",
+			lastEntry, r.off, r.firstEntry, r.lastEntry)
+	}
+	return fmt.Errorf("%w: %s, byte offset %d: %s; %s. This is not a torn final write, so nothing was cut and no file was changed; replace this replica's log from its peers",
+		ErrCorrupt, path, d.off, d.reason, affected)
+}
+
+// cutTornTail truncates the last segment to the end of its sound records.
+func (l *Log) cutTornTail(sc segmentScan) error {
+	s := l.segs[len(l.segs)-1]
+	cut := s.size - int64(sc.end)
+	if err := s.f.Truncate(int64(sc.end)); err != nil {
+		return err
+	}
+	if !l.opts.NoSync {
+		if err := s.f.Datasync(); err != nil {
+			return err
+		}
+	}
+	s.size = int64(sc.end)
+	var first, last uint64
+	for _, r := range sc.cut {
+		if i, err := entryIndex(r.payload); r.kind == kindEntry && err == nil {
+			first, last = cmp.Or(first, i), i
+		}
+	}
+	dropped := "none"
+	if first != 0 {
+		dropped = fmt.Sprintf("%d..%d", first, last)
+	}
+	l.opts.Logger.Warn("raftwal: cut a torn final write (a crash during an append; the write was never acknowledged)",
+		"segment", s.path, "offset", sc.end, "bytes", cut, "why", sc.torn, "intact_entries_cut", dropped)
 	return nil
 }
 
-func (l *Log) applyRecord(s *segment, off int64, kind byte, payload []byte) error {
-	switch kind {
+func (l *Log) applyRecord(s *segment, r scannedRecord) error {
+	switch r.kind {
 	case kindEntry:
-		i, err := entryIndex(payload)
+		i, err := entryIndex(r.payload)
 		if err != nil {
 			return err
 		}
 		s.maxIndex = max(s.maxIndex, i)
-		return l.idx.add(i, loc{seg: s, off: off + headerSize + 8, n: len(payload) - 8})
+		return l.idx.add(i, loc{seg: s, off: int64(r.off), n: r.size})
 	default:
-		min, max, err := parseDelete(payload)
+		min, max, err := parseDelete(r.payload)
 		if err != nil {
 			return err
 		}
@@ -176,6 +237,8 @@ func (l *Log) LastIndex() (uint64, error) {
 }
 
 // GetLog reads entry i; raft.ErrLogNotFound if the log does not hold it.
+// The record's checksum is verified on every read: damage that appeared
+// after Open is ErrChecksum, never data handed to raft.
 func (l *Log) GetLog(i uint64, out *raft.Log) error {
 	l.mu.RLock()
 	if l.closed {
@@ -190,12 +253,19 @@ func (l *Log) GetLog(i uint64, out *raft.Log) error {
 	// Read under the lock: segment removal takes it exclusively before
 	// closing files, so at.seg.f is open.
 	buf := make([]byte, at.n)
-	_, err := at.seg.f.ReadAt(buf, at.off)
+	n, err := at.seg.f.ReadAt(buf, at.off)
 	l.mu.RUnlock()
-	if err != nil {
+	if err != nil && !errors.Is(err, io.EOF) { // a short read is damage, told below
 		return fmt.Errorf("raftwal: read entry %d: %w", i, err)
 	}
-	if err := decodeLog(buf, out); err != nil {
+	kind, payload, size, ok := parseRecord(buf[:n])
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: entry %d, %s, byte offset %d: %s", ErrChecksum, i, at.seg.path, at.off, describeBad(buf[:n]))
+	case size != len(buf) || kind != kindEntry || len(payload) < 8 || binary.BigEndian.Uint64(payload) != i:
+		return fmt.Errorf("%w: entry %d, %s, byte offset %d: the record there is not that entry", ErrChecksum, i, at.seg.path, at.off)
+	}
+	if err := decodeLog(payload[8:], out); err != nil {
 		return fmt.Errorf("raftwal: entry %d: %w", i, err)
 	}
 	out.Index = i
@@ -248,17 +318,24 @@ func (l *Log) StoreLogs(entries []*raft.Log) error {
 			return fmt.Errorf("%w: index %d after %d", ErrNotContiguous, entries[k].Index, entries[k-1].Index)
 		}
 	}
+	if last := entries[len(entries)-1].Index; last >= maxIndex {
+		return fmt.Errorf("%w: index %d (the log holds indexes below %d)", ErrUnsupported, last, maxIndex)
+	}
+	size := markerSize
 	for _, e := range entries {
-		if n := 8 + len(e.Data) + len(e.Extensions) + 32; n > maxRecord {
+		n := 8 + len(e.Data) + len(e.Extensions) + 32
+		if n > maxRecord {
 			return fmt.Errorf("%w: entry %d is %d bytes, the limit is %d", ErrTooLarge, e.Index, n, maxRecord)
 		}
+		size += headerSize + n
 	}
 	gap := !empty && entries[0].Index > last+1
 	if err := l.rotateIfFull(); err != nil {
 		return err
 	}
 	s := l.segs[len(l.segs)-1]
-	var buf, payload []byte
+	var payload []byte
+	buf := make([]byte, markerSize, size+markerSize) // the write's header, filled by write
 	if gap {
 		buf = appendRecord(buf, kindDelete, deletePayload(first, last))
 	}
@@ -266,8 +343,9 @@ func (l *Log) StoreLogs(entries []*raft.Log) error {
 	for k, e := range entries {
 		payload = binary.BigEndian.AppendUint64(payload[:0], e.Index)
 		payload = encodeLog(payload, e)
-		offs[k] = loc{seg: s, off: s.size + int64(len(buf)) + headerSize + 8, n: len(payload) - 8}
+		at := len(buf)
 		buf = appendRecord(buf, kindEntry, payload)
+		offs[k] = loc{seg: s, off: s.size + int64(at), n: len(buf) - at}
 	}
 	if err := l.write(s, buf); err != nil {
 		return err
@@ -304,15 +382,19 @@ func (l *Log) DeleteRange(min, max uint64) error {
 	}
 	l.mu.RLock()
 	err := l.idx.checkDelete(min, max)
+	none := l.idx.empty() || min > l.idx.last || max < l.idx.first
 	l.mu.RUnlock()
-	if err != nil {
+	if err != nil || none {
+		// Nothing to delete, nothing to write (and a record of one index
+		// from markerTag on would read as a write header).
 		return err
 	}
 	if err := l.rotateIfFull(); err != nil {
 		return err
 	}
 	s := l.segs[len(l.segs)-1]
-	if err := l.write(s, appendRecord(nil, kindDelete, deletePayload(min, max))); err != nil {
+	buf := appendRecord(make([]byte, markerSize, 2*markerSize), kindDelete, deletePayload(min, max))
+	if err := l.write(s, buf); err != nil {
 		return err
 	}
 	l.mu.Lock()
@@ -322,17 +404,19 @@ func (l *Log) DeleteRange(min, max uint64) error {
 	return nil
 }
 
-// write appends buf to s and syncs it. A failed write or sync leaves the
-// file in an unknown state (and a failed fdatasync cannot be retried
-// safely), so the log refuses every later write until it is reopened,
-// which replays only intact records.
+// write fills in the write header that buf starts with, appends buf to s
+// with one write and syncs it. A failed write or sync leaves the file in
+// an unknown state (and a failed fdatasync cannot be retried safely), so
+// the log refuses every later write until it is reopened, which replays
+// only intact records.
 func (l *Log) write(s *segment, buf []byte) error {
+	putMarker(buf, len(buf))
 	if _, err := s.f.WriteAt(buf, s.size); err != nil {
 		return l.fail(fmt.Errorf("raftwal: append: %w", err))
 	}
 	if !l.opts.NoSync {
 		t := time.Now()
-		if err := datasync(s.f); err != nil {
+		if err := s.f.Datasync(); err != nil {
 			return l.fail(fmt.Errorf("raftwal: sync: %w", err))
 		}
 		l.lastSync = time.Since(t)
@@ -369,7 +453,7 @@ func (l *Log) rotateIfFull() error {
 	if cur.size < l.opts.SegmentBytes {
 		return nil
 	}
-	s, err := createSegment(l.dir, cur.seq+1, l.opts.NoSync)
+	s, err := createSegment(l.fs, l.dir, cur.seq+1, l.opts.NoSync)
 	if err != nil {
 		return l.fail(fmt.Errorf("raftwal: new segment: %w", err))
 	}
@@ -394,10 +478,10 @@ func (l *Log) dropSegments() {
 	l.mu.Unlock()
 	removed := 0
 	for _, s := range drop {
-		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := l.fs.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
-		if !l.opts.NoSync && syncDir(l.dir) != nil {
+		if !l.opts.NoSync && l.fs.SyncDir(l.dir) != nil {
 			break
 		}
 		s.f.Close()

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -162,13 +164,13 @@ func TestSegments(t *testing.T) {
 		m.terms[i] = 1
 	}
 	m.first, m.last = 1, 200
-	before, _ := listSegments(dir)
+	before, _ := listSegments(osFS{}, dir)
 	bytesBefore := l.Bytes()
 	if err := l.DeleteRange(1, 150); err != nil {
 		t.Fatal(err)
 	}
 	m.first = 151
-	after, _ := listSegments(dir)
+	after, _ := listSegments(osFS{}, dir)
 	if len(before) < 10 || len(after) >= len(before)/2 {
 		t.Fatalf("segments: %d before compaction, %d after", len(before), len(after))
 	}
@@ -321,9 +323,19 @@ func tornTail(t *testing.T, seed uint64) {
 			if err := os.WriteFile(filepath.Join(cdir, filepath.Base(seg.path)), tail, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cl, err := Open(cdir, Options{NoSync: true})
+			var logged bytes.Buffer
+			cl, err := Open(cdir, Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 			if err != nil {
 				t.Fatalf("cut at %d (+%d zeros): %v", cut, pad, err)
+			}
+			// Whatever is cut is said, with the segment and the bytes.
+			size := int64(len(tail))
+			cl.wmu.Lock()
+			kept := cl.segs[len(cl.segs)-1].size
+			cl.wmu.Unlock()
+			if msg := logged.String(); kept < size && !(strings.Contains(msg, "torn final write") && strings.Contains(msg, filepath.Base(seg.path)) && strings.Contains(msg, fmt.Sprintf("bytes=%d", size-kept))) ||
+				kept == size && msg != "" {
+				t.Fatalf("cut at %d (+%d zeros): kept %d of %d bytes, logged %q", cut, pad, kept, size, msg)
 			}
 			got := readModel(t, cl)
 			// A deletion is one record: all or nothing. An append of k
@@ -357,7 +369,7 @@ func TestCorruptEarlierSegment(t *testing.T) {
 		}
 	}
 	l.Close()
-	seqs, _ := listSegments(dir)
+	seqs, _ := listSegments(osFS{}, dir)
 	if len(seqs) < 2 {
 		t.Fatalf("want several segments, got %d", len(seqs))
 	}
@@ -382,12 +394,15 @@ func FuzzReplay(f *testing.F) {
 	f.Add(seed)
 	f.Add(seed[:len(seed)-3])
 	f.Add([]byte{})
+	written := writtenSegment(f)
+	f.Add(written)
+	f.Add(written[:len(written)-40])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		dir := t.TempDir()
 		if err := os.WriteFile(segmentPath(dir, 1), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		l, err := Open(dir, Options{NoSync: true})
+		l, err := Open(dir, Options{NoSync: true, Logger: quiet})
 		if err != nil {
 			return
 		}
@@ -409,6 +424,34 @@ func FuzzReplay(f *testing.F) {
 			}
 		}
 	})
+}
+
+// writtenSegment is a segment as the log writes it: appends, a gap, a
+// compaction and a suffix truncation.
+func writtenSegment(tb testing.TB) []byte {
+	dir := tb.TempDir()
+	l, err := Open(dir, Options{NoSync: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, step := range []func() error{
+		func() error { return l.StoreLogs(entries(1, 4, 1)) },
+		func() error { return l.StoreLog(entry(5, 2)) },
+		func() error { return l.DeleteRange(1, 2) },
+		func() error { return l.DeleteRange(5, 5) },
+		func() error { return l.StoreLogs(entries(9, 10, 3)) },
+		func() error { return l.StoreLogs(entries(11, 11, 3)) },
+	} {
+		if err := step(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	l.Close()
+	b, err := os.ReadFile(segmentPath(dir, 1))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }
 
 func indexBytes(i uint64) []byte {
