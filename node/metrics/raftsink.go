@@ -2,8 +2,11 @@ package metrics
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -26,15 +29,17 @@ func InstallRaftSink(m *Metrics) error {
 	if m == nil {
 		return nil
 	}
-	cfg := gometrics.DefaultConfig("sessionraft")
+	// No service name: go-metrics would prepend it to every key with an
+	// allocation per call; the sink adds the sessionraft_ prefix itself.
+	cfg := gometrics.DefaultConfig("")
 	cfg.EnableHostname = false       // the scraper labels the instance
 	cfg.EnableHostnameLabel = false  //
 	cfg.EnableRuntimeMetrics = false // the Go collector reports these
 	cfg.TimerGranularity = time.Millisecond
-	// raft.net.* times every RPC four ways (decode, enqueue, respond,
-	// type): the costliest of raft's metrics, and the request and
-	// append histograms here already cover what they show.
-	cfg.BlockedPrefixes = []string{"sessionraft.raft.net."}
+	// No go-metrics filter: with one, every call joins its key and
+	// searches a radix tree before the sink sees it (half of the cost of
+	// a call in BenchmarkRaftMetric); the sink drops what it does not
+	// want from its own cache instead (blocked).
 	if _, err := gometrics.NewGlobal(cfg, newRaftSink(m.reg)); err != nil {
 		return fmt.Errorf("raft metrics sink: %w", err)
 	}
@@ -45,12 +50,13 @@ func InstallRaftSink(m *Metrics) error {
 // metric is registered on first use; go-metrics names are bounded (raft
 // and memberlist use fixed names; their labels are peer ids).
 type raftSink struct {
-	reg  prometheus.Registerer
-	mu   sync.Mutex
-	vecs sync.Map // flattened go-metrics key -> *sinkMetric
+	reg   prometheus.Registerer
+	mu    sync.Mutex                             // serialises registration
+	cache atomic.Pointer[map[uint64]*sinkMetric] // keyHash -> collector
 }
 
 type sinkMetric struct {
+	key    []string // the go-metrics key
 	kind   sinkKind
 	raw    []string // label names as go-metrics gave them
 	labels []string // label names, in go-metrics' order
@@ -116,26 +122,55 @@ func snake(key []string) string {
 	return b.String()
 }
 
+// keyHash is FNV-1a over a go-metrics key's parts: the cache is looked up
+// on every raft metric call, and joining the parts into a string would
+// allocate each time.
+func keyHash(key []string) uint64 {
+	h := uint64(14695981039346656037)
+	for _, part := range key {
+		for i := 0; i < len(part); i++ {
+			h ^= uint64(part[i])
+			h *= 1099511628211
+		}
+		h ^= '.'
+		h *= 1099511628211
+	}
+	return h
+}
+
+// lookup finds key's collector in the copy-on-write cache, without locks
+// or allocation; a hash collision is caught by comparing the parts.
+func (s *raftSink) lookup(key []string) (*sinkMetric, bool) {
+	m := s.cache.Load()
+	if m == nil {
+		return nil, false
+	}
+	sm, ok := (*m)[keyHash(key)]
+	if !ok || !slices.Equal(sm.key, key) {
+		return nil, false
+	}
+	return sm, true
+}
+
 // metric returns the collector for key and label names, registering it on
 // first use; nil if the name was registered with other labels or refused.
 func (s *raftSink) metric(kind sinkKind, key []string, labels []gometrics.Label) *sinkMetric {
-	flat := strings.Join(key, ".")
-	if v, ok := s.vecs.Load(flat); ok {
-		return v.(*sinkMetric).fits(kind, labels)
+	if sm, ok := s.lookup(key); ok {
+		return sm.fits(kind, labels)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v, ok := s.vecs.Load(flat); ok {
-		return v.(*sinkMetric).fits(kind, labels)
+	if sm, ok := s.lookup(key); ok {
+		return sm.fits(kind, labels)
 	}
-	// key[0] is go-metrics' service name, "sessionraft".
-	base := snake(key[1:])
+	flat := strings.Join(key, ".")
+	base := snake(key)
 	names, raw := make([]string, len(labels)), make([]string, len(labels))
 	for i, l := range labels {
 		names[i], raw[i] = snake([]string{l.Name}), l.Name
 	}
-	help := fmt.Sprintf("hashicorp go-metrics %s (all raft groups of this node).", strings.Join(key[1:], "."))
-	sm := &sinkMetric{kind: kind, raw: raw, labels: names, scale: 1}
+	help := fmt.Sprintf("hashicorp go-metrics %s (all raft groups of this node).", flat)
+	sm := &sinkMetric{key: slices.Clone(key), kind: kind, raw: raw, labels: names, scale: 1}
 	var c prometheus.Collector
 	switch kind {
 	case kindGauge:
@@ -165,12 +200,20 @@ func (s *raftSink) metric(kind sinkKind, key []string, labels []gometrics.Label)
 		sm.hist = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "sessionraft", Name: name, Help: help, Buckets: buckets}, names)
 		c = sm.hist
 	}
-	if err := s.reg.Register(c); err != nil {
+	if blocked(flat) {
+		sm.kind = -1
+	} else if err := s.reg.Register(c); err != nil {
 		sm.kind = -1 // a clash with one of ours: leave raft's out
 	}
-	s.vecs.Store(flat, sm)
+	s.store(sm)
 	return sm.fits(kind, labels)
 }
+
+// blocked says which go-metrics the sink leaves out: raft.net.* times
+// every RPC four ways (decode, enqueue, respond, type), the costliest of
+// raft's metrics, and the request and append histograms already cover
+// what they show.
+func blocked(flat string) bool { return strings.HasPrefix(flat, "raft.net.") }
 
 // fits returns sm if a value of kind with labels can go to it: go-metrics
 // does not promise one kind and one label set per name.
@@ -228,3 +271,14 @@ func (s *raftSink) AddSampleWithLabels(key []string, val float32, labels []gomet
 }
 
 var _ gometrics.MetricSink = (*raftSink)(nil)
+
+// store adds sm to the cache (under mu): a new map, so readers never
+// lock. go-metrics names are few, so copies are rare and small.
+func (s *raftSink) store(sm *sinkMetric) {
+	next := map[uint64]*sinkMetric{}
+	if old := s.cache.Load(); old != nil {
+		maps.Copy(next, *old)
+	}
+	next[keyHash(sm.key)] = sm
+	s.cache.Store(&next)
+}

@@ -15,16 +15,16 @@ import (
 func TestRaftSinkNames(t *testing.T) {
 	m := New(nil)
 	s := newRaftSink(m.reg)
-	s.AddSample([]string{"sessionraft", "raft", "commitTime"}, 2) // ms
-	s.IncrCounter([]string{"sessionraft", "raft", "apply"}, 3)
-	s.SetGauge([]string{"sessionraft", "raft", "fsm", "lastRestoreDuration"}, 1500)
-	s.AddSample([]string{"sessionraft", "raft", "fsm", "applyBatchNum"}, 7)
+	s.AddSample([]string{"raft", "commitTime"}, 2) // ms
+	s.IncrCounter([]string{"raft", "apply"}, 3)
+	s.SetGauge([]string{"raft", "fsm", "lastRestoreDuration"}, 1500)
+	s.AddSample([]string{"raft", "fsm", "applyBatchNum"}, 7)
 	peer := []gometrics.Label{{Name: "peer_id", Value: "n2"}}
-	s.AddSampleWithLabels([]string{"sessionraft", "raft", "replication", "appendEntries", "rpc"}, 1, peer)
-	s.IncrCounter([]string{"sessionraft", "raft", "commitTime"}, 1)                         // other kind: dropped
-	s.AddSampleWithLabels([]string{"sessionraft", "raft", "commitTime"}, 1, peer)           // other labels: dropped
-	s.IncrCounter([]string{"sessionraft", "raft", "apply"}, -1)                             // counters only go up
-	s.IncrCounterWithLabels([]string{"sessionraft", "memberlist", "udp", "sent"}, 100, nil) // bytes
+	s.AddSampleWithLabels([]string{"raft", "replication", "appendEntries", "rpc"}, 1, peer)
+	s.IncrCounter([]string{"raft", "commitTime"}, 1)                         // other kind: dropped
+	s.AddSampleWithLabels([]string{"raft", "commitTime"}, 1, peer)           // other labels: dropped
+	s.IncrCounter([]string{"raft", "apply"}, -1)                             // counters only go up
+	s.IncrCounterWithLabels([]string{"memberlist", "udp", "sent"}, 100, nil) // bytes
 
 	fams, err := m.reg.Gather()
 	if err != nil {
