@@ -64,6 +64,11 @@ type sinkMetric struct {
 	gauge  *prometheus.GaugeVec
 	count  *prometheus.CounterVec
 	hist   *prometheus.HistogramVec
+	// The series of a metric without labels, resolved once: most of
+	// raft's calls have none, and a Vec lookup hashes on every call.
+	gauge0 prometheus.Gauge
+	count0 prometheus.Counter
+	hist0  prometheus.Observer
 }
 
 func newRaftSink(reg prometheus.Registerer) *raftSink { return &raftSink{reg: reg} }
@@ -204,6 +209,15 @@ func (s *raftSink) metric(kind sinkKind, key []string, labels []gometrics.Label)
 		sm.kind = -1
 	} else if err := s.reg.Register(c); err != nil {
 		sm.kind = -1 // a clash with one of ours: leave raft's out
+	} else if len(names) == 0 {
+		switch kind {
+		case kindGauge:
+			sm.gauge0 = sm.gauge.WithLabelValues()
+		case kindCounter:
+			sm.count0 = sm.count.WithLabelValues()
+		case kindSample:
+			sm.hist0 = sm.hist.WithLabelValues()
+		}
 	}
 	s.store(sm)
 	return sm.fits(kind, labels)
@@ -243,7 +257,11 @@ func values(labels []gometrics.Label) []string {
 func (s *raftSink) SetGauge(key []string, val float32) { s.SetGaugeWithLabels(key, val, nil) }
 
 func (s *raftSink) SetGaugeWithLabels(key []string, val float32, labels []gometrics.Label) {
-	if sm := s.metric(kindGauge, key, labels); sm != nil {
+	if sm := s.metric(kindGauge, key, labels); sm == nil {
+		return
+	} else if sm.gauge0 != nil {
+		sm.gauge0.Set(float64(val) * sm.scale)
+	} else {
 		sm.gauge.WithLabelValues(values(labels)...).Set(float64(val) * sm.scale)
 	}
 }
@@ -257,7 +275,11 @@ func (s *raftSink) IncrCounterWithLabels(key []string, val float32, labels []gom
 	if val < 0 {
 		return // a Prometheus counter only goes up
 	}
-	if sm := s.metric(kindCounter, key, labels); sm != nil {
+	if sm := s.metric(kindCounter, key, labels); sm == nil {
+		return
+	} else if sm.count0 != nil {
+		sm.count0.Add(float64(val))
+	} else {
 		sm.count.WithLabelValues(values(labels)...).Add(float64(val))
 	}
 }
@@ -265,7 +287,11 @@ func (s *raftSink) IncrCounterWithLabels(key []string, val float32, labels []gom
 func (s *raftSink) AddSample(key []string, val float32) { s.AddSampleWithLabels(key, val, nil) }
 
 func (s *raftSink) AddSampleWithLabels(key []string, val float32, labels []gometrics.Label) {
-	if sm := s.metric(kindSample, key, labels); sm != nil {
+	if sm := s.metric(kindSample, key, labels); sm == nil {
+		return
+	} else if sm.hist0 != nil {
+		sm.hist0.Observe(float64(val) * sm.scale)
+	} else {
 		sm.hist.WithLabelValues(values(labels)...).Observe(float64(val) * sm.scale)
 	}
 }
