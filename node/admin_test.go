@@ -183,7 +183,17 @@ func TestAdminEndpoints(t *testing.T) {
 		}
 		return fmt.Errorf("none")
 	})
+	// A linearizable GET on the ready leader takes the deferred fast
+	// path (getnow.go), completed by the shared leadership round: it is
+	// counted too.
+	lin := map[string]string{"command": "SESSION.GET", "consistency": "linearizable"}
+	lb, _ := scrapeNode(t, cl[leader])
+	linBefore, _ := metricSum(lb, "sessionraft_request_duration_seconds", lin)
+	mustOK(t, c.client(leader), "SESSION.GET", id)
 	lf, _ := scrapeNode(t, cl[leader])
+	if got, _ := metricSum(lf, "sessionraft_request_duration_seconds", lin); got != linBefore+1 {
+		t.Errorf("leader's linearizable GETs went from %v to %v after one deferred read", linBefore, got)
+	}
 	for _, f := range []string{"sessionraft_batch_commands", "sessionraft_log_append_seconds", "sessionraft_log_fdatasync_seconds"} {
 		if got, _ := metricSum(lf, f, nil); got < 1 {
 			t.Errorf("leader %s: %s = %v after a write", cl[leader].cfg.ID, f, got)
