@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessionraft/sessionraft/internal/testcluster"
+	"github.com/sessionraft/sessionraft/internal/testcluster/netns"
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
@@ -21,6 +22,9 @@ type ClusterConfig struct {
 	MaxStaleness    time.Duration // server --max-staleness (1s)
 	RequestTimeout  time.Duration // server --request-timeout (2s)
 	ExtraArgs       []string      // more server flags (later flags win)
+	// Lab, if set, puts each node in its own network namespace of the lab
+	// (-net netns): the caller runs on the lab's client host.
+	Lab *netns.Lab
 }
 
 func (c *ClusterConfig) defaults() {
@@ -64,7 +68,8 @@ type Cluster struct {
 	Cfg   ClusterConfig
 	Nodes []*Node
 
-	tc *testcluster.Cluster
+	tc  *testcluster.Cluster
+	lab *netns.Lab // nil on loopback
 
 	mu    sync.Mutex
 	admin map[*Node]*resp.Client
@@ -75,8 +80,8 @@ type Cluster struct {
 // until each group has a leader.
 func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	cfg.defaults()
-	c := &Cluster{Cfg: cfg, admin: map[*Node]*resp.Client{}}
-	tc, err := testcluster.Start(testcluster.Options{
+	c := &Cluster{Cfg: cfg, admin: map[*Node]*resp.Client{}, lab: cfg.Lab}
+	opts := testcluster.Options{
 		Nodes:        cfg.Nodes,
 		Dir:          cfg.Dir,
 		Binary:       cfg.Binary,
@@ -90,7 +95,11 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 			defer c.mu.Unlock()
 			c.exits = append(c.exits, fmt.Sprintf("%s (pid %d): %v", n.ID, n.Pid(), err))
 		},
-	})
+	}
+	if cfg.Lab != nil {
+		opts.Hosts = cfg.Lab
+	}
+	tc, err := testcluster.Start(opts)
 	if err != nil {
 		return nil, err
 	}

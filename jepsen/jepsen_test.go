@@ -13,6 +13,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	ChildMain() // the clients' side of a -net netns run (netns_test.go)
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		testcluster.Cleanup()
 		os.Exit(code)
@@ -47,12 +48,20 @@ func outDir(t *testing.T) string {
 
 func run(t *testing.T, cfg RunConfig) *Result {
 	t.Helper()
-	cfg.Binary = binary(t)
 	cfg.Dir = t.TempDir()
+	return runIn(t, cfg)
+}
+
+// runIn is run in cfg.Dir.
+func runIn(t *testing.T, cfg RunConfig) *Result {
+	t.Helper()
+	cfg.Binary = binary(t)
 	if cfg.OutDir == "" {
 		cfg.OutDir = outDir(t)
 	}
-	cfg.Logf = t.Logf
+	if cfg.Logf == nil {
+		cfg.Logf = t.Logf
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Duration+3*time.Minute)
 	defer cancel()
 	res, err := Run(ctx, cfg)

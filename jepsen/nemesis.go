@@ -19,7 +19,8 @@ type Nemesis interface {
 }
 
 // NewNemesis returns a nemesis by name: partition, partition-leader,
-// majorities-ring, kill, pause, clock, skew-followers, transfer, none.
+// majorities-ring, kill, pause, clock, skew-followers, transfer, none, and
+// (kernel faults, -net netns only) loss and blackhole.
 // skew bounds the clock nemesis's offsets.
 func NewNemesis(name string, skew time.Duration) (Nemesis, error) {
 	switch name {
@@ -42,10 +43,14 @@ func NewNemesis(name string, skew time.Duration) (Nemesis, error) {
 		return skewFollowersNemesis{behind: 5 * time.Second}, nil
 	case "transfer":
 		return transferNemesis{}, nil
+	case "loss":
+		return lossNemesis{}, nil
+	case "blackhole":
+		return blackholeNemesis{}, nil
 	case "none":
 		return noNemesis{}, nil
 	}
-	return nil, fmt.Errorf("unknown nemesis %q (partition, partition-leader, majorities-ring, kill, pause, clock, skew-followers, transfer, none)", name)
+	return nil, fmt.Errorf("unknown nemesis %q (partition, partition-leader, majorities-ring, kill, pause, clock, skew-followers, transfer, none; with -net netns also loss, blackhole)", name)
 }
 
 const adminTimeout = time.Second
@@ -76,10 +81,12 @@ func (noNemesis) Stop(context.Context, *Cluster) (string, error)  { return "noth
 
 // ---------------------------------------------------------------- partition
 
-// partitionNemesis cuts raft traffic (and forwarding) with the test-mode
-// DEBUG.FAULT hook in each node's mux. Client traffic and gossip are not
-// cut: clients reach every node, as in a real partition between servers.
-// With leaderOnly ("partition-leader") it always isolates a leader.
+// partitionNemesis cuts links between nodes (cutLinks): on loopback raft
+// traffic and forwarding, through the test-mode DEBUG.FAULT hook in each
+// node's mux; with a lab (-net netns) every port, gossip included, by
+// nftables rules in the nodes' namespaces. Client traffic is not cut:
+// clients reach every node, as in a real partition between servers. With
+// leaderOnly ("partition-leader") it always isolates a leader.
 type partitionNemesis struct{ leaderOnly bool }
 
 func (p partitionNemesis) Name() string {
@@ -96,6 +103,11 @@ func (p partitionNemesis) Start(ctx context.Context, c *Cluster) (string, error)
 	if p.leaderOnly {
 		mode = 0
 	}
+	// With a lab, a third of the partitions refuse (resets) and the rest
+	// drop silently, as most real partitions do.
+	reject := rand.IntN(3) == 0
+	how := cutMode(c, reject)
+	var cuts []cut
 	switch mode {
 	case 0, 1:
 		var minority []*Node
@@ -110,48 +122,29 @@ func (p partitionNemesis) Start(ctx context.Context, c *Cluster) (string, error)
 		for _, n := range minority {
 			in[n] = true
 		}
-		var errs []error
 		for _, a := range c.Nodes {
 			for _, b := range c.Nodes {
 				if in[a] != in[b] {
-					errs = append(errs, block(ctx, c, a, b, "both"))
+					cuts = append(cuts, cut{a, b, "both"})
 				}
 			}
 		}
-		return fmt.Sprintf("%s: %s | rest", desc, ids(minority)), errors.Join(errs...)
+		return fmt.Sprintf("%s (%s): %s | rest", desc, how, ids(minority)), c.cutLinks(ctx, cuts, reject)
 	default:
 		// One-way: x refuses connections one way with every other node.
 		x := leaderOrRandom(ctx, c)
 		dir := []string{"in", "out"}[rand.IntN(2)]
-		var errs []error
 		for _, b := range c.Nodes {
 			if b != x {
-				errs = append(errs, block(ctx, c, x, b, dir))
+				cuts = append(cuts, cut{x, b, dir})
 			}
 		}
-		return fmt.Sprintf("one-way: %s blocks %s connections", x.ID, dir), errors.Join(errs...)
+		return fmt.Sprintf("one-way (%s): %s blocks %s traffic", how, x.ID, dir), c.cutLinks(ctx, cuts, reject)
 	}
-}
-
-func block(ctx context.Context, c *Cluster, on, peer *Node, dir string) error {
-	if !on.Running() || on.Paused() {
-		return nil
-	}
-	_, err := c.Admin(ctx, on, adminTimeout, "DEBUG.FAULT", "BLOCK", peer.Raft, dir)
-	if err != nil {
-		return fmt.Errorf("%s: block %s: %w", on.ID, peer.ID, err)
-	}
-	return nil
 }
 
 func (partitionNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
-	var errs []error
-	for _, n := range live(c) {
-		if _, err := c.Admin(ctx, n, adminTimeout, "DEBUG.FAULT", "CLEAR"); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", n.ID, err))
-		}
-	}
-	return "healed", errors.Join(errs...)
+	return "healed", c.healLinks(ctx)
 }
 
 // ---------------------------------------------------------------- majorities ring
@@ -189,15 +182,16 @@ func (ringNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
 	}
 	ring := append([]*Node(nil), c.Nodes...)
 	rand.Shuffle(len(ring), func(i, j int) { ring[i], ring[j] = ring[j], ring[i] })
-	_, cuts := ringCuts(len(ring))
-	var errs []error
+	_, pairs := ringCuts(len(ring))
+	reject := rand.IntN(3) == 0
+	var cuts []cut
 	var parts []string
-	for _, p := range cuts {
+	for _, p := range pairs {
 		a, b := ring[p[0]], ring[p[1]]
-		errs = append(errs, block(ctx, c, a, b, "both"), block(ctx, c, b, a, "both"))
+		cuts = append(cuts, cut{a, b, "both"}, cut{b, a, "both"})
 		parts = append(parts, a.ID+"-"+b.ID)
 	}
-	return fmt.Sprintf("ring %s, cut %s", ids(ring), strings.Join(parts, " ")), errors.Join(errs...)
+	return fmt.Sprintf("ring %s, cut (%s) %s", ids(ring), cutMode(c, reject), strings.Join(parts, " ")), c.cutLinks(ctx, cuts, reject)
 }
 
 func (ringNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sessionraft/sessionraft/client"
+	"github.com/sessionraft/sessionraft/internal/testcluster/netns"
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
@@ -49,8 +50,23 @@ type RunConfig struct {
 	// TTLSlack widens the ttl checker's bound (the unsafe-expiry self-test
 	// allows for the log clock's replication lag on a skewed follower).
 	TTLSlack time.Duration
-	Logf     func(format string, args ...any)
+	// Net is where the nodes run: "loopback" (the default: processes on
+	// loopback ports, partitions simulated in the mux) or "netns" (each
+	// node in a network namespace of its own on a private bridge,
+	// faults cut by the kernel; Linux, root, ip and nft; see netrun.go).
+	Net  string
+	Logf func(format string, args ...any) `json:"-"`
+
+	// lab is the network of a netns run, set in the child process that
+	// runs the cluster and the clients inside it.
+	lab *netns.Lab
 }
+
+// Network modes (RunConfig.Net).
+const (
+	NetLoopback = "loopback"
+	NetNetns    = "netns"
+)
 
 func (c *RunConfig) defaults() {
 	if c.Nodes == 0 {
@@ -79,6 +95,9 @@ func (c *RunConfig) defaults() {
 	}
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
+	}
+	if c.Net == "" {
+		c.Net = NetLoopback
 	}
 }
 
@@ -150,9 +169,19 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 		if name == "majorities-ring" && cfg.Nodes < 5 {
 			return nil, fmt.Errorf("jepsen: majorities-ring needs at least 5 nodes, have %d", cfg.Nodes)
 		}
+		if (name == "loss" || name == "blackhole") && cfg.Net != NetNetns {
+			return nil, fmt.Errorf("jepsen: nemesis %s %w", name, errNeedsLab)
+		}
+	}
+	switch {
+	case cfg.Net == NetNetns && cfg.lab == nil:
+		// This process sets up the network; a child inside it runs the rest.
+		return runNetns(ctx, cfg)
+	case cfg.Net != NetNetns && cfg.Net != NetLoopback:
+		return nil, fmt.Errorf("jepsen: network %q: want %s or %s", cfg.Net, NetLoopback, NetNetns)
 	}
 	began := time.Now()
-	cl, err := StartCluster(ctx, ClusterConfig{Binary: cfg.Binary, Dir: cfg.Dir, Nodes: cfg.Nodes, MaxStaleness: cfg.MaxStaleness, ExtraArgs: cfg.ExtraArgs})
+	cl, err := StartCluster(ctx, ClusterConfig{Binary: cfg.Binary, Dir: cfg.Dir, Nodes: cfg.Nodes, MaxStaleness: cfg.MaxStaleness, ExtraArgs: cfg.ExtraArgs, Lab: cfg.lab})
 	if err != nil {
 		return nil, err
 	}
@@ -263,14 +292,21 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 	return res, nil
 }
 
-// schedule runs the nemeses until ctx ends: quiet, one random fault for
-// FaultFor, heal, and again.
+// schedule runs the nemeses until ctx ends: quiet, one fault for
+// FaultFor, heal, and again. The nemeses come in rounds, each once per
+// round in a random order, so that a short run still injects every kind.
 func schedule(ctx context.Context, cl *Cluster, nems []Nemesis, cfg RunConfig, logf func(string, ...any)) {
+	var round []Nemesis
 	for {
 		if !wait(ctx, cfg.QuietFor) {
 			return
 		}
-		n := nems[rand.IntN(len(nems))]
+		if len(round) == 0 {
+			round = append(round, nems...)
+			rand.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
+		}
+		n := round[0]
+		round = round[1:]
 		desc, err := n.Start(context.WithoutCancel(ctx), cl)
 		logf("%s start: %s%s", n.Name(), desc, errSuffix(err))
 		ok := wait(ctx, cfg.FaultFor)
@@ -510,9 +546,9 @@ func (r *Result) writeOut(cl *Cluster) error {
 
 // Summary prints the summary table.
 func (r *Result) Summary(w io.Writer) {
-	fmt.Fprintf(w, "workloads %s, nemeses %s, %d nodes, %v (elapsed %v)\n",
+	fmt.Fprintf(w, "workloads %s, nemeses %s, %d nodes, network %s, %v (elapsed %v)\n",
 		strings.Join(r.Config.Workloads, ","), strings.Join(orNone(r.Config.Nemeses), ","), r.Config.Nodes,
-		r.Config.Duration, r.Elapsed.Round(time.Second))
+		r.Config.Net, r.Config.Duration, r.Elapsed.Round(time.Second))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "workload\tops\tok\tfailed\tunknown")
 	var names []string

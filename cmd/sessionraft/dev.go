@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sessionraft/sessionraft/internal/testcluster/netns"
 )
 
 type devOptions struct {
@@ -28,6 +30,9 @@ type devOptions struct {
 	stopWait time.Duration
 	// pprofPort, when > 0, gives node i --pprof-addr 127.0.0.1:pprofPort+i.
 	pprofPort int
+	// netns puts every node in a network namespace of its own, on its own
+	// address (see dev_netns.go).
+	netns bool
 }
 
 func newDevCmd() *cobra.Command {
@@ -54,9 +59,18 @@ Every node's output is forwarded prefixed with its id ("n1 | ..."). Once all
 nodes answer and every raft group has a leader, the client addresses are
 printed. Ctrl-C stops every node (SIGTERM, then SIGKILL after 10s). A node
 that dies is reported and the others keep running; dev exits when none is
-left. Flags after "--" are passed to every node's "server" command.`,
+left. Flags after "--" are passed to every node's "server" command.
+
+With --netns (Linux, root, ip and nft), each node runs in a network namespace
+of its own, as on its own host: n1, n2, n3 listen on 10.213.7.11, .12, .13 with
+the same ports on each (base, base+100, base+200) and advertise those
+addresses. The hosts share a private bridge inside a namespace dev creates, and
+a clients' namespace (10.213.7.250) reaches them: dev prints the commands to
+use it, and one that cuts a node's network and one that heals it. Nothing is
+added to the host's own network; every namespace is removed on exit.`,
 		Example: `  sessionraft dev
-  sessionraft dev --fresh --base-port 9001 -- --log-level debug`,
+  sessionraft dev --fresh --base-port 9001 -- --log-level debug
+  sudo sessionraft dev --netns --fresh`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			extra := args
 			if at := cmd.ArgsLenAtDash(); at >= 0 {
@@ -79,6 +93,7 @@ left. Flags after "--" are passed to every node's "server" command.`,
 	durationVar(fs, &o.wait, "wait", "how long to wait for the cluster to be ready before saying it is not")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "nodes' log level: debug, info, warn or error")
 	fs.IntVar(&o.pprofPort, "pprof-base-port", 0, "serve net/http/pprof of node i on 127.0.0.1:port+i (0: off)")
+	fs.BoolVar(&o.netns, "netns", false, "run each node in its own network namespace, on its own address (Linux, root)")
 	return cmd
 }
 
@@ -114,21 +129,41 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 		return err
 	}
 
-	const host = "127.0.0.1"
+	// Catch signals before the first namespace or child exists, so that
+	// none is left behind.
+	sigCh := make(chan os.Signal, 4)
+	signal.Notify(sigCh, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigCh)
+
+	var lab *netns.Lab
+	if o.netns {
+		if lab, err = newDevLab(ctx, o.nodes, con); err != nil {
+			return err
+		}
+		defer closeDevLab(lab, con)
+	}
 	nodes := make([]*devNode, o.nodes)
 	for i := range nodes {
 		id := "n" + strconv.Itoa(i+1)
+		// On loopback the nodes share 127.0.0.1 and take ports base+i;
+		// in namespaces each has its own address and the same ports.
+		host, off := "127.0.0.1", i
+		if lab != nil {
+			host, off = lab.Nodes[i].IP, 0
+		}
 		nodes[i] = &devNode{
 			id:     id,
-			client: net.JoinHostPort(host, strconv.Itoa(o.basePort+i)),
-			raft:   net.JoinHostPort(host, strconv.Itoa(o.basePort+100+i)),
-			gossip: net.JoinHostPort(host, strconv.Itoa(o.basePort+200+i)),
-			http:   net.JoinHostPort(host, strconv.Itoa(o.basePort+300+i)),
+			client: net.JoinHostPort(host, strconv.Itoa(o.basePort+off)),
+			raft:   net.JoinHostPort(host, strconv.Itoa(o.basePort+100+off)),
+			gossip: net.JoinHostPort(host, strconv.Itoa(o.basePort+200+off)),
+			http:   net.JoinHostPort(host, strconv.Itoa(o.basePort+300+off)),
 			dir:    filepath.Join(dataDir, id),
 		}
 	}
-	if err := checkPortsFree(nodes); err != nil {
-		return err
+	if lab == nil {
+		if err := checkPortsFree(nodes); err != nil {
+			return err
+		}
 	}
 	for _, n := range nodes {
 		if o.fresh {
@@ -145,11 +180,6 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 	} else {
 		con.Printf("data directories under %s (kept across runs; --fresh wipes them)", dataDir)
 	}
-
-	// Catch signals before the first child exists so none is orphaned.
-	sigCh := make(chan os.Signal, 4)
-	signal.Notify(sigCh, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigCh)
 
 	for i, n := range nodes {
 		var join []string
@@ -175,11 +205,20 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 		if len(join) > 0 {
 			args = append(args, "--join", strings.Join(join, ","))
 		}
+		if lab != nil {
+			// As on a real host: bound to its address, and saying so.
+			args = append(args, "--advertise-client", n.client, "--advertise-raft", n.raft, "--advertise-gossip", n.gossip)
+		}
 		if o.pprofPort > 0 {
+			host, _, _ := net.SplitHostPort(n.client)
 			args = append(args, "--pprof-addr", net.JoinHostPort(host, strconv.Itoa(o.pprofPort+i)))
 		}
 		args = append(args, extra...)
-		c := exec.Command(exe, args...)
+		argv := append([]string{exe}, args...)
+		if lab != nil {
+			argv = netns.Command(lab.Nodes[i], argv...) // ip netns exec: the pid stays the server's
+		}
+		c := exec.Command(argv[0], argv[1:]...)
 		c.Env = os.Environ()
 		c.SysProcAttr = childProcAttr()
 		n.stdout = newPrefixWriter(con, con.out, n.id+" | ")
@@ -216,7 +255,12 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 	for i, n := range nodes {
 		addrs[i] = n.client
 	}
-	go pollReady(pollCtx, addrs, o.wait, readyCh)
+	query := func(ctx context.Context) []nodeStatus { return queryNodes(ctx, addrs, time.Second, false) }
+	if lab != nil {
+		// This process is not in the clients' namespace: ask from there.
+		query = func(ctx context.Context) []nodeStatus { return queryFromNS(ctx, lab.Client, exe, addrs) }
+	}
+	go pollReady(pollCtx, query, o.wait, readyCh)
 
 	alive := len(nodes)
 	for alive > 0 {
@@ -232,7 +276,9 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 			n.exited = true
 			con.Printf("%s (pid %d) exited unexpectedly: %s; %d node(s) still running", n.id, n.cmd.Process.Pid, e.state, alive)
 		case ev := <-readyCh:
-			if ev.ready {
+			if ev.ready && lab != nil {
+				con.Banner(netnsBanner(nodes, ev, lab, exe))
+			} else if ev.ready {
 				con.Banner(readyBanner(nodes, ev))
 			} else {
 				con.Printf("cluster NOT ready after %s: %s\n(still waiting; check the node logs above)", o.wait, ev.reason)
@@ -312,13 +358,13 @@ type readyEvent struct {
 // pollReady polls the nodes until the cluster is ready and sends one event
 // then. If the cluster is not ready after wait it sends a not-ready event
 // with the reason first and keeps polling.
-func pollReady(ctx context.Context, addrs []string, wait time.Duration, out chan<- readyEvent) {
+func pollReady(ctx context.Context, query func(context.Context) []nodeStatus, wait time.Duration, out chan<- readyEvent) {
 	start := time.Now()
 	warned := false
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		ok, why := clusterReady(queryNodes(ctx, addrs, time.Second, false))
+		ok, why := clusterReady(query(ctx))
 		if ctx.Err() != nil {
 			return
 		}

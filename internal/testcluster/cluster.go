@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -65,7 +67,29 @@ type Options struct {
 	// (Binary, Flags, NodeFlags, Sync, TestMode, LogLevel, OnExit) do not
 	// apply.
 	InProcess func(Spec) (io.Closer, error)
+	// Hosts, if set, puts every server process on a host of its own
+	// (for instance a network namespace, see package netns) instead of
+	// loopback ports of this one: node i listens on Hosts.IP(i) with the
+	// ports of HostPorts, advertises those addresses as a node on a real
+	// host would (--advertise-*), and is started with the command line
+	// Hosts.Command returns. The test process must be able to reach
+	// those addresses (run it on the clients' host). Not with InProcess.
+	Hosts Hosts
 }
+
+// Hosts places each node on a host of its own (Options.Hosts).
+type Hosts interface {
+	// IP is node i's (0-based) address: it listens and is reached there.
+	IP(i int) string
+	// Command returns the command line that runs argv on node i's host;
+	// its process must become argv's (exec), so that signals reach the
+	// server.
+	Command(i int, argv []string) []string
+}
+
+// HostPorts are the client, internal and gossip ports of every node with
+// Options.Hosts, the same on every host (as with "sessionraft dev").
+var HostPorts = [3]int{7001, 7101, 7201}
 
 // Cluster is a set of running sessionraft servers.
 type Cluster struct {
@@ -142,22 +166,35 @@ func Start(opts Options) (*Cluster, error) {
 
 func (c *Cluster) start() error {
 	n := c.opts.Nodes
-	ports, err := FreePorts(3 * n)
-	if err != nil {
-		return err
+	if c.opts.Hosts != nil && c.opts.InProcess != nil {
+		return errors.New("Options.Hosts is for server processes, not InProcess")
+	}
+	var ports []int
+	if c.opts.Hosts == nil {
+		var err error
+		if ports, err = FreePorts(3 * n); err != nil {
+			return err
+		}
 	}
 	for i := range n {
 		id := fmt.Sprint("n", i+1)
+		host, pc, pr, pg := "127.0.0.1", 0, 0, 0
+		if c.opts.Hosts != nil {
+			host, pc, pr, pg = c.opts.Hosts.IP(i), HostPorts[0], HostPorts[1], HostPorts[2]
+		} else {
+			pc, pr, pg = ports[3*i], ports[3*i+1], ports[3*i+2]
+		}
 		c.Nodes = append(c.Nodes, &Node{
 			Spec: Spec{
 				ID:              id,
-				Client:          fmt.Sprintf("127.0.0.1:%d", ports[3*i]),
-				Raft:            fmt.Sprintf("127.0.0.1:%d", ports[3*i+1]),
-				Gossip:          fmt.Sprintf("127.0.0.1:%d", ports[3*i+2]),
+				Client:          net.JoinHostPort(host, strconv.Itoa(pc)),
+				Raft:            net.JoinHostPort(host, strconv.Itoa(pr)),
+				Gossip:          net.JoinHostPort(host, strconv.Itoa(pg)),
 				DataDir:         filepath.Join(c.dir, id),
 				BootstrapExpect: n,
 			},
 			LogPath: filepath.Join(c.dir, id+".log"),
+			index:   i,
 		})
 	}
 	for _, nd := range c.Nodes {
@@ -212,6 +249,9 @@ func (c *Cluster) serverArgs(nd *Node) []string {
 		"--join", strings.Join(nd.Join, ","),
 		"--bootstrap-expect", fmt.Sprint(nd.BootstrapExpect),
 		"--log-level", c.opts.LogLevel,
+	}
+	if c.opts.Hosts != nil {
+		args = append(args, "--advertise-client", nd.Client, "--advertise-raft", nd.Raft, "--advertise-gossip", nd.Gossip)
 	}
 	if !c.opts.Sync {
 		args = append(args, "--no-sync")

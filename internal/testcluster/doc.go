@@ -1,10 +1,11 @@
 // Package testcluster runs real sessionraft clusters for tests: the one
 // harness of the module's integration tests, the cmd tests and the jepsen
 // fault-injection runs. Nodes are separate "sessionraft server" processes
-// on loopback ports, driven only through their command line and client
-// protocol (the package does not import node or fsm), or, for node's own
-// tests, servers started inside the test process by a function the test
-// passes (Options.InProcess).
+// on loopback ports (or each on a host of its own, Options.Hosts), driven
+// only through their command line and client protocol (the package does
+// not import node or fsm), or, for node's own tests, servers started
+// inside the test process by a function the test passes
+// (Options.InProcess).
 //
 // It provides:
 //
@@ -25,6 +26,12 @@
 //     addresses and data directory. Cluster.Pause and Cluster.Resume send
 //     SIGSTOP and SIGCONT; Cluster.DumpStacks sends SIGQUIT, for a
 //     post-mortem of a node that stopped answering.
+//   - Options.Hosts puts each server process on a host of its own
+//     instead of loopback: its own address (same ports on every host,
+//     HostPorts), --advertise-* set, started through a command wrapper.
+//     Subpackage netns provides such hosts: a lab of Linux network
+//     namespaces on a private bridge, with nftables faults (jepsen's
+//     -net netns mode and "sessionraft dev --netns").
 //   - Cluster.Tail returns the last lines of every node's log, for failure
 //     messages; Node.Log the whole of one.
 //   - Cluster.Stop kills every node and verifies that no process the

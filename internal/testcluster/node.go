@@ -14,7 +14,7 @@ import (
 // Spec is what a node is started with, the same for every incarnation.
 type Spec struct {
 	ID                   string // n1, n2, ...
-	Client, Raft, Gossip string // loopback addresses
+	Client, Raft, Gossip string // loopback addresses, or on its host (Options.Hosts)
 	DataDir              string
 	Join                 []string // the other nodes' gossip addresses
 	BootstrapExpect      int      // the cluster's size
@@ -27,7 +27,8 @@ type Node struct {
 	Spec
 	LogPath string // the output of every incarnation, with markers
 
-	args []string // a server process's command line
+	args  []string // a server process's command line
+	index int      // position in Cluster.Nodes
 
 	mu  sync.Mutex
 	inc *incarnation // the current (or last) one; nil before the first
@@ -72,7 +73,11 @@ func (c *Cluster) run(nd *Node) error {
 		return err
 	}
 	defer logf.Close() // the child has its own descriptor
-	cmd := exec.Command(c.bin, nd.args...)
+	argv := append([]string{c.bin}, nd.args...)
+	if c.opts.Hosts != nil {
+		argv = c.opts.Hosts.Command(nd.index, argv)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf // files: no copying goroutines
 	cmd.SysProcAttr = childProcAttr()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -253,5 +254,30 @@ func TestNodeLifecycle(t *testing.T) {
 	}
 	if err := c.Restart(victim); err == nil {
 		t.Error("Restart after Stop succeeded")
+	}
+}
+
+// hostsOf is a Hosts for argument tests: addresses of a /24, commands run
+// through a wrapper.
+type hostsOf string
+
+func (h hostsOf) IP(i int) string { return fmt.Sprintf("%s.%d", string(h), 11+i) }
+func (h hostsOf) Command(i int, argv []string) []string {
+	return append([]string{"wrap", fmt.Sprint("host", i)}, argv...)
+}
+
+// TestServerArgsHosts: with Options.Hosts a node advertises the addresses
+// it listens on, and InProcess is refused.
+func TestServerArgsHosts(t *testing.T) {
+	c := &Cluster{opts: Options{LogLevel: "warn", Hosts: hostsOf("10.9.9")}}
+	nd := &Node{Spec: Spec{ID: "n1", Client: "10.9.9.11:7001", Raft: "10.9.9.11:7101", Gossip: "10.9.9.11:7201", DataDir: "d", BootstrapExpect: 3}}
+	got := strings.Join(c.serverArgs(nd), " ")
+	if !strings.Contains(got, "--client-addr 10.9.9.11:7001 --raft-addr 10.9.9.11:7101 --gossip-addr 10.9.9.11:7201") ||
+		!strings.Contains(got, "--advertise-client 10.9.9.11:7001 --advertise-raft 10.9.9.11:7101 --advertise-gossip 10.9.9.11:7201") {
+		t.Errorf("args with Hosts: %s", got)
+	}
+	_, err := Start(Options{Hosts: hostsOf("10.9.9"), InProcess: func(Spec) (io.Closer, error) { return nil, errors.New("not called") }, Attempts: 1, Dir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "InProcess") {
+		t.Errorf("Start with Hosts and InProcess: %v", err)
 	}
 }

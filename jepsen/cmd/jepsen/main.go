@@ -1,6 +1,7 @@
 // Command jepsen runs sessionraft's fault-injection tests: a real cluster
-// of server processes on loopback, concurrent workloads, scheduled faults,
-// and checkers. See docs/jepsen.md.
+// of server processes on loopback (or, with -net netns, each in its own
+// network namespace), concurrent workloads, scheduled faults, and
+// checkers. See docs/jepsen.md.
 //
 //	go run ./jepsen/cmd/jepsen -workload register,set -nemesis partition,kill -time 10m -nodes 3 -out dir
 package main
@@ -21,9 +22,10 @@ import (
 )
 
 func main() {
+	jepsen.ChildMain() // with -net netns, the run re-executes this program inside the clients' namespace
 	var (
 		workloads = flag.String("workload", "register,set,ttl", "comma-separated workloads: register, set (with destroy/rotate), ttl")
-		nemeses   = flag.String("nemesis", "partition,kill,pause,clock", "comma-separated nemeses: partition, partition-leader, majorities-ring (5+ nodes), kill, pause, clock, skew-followers, transfer, none")
+		nemeses   = flag.String("nemesis", "partition,kill,pause,clock", "comma-separated nemeses: partition, partition-leader, majorities-ring (5+ nodes), kill, pause, clock, skew-followers, transfer, none; with -net netns also loss (packet loss) and blackhole")
 		dur       = flag.Duration("time", time.Minute, "how long to run the workloads")
 		nodes     = flag.Int("nodes", 3, "cluster size (3 or 5)")
 		out       = flag.String("out", "", "output directory: node data and logs, history, visualisation (default: a new temp dir)")
@@ -36,6 +38,7 @@ func main() {
 		unsafeExp = flag.Bool("unsafe-expiry", false, "turn on DEBUG.UNSAFE EXPIRY on every node, slow sweeping and balancing (use with -workload ttl -nemesis skew-followers: the ttl checker should fail)")
 		race      = flag.Bool("race", false, "build the server with -race")
 		each      = flag.Bool("each", false, "run every workload x nemesis combination separately, -time each")
+		network   = flag.String("net", jepsen.NetLoopback, "where the nodes run: loopback (partitions simulated in the mux) or netns (each node in its own network namespace on a private bridge, faults cut by nftables; Linux, root, ip and nft)")
 	)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -79,7 +82,7 @@ func main() {
 			Workloads: c.w, Nemeses: c.n, Duration: *dur, Nodes: *nodes,
 			Workers: *workers, Keys: *keys, ClockSkew: *skew,
 			FaultFor: *faultFor, QuietFor: *quietFor, Unsafe: *unsafe,
-			UnsafeExpiry: *unsafeExp, ExtraArgs: extra,
+			UnsafeExpiry: *unsafeExp, ExtraArgs: extra, Net: *network,
 			Logf: func(format string, args ...any) { log.Printf(format, args...) },
 		})
 		if err != nil {
