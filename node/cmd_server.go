@@ -1,15 +1,11 @@
 package node
 
 import (
-	"fmt"
-	"strings"
-	"time"
-
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
 // The server commands INFO and TOPOLOGY: this node's own view, answered
-// inline. COMMAND is in cmd_command.go.
+// inline. COMMAND is in cmd_command.go, INFO in info.go.
 
 // topology answers TOPOLOGY: this node's view of every group, with the
 // client address of each member so clients can route to leaders directly.
@@ -63,28 +59,4 @@ func (h *handler) topology(q request) {
 			r.WriteBool(m.Alive)
 		}
 	}
-}
-
-// info answers INFO in Redis's "# Section / key:value" text format.
-func (h *handler) info(q request) {
-	r := q.r
-	n := h.n
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Server\r\nsessionraft_version:%s\r\nnode_id:%s\r\nuptime_in_seconds:%d\r\nclient_addr:%s\r\nraft_addr:%s\r\n",
-		Version, n.cfg.ID, int64(time.Since(n.started).Seconds()), n.clientAddr, n.self.Raft)
-	fmt.Fprintf(&b, "\r\n# Clients\r\nconnected_clients:%d\r\n", n.respSrv.NumConns())
-	total := 0
-	sts := n.status()
-	for _, st := range sts {
-		total += st.Sessions
-	}
-	fmt.Fprintf(&b, "\r\n# Keyspace\r\nsessions:%d\r\n", total)
-	// The state's estimated size, which --max-memory bounds (memlimit.go).
-	fmt.Fprintf(&b, "\r\n# Memory\r\nused_memory_dataset:%d\r\nmaxmemory:%d\r\n", n.memoryUsage(), n.cfg.MaxMemory)
-	fmt.Fprintf(&b, "\r\n# Cluster\r\ngroups:%d\r\nmembers:%d\r\n", len(sts), len(n.members()))
-	for _, st := range sts {
-		fmt.Fprintf(&b, "group%d:role=%s,leader=%s,term=%d,commit_index=%d,applied_index=%d,last_contact_ms=%d,sessions=%d,read_rounds=%d,read_round_fallbacks=%d\r\n",
-			st.ID, st.Role, st.Leader, st.Term, st.Commit, st.Applied, durMS(st.LastContact), st.Sessions, st.ReadRounds, st.ReadFallbacks)
-	}
-	r.WriteBulkString(b.String())
 }

@@ -120,8 +120,9 @@ func (h *handler) get(q request) func(context.Context) {
 		writeErr(q.r, err)
 		return nil
 	}
+	q.st.obs.level = o.level
 	id, r := string(q.args[1]), q.r
-	if h.getNow(r, id, o, touch) {
+	if h.getNow(r, id, o, touch, q.st.obs) {
 		return nil
 	}
 	return func(ctx context.Context) { h.readGet(ctx, r, id, o, touch) }
@@ -326,6 +327,7 @@ func (h *handler) listRun(q request, args [][]byte, gids []int, la listArgs) fun
 		writeErr(q.r, err)
 		return nil
 	}
+	q.st.obs.level = o.level
 	subject, r := string(args[1]), q.r
 	return func(ctx context.Context) {
 		if err := h.n.lists.enter(ctx); err != nil {

@@ -306,8 +306,8 @@ func init() {
 			run: inline((*handler).command)},
 
 		// server: cmd_server.go
-		{name: "INFO", arity: -1, maxArgs: 2, flags: flagLocal, cats: catDangerous,
-			group: "server", syntax: "INFO [section]", summary: "Node, client and per-group raft status, in Redis's INFO text format.",
+		{name: "INFO", arity: -1, flags: flagLocal, cats: catDangerous,
+			group: "server", syntax: "INFO [section [section ...]]", summary: "Node, client, memory, stats, CPU and per-group raft status, in Redis's INFO text format.",
 			run: inline((*handler).info)},
 		{name: "TOPOLOGY", arity: 1, flags: flagLocal,
 			group: "server", syntax: "TOPOLOGY", summary: "This node's view of every group: leader, members and their client addresses, for routing.",

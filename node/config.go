@@ -95,6 +95,16 @@ type Config struct {
 	ClientTLS   *tls.Config
 	RequirePass string
 	ACLFile     string
+	// HTTPAddr, when set, is the admin HTTP port: /metrics, /health,
+	// /ready and the status page (package node/metrics). HTTPTLS, when
+	// set, serves it over TLS (the cluster's certificates when it has
+	// them).
+	HTTPAddr string
+	HTTPTLS  *tls.Config
+	// RaftLogLevel is the least level of raft's and memberlist's own log
+	// records (the zero value is info); sessionraft dev raises it to warn
+	// so a newcomer sees the cluster's own messages.
+	RaftLogLevel slog.Level
 
 	// TestMode enables fault-injection hooks. Never set in production.
 	TestMode bool
@@ -237,6 +247,11 @@ func (c *Config) Validate() error {
 	v.check(c.RESP.MaxInflight >= 0, "RESP.MaxInflight must be >= 0 (0: the default)")
 	v.check(c.RESP.MaxRunning >= 0, "RESP.MaxRunning must be >= 0 (0: the default)")
 	v.check(c.MaxMemory >= 0, "MaxMemory must be >= 0 (0: no quota)")
+	if c.HTTPAddr != "" {
+		if err := checkHostPort(c.HTTPAddr); err != nil {
+			v.addf("HTTPAddr %q: %v", c.HTTPAddr, err)
+		}
+	}
 
 	// Relations between fields.
 

@@ -18,9 +18,10 @@ import (
 // meta is what each node gossips about itself through memberlist.
 type meta struct {
 	ID     string `json:"id"`
-	Raft   string `json:"raft"`   // mux address: raft for every group + forwarding RPC
-	Client string `json:"client"` // RESP address
-	Groups int    `json:"groups"` // G; every node of a cluster must agree
+	Raft   string `json:"raft"`           // mux address: raft for every group + forwarding RPC
+	Client string `json:"client"`         // RESP address
+	Groups int    `json:"groups"`         // G; every node of a cluster must agree
+	HTTP   string `json:"http,omitempty"` // admin HTTP address (metrics, status page), if any
 	// State says the node holds raft state (it was bootstrapped or joined).
 	// bootstrap-expect refuses to bootstrap when any peer says so: a fresh
 	// node must never start a second cluster beside an existing one.
@@ -97,7 +98,7 @@ func (n *Node) startGossip() error {
 	}
 	mc.Delegate = gossipDelegate{n}
 	mc.Events = gossipEvents{n}
-	mc.LogOutput = &slogWriter{log: n.log.With("component", "memberlist")}
+	mc.LogOutput = &memberlistWriter{log: n.log.With("component", "memberlist"), level: n.cfg.RaftLogLevel}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return fmt.Errorf("memberlist: %w", err)

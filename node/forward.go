@@ -37,6 +37,7 @@ func levelCode(level string) byte {
 func (n *Node) forwardWrite(ctx context.Context, addr string, gid int, cmd *fsm.Command) (fsm.Result, error) {
 	payload := binary.AppendUvarint(nil, uint64(gid))
 	payload = fsm.AppendCommand(payload, cmd)
+	n.admin.met.Forwarded("write")
 	out, err := n.mux.Call(ctx, addr, rpcWrite, payload)
 	if err != nil {
 		return fsm.Result{}, translateCallErr(err, true)
@@ -56,6 +57,7 @@ func appendReadHeader(gid int, o readOpts, key string) []byte {
 }
 
 func (n *Node) forwardGet(ctx context.Context, addr string, gid int, id string, o readOpts) (*fsm.Record, error) {
+	n.admin.met.Forwarded("read")
 	out, err := n.mux.Call(ctx, addr, rpcGet, appendReadHeader(gid, o, id))
 	if err != nil {
 		return nil, translateCallErr(err, false)

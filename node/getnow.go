@@ -28,14 +28,14 @@ var errSessionNotFound = fmt.Errorf("%w: session not found", fsm.ErrNotFound)
 // leadership round, and reports whether it did; false leaves r untouched
 // for the general path. Whether the read may be answered is decided by the
 // read rules (read.go), as on the general path.
-func (h *handler) getNow(r *resp.Reply, id string, o readOpts, touch bool) bool {
+func (h *handler) getNow(r *resp.Reply, id string, o readOpts, touch bool, obs reqObs) bool {
 	n := h.n
 	if n.test.unsafeReads.Load() {
 		return false // the general path implements the test hook
 	}
 	g := n.groups[n.ring.Group(id)]
 	if o.level == wire.Linearizable {
-		return h.getDeferred(g, id, o, touch, r)
+		return h.getDeferred(g, id, o, touch, r, obs)
 	}
 	if g.weakRead(o) != nil {
 		return false // the general path waits, forwards or answers the error
@@ -49,12 +49,12 @@ func (h *handler) getNow(r *resp.Reply, id string, o readOpts, touch bool) bool 
 // starts after this join; linearizableRead judges the outcome. When it
 // says wait for the index or retry elsewhere, a goroutine finishes the
 // read (finishGet).
-func (h *handler) getDeferred(g *group, id string, o readOpts, touch bool, r *resp.Reply) bool {
+func (h *handler) getDeferred(g *group, id string, o readOpts, touch bool, r *resp.Reply, obs reqObs) bool {
 	ri, ok := g.readIndexNow()
 	if !ok {
 		return false
 	}
-	d := r.Defer()
+	d := observedDeferred{r.Defer(), obs} // its Done records the request
 	g.verifier.join(func(round error) {
 		v, err := g.linearizableRead(ri, round)
 		if v == readAnswer {
@@ -71,7 +71,7 @@ func (h *handler) getDeferred(g *group, id string, o readOpts, touch bool, r *re
 
 // finishGet completes a deferred linearizable read that the round could not
 // answer on the spot, as linearizableRead's verdict v says.
-func (h *handler) finishGet(d resp.Deferred, g *group, ri readIndex, v readVerdict, verr error, id string, o readOpts, touch bool) {
+func (h *handler) finishGet(d observedDeferred, g *group, ri readIndex, v readVerdict, verr error, id string, o readOpts, touch bool) {
 	defer d.Done()
 	ctx, cancel := context.WithTimeout(d.Context(), h.n.cfg.RequestTimeout)
 	defer cancel()

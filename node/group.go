@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,6 +126,7 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 		wg:      &g.wg,
 	}
 	g.rfsm = newRaftFSM(g.fsm, n.fatal)
+	g.rfsm.onSnapshot = n.admin.met.SnapshotFunc(strconv.Itoa(id))
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
@@ -139,6 +141,7 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 	rc.NotifyCh = g.notifyCh
 	rc.BatchApplyCh = true
 	rc.MaxAppendEntries = 256
+	rc.NoLegacyTelemetry = true // per-peer metric names; the labelled ones stay
 
 	// raft.NewRaft restores the latest snapshot (with the collector
 	// paused: raftFSM.Restore), then reads every log entry after it, all

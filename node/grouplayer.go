@@ -30,6 +30,9 @@ type groupLayer struct {
 	stable raft.StableStore
 	snaps  raft.SnapshotStore
 	peers  peerCaller
+	// followers notes followers' AppendEntries answers for the leader's
+	// lag figures (admin.go); nil on layers that do not track them.
+	followers *followerTrack
 	// pauseGCOpen keeps the collector paused over all of raft.NewRaft,
 	// which is worth it only while the log it reads is small (see
 	// newGroup); otherwise only the snapshot restore is paused.
@@ -92,7 +95,7 @@ func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	l.stable = store
 	// A log that cannot write stops the node: restarting replays what is
 	// intact, staying up would leave the group unable to append.
-	wal, err := openWAL(dir, store, cfg.NoSync, n.fatal, n.log.With("group", id))
+	wal, err := openWAL(dir, store, cfg.NoSync, n.fatal, n.log.With("group", id), n.admin.met.LogAppendFunc())
 	if err != nil {
 		store.Close()
 		return groupLayer{}, err
@@ -114,6 +117,7 @@ func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	})
 	// Closed in this order: the transport, the log, the bolt store.
 	l.closers = append([]io.Closer{trans}, l.closers...)
-	l.trans = noPipeline{trans}
+	l.followers = &followerTrack{}
+	l.trans = trackedTransport{noPipeline{trans}, l.followers}
 	return l, nil
 }

@@ -22,6 +22,9 @@ type handler struct{ n *Node }
 type connState struct {
 	opts readOpts // default read consistency and staleness bound
 	auth connAuth // who the connection is (auth.go)
+	// obs is the metrics observation of the request being dispatched; a
+	// command that defers its reply takes it along (reqobs.go).
+	obs reqObs
 }
 
 // Dispatch is the one place every request passes through, before and after
@@ -55,21 +58,28 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 		st = &connState{opts: readOpts{level: wire.Linearizable, maxStale: h.n.cfg.MaxStaleness}}
 		c.State = st
 	}
+	st.obs = h.startObs(cmd, st)
 	// Authentication and ACLs (auth.go). A forwarded request was checked
 	// here on the node that received it: the forwarding RPC is between
 	// cluster members and carries no user.
 	if err := h.authorize(st, cmd, args); err != nil {
 		writeErr(r, err)
+		st.obs.finish(r)
 		return nil
 	}
 	fn := cmd.run(h, request{c: c, args: args, r: r, st: st})
+	obs := st.obs // the command may have set its read level
 	if fn == nil {
-		return nil // answered inline, or deferred
+		if !r.Deferred() { // a deferred reply's holder records it
+			obs.finish(r)
+		}
+		return nil
 	}
 	return func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, h.n.cfg.RequestTimeout)
 		defer cancel()
 		fn(ctx)
+		obs.finish(r)
 	}
 }
 

@@ -144,14 +144,22 @@ func (g *group) confirmLeadership() error {
 	v, err := pollTerms(ctx, groupPoller{g}, term)
 	switch {
 	case err == nil && v == pollConfirmed:
+		g.n.admin.met.ReadRound("poll")
 		return nil
 	case err == nil && v == pollDeposed:
+		g.n.admin.met.ReadRound("failed")
 		// A later term exists: this node's reads must go to the new
 		// leader, which the caller's retry finds.
 		return fmt.Errorf("a voter is in a term after %d", term)
 	}
 	g.readFallbacks.Add(1)
-	return g.raft.Apply(fsm.EncodeBatch(&fsm.Batch{Time: g.n.now()}), cfg.RequestTimeout).Error()
+	err = g.raft.Apply(fsm.EncodeBatch(&fsm.Batch{Time: g.n.now()}), cfg.RequestTimeout).Error()
+	if err != nil {
+		g.n.admin.met.ReadRound("failed")
+	} else {
+		g.n.admin.met.ReadRound("fallback")
+	}
+	return err
 }
 
 // groupPoller polls a group's voters through its layer's peerCaller.

@@ -216,6 +216,7 @@ func (n *Node) forwardListPage(ctx context.Context, addr string, gid int, subjec
 	req = binary.AppendUvarint(req, uint64(limit))
 	req = binary.AppendUvarint(req, uint64(len(after)))
 	req = append(append(req, after...), subject...)
+	n.admin.met.Forwarded("read")
 	out, err := n.mux.Call(ctx, addr, rpcListPage, req)
 	if err != nil {
 		return fsm.Page{}, translateCallErr(err, false)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -20,8 +21,8 @@ import (
 // a log that ends where the bolt store ends means the copy finished (only
 // the deletion is redone); one that ends earlier is a copy cut short by a
 // crash, which is discarded and made again.
-func openWAL(dir string, bolt *raftboltdb.BoltStore, noSync bool, onFailure func(error), log *slog.Logger) (*raftwal.Log, error) {
-	wal, err := raftwal.Open(filepath.Join(dir, "wal"), raftwal.Options{NoSync: noSync, OnFailure: onFailure, Logger: log})
+func openWAL(dir string, bolt *raftboltdb.BoltStore, noSync bool, onFailure func(error), log *slog.Logger, onAppend func(total, sync time.Duration)) (*raftwal.Log, error) {
+	wal, err := raftwal.Open(filepath.Join(dir, "wal"), raftwal.Options{NoSync: noSync, OnFailure: onFailure, Logger: log, OnAppend: onAppend})
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func importCase(t *testing.T, partial uint64) {
 		}
 		w.Close()
 	}
-	wal, err := openWAL(dir, bolt, true, nil, nil)
+	wal, err := openWAL(dir, bolt, true, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func importCase(t *testing.T, partial uint64) {
 func TestImportBoltLogWithHole(t *testing.T) {
 	dir := t.TempDir()
 	bolt, _ := oldBoltLog(t, dir, 3, [2]uint64{1, 100}, [2]uint64{501, 510})
-	wal, err := openWAL(dir, bolt, true, nil, nil)
+	wal, err := openWAL(dir, bolt, true, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

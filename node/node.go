@@ -1,21 +1,16 @@
 package node
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/memberlist"
 
 	"github.com/sessionraft/sessionraft/transport/mux"
@@ -57,6 +52,8 @@ type Node struct {
 	auth  nodeAuth  // client port users and the failed-AUTH log (auth.go)
 	mem   memGuard  // the memory quota (memlimit.go)
 	lists listGate  // turns for building SESSION.LIST pages (list.go)
+
+	admin admin // metrics, admin HTTP port, leader changes (admin.go)
 
 	mu        sync.Mutex
 	fatalErr  error
@@ -133,10 +130,14 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		n.respLn = tls.NewListener(n.respLn, cfg.ClientTLS)
 	}
 	n.clientAddr = orDefault(cfg.AdvertiseClient, n.respLn.Addr().String())
+	if err = n.listenAdmin(); err != nil {
+		return nil, err
+	}
 	n.self = meta{
 		ID:     cfg.ID,
 		Raft:   orDefault(cfg.AdvertiseRaft, n.mux.Addr().String()),
 		Client: n.clientAddr,
+		HTTP:   n.advertisedHTTP(),
 		Groups: G,
 	}
 	for _, g := range n.groups {
@@ -162,6 +163,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	go func() { defer n.wg.Done(); n.joinLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.membershipLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.touch.loop(runCtx) }()
+	n.watchLeaders(runCtx)
 
 	n.respSrv = resp.NewServer(cfg.RESP, &handler{n: n}, n.log.With("component", "resp"))
 	n.wg.Add(1)
@@ -177,7 +179,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 // newNode is a node that has opened nothing yet.
 func newNode(cfg Config) *Node {
-	return &Node{
+	n := &Node{
 		cfg:            cfg,
 		log:            cfg.Logger.With("node", cfg.ID),
 		started:        time.Now(),
@@ -185,6 +187,8 @@ func newNode(cfg Config) *Node {
 		closing:        make(chan struct{}),
 		done:           make(chan struct{}),
 	}
+	n.newAdmin()
+	return n
 }
 
 // Close stops the node: client port first (no new requests), gossip, then
@@ -209,6 +213,7 @@ func (n *Node) shutdown() error {
 	} else if n.respLn != nil {
 		errs = append(errs, n.respLn.Close())
 	}
+	errs = append(errs, n.stopAdmin())
 	if n.ml != nil {
 		_ = n.ml.Leave(time.Second)
 		errs = append(errs, n.ml.Shutdown())
@@ -264,45 +269,3 @@ func (n *Node) group(gid int) (*group, error) {
 	}
 	return n.groups[gid], nil
 }
-
-// hclogger adapts raft's hclog output to slog.
-func (n *Node) hclogger(name string) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{
-		Name:        name,
-		Level:       hclog.Info,
-		Output:      &slogWriter{log: n.log.With("component", name)},
-		DisableTime: true,
-	})
-}
-
-// slogWriter forwards line-oriented log output of libraries (hclog,
-// memberlist's log.Logger) to slog, keeping the level the line names.
-type slogWriter struct {
-	log *slog.Logger
-	mu  sync.Mutex
-}
-
-func (w *slogWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	sc := bufio.NewScanner(bytes.NewReader(p))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		level := slog.LevelInfo
-		switch {
-		case strings.Contains(line, "[ERROR]") || strings.Contains(line, "[ERR]"):
-			level = slog.LevelError
-		case strings.Contains(line, "[WARN]"):
-			level = slog.LevelWarn
-		case strings.Contains(line, "[DEBUG]") || strings.Contains(line, "[TRACE]"):
-			level = slog.LevelDebug
-		}
-		w.log.Log(context.Background(), level, line)
-	}
-	return len(p), nil
-}
-
-var _ io.Writer = (*slogWriter)(nil)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -21,6 +22,9 @@ type raftFSM struct {
 	fatal func(error)
 
 	applied atomic.Uint64
+	// onSnapshot, if set, is told each persisted snapshot's duration and
+	// size (metrics).
+	onSnapshot func(d time.Duration, size int64)
 	// opening is true until raft.NewRaft has returned: a Restore then is
 	// the startup restore of the latest snapshot (see Restore).
 	opening atomic.Bool
@@ -78,7 +82,7 @@ func (r *raftFSM) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return snapshotAdapter{s}, nil
+	return snapshotAdapter{s, r.onSnapshot}, nil
 }
 
 // Restore implements raft.FSM, replacing the state whole.
@@ -122,14 +126,25 @@ func (r *raftFSM) waitApplied(ctx context.Context, index uint64) error {
 	}
 }
 
-type snapshotAdapter struct{ s *fsm.Snapshot }
+type snapshotAdapter struct {
+	s    *fsm.Snapshot
+	done func(d time.Duration, size int64) // metrics; nil without
+}
 
 func (a snapshotAdapter) Persist(sink raft.SnapshotSink) error {
-	if _, err := a.s.WriteTo(sink); err != nil {
+	start := time.Now()
+	size, err := a.s.WriteTo(sink)
+	if err != nil {
 		_ = sink.Cancel()
 		return err
 	}
-	return sink.Close()
+	if err := sink.Close(); err != nil {
+		return err
+	}
+	if a.done != nil {
+		a.done(time.Since(start), size)
+	}
+	return nil
 }
 
 func (a snapshotAdapter) Release() { a.s.Release() }

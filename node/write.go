@@ -114,6 +114,7 @@ func (g *group) submit(batch []*proposal) {
 	// than apply it differently: upgrade every node before the leaders.
 	data := fsm.EncodeBatch(&fsm.Batch{Time: g.n.now(), Flags: fsm.FlagForgetFailures, Cmds: cmds})
 	f := g.raft.Apply(data, time.Second)
+	g.n.admin.met.Batch(len(batch), len(data))
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()

@@ -24,6 +24,11 @@ type runResult struct {
 	P999      float64           `json:"p999_ms"`
 	Max       float64           `json:"max_ms"`
 	Mean      float64           `json:"mean_ms"`
+	// ServerCPU is the CPU seconds the target's servers used in the
+	// measured window; CPUPerOp that per operation, in microseconds.
+	// Absent when INFO could not be read.
+	ServerCPU float64 `json:"server_cpu_seconds,omitempty"`
+	CPUPerOp  float64 `json:"server_cpu_us_per_op,omitempty"`
 	hist      *histogram
 }
 
@@ -76,6 +81,8 @@ func runPhase(ctx context.Context, t benchTarget, p phase, keys []string, o benc
 	}
 	var endMu sync.Mutex
 	lastEnd := start
+	cpu, closeCPU := watchCPU(ctx, t, winStart, winEnd, isLoad)
+	defer closeCPU()
 
 	var wg sync.WaitGroup
 	for i, w := range workers {
@@ -111,6 +118,7 @@ func runPhase(ctx context.Context, t benchTarget, p phase, keys []string, o benc
 	}
 	stopProgress := startProgress(errOut, o, fmt.Sprintf("%s %s run %d/%d", t.Name(), p, run+1, o.runs), workers, start, warmup+duration, isLoad)
 	wg.Wait()
+	closeCPU()
 	stopProgress()
 
 	r := &runResult{hist: &histogram{}, Errors: map[string]uint64{}}
@@ -130,6 +138,14 @@ func runPhase(ctx context.Context, t benchTarget, p phase, keys []string, o benc
 		r.OpsPerSec = float64(r.Ops) / r.Seconds
 	}
 	r.fillLatency()
+	if secs, err := cpu.result(); err != nil {
+		if ctx.Err() == nil {
+			fmt.Fprintf(errOut, "%s %s: no server CPU figure: %v\n", t.Name(), p, err)
+		}
+	} else if r.Ops > 0 {
+		r.ServerCPU = secs
+		r.CPUPerOp = secs / float64(r.Ops) * 1e6
+	}
 	if len(r.Errors) == 0 {
 		r.Errors = nil
 	}

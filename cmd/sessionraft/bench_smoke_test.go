@@ -45,6 +45,7 @@ func TestBenchSmoke(t *testing.T) {
 			OpsPerSec   float64 `json:"median_ops_per_sec"`
 			P99         float64 `json:"median_p99_ms"`
 			Errors      uint64  `json:"errors"`
+			CPUPerOp    float64 `json:"median_server_cpu_us_per_op"`
 			Runs        []struct {
 				Ops uint64 `json:"ops"`
 			} `json:"runs"`
@@ -63,6 +64,11 @@ func TestBenchSmoke(t *testing.T) {
 		}
 		if r.Errors != 0 {
 			t.Errorf("%s: %d errors", name, r.Errors)
+		}
+		// Servers spend CPU on every request: a window with requests and
+		// no CPU means INFO's CPU section was not read.
+		if r.CPUPerOp <= 0 {
+			t.Errorf("%s: no server CPU per operation: %+v", name, r)
 		}
 		if r.Workload == wlLoad && r.Runs[0].Ops != uint64(o.keys) {
 			t.Errorf("load created %d sessions, want %d", r.Runs[0].Ops, o.keys)

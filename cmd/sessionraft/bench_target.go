@@ -26,6 +26,10 @@ type benchTarget interface {
 	Get(ctx context.Context, key, consistency string) error
 	Set(ctx context.Context, key string, value []byte) error
 	Touch(ctx context.Context, key string) error
+	// ServerCPU is the CPU seconds (user + system) every server process
+	// of the target has used so far, from INFO's CPU section
+	// (bench_cpu.go).
+	ServerCPU(ctx context.Context) (float64, error)
 	Close()
 }
 
@@ -46,7 +50,7 @@ func openTargets(ctx context.Context, o benchOptions) ([]benchTarget, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connect to sessionraft %v: %w", o.addrs, err)
 		}
-		ts = append(ts, &sessionraftTarget{c: c, ttl: o.ttl})
+		ts = append(ts, &sessionraftTarget{c: c, ttl: o.ttl, seeds: o.addrs})
 	}
 	for _, r := range o.redis {
 		label, addr, err := parseRedisTarget(r)
@@ -73,8 +77,10 @@ func openTargets(ctx context.Context, o benchOptions) ([]benchTarget, error) {
 // sessionraftTarget drives sessionraft through the Go client: one shared
 // Client, auto-pipelined, routing each request to its group's leader.
 type sessionraftTarget struct {
-	c   *client.Client
-	ttl time.Duration
+	c     *client.Client
+	ttl   time.Duration
+	seeds []string
+	nodes []string // every node's client address, found on first use
 }
 
 func (t *sessionraftTarget) Name() string  { return "sessionraft" }

@@ -147,3 +147,13 @@ func TestBenchReportTable(t *testing.T) {
 		t.Errorf("json: %v\n%s", err, buf.String())
 	}
 }
+
+func TestInfoCPUSeconds(t *testing.T) {
+	got, err := infoCPUSeconds("# CPU\r\nused_cpu_sys:1.250000\r\nused_cpu_user:2.500000\r\nused_cpu_sys_children:9\r\n")
+	if err != nil || got != 3.75 {
+		t.Fatalf("got %v, %v; want 3.75", got, err)
+	}
+	if _, err := infoCPUSeconds("# Server\r\nredis_version:7.2.0\r\n"); err == nil {
+		t.Fatal("INFO without a CPU section gave a figure")
+	}
+}

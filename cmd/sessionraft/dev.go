@@ -88,7 +88,7 @@ added to the host's own network; every namespace is removed on exit.`,
 	fs := cmd.Flags()
 	fs.StringVar(&o.dataDir, "data-dir", o.dataDir, "parent directory of the nodes' data directories")
 	fs.BoolVar(&o.fresh, "fresh", false, "delete the nodes' data directories first (start an empty cluster)")
-	fs.IntVar(&o.basePort, "base-port", o.basePort, "client port of n1; raft ports start at base+100, gossip at base+200")
+	fs.IntVar(&o.basePort, "base-port", o.basePort, "client port of n1; raft ports start at base+100, gossip at base+200, admin HTTP at base+300")
 	fs.IntVar(&o.nodes, "nodes", o.nodes, "number of nodes (1-9)")
 	durationVar(fs, &o.wait, "wait", "how long to wait for the cluster to be ready before saying it is not")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "nodes' log level: debug, info, warn or error")
@@ -101,6 +101,7 @@ added to the host's own network; every namespace is removed on exit.`,
 type devNode struct {
 	id                   string
 	client, raft, gossip string
+	http                 string // admin port: metrics and the status page
 	dir                  string
 	cmd                  *exec.Cmd
 	stdout, stderr       *prefixWriter
@@ -116,8 +117,8 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 	if o.nodes < 1 || o.nodes > 9 {
 		return fmt.Errorf("--nodes %d: want 1 to 9", o.nodes)
 	}
-	if o.basePort < 1 || o.basePort+200+o.nodes-1 > 65535 {
-		return fmt.Errorf("--base-port %d: base+%d must be a valid port", o.basePort, 200+o.nodes-1)
+	if o.basePort < 1 || o.basePort+300+o.nodes-1 > 65535 {
+		return fmt.Errorf("--base-port %d: base+%d must be a valid port", o.basePort, 300+o.nodes-1)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -155,6 +156,7 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 			client: net.JoinHostPort(host, strconv.Itoa(o.basePort+off)),
 			raft:   net.JoinHostPort(host, strconv.Itoa(o.basePort+100+off)),
 			gossip: net.JoinHostPort(host, strconv.Itoa(o.basePort+200+off)),
+			http:   net.JoinHostPort(host, strconv.Itoa(o.basePort+300+off)),
 			dir:    filepath.Join(dataDir, id),
 		}
 	}
@@ -194,6 +196,11 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 			"--gossip-addr", n.gossip,
 			"--bootstrap-expect", strconv.Itoa(o.nodes),
 			"--log-level", o.logLevel,
+			"--http-addr", n.http,
+			// raft's and memberlist's chatter (elections, heartbeats,
+			// stream connections) stays out of a newcomer's way;
+			// "-- --raft-log-level info" brings it back.
+			"--raft-log-level", "warn",
 		}
 		if len(join) > 0 {
 			args = append(args, "--join", strings.Join(join, ","))
@@ -232,7 +239,7 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 		return err
 	}
 	for i, n := range nodes {
-		con.Printf("started %s pid=%d client=%s raft=%s gossip=%s", n.id, n.cmd.Process.Pid, n.client, n.raft, n.gossip)
+		con.Printf("started %s pid=%d client=%s raft=%s gossip=%s http=%s", n.id, n.cmd.Process.Pid, n.client, n.raft, n.gossip, n.http)
 		go func() {
 			_ = n.cmd.Wait()
 			n.stdout.Flush()
@@ -384,7 +391,7 @@ func readyBanner(nodes []*devNode, ev readyEvent) string {
 	addrs := make([]string, len(nodes))
 	for i, n := range nodes {
 		addrs[i] = n.client
-		fmt.Fprintf(&b, "  %s  client %s  pid %d\n", n.id, n.client, n.cmd.Process.Pid)
+		fmt.Fprintf(&b, "  %s  client %s  pid %d  status page http://%s/\n", n.id, n.client, n.cmd.Process.Pid, n.http)
 	}
 	p := port(nodes[0].client)
 	q := port(nodes[len(nodes)-1].client)
@@ -393,6 +400,7 @@ func readyBanner(nodes []*devNode, ev readyEvent) string {
 	fmt.Fprintf(&b, "  redis-cli -p %s SESSION.GET <id> CONSISTENCY stale\n", q)
 	fmt.Fprintf(&b, "  redis-cli -p %s TOPOLOGY\n", p)
 	fmt.Fprintf(&b, "  sessionraft status --addr %s\n", strings.Join(addrs, ","))
+	fmt.Fprintf(&b, "  open http://%s/ (live status), curl http://%s/metrics\n", nodes[0].http, nodes[0].http)
 	fmt.Fprintf(&b, "\nCtrl-C stops the cluster; kill -9 a pid above to test failover.\n\n")
 	return b.String()
 }
@@ -401,7 +409,7 @@ func readyBanner(nodes []*devNode, ev readyEvent) string {
 // cluster needs is taken (often by another dev cluster).
 func checkPortsFree(nodes []*devNode) error {
 	for _, n := range nodes {
-		for _, a := range []string{n.client, n.raft, n.gossip} {
+		for _, a := range []string{n.client, n.raft, n.gossip, n.http} {
 			l, err := net.Listen("tcp", a)
 			if err != nil {
 				return fmt.Errorf("%s: tcp %s is not free (another dev cluster running? try --base-port): %w", n.id, a, err)

@@ -61,6 +61,11 @@ func TestDevCluster(t *testing.T) {
 		getSession(t, a, id)
 	}
 
+	// Each node's admin port, printed in the banner, serves the status
+	// page, /ready and /metrics with raft's own metrics (the go-metrics
+	// sink is installed in a server process), lint-clean.
+	checkDevAdmin(t, dev.Out.String())
+
 	// kill -9 one node: dev reports it and keeps the others running.
 	if err := syscall.Kill(pids["n3"], syscall.SIGKILL); err != nil {
 		t.Fatal(err)

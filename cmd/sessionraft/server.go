@@ -28,6 +28,8 @@ type serverOptions struct {
 	pprofAddr string
 	clientTLS tlsconf.Files // client port TLS files (security.go)
 	reloads   []reloadable  // what SIGHUP reloads, made by config
+	// raftLogLevel is --raft-log-level (observability.go).
+	raftLogLevel string
 }
 
 // limitFlags mirrors the record limits of fsm.Limits; see limits.go.
@@ -92,7 +94,7 @@ signal exits at once. The exit code is 1 if the node stopped with an error.`,
 }
 
 func newServerOptions() *serverOptions {
-	o := &serverOptions{cfg: node.DefaultConfig(), logLevel: "info", logFormat: "text"}
+	o := &serverOptions{cfg: node.DefaultConfig(), logLevel: "info", logFormat: "text", raftLogLevel: "info"}
 	o.limits = limitsToFlags(o.cfg)
 	return o
 }
@@ -164,6 +166,10 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 
 	fs.StringVar(&o.pprofAddr, "pprof-addr", o.pprofAddr, "serve net/http/pprof on this loopback address (host:port); off when empty")
 
+	// Observability: the admin HTTP port and library log levels.
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "admin HTTP address: Prometheus /metrics, /health, /ready and a live status page at /; off when empty")
+	fs.StringVar(&o.raftLogLevel, "raft-log-level", o.raftLogLevel, "least level of raft's and memberlist's own log records: debug, info, warn or error")
+
 	fs.BoolVar(&c.TestMode, "test-mode", c.TestMode, "enable fault-injection hooks (never in production)")
 	_ = fs.MarkHidden("test-mode")
 }
@@ -194,6 +200,9 @@ func (o *serverOptions) config(logOut io.Writer) (node.Config, error) {
 	}
 	cfg.Logger = logger
 	if err := o.securityConfig(&cfg); err != nil {
+		return cfg, err
+	}
+	if err := o.observability(&cfg); err != nil {
 		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {
@@ -231,6 +240,9 @@ func runServer(ctx context.Context, cfg node.Config, reloads []reloadable) error
 	defer signal.Stop(hup)
 
 	n, err := node.Start(sigCtx, cfg)
+	if err == nil {
+		installRaftSink(n, log)
+	}
 	if err != nil && sigCtx.Err() != nil && ctx.Err() == nil {
 		// SIGINT/SIGTERM during start-up: Start closed what it had opened;
 		// stopping on request is a clean exit, as after start-up.

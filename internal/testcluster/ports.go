@@ -39,9 +39,9 @@ func FreePorts(n int) ([]int, error) {
 }
 
 // FreeBasePort returns a base port such that, for each of n nodes i, the
-// ports base+i (client), base+100+i (raft) and base+200+i (gossip) were
-// free on loopback a moment ago, TCP for all and UDP for gossip: the
-// layout of "sessionraft dev --base-port".
+// ports base+i (client), base+100+i (raft), base+200+i (gossip) and
+// base+300+i (admin HTTP) were free on loopback a moment ago, TCP for all
+// and UDP for gossip: the layout of "sessionraft dev --base-port".
 func FreeBasePort(n int) (int, error) {
 	for range 100 {
 		base := 20000 + rand.IntN(20000)
@@ -54,7 +54,7 @@ func FreeBasePort(n int) (int, error) {
 
 func basePortsFree(base, n int) bool {
 	for i := range n {
-		for _, p := range []int{base + i, base + 100 + i, base + 200 + i} {
+		for _, p := range []int{base + i, base + 100 + i, base + 200 + i, base + 300 + i} {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 			if err != nil {
 				return false

@@ -83,7 +83,7 @@ func (m *Metrics) requestTotals() []requestTotal {
 		}
 		return t
 	}
-	families, _ := m.reg.Gather()
+	families, _ := m.reqReg.Gather()
 	for _, f := range families {
 		switch f.GetName() {
 		case "sessionraft_request_duration_seconds":

@@ -12,6 +12,10 @@ import (
 // runs without metrics (unit tests) needs no checks.
 type Metrics struct {
 	reg *prometheus.Registry
+	// reqReg holds only the request families, so the status page's
+	// per-command totals do not run the Source collector (a Status call,
+	// a disk walk) on every poll.
+	reqReg *prometheus.Registry
 
 	requests      *prometheus.HistogramVec // by command, consistency
 	errors        *prometheus.CounterVec   // by command, code
@@ -19,9 +23,6 @@ type Metrics struct {
 	batchCommands prometheus.Histogram
 	batchBytes    prometheus.Histogram
 	readRounds    *prometheus.CounterVec // by outcome
-	connsTotal    prometheus.Counter
-	bytesIn       prometheus.Counter
-	bytesOut      prometheus.Counter
 	logAppend     prometheus.Histogram
 	logSync       prometheus.Histogram
 	snapshots     *prometheus.CounterVec   // by group
@@ -41,7 +42,8 @@ var latencyBuckets = prometheus.ExponentialBucketsRange(50e-6, 10, 18)
 func New(src Source) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
-		reg: reg,
+		reg:    reg,
+		reqReg: prometheus.NewRegistry(),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "sessionraft", Name: "request_duration_seconds",
 			Help:    "Client-port requests by command and read consistency level (reads only; writes have \"\"), from dispatch to reply.",
@@ -69,18 +71,6 @@ func New(src Source) *Metrics {
 			Namespace: "sessionraft", Name: "read_rounds_total",
 			Help: "Linearizable read rounds run as leader, by outcome: poll (a majority confirmed the term), fallback (an empty entry was committed instead), failed.",
 		}, []string{"outcome"}),
-		connsTotal: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "sessionraft", Name: "client_connections_total",
-			Help: "Client connections accepted.",
-		}),
-		bytesIn: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "sessionraft", Name: "client_received_bytes_total",
-			Help: "Bytes read from client connections.",
-		}),
-		bytesOut: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "sessionraft", Name: "client_sent_bytes_total",
-			Help: "Bytes written to client connections.",
-		}),
 		logAppend: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "sessionraft", Name: "log_append_seconds",
 			Help:    "Time to append entries to a raft log, fdatasync included.",
@@ -111,11 +101,12 @@ func New(src Source) *Metrics {
 	}
 	reg.MustRegister(
 		m.requests, m.errors, m.forwarded, m.batchCommands, m.batchBytes,
-		m.readRounds, m.connsTotal, m.bytesIn, m.bytesOut, m.logAppend,
+		m.readRounds, m.logAppend,
 		m.logSync, m.snapshots, m.snapshotSecs, m.snapshotBytes, m.leaderChanges,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "sessionraft"}),
 	)
+	m.reqReg.MustRegister(m.requests, m.errors)
 	if src != nil {
 		reg.MustRegister(newSourceCollector(src))
 	}
@@ -160,21 +151,6 @@ func (m *Metrics) ReadRound(outcome string) {
 	}
 }
 
-// ConnAccepted counts a new client connection.
-func (m *Metrics) ConnAccepted() {
-	if m != nil {
-		m.connsTotal.Inc()
-	}
-}
-
-// ClientBytes adds bytes read from and written to clients.
-func (m *Metrics) ClientBytes(in, out int) {
-	if m != nil {
-		m.bytesIn.Add(float64(in))
-		m.bytesOut.Add(float64(out))
-	}
-}
-
 // LogAppend records one StoreLogs call and its fdatasync.
 func (m *Metrics) LogAppend(total, sync time.Duration) {
 	if m != nil {
@@ -197,4 +173,22 @@ func (m *Metrics) LeaderChange(group string) {
 	if m != nil {
 		m.leaderChanges.WithLabelValues(group).Inc()
 	}
+}
+
+// LogAppendFunc returns LogAppend as a raftwal observer, or nil for a nil
+// *Metrics so the log does not even read the clock.
+func (m *Metrics) LogAppendFunc() func(total, sync time.Duration) {
+	if m == nil {
+		return nil
+	}
+	return m.LogAppend
+}
+
+// SnapshotFunc returns a snapshot observer for group, or nil for a nil
+// *Metrics.
+func (m *Metrics) SnapshotFunc(group string) func(d time.Duration, size int64) {
+	if m == nil {
+		return nil
+	}
+	return func(d time.Duration, size int64) { m.Snapshot(group, d, size) }
 }

@@ -45,6 +45,7 @@ func newTestServer(t *testing.T) (*Metrics, *testSource, string) {
 	src := &testSource{ready: true, st: Status{
 		NodeID: "n1", Version: "test", ClientAddr: "127.0.0.1:7001", DataDir: t.TempDir(),
 		Started: time.Now(), Connections: 3,
+		Client: ClientTotals{ConnsAccepted: 1, BytesIn: 100, BytesOut: 200},
 		Groups: []Group{
 			{ID: 0, Role: "leader", Leader: "n1", Term: 4, CommitIndex: 100, AppliedIndex: 99, Sessions: 7,
 				Followers: []Follower{{ID: "n2", MatchIndex: 98, Lag: 2, LastContact: 5 * time.Millisecond}}},
@@ -137,8 +138,6 @@ func TestMetricsFamilies(t *testing.T) {
 	m.Forwarded("write")
 	m.Batch(16, 4096)
 	m.ReadRound("poll")
-	m.ConnAccepted()
-	m.ClientBytes(100, 200)
 	m.LogAppend(time.Millisecond, 800*time.Microsecond)
 	m.Snapshot("0", time.Second, 1<<20)
 	m.LeaderChange("0")
@@ -155,7 +154,7 @@ func TestMetricsFamilies(t *testing.T) {
 		{"sessionraft_batch_commands", nil, 1},
 		{"sessionraft_batch_bytes", nil, 1},
 		{"sessionraft_read_rounds_total", map[string]string{"outcome": "poll"}, 1},
-		{"sessionraft_client_connections_total", nil, 1},
+		{"sessionraft_client_connections_accepted_total", nil, 1},
 		{"sessionraft_client_received_bytes_total", nil, 100},
 		{"sessionraft_client_sent_bytes_total", nil, 200},
 		{"sessionraft_log_append_seconds", nil, 1},
@@ -193,8 +192,6 @@ func TestNilMetricsRecordsNothing(t *testing.T) {
 	m.Forwarded("read")
 	m.Batch(1, 1)
 	m.ReadRound("poll")
-	m.ConnAccepted()
-	m.ClientBytes(1, 1)
 	m.LogAppend(0, 0)
 	m.Snapshot("0", 0, 0)
 	m.LeaderChange("0")

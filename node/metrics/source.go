@@ -26,11 +26,24 @@ type Status struct {
 	DataDir     string    `json:"-"`
 	Started     time.Time `json:"started"`
 	Connections int       `json:"connections"`
-	Groups      []Group   `json:"groups"`
-	Members     []Member  `json:"members"`
+	// Client are the client port's totals since start.
+	Client  ClientTotals `json:"client"`
+	Groups  []Group      `json:"groups"`
+	Members []Member     `json:"members"`
 	// LeaderChanges are the most recent leader changes this node saw,
 	// oldest first.
 	LeaderChanges []LeaderChange `json:"leader_changes"`
+}
+
+// ClientTotals are cumulative client-port counters (resp.Server's Stats):
+// the node keeps them with one atomic add per socket operation, so they
+// are read here at scrape time rather than counted twice.
+type ClientTotals struct {
+	ConnsAccepted uint64 `json:"connections_accepted"`
+	ConnsRejected uint64 `json:"connections_rejected"`
+	Commands      uint64 `json:"commands"`
+	BytesIn       uint64 `json:"bytes_in"`
+	BytesOut      uint64 `json:"bytes_out"`
 }
 
 // Group is one raft group as this node sees it.
@@ -55,8 +68,8 @@ type Group struct {
 type Follower struct {
 	ID          string        `json:"id"`
 	MatchIndex  uint64        `json:"match_index"`
-	Lag         uint64        `json:"lag_entries"` // leader's last index - match index
-	LastContact time.Duration `json:"last_contact_ns"`
+	Lag         uint64        `json:"lag_entries"`     // leader's last index - match index
+	LastContact time.Duration `json:"last_contact_ns"` // negative: not heard from yet
 }
 
 // Member is a server this node knows of.
@@ -88,6 +101,7 @@ type sourceCollector struct {
 	sessions, tombstones, dedup              *prometheus.Desc
 	lag, lastContact                         *prometheus.Desc
 	conns, ready, diskFree, diskTotal, dirSz *prometheus.Desc
+	accepted, rejected, bytesIn, bytesOut    *prometheus.Desc
 }
 
 func newSourceCollector(src Source) *sourceCollector {
@@ -112,12 +126,17 @@ func newSourceCollector(src Source) *sourceCollector {
 		diskFree:    d("disk_free_bytes", "Free bytes on the file system of the data directory (available to the server's user)."),
 		diskTotal:   d("disk_total_bytes", "Size of the file system of the data directory."),
 		dirSz:       d("data_dir_bytes", "Bytes used under the data directory."),
+		accepted:    d("client_connections_accepted_total", "Client connections accepted."),
+		rejected:    d("client_connections_rejected_total", "Client connections refused beyond the connection cap."),
+		bytesIn:     d("client_received_bytes_total", "Bytes read from client connections."),
+		bytesOut:    d("client_sent_bytes_total", "Bytes written to client connections."),
 	}
 }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.role, c.term, c.commit, c.applied, c.age, c.sessions,
-		c.tombstones, c.dedup, c.lag, c.lastContact, c.conns, c.ready, c.diskFree, c.diskTotal, c.dirSz} {
+		c.tombstones, c.dedup, c.lag, c.lastContact, c.conns, c.ready, c.diskFree, c.diskTotal, c.dirSz,
+		c.accepted, c.rejected, c.bytesIn, c.bytesOut} {
 		ch <- d
 	}
 }
@@ -145,10 +164,19 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.dedup, float64(g.DedupEntries), gid)
 		for _, f := range g.Followers {
 			gauge(c.lag, float64(f.Lag), gid, f.ID)
-			gauge(c.lastContact, f.LastContact.Seconds(), gid, f.ID)
+			if f.LastContact >= 0 { // negative: never heard from since this node leads
+				gauge(c.lastContact, f.LastContact.Seconds(), gid, f.ID)
+			}
 		}
 	}
 	gauge(c.conns, float64(st.Connections))
+	counter := func(d *prometheus.Desc, v uint64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	counter(c.accepted, st.Client.ConnsAccepted)
+	counter(c.rejected, st.Client.ConnsRejected)
+	counter(c.bytesIn, st.Client.BytesIn)
+	counter(c.bytesOut, st.Client.BytesOut)
 	ok, _ := c.src.Ready()
 	if ok {
 		gauge(c.ready, 1)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -31,6 +32,10 @@ type Options struct {
 	// Logger receives the one line Open logs when it cuts a torn final
 	// write (nil: slog.Default()).
 	Logger *slog.Logger
+	// OnAppend, if set, is called after each successful StoreLogs with
+	// its duration and that of its fdatasync (zero with NoSync), for
+	// metrics. It runs under the write lock: it must be quick.
+	OnAppend func(total, sync time.Duration)
 
 	fs fileSystem // nil: the real file system (tests swap in a crash model)
 }
@@ -48,6 +53,8 @@ type Log struct {
 	wmu    sync.Mutex
 	segs   []*segment // guarded by wmu; the last one is appended to
 	failed error      // guarded by wmu: after a failed write, every later one fails
+	// lastSync is the duration of the latest fdatasync (guarded by wmu).
+	lastSync time.Duration
 
 	mu     sync.RWMutex // guards idx and closed
 	idx    index
@@ -291,6 +298,10 @@ func (l *Log) StoreLogs(entries []*raft.Log) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	var start time.Time
+	if l.opts.OnAppend != nil {
+		start = time.Now()
+	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if err := l.writable(); err != nil {
@@ -354,6 +365,9 @@ func (l *Log) StoreLogs(entries []*raft.Log) error {
 	if gap {
 		l.dropSegments()
 	}
+	if l.opts.OnAppend != nil {
+		l.opts.OnAppend(time.Since(start), l.lastSync)
+	}
 	return nil
 }
 
@@ -401,9 +415,11 @@ func (l *Log) write(s *segment, buf []byte) error {
 		return l.fail(fmt.Errorf("raftwal: append: %w", err))
 	}
 	if !l.opts.NoSync {
+		t := time.Now()
 		if err := s.f.Datasync(); err != nil {
 			return l.fail(fmt.Errorf("raftwal: sync: %w", err))
 		}
+		l.lastSync = time.Since(t)
 	}
 	s.size += int64(len(buf))
 	return nil

@@ -198,6 +198,7 @@ func (r connReader) Read(p []byte) (int, error) {
 	}
 	for {
 		n, err := c.nc.Read(p)
+		c.s.stats.bytesIn.Add(uint64(n))
 		if err != nil && c.s.cfg.IdleTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) && len(c.sem) > 0 {
 			// Not idle: the client is waiting for replies still in flight.
 			if err := c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout)); err != nil {
@@ -233,6 +234,7 @@ func (c *Conn) readLoop() error {
 			return c.ctx.Err()
 		}
 		sl := c.s.getSlot(c)
+		c.s.stats.commands.Add(1)
 		fn := c.dispatch(args, sl)
 		closing := c.quit
 		sl.close = closing
@@ -492,12 +494,16 @@ func (c *Conn) flush(b *outBatch) bool {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(t))
 	}
 	var err error
+	var n int64
 	if len(b.iov) == 1 {
-		_, err = c.nc.Write(b.iov[0])
+		var k int
+		k, err = c.nc.Write(b.iov[0])
+		n = int64(k)
 	} else {
 		bufs := net.Buffers(b.iov) // writev(2) on TCP
-		_, err = bufs.WriteTo(c.nc)
+		n, err = bufs.WriteTo(c.nc)
 	}
+	c.s.stats.bytesOut.Add(uint64(n))
 	c.pending.Add(-int64(b.size))
 	c.giveBack(b)
 	b.reset()

@@ -151,6 +151,8 @@ type Server struct {
 
 	slots sync.Pool // *slot
 	outs  sync.Pool // *[]byte, coalescing buffers of writers with data to send
+
+	stats serverStats // see Stats
 }
 
 // NewServer returns a server that runs h. A nil logger discards logs.
@@ -226,10 +228,12 @@ func (s *Server) accept(nc net.Conn) {
 		_ = nc.Close()
 	case len(s.conns) >= s.cfg.MaxConns:
 		s.rejecting[nc] = struct{}{}
+		s.stats.connsRejected.Add(1)
 		s.wg.Add(1)
 		go s.reject(nc)
 	default:
 		s.nextID++
+		s.stats.connsAccepted.Add(1)
 		c := newConn(s, nc, s.nextID)
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)

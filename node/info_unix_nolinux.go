@@ -1,0 +1,5 @@
+//go:build unix && !linux
+
+package node
+
+func sysinfoRAM() uint64 { return 0 }
