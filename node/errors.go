@@ -36,6 +36,12 @@ var (
 	ErrBadArg = errors.New("node: bad argument")
 	// ErrBusy: too much work queued.
 	ErrBusy = errors.New("node: busy")
+	// ErrRemoved: this node was removed from the cluster and serves no
+	// request again (membership.go).
+	ErrRemoved = errors.New("node: removed from the cluster")
+	// ErrMemberRefused: a MEMBER command that cannot be done as asked
+	// (the detail says why and what to do).
+	ErrMemberRefused = errors.New("node: membership change refused")
 )
 
 // translateApplyErr maps an error from raft.Apply (or the future's Error) to

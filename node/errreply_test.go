@@ -290,6 +290,8 @@ func TestErrorTableGolden(t *testing.T) {
 		{"ErrUnavailable after the retries", fmt.Errorf("%w: %v (last: %v)", ErrUnavailable, context.DeadlineExceeded, fmt.Errorf("%w: group 0 has no leader", ErrUnavailable))},
 		{"ErrShutdown", ErrShutdown},
 		{"ErrBusy", ErrBusy},
+		{"ErrRemoved", ErrRemoved},
+		{"ErrMemberRefused", fmt.Errorf("%w: n4 is not alive in gossip; start it with --join and no --bootstrap-expect first", ErrMemberRefused)},
 		{"mux.ErrUnreachable", fmt.Errorf("dial: %w", mux.ErrUnreachable)},
 		{"mux.ErrConnLost", lost},
 		{"mux.ErrClosed", mux.ErrClosed},

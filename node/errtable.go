@@ -35,6 +35,8 @@ var errTable = []errReply{
 	{ErrBusy, wire.CodeBusy, "server busy, retry later", noDetail},
 	{ErrUnavailable, wire.CodeUnavailable, "no leader or quorum, nothing was applied; retry later", noDetail},
 	{ErrShutdown, wire.CodeUnavailable, "node shutting down, nothing was applied", noDetail},
+	{ErrRemoved, wire.CodeUnavailable, "this node was removed from the cluster, nothing was applied; use another node", noDetail},
+	{ErrMemberRefused, wire.CodeBadArg, "membership change refused", ownDetail},
 	{fsm.ErrUnknownCmd, wire.CodeInternal, "command not supported by this server's version", noDetail},
 	{fsm.ErrCorrupt, wire.CodeInternal, "internal error: corrupt data", noDetail},
 	// The transport's sentinels are translated into the node's before

@@ -43,6 +43,10 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 		r.WriteError(wire.CodeBadArg, fmt.Sprintf("wrong number of arguments for '%s'", strings.ToLower(string(args[0]))))
 		return nil
 	}
+	if cmd.flags&(flagLocal|flagAdmin) == 0 && h.n.ident.removed.Load() {
+		writeErr(r, ErrRemoved)
+		return nil
+	}
 	st, _ := c.State.(*connState)
 	if st == nil {
 		st = &connState{opts: readOpts{level: wire.Linearizable, maxStale: h.n.cfg.MaxStaleness}}
