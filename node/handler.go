@@ -43,8 +43,14 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 		r.WriteError(wire.CodeBadArg, fmt.Sprintf("wrong number of arguments for '%s'", strings.ToLower(string(args[0]))))
 		return nil
 	}
-	if cmd.flags&(flagLocal|flagAdmin) == 0 && h.n.ident.removed.Load() {
-		writeErr(r, ErrRemoved)
+	// A removed node serves nothing; a draining one nothing new
+	// (membership.go, membership_drain.go). Its own state stays readable.
+	if cmd.flags&(flagLocal|flagAdmin) == 0 && (h.n.ident.removed.Load() || h.n.refusing.Load()) {
+		if h.n.ident.removed.Load() {
+			writeErr(r, ErrRemoved)
+		} else {
+			writeErr(r, ErrShutdown)
+		}
 		return nil
 	}
 	st, _ := c.State.(*connState)

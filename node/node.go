@@ -47,6 +47,7 @@ type Node struct {
 	memberTable    map[string]member // memberlist name → latest metadata
 	bootstrapped   atomic.Bool
 	ident          identityState // membership.go
+	refusing       atomic.Bool   // Drain: new client requests get ErrShutdown
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup

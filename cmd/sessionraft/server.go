@@ -145,6 +145,12 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxBatchBytes, "max-batch-bytes", c.MaxBatchBytes, "largest raft entry made by packing client commands, in bytes (>= 65536)")
 	fs.IntVar(&c.MaxInflightApplies, "max-inflight-applies", c.MaxInflightApplies, "raft entries proposed but not yet committed per group")
 
+	// Membership (sessionraft member; docs/OPERATIONS.md).
+	durationVar(fs, &c.PromoteStableFor, "promote-stable-for", "how long a server added with member add must stay caught up and healthy before it becomes a voter")
+	fs.Uint64Var(&c.PromoteMaxLag, "promote-max-lag", c.PromoteMaxLag, "log entries a non-voter may lag behind its group leader and still count as caught up")
+	durationVar(fs, &c.DeadServerCleanup, "dead-server-cleanup", "remove a voter that gossip has reported failed for this long (0: never; at most one at a time, and only while --min-voters remain)")
+	fs.IntVar(&c.MinVoters, "min-voters", c.MinVoters, "voters a group must keep after a dead-server cleanup removal")
+
 	// Logging.
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", o.logFormat, "log format: text or json")
@@ -226,6 +232,13 @@ func runServer(ctx context.Context, cfg node.Config) error {
 		log.Warn("node stopped by itself")
 	}
 	stop() // from here a second SIGINT/SIGTERM kills the process
+	if sigCtx.Err() != nil && ctx.Err() == nil {
+		// Graceful: hand leaderships over and finish the requests in
+		// flight first (node.Drain), so clients see no error.
+		dctx, cancel := context.WithTimeout(ctx, cfg.RequestTimeout+3*cfg.ElectionTimeout)
+		n.Drain(dctx)
+		cancel()
+	}
 	if err := n.Close(); err != nil {
 		log.Warn("unclean shutdown", "err", err)
 	}
