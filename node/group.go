@@ -154,7 +154,7 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 	}
 	// Raft traffic waits for the cluster to admit this data directory
 	// (membership.go).
-	gate := newGateTransport(layer.trans, n.ident.admitted.Load)
+	gate := newGateTransport(layer.trans, func() bool { return n.ident.admitted.Load() && !n.ident.removed.Load() })
 	r, err := raft.NewRaft(rc, g.rfsm, layer.logs, layer.stable, layer.snaps, gate)
 	if resume != nil {
 		resume()

@@ -135,7 +135,8 @@ var errNotAdmitted = errors.New("this server's data directory has not been admit
 
 // gateTransport is a group's raft transport, refusing every incoming raft
 // request while open() is false: a node whose data directory is new must
-// not vote, nor accept entries, before MEMBER ADD admitted it (an empty
+// not vote, nor accept entries, before MEMBER ADD admitted it, nor a
+// removed one ever again (an empty
 // log grants any candidate its vote, and a wiped voter would be counted in
 // a quorum it cannot vouch for). Outgoing requests pass as they are.
 type gateTransport struct {
@@ -166,7 +167,7 @@ func (t *gateTransport) pump() {
 			select {
 			case t.out <- rpc:
 			case <-t.stop:
-				rpc.Respond(nil, raft.ErrTransportShutdown)
+				refuseWith(rpc, raft.ErrTransportShutdown)
 				return
 			}
 		}
@@ -176,7 +177,9 @@ func (t *gateTransport) pump() {
 // refuse answers rpc with errNotAdmitted and an empty response of its
 // type: some transports (raft's in-memory pipeline) read the response
 // before the error.
-func refuse(rpc raft.RPC) {
+func refuse(rpc raft.RPC) { refuseWith(rpc, errNotAdmitted) }
+
+func refuseWith(rpc raft.RPC, err error) {
 	var resp any
 	switch rpc.Command.(type) {
 	case *raft.AppendEntriesRequest:
@@ -190,7 +193,7 @@ func refuse(rpc raft.RPC) {
 	case *raft.TimeoutNowRequest:
 		resp = &raft.TimeoutNowResponse{}
 	}
-	rpc.Respond(resp, errNotAdmitted)
+	rpc.Respond(resp, err)
 }
 
 func (t *gateTransport) Consumer() <-chan raft.RPC { return t.out }

@@ -36,7 +36,17 @@ const (
 	memberRemove      byte = 2 // leader: remove id from the group
 	memberDrain       byte = 3 // on the named node: stop taking leaderships, transfer every one it holds
 	memberAdmit       byte = 4 // on the named node: admit incarnation addr (the data directory's)
+	// memberRemoved, on the named node: the sender leads the group and its
+	// configuration lacks the node. A removed server is not always sent
+	// the entry that removes it (raft stops replicating to it), so leaders
+	// tell it; once every group's leader has, within removedWindow, it
+	// stops serving.
+	memberRemoved byte = 5
 )
+
+// removedWindow bounds how far apart the removal notices of the groups
+// may be for a node to conclude it was removed from all of them.
+const removedWindow = 30 * time.Second
 
 // groupConfig returns group g's latest configuration as this node knows it.
 func (g *group) config() ([]raft.Server, error) {
@@ -128,9 +138,39 @@ func (n *Node) localMemberOp(ctx context.Context, g *group, op byte, id, addr st
 		}
 		n.gossipSelf()
 		return nil
+	case memberRemoved:
+		if id != n.cfg.ID {
+			return fmt.Errorf("%w: removal notice for server %q reached %q", ErrBadArg, clipID([]byte(id)), n.cfg.ID)
+		}
+		n.removalNotice(g.id)
+		return nil
 	default:
 		return fmt.Errorf("%w: unknown member op %d", ErrBadArg, op)
 	}
+}
+
+// removalNotice records that group gid's leader no longer has this node,
+// and marks the node removed once every group's leader said so recently.
+func (n *Node) removalNotice(gid int) {
+	n.memberMu.Lock()
+	if n.removedFrom == nil {
+		n.removedFrom = map[int]time.Time{}
+	}
+	n.removedFrom[gid] = time.Now()
+	all := len(n.removedFrom) == len(n.groups)
+	for _, t := range n.removedFrom {
+		all = all && time.Since(t) < removedWindow
+	}
+	n.memberMu.Unlock()
+	cur := n.ident.get()
+	if !all || cur.Removed || !cur.Admitted {
+		return
+	}
+	n.log.Error("every group's leader says this node was removed from the cluster; it serves no more requests. To use it again, wipe its data directory, start it and run MEMBER ADD " + n.cfg.ID)
+	if err := n.ident.update(func(i *identity) { i.Removed = true }); err != nil {
+		n.log.Error("cannot record the removal", "err", err)
+	}
+	n.gossipSelf()
 }
 
 // translateConfErr maps a configuration change's error. A change raft

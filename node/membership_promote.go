@@ -39,6 +39,7 @@ func (n *Node) memberTick(ctx context.Context, p *promoter) {
 			continue
 		}
 		n.promoteGroup(ctx, p, g, servers, byID)
+		n.noticeRemoved(ctx, g, servers, byID)
 		if n.cfg.DeadServerCleanup > 0 {
 			n.cleanupGroup(ctx, g, servers, byID)
 		}
@@ -96,6 +97,24 @@ func (n *Node) promoteGroup(ctx context.Context, p *promoter, g *group, servers 
 		if !seen[id] {
 			delete(since, id)
 		}
+	}
+}
+
+// noticeRemoved tells every alive server that was a member, and that g's
+// configuration (this leader's, the authority) lacks, that g removed it.
+func (n *Node) noticeRemoved(ctx context.Context, g *group, servers []raft.Server, byID map[string]member) {
+	for id, m := range byID {
+		if !m.Alive || !m.Admitted || !m.Member || m.Removed || id == n.cfg.ID {
+			continue
+		}
+		if _, _, ok := suffrageOf(servers, id); ok {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		if err := n.memberCall(cctx, g, m.Raft, memberRemoved, id, ""); err != nil {
+			n.log.Debug("removal notice", "group", g.id, "id", id, "err", err)
+		}
+		cancel()
 	}
 }
 

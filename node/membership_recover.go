@@ -130,11 +130,15 @@ func recoverGroup(dir, id string, servers []raft.Server, limits fsm.Limits) (Rec
 	if err := errors.Join(fatal, walErr); err != nil {
 		return RecoverReport{}, err
 	}
-	last, _ := wal.LastIndex()
+	// RecoverCluster snapshots what it replayed and compacts the log:
+	// what was kept ends at the newest snapshot, or the log after it.
+	var rep RecoverReport
+	if metas, err := snaps.List(); err == nil && len(metas) > 0 {
+		rep.LastIndex, rep.LastTerm = metas[0].Index, metas[0].Term
+	}
 	var e raft.Log
-	rep := RecoverReport{LastIndex: last}
-	if last > 0 && wal.GetLog(last, &e) == nil {
-		rep.LastTerm = e.Term
+	if last, _ := wal.LastIndex(); last > rep.LastIndex && wal.GetLog(last, &e) == nil {
+		rep.LastIndex, rep.LastTerm = last, e.Term
 	}
 	return rep, nil
 }

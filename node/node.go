@@ -46,8 +46,9 @@ type Node struct {
 	memberMu       sync.Mutex
 	memberTable    map[string]member // memberlist name → latest metadata
 	bootstrapped   atomic.Bool
-	ident          identityState // membership.go
-	refusing       atomic.Bool   // Drain: new client requests get ErrShutdown
+	ident          identityState     // membership.go
+	refusing       atomic.Bool       // Drain: new client requests get ErrShutdown
+	removedFrom    map[int]time.Time // group → last removal notice from its leader; under memberMu
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup

@@ -277,20 +277,23 @@ func TestProcessMemberAddRemoveReplace(t *testing.T) {
 	waitVoters(t, n2.Client, "n1", "n2", "n3")
 	l.waitCalls(t, 50)
 	failedSince(t, l, len(before), "member remove n4 (live)")
+	var reply string
 	if !testcluster.WaitFor(30*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		rc, err := resp.Dial(ctx, n4.Client)
 		if err != nil {
+			reply = err.Error()
 			return false
 		}
 		defer rc.Close()
 		v, err := rc.Do(ctx, "SESSION.GET", "x")
-		return err == nil && strings.Contains(v.Str, "removed from the cluster")
+		reply = fmt.Sprint(v, err)
+		return strings.Contains(reply, "removed from the cluster")
 	}) {
-		t.Fatal("the removed n4 does not say it was removed")
+		t.Fatalf("the removed n4 does not say it was removed: %s", reply)
 	}
-	if out, err := cli(t, "member", "add", "n4", "--addr", n1.Client); err == nil || !strings.Contains(err.Error(), "removed") {
+	if out, err := cli(t, "member", "add", "n4", "--addr", n1.Client); err == nil || !strings.Contains(err.Error(), "membership change refused") {
 		t.Fatalf("re-adding the removed n4 with its old state: %v\n%s", err, out)
 	}
 	if err := c.Kill(n4); err != nil {
