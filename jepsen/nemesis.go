@@ -44,6 +44,8 @@ func NewNemesis(name string, skew time.Duration) (Nemesis, error) {
 		return transferNemesis{}, nil
 	case "none":
 		return noNemesis{}, nil
+	case "member-grow", "member-replace": // nemesis_member.go
+		return newMemberNemesis(name == "member-replace"), nil
 	}
 	return nil, fmt.Errorf("unknown nemesis %q (partition, partition-leader, majorities-ring, kill, pause, clock, skew-followers, transfer, none)", name)
 }
