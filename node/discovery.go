@@ -263,7 +263,11 @@ func (n *Node) maybeBootstrap() {
 		n.log.Warn("cannot write bootstrap marker", "err", err)
 	}
 	n.bootstrapped.Store(true)
-	if err := n.ident.update(func(i *identity) { i.Admitted, i.Member = true, true }); err != nil {
+	founders := map[string]string{}
+	for _, m := range alive {
+		founders[m.ID] = m.Inc
+	}
+	if err := n.ident.update(func(i *identity) { i.Admitted, i.Member, i.Founders = true, true, founders }); err != nil {
 		n.log.Error("cannot record admission", "err", err)
 	}
 	n.gossipSelf()

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +47,13 @@ type identity struct {
 	Member bool `json:"member"`
 	// Removed: every group removed this node; it serves no request again.
 	Removed bool `json:"removed"`
+	// Founders are the incarnations of the servers this node bootstrapped
+	// the cluster with (id → incarnation, as gossiped then). A founder
+	// slower than the others sees their state and does not bootstrap
+	// itself; a leader that recorded its incarnation admits it
+	// (membership_promote.go). A founder wiped since has a new
+	// incarnation and stays refused.
+	Founders map[string]string `json:"founders,omitempty"`
 }
 
 // identityState is the node's identity and the flags derived from it that
@@ -99,10 +108,11 @@ func (s *identityState) update(fn func(*identity)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.id
+	old.Founders = maps.Clone(s.id.Founders)
 	fn(&s.id)
 	s.admitted.Store(s.id.Admitted)
 	s.removed.Store(s.id.Removed)
-	if s.id == old || s.dir == "" {
+	if s.dir == "" || reflect.DeepEqual(s.id, old) {
 		return nil
 	}
 	return s.saveLocked()

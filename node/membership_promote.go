@@ -38,6 +38,7 @@ func (n *Node) memberTick(ctx context.Context, p *promoter) {
 		if err != nil {
 			continue
 		}
+		n.admitFounders(ctx, g, servers, byID)
 		n.promoteGroup(ctx, p, g, servers, byID)
 		n.noticeRemoved(ctx, g, servers, byID)
 		if n.cfg.DeadServerCleanup > 0 {
@@ -97,6 +98,27 @@ func (n *Node) promoteGroup(ctx context.Context, p *promoter, g *group, servers 
 		if !seen[id] {
 			delete(since, id)
 		}
+	}
+}
+
+// admitFounders admits the servers of g's configuration that this node
+// bootstrapped the cluster with and that have not bootstrapped themselves
+// (they saw the others' state first), if they still run the incarnation
+// they had then.
+func (n *Node) admitFounders(ctx context.Context, g *group, servers []raft.Server, byID map[string]member) {
+	founders := n.ident.get().Founders
+	for _, s := range servers {
+		m, ok := byID[string(s.ID)]
+		if !ok || !m.Alive || m.Admitted || m.Inc == "" || founders[m.ID] != m.Inc {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		if err := n.memberCall(cctx, g, m.Raft, memberAdmit, m.ID, m.Inc); err != nil {
+			n.log.Debug("admitting a founder", "id", m.ID, "err", err)
+		} else {
+			n.log.Info("admitted a founding server that did not bootstrap itself", "id", m.ID)
+		}
+		cancel()
 	}
 }
 
