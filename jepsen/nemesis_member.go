@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"time"
 
@@ -18,9 +19,11 @@ import (
 //     each started with --join and no --bootstrap-expect, MEMBER ADD, and
 //     waits until they vote in every group; Stop removes them again
 //     (MEMBER REMOVE, live: their leaderships move first) and kills them.
-//   - member-replace: Start kill -9s one voter for good and MEMBER
-//     REPLACEs it with a new server, back to the same number of voters;
-//     Stop has nothing to heal.
+//   - member-replace: Start kill -9s one voter, V, and MEMBER REPLACEs it
+//     with a new server X (3 -> 4 -> 3, with V dead); then V's machine is
+//     rebuilt: its data directory wiped, the server started again (a new
+//     incarnation under the old id) and MEMBER ADDed (-> 4). Stop removes X
+//     (live) and kills it: the original ids vote again, V with new state.
 //
 // The new servers are known only to the nemesis (the workload keeps its
 // clients on the original nodes), and no other nemesis faults them.
@@ -28,11 +31,11 @@ type memberNemesis struct {
 	replace bool
 	seq     int
 	added   []*Node // servers the grow nemesis added, removed by Stop
-	gone    map[string]bool
+	repl    []*Node // servers the replace nemesis added, removed by Stop
 }
 
 func newMemberNemesis(replace bool) *memberNemesis {
-	return &memberNemesis{replace: replace, gone: map[string]bool{}}
+	return &memberNemesis{replace: replace}
 }
 
 func (m *memberNemesis) Name() string {
@@ -45,12 +48,12 @@ func (m *memberNemesis) Name() string {
 // memberTimeout bounds one MEMBER command: a replace waits for a promotion.
 const memberTimeout = 2 * time.Minute
 
-// voters returns the ids of the live original nodes that still vote, as
-// far as the nemesis knows (it removed the others).
+// voters returns the live servers that vote, as far as the nemesis knows:
+// the original nodes it did not replace, and their replacements.
 func (m *memberNemesis) voters(c *Cluster) []*Node {
 	var out []*Node
-	for _, n := range live(c) {
-		if !m.gone[n.ID] {
+	for _, n := range append(live(c), m.repl...) {
+		if n.Running() && !n.Paused() {
 			out = append(out, n)
 		}
 	}
@@ -125,9 +128,30 @@ func (m *memberNemesis) list(ctx context.Context, c *Cluster) (string, error) {
 	return b.String(), nil
 }
 
+// waitVoter waits until MEMBER LIST shows id alive and a voter in every
+// group (MEMBER ADD returns once it is a non-voter).
+func (m *memberNemesis) waitVoter(ctx context.Context, c *Cluster, id string) error {
+	for {
+		rows, err := m.list(ctx, c)
+		if err == nil {
+			for _, line := range strings.Split(rows, "\n") {
+				f := strings.Fields(line)
+				if len(f) > 2 && f[0] == id && f[1] == "alive" && strings.Count(line, " voter") == len(f)-2 {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not a voter everywhere: %w (last: %v)", id, ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 func (m *memberNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
 	if m.replace {
-		vs := m.voters(c)
+		vs := live(c) // an original node: its data directory is rebuilt below
 		if len(vs) < 3 {
 			return "nothing (fewer than three live voters)", nil
 		}
@@ -135,15 +159,43 @@ func (m *memberNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
 		if err := c.Kill(victim); err != nil {
 			return "", err
 		}
-		m.gone[victim.ID] = true
 		n, err := m.addServer(ctx, c)
 		if err != nil {
 			return "", err
 		}
+		m.repl = append(m.repl, n)
 		if err := m.member(ctx, c, "REPLACE", victim.ID, n.ID); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("killed %s for good, replaced it with %s", victim.ID, n.ID), nil
+		// Rebuild the victim's machine: empty data directory, same id.
+		if err := os.RemoveAll(victim.DataDir); err != nil {
+			return "", err
+		}
+		if err := os.MkdirAll(victim.DataDir, 0o755); err != nil {
+			return "", err
+		}
+		if err := c.Restart(victim); err != nil {
+			return "", err
+		}
+		wctx, cancel := context.WithTimeout(ctx, memberTimeout)
+		defer cancel()
+		for {
+			err = m.member(wctx, c, "ADD", victim.ID) // refused until gossip shows the new incarnation
+			if err == nil || wctx.Err() != nil {
+				break
+			}
+			select {
+			case <-wctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		if err != nil {
+			return "", err
+		}
+		if err := m.waitVoter(wctx, c, victim.ID); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("killed %s, replaced it with %s, rebuilt %s empty and added it back", victim.ID, n.ID, victim.ID), nil
 	}
 	k := 1 + rand.IntN(2)
 	var ids []string
@@ -156,17 +208,23 @@ func (m *memberNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
 		if err := m.member(ctx, c, "ADD", n.ID); err != nil {
 			return "", err
 		}
+		wctx, cancel := context.WithTimeout(ctx, memberTimeout)
+		err = m.waitVoter(wctx, c, n.ID)
+		cancel()
+		if err != nil {
+			return "", err
+		}
 		ids = append(ids, n.ID)
 	}
-	return fmt.Sprintf("added %s (%d -> %d voters)", strings.Join(ids, ","), len(m.voters(c)), len(m.voters(c))+k), nil
+	return fmt.Sprintf("added %s, voters in every group (%d -> %d voters)", strings.Join(ids, ","), len(m.voters(c)), len(m.voters(c))+k), nil
 }
 
 func (m *memberNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
-	if m.replace || len(m.added) == 0 {
+	if len(m.added) == 0 && len(m.repl) == 0 {
 		return "nothing", nil
 	}
 	var ids []string
-	for _, n := range m.added {
+	for _, n := range append(m.added, m.repl...) {
 		if err := m.member(ctx, c, "REMOVE", n.ID); err != nil {
 			return "", err
 		}
@@ -175,6 +233,6 @@ func (m *memberNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
 		}
 		ids = append(ids, n.ID)
 	}
-	m.added = nil
+	m.added, m.repl = nil, nil
 	return "removed " + strings.Join(ids, ","), nil
 }
