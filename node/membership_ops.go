@@ -202,11 +202,7 @@ func (n *Node) memberCall(ctx context.Context, g *group, addr string, op byte, i
 	if addr == n.self.Raft {
 		return n.localMemberOp(ctx, g, op, id, arg)
 	}
-	p := binary.AppendUvarint(nil, uint64(g.id))
-	p = append(p, op)
-	p = binary.AppendUvarint(p, uint64(len(id)))
-	p = append(p, id...)
-	p = append(p, arg...)
+	p := appendMemberOp(binary.AppendUvarint(nil, uint64(g.id)), op, id, arg)
 	_, err := g.layer.peers.Call(ctx, addr, rpcMember, p)
 	return translateCallErr(err, false)
 }
@@ -230,21 +226,35 @@ func (n *Node) handleMemberRPC(ctx context.Context, g *group, method uint8, payl
 	case rpcMemberStat:
 		return appendStats(nil, n.localStats()), nil
 	case rpcMember:
-		if len(payload) < 1 {
-			return nil, asReply(fmt.Errorf("%w: bad member header", ErrBadArg))
+		op, id, arg, err := decodeMemberOp(payload)
+		if err != nil {
+			return nil, asReply(err)
 		}
-		op := payload[0]
-		l, k := binary.Uvarint(payload[1:])
-		if k <= 0 || uint64(len(payload)-1-k) < l {
-			return nil, asReply(fmt.Errorf("%w: bad member header", ErrBadArg))
-		}
-		id := string(payload[1+k : 1+k+int(l)])
-		arg := string(payload[1+k+int(l):])
 		ctx, cancel := context.WithTimeout(ctx, n.cfg.MemberTimeout)
 		defer cancel()
 		return nil, asReply(n.localMemberOp(ctx, g, op, id, arg))
 	}
 	return nil, asReply(fmt.Errorf("%w: unknown rpc method %d", ErrBadArg, method))
+}
+
+// appendMemberOp encodes an rpcMember body (after the group id).
+func appendMemberOp(dst []byte, op byte, id, arg string) []byte {
+	dst = append(dst, op)
+	dst = binary.AppendUvarint(dst, uint64(len(id)))
+	dst = append(dst, id...)
+	return append(dst, arg...)
+}
+
+// decodeMemberOp reads what appendMemberOp wrote.
+func decodeMemberOp(b []byte) (op byte, id, arg string, err error) {
+	if len(b) < 1 {
+		return 0, "", "", fmt.Errorf("%w: bad member header", ErrBadArg)
+	}
+	l, k := binary.Uvarint(b[1:])
+	if k <= 0 || uint64(len(b)-1-k) < l {
+		return 0, "", "", fmt.Errorf("%w: bad member header", ErrBadArg)
+	}
+	return b[0], string(b[1+k : 1+k+int(l)]), string(b[1+k+int(l):]), nil
 }
 
 // groupStat is one node's view of one of its groups.
