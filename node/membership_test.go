@@ -287,3 +287,32 @@ func TestIdentityFile(t *testing.T) {
 		t.Fatalf("corrupt identity: %v", err)
 	}
 }
+
+// TestDeadServerCleanup: a voter gossip reports failed for longer than
+// DeadServerCleanup is removed while MinVoters remain afterwards, and no
+// further.
+func TestDeadServerCleanup(t *testing.T) {
+	c := newMemCluster(t, 4, func(cfg *Config) { cfg.DeadServerCleanup = time.Nanosecond; cfg.MinVoters = 3 })
+	c.bootstrap(0)
+	l := c.readyLeader(0)
+	var dead []int
+	for i := range c.nodes {
+		if i != l && len(dead) < 2 {
+			dead = append(dead, i)
+		}
+	}
+	gossipAll(c, dead...)
+	var p promoter
+	c.nodes[l].memberTick(memberCtx(t), &p)
+	servers, _ := c.group(l).config()
+	if len(servers) != 3 {
+		t.Fatalf("%d servers after one cleanup round, want 3 (one dead voter removed)", len(servers))
+	}
+	for range 3 {
+		c.nodes[l].memberTick(memberCtx(t), &p)
+	}
+	servers, _ = c.group(l).config()
+	if len(servers) != 3 {
+		t.Fatalf("%d servers: the cleanup went below MinVoters", len(servers))
+	}
+}
