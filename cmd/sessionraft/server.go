@@ -50,6 +50,8 @@ memberlist gossip and the RESP client port.
 
 A new cluster bootstraps itself once --bootstrap-expect nodes see each other
 through gossip; give every node the gossip addresses of the others with --join.
+To add a server to a running cluster, start it with --join and --groups but no
+--bootstrap-expect, then run "sessionraft member add ID" (docs/OPERATIONS.md).
 
 Every flag can also be set with an environment variable: SESSIONRAFT_ plus the
 flag name in upper case with dashes as underscores (--data-dir is
@@ -58,8 +60,9 @@ Precedence: a flag on the command line wins over the environment variable,
 which wins over the built-in default.
 
 Durations are integer seconds or Go durations (1500ms, 30m).
-Logs go to stderr. SIGINT or SIGTERM shuts the node down cleanly; a second
-signal exits at once. The exit code is 1 if the node stopped with an error.`,
+Logs go to stderr. SIGINT or SIGTERM shuts the node down gracefully (its
+leaderships handed over, requests in flight answered); a second signal exits
+at once. The exit code is 1 if the node stopped with an error.`,
 		Example: `  sessionraft server --id n1 --data-dir /var/lib/sessionraft \
     --client-addr 0.0.0.0:7001 --raft-addr 0.0.0.0:7101 --gossip-addr 0.0.0.0:7201 \
     --advertise-client 10.0.0.1:7001 --advertise-raft 10.0.0.1:7101 --advertise-gossip 10.0.0.1:7201 \
