@@ -49,6 +49,8 @@ func NewNemesis(name string, skew time.Duration) (Nemesis, error) {
 		return blackholeNemesis{}, nil
 	case "none":
 		return noNemesis{}, nil
+	case "member-grow", "member-replace": // nemesis_member.go
+		return newMemberNemesis(name == "member-replace"), nil
 	}
 	return nil, fmt.Errorf("unknown nemesis %q (partition, partition-leader, majorities-ring, kill, pause, clock, skew-followers, transfer, none; with -net netns also loss, blackhole)", name)
 }

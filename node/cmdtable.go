@@ -313,6 +313,11 @@ func init() {
 			group: "server", syntax: "TOPOLOGY", summary: "This node's view of every group: leader, members and their client addresses, for routing.",
 			run: inline((*handler).topology)},
 
+		// membership: cmd_member.go
+		{name: "MEMBER", arity: -2, maxArgs: 4, flags: flagAdmin,
+			group: "server", syntax: "MEMBER LIST | ADD id | REMOVE id | REPLACE old new", summary: "Lists, adds, removes or replaces the servers of every raft group (operators only).",
+			run: (*handler).member},
+
 		// sessions: cmd_session.go (SESSION.GET's fast path: getnow.go)
 		{name: "SESSION.CREATE", arity: -1, flags: flagWrite | flagMovableKeys, cats: catKeyspace | catHash,
 			keys: keySpec{keyword: "ID", flags: keyOW | keyInsert}, findKeys: createKeys,

@@ -105,6 +105,20 @@ type Config struct {
 	// records (the zero value is info); sessionraft dev raises it to warn
 	// so a newcomer sees the cluster's own messages.
 	RaftLogLevel slog.Level
+	// Membership (membership.go). A non-voter added by MEMBER ADD is
+	// promoted to voter in a group once its log is within PromoteMaxLag
+	// entries of the leader's and has stayed so, with the node alive in
+	// gossip, for PromoteStableFor. DeadServerCleanup, when > 0, lets a
+	// group leader remove a voter that gossip has reported failed for that
+	// long, one at a time and only while at least MinVoters voters remain
+	// afterwards; 0 (the default) never removes anyone automatically.
+	PromoteMaxLag     uint64
+	PromoteStableFor  time.Duration
+	DeadServerCleanup time.Duration
+	MinVoters         int
+	// MemberTimeout bounds one MEMBER command (a REPLACE waits for the
+	// new node's promotion in every group).
+	MemberTimeout time.Duration
 
 	// TestMode enables fault-injection hooks. Never set in production.
 	TestMode bool
@@ -149,6 +163,10 @@ func DefaultConfig() Config {
 		MaxBatchBytes:      8 << 20,
 		MaxInflightApplies: 32,
 		RESP:               defaultRESPConfig(),
+		PromoteMaxLag:      1024,
+		PromoteStableFor:   10 * time.Second,
+		MinVoters:          3,
+		MemberTimeout:      5 * time.Minute,
 	}
 }
 
@@ -252,6 +270,10 @@ func (c *Config) Validate() error {
 			v.addf("HTTPAddr %q: %v", c.HTTPAddr, err)
 		}
 	}
+	v.check(c.PromoteStableFor >= 0, "PromoteStableFor must be >= 0")
+	v.check(c.DeadServerCleanup >= 0, "DeadServerCleanup must be >= 0")
+	v.check(c.MinVoters >= 1, "MinVoters must be >= 1")
+	v.check(c.MemberTimeout > 0, "MemberTimeout must be > 0")
 
 	// Relations between fields.
 

@@ -26,12 +26,24 @@ type meta struct {
 	// bootstrap-expect refuses to bootstrap when any peer says so: a fresh
 	// node must never start a second cluster beside an existing one.
 	State bool `json:"state,omitempty"`
+	// Identity and membership (membership.go): the data directory's
+	// incarnation, whether the cluster admitted it, whether it was ever in
+	// a configuration, whether it was removed, whether it is handing its
+	// leaderships away (a removal, a shutdown).
+	Inc      string `json:"inc,omitempty"`
+	Admitted bool   `json:"admitted,omitempty"`
+	Member   bool   `json:"member,omitempty"`
+	Removed  bool   `json:"removed,omitempty"`
+	Draining bool   `json:"draining,omitempty"`
 }
 
 // member is an alive memberlist node with decoded metadata.
 type member struct {
 	meta
 	Alive bool
+	// Since is when gossip last saw Alive change (zero: alive since first
+	// seen); the dead-server cleanup measures failures from it.
+	Since time.Time
 }
 
 type gossipDelegate struct{ n *Node }
@@ -66,11 +78,23 @@ func (n *Node) setMember(m *memberlist.Node, alive bool) {
 	if err := json.Unmarshal(m.Meta, &md); err != nil || md.ID == "" {
 		return
 	}
+	n.noteMember(m.Name, md, alive)
+}
+
+// noteMember records a member's latest metadata and liveness.
+func (n *Node) noteMember(name string, md meta, alive bool) {
 	n.memberMu.Lock()
 	if n.memberTable == nil {
 		n.memberTable = map[string]member{}
 	}
-	n.memberTable[m.Name] = member{meta: md, Alive: alive}
+	old, seen := n.memberTable[name]
+	since := old.Since
+	if seen && old.Alive != alive {
+		since = time.Now()
+	} else if !seen && !alive {
+		since = time.Now()
+	}
+	n.memberTable[name] = member{meta: md, Alive: alive, Since: since}
 	n.memberMu.Unlock()
 	n.kickMembership()
 }
@@ -161,7 +185,8 @@ func (n *Node) kickMembership() {
 }
 
 // membershipLoop bootstraps once enough servers are seen, and lets each
-// group leader add newly seen servers as voters.
+// group leader follow address changes of its servers. Gossip never adds or
+// removes a server: MEMBER ADD/REMOVE do (cmd_member.go).
 func (n *Node) membershipLoop(ctx context.Context) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
@@ -209,7 +234,7 @@ func (n *Node) maybeBootstrap() {
 			continue
 		}
 		if m.State && m.ID != n.cfg.ID {
-			n.log.Warn("a peer already holds raft state; not bootstrapping (an existing cluster adds this node when its leaders see it)", "peer", m.ID)
+			n.log.Warn("a peer already holds raft state; not bootstrapping (to join that cluster, start without --bootstrap-expect and run MEMBER ADD on a member)", "peer", m.ID)
 			return
 		}
 		alive = append(alive, m)
@@ -239,6 +264,14 @@ func (n *Node) maybeBootstrap() {
 		n.log.Warn("cannot write bootstrap marker", "err", err)
 	}
 	n.bootstrapped.Store(true)
+	founders := map[string]string{}
+	for _, m := range alive {
+		founders[m.ID] = m.Inc
+	}
+	if err := n.ident.update(func(i *identity) { i.Admitted, i.Member, i.Founders = true, true, founders }); err != nil {
+		n.log.Error("cannot record admission", "err", err)
+	}
+	n.gossipSelf()
 	n.markState()
 	n.log.Info("bootstrapped raft groups", "groups", len(n.groups), "servers", len(servers))
 }
@@ -273,10 +306,10 @@ func (n *Node) refreshState() {
 	}
 }
 
-// reconcileVoters adds alive servers missing from a group's configuration
-// (a node joining an existing cluster), or whose address changed. Failed
-// servers are never removed automatically: a kill -9 must not shrink the
-// quorum.
+// reconcileVoters follows the address changes of servers already in a
+// group's configuration, keeping their suffrage. It never adds a server
+// (MEMBER ADD does, as a non-voter first) and never removes one: a kill -9
+// must not shrink the quorum, nor a new server grow it.
 func (n *Node) reconcileVoters() {
 	ms := n.members()
 	for _, g := range n.groups {
@@ -288,19 +321,28 @@ func (n *Node) reconcileVoters() {
 			continue
 		}
 		known := map[raft.ServerID]raft.ServerAddress{}
+		suffrage := map[raft.ServerID]raft.ServerSuffrage{}
 		for _, s := range f.Configuration().Servers {
 			known[s.ID] = s.Address
+			suffrage[s.ID] = s.Suffrage
 		}
 		for _, m := range ms {
 			if !m.Alive || m.Groups != len(n.groups) {
 				continue
 			}
-			if addr, ok := known[raft.ServerID(m.ID)]; ok && addr == raft.ServerAddress(m.Raft) {
+			addr, ok := known[raft.ServerID(m.ID)]
+			if !ok || addr == raft.ServerAddress(m.Raft) || !m.Admitted {
 				continue
 			}
-			n.log.Info("adding voter", "group", g.id, "id", m.ID, "addr", m.Raft)
-			if err := g.raft.AddVoter(raft.ServerID(m.ID), raft.ServerAddress(m.Raft), 0, 10*time.Second).Error(); err != nil {
-				n.log.Warn("add voter failed", "group", g.id, "id", m.ID, "err", err)
+			n.log.Info("server address changed", "group", g.id, "id", m.ID, "addr", m.Raft)
+			var f raft.IndexFuture
+			if suffrage[raft.ServerID(m.ID)] == raft.Voter {
+				f = g.raft.AddVoter(raft.ServerID(m.ID), raft.ServerAddress(m.Raft), 0, 10*time.Second)
+			} else {
+				f = g.raft.AddNonvoter(raft.ServerID(m.ID), raft.ServerAddress(m.Raft), 0, 10*time.Second)
+			}
+			if err := f.Error(); err != nil {
+				n.log.Warn("address update failed", "group", g.id, "id", m.ID, "err", err)
 			}
 		}
 	}

@@ -52,6 +52,12 @@ var (
 	// ErrOOM: the node's state is above Config.MaxMemory and the write
 	// would add data (memlimit.go). Nothing was applied.
 	ErrOOM = errors.New("node: memory quota reached")
+	// ErrRemoved: this node was removed from the cluster and serves no
+	// request again (membership.go).
+	ErrRemoved = errors.New("node: removed from the cluster")
+	// ErrMemberRefused: a MEMBER command that cannot be done as asked
+	// (the detail says why and what to do).
+	ErrMemberRefused = errors.New("node: membership change refused")
 )
 
 // translateApplyErr maps an error from raft.Apply (or the future's Error) to

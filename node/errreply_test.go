@@ -293,6 +293,8 @@ func TestErrorTableGolden(t *testing.T) {
 		{"ErrBusy", ErrBusy},
 		{"ErrOOM", fmt.Errorf("%w: 1.2 GiB used of 1 GiB", ErrOOM)},
 		{"forwarded, leader's OOM", translateCallErr(remote(wire.CodeOOM, "command not allowed when used memory > 'maxmemory'."), true)},
+		{"ErrRemoved", ErrRemoved},
+		{"ErrMemberRefused", fmt.Errorf("%w: n4 is not alive in gossip; start it with --join and no --bootstrap-expect first", ErrMemberRefused)},
 		{"mux.ErrUnreachable", fmt.Errorf("dial: %w", mux.ErrUnreachable)},
 		{"mux.ErrConnLost", lost},
 		{"mux.ErrClosed", mux.ErrClosed},

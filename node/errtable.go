@@ -38,6 +38,8 @@ var errTable = []errReply{
 	{ErrOOM, wire.CodeOOM, "command not allowed when used memory > 'maxmemory'.", noDetail},
 	{ErrUnavailable, wire.CodeUnavailable, "no leader or quorum, nothing was applied; retry later", noDetail},
 	{ErrShutdown, wire.CodeUnavailable, "node shutting down, nothing was applied", noDetail},
+	{ErrRemoved, wire.CodeUnavailable, "this node was removed from the cluster, nothing was applied; use another node", noDetail},
+	{ErrMemberRefused, wire.CodeBadArg, "membership change refused", ownDetail},
 	{fsm.ErrUnknownCmd, wire.CodeInternal, "command not supported by this server's version", noDetail},
 	{fsm.ErrCorrupt, wire.CodeInternal, "internal error: corrupt data", noDetail},
 	// Authentication and ACLs: Redis's codes and exact texts, which Redis

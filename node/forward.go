@@ -123,6 +123,9 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 		// the term at the instant it is given (see leadercheck.go).
 		return binary.AppendUvarint(nil, g.raft.CurrentTerm()), nil
 	}
+	if method == rpcMember || method == rpcMemberStat {
+		return n.handleMemberRPC(ctx, g, method, payload) // membership_ops.go
+	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	defer cancel()
 	switch method {

@@ -155,11 +155,15 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 	if layer.pauseGCOpen {
 		resume = pauseGC()
 	}
-	r, err := raft.NewRaft(rc, g.rfsm, layer.logs, layer.stable, layer.snaps, layer.trans)
+	// Raft traffic waits for the cluster to admit this data directory
+	// (membership.go).
+	gate := newGateTransport(layer.trans, func() bool { return n.ident.admitted.Load() && !n.ident.removed.Load() })
+	r, err := raft.NewRaft(rc, g.rfsm, layer.logs, layer.stable, layer.snaps, gate)
 	if resume != nil {
 		resume()
 	}
 	if err != nil {
+		_ = gate.Close()
 		_ = g.layer.close()
 		return nil, fmt.Errorf("group %d: start raft: %w", id, err)
 	}

@@ -436,24 +436,24 @@ func TestGroupBatcherPacksWrites(t *testing.T) {
 	}
 }
 
-// TestGroupAddVoter: the leader adds a server it learns of as a voter
-// (reconcileVoters); the new voter catches up, and read rounds then need
-// three of four voters.
+// TestGroupAddVoter: MEMBER ADD makes a server a non-voter, the promoter
+// makes it a voter once caught up, and read rounds then need three of four
+// voters.
 func TestGroupAddVoter(t *testing.T) {
-	c := newMemCluster(t, 4, nil)
+	c := newMemCluster(t, 4, func(cfg *Config) { cfg.PromoteStableFor = 0 })
+	unadmit(c, 3)
 	c.bootstrap(3)
 	l := c.readyLeader(0, 0, 1, 2)
 	c.mustPropose(l, createCmd("before-join"))
+	gossipAll(c)
 	n := c.nodes[l]
-	n.memberMu.Lock()
-	n.memberTable = map[string]member{"m4": {
-		meta:  meta{ID: c.nodes[3].cfg.ID, Raft: string(c.addrs[3]), Groups: 1},
-		Alive: true,
-	}}
-	n.memberMu.Unlock()
-	n.reconcileVoters()
-	eventually(t, "the new voter to catch up", func() error {
-		if !c.has(3, "before-join") {
+	if err := n.MemberAdd(memberCtx(t), "m4"); err != nil {
+		t.Fatalf("MEMBER ADD m4: %v", err)
+	}
+	var p promoter
+	eventually(t, "the new voter to catch up and be promoted", func() error {
+		n.memberTick(memberCtx(t), &p)
+		if s, _ := suffrageIn(c, l, "m4"); s != raft.Voter || !c.has(3, "before-join") {
 			return errors.New("not yet")
 		}
 		return nil

@@ -53,6 +53,16 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 			return nil // answered: unknown subcommand or its arity
 		}
 	}
+	// A removed node serves nothing; a draining one nothing new
+	// (membership.go, membership_drain.go). Its own state stays readable.
+	if cmd.flags&(flagLocal|flagAdmin) == 0 && (h.n.ident.removed.Load() || h.n.refusing.Load()) {
+		if h.n.ident.removed.Load() {
+			writeErr(r, ErrRemoved)
+		} else {
+			writeErr(r, ErrShutdown)
+		}
+		return nil
+	}
 	st, _ := c.State.(*connState)
 	if st == nil {
 		st = &connState{opts: readOpts{level: wire.Linearizable, maxStale: h.n.cfg.MaxStaleness}}

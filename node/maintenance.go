@@ -120,7 +120,7 @@ func (g *group) balance() {
 	}
 	alive := map[string]bool{}
 	for _, m := range g.n.members() {
-		alive[m.ID] = m.Alive
+		alive[m.ID] = m.Alive && !m.Draining
 	}
 	for _, s := range servers {
 		if s.Suffrage == raft.Voter && !alive[string(s.ID)] {

@@ -87,6 +87,10 @@ func newMemCluster(t testing.TB, size int, tweak func(*Config)) *memCluster {
 			tweak(&cfg)
 		}
 		n := newNode(cfg)
+		// Admitted, as a bootstrapped member (membership.go); the
+		// membership tests start unadmitted nodes of their own.
+		_ = n.ident.update(func(id *identity) { id.Admitted, id.Member = true, true })
+		n.self = meta{ID: cfg.ID, Raft: string(c.addrs[i]), Groups: 1}
 		logs := newGatedLog(raft.NewInmemStore())
 		g, err := newGroup(n, 0, groupLayer{
 			trans:   c.trans[i],

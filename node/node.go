@@ -42,6 +42,9 @@ type Node struct {
 	memberMu       sync.Mutex
 	memberTable    map[string]member // memberlist name → latest metadata
 	bootstrapped   atomic.Bool
+	ident          identityState     // membership.go
+	refusing       atomic.Bool       // Drain: new client requests get ErrShutdown
+	removedFrom    map[int]time.Time // group → last removal notice from its leader; under memberMu
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -145,6 +148,15 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			n.self.State = true
 		}
 	}
+	if err = n.ident.load(cfg.DataDir, n.self.State); err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	if id := n.ident.get(); id.Removed {
+		n.log.Error("this node was removed from the cluster and serves no requests; wipe its data directory, start it and run MEMBER ADD "+cfg.ID+" to use it again", "incarnation", id.Incarnation)
+	} else if !id.Admitted {
+		n.log.Info("waiting to be added to a cluster (bootstrap-expect, or MEMBER ADD "+cfg.ID+" on a member)", "incarnation", id.Incarnation)
+	}
+	n.gossipSelf()
 	if err = n.startGossip(); err != nil {
 		return nil, err
 	}
@@ -159,7 +171,8 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	for _, g := range n.groups {
 		g.run(runCtx)
 	}
-	n.wg.Add(3)
+	n.wg.Add(4)
+	go func() { defer n.wg.Done(); n.memberLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.joinLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.membershipLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.touch.loop(runCtx) }()

@@ -35,5 +35,6 @@ cluster with "sessionraft server", and look at a cluster with "sessionraft statu
 		return fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())
 	})
 	root.AddCommand(newServerCmd(), newDevCmd(), newStatusCmd(), newBenchCmd())
+	root.AddCommand(newMemberCmd(), newRecoverCmd())
 	return root
 }

@@ -55,6 +55,8 @@ memberlist gossip and the RESP client port.
 
 A new cluster bootstraps itself once --bootstrap-expect nodes see each other
 through gossip; give every node the gossip addresses of the others with --join.
+To add a server to a running cluster, start it with --join and --groups but no
+--bootstrap-expect, then run "sessionraft member add ID" (docs/OPERATIONS.md).
 
 Every flag can also be set with an environment variable: SESSIONRAFT_ plus the
 flag name in upper case with dashes as underscores (--data-dir is
@@ -63,8 +65,9 @@ Precedence: a flag on the command line wins over the environment variable,
 which wins over the built-in default.
 
 Durations are integer seconds or Go durations (1500ms, 30m).
-Logs go to stderr. SIGINT or SIGTERM shuts the node down cleanly; a second
-signal exits at once. The exit code is 1 if the node stopped with an error.`,
+Logs go to stderr. SIGINT or SIGTERM shuts the node down gracefully (its
+leaderships handed over, requests in flight answered); a second signal exits
+at once. The exit code is 1 if the node stopped with an error.`,
 		Example: `  sessionraft server --id n1 --data-dir /var/lib/sessionraft \
     --client-addr 0.0.0.0:7001 --raft-addr 0.0.0.0:7101 --gossip-addr 0.0.0.0:7201 \
     --advertise-client 10.0.0.1:7001 --advertise-raft 10.0.0.1:7101 --advertise-gossip 10.0.0.1:7201 \
@@ -156,6 +159,11 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.RESP.MaxInflight, "max-inflight-per-conn", c.RESP.MaxInflight, "most requests of one client connection in flight; beyond it the node stops reading that connection")
 	fs.IntVar(&c.RESP.MaxRunning, "max-running", c.RESP.MaxRunning, "most client requests executing at once on this node; one more is answered BUSY")
 	byteSizeVar(fs, &c.MaxMemory, "max-memory", "quota for the sessions, tombstones and dedup entries this node holds (e.g. 2gb); above it writes that add data get OOM (0: no quota)")
+	// Membership (sessionraft member; docs/OPERATIONS.md).
+	durationVar(fs, &c.PromoteStableFor, "promote-stable-for", "how long a server added with member add must stay caught up and healthy before it becomes a voter")
+	fs.Uint64Var(&c.PromoteMaxLag, "promote-max-lag", c.PromoteMaxLag, "log entries a non-voter may lag behind its group leader and still count as caught up")
+	durationVar(fs, &c.DeadServerCleanup, "dead-server-cleanup", "remove a voter that gossip has reported failed for this long (0: never; at most one at a time, and only while --min-voters remain)")
+	fs.IntVar(&c.MinVoters, "min-voters", c.MinVoters, "voters a group must keep after a dead-server cleanup removal")
 
 	// Logging.
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn or error")
@@ -274,6 +282,13 @@ wait:
 		}
 	}
 	stop() // from here a second SIGINT/SIGTERM kills the process
+	if sigCtx.Err() != nil && ctx.Err() == nil {
+		// Graceful: hand leaderships over and finish the requests in
+		// flight first (node.Drain), so clients see no error.
+		dctx, cancel := context.WithTimeout(ctx, cfg.RequestTimeout+3*cfg.ElectionTimeout)
+		n.Drain(dctx)
+		cancel()
+	}
 	if err := n.Close(); err != nil {
 		log.Warn("unclean shutdown", "err", err)
 	}

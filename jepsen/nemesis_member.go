@@ -1,0 +1,238 @@
+package jepsen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sessionraft/sessionraft/transport/resp"
+)
+
+// Membership nemeses: they change the cluster's voters while the workload
+// runs, through MEMBER on the client port as an operator would.
+//
+//   - member-grow: Start adds one or two new servers (3 -> 4 or 3 -> 5),
+//     each started with --join and no --bootstrap-expect, MEMBER ADD, and
+//     waits until they vote in every group; Stop removes them again
+//     (MEMBER REMOVE, live: their leaderships move first) and kills them.
+//   - member-replace: Start kill -9s one voter, V, and MEMBER REPLACEs it
+//     with a new server X (3 -> 4 -> 3, with V dead); then V's machine is
+//     rebuilt: its data directory wiped, the server started again (a new
+//     incarnation under the old id) and MEMBER ADDed (-> 4). Stop removes X
+//     (live) and kills it: the original ids vote again, V with new state.
+//
+// The new servers are known only to the nemesis (the workload keeps its
+// clients on the original nodes), and no other nemesis faults them.
+type memberNemesis struct {
+	replace bool
+	seq     int
+	added   []*Node // servers the grow nemesis added, removed by Stop
+	repl    []*Node // servers the replace nemesis added, removed by Stop
+}
+
+func newMemberNemesis(replace bool) *memberNemesis {
+	return &memberNemesis{replace: replace}
+}
+
+func (m *memberNemesis) Name() string {
+	if m.replace {
+		return "member-replace"
+	}
+	return "member-grow"
+}
+
+// memberTimeout bounds one MEMBER command: a replace waits for a promotion.
+const memberTimeout = 2 * time.Minute
+
+// voters returns the live servers that vote, as far as the nemesis knows:
+// the original nodes it did not replace, and their replacements.
+func (m *memberNemesis) voters(c *Cluster) []*Node {
+	var out []*Node
+	for _, n := range append(live(c), m.repl...) {
+		if n.Running() && !n.Paused() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// member sends MEMBER args to the first live voter that answers.
+func (m *memberNemesis) member(ctx context.Context, c *Cluster, args ...string) error {
+	var errs []error
+	for _, n := range m.voters(c) {
+		v, err := c.Admin(ctx, n, memberTimeout, append([]string{"MEMBER"}, args...)...)
+		if err == nil {
+			err = v.Err()
+		}
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", n.ID, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return fmt.Errorf("MEMBER %s: %w", strings.Join(args, " "), errors.Join(errs...))
+}
+
+// addServer starts a new server that waits to be added, and waits until
+// the cluster's gossip sees it.
+func (m *memberNemesis) addServer(ctx context.Context, c *Cluster) (*Node, error) {
+	m.seq++
+	n, err := c.tc.AddNode(fmt.Sprintf("x%d", m.seq))
+	if err != nil {
+		return nil, err
+	}
+	for ctx.Err() == nil {
+		if rows, err := m.list(ctx, c); err == nil && strings.Contains(rows, n.ID+" alive") {
+			return n, nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return n, ctx.Err()
+}
+
+// list returns "id health suffrage..." lines from MEMBER LIST.
+func (m *memberNemesis) list(ctx context.Context, c *Cluster) (string, error) {
+	vs := m.voters(c)
+	if len(vs) == 0 {
+		return "", errors.New("no live voter")
+	}
+	v, err := c.Admin(ctx, vs[rand.IntN(len(vs))], 5*time.Second, "MEMBER", "LIST")
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, row := range v.Elems {
+		kv := map[string]resp.Value{}
+		for i := 0; i+1 < len(row.Elems); i += 2 {
+			kv[row.Elems[i].Str] = row.Elems[i+1]
+		}
+		fmt.Fprintf(&b, "%s %s", kv["id"].Str, kv["health"].Str)
+		for _, g := range kv["groups"].Elems {
+			for i := 0; i+1 < len(g.Elems); i += 2 {
+				if g.Elems[i].Str == "suffrage" {
+					fmt.Fprintf(&b, " %s", g.Elems[i+1].Str)
+				}
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String(), nil
+}
+
+// waitVoter waits until MEMBER LIST shows id alive and a voter in every
+// group (MEMBER ADD returns once it is a non-voter).
+func (m *memberNemesis) waitVoter(ctx context.Context, c *Cluster, id string) error {
+	for {
+		rows, err := m.list(ctx, c)
+		if err == nil {
+			for _, line := range strings.Split(rows, "\n") {
+				f := strings.Fields(line)
+				if len(f) > 2 && f[0] == id && f[1] == "alive" && strings.Count(line, " voter") == len(f)-2 {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not a voter everywhere: %w (last: %v)", id, ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (m *memberNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
+	if m.replace {
+		vs := live(c) // an original node: its data directory is rebuilt below
+		if len(vs) < 3 {
+			return "nothing (fewer than three live voters)", nil
+		}
+		victim := vs[rand.IntN(len(vs))]
+		if err := c.Kill(victim); err != nil {
+			return "", err
+		}
+		n, err := m.addServer(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		m.repl = append(m.repl, n)
+		if err := m.member(ctx, c, "REPLACE", victim.ID, n.ID); err != nil {
+			return "", err
+		}
+		// Rebuild the victim's machine: empty data directory, same id.
+		if err := os.RemoveAll(victim.DataDir); err != nil {
+			return "", err
+		}
+		if err := os.MkdirAll(victim.DataDir, 0o755); err != nil {
+			return "", err
+		}
+		if err := c.Restart(victim); err != nil {
+			return "", err
+		}
+		wctx, cancel := context.WithTimeout(ctx, memberTimeout)
+		defer cancel()
+		for {
+			err = m.member(wctx, c, "ADD", victim.ID) // refused until gossip shows the new incarnation
+			if err == nil || wctx.Err() != nil {
+				break
+			}
+			select {
+			case <-wctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		if err != nil {
+			return "", err
+		}
+		if err := m.waitVoter(wctx, c, victim.ID); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("killed %s, replaced it with %s, rebuilt %s empty and added it back", victim.ID, n.ID, victim.ID), nil
+	}
+	k := 1 + rand.IntN(2)
+	var ids []string
+	for range k {
+		n, err := m.addServer(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		m.added = append(m.added, n)
+		if err := m.member(ctx, c, "ADD", n.ID); err != nil {
+			return "", err
+		}
+		wctx, cancel := context.WithTimeout(ctx, memberTimeout)
+		err = m.waitVoter(wctx, c, n.ID)
+		cancel()
+		if err != nil {
+			return "", err
+		}
+		ids = append(ids, n.ID)
+	}
+	return fmt.Sprintf("added %s, voters in every group (%d -> %d voters)", strings.Join(ids, ","), len(m.voters(c)), len(m.voters(c))+k), nil
+}
+
+func (m *memberNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
+	if len(m.added) == 0 && len(m.repl) == 0 {
+		return "nothing", nil
+	}
+	var ids []string
+	for _, n := range append(m.added, m.repl...) {
+		if err := m.member(ctx, c, "REMOVE", n.ID); err != nil {
+			return "", err
+		}
+		if err := c.tc.Kill(n); err != nil {
+			return "", err
+		}
+		ids = append(ids, n.ID)
+	}
+	m.added, m.repl = nil, nil
+	return "removed " + strings.Join(ids, ","), nil
+}
