@@ -29,7 +29,7 @@ func RenewID(ctx context.Context) error {
 }
 
 // maxIDLen bounds the cookie values sent to the store; longer ones cannot be
-// session ids (the server's default --max-id-len is 128).
+// session ids (the server's default --max-id-len is 512).
 const maxIDLen = 256
 
 // Handler returns middleware that loads the request's session before next

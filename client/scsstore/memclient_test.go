@@ -34,7 +34,7 @@ type memClient struct {
 	err error
 }
 
-const memMaxIDLen = 128 // the server's default --max-id-len
+const memMaxIDLen = 512 // the server's default --max-id-len
 
 var _ scsstore.Client = (*memClient)(nil)
 

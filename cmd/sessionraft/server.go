@@ -132,7 +132,7 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.limits.maxValueBytes, "max-value-bytes", o.limits.maxValueBytes, "largest field value, in bytes")
 	fs.Int64Var(&o.limits.maxRecordBytes, "max-record-bytes", o.limits.maxRecordBytes, "largest session record (id, subject, field names and values), in bytes")
 	fs.Int64Var(&o.limits.maxFields, "max-fields", o.limits.maxFields, "most fields in one session")
-	fs.Int64Var(&o.limits.maxIDLen, "max-id-len", o.limits.maxIDLen, "longest session id, in bytes")
+	fs.Int64Var(&o.limits.maxIDLen, "max-id-len", o.limits.maxIDLen, "longest session id or key, in bytes (every node must use the same value: during an upgrade from a release with 128, set 128 until every node runs this one)")
 	fs.Int64Var(&o.limits.maxSubjectLen, "max-subject-len", o.limits.maxSubjectLen, "longest subject, in bytes")
 	fs.Int64Var(&o.limits.maxFieldNameLen, "max-field-name-len", o.limits.maxFieldNameLen, "longest field name, in bytes")
 	fs.Int64Var(&o.limits.maxReqIDLen, "max-reqid-len", o.limits.maxReqIDLen, "longest REQID, in bytes")
