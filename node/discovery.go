@@ -95,6 +95,12 @@ func (n *Node) startGossip() error {
 		mc.AdvertiseAddr = ah
 		mc.AdvertisePort, _ = strconv.Atoi(ap)
 	}
+	if n.gossipKeys != nil {
+		// memberlist then encrypts everything it sends and drops whatever
+		// does not decrypt under a key of the ring (GossipVerifyIncoming).
+		mc.Keyring = n.gossipKeys.ring
+		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	}
 	mc.Delegate = gossipDelegate{n}
 	mc.Events = gossipEvents{n}
 	mc.LogOutput = &slogWriter{log: n.log.With("component", "memberlist")}
@@ -168,6 +174,7 @@ func (n *Node) membershipLoop(ctx context.Context) {
 		n.maybeBootstrap()
 		n.refreshState()
 		n.reconcileVoters()
+		n.refreshPeers()
 		select {
 		case <-ctx.Done():
 			return
@@ -226,6 +233,11 @@ func (n *Node) maybeBootstrap() {
 			n.log.Error("group count mismatch; refusing to bootstrap", "peer", m.ID, "peer_groups", m.Groups, "groups", len(n.groups))
 			return
 		}
+		// Every voter of the first configuration must prove its id (with
+		// TLS): a forged gossip member must not become one.
+		if m.ID != n.cfg.ID && !n.proveMember(m) {
+			return
+		}
 		servers = append(servers, raft.Server{ID: raft.ServerID(m.ID), Address: raft.ServerAddress(m.Raft), Suffrage: raft.Voter})
 	}
 	for _, g := range n.groups {
@@ -275,9 +287,20 @@ func (n *Node) refreshState() {
 // reconcileVoters adds alive servers missing from a group's configuration
 // (a node joining an existing cluster), or whose address changed. Failed
 // servers are never removed automatically: a kill -9 must not shrink the
-// quorum.
+// quorum. Gossip is only a hint: with TLS a server is added, or a voter
+// moved, only once the server at the announced address has proven the id
+// (proveMember; once per pass, for every group).
 func (n *Node) reconcileVoters() {
 	ms := n.members()
+	proofs := map[member]bool{}
+	proved := func(m member) bool {
+		ok, done := proofs[m]
+		if !done {
+			ok = n.proveMember(m)
+			proofs[m] = ok
+		}
+		return ok
+	}
 	for _, g := range n.groups {
 		if !g.isLeader() {
 			continue
@@ -294,10 +317,15 @@ func (n *Node) reconcileVoters() {
 			if !m.Alive || m.Groups != len(n.groups) {
 				continue
 			}
-			if addr, ok := known[raft.ServerID(m.ID)]; ok && addr == raft.ServerAddress(m.Raft) {
+			add, moved := voterChange(known, m)
+			if !add || !proved(m) {
 				continue
 			}
-			n.log.Info("adding voter", "group", g.id, "id", m.ID, "addr", m.Raft)
+			if moved {
+				n.log.Info("moving voter to its new address", "group", g.id, "id", m.ID, "from", known[raft.ServerID(m.ID)], "addr", m.Raft)
+			} else {
+				n.log.Info("adding voter", "group", g.id, "id", m.ID, "addr", m.Raft)
+			}
 			if err := g.raft.AddVoter(raft.ServerID(m.ID), raft.ServerAddress(m.Raft), 0, 10*time.Second).Error(); err != nil {
 				n.log.Warn("add voter failed", "group", g.id, "id", m.ID, "err", err)
 			}

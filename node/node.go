@@ -19,6 +19,7 @@ import (
 
 	"github.com/sessionraft/sessionraft/transport/mux"
 	"github.com/sessionraft/sessionraft/transport/resp"
+	"github.com/sessionraft/sessionraft/transport/tlsconf"
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
@@ -53,6 +54,16 @@ type Node struct {
 	done    chan struct{}
 
 	test testHooks // fault-injection hooks; used only in test mode (testmode.go)
+
+	// Security (security.go): the internal port's TLS identity (nil:
+	// plaintext), the gossip keyring (nil: plaintext gossip), what is known
+	// for certain about peers' ids and addresses, and identities proven
+	// over TLS (guarded by memberMu).
+	tls        *tlsconf.Store
+	gossipKeys *gossipKeyring
+	peers      atomic.Pointer[peerTable]
+	peersAt    atomic.Int64 // unix ns of the last refreshPeers
+	proven     map[string]string
 
 	mu        sync.Mutex
 	fatalErr  error
@@ -95,9 +106,22 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
+	if n.tls, err = loadTLS(&n.cfg); err != nil {
+		return nil, err
+	}
+	if n.gossipKeys, err = openKeyring(&n.cfg); err != nil {
+		return nil, err
+	}
 	mcfg := mux.DefaultConfig()
 	mcfg.Logger = n.log.With("component", "mux")
 	mcfg.Advertise = cfg.AdvertiseRaft
+	if n.tls != nil {
+		mcfg.TLS = n.tls
+		mcfg.PeerID = n.peerID
+	}
+	if cfg.MaxInternalConns > 0 {
+		mcfg.MaxInboundConns = cfg.MaxInternalConns
+	}
 	if n.mux, err = mux.Listen(cfg.RaftAddr, mcfg); err != nil {
 		return nil, fmt.Errorf("listen raft: %w", err)
 	}
@@ -110,6 +134,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		return nil, err
 	}
+	n.refreshPeers()
 	// Only now: the handler reads n.groups.
 	n.mux.HandleRPC(n.handleRPC)
 	if err = aborted(); err != nil {
@@ -158,7 +183,9 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			n.fatal(fmt.Errorf("client port: %w", err))
 		}
 	}()
-	n.log.Info("node started", "client", n.clientAddr, "raft", n.self.Raft, "gossip", cfg.GossipAddr, "groups", G)
+	n.log.Info("node started", "client", n.clientAddr, "raft", n.self.Raft, "gossip", cfg.GossipAddr, "groups", G,
+		"internal_tls", n.tls != nil, "gossip_encrypted", n.gossipKeys != nil)
+	n.warnInsecure()
 	return n, nil
 }
 

@@ -59,7 +59,7 @@ which wins over the built-in default.
 
 Durations are integer seconds or Go durations (1500ms, 30m).
 Logs go to stderr. SIGINT or SIGTERM shuts the node down cleanly; a second
-signal exits at once. The exit code is 1 if the node stopped with an error.`,
+signal exits at once. SIGHUP reloads the internal port's TLS certificates. The exit code is 1 if the node stopped with an error.`,
 		Example: `  sessionraft server --id n1 --data-dir /var/lib/sessionraft \
     --client-addr 0.0.0.0:7001 --raft-addr 0.0.0.0:7101 --gossip-addr 0.0.0.0:7201 \
     --advertise-client 10.0.0.1:7001 --advertise-raft 10.0.0.1:7101 --advertise-gossip 10.0.0.1:7201 \
@@ -151,6 +151,14 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 
 	fs.StringVar(&o.pprofAddr, "pprof-addr", o.pprofAddr, "serve net/http/pprof on this loopback address (host:port); off when empty")
 
+	// Internal-port TLS and gossip encryption (docs/SECURITY.md).
+	fs.StringVar(&c.TLSCA, "tls-ca", c.TLSCA, "internal port: PEM bundle of the cluster CA; with --tls-cert and --tls-key the internal port is mutual TLS only")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "internal port: this node's PEM certificate, naming --id (sessionraft certs node); reloaded on SIGHUP")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "internal port: the PEM private key of --tls-cert; reloaded on SIGHUP")
+	fs.IntVar(&c.MaxInternalConns, "max-internal-conns", c.MaxInternalConns, "most inbound internal-port connections open at once (0: 1024)")
+	fs.StringVar(&c.GossipKey, "gossip-key", c.GossipKey, "base64 AES key (16, 24 or 32 bytes) encrypting gossip (sessionraft gossip-keys generate); better set as SESSIONRAFT_GOSSIP_KEY")
+	fs.StringVar(&c.GossipKeyringFile, "gossip-keyring-file", c.GossipKeyringFile, "gossip keyring kept across restarts and rotations (default with --gossip-key: <data-dir>/gossip.keyring)")
+
 	fs.BoolVar(&c.TestMode, "test-mode", c.TestMode, "enable fault-injection hooks (never in production)")
 	_ = fs.MarkHidden("test-mode")
 }
@@ -218,6 +226,8 @@ func runServer(ctx context.Context, cfg node.Config) error {
 	log.Info("sessionraft node running", "id", cfg.ID, "client_addr", n.ClientAddr(),
 		"raft_addr", cfg.RaftAddr, "gossip_addr", cfg.GossipAddr, "join", cfg.Join,
 		"bootstrap_expect", cfg.BootstrapExpect, "data_dir", cfg.DataDir)
+
+	defer watchReload(n, log)()
 
 	select {
 	case <-sigCtx.Done():
