@@ -307,6 +307,11 @@ func init() {
 			group: "server", syntax: "TOPOLOGY", summary: "This node's view of every group: leader, members and their client addresses, for routing.",
 			run: inline((*handler).topology)},
 
+		// gossip encryption: cmd_gossip.go
+		{name: "GOSSIP.KEYS", arity: -2, maxArgs: 3, flags: flagAdmin | flagLocal,
+			group: "server", syntax: "GOSSIP.KEYS LIST | INSTALL key | USE key | REMOVE key", summary: "Lists or changes this node's gossip encryption keys (rotation: install, use, remove on every node).",
+			run: inline((*handler).gossipKeys)},
+
 		// sessions: cmd_session.go (SESSION.GET's fast path: getnow.go)
 		{name: "SESSION.CREATE", arity: -1, flags: flagWrite | flagMovableKeys, cats: catKeyspace | catHash,
 			keys: keySpec{keyword: "ID", flags: keyOW | keyInsert}, findKeys: createKeys,

@@ -118,6 +118,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if n.tls != nil {
 		mcfg.TLS = n.tls
 		mcfg.PeerID = n.peerID
+		mcfg.RaftPeer = n.raftPeerOK
 	}
 	if cfg.MaxInternalConns > 0 {
 		mcfg.MaxInboundConns = cfg.MaxInternalConns

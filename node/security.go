@@ -171,6 +171,26 @@ func (n *Node) isMember(id string) bool {
 	return ok
 }
 
+// raftPeerOK is the mux's Config.RaftPeer: a raft connection is accepted
+// from a voter of one of this node's groups. A node that knows no voter
+// at all (it has not bootstrapped yet, or waits to be added) accepts any
+// certified node: the leader adding it is not yet in any configuration it
+// holds. Such a node holds no data to protect. Until the groups have
+// opened nothing is accepted (raft dials again).
+func (n *Node) raftPeerOK(id string) bool {
+	t := n.peers.Load()
+	if t == nil {
+		return false // the groups are still opening; raft will retry
+	}
+	if len(t.members) == 0 {
+		n.refreshPeers()
+		if len(n.peers.Load().members) == 0 {
+			return true
+		}
+	}
+	return n.isMember(id)
+}
+
 // errNotMember refuses an RPC from a caller that is not a proven member.
 // It reads UNAVAILABLE to the caller: nothing was done.
 var errNotMember = fmt.Errorf("%w: caller is not a verified cluster member", ErrUnavailable)

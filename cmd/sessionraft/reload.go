@@ -28,7 +28,7 @@ func watchReload(n *node.Node, log *slog.Logger) (stop func()) {
 				if err := n.ReloadTLS(); err != nil {
 					log.Error("SIGHUP: certificates not reloaded; the previous ones stay in use", "err", err)
 				} else {
-					log.Info("SIGHUP: certificates reloaded")
+					log.Debug("SIGHUP: certificates reloaded")
 				}
 			}
 		}

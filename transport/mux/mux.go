@@ -213,6 +213,11 @@ func (m *Mux) serveConn(tc *trackedConn) {
 			return
 		}
 	}
+	if h.kind == kindRaft && m.cfg.TLS != nil && m.cfg.RaftPeer != nil && !m.cfg.RaftPeer(certID) {
+		m.log.Warn("rejecting raft connection from a node that is not a voter", "remote", tc.RemoteAddr().String(), "id", certID)
+		tc.Close()
+		return
+	}
 	var layer *streamLayer
 	if h.kind == kindRaft {
 		m.mu.Lock()
