@@ -176,10 +176,10 @@ func TestTLSClusterRefusesStrangers(t *testing.T) {
 // proof must hold on its own).
 type fakeMember struct{ meta []byte }
 
-func (f fakeMember) NodeMeta(int) []byte                   { return f.meta }
-func (fakeMember) NotifyMsg([]byte)                        {}
-func (fakeMember) GetBroadcasts(int, int) [][]byte         { return nil }
-func (fakeMember) LocalState(bool) []byte                  { return nil }
+func (f fakeMember) NodeMeta(int) []byte                  { return f.meta }
+func (fakeMember) NotifyMsg([]byte)                       {}
+func (fakeMember) GetBroadcasts(int, int) [][]byte        { return nil }
+func (fakeMember) LocalState(bool) []byte                 { return nil }
 func (fakeMember) MergeRemoteState(buf []byte, join bool) {}
 
 func gossipAs(t *testing.T, name, key string, md meta) (*memberlist.Memberlist, error) {
