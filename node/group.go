@@ -124,7 +124,7 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 		timeout: cfg.RequestTimeout,
 		wg:      &g.wg,
 	}
-	g.rfsm = newRaftFSM(g.fsm, n.fatal)
+	g.rfsm = newRaftFSM(g.fsm, id, n.fatal)
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)

@@ -12,7 +12,7 @@ func run(ctx context.Context, args []string) int {
 	root := newRootCmd()
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		return 1
+		return exitStatus(err)
 	}
 	return 0
 }
@@ -35,5 +35,6 @@ cluster with "sessionraft server", and look at a cluster with "sessionraft statu
 		return fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())
 	})
 	root.AddCommand(newServerCmd(), newDevCmd(), newStatusCmd(), newBenchCmd())
+	root.AddCommand(newCertsCmd(), newGossipKeysCmd(), newLogCmd()) // security: certs.go, gossipkeys.go, logshow.go
 	return root
 }

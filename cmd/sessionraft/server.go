@@ -59,7 +59,9 @@ which wins over the built-in default.
 
 Durations are integer seconds or Go durations (1500ms, 30m).
 Logs go to stderr. SIGINT or SIGTERM shuts the node down cleanly; a second
-signal exits at once. SIGHUP reloads the internal port's TLS certificates. The exit code is 1 if the node stopped with an error.`,
+signal exits at once. SIGHUP reloads the internal port's TLS certificates.
+The exit code is 3 if the node met a raft log entry it cannot apply (see
+"sessionraft log show" and docs/SECURITY.md), else 1 if it stopped with an error.`,
 		Example: `  sessionraft server --id n1 --data-dir /var/lib/sessionraft \
     --client-addr 0.0.0.0:7001 --raft-addr 0.0.0.0:7101 --gossip-addr 0.0.0.0:7201 \
     --advertise-client 10.0.0.1:7001 --advertise-raft 10.0.0.1:7101 --advertise-gossip 10.0.0.1:7201 \
@@ -241,7 +243,7 @@ func runServer(ctx context.Context, cfg node.Config) error {
 	}
 	if err := n.Err(); err != nil {
 		log.Error("node stopped with an error", "err", err)
-		return fmt.Errorf("node %s: %w", cfg.ID, err)
+		return withExitStatus(fmt.Errorf("node %s: %w", cfg.ID, err))
 	}
 	log.Info("node stopped")
 	return nil

@@ -102,13 +102,18 @@ type nodeStatus struct {
 
 // queryNodes asks every address in parallel; results keep the order of addrs.
 func queryNodes(ctx context.Context, addrs []string, timeout time.Duration, withInfo bool) []nodeStatus {
+	return queryNodesWith(ctx, clientConn{}, addrs, timeout, withInfo)
+}
+
+// queryNodesWith is queryNodes reaching the nodes as cc says.
+func queryNodesWith(ctx context.Context, cc clientConn, addrs []string, timeout time.Duration, withInfo bool) []nodeStatus {
 	out := make([]nodeStatus, len(addrs))
 	var wg sync.WaitGroup
 	for i, a := range addrs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = queryNode(ctx, a, timeout, withInfo)
+			out[i] = queryNode(ctx, cc, a, timeout, withInfo)
 		}()
 	}
 	wg.Wait()
@@ -133,11 +138,11 @@ func queryNodes(ctx context.Context, addrs []string, timeout time.Duration, with
 
 // queryNode sends PING, TOPOLOGY and (optionally) INFO to one node. A node
 // that answers PING is up even if TOPOLOGY fails; Error then says why.
-func queryNode(ctx context.Context, addr string, timeout time.Duration, withInfo bool) nodeStatus {
+func queryNode(ctx context.Context, cc clientConn, addr string, timeout time.Duration, withInfo bool) nodeStatus {
 	st := nodeStatus{Addr: addr}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := resp.Dial(ctx, addr)
+	c, err := cc.dial(ctx, addr)
 	if err != nil {
 		st.Error = shortErr(err)
 		return st
