@@ -28,6 +28,8 @@ type devOptions struct {
 	stopWait time.Duration
 	// pprofPort, when > 0, gives node i --pprof-addr 127.0.0.1:pprofPort+i.
 	pprofPort int
+	// secure turns on TLS, gossip encryption and a password (devsecure.go).
+	secure bool
 }
 
 func newDevCmd() *cobra.Command {
@@ -79,6 +81,7 @@ left. Flags after "--" are passed to every node's "server" command.`,
 	durationVar(fs, &o.wait, "wait", "how long to wait for the cluster to be ready before saying it is not")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "nodes' log level: debug, info, warn or error")
 	fs.IntVar(&o.pprofPort, "pprof-base-port", 0, "serve net/http/pprof of node i on 127.0.0.1:port+i (0: off)")
+	fs.BoolVar(&o.secure, "secure", false, "TLS on the internal and client ports, gossip encryption and a password; makes a CA, certificates, a gossip key and a password under --data-dir/secure")
 	return cmd
 }
 
@@ -138,6 +141,22 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 			return err
 		}
 	}
+	var sec *devSecurity
+	cc := clientConn{}
+	if o.secure {
+		if o.fresh {
+			if err := os.RemoveAll(filepath.Join(dataDir, devSecureDir)); err != nil {
+				return fmt.Errorf("--fresh: %w", err)
+			}
+		}
+		if sec, err = prepareDevSecurity(dataDir, nodes); err != nil {
+			return fmt.Errorf("--secure: %w", err)
+		}
+		if cc, err = sec.clientConn(); err != nil {
+			return fmt.Errorf("--secure: %w", err)
+		}
+		con.Printf("--secure: CA, certificates, gossip key and password in %s", sec.dir)
+	}
 	if o.fresh {
 		con.Printf("--fresh: starting with empty data directories under %s", dataDir)
 	} else {
@@ -170,6 +189,9 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 		}
 		if o.pprofPort > 0 {
 			args = append(args, "--pprof-addr", net.JoinHostPort(host, strconv.Itoa(o.pprofPort+i)))
+		}
+		if sec != nil {
+			args = append(args, sec.serverArgs(n)...)
 		}
 		args = append(args, extra...)
 		c := exec.Command(exe, args...)
@@ -209,7 +231,7 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 	for i, n := range nodes {
 		addrs[i] = n.client
 	}
-	go pollReady(pollCtx, addrs, o.wait, readyCh)
+	go pollReady(pollCtx, cc, addrs, o.wait, readyCh)
 
 	alive := len(nodes)
 	for alive > 0 {
@@ -226,7 +248,7 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 			con.Printf("%s (pid %d) exited unexpectedly: %s; %d node(s) still running", n.id, n.cmd.Process.Pid, e.state, alive)
 		case ev := <-readyCh:
 			if ev.ready {
-				con.Banner(readyBanner(nodes, ev))
+				con.Banner(readyBanner(nodes, ev, sec))
 			} else {
 				con.Printf("cluster NOT ready after %s: %s\n(still waiting; check the node logs above)", o.wait, ev.reason)
 			}
@@ -305,13 +327,13 @@ type readyEvent struct {
 // pollReady polls the nodes until the cluster is ready and sends one event
 // then. If the cluster is not ready after wait it sends a not-ready event
 // with the reason first and keeps polling.
-func pollReady(ctx context.Context, addrs []string, wait time.Duration, out chan<- readyEvent) {
+func pollReady(ctx context.Context, cc clientConn, addrs []string, wait time.Duration, out chan<- readyEvent) {
 	start := time.Now()
 	warned := false
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		ok, why := clusterReady(queryNodes(ctx, addrs, time.Second, false))
+		ok, why := clusterReady(queryNodesWith(ctx, cc, addrs, time.Second, false))
 		if ctx.Err() != nil {
 			return
 		}
@@ -331,7 +353,7 @@ func pollReady(ctx context.Context, addrs []string, wait time.Duration, out chan
 	}
 }
 
-func readyBanner(nodes []*devNode, ev readyEvent) string {
+func readyBanner(nodes []*devNode, ev readyEvent, sec *devSecurity) string {
 	var b strings.Builder
 	port := func(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
 	fmt.Fprintf(&b, "\ncluster ready after %s: %d nodes, every raft group has a leader\n\n", ev.after, len(nodes))
@@ -342,6 +364,13 @@ func readyBanner(nodes []*devNode, ev readyEvent) string {
 	}
 	p := port(nodes[0].client)
 	q := port(nodes[len(nodes)-1].client)
+	if sec != nil {
+		fmt.Fprintf(&b, "\nSecure: TLS on every port, encrypted gossip, a password. Connect with:\n")
+		fmt.Fprintf(&b, "  %s\n", sec.redisCLI(p))
+		fmt.Fprintf(&b, "(files in %s)\n", sec.dir)
+		fmt.Fprintf(&b, "\nCtrl-C stops the cluster; kill -9 a pid above to test failover.\n\n")
+		return b.String()
+	}
 	fmt.Fprintf(&b, "\nTry:\n")
 	fmt.Fprintf(&b, "  redis-cli -p %s SESSION.CREATE SUBJECT alice TTL 3600 FIELDS cart 3\n", p)
 	fmt.Fprintf(&b, "  redis-cli -p %s SESSION.GET <id> CONSISTENCY stale\n", q)
