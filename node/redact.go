@@ -35,3 +35,31 @@ func redactBytes(b []byte) string {
 	}
 	return redact(string(b))
 }
+
+// replyName renders an unknown command name for its error reply. A name
+// that looks like a command (letters of one case, '.', '_', '-', at most 32
+// bytes: SESSION.CRATE) is shown in full, so a typo can be seen; anything
+// else (a client that lost its framing and sent a session id or a value
+// where a command belongs) is shortened by redact. Random ids practically
+// never pass: they mix cases and digits.
+func replyName(b []byte) string {
+	if len(b) == 0 || len(b) > 32 {
+		return redactBytes(b)
+	}
+	upper, lower := false, false
+	for _, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		case c >= 'a' && c <= 'z':
+			lower = true
+		case c == '.' || c == '_' || c == '-':
+		default:
+			return redactBytes(b)
+		}
+	}
+	if upper && lower {
+		return redactBytes(b)
+	}
+	return string(b)
+}
