@@ -87,6 +87,7 @@ func newMemCluster(t testing.TB, size int, tweak func(*Config)) *memCluster {
 			tweak(&cfg)
 		}
 		n := newNode(cfg)
+		close(n.startDone) // built by hand: there is no start to wait for
 		logs := newGatedLog(raft.NewInmemStore())
 		g, err := newGroup(n, 0, groupLayer{
 			trans:   c.trans[i],

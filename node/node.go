@@ -48,10 +48,11 @@ type Node struct {
 	memberTable    map[string]member // memberlist name → latest metadata
 	bootstrapped   atomic.Bool
 
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	closing chan struct{}
-	done    chan struct{}
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	startDone chan struct{} // closed when start returns, whatever the outcome
+	closing   chan struct{}
+	done      chan struct{}
 
 	test testHooks // fault-injection hooks; used only in test mode (testmode.go)
 
@@ -83,6 +84,8 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	n := newNode(cfg)
+	// Runs last: after a failed start's shutdown (see fatal).
+	defer close(n.startDone)
 	aborted := func() error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("start aborted: %w", err)
@@ -197,6 +200,7 @@ func newNode(cfg Config) *Node {
 		log:            cfg.Logger.With("node", cfg.ID),
 		started:        time.Now(),
 		membershipKick: make(chan struct{}, 1),
+		startDone:      make(chan struct{}),
 		closing:        make(chan struct{}),
 		done:           make(chan struct{}),
 	}
@@ -265,7 +269,18 @@ func (n *Node) fatal(err error) {
 		n.fatalErr = err
 	}
 	n.mu.Unlock()
-	go n.Close()
+	// A fatal error can come while start still runs (a group applying its
+	// log as it opens meets an entry it cannot apply): closing then would
+	// race with start building the node, so wait for start to finish. A
+	// start that failed has shut everything down itself.
+	go func() {
+		<-n.startDone
+		select {
+		case <-n.done:
+		default:
+			n.Close()
+		}
+	}()
 }
 
 // now is the node's wall clock, Unix ns: the one place node reads time for
