@@ -64,6 +64,7 @@ type Node struct {
 	gossipKeys *gossipKeyring
 	peers      atomic.Pointer[peerTable]
 	peersAt    atomic.Int64 // unix ns of the last refreshPeers
+	refusedAt  atomic.Int64 // unix ns of the last "refusing internal RPC" warning
 	proven     map[string]string
 
 	mu        sync.Mutex

@@ -206,7 +206,12 @@ func (n *Node) checkCaller(ctx context.Context) error {
 	if ok && c.Verified && n.isMember(c.ID) {
 		return nil
 	}
-	n.log.Warn("refusing internal RPC from a caller that is not a cluster member", "caller", c.ID, "addr", c.Addr, "verified", c.Verified)
+	// At most one warning per peerRefreshGap: whoever holds a certificate
+	// must not be able to flood the log.
+	now, last := time.Now().UnixNano(), n.refusedAt.Load()
+	if now-last >= int64(peerRefreshGap) && n.refusedAt.CompareAndSwap(last, now) {
+		n.log.Warn("refusing internal RPC from a caller that is not a cluster member", "caller", c.ID, "addr", c.Addr, "verified", c.Verified)
+	}
 	return errNotMember
 }
 
