@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -62,7 +63,7 @@ func (c *Config) validateSecurity(v *validator) {
 	v.check(c.MaxInternalConns >= 0, "MaxInternalConns must be >= 0")
 	if c.GossipKey != "" {
 		if _, err := DecodeGossipKey(c.GossipKey); err != nil {
-			v.addf("GossipKey: %v", errors.Unwrap(err))
+			v.addf("GossipKey: %s", strings.TrimPrefix(err.Error(), ErrBadArg.Error()+": "))
 		}
 	}
 }

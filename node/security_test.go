@@ -10,6 +10,7 @@ import (
 	"log"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -333,5 +334,27 @@ func TestStartChecksCertificateID(t *testing.T) {
 	cfg.TLSKey = ""
 	if err := cfg.Validate(); err == nil {
 		t.Fatal("Validate accepted TLS without a key")
+	}
+}
+
+func TestConfigValidateSecurity(t *testing.T) {
+	c := validConfig(t)
+	c.TLSCA, c.TLSCert = "ca.crt", "n1.crt"
+	c.MaxInternalConns = -1
+	c.GossipKey = "not base64!"
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted the configuration")
+	}
+	for _, want := range []string{"TLSCA, TLSCert and TLSKey must be given together", "MaxInternalConns must be >= 0", "GossipKey: gossip key is not base64"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v\nwant it to say %q", err, want)
+		}
+	}
+	c = validConfig(t)
+	c.TLSCA, c.TLSCert, c.TLSKey, c.MaxInternalConns = "ca.crt", "n1.crt", "n1.key", 10
+	c.GossipKey, _ = GenerateGossipKey()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate refused a full security configuration: %v", err)
 	}
 }
