@@ -20,6 +20,7 @@ import (
 	"github.com/sessionraft/sessionraft/fsm"
 	"github.com/sessionraft/sessionraft/internal/testcluster"
 	"github.com/sessionraft/sessionraft/transport/mux"
+	"github.com/sessionraft/sessionraft/transport/resp"
 	"github.com/sessionraft/sessionraft/transport/tlsconf"
 )
 
@@ -357,4 +358,43 @@ func TestConfigValidateSecurity(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("Validate refused a full security configuration: %v", err)
 	}
+}
+
+// TestSecureJoin: a new server with a certificate of the cluster CA and the
+// gossip key joins a TLS cluster: the leaders prove its id and add it to
+// every group, and it serves reads.
+func TestSecureJoin(t *testing.T) {
+	c, pki, key := startSecureCluster(t)
+	cfg := testConfig(t, "n4", t.TempDir())
+	cfg.Groups = len(c.node(0).groups)
+	for i := range 3 {
+		cfg.Join = append(cfg.Join, c.cfgs[i].GossipAddr)
+	}
+	pki.secure(&cfg, key)
+	n4, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n4.Close() })
+	waitFor(t, 60*time.Second, "n4 in every group", func() error {
+		for _, g := range n4.groups {
+			in := false
+			for _, s := range g.raft.GetConfiguration().Configuration().Servers {
+				in = in || s.ID == "n4"
+			}
+			if !in {
+				return fmt.Errorf("group %d: n4 not a voter yet", g.id)
+			}
+		}
+		return nil
+	})
+	id := asMap(t, mustOK(t, c.client(0), "SESSION.CREATE", "SUBJECT", "carol"))["id"].Str
+	cl, err := resp.Dial(context.Background(), n4.ClientAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	waitFor(t, 30*time.Second, "a read through n4", func() error {
+		return do(t, cl, "SESSION.GET", id).Err()
+	})
 }
