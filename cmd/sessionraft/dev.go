@@ -196,6 +196,9 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 		args = append(args, extra...)
 		c := exec.Command(exe, args...)
 		c.Env = os.Environ()
+		if sec != nil {
+			c.Env = append(c.Env, sec.env()...)
+		}
 		c.SysProcAttr = childProcAttr()
 		n.stdout = newPrefixWriter(con, con.out, n.id+" | ")
 		n.stderr = newPrefixWriter(con, con.errOut, n.id+" | ")

@@ -122,18 +122,23 @@ func randomPassword() (string, error) {
 }
 
 // serverArgs are the flags that secure node n: mutual TLS on the internal
-// port, gossip encryption, TLS and a password on the client port.
+// port, TLS and a password on the client port (gossip encryption: env).
 func (s *devSecurity) serverArgs(n *devNode) []string {
 	return []string{
 		"--tls-ca", s.path(caCertFile),
 		"--tls-cert", s.path(n.id + ".crt"),
 		"--tls-key", s.path(n.id + ".key"),
-		"--gossip-key", s.gossipKey,
 		"--client-tls-cert", s.path(n.id + ".crt"),
 		"--client-tls-key", s.path(n.id + ".key"),
 		"--client-tls-ca", s.path(caCertFile),
 		"--requirepass", s.password,
 	}
+}
+
+// env is what secure nodes get in their environment: the gossip key, out
+// of sight of ps (the server reads SESSIONRAFT_GOSSIP_KEY as --gossip-key).
+func (s *devSecurity) env() []string {
+	return []string{"SESSIONRAFT_GOSSIP_KEY=" + s.gossipKey}
 }
 
 // clientConn is how dev itself (and the printed commands) reach the nodes.
