@@ -219,6 +219,7 @@ func gossipAs(t *testing.T, name, key string, md meta) (*memberlist.Memberlist, 
 // a plaintext port and from one with a cluster certificate for another id.
 // The leaders must neither move n2 nor add the new id to any group.
 func TestForgedMemberCannotJoinOrMove(t *testing.T) {
+	const forgedClient = "127.0.0.1:1"
 	c, pki, key := startSecureCluster(t)
 	n0 := c.node(0)
 	realN2 := c.node(1).self.Raft
@@ -227,7 +228,7 @@ func TestForgedMemberCannotJoinOrMove(t *testing.T) {
 		m := attackerMux(t, pki, who)
 		for j, claim := range []string{"n2", "n9"} {
 			name := fmt.Sprintf("forged-%d-%d", i, j)
-			ml, _ := gossipAs(t, name, key, meta{ID: claim, Raft: m.AdvertiseAddr(), Client: "127.0.0.1:1", Groups: G})
+			ml, _ := gossipAs(t, name, key, meta{ID: claim, Raft: m.AdvertiseAddr(), Client: forgedClient, Groups: G})
 			// Joined to every node at once (a push-pull with each), so
 			// the test does not wait on gossip's spread.
 			if _, err := ml.Join([]string{c.cfgs[0].GossipAddr, c.cfgs[1].GossipAddr, c.cfgs[2].GossipAddr}); err != nil {
@@ -260,6 +261,17 @@ func TestForgedMemberCannotJoinOrMove(t *testing.T) {
 						if s.ID == "n2" && string(s.Address) != realN2 {
 							t.Fatalf("group %d on %s: n2 moved to %s (real %s)", g.id, n.cfg.ID, s.Address, realN2)
 						}
+					}
+				}
+				// Nor does TOPOLOGY send clients to the forged client address.
+				for _, st := range n.status() {
+					for _, m := range st.Members {
+						if m.ClientAddr == forgedClient {
+							t.Fatalf("%s's TOPOLOGY gives %s the forged client address", n.cfg.ID, m.ID)
+						}
+					}
+					if st.LeaderClient == forgedClient {
+						t.Fatalf("%s's TOPOLOGY gives group %d's leader the forged client address", n.cfg.ID, st.ID)
 					}
 				}
 			}
