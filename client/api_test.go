@@ -431,7 +431,7 @@ func TestErrors(t *testing.T) {
 	_, errNotFound := c.Get(ctx, "no-such-"+randomToken())
 	_, errConflict := c.Set(ctx, s.ID, map[string][]byte{"a": b("1")}, IfVersion(s.Version+1000))
 	_, errTooLarge := c.Set(ctx, s.ID, map[string][]byte{"a": make([]byte, 5000)}) // > --max-value-bytes 4096
-	_, errTooLargeID := c.Create(ctx, WithID(strings.Repeat("x", 600))) // over the 512-byte key limit
+	_, errTooLargeID := c.Create(ctx, WithID(strings.Repeat("x", 600)))            // over the 512-byte key limit
 	_, errExists := c.Create(ctx, WithID(s.ID))
 	_, errServerInvalid := c.Revoke(ctx, "") // the server refuses an empty subject
 	_, errNoFields := c.Set(ctx, s.ID, nil)

@@ -317,6 +317,10 @@ func init() {
 		{name: "MEMBER", arity: -2, maxArgs: 4, flags: flagAdmin,
 			group: "server", syntax: "MEMBER LIST | ADD id | REMOVE id | REPLACE old new", summary: "Lists, adds, removes or replaces the servers of every raft group (operators only).",
 			run: (*handler).member},
+		// gossip encryption: cmd_gossip.go
+		{name: "GOSSIP.KEYS", arity: -2, maxArgs: 3, flags: flagAdmin | flagLocal,
+			group: "server", syntax: "GOSSIP.KEYS LIST | INSTALL key | USE key | REMOVE key", summary: "Lists or changes this node's gossip encryption keys (rotation: install, use, remove on every node).",
+			run: inline((*handler).gossipKeys)},
 
 		// sessions: cmd_session.go (SESSION.GET's fast path: getnow.go)
 		{name: "SESSION.CREATE", arity: -1, flags: flagWrite | flagMovableKeys, cats: catKeyspace | catHash,

@@ -137,6 +137,23 @@ type Config struct {
 	MaxMemory int64
 
 	Logger *slog.Logger
+
+	// Internal-port security (issue 10; security.go, docs/SECURITY.md).
+	// TLSCA, TLSCert and TLSKey (PEM files; all three or none) make the
+	// internal port mutual TLS 1.3 only: the certificate must name this
+	// node's ID (transport/tlsconf), peers must present certificates from
+	// the same CA, and gossip makes no voter and moves no address until the
+	// member proves its id over TLS. ReloadTLS re-reads the files.
+	TLSCA, TLSCert, TLSKey string
+	// MaxInternalConns caps accepted internal-port connections open at once
+	// (mux.Config.MaxInboundConns); 0 means the mux's default.
+	MaxInternalConns int
+	// GossipKey is a base64 AES key (16, 24 or 32 bytes) encrypting and
+	// authenticating gossip. GossipKeyringFile keeps the keyring across
+	// restarts and rotations (GOSSIP.KEYS); when a key is given and the file
+	// is not, it is <DataDir>/gossip.keyring. Neither: gossip is plaintext.
+	GossipKey         string
+	GossipKeyringFile string
 }
 
 // DefaultConfig returns a configuration for a single local node; callers set
@@ -274,6 +291,7 @@ func (c *Config) Validate() error {
 	v.check(c.DeadServerCleanup >= 0, "DeadServerCleanup must be >= 0")
 	v.check(c.MinVoters >= 1, "MinVoters must be >= 1")
 	v.check(c.MemberTimeout > 0, "MemberTimeout must be > 0")
+	c.validateSecurity(&v)
 
 	// Relations between fields.
 

@@ -120,6 +120,12 @@ func (n *Node) startGossip() error {
 		mc.AdvertiseAddr = ah
 		mc.AdvertisePort, _ = strconv.Atoi(ap)
 	}
+	if n.gossipKeys != nil {
+		// memberlist then encrypts everything it sends and drops whatever
+		// does not decrypt under a key of the ring (GossipVerifyIncoming).
+		mc.Keyring = n.gossipKeys.ring
+		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	}
 	mc.Delegate = gossipDelegate{n}
 	mc.Events = gossipEvents{n}
 	mc.LogOutput = &memberlistWriter{log: n.log.With("component", "memberlist"), level: n.cfg.RaftLogLevel}
@@ -194,6 +200,7 @@ func (n *Node) membershipLoop(ctx context.Context) {
 		n.maybeBootstrap()
 		n.refreshState()
 		n.reconcileVoters()
+		n.refreshPeers()
 		select {
 		case <-ctx.Done():
 			return
@@ -250,6 +257,11 @@ func (n *Node) maybeBootstrap() {
 	for _, m := range alive {
 		if m.Groups != len(n.groups) {
 			n.log.Error("group count mismatch; refusing to bootstrap", "peer", m.ID, "peer_groups", m.Groups, "groups", len(n.groups))
+			return
+		}
+		// Every voter of the first configuration must prove its id (with
+		// TLS): a forged gossip member must not become one.
+		if m.ID != n.cfg.ID && !n.proveMember(m) {
 			return
 		}
 		servers = append(servers, raft.Server{ID: raft.ServerID(m.ID), Address: raft.ServerAddress(m.Raft), Suffrage: raft.Voter})
@@ -310,8 +322,19 @@ func (n *Node) refreshState() {
 // group's configuration, keeping their suffrage. It never adds a server
 // (MEMBER ADD does, as a non-voter first) and never removes one: a kill -9
 // must not shrink the quorum, nor a new server grow it.
+// Gossip is only a hint: with TLS an address moves only once the server at
+// the announced address has proven the id (proveMember).
 func (n *Node) reconcileVoters() {
 	ms := n.members()
+	proofs := map[member]bool{}
+	proved := func(m member) bool {
+		ok, done := proofs[m]
+		if !done {
+			ok = n.proveMember(m)
+			proofs[m] = ok
+		}
+		return ok
+	}
 	for _, g := range n.groups {
 		if !g.isLeader() {
 			continue
@@ -331,7 +354,7 @@ func (n *Node) reconcileVoters() {
 				continue
 			}
 			addr, ok := known[raft.ServerID(m.ID)]
-			if !ok || addr == raft.ServerAddress(m.Raft) || !m.Admitted {
+			if !ok || addr == raft.ServerAddress(m.Raft) || !m.Admitted || !proved(m) {
 				continue
 			}
 			n.log.Info("server address changed", "group", g.id, "id", m.ID, "addr", m.Raft)

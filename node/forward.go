@@ -105,6 +105,9 @@ func decodeRecords(b []byte) ([]*fsm.Record, error) {
 // locally (see the method constants). Its errors carry the reply the
 // client will read (asReply), decided here where the request ran.
 func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]byte, error) {
+	if err := n.checkCaller(ctx); err != nil {
+		return nil, asReply(err)
+	}
 	gid64, k := binary.Uvarint(payload)
 	if k <= 0 {
 		return nil, asReply(fmt.Errorf("%w: bad rpc header", ErrBadArg))

@@ -125,7 +125,7 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 		timeout: cfg.RequestTimeout,
 		wg:      &g.wg,
 	}
-	g.rfsm = newRaftFSM(g.fsm, n.fatal)
+	g.rfsm = newRaftFSM(g.fsm, id, n.fatal)
 	g.rfsm.onSnapshot = n.admin.met.SnapshotFunc(strconv.Itoa(id))
 
 	rc := raft.DefaultConfig()

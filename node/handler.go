@@ -41,7 +41,7 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 		cmd, ok = h.lookupCommand(strings.ToUpper(string(args[0])))
 	}
 	if !ok {
-		r.WriteError(wire.CodeUnknownCmd, fmt.Sprintf("unknown command '%.64s'", args[0]))
+		r.WriteError(wire.CodeUnknownCmd, fmt.Sprintf("unknown command '%s'", replyName(args[0]))) // redact.go
 		return nil
 	}
 	if !cmd.argsOK(len(args)) {

@@ -85,7 +85,7 @@ func Recover(dataDir, id string, peers []RecoverPeer, limits fsm.Limits) ([]Reco
 	}
 	var out []RecoverReport
 	for _, g := range gids {
-		r, err := recoverGroup(filepath.Join(dataDir, strconv.Itoa(g)), id, servers, limits)
+		r, err := recoverGroup(filepath.Join(dataDir, strconv.Itoa(g)), g, id, servers, limits)
 		if err != nil {
 			return out, fmt.Errorf("group %d: %w", g, err)
 		}
@@ -95,7 +95,7 @@ func Recover(dataDir, id string, peers []RecoverPeer, limits fsm.Limits) ([]Reco
 	return out, nil
 }
 
-func recoverGroup(dir, id string, servers []raft.Server, limits fsm.Limits) (RecoverReport, error) {
+func recoverGroup(dir string, gid int, id string, servers []raft.Server, limits fsm.Limits) (RecoverReport, error) {
 	store, err := raftboltdb.New(raftboltdb.Options{
 		Path:        filepath.Join(dir, "raft.db"),
 		BoltOptions: &bbolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
@@ -123,7 +123,7 @@ func recoverGroup(dir, id string, servers []raft.Server, limits fsm.Limits) (Rec
 	rc.LocalID = raft.ServerID(id)
 	rc.LogOutput = os.Stderr
 	var fatal error
-	rf := newRaftFSM(fsm.New(limits), func(err error) { fatal = err })
+	rf := newRaftFSM(fsm.New(limits), gid, func(err error) { fatal = err })
 	if err := raft.RecoverCluster(rc, rf, wal, store, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
 		return RecoverReport{}, err
 	}

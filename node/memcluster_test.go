@@ -91,6 +91,7 @@ func newMemCluster(t testing.TB, size int, tweak func(*Config)) *memCluster {
 		// membership tests start unadmitted nodes of their own.
 		_ = n.ident.update(func(id *identity) { id.Admitted, id.Member = true, true })
 		n.self = meta{ID: cfg.ID, Raft: string(c.addrs[i]), Groups: 1}
+		close(n.startDone) // built by hand: there is no start to wait for
 		logs := newGatedLog(raft.NewInmemStore())
 		g, err := newGroup(n, 0, groupLayer{
 			trans:   c.trans[i],

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessionraft/sessionraft/transport/mux"
 	"github.com/sessionraft/sessionraft/transport/resp"
+	"github.com/sessionraft/sessionraft/transport/tlsconf"
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
@@ -46,10 +47,11 @@ type Node struct {
 	refusing       atomic.Bool       // Drain: new client requests get ErrShutdown
 	removedFrom    map[int]time.Time // group → last removal notice from its leader; under memberMu
 
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	closing chan struct{}
-	done    chan struct{}
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	startDone chan struct{} // closed when start returns, whatever the outcome
+	closing   chan struct{}
+	done      chan struct{}
 
 	test  testHooks // fault-injection hooks; used only in test mode (testmode.go)
 	auth  nodeAuth  // client port users and the failed-AUTH log (auth.go)
@@ -57,6 +59,17 @@ type Node struct {
 	lists listGate  // turns for building SESSION.LIST pages (list.go)
 
 	admin admin // metrics, admin HTTP port, leader changes (admin.go)
+
+	// Security (security.go): the internal port's TLS identity (nil:
+	// plaintext), the gossip keyring (nil: plaintext gossip), what is known
+	// for certain about peers' ids and addresses, and identities proven
+	// over TLS (guarded by memberMu).
+	tls        *tlsconf.Store
+	gossipKeys *gossipKeyring
+	peers      atomic.Pointer[peerTable]
+	peersAt    atomic.Int64 // unix ns of the last refreshPeers
+	refusedAt  atomic.Int64 // unix ns of the last "refusing internal RPC" warning
+	proven     map[string]string
 
 	mu        sync.Mutex
 	fatalErr  error
@@ -76,6 +89,8 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	n := newNode(cfg)
+	// Runs last: after a failed start's shutdown (see fatal).
+	defer close(n.startDone)
 	aborted := func() error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("start aborted: %w", err)
@@ -102,10 +117,24 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
+	if n.tls, err = loadTLS(&n.cfg); err != nil {
+		return nil, err
+	}
+	if n.gossipKeys, err = openKeyring(&n.cfg); err != nil {
+		return nil, err
+	}
 	mcfg := mux.DefaultConfig()
 	mcfg.Logger = n.log.With("component", "mux")
 	mcfg.Advertise = cfg.AdvertiseRaft
 	mcfg.MaxRPCBytes = cfg.rpcFrameCap() // a peer's frame is no larger than a client's request
+	if n.tls != nil {
+		mcfg.TLS = n.tls
+		mcfg.PeerID = n.peerID
+		mcfg.RaftPeer = n.raftPeerOK
+	}
+	if cfg.MaxInternalConns > 0 {
+		mcfg.MaxInboundConns = cfg.MaxInternalConns
+	}
 	if n.mux, err = mux.Listen(cfg.RaftAddr, mcfg); err != nil {
 		return nil, fmt.Errorf("listen raft: %w", err)
 	}
@@ -118,6 +147,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		return nil, err
 	}
+	n.refreshPeers()
 	// Only now: the handler reads n.groups.
 	n.mux.HandleRPC(n.handleRPC)
 	if err = aborted(); err != nil {
@@ -186,7 +216,9 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			n.fatal(fmt.Errorf("client port: %w", err))
 		}
 	}()
-	n.log.Info("node started", "client", n.clientAddr, "raft", n.self.Raft, "gossip", cfg.GossipAddr, "groups", G)
+	n.log.Info("node started", "client", n.clientAddr, "raft", n.self.Raft, "gossip", cfg.GossipAddr, "groups", G,
+		"internal_tls", n.tls != nil, "gossip_encrypted", n.gossipKeys != nil)
+	n.warnInsecure()
 	return n, nil
 }
 
@@ -197,6 +229,7 @@ func newNode(cfg Config) *Node {
 		log:            cfg.Logger.With("node", cfg.ID),
 		started:        time.Now(),
 		membershipKick: make(chan struct{}, 1),
+		startDone:      make(chan struct{}),
 		closing:        make(chan struct{}),
 		done:           make(chan struct{}),
 	}
@@ -268,7 +301,18 @@ func (n *Node) fatal(err error) {
 		n.fatalErr = err
 	}
 	n.mu.Unlock()
-	go n.Close()
+	// A fatal error can come while start still runs (a group applying its
+	// log as it opens meets an entry it cannot apply): closing then would
+	// race with start building the node, so wait for start to finish. A
+	// start that failed has shut everything down itself.
+	go func() {
+		<-n.startDone
+		select {
+		case <-n.done:
+		default:
+			n.Close()
+		}
+	}()
 }
 
 // now is the node's wall clock, Unix ns: the one place node reads time for

@@ -19,7 +19,12 @@ import (
 // are applied, so a read index must be waited for here.
 type raftFSM struct {
 	f     *fsm.FSM
+	gid   int
 	fatal func(error)
+
+	// poisoned is set once an entry could not be applied: nothing is
+	// applied or snapshotted after it (see Apply).
+	poisoned atomic.Bool
 
 	applied atomic.Uint64
 	// onSnapshot, if set, is told each persisted snapshot's duration and
@@ -33,8 +38,8 @@ type raftFSM struct {
 	changed chan struct{} // closed and replaced on every applied-index advance
 }
 
-func newRaftFSM(f *fsm.FSM, fatal func(error)) *raftFSM {
-	r := &raftFSM{f: f, fatal: fatal, changed: make(chan struct{})}
+func newRaftFSM(f *fsm.FSM, gid int, fatal func(error)) *raftFSM {
+	r := &raftFSM{f: f, gid: gid, fatal: fatal, changed: make(chan struct{})}
 	r.opening.Store(true)
 	return r
 }
@@ -50,22 +55,53 @@ func (r *raftFSM) advance(index uint64) {
 }
 
 // Apply implements raft.FSM. A log entry that cannot be decoded means this
-// binary cannot follow the log (corruption or a newer format): continuing
-// would let replicas diverge, and skipping the entry would silently lose
-// writes, so the process stops loudly (as Consul's FSM does).
+// binary cannot follow the log (corruption, a newer format, or an entry
+// written by a rogue member): continuing would let replicas diverge, and
+// skipping the entry would silently lose writes. So the node stops, saying
+// which group, index and term and why (a *PoisonedEntryError, which the
+// server turns into its own exit status), and applies nothing after it:
+// later entries of the same batch are refused too, and no snapshot is
+// taken, so what is on disk stays as it was before the entry. A restart
+// meets the same entry again; docs/SECURITY.md says how to get out.
 func (r *raftFSM) Apply(l *raft.Log) interface{} {
+	if r.poisoned.Load() {
+		return errPoisoned
+	}
 	if l.Type != raft.LogCommand {
 		r.advance(l.Index)
 		return nil
 	}
 	res, err := r.f.ApplyBatch(l.Index, l.Data)
 	if err != nil {
-		r.fatal(fmt.Errorf("apply log index %d: %w", l.Index, err))
-		panic(fmt.Sprintf("sessionraft: cannot apply log index %d: %v", l.Index, err))
+		r.poisoned.Store(true)
+		r.fatal(&PoisonedEntryError{Group: r.gid, Index: l.Index, Term: l.Term, Size: len(l.Data), Err: err})
+		return errPoisoned
 	}
 	r.advance(l.Index)
 	return res
 }
+
+// errPoisoned answers Apply for the poisoned entry and any after it.
+var errPoisoned = fmt.Errorf("%w: the group met a log entry it cannot apply", ErrUnavailable)
+
+// PoisonedEntryError says that a committed raft log entry cannot be
+// applied by this node. The node stops; its data directory still holds the
+// entry, and a restart stops at it again.
+type PoisonedEntryError struct {
+	Group       int
+	Index, Term uint64
+	Size        int   // bytes of the entry
+	Err         error // why: the decoder's error
+}
+
+func (e *PoisonedEntryError) Error() string {
+	return fmt.Sprintf("group %d: the raft log entry at index %d (term %d, %d bytes) cannot be applied: %v. "+
+		"This node stops rather than diverge from its peers; show the entry with "+
+		"`sessionraft log show --data-dir <dir> --group %d --index %d`, and replace this node's data from its peers (docs/SECURITY.md, \"A log entry a node cannot apply\")",
+		e.Group, e.Index, e.Term, e.Size, e.Err, e.Group, e.Index)
+}
+
+func (e *PoisonedEntryError) Unwrap() error { return e.Err }
 
 // StoreConfiguration implements raft.ConfigurationStore so configuration
 // entries also advance the applied index; otherwise a read index pointing at
@@ -78,6 +114,9 @@ func (r *raftFSM) StoreConfiguration(index uint64, _ raft.Configuration) {
 // is concurrent; fsm.Snapshot captures immutable record pointers quickly and
 // Persist streams them while Apply continues.
 func (r *raftFSM) Snapshot() (raft.FSMSnapshot, error) {
+	if r.poisoned.Load() {
+		return nil, errPoisoned
+	}
 	s, err := r.f.Snapshot()
 	if err != nil {
 		return nil, err

@@ -29,10 +29,13 @@ type memberStatus struct {
 }
 
 func (n *Node) status() []groupStatus {
-	ms := n.members()
-	byID := map[string]member{}
-	for _, m := range ms {
-		byID[m.ID] = m
+	// Members are looked up by id and raft address together: gossip may
+	// carry a forged member under a real member's id (with another
+	// address), whose client address must not be handed to clients.
+	type idAddr struct{ id, raft string }
+	byID := map[idAddr]member{}
+	for _, m := range n.members() {
+		byID[idAddr{m.ID, m.Raft}] = m
 	}
 	out := make([]groupStatus, 0, len(n.groups))
 	for _, g := range n.groups {
@@ -47,8 +50,9 @@ func (n *Node) status() []groupStatus {
 			ReadRounds:    g.readRounds.Load(),
 			ReadFallbacks: g.readFallbacks.Load(),
 		}
-		_, st.Leader = g.leaderAddr()
-		if m, ok := byID[st.Leader]; ok {
+		var leaderRaft string
+		leaderRaft, st.Leader = g.leaderAddr()
+		if m, ok := byID[idAddr{st.Leader, leaderRaft}]; ok {
 			st.LeaderClient = m.Client
 		}
 		st.Term = g.raft.CurrentTerm()
@@ -59,7 +63,7 @@ func (n *Node) status() []groupStatus {
 		}
 		if f := g.raft.GetConfiguration(); f.Error() == nil {
 			for _, s := range f.Configuration().Servers {
-				m := byID[string(s.ID)]
+				m := byID[idAddr{string(s.ID), string(s.Address)}]
 				st.Members = append(st.Members, memberStatus{
 					ID: string(s.ID), RaftAddr: string(s.Address), ClientAddr: m.Client,
 					Suffrage: strings.ToLower(s.Suffrage.String()), Alive: m.Alive,

@@ -33,6 +33,8 @@ type devOptions struct {
 	// netns puts every node in a network namespace of its own, on its own
 	// address (see dev_netns.go).
 	netns bool
+	// secure turns on TLS, gossip encryption and a password (devsecure.go).
+	secure bool
 }
 
 func newDevCmd() *cobra.Command {
@@ -94,6 +96,7 @@ added to the host's own network; every namespace is removed on exit.`,
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "nodes' log level: debug, info, warn or error")
 	fs.IntVar(&o.pprofPort, "pprof-base-port", 0, "serve net/http/pprof of node i on 127.0.0.1:port+i (0: off)")
 	fs.BoolVar(&o.netns, "netns", false, "run each node in its own network namespace, on its own address (Linux, root)")
+	fs.BoolVar(&o.secure, "secure", false, "TLS on the internal and client ports, gossip encryption and a password; makes a CA, certificates, a gossip key and a password under --data-dir/secure")
 	return cmd
 }
 
@@ -175,6 +178,22 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 			return err
 		}
 	}
+	var sec *devSecurity
+	cc := dialer{}
+	if o.secure {
+		if o.fresh {
+			if err := os.RemoveAll(filepath.Join(dataDir, devSecureDir)); err != nil {
+				return fmt.Errorf("--fresh: %w", err)
+			}
+		}
+		if sec, err = prepareDevSecurity(dataDir, nodes); err != nil {
+			return fmt.Errorf("--secure: %w", err)
+		}
+		if cc, err = sec.clientConn(); err != nil {
+			return fmt.Errorf("--secure: %w", err)
+		}
+		con.Printf("--secure: CA, certificates, gossip key and password in %s", sec.dir)
+	}
 	if o.fresh {
 		con.Printf("--fresh: starting with empty data directories under %s", dataDir)
 	} else {
@@ -213,6 +232,9 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 			host, _, _ := net.SplitHostPort(n.client)
 			args = append(args, "--pprof-addr", net.JoinHostPort(host, strconv.Itoa(o.pprofPort+i)))
 		}
+		if sec != nil {
+			args = append(args, sec.serverArgs(n)...)
+		}
 		args = append(args, extra...)
 		argv := append([]string{exe}, args...)
 		if lab != nil {
@@ -220,6 +242,9 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 		}
 		c := exec.Command(argv[0], argv[1:]...)
 		c.Env = os.Environ()
+		if sec != nil {
+			c.Env = append(c.Env, sec.env()...)
+		}
 		c.SysProcAttr = childProcAttr()
 		n.stdout = newPrefixWriter(con, con.out, n.id+" | ")
 		n.stderr = newPrefixWriter(con, con.errOut, n.id+" | ")
@@ -255,7 +280,7 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 	for i, n := range nodes {
 		addrs[i] = n.client
 	}
-	query := func(ctx context.Context) []nodeStatus { return queryNodes(ctx, addrs, time.Second, false) }
+	query := func(ctx context.Context) []nodeStatus { return queryNodesAs(ctx, cc, addrs, time.Second, false) }
 	if lab != nil {
 		// This process is not in the clients' namespace: ask from there.
 		query = func(ctx context.Context) []nodeStatus { return queryFromNS(ctx, lab.Client, exe, addrs) }
@@ -279,7 +304,7 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 			if ev.ready && lab != nil {
 				con.Banner(netnsBanner(nodes, ev, lab, exe))
 			} else if ev.ready {
-				con.Banner(readyBanner(nodes, ev))
+				con.Banner(readyBanner(nodes, ev, sec))
 			} else {
 				con.Printf("cluster NOT ready after %s: %s\n(still waiting; check the node logs above)", o.wait, ev.reason)
 			}
@@ -384,7 +409,7 @@ func pollReady(ctx context.Context, query func(context.Context) []nodeStatus, wa
 	}
 }
 
-func readyBanner(nodes []*devNode, ev readyEvent) string {
+func readyBanner(nodes []*devNode, ev readyEvent, sec *devSecurity) string {
 	var b strings.Builder
 	port := func(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
 	fmt.Fprintf(&b, "\ncluster ready after %s: %d nodes, every raft group has a leader\n\n", ev.after, len(nodes))
@@ -395,6 +420,13 @@ func readyBanner(nodes []*devNode, ev readyEvent) string {
 	}
 	p := port(nodes[0].client)
 	q := port(nodes[len(nodes)-1].client)
+	if sec != nil {
+		fmt.Fprintf(&b, "\nSecure: TLS on every port, encrypted gossip, a password. Connect with:\n")
+		fmt.Fprintf(&b, "  %s\n", sec.redisCLI(p))
+		fmt.Fprintf(&b, "(files in %s)\n", sec.dir)
+		fmt.Fprintf(&b, "\nCtrl-C stops the cluster; kill -9 a pid above to test failover.\n\n")
+		return b.String()
+	}
 	fmt.Fprintf(&b, "\nTry:\n")
 	fmt.Fprintf(&b, "  redis-cli -p %s SESSION.CREATE SUBJECT alice TTL 3600 FIELDS cart 3\n", p)
 	fmt.Fprintf(&b, "  redis-cli -p %s SESSION.GET <id> CONSISTENCY stale\n", q)

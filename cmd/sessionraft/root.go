@@ -12,7 +12,7 @@ func run(ctx context.Context, args []string) int {
 	root := newRootCmd()
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		return 1
+		return exitStatus(err)
 	}
 	return 0
 }
@@ -36,5 +36,6 @@ cluster with "sessionraft server", and look at a cluster with "sessionraft statu
 	})
 	root.AddCommand(newServerCmd(), newDevCmd(), newStatusCmd(), newBenchCmd())
 	root.AddCommand(newMemberCmd(), newRecoverCmd())
+	root.AddCommand(newCertsCmd(), newGossipKeysCmd(), newLogCmd()) // security: certs.go, gossipkeys.go, logshow.go
 	return root
 }

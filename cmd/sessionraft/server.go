@@ -67,7 +67,9 @@ which wins over the built-in default.
 Durations are integer seconds or Go durations (1500ms, 30m).
 Logs go to stderr. SIGINT or SIGTERM shuts the node down gracefully (its
 leaderships handed over, requests in flight answered); a second signal exits
-at once. The exit code is 1 if the node stopped with an error.`,
+at once. SIGHUP reloads the TLS certificates and the ACL file. The exit code
+is 3 if the node met a raft log entry it cannot apply (see "sessionraft log
+show" and docs/SECURITY.md), else 1 if it stopped with an error.`,
 		Example: `  sessionraft server --id n1 --data-dir /var/lib/sessionraft \
     --client-addr 0.0.0.0:7001 --raft-addr 0.0.0.0:7101 --gossip-addr 0.0.0.0:7201 \
     --advertise-client 10.0.0.1:7001 --advertise-raft 10.0.0.1:7101 --advertise-gossip 10.0.0.1:7201 \
@@ -177,6 +179,13 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	// Observability: the admin HTTP port and library log levels.
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "admin HTTP address: Prometheus /metrics, /health, /ready and a live status page at /; off when empty")
 	fs.StringVar(&o.raftLogLevel, "raft-log-level", o.raftLogLevel, "least level of raft's and memberlist's own log records: debug, info, warn or error")
+	// Internal-port TLS and gossip encryption (docs/SECURITY.md).
+	fs.StringVar(&c.TLSCA, "tls-ca", c.TLSCA, "internal port: PEM bundle of the cluster CA; with --tls-cert and --tls-key the internal port is mutual TLS only")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "internal port: this node's PEM certificate, naming --id (sessionraft certs node); reloaded on SIGHUP")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "internal port: the PEM private key of --tls-cert; reloaded on SIGHUP")
+	fs.IntVar(&c.MaxInternalConns, "max-internal-conns", c.MaxInternalConns, "most inbound internal-port connections open at once (0: 1024)")
+	fs.StringVar(&c.GossipKey, "gossip-key", c.GossipKey, "base64 AES key (16, 24 or 32 bytes) encrypting gossip (sessionraft gossip-keys generate); better set as SESSIONRAFT_GOSSIP_KEY")
+	fs.StringVar(&c.GossipKeyringFile, "gossip-keyring-file", c.GossipKeyringFile, "gossip keyring kept across restarts and rotations (default with --gossip-key: <data-dir>/gossip.keyring)")
 
 	fs.BoolVar(&c.TestMode, "test-mode", c.TestMode, "enable fault-injection hooks (never in production)")
 	_ = fs.MarkHidden("test-mode")
@@ -265,6 +274,9 @@ func runServer(ctx context.Context, cfg node.Config, reloads []reloadable) error
 		"raft_addr", cfg.RaftAddr, "gossip_addr", cfg.GossipAddr, "join", cfg.Join,
 		"bootstrap_expect", cfg.BootstrapExpect, "data_dir", cfg.DataDir)
 
+	if cfg.TLSCert != "" {
+		reloads = append(reloads, reloadable{"internal port TLS " + cfg.TLSCert, n.ReloadTLS})
+	}
 	if cfg.ACLFile != "" {
 		reloads = append(reloads, reloadable{"ACL file " + cfg.ACLFile, n.ReloadACL})
 	}
@@ -294,7 +306,7 @@ wait:
 	}
 	if err := n.Err(); err != nil {
 		log.Error("node stopped with an error", "err", err)
-		return fmt.Errorf("node %s: %w", cfg.ID, err)
+		return withExitStatus(fmt.Errorf("node %s: %w", cfg.ID, err))
 	}
 	log.Info("node stopped")
 	return nil

@@ -87,6 +87,13 @@ type Config struct {
 	// safe for concurrent use.
 	PeerID func(addr string) string
 
+	// RaftPeer, if set (and with TLS), decides whether the node id proven
+	// by a peer's certificate may open a raft connection: a certificate of
+	// the cluster CA proves who the peer is, not that it is a voter, and
+	// raft itself accepts AppendEntries from anyone with a higher term. It
+	// must be fast and safe for concurrent use.
+	RaftPeer func(id string) bool
+
 	// Advertise is the address this node's peers dial to reach this mux; it
 	// is sent in every header so peers (and Faults) can identify us. Default:
 	// the listener's bound address. Set it when listening on a wildcard

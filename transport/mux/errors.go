@@ -46,6 +46,10 @@ var (
 	// ErrBlocked is wrapped (together with ErrUnreachable) when Faults blocks
 	// a peer, so test logs say why a dial failed.
 	ErrBlocked = errors.New("mux: blocked by fault injection")
+
+	// ErrNoTLS: VerifyPeer was called on a mux without TLS, which cannot
+	// prove anybody's identity.
+	ErrNoTLS = errors.New("mux: no TLS configured, identities cannot be proven")
 )
 
 // Codes of RemoteErrors produced by the mux itself rather than the handler.

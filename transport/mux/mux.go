@@ -213,6 +213,11 @@ func (m *Mux) serveConn(tc *trackedConn) {
 			return
 		}
 	}
+	if h.kind == kindRaft && m.cfg.TLS != nil && m.cfg.RaftPeer != nil && !m.cfg.RaftPeer(certID) {
+		m.log.Warn("rejecting raft connection from a node that is not a voter", "remote", tc.RemoteAddr().String(), "id", certID)
+		tc.Close()
+		return
+	}
 	var layer *streamLayer
 	if h.kind == kindRaft {
 		m.mu.Lock()
@@ -259,6 +264,12 @@ func (m *Mux) checkClaim(h header, certID string) error {
 // within timeout. Every failure wraps ErrUnreachable: no request byte has
 // been sent yet.
 func (m *Mux) dial(addr string, timeout time.Duration, h header, layer *streamLayer) (*trackedConn, error) {
+	return m.dialAs(addr, m.cfg.PeerID(addr), timeout, h, layer)
+}
+
+// dialAs is dial expecting the server to prove the node id serverID ("":
+// any node of the cluster).
+func (m *Mux) dialAs(addr, serverID string, timeout time.Duration, h header, layer *streamLayer) (*trackedConn, error) {
 	if m.faults.blocked(addr, outboundDir) {
 		return nil, notSent(fmt.Errorf("%w: dial %s", ErrBlocked, addr))
 	}
@@ -274,7 +285,7 @@ func (m *Mux) dial(addr string, timeout time.Duration, h header, layer *streamLa
 	if err != nil {
 		return nil, notSent(err)
 	}
-	tc := m.newTrackedConn(c, outboundDir, m.cfg.PeerID(addr))
+	tc := m.newTrackedConn(c, outboundDir, serverID)
 	if err := m.track(tc); err != nil {
 		return nil, notSent(err)
 	}

@@ -237,7 +237,10 @@ func (r *Reader) build() [][]byte {
 // quote renders client bytes for an error message: quoted, escaped and
 // truncated, so the message stays one short line.
 func quote(b []byte) string {
-	const max = 16
+	// Short: a client that lost its framing may have sent part of a
+	// session id or a field value where a length was expected, and this
+	// text reaches the client's error reply and the server's log.
+	const max = 6
 	if len(b) > max {
 		return quoteString(string(b[:max])) + "..."
 	}
