@@ -54,6 +54,8 @@ type Node struct {
 
 	test testHooks // fault-injection hooks; used only in test mode (testmode.go)
 
+	backups backupRegistry // open online backups (backup.go)
+
 	mu        sync.Mutex
 	fatalErr  error
 	closeOnce sync.Once
@@ -215,6 +217,7 @@ func (n *Node) shutdown() error {
 	if n.mux != nil {
 		errs = append(errs, n.mux.Close())
 	}
+	n.backups.closeAll()
 	select {
 	case <-n.done:
 	default:

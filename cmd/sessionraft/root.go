@@ -34,6 +34,6 @@ cluster with "sessionraft server", and look at a cluster with "sessionraft statu
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())
 	})
-	root.AddCommand(newServerCmd(), newDevCmd(), newStatusCmd(), newBenchCmd())
+	root.AddCommand(newServerCmd(), newDevCmd(), newStatusCmd(), newBenchCmd(), newBackupCmd(), newRestoreCmd())
 	return root
 }
