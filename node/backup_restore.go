@@ -73,6 +73,11 @@ func RestoreDataDir(dataDir, self string, peers []RestorePeer, groups []RestoreG
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return err
 	}
+	// The snapshot metadata keeps raft's legacy peer list too, encoded by
+	// a transport; the node's network transport encodes a peer as its
+	// address, and so does the in-memory one, which needs no socket.
+	_, enc := raft.NewInmemTransport("")
+	defer enc.Close()
 	for gid, g := range groups {
 		if g.Index == 0 {
 			return fmt.Errorf("group %d: snapshot at index 0", gid)
@@ -86,7 +91,7 @@ func RestoreDataDir(dataDir, self string, peers []RestorePeer, groups []RestoreG
 		if err != nil {
 			return fmt.Errorf("group %d: snapshot store: %w", gid, err)
 		}
-		sink, err := store.Create(raft.SnapshotVersionMax, g.Index, restoredTerm, cfg, g.Index, nil)
+		sink, err := store.Create(raft.SnapshotVersionMax, g.Index, restoredTerm, cfg, g.Index, enc)
 		if err != nil {
 			return fmt.Errorf("group %d: snapshot: %w", gid, err)
 		}
