@@ -77,6 +77,18 @@ type Config struct {
 	// NoSync disables fsync of the raft log (tests only; loses durability).
 	NoSync bool
 
+	// The disk budget (disk.go). Below MinFreeDisk bytes free under
+	// DataDir, or MinFreeDiskPercent of its file system (the larger), the
+	// node raises a disk alarm and the cluster refuses new writes with
+	// DISKFULL until space returns; both 0 turn the guard off.
+	// DiskCheckInterval is how often free space and log sizes are read.
+	// MaxLogBytes (0: off) bounds a group's raft log: above it the group
+	// snapshots and keeps fewer trailing entries.
+	MinFreeDisk        uint64
+	MinFreeDiskPercent float64
+	DiskCheckInterval  time.Duration
+	MaxLogBytes        int64
+
 	// MaxBatchCmds and MaxBatchBytes bound one group-commit raft entry.
 	MaxBatchCmds  int
 	MaxBatchBytes int
@@ -114,6 +126,9 @@ func DefaultConfig() Config {
 		MaxBatchCmds:       2048,
 		MaxBatchBytes:      8 << 20,
 		MaxInflightApplies: 32,
+		MinFreeDisk:        512 << 20,
+		DiskCheckInterval:  2 * time.Second,
+		MaxLogBytes:        1 << 30,
 	}
 }
 
@@ -195,6 +210,9 @@ func (c *Config) Validate() error {
 	v.check(c.MaxBatchCmds >= 1, "MaxBatchCmds must be >= 1")
 	v.check(c.MaxBatchBytes >= minBatchBytes, "MaxBatchBytes must be at least %d (64 KiB)", minBatchBytes)
 	v.check(c.MaxInflightApplies >= 1, "MaxInflightApplies must be >= 1")
+	v.check(c.MinFreeDiskPercent >= 0 && c.MinFreeDiskPercent < 100, "MinFreeDiskPercent must be in [0, 100)")
+	v.check(c.DiskCheckInterval > 0, "DiskCheckInterval must be > 0")
+	v.check(c.MaxLogBytes >= 0, "MaxLogBytes must be >= 0")
 
 	// Relations between fields.
 

@@ -25,6 +25,9 @@ type meta struct {
 	// bootstrap-expect refuses to bootstrap when any peer says so: a fresh
 	// node must never start a second cluster beside an existing one.
 	State bool `json:"state,omitempty"`
+	// DiskLow is the node's disk alarm (disk.go): while any member raises
+	// it, every node refuses new writes.
+	DiskLow bool `json:"disk_low,omitempty"`
 }
 
 // member is an alive memberlist node with decoded metadata.

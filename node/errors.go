@@ -36,6 +36,9 @@ var (
 	ErrBadArg = errors.New("node: bad argument")
 	// ErrBusy: too much work queued.
 	ErrBusy = errors.New("node: busy")
+	// ErrDiskFull: a write was refused because a node's data directory is
+	// below --min-free-disk (disk.go). Nothing was applied; reads go on.
+	ErrDiskFull = errors.New("node: disk space low")
 )
 
 // translateApplyErr maps an error from raft.Apply (or the future's Error) to

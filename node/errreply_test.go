@@ -290,6 +290,8 @@ func TestErrorTableGolden(t *testing.T) {
 		{"ErrUnavailable after the retries", fmt.Errorf("%w: %v (last: %v)", ErrUnavailable, context.DeadlineExceeded, fmt.Errorf("%w: group 0 has no leader", ErrUnavailable))},
 		{"ErrShutdown", ErrShutdown},
 		{"ErrBusy", ErrBusy},
+		{"ErrDiskFull", fmt.Errorf("%w: node %s is below --min-free-disk", ErrDiskFull, "n2")},
+		{"too many backups", errTooManyBackups},
 		{"mux.ErrUnreachable", fmt.Errorf("dial: %w", mux.ErrUnreachable)},
 		{"mux.ErrConnLost", lost},
 		{"mux.ErrClosed", mux.ErrClosed},

@@ -33,6 +33,7 @@ var errTable = []errReply{
 	{ErrNotLeader, wire.CodeNotLeader, "not the group leader", noDetail},
 	{ErrStale, wire.CodeStale, "replica too stale", ownDetail},
 	{ErrBusy, wire.CodeBusy, "server busy, retry later", noDetail},
+	{ErrDiskFull, wire.CodeDiskFull, "free disk space low, writes refused (nothing was applied; reads and deletes work)", ownDetail},
 	{ErrUnavailable, wire.CodeUnavailable, "no leader or quorum, nothing was applied; retry later", noDetail},
 	{ErrShutdown, wire.CodeUnavailable, "node shutting down, nothing was applied", noDetail},
 	{fsm.ErrUnknownCmd, wire.CodeInternal, "command not supported by this server's version", noDetail},

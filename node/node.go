@@ -55,6 +55,7 @@ type Node struct {
 	test testHooks // fault-injection hooks; used only in test mode (testmode.go)
 
 	backups backupRegistry // open online backups (backup.go)
+	disk    diskState      // free-space alarm and test-mode disk faults (disk.go)
 
 	mu        sync.Mutex
 	fatalErr  error
@@ -151,6 +152,8 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	go func() { defer n.wg.Done(); n.joinLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.membershipLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.touch.loop(runCtx) }()
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.diskLoop(runCtx) }()
 
 	n.respSrv = resp.NewServer(cfg.RESP, &handler{n: n}, n.log.With("component", "resp"))
 	n.wg.Add(1)
@@ -166,7 +169,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 // newNode is a node that has opened nothing yet.
 func newNode(cfg Config) *Node {
-	return &Node{
+	n := &Node{
 		cfg:            cfg,
 		log:            cfg.Logger.With("node", cfg.ID),
 		started:        time.Now(),
@@ -174,6 +177,8 @@ func newNode(cfg Config) *Node {
 		closing:        make(chan struct{}),
 		done:           make(chan struct{}),
 	}
+	n.disk.fakeFree.Store(-1)
+	return n
 }
 
 // Close stops the node: client port first (no new requests), gossip, then

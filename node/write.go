@@ -144,6 +144,15 @@ func (n *Node) write(ctx context.Context, gid int, cmd fsm.Command) (fsm.Result,
 	if err := n.cfg.Limits.Check(&cmd); err != nil {
 		return fsm.Result{}, err
 	}
+	// The disk alarm (disk.go) refuses what adds data; what removes it,
+	// and touches (which keep idle sessions alive), go on.
+	switch cmd.Type {
+	case fsm.CmdDestroy, fsm.CmdRevoke, fsm.CmdTouch, fsm.CmdExpire:
+	default:
+		if err := n.checkWriteSpace(); err != nil {
+			return fsm.Result{}, err
+		}
+	}
 	size := commandSize(&cmd)
 	var res fsm.Result
 	err = n.retryUnapplied(ctx, func() (err error) {

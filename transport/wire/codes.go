@@ -23,6 +23,7 @@ const (
 	CodeStale         = "STALE"         // stale read refused: replica lags more than max-staleness
 	CodeBusy          = "BUSY"          // too many requests in flight on this connection or node
 	CodeExists        = "EXISTS"        // id already exists (create with a caller-chosen id)
+	CodeDiskFull      = "DISKFULL"      // writes refused: a node's free disk space is below --min-free-disk; reads, deletes and touches work; nothing was applied
 	CodeInternal      = "ERR"           // anything else
 )
 
@@ -30,7 +31,7 @@ const (
 var Codes = []string{
 	CodeNotFound, CodeConflict, CodeTooLarge, CodeNotLeader, CodeUnavailable,
 	CodeIndeterminate, CodeBadArg, CodeUnknownCmd, CodeProtocol, CodeStale,
-	CodeBusy, CodeExists, CodeInternal,
+	CodeBusy, CodeExists, CodeDiskFull, CodeInternal,
 }
 
 // SplitError splits a RESP error string into its code and message.
