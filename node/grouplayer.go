@@ -37,6 +37,11 @@ type groupLayer struct {
 	// logBytes is the log's size on disk, for the byte budget (disk.go);
 	// nil when unknown.
 	logBytes func() int64
+	// dir is the group's directory on disk ("" in memory), and
+	// snapsBefore the snapshot directories found there before raft
+	// started (snapshotcheck.go).
+	dir         string
+	snapsBefore []string
 	// closers release the transport and the stores, in order, once raft
 	// has shut down.
 	closers []io.Closer
@@ -103,6 +108,15 @@ func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	l.closers = append(l.closers, wal, store)
 	l.pauseGCOpen = wal.Bytes() <= maxUncollectedLog
 	logger := n.hclogger(fmt.Sprintf("raft-g%d", id))
+	if removed, err := removeSnapshotTemps(dir); err != nil { // snapshotcheck.go
+		return groupLayer{}, fmt.Errorf("snapshot store: %w", err)
+	} else if len(removed) > 0 {
+		n.log.Warn("removed snapshots a crash left half-written", "group", id, "dirs", removed)
+	}
+	l.dir = dir
+	if l.snapsBefore, err = snapshotDirs(dir); err != nil {
+		return groupLayer{}, fmt.Errorf("snapshot store: %w", err)
+	}
 	if l.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, 2, logger); err != nil {
 		return groupLayer{}, fmt.Errorf("snapshot store: %w", err)
 	}
