@@ -247,7 +247,9 @@ func (f faultyLog) inject() error {
 // pathError names the injected fault the way the OS would.
 type pathError struct{ err error }
 
-func (e *pathError) Error() string { return "write raft log: " + e.err.Error() + " (injected by DEBUG.DISK)" }
+func (e *pathError) Error() string {
+	return "write raft log: " + e.err.Error() + " (injected by DEBUG.DISK)"
+}
 func (e *pathError) Unwrap() error { return e.err }
 
 func (f faultyLog) StoreLog(l *raft.Log) error {

@@ -23,7 +23,9 @@ func (h *handler) debugDisk(q request) {
 	if len(args) > 2 {
 		arg = strings.ToUpper(string(args[2]))
 	}
-	bad := func() { writeErr(r, fmt.Errorf("%w: syntax: DEBUG.DISK FREE bytes|REAL | FAIL ENOSPC|EIO|OFF | SLOW ms | STATUS", ErrBadArg)) }
+	bad := func() {
+		writeErr(r, fmt.Errorf("%w: syntax: DEBUG.DISK FREE bytes|REAL | FAIL ENOSPC|EIO|OFF | SLOW ms | STATUS", ErrBadArg))
+	}
 	switch {
 	case sub == "FREE" && arg == "REAL":
 		n.disk.fakeFree.Store(-1)
