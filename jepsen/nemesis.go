@@ -42,10 +42,12 @@ func NewNemesis(name string, skew time.Duration) (Nemesis, error) {
 		return skewFollowersNemesis{behind: 5 * time.Second}, nil
 	case "transfer":
 		return transferNemesis{}, nil
+	case "disk":
+		return &diskNemesis{}, nil // nemesis_disk.go
 	case "none":
 		return noNemesis{}, nil
 	}
-	return nil, fmt.Errorf("unknown nemesis %q (partition, partition-leader, majorities-ring, kill, pause, clock, skew-followers, transfer, none)", name)
+	return nil, fmt.Errorf("unknown nemesis %q (partition, partition-leader, majorities-ring, kill, pause, clock, skew-followers, transfer, disk, none)", name)
 }
 
 const adminTimeout = time.Second
