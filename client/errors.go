@@ -36,6 +36,10 @@ var (
 	// ErrStale: every replica asked refused a Stale read because it lags
 	// more than the staleness bound. Retry, or read at a stronger level.
 	ErrStale = errors.New("sessionraft: replica too stale")
+	// ErrDiskFull: a write was refused because a node of the cluster is
+	// below its free-space threshold (--min-free-disk). Nothing was
+	// applied; reads and deletes still work. Retry once space is freed.
+	ErrDiskFull = errors.New("sessionraft: disk full, writes refused")
 	// ErrClosed: the Client has been closed.
 	ErrClosed = errors.New("sessionraft: client closed")
 )
@@ -82,6 +86,8 @@ func sentinelFor(code string) error {
 		return ErrExists
 	case wire.CodeStale:
 		return ErrStale
+	case wire.CodeDiskFull:
+		return ErrDiskFull
 	default:
 		return nil
 	}

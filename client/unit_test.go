@@ -28,6 +28,7 @@ func TestSentinelForEveryCode(t *testing.T) {
 		wire.CodeProtocol:      ErrInvalid,
 		wire.CodeStale:         ErrStale,
 		wire.CodeExists:        ErrExists,
+		wire.CodeDiskFull:      ErrDiskFull,
 		wire.CodeInternal:      nil,
 	}
 	for _, code := range wire.Codes {
