@@ -23,7 +23,7 @@ import (
 func main() {
 	var (
 		workloads = flag.String("workload", "register,set,ttl", "comma-separated workloads: register, set (with destroy/rotate), ttl")
-		nemeses   = flag.String("nemesis", "partition,kill,pause,clock", "comma-separated nemeses: partition, partition-leader, majorities-ring (5+ nodes), kill, pause, clock, skew-followers, transfer, none")
+		nemeses   = flag.String("nemesis", "partition,kill,pause,clock", "comma-separated nemeses: partition, partition-leader, majorities-ring (5+ nodes), kill, pause, clock, skew-followers, transfer, disk, none")
 		dur       = flag.Duration("time", time.Minute, "how long to run the workloads")
 		nodes     = flag.Int("nodes", 3, "cluster size (3 or 5)")
 		out       = flag.String("out", "", "output directory: node data and logs, history, visualisation (default: a new temp dir)")
