@@ -98,4 +98,38 @@ func TestDiskAlarmTmpfs(t *testing.T) {
 	if !testcluster.WaitFor(10*time.Second, func() bool { last = create(); return last == nil }) {
 		t.Fatalf("writes did not resume after space was freed: %v", last)
 	}
+
+	// Fill it to the last byte: the entries that still flow (leader
+	// clock ticks, expiry) hit a real ENOSPC in the raft log, and the
+	// node stops cleanly, saying why, instead of panicking.
+	f, err = os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{1 << 20, 4096, 1} {
+		for {
+			if _, err := f.Write(chunk[:size]); err != nil {
+				break
+			}
+		}
+	}
+	f.Close()
+	// Deletes are still taken with the alarm raised: they append to the
+	// log until it cannot grow.
+	deadline := time.After(30 * time.Second)
+	for stopped := false; !stopped; {
+		select {
+		case <-n.Done():
+			stopped = true
+		case <-deadline:
+			t.Fatal("the node still runs 30s after its file system filled up")
+		default:
+			_, _ = cl.Do(ctx, "SESSION.DESTROY", "no-such-session-"+strings.Repeat("x", 200))
+		}
+	}
+	if err := n.Err(); err == nil || !strings.Contains(err.Error(), "no space left on device") {
+		t.Fatalf("the node stopped with %v, want the ENOSPC named", err)
+	} else {
+		t.Logf("stopped: %v", err)
+	}
 }
