@@ -212,7 +212,9 @@ func (c *Config) Validate() error {
 	v.check(c.MaxInflightApplies >= 1, "MaxInflightApplies must be >= 1")
 	v.check(c.MinFreeDiskPercent >= 0 && c.MinFreeDiskPercent < 100, "MinFreeDiskPercent must be in [0, 100)")
 	v.check(c.DiskCheckInterval > 0, "DiskCheckInterval must be > 0")
-	v.check(c.MaxLogBytes >= 0, "MaxLogBytes must be >= 0")
+	// raftwal drops whole 64 MiB segments only: a smaller budget could
+	// never be met and would snapshot at every check.
+	v.check(c.MaxLogBytes == 0 || c.MaxLogBytes >= minMaxLogBytes, "MaxLogBytes must be 0 (off) or at least %d (512 MiB)", int64(minMaxLogBytes))
 
 	// Relations between fields.
 

@@ -36,6 +36,11 @@ import (
 //     DEBUG.DISK FAIL makes a group's log store fail as a full or broken
 //     disk would, for the jepsen disk nemesis.
 
+// minMaxLogBytes is the smallest MaxLogBytes: eight of raftwal's 64 MiB
+// segments, so that half the budget of trailing entries plus the segments
+// a compaction cannot drop yet fit in it.
+const minMaxLogBytes = 512 << 20
+
 // diskState is the node's view of its disk.
 type diskState struct {
 	low  atomic.Bool   // this node's alarm

@@ -142,7 +142,7 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 
 	// Disk budget (node/disk.go).
 	fs.Var(&minFreeDiskValue{c}, "min-free-disk", "below this much free space under --data-dir (bytes such as 512MiB, or a share of the file system such as 5%; 0: off) the cluster refuses new writes with DISKFULL until space returns; reads and deletes go on")
-	fs.Var(&byteSizeValue{&c.MaxLogBytes}, "max-log-bytes", "a group whose raft log grows past this size (such as 1GiB; 0: off) snapshots and keeps fewer trailing entries")
+	fs.Var(&byteSizeValue{&c.MaxLogBytes}, "max-log-bytes", "a group whose raft log grows past this size (such as 1GiB, at least 512MiB; 0: off) snapshots and keeps fewer trailing entries")
 	durationVar(fs, &c.DiskCheckInterval, "disk-check-interval", "how often free disk space and log sizes are checked")
 
 	// Group commit.
