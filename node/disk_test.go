@@ -1,6 +1,9 @@
 package node
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestParseMinFreeDisk(t *testing.T) {
 	for _, c := range []struct {
@@ -43,4 +46,36 @@ func TestMinFree(t *testing.T) {
 	if c.diskGuardOn() {
 		t.Fatal("guard on with both thresholds 0")
 	}
+}
+
+// TestLogBytesBudget: a group whose log is over MaxLogBytes snapshots and
+// compacts down to a trailing count sized by bytes (half the budget at
+// the average entry size); under the budget nothing happens. The group
+// runs on in-memory stores, whose byte size the test states.
+func TestLogBytesBudget(t *testing.T) {
+	c := newMemCluster(t, 1, func(cfg *Config) { cfg.MaxLogBytes = 512 << 20 })
+	c.bootstrap(0)
+	c.readyLeader(0)
+	for i := range 300 {
+		c.mustPropose(0, createCmd(fmt.Sprintf("s%03d", i)))
+	}
+	g, n := c.group(0), c.nodes[0]
+	size := int64(100 << 20)
+	g.layer.logBytes = func() int64 { return size }
+	n.checkLogBytes()
+	if first, _ := g.layer.logs.FirstIndex(); first != 1 {
+		t.Fatalf("under the budget the log was compacted to %d", first)
+	}
+	size = 600 << 20 // about 2 MiB per entry
+	n.checkLogBytes()
+	last, _ := g.layer.logs.LastIndex()
+	first, _ := g.layer.logs.FirstIndex()
+	trailing := g.raft.ReloadableConfig().TrailingLogs
+	if trailing >= n.cfg.TrailingLogs || trailing < 64 {
+		t.Fatalf("trailing logs %d after going over the budget (configured %d)", trailing, n.cfg.TrailingLogs)
+	}
+	if kept := last - first + 1; kept > trailing+1 {
+		t.Fatalf("log keeps %d entries (%d..%d), want at most %d after the snapshot", kept, first, last, trailing+1)
+	}
+	t.Logf("trailing %d, log %d..%d", trailing, first, last)
 }
