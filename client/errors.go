@@ -47,6 +47,10 @@ var (
 	// would add data; nothing was applied. Reads, destroys and revokes
 	// still work. Retrying helps only once sessions end or are destroyed.
 	ErrOutOfMemory = errors.New("sessionraft: server memory quota reached")
+	// ErrDiskFull: a write was refused because a node of the cluster is
+	// below its free-space threshold (--min-free-disk). Nothing was
+	// applied; reads and deletes still work. Retry once space is freed.
+	ErrDiskFull = errors.New("sessionraft: disk full, writes refused")
 	// ErrClosed: the Client has been closed.
 	ErrClosed = errors.New("sessionraft: client closed")
 )
@@ -99,6 +103,8 @@ func sentinelFor(code string) error {
 		return ErrNoPerm
 	case wire.CodeOOM:
 		return ErrOutOfMemory
+	case wire.CodeDiskFull:
+		return ErrDiskFull
 	default:
 		return nil
 	}

@@ -29,6 +29,7 @@ func TestSentinelForEveryCode(t *testing.T) {
 		wire.CodeStale:         ErrStale,
 		wire.CodeExists:        ErrExists,
 		wire.CodeOOM:           ErrOutOfMemory,
+		wire.CodeDiskFull:      ErrDiskFull,
 		wire.CodeInternal:      nil,
 		wire.CodeNoAuth:        ErrAuth,
 		wire.CodeWrongPass:     ErrAuth,

@@ -78,6 +78,9 @@ type Cluster struct {
 	mu    sync.Mutex
 	admin map[*Node]*resp.Client
 	exits []string // servers that exited without the harness stopping them
+	// diskFailed: nodes the disk nemesis made stop (nemesis_disk.go); their
+	// exit is the expected outcome, not a crash.
+	diskFailed map[*Node]bool
 }
 
 // StartCluster starts every node, with fsync on, and waits (bounded)
@@ -98,6 +101,10 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		OnExit: func(n *Node, err error) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
+			if c.diskFailed[n] {
+				delete(c.diskFailed, n)
+				return
+			}
 			c.exits = append(c.exits, fmt.Sprintf("%s (pid %d): %v", n.ID, n.Pid(), err))
 		},
 	}

@@ -101,7 +101,8 @@ func writeOutcome(err error) Outcome {
 		return OK
 	case errors.Is(err, client.ErrNotFound), errors.Is(err, client.ErrConflict),
 		errors.Is(err, client.ErrUnavailable), errors.Is(err, client.ErrInvalid),
-		errors.Is(err, client.ErrExists), errors.Is(err, client.ErrTooLarge):
+		errors.Is(err, client.ErrExists), errors.Is(err, client.ErrTooLarge),
+		errors.Is(err, client.ErrDiskFull): // nothing applied (disk nemesis)
 		return Fail
 	default:
 		// ErrIndeterminate, timeouts, closed connections.
@@ -118,7 +119,7 @@ func respWriteOutcome(err error) Outcome {
 	var se *resp.ServerError
 	if errors.As(err, &se) {
 		switch se.Code {
-		case "NOTFOUND", "CONFLICT", "BADARG", "TOOLARGE", "EXISTS", "UNAVAILABLE", "NOTLEADER", "UNKNOWNCMD":
+		case "NOTFOUND", "CONFLICT", "BADARG", "TOOLARGE", "EXISTS", "UNAVAILABLE", "NOTLEADER", "UNKNOWNCMD", "DISKFULL":
 			return Fail
 		}
 	}

@@ -47,12 +47,14 @@ func NewNemesis(name string, skew time.Duration) (Nemesis, error) {
 		return lossNemesis{}, nil
 	case "blackhole":
 		return blackholeNemesis{}, nil
+	case "disk":
+		return &diskNemesis{}, nil // nemesis_disk.go
 	case "none":
 		return noNemesis{}, nil
 	case "member-grow", "member-replace": // nemesis_member.go
 		return newMemberNemesis(name == "member-replace"), nil
 	}
-	return nil, fmt.Errorf("unknown nemesis %q (partition, partition-leader, majorities-ring, kill, pause, clock, skew-followers, transfer, none; with -net netns also loss, blackhole)", name)
+	return nil, fmt.Errorf("unknown nemesis %q (partition, partition-leader, majorities-ring, kill, pause, clock, skew-followers, transfer, disk, none; with -net netns also loss, blackhole)", name)
 }
 
 const adminTimeout = time.Second

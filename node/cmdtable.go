@@ -378,6 +378,16 @@ func init() {
 				{name: "ACL|HELP", arity: 2, flags: flagLocal, group: "server", syntax: "ACL HELP", summary: "Lists the ACL subcommands.",
 					run: inline((*handler).aclHelp)},
 			}},
+		// backup: cmd_backup.go (backup.go holds the open snapshots)
+		{name: "BACKUP.OPEN", arity: 2, flags: flagAdmin, since: "0.2.0",
+			group: "server", syntax: "BACKUP.OPEN group", summary: "On the group's leader: a linearizable barrier, then a snapshot of the group to read with BACKUP.READ; answers its handle, index, term, size and SHA-256.",
+			run: async((*handler).backupOpen)},
+		{name: "BACKUP.READ", arity: 4, flags: flagAdmin | flagLocal, since: "0.2.0",
+			group: "server", syntax: "BACKUP.READ handle offset count", summary: "Answers up to count bytes (at most 4 MiB) of an open backup from offset; empty at the end.",
+			run: async((*handler).backupRead)},
+		{name: "BACKUP.CLOSE", arity: 2, flags: flagAdmin | flagLocal | flagFast, since: "0.2.0",
+			group: "server", syntax: "BACKUP.CLOSE handle", summary: "Drops an open backup; answers 1 if it was open.",
+			run: inline((*handler).backupClose)},
 	}
 	testCommandTable = debugCommands()
 	commands = indexCommands(commandTable)

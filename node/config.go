@@ -78,6 +78,18 @@ type Config struct {
 	// NoSync disables fsync of the raft log (tests only; loses durability).
 	NoSync bool
 
+	// The disk budget (disk.go). Below MinFreeDisk bytes free under
+	// DataDir, or MinFreeDiskPercent of its file system (the larger), the
+	// node raises a disk alarm and the cluster refuses new writes with
+	// DISKFULL until space returns; both 0 turn the guard off.
+	// DiskCheckInterval is how often free space and log sizes are read.
+	// MaxLogBytes (0: off) bounds a group's raft log: above it the group
+	// snapshots and keeps fewer trailing entries.
+	MinFreeDisk        uint64
+	MinFreeDiskPercent float64
+	DiskCheckInterval  time.Duration
+	MaxLogBytes        int64
+
 	// MaxBatchCmds and MaxBatchBytes bound one group-commit raft entry.
 	MaxBatchCmds  int
 	MaxBatchBytes int
@@ -184,6 +196,9 @@ func DefaultConfig() Config {
 		PromoteStableFor:   10 * time.Second,
 		MinVoters:          3,
 		MemberTimeout:      5 * time.Minute,
+		MinFreeDisk:        512 << 20,
+		DiskCheckInterval:  2 * time.Second,
+		MaxLogBytes:        1 << 30,
 	}
 }
 
@@ -292,6 +307,11 @@ func (c *Config) Validate() error {
 	v.check(c.MinVoters >= 1, "MinVoters must be >= 1")
 	v.check(c.MemberTimeout > 0, "MemberTimeout must be > 0")
 	c.validateSecurity(&v)
+	v.check(c.MinFreeDiskPercent >= 0 && c.MinFreeDiskPercent < 100, "MinFreeDiskPercent must be in [0, 100)")
+	v.check(c.DiskCheckInterval > 0, "DiskCheckInterval must be > 0")
+	// raftwal drops whole 64 MiB segments only: a smaller budget could
+	// never be met and would snapshot at every check.
+	v.check(c.MaxLogBytes == 0 || c.MaxLogBytes >= minMaxLogBytes, "MaxLogBytes must be 0 (off) or at least %d (512 MiB)", int64(minMaxLogBytes))
 
 	// Relations between fields.
 

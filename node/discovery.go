@@ -35,6 +35,9 @@ type meta struct {
 	Member   bool   `json:"member,omitempty"`
 	Removed  bool   `json:"removed,omitempty"`
 	Draining bool   `json:"draining,omitempty"`
+	// DiskLow is the node's disk alarm (disk.go): while any member raises
+	// it, every node refuses new writes.
+	DiskLow bool `json:"disk_low,omitempty"`
 }
 
 // member is an alive memberlist node with decoded metadata.

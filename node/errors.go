@@ -58,6 +58,9 @@ var (
 	// ErrMemberRefused: a MEMBER command that cannot be done as asked
 	// (the detail says why and what to do).
 	ErrMemberRefused = errors.New("node: membership change refused")
+	// ErrDiskFull: a write was refused because a node's data directory is
+	// below --min-free-disk (disk.go). Nothing was applied; reads go on.
+	ErrDiskFull = errors.New("node: disk space low")
 )
 
 // translateApplyErr maps an error from raft.Apply (or the future's Error) to

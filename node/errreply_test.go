@@ -295,6 +295,8 @@ func TestErrorTableGolden(t *testing.T) {
 		{"forwarded, leader's OOM", translateCallErr(remote(wire.CodeOOM, "command not allowed when used memory > 'maxmemory'."), true)},
 		{"ErrRemoved", ErrRemoved},
 		{"ErrMemberRefused", fmt.Errorf("%w: n4 is not alive in gossip; start it with --join and no --bootstrap-expect first", ErrMemberRefused)},
+		{"ErrDiskFull", fmt.Errorf("%w: node %s is below --min-free-disk", ErrDiskFull, "n2")},
+		{"too many backups", errTooManyBackups},
 		{"mux.ErrUnreachable", fmt.Errorf("dial: %w", mux.ErrUnreachable)},
 		{"mux.ErrConnLost", lost},
 		{"mux.ErrClosed", mux.ErrClosed},

@@ -36,6 +36,7 @@ var errTable = []errReply{
 	{ErrBusy, wire.CodeBusy, "server busy, retry later", noDetail},
 	// Redis's own text, so tools that know Redis recognise it.
 	{ErrOOM, wire.CodeOOM, "command not allowed when used memory > 'maxmemory'.", noDetail},
+	{ErrDiskFull, wire.CodeDiskFull, "free disk space low, writes refused (nothing was applied; reads and deletes work)", ownDetail},
 	{ErrUnavailable, wire.CodeUnavailable, "no leader or quorum, nothing was applied; retry later", noDetail},
 	{ErrShutdown, wire.CodeUnavailable, "node shutting down, nothing was applied", noDetail},
 	{ErrRemoved, wire.CodeUnavailable, "this node was removed from the cluster, nothing was applied; use another node", noDetail},

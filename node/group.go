@@ -158,17 +158,31 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 	// Raft traffic waits for the cluster to admit this data directory
 	// (membership.go).
 	gate := newGateTransport(layer.trans, func() bool { return n.ident.admitted.Load() && !n.ident.removed.Load() })
-	r, err := raft.NewRaft(rc, g.rfsm, layer.logs, layer.stable, layer.snaps, gate)
+	gated := layer
+	gated.trans = gate
+	r, err := newRaftNoPanic(rc, g.rfsm, gated)
 	if resume != nil {
 		resume()
 	}
 	if err != nil {
 		_ = gate.Close()
+		// A log that does not reach the restored state is the likeliest
+		// cause, and needs the clearest message (snapshotcheck.go).
+		if gap := g.checkLogReachesState(); gap != nil {
+			err = gap
+		} else {
+			err = fmt.Errorf("group %d: start raft: %w", id, err)
+		}
 		_ = g.layer.close()
-		return nil, fmt.Errorf("group %d: start raft: %w", id, err)
+		return nil, err
 	}
 	g.rfsm.opening.Store(false) // later restores are installed snapshots
 	g.raft = r
+	if err := g.checkLogReachesState(); err != nil { // snapshotcheck.go
+		_ = g.close()
+		return nil, err
+	}
+	g.quarantineSnapshots()
 	return g, nil
 }
 

@@ -37,6 +37,14 @@ type groupLayer struct {
 	// which is worth it only while the log it reads is small (see
 	// newGroup); otherwise only the snapshot restore is paused.
 	pauseGCOpen bool
+	// logBytes is the log's size on disk, for the byte budget (disk.go);
+	// nil when unknown.
+	logBytes func() int64
+	// dir is the group's directory on disk ("" in memory), and
+	// snapsBefore the snapshot directories found there before raft
+	// started (snapshotcheck.go).
+	dir         string
+	snapsBefore []string
 	// closers release the transport and the stores, in order, once raft
 	// has shut down.
 	closers []io.Closer
@@ -103,10 +111,24 @@ func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	l.closers = append(l.closers, wal, store)
 	l.pauseGCOpen = wal.Bytes() <= maxUncollectedLog
 	logger := n.hclogger(fmt.Sprintf("raft-g%d", id))
+	if removed, err := removeSnapshotTemps(dir); err != nil { // snapshotcheck.go
+		return groupLayer{}, fmt.Errorf("snapshot store: %w", err)
+	} else if len(removed) > 0 {
+		n.log.Warn("removed snapshots a crash left half-written", "group", id, "dirs", removed)
+	}
+	l.dir = dir
+	if l.snapsBefore, err = snapshotDirs(dir); err != nil {
+		return groupLayer{}, fmt.Errorf("snapshot store: %w", err)
+	}
 	if l.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, 2, logger); err != nil {
 		return groupLayer{}, fmt.Errorf("snapshot store: %w", err)
 	}
-	if l.logs, err = raft.NewLogCache(1024, checkedLog{Log: wal, group: id, onFailure: n.fatal}); err != nil {
+	l.logBytes = wal.Bytes
+	var logs raft.LogStore = checkedLog{Log: wal, group: id, onFailure: n.fatal}
+	if cfg.TestMode {
+		logs = faultyLog{LogStore: logs, d: &n.disk, onFailure: n.fatal} // DEBUG.DISK (disk.go)
+	}
+	if l.logs, err = raft.NewLogCache(1024, logs); err != nil {
 		return groupLayer{}, err
 	}
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{

@@ -71,6 +71,9 @@ type Node struct {
 	refusedAt  atomic.Int64 // unix ns of the last "refusing internal RPC" warning
 	proven     map[string]string
 
+	backups backupRegistry // open online backups (backup.go)
+	disk    diskState      // free-space alarm and test-mode disk faults (disk.go)
+
 	mu        sync.Mutex
 	fatalErr  error
 	closeOnce sync.Once
@@ -207,6 +210,8 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	go func() { defer n.wg.Done(); n.membershipLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.touch.loop(runCtx) }()
 	n.watchLeaders(runCtx)
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.diskLoop(runCtx) }()
 
 	n.respSrv = resp.NewServer(cfg.RESP, &handler{n: n}, n.log.With("component", "resp"))
 	n.wg.Add(1)
@@ -234,6 +239,7 @@ func newNode(cfg Config) *Node {
 		done:           make(chan struct{}),
 	}
 	n.newAdmin()
+	n.disk.fakeFree.Store(-1)
 	return n
 }
 
@@ -279,6 +285,7 @@ func (n *Node) shutdown() error {
 	if n.mux != nil {
 		errs = append(errs, n.mux.Close())
 	}
+	n.backups.closeAll()
 	select {
 	case <-n.done:
 	default:

@@ -27,6 +27,7 @@ import (
 //	DEBUG.UNSAFE EXPIRY on|off                         single-record reads judge expiry by the node's clock only, not the log clock
 //	DEBUG.HASH                                         per group: [group, applied index, sessions, fsm hash]
 //	DEBUG.TRANSFER <group>                             leadership transfer (this node must lead the group)
+//	DEBUG.DISK FREE|FAIL|SLOW|STATUS ...               disk faults (disk_debug.go)
 type testHooks struct {
 	clockOffset atomic.Int64 // ns added to the wall clock by n.now()
 	unsafeReads atomic.Bool  // DELIBERATELY UNSAFE: skip ReadIndex/VerifyLeader
@@ -54,6 +55,9 @@ func debugCommands() []*cmdSpec {
 		{name: "DEBUG.TRANSFER", arity: 2, flags: flagAdmin, group: "debug",
 			syntax: "DEBUG.TRANSFER group", summary: "Test mode: hands the group's leadership to another voter.",
 			run: async((*handler).debugTransfer)},
+		{name: "DEBUG.DISK", arity: -2, maxArgs: 3, flags: flags, group: "debug",
+			syntax: "DEBUG.DISK FREE bytes|REAL | FAIL ENOSPC|EIO|OFF | SLOW ms | STATUS", summary: "Test mode: fakes low free space, failing or slow raft log writes (disk_debug.go).",
+			run: inline((*handler).debugDisk)},
 	}
 }
 

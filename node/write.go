@@ -156,6 +156,14 @@ func (n *Node) write(ctx context.Context, gid int, cmd fsm.Command) (fsm.Result,
 	if err := n.cfg.checkCommand(&cmd, size); err != nil {
 		return fsm.Result{}, err
 	}
+	// The disk alarm (disk.go) refuses what adds data; what removes it,
+	// and touches (which keep idle sessions alive), go on, as under the
+	// memory quota (addsData, memlimit.go).
+	if addsData(&cmd) {
+		if err := n.checkWriteSpace(); err != nil {
+			return fsm.Result{}, err
+		}
+	}
 	var res fsm.Result
 	err = n.retryUnapplied(ctx, func() (err error) {
 		if g.isLeader() {

@@ -10,7 +10,8 @@ import (
 
 // byteSizeValue is a flag holding a number of bytes, written as Redis
 // writes memory sizes in its configuration: a plain integer, or one with
-// a unit k/m/g (powers of 1000) or kb/mb/gb (powers of 1024), in any case.
+// a unit k/m/g (powers of 1000) or kb/mb/gb (powers of 1024), in any case;
+// the binary units kib/mib/gib/tib are accepted too (512MiB).
 type byteSizeValue int64
 
 var byteUnits = []struct {
@@ -18,6 +19,7 @@ var byteUnits = []struct {
 	mult   int64
 }{
 	// Longest suffixes first, so "kb" is not read as "k" after a "b".
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
 	{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30},
 	{"k", 1000}, {"m", 1000 * 1000}, {"g", 1000 * 1000 * 1000},
 	{"b", 1},

@@ -10,6 +10,7 @@ func TestParseByteSize(t *testing.T) {
 	for in, want := range map[string]int64{
 		"0": 0, "1234": 1234, "1k": 1000, "1kb": 1024, "512mb": 512 << 20,
 		"2GB": 2 << 30, "3g": 3_000_000_000, " 7 mb ": 7 << 20, "10b": 10,
+		"512MiB": 512 << 20, "1GiB": 1 << 30, "4KiB": 4 << 10, "1tib": 1 << 40,
 	} {
 		if got, err := parseByteSize(in); err != nil || got != want {
 			t.Errorf("parseByteSize(%q) = %d, %v; want %d", in, got, err, want)

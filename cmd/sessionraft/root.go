@@ -34,7 +34,7 @@ cluster with "sessionraft server", and look at a cluster with "sessionraft statu
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())
 	})
-	root.AddCommand(newServerCmd(), newDevCmd(), newStatusCmd(), newBenchCmd())
+	root.AddCommand(newServerCmd(), newDevCmd(), newStatusCmd(), newBenchCmd(), newBackupCmd(), newRestoreCmd())
 	root.AddCommand(newMemberCmd(), newRecoverCmd())
 	root.AddCommand(newCertsCmd(), newGossipKeysCmd(), newLogCmd()) // security: certs.go, gossipkeys.go, logshow.go
 	return root

@@ -150,6 +150,11 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", c.TrailingLogs, "raft: log entries kept after a snapshot, so slow followers can catch up without one")
 	fs.BoolVar(&c.NoSync, "no-sync", c.NoSync, "do not fsync the raft log: faster, but acknowledged writes can be lost on power failure (tests only)")
 
+	// Disk budget (node/disk.go).
+	fs.Var(&minFreeDiskValue{c}, "min-free-disk", "below this much free space under --data-dir (bytes such as 512MiB, or a share of the file system such as 5%; 0: off) the cluster refuses new writes with DISKFULL until space returns; reads and deletes go on")
+	byteSizeVar(fs, &c.MaxLogBytes, "max-log-bytes", "a group whose raft log grows past this size (such as 1GiB, at least 512MiB; 0: off) snapshots and keeps fewer trailing entries")
+	durationVar(fs, &c.DiskCheckInterval, "disk-check-interval", "how often free disk space and log sizes are checked")
+
 	// Group commit.
 	fs.IntVar(&c.MaxBatchCmds, "max-batch-cmds", c.MaxBatchCmds, "most client commands packed into one raft entry")
 	fs.IntVar(&c.MaxBatchBytes, "max-batch-bytes", c.MaxBatchBytes, "largest raft entry made by packing client commands, in bytes (>= 65536)")

@@ -6,8 +6,9 @@ package main
 // TOPOLOGY returns a map (RESP3) or a flat key/value array (RESP2):
 //
 //	node   -> this node's id
+//	client_addr, vnodes, hash -> its client address and the ring's parameters
 //	groups -> array of maps:
-//	    group, leader ("" if none), term, commit_index, applied_index,
+//	    group, leader ("" if none), leader_client_addr, term, commit_index, applied_index,
 //	    last_contact_ms (-1 on the leader or when unknown), sessions,
 //	    role (leader/follower/candidate/shutdown),
 //	    members -> array of maps: id, raft_addr, client_addr, suffrage, alive
@@ -24,14 +25,18 @@ import (
 )
 
 type topology struct {
-	Node   string      `json:"node"`
-	Groups []groupInfo `json:"groups"`
+	Node       string      `json:"node"`
+	ClientAddr string      `json:"client_addr,omitempty"`
+	VNodes     int         `json:"vnodes,omitempty"` // the ring's virtual nodes per group
+	Hash       string      `json:"hash,omitempty"`   // the ring's key hash
+	Groups     []groupInfo `json:"groups"`
 }
 
 type groupInfo struct {
 	Group         int          `json:"group"`
 	Role          string       `json:"role"`
 	Leader        string       `json:"leader"`
+	LeaderClient  string       `json:"leader_client_addr,omitempty"`
 	Term          int64        `json:"term"`
 	CommitIndex   int64        `json:"commit_index"`
 	AppliedIndex  int64        `json:"applied_index"`
@@ -111,6 +116,9 @@ func parseTopology(v resp.Value) (topology, error) {
 	if t.Node == "" {
 		return t, fmt.Errorf("TOPOLOGY: reply has no node id")
 	}
+	t.ClientAddr = asString(m["client_addr"])
+	t.VNodes = int(asInt(m["vnodes"]))
+	t.Hash = asString(m["hash"])
 	for i, gv := range m["groups"].Elems {
 		gm, err := asMap(gv)
 		if err != nil {
@@ -120,6 +128,7 @@ func parseTopology(v resp.Value) (topology, error) {
 			Group:         int(asInt(gm["group"])),
 			Role:          asString(gm["role"]),
 			Leader:        asString(gm["leader"]),
+			LeaderClient:  asString(gm["leader_client_addr"]),
 			Term:          asInt(gm["term"]),
 			CommitIndex:   asInt(gm["commit_index"]),
 			AppliedIndex:  asInt(gm["applied_index"]),

@@ -24,6 +24,7 @@ const (
 	CodeBusy          = "BUSY"          // too many requests in flight on this connection or node
 	CodeExists        = "EXISTS"        // id already exists (create with a caller-chosen id)
 	CodeOOM           = "OOM"           // the node's memory quota (--max-memory) is reached: a write that adds data was refused, nothing was applied
+	CodeDiskFull      = "DISKFULL"      // writes refused: a node's free disk space is below --min-free-disk; reads, deletes and touches work; nothing was applied
 	CodeInternal      = "ERR"           // anything else
 
 	// Authentication and ACLs, with Redis's own codes and texts, so Redis
@@ -37,7 +38,7 @@ const (
 var Codes = []string{
 	CodeNotFound, CodeConflict, CodeTooLarge, CodeNotLeader, CodeUnavailable,
 	CodeIndeterminate, CodeBadArg, CodeUnknownCmd, CodeProtocol, CodeStale,
-	CodeBusy, CodeExists, CodeOOM, CodeInternal, CodeNoAuth, CodeWrongPass, CodeNoPerm,
+	CodeBusy, CodeExists, CodeOOM, CodeDiskFull, CodeInternal, CodeNoAuth, CodeWrongPass, CodeNoPerm,
 }
 
 // SplitError splits a RESP error string into its code and message.
