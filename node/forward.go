@@ -14,6 +14,8 @@ import (
 // (uvarint); the rest is method specific. A node that receives a forwarded
 // request never forwards it again: a follower answers NOTLEADER and the
 // origin retries, so requests cannot loop between confused nodes.
+// Every method number is in this one block, so two features cannot take
+// the same one.
 const (
 	rpcWrite uint8 = 1 // fsm command → fsm result
 	rpcGet   uint8 = 2 // level, maxStale, id → record
@@ -21,6 +23,12 @@ const (
 	rpcTerm  uint8 = 4 // server id → this node's raft term in the group, if it is that server (leadercheck.go)
 	// level, maxStale, limit, after, subject → one page of records (list.go)
 	rpcListPage uint8 = 5
+	// group id, op, server id, raft address → empty, run on the group's
+	// leader (or on the named node for memberDrain/Admit) (membership_ops.go)
+	rpcMember uint8 = 6
+	// group id (ignored) → this node's view of each of its groups
+	// (statReply), for MEMBER LIST and the promoter (membership_ops.go)
+	rpcMemberStat uint8 = 7
 )
 
 var levelCodes = []string{wire.Linearizable, wire.Leader, wire.Stale}

@@ -20,16 +20,6 @@ import (
 // Each group has its own voter set: nothing here assumes that a node is in
 // every group, only that the commands ask for it today.
 
-// Internal RPC methods of membership (see forward.go for the others).
-const (
-	// rpcMember: group id, op, server id, raft address → empty, run on
-	// the group's leader (or on the named node for memberDrain/Admit).
-	rpcMember uint8 = 5
-	// rpcMemberStat: group id (ignored) → this node's view of each of its
-	// groups (statReply), for MEMBER LIST and the promoter.
-	rpcMemberStat uint8 = 6
-)
-
 // Operations of rpcMember.
 const (
 	memberAddNonvoter byte = 1 // leader: add id at addr as a non-voter, if absent
