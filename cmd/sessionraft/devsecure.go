@@ -123,6 +123,8 @@ func randomPassword() (string, error) {
 
 // serverArgs are the flags that secure node n: mutual TLS on the internal
 // port, TLS and a password on the client port (gossip encryption: env).
+// Clients are not asked for certificates (no --client-tls-ca): the
+// password authenticates them, as with redis-cli --tls --cacert ... -a.
 func (s *devSecurity) serverArgs(n *devNode) []string {
 	return []string{
 		"--tls-ca", s.path(caCertFile),
@@ -130,7 +132,6 @@ func (s *devSecurity) serverArgs(n *devNode) []string {
 		"--tls-key", s.path(n.id + ".key"),
 		"--client-tls-cert", s.path(n.id + ".crt"),
 		"--client-tls-key", s.path(n.id + ".key"),
-		"--client-tls-ca", s.path(caCertFile),
 		"--requirepass", s.password,
 	}
 }
