@@ -179,17 +179,22 @@ func (n *Node) isMember(id string) bool {
 // holds. Such a node holds no data to protect. Until the groups have
 // opened nothing is accepted (raft dials again).
 func (n *Node) raftPeerOK(id string) bool {
-	t := n.peers.Load()
-	if t == nil {
+	if n.peers.Load() == nil {
 		return false // the groups are still opening; raft will retry
 	}
-	if len(t.members) == 0 {
-		n.refreshPeers()
-		if len(n.peers.Load().members) == 0 {
-			return true
-		}
+	return n.knowsNoMembers() || n.isMember(id)
+}
+
+// knowsNoMembers reports whether this node is in no configuration yet (a
+// new server waiting for MEMBER ADD): it holds nothing, so any node with a
+// cluster certificate may reach it (to replicate to it, to admit it).
+func (n *Node) knowsNoMembers() bool {
+	t := n.peers.Load()
+	if t == nil || len(t.members) > 0 {
+		return false
 	}
-	return n.isMember(id)
+	n.refreshPeers()
+	return len(n.peers.Load().members) == 0
 }
 
 // errNotMember refuses an RPC from a caller that is not a proven member.
@@ -198,13 +203,14 @@ var errNotMember = fmt.Errorf("%w: caller is not a verified cluster member", Err
 
 // checkCaller lets an RPC through when the internal port has no TLS (the
 // network is trusted), or when the caller's certificate proved an id that
-// is a voter of one of this node's groups.
+// is a voter of one of this node's groups, or any id while this node is in
+// no configuration yet (knowsNoMembers).
 func (n *Node) checkCaller(ctx context.Context) error {
 	if n.tls == nil {
 		return nil
 	}
 	c, ok := mux.CallerFrom(ctx)
-	if ok && c.Verified && n.isMember(c.ID) {
+	if ok && c.Verified && (n.isMember(c.ID) || n.knowsNoMembers()) {
 		return nil
 	}
 	// At most one warning per peerRefreshGap: whoever holds a certificate

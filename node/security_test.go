@@ -374,8 +374,8 @@ func TestConfigValidateSecurity(t *testing.T) {
 }
 
 // TestSecureJoin: a new server with a certificate of the cluster CA and the
-// gossip key joins a TLS cluster: the leaders prove its id and add it to
-// every group, and it serves reads.
+// gossip key joins a TLS cluster: MEMBER ADD admits it to every group, and
+// it serves reads.
 func TestSecureJoin(t *testing.T) {
 	c, pki, key := startSecureCluster(t)
 	cfg := testConfig(t, "n4", t.TempDir())
@@ -389,6 +389,19 @@ func TestSecureJoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n4.Close() })
+	// Gossip never adds a server on its own: the operator does, once the
+	// cluster has seen it (and, with TLS, it proves its id to be admitted).
+	waitFor(t, 60*time.Second, "n1 sees n4 in gossip", func() error {
+		if m, ok := c.node(0).memberByID("n4"); !ok || !m.Alive {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if v, err := c.client(0).Do(ctx, "MEMBER", "ADD", "n4"); err != nil || v.Err() != nil {
+		t.Fatalf("MEMBER ADD n4: %v %v", v, err)
+	}
 	waitFor(t, 60*time.Second, "n4 in every group", func() error {
 		for _, g := range n4.groups {
 			in := false
