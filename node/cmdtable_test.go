@@ -18,7 +18,7 @@ import (
 // and test mode) for what the dispatcher, COMMAND and the ACL and metrics
 // code rely on.
 func TestCommandTable(t *testing.T) {
-	groups := []string{"connection", "server", "session", "debug"}
+	groups := []string{"connection", "server", "pubsub", "session", "debug"}
 	seen := map[string]bool{}
 	for _, s := range append(slices.Clone(commandTable), testCommandTable...) {
 		t.Run(s.name, func(t *testing.T) {

@@ -87,6 +87,11 @@ type Config struct {
 	// TestMode enables fault-injection hooks. Never set in production.
 	TestMode bool
 
+	// NotifyKeyspaceEvents is the initial notify-keyspace-events value,
+	// Redis's flags (K E g $ l s h z x e t m d n A; "" = off). CONFIG SET
+	// changes it per node at run time (keyspace.go).
+	NotifyKeyspaceEvents string
+
 	Logger *slog.Logger
 }
 
@@ -160,6 +165,9 @@ func (c *Config) Validate() error {
 	v.check(c.Groups >= 0 && c.Groups <= maxGroups, "Groups must be in 0..%d", maxGroups)
 	if err := c.Limits.Validate(); err != nil {
 		v.add(err)
+	}
+	if _, err := parseNotifyFlags(c.NotifyKeyspaceEvents); err != nil {
+		v.addf("NotifyKeyspaceEvents %q: invalid flags (use letters of %q)", c.NotifyKeyspaceEvents, notifyClasses)
 	}
 
 	durations := []struct {

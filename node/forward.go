@@ -19,6 +19,8 @@ const (
 	rpcGet   uint8 = 2 // level, maxStale, id → record
 	rpcList  uint8 = 3 // level, maxStale, subject → records
 	rpcTerm  uint8 = 4 // server id → this node's raft term in the group, if it is that server (leadercheck.go)
+	// rpcPublish: channel, message → this node's receivers (pubsub_rpc.go). No group id.
+	rpcPublish uint8 = 5
 )
 
 var levelCodes = []string{wire.Linearizable, wire.Leader, wire.Stale}
@@ -109,6 +111,9 @@ func decodeRecords(b []byte) ([]*fsm.Record, error) {
 // locally (see the method constants). Its errors carry the reply the
 // client will read (asReply), decided here where the request ran.
 func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]byte, error) {
+	if method == rpcPublish {
+		return n.handlePublishRPC(payload)
+	}
 	gid64, k := binary.Uvarint(payload)
 	if k <= 0 {
 		return nil, asReply(fmt.Errorf("%w: bad rpc header", ErrBadArg))

@@ -125,6 +125,7 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 		wg:      &g.wg,
 	}
 	g.rfsm = newRaftFSM(g.fsm, n.fatal)
+	g.rfsm.events = &n.ps // keyspace notifications (keyspace.go)
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)

@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/sessionraft/sessionraft/fsm"
 	"github.com/sessionraft/sessionraft/transport/resp"
-	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
 // handler serves the client port: Dispatch finds each request's command in
@@ -21,6 +22,13 @@ type handler struct{ n *Node }
 // connState is the per-connection state kept in resp.Conn.State.
 type connState struct {
 	opts readOpts // default read consistency and staleness bound
+
+	// Redis connection state (cmd_connection.go, cmd_pubsub.go). info,
+	// created, subs and psubs are read by other connections (CLIENT LIST).
+	sub         *subscriber // nil until the first (P)SUBSCRIBE
+	info        atomic.Pointer[clientInfo]
+	created     time.Time
+	subs, psubs atomic.Int32
 }
 
 // Dispatch is the one place every request passes through, before and after
@@ -36,17 +44,21 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 		cmd, ok = h.lookupCommand(strings.ToUpper(string(args[0])))
 	}
 	if !ok {
-		r.WriteError(wire.CodeUnknownCmd, fmt.Sprintf("unknown command '%.64s'", args[0]))
+		writeErr(r, fmt.Errorf("%w: unknown command '%s', with args beginning with: %s", ErrUnknownCommand, redisArg(args[0]), redisArgs(args[1:])))
 		return nil
 	}
 	if !cmd.argsOK(len(args)) {
-		r.WriteError(wire.CodeBadArg, fmt.Sprintf("wrong number of arguments for '%s'", strings.ToLower(string(args[0]))))
+		writeErr(r, fmt.Errorf("%w: wrong number of arguments for '%s' command", ErrArity, cmd.lowerName()))
 		return nil
 	}
 	st, _ := c.State.(*connState)
 	if st == nil {
-		st = &connState{opts: readOpts{level: wire.Linearizable, maxStale: h.n.cfg.MaxStaleness}}
+		st = &connState{opts: h.defaultReadOpts(), created: time.Now()}
 		c.State = st
+	}
+	if st.sub != nil && !subscribeModeOK(c, st, cmd) {
+		writeErr(r, fmt.Errorf("%w: Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", ErrRedis, cmd.lowerName()))
+		return nil
 	}
 	fn := cmd.run(h, request{c: c, args: args, r: r, st: st})
 	if fn == nil {

@@ -52,6 +52,8 @@ type Node struct {
 	closing chan struct{}
 	done    chan struct{}
 
+	ps pubsub // pub/sub hub and keyspace notifications (pubsub.go, keyspace.go)
+
 	test testHooks // fault-injection hooks; used only in test mode (testmode.go)
 
 	mu        sync.Mutex
@@ -164,7 +166,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 // newNode is a node that has opened nothing yet.
 func newNode(cfg Config) *Node {
-	return &Node{
+	n := &Node{
 		cfg:            cfg,
 		log:            cfg.Logger.With("node", cfg.ID),
 		started:        time.Now(),
@@ -172,6 +174,9 @@ func newNode(cfg Config) *Node {
 		closing:        make(chan struct{}),
 		done:           make(chan struct{}),
 	}
+	f, _ := parseNotifyFlags(cfg.NotifyKeyspaceEvents) // Validate checked it
+	n.ps.notify.Store(f)
+	return n
 }
 
 // Close stops the node: client port first (no new requests), gossip, then
