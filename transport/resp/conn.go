@@ -472,7 +472,7 @@ func (c *Conn) pump() bool {
 		c.mu.Unlock()
 		for i, sl := range ready {
 			ready[i] = nil
-			closing := sl.close
+			closing, push := sl.close, sl.push
 			if c.out.add(sl) {
 				c.s.putSlot(sl)
 			}
@@ -480,7 +480,7 @@ func (c *Conn) pump() bool {
 			// written (flush), not now: while a token is out the reader
 			// does not count the connection idle, and an idle timeout
 			// must not close it with a reply still unwritten.
-			if !sl.push {
+			if !push { // (sl may be recycled by now)
 				c.out.tokens++
 			}
 			if closing {

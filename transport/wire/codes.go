@@ -26,10 +26,10 @@ const (
 	//
 	// Deprecated: match CodeInternal.
 	CodeUnknownCmd = "UNKNOWNCMD"
-	CodeProtocol      = "PROTOCOL"      // malformed RESP; the connection is closed after this reply
-	CodeStale         = "STALE"         // stale read refused: replica lags more than max-staleness
-	CodeBusy          = "BUSY"          // too many requests in flight on this connection or node
-	CodeExists        = "EXISTS"        // id already exists (create with a caller-chosen id)
+	CodeProtocol   = "PROTOCOL" // malformed RESP; the connection is closed after this reply
+	CodeStale      = "STALE"    // stale read refused: replica lags more than max-staleness
+	CodeBusy       = "BUSY"     // too many requests in flight on this connection or node
+	CodeExists     = "EXISTS"   // id already exists (create with a caller-chosen id)
 )
 
 // Codes lists every stable code, for documentation and tests.
