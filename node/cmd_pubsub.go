@@ -17,6 +17,18 @@ import (
 // subscription that brought it, since the connection holds pushes made
 // while it dispatches a request until that request's reply is queued.
 
+// fullName is the command's name as Redis's errors give it: with the
+// subcommand ("pubsub|numsub") for a command that has them.
+func fullName(cmd *cmdSpec, args [][]byte) string {
+	switch cmd.name {
+	case "CLIENT", "CONFIG", "PUBSUB", "COMMAND":
+		if len(args) > 1 {
+			return cmd.lowerName() + "|" + strings.ToLower(string(args[1]))
+		}
+	}
+	return cmd.lowerName()
+}
+
 // subscribeModeOK reports whether cmd may run: in RESP2, a connection
 // with subscriptions may only send (un)subscribe commands, PING, QUIT and
 // RESET (Redis's processCommand); in RESP3 anything.
@@ -151,7 +163,8 @@ func (h *handler) pubsubCmd(q request) {
 			r.WriteBulkString(ch)
 		}
 	case sub == "NUMSUB":
-		r.WriteMapLen(len(args) - 2)
+		// A flat array in RESP3 too, as Redis answers it.
+		r.WriteArrayLen(2 * (len(args) - 2))
 		for _, ch := range args[2:] {
 			r.WriteBulk(ch)
 			r.WriteInt(int64(h.n.ps.numSub(string(ch))))

@@ -57,7 +57,7 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 		c.State = st
 	}
 	if st.sub != nil && !subscribeModeOK(c, st, cmd) {
-		writeErr(r, fmt.Errorf("%w: Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", ErrRedis, cmd.lowerName()))
+		writeErr(r, fmt.Errorf("%w: Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", ErrRedis, fullName(cmd, args)))
 		return nil
 	}
 	fn := cmd.run(h, request{c: c, args: args, r: r, st: st})
