@@ -362,11 +362,11 @@ func TestCommandFromTable(t *testing.T) {
 				code string
 				args []string
 			}{
-				{wire.CodeUnknownCmd, []string{"COMMAND", "NOSUCH"}},
-				{wire.CodeBadArg, []string{"COMMAND", "COUNT", "x"}},
+				{wire.CodeInternal, []string{"COMMAND", "NOSUCH"}},
+				{wire.CodeInternal, []string{"COMMAND", "COUNT", "x"}},
 				{wire.CodeBadArg, []string{"COMMAND", "LIST", "FILTERBY", "COLOUR", "x"}},
 				{wire.CodeBadArg, []string{"COMMAND", "LIST", "x"}},
-				{wire.CodeBadArg, []string{"COMMAND", "GETKEYS"}},
+				{wire.CodeInternal, []string{"COMMAND", "GETKEYS"}},
 				{wire.CodeBadArg, []string{"COMMAND", "GETKEYS", "NOSUCH", "x"}},
 				{wire.CodeBadArg, []string{"COMMAND", "GETKEYS", "PING"}},
 				{wire.CodeBadArg, []string{"COMMAND", "GETKEYS", "SESSION.GET"}},

