@@ -1,11 +1,14 @@
 package node
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sessionraft/sessionraft/transport/resp"
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
@@ -280,13 +283,20 @@ func (h *handler) client(q request) {
 			writeErr(r, ErrSyntax) // TYPE and ID filters: not supported
 			return
 		}
+		// Connections that have sent a request, by id as Redis lists them.
+		type entry struct {
+			c  *resp.Conn
+			st *connState
+		}
+		var all []entry
+		h.clients.Range(func(k, v any) bool {
+			all = append(all, entry{k.(*resp.Conn), v.(*connState)})
+			return true
+		})
+		slices.SortFunc(all, func(a, b entry) int { return cmp.Compare(a.c.ID(), b.c.ID()) })
 		var b strings.Builder
-		for _, other := range h.n.respSrv.Conns() {
-			ost, _ := other.State.(*connState)
-			if ost == nil {
-				continue // has sent nothing yet
-			}
-			b.WriteString(h.clientLine(other.ID(), ost, other.RemoteAddr().String(), other.LocalAddr().String(), other.Proto()))
+		for _, e := range all {
+			b.WriteString(h.clientLine(e.c.ID(), e.st, e.c.RemoteAddr().String(), e.c.LocalAddr().String(), e.c.Proto()))
 		}
 		r.WriteVerbatim("txt", b.String())
 	default:
@@ -306,6 +316,14 @@ func (h *handler) clientLine(id uint64, st *connState, addr, laddr string, proto
 	}
 	return fmt.Sprintf("id=%d addr=%s laddr=%s name=%s age=%d flags=%s db=0 sub=%d psub=%d ssub=0 multi=-1 user=default resp=%d lib-name=%s lib-ver=%s\n",
 		id, addr, laddr, ci.name, int64(time.Since(st.created).Seconds()), flags, subs, psubs, proto, ci.libName, ci.libVer)
+}
+
+// connClosed forgets a closed connection and its subscriptions.
+func (h *handler) connClosed(c *resp.Conn, st *connState) {
+	h.clients.Delete(c)
+	if st.sub != nil {
+		h.n.ps.drop(st.sub)
+	}
 }
 
 func (h *handler) consistency(q request) {

@@ -48,8 +48,7 @@ func subscribeModeOK(c *resp.Conn, st *connState, cmd *cmdSpec) bool {
 func (h *handler) subscriberOf(q request) *subscriber {
 	if q.st.sub == nil {
 		q.st.sub = newSubscriber(q.c)
-		q.c.EnablePush()
-		q.c.OnClose(func() { h.n.ps.drop(q.st.sub) })
+		q.c.EnablePush() // (connClosed drops the subscriptions)
 	}
 	return q.st.sub
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,7 +18,13 @@ import (
 // context or timer of their own; everything that touches raft runs
 // asynchronously, so a pipeline of writes proceeds without waiting on each
 // raft round.
-type handler struct{ n *Node }
+type handler struct {
+	n *Node
+	// clients maps each connection that has sent a request to its
+	// connState, for CLIENT LIST (another connection's Conn.State is its
+	// reader's alone).
+	clients sync.Map // *resp.Conn -> *connState
+}
 
 // connState is the per-connection state kept in resp.Conn.State.
 type connState struct {
@@ -55,6 +62,8 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 	if st == nil {
 		st = &connState{opts: h.defaultReadOpts(), created: time.Now()}
 		c.State = st
+		h.clients.Store(c, st)
+		c.OnClose(func() { h.connClosed(c, st) })
 	}
 	if st.sub != nil && !subscribeModeOK(c, st, cmd) {
 		writeErr(r, fmt.Errorf("%w: Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", ErrRedis, fullName(cmd, args)))

@@ -101,14 +101,3 @@ func (c *Conn) OnClose(fn func()) { c.onClose = fn }
 
 // LocalAddr returns the server's side of the connection.
 func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
-
-// Conns returns the open connections (CLIENT LIST).
-func (s *Server) Conns() []*Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
-		out = append(out, c)
-	}
-	return out
-}
