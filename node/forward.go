@@ -29,6 +29,8 @@ const (
 	// group id (ignored) → this node's view of each of its groups
 	// (statReply), for MEMBER LIST and the promoter (membership_ops.go)
 	rpcMemberStat uint8 = 7
+	// channel, message → this node's receivers (pubsub_rpc.go). No group id.
+	rpcPublish uint8 = 8
 )
 
 var levelCodes = []string{wire.Linearizable, wire.Leader, wire.Stale}
@@ -115,6 +117,9 @@ func decodeRecords(b []byte) ([]*fsm.Record, error) {
 func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]byte, error) {
 	if err := n.checkCaller(ctx); err != nil {
 		return nil, asReply(err)
+	}
+	if method == rpcPublish {
+		return n.handlePublishRPC(payload)
 	}
 	gid64, k := binary.Uvarint(payload)
 	if k <= 0 {

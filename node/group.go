@@ -127,6 +127,7 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 	}
 	g.rfsm = newRaftFSM(g.fsm, id, n.fatal)
 	g.rfsm.onSnapshot = n.admin.met.SnapshotFunc(strconv.Itoa(id))
+	g.rfsm.events = &n.ps // keyspace notifications (keyspace.go)
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)

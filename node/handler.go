@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/sessionraft/sessionraft/fsm"
 	"github.com/sessionraft/sessionraft/transport/resp"
-	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
 // handler serves the client port: Dispatch finds each request's command in
@@ -16,7 +18,13 @@ import (
 // context or timer of their own; everything that touches raft runs
 // asynchronously, so a pipeline of writes proceeds without waiting on each
 // raft round.
-type handler struct{ n *Node }
+type handler struct {
+	n *Node
+	// clients maps each connection that has sent a request to its
+	// connState, for CLIENT LIST (another connection's Conn.State is its
+	// reader's alone).
+	clients sync.Map // *resp.Conn -> *connState
+}
 
 // connState is the per-connection state kept in resp.Conn.State.
 type connState struct {
@@ -25,6 +33,13 @@ type connState struct {
 	// obs is the metrics observation of the request being dispatched; a
 	// command that defers its reply takes it along (reqobs.go).
 	obs reqObs
+
+	// Redis connection state (cmd_connection.go, cmd_pubsub.go). info,
+	// created, subs and psubs are read by other connections (CLIENT LIST).
+	sub         *subscriber // nil until the first (P)SUBSCRIBE
+	info        atomic.Pointer[clientInfo]
+	created     time.Time
+	subs, psubs atomic.Int32
 }
 
 // Dispatch is the one place every request passes through, before and after
@@ -41,11 +56,11 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 		cmd, ok = h.lookupCommand(strings.ToUpper(string(args[0])))
 	}
 	if !ok {
-		r.WriteError(wire.CodeUnknownCmd, fmt.Sprintf("unknown command '%s'", replyName(args[0]))) // redact.go
+		writeErr(r, fmt.Errorf("%w: unknown command '%s', with args beginning with: %s", ErrUnknownCommand, replyName(args[0]), redisArgs(args[1:])))
 		return nil
 	}
 	if !cmd.argsOK(len(args)) {
-		r.WriteError(wire.CodeBadArg, fmt.Sprintf("wrong number of arguments for '%s'", strings.ToLower(string(args[0]))))
+		writeErr(r, fmt.Errorf("%w: wrong number of arguments for '%s' command", ErrArity, cmd.lowerName()))
 		return nil
 	}
 	if cmd.subs != nil {
@@ -65,8 +80,14 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 	}
 	st, _ := c.State.(*connState)
 	if st == nil {
-		st = &connState{opts: readOpts{level: wire.Linearizable, maxStale: h.n.cfg.MaxStaleness}}
+		st = &connState{opts: h.defaultReadOpts(), created: time.Now()}
 		c.State = st
+		h.clients.Store(c, st)
+		c.OnClose(func() { h.connClosed(c, st) })
+	}
+	if st.sub != nil && !subscribeModeOK(c, st, cmd) {
+		writeErr(r, fmt.Errorf("%w: Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", ErrRedis, fullName(cmd, args)))
+		return nil
 	}
 	st.obs = h.startObs(cmd, st)
 	// Authentication and ACLs (auth.go). A forwarded request was checked

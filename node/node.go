@@ -73,6 +73,7 @@ type Node struct {
 
 	backups backupRegistry // open online backups (backup.go)
 	disk    diskState      // free-space alarm and test-mode disk faults (disk.go)
+	ps      pubsub         // pub/sub hub and keyspace notifications (pubsub.go, keyspace.go)
 
 	mu        sync.Mutex
 	fatalErr  error
@@ -240,6 +241,8 @@ func newNode(cfg Config) *Node {
 	}
 	n.newAdmin()
 	n.disk.fakeFree.Store(-1)
+	f, _ := parseNotifyFlags(cfg.NotifyKeyspaceEvents) // Validate checked it
+	n.ps.notify.Store(f)
 	return n
 }
 

@@ -36,6 +36,10 @@ type raftFSM struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every applied-index advance
+
+	// events, when set, hears the keyspace events of each applied entry
+	// (set by the group before raft starts; see keyEventSink).
+	events keyEventSink
 }
 
 func newRaftFSM(f *fsm.FSM, gid int, fatal func(error)) *raftFSM {
@@ -71,7 +75,13 @@ func (r *raftFSM) Apply(l *raft.Log) interface{} {
 		r.advance(l.Index)
 		return nil
 	}
-	res, err := r.f.ApplyBatch(l.Index, l.Data)
+	var res []fsm.Result
+	var err error
+	if r.events != nil && r.events.keyspaceWanted() {
+		res, err = r.applyWithEvents(l)
+	} else {
+		res, err = r.f.ApplyBatch(l.Index, l.Data)
+	}
 	if err != nil {
 		r.poisoned.Store(true)
 		r.fatal(&PoisonedEntryError{Group: r.gid, Index: l.Index, Term: l.Term, Size: len(l.Data), Err: err})
@@ -187,3 +197,30 @@ func (a snapshotAdapter) Persist(sink raft.SnapshotSink) error {
 }
 
 func (a snapshotAdapter) Release() { a.s.Release() }
+
+// keyEventSink receives the keyspace events of applied entries (the
+// node's pub/sub hub, keyspace.go). wanted is asked before each entry and
+// must be cheap: with nobody listening, Apply does no extra work.
+type keyEventSink interface {
+	keyspaceWanted() bool
+	keyEvents([]keyEvent)
+}
+
+// applyWithEvents is Apply's path while someone listens for keyspace
+// events: it decodes the entry to learn its keys, notes what the events
+// need of the state before, applies it, and reports the events.
+func (r *raftFSM) applyWithEvents(l *raft.Log) ([]fsm.Result, error) {
+	b, err := fsm.DecodeBatch(l.Data)
+	if err != nil {
+		// Let ApplyBatch report it as the entry's error, as without events.
+		return r.f.ApplyBatch(l.Index, l.Data)
+	}
+	scan := scanBefore(r.f, b)
+	res, err := r.f.ApplyBatch(l.Index, l.Data)
+	if err == nil {
+		if evs := scan.eventsAfter(r.f, b, res); len(evs) > 0 {
+			r.events.keyEvents(evs)
+		}
+	}
+	return res, err
+}

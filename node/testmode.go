@@ -16,7 +16,7 @@ import (
 // Test-mode hooks for the jepsen harness. None of this is reachable unless
 // the node runs with Config.TestMode (server flag --test-mode): the DEBUG.*
 // commands are looked up in testCommands only then, and otherwise answer
-// UNKNOWNCMD like any unknown command.
+// Redis's "ERR unknown command" like any unknown command.
 //
 //	DEBUG.FAULT BLOCK <peer raft addr> <in|out|both>   partition (mux Faults)
 //	DEBUG.FAULT UNBLOCK <peer raft addr>

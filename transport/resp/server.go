@@ -71,6 +71,11 @@ type ServerConfig struct {
 	// complete but not yet written to the socket; beyond it the connection
 	// is closed (a client that sends but does not read). Default 64 MiB.
 	MaxPendingBytes int
+	// MaxPushBytes is the most unwritten output (replies and pushes) a
+	// connection may have when a push is added; beyond it the connection
+	// is closed, like Redis's client-output-buffer-limit for pub/sub
+	// clients. Default 32 MiB (Redis's pubsub hard limit).
+	MaxPushBytes int
 	// WriteTimeout bounds each write to the socket; a client that stops
 	// reading its replies is disconnected. Default 30s; negative disables.
 	WriteTimeout time.Duration
@@ -94,6 +99,7 @@ func DefaultServerConfig() ServerConfig {
 		MaxConns:        10000,
 		MaxInflight:     1024,
 		MaxPendingBytes: 64 << 20,
+		MaxPushBytes:    32 << 20,
 		WriteTimeout:    30 * time.Second,
 		MaxRunning:      4096,
 	}
@@ -110,6 +116,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.MaxPendingBytes <= 0 {
 		c.MaxPendingBytes = d.MaxPendingBytes
+	}
+	if c.MaxPushBytes <= 0 {
+		c.MaxPushBytes = d.MaxPushBytes
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = d.WriteTimeout
@@ -339,7 +348,7 @@ func (s *Server) putSlot(sl *slot) {
 		sl.w.buf = nil
 	}
 	sl.w.buf = sl.w.buf[:0]
-	sl.done, sl.close = false, false
+	sl.done, sl.close, sl.push = false, false, false
 	sl.reply.c, sl.reply.deferred = nil, false
 	s.slots.Put(sl)
 }

@@ -120,7 +120,7 @@ func (h *testHandler) Dispatch(c *Conn, args [][]byte, r *Reply) func(context.Co
 		r.WriteSimple("half a reply")
 		panic("test panic")
 	default:
-		r.WriteError(wire.CodeUnknownCmd, "unknown command")
+		r.WriteError(wire.CodeInternal, "unknown command")
 	}
 	return nil
 }
@@ -509,7 +509,7 @@ func TestClient(t *testing.T) {
 	}
 	v, err := c.Do(ctx, "NOPE")
 	var se *ServerError
-	if !errors.As(err, &se) || se.Code != wire.CodeUnknownCmd || v.Kind != Error {
+	if !errors.As(err, &se) || se.Code != wire.CodeInternal || v.Kind != Error {
 		t.Fatalf("NOPE: %v, %v", v, err)
 	}
 	if v, err := c.Do(ctx, "HELLO", "3"); err != nil || v.Kind != Map {

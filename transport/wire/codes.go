@@ -18,14 +18,20 @@ const (
 	CodeUnavailable   = "UNAVAILABLE"   // no leader / no quorum / shutting down; safe to retry later
 	CodeIndeterminate = "INDETERMINATE" // a write may or may not have been applied
 	CodeBadArg        = "BADARG"        // wrong arity, bad option, bad TTL, bad number
-	CodeUnknownCmd    = "UNKNOWNCMD"    // command name not known
 	CodeProtocol      = "PROTOCOL"      // malformed RESP; the connection is closed after this reply
 	CodeStale         = "STALE"         // stale read refused: replica lags more than max-staleness
 	CodeBusy          = "BUSY"          // too many requests in flight on this connection or node
 	CodeExists        = "EXISTS"        // id already exists (create with a caller-chosen id)
 	CodeOOM           = "OOM"           // the node's memory quota (--max-memory) is reached: a write that adds data was refused, nothing was applied
 	CodeDiskFull      = "DISKFULL"      // writes refused: a node's free disk space is below --min-free-disk; reads, deletes and touches work; nothing was applied
-	CodeInternal      = "ERR"           // anything else
+	CodeNoProto       = "NOPROTO"       // HELLO asked for a protocol version other than 2 or 3 (Redis's code)
+	CodeInternal      = "ERR"           // anything else, and Redis's generic errors (unknown command, wrong arity, syntax error)
+
+	// CodeUnknownCmd is no longer sent: an unknown command gets Redis's
+	// "ERR unknown command ..." so that Redis clients recognise it.
+	//
+	// Deprecated: match CodeInternal.
+	CodeUnknownCmd = "UNKNOWNCMD"
 
 	// Authentication and ACLs, with Redis's own codes and texts, so Redis
 	// clients and tools recognise them.
@@ -37,7 +43,7 @@ const (
 // Codes lists every stable code, for documentation and tests.
 var Codes = []string{
 	CodeNotFound, CodeConflict, CodeTooLarge, CodeNotLeader, CodeUnavailable,
-	CodeIndeterminate, CodeBadArg, CodeUnknownCmd, CodeProtocol, CodeStale,
+	CodeIndeterminate, CodeBadArg, CodeNoProto, CodeProtocol, CodeStale,
 	CodeBusy, CodeExists, CodeOOM, CodeDiskFull, CodeInternal, CodeNoAuth, CodeWrongPass, CodeNoPerm,
 }
 
