@@ -69,8 +69,8 @@ func TestAuthRequired(t *testing.T) {
 		wantReply(t, c, noauth, args...)
 	}
 	// What Redis answers before the auth check: unknown commands, arity.
-	wantReply(t, c, "-UNKNOWNCMD unknown command 'NOSUCH'", "NOSUCH")
-	wantReply(t, c, "-BADARG wrong number of arguments for 'session.get'", "SESSION.GET")
+	wantReply(t, c, "-ERR unknown command 'NOSUCH', with args beginning with: ", "NOSUCH")
+	wantReply(t, c, "-ERR wrong number of arguments for 'session.get' command", "SESSION.GET")
 	wantReply(t, c, "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time", "HELLO", "3")
 
 	// Wrong credentials, all alike.
