@@ -4,16 +4,12 @@ package client
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/sessionraft/sessionraft/internal/testcluster"
-	"github.com/sessionraft/sessionraft/transport/tlsconf"
 )
 
 // TestSecuredCluster runs the client against a cluster whose client ports
@@ -25,28 +21,13 @@ func TestSecuredCluster(t *testing.T) {
 		t.Skip("starts a 3-process cluster")
 	}
 	dir := t.TempDir()
-	ca, err := tlsconf.NewCA("", time.Now().Add(time.Hour))
+	flags, tlsConf, err := testcluster.SecureClientPort(dir, "clusterpw", "user app on >apppw ~* +@all -@admin\nuser ro on >ropw ~* +@read +topology\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, err := ca.IssueNode("client-port", []string{"127.0.0.1"}, time.Now().Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key := filepath.Join(dir, "port.pem"), filepath.Join(dir, "port.key")
-	if err := kp.Write(cert, key); err != nil {
-		t.Fatal(err)
-	}
-	aclFile := filepath.Join(dir, "users.acl")
-	if err := os.WriteFile(aclFile, []byte("user app on >apppw ~* +@all -@admin\nuser ro on >ropw ~* +@read +topology\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Cert)
-	tlsConf := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	tc, err := testcluster.Start(testcluster.Options{
 		Dir:    filepath.Join(dir, "cluster"),
-		Flags:  []string{"--client-tls-cert", cert, "--client-tls-key", key, "--requirepass", "clusterpw", "--aclfile", aclFile},
+		Flags:  flags,
 		Client: testcluster.ClientOptions{TLS: tlsConf, Password: "clusterpw"},
 		Writes: 3,
 	})
