@@ -156,6 +156,9 @@ const (
 	catSlow
 	catDangerous
 	catConnection
+	catString
+	catSet
+	catTransaction
 )
 
 var catNames = []struct {
@@ -171,6 +174,9 @@ var catNames = []struct {
 	{catSlow, "slow"},
 	{catDangerous, "dangerous"},
 	{catConnection, "connection"},
+	{catString, "string"},
+	{catSet, "set"},
+	{catTransaction, "transaction"},
 }
 
 // categories is the command's full set of ACL categories: its own plus
@@ -378,6 +384,122 @@ func init() {
 				{name: "ACL|HELP", arity: 2, flags: flagLocal, group: "server", syntax: "ACL HELP", summary: "Lists the ACL subcommands.",
 					run: inline((*handler).aclHelp)},
 			}},
+
+		// Redis strings: cmd_string.go (shared helpers: cmd_keys.go)
+		{name: "GET", arity: 2, flags: flagReadOnly | flagFast, cats: catString,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO | keyAccess},
+			group: "string", since: redisSince, syntax: "GET key", summary: "Answers a string's value (nil if none; WRONGTYPE for a session).",
+			run: readCmd((*handler).getStr)},
+		{name: "SET", arity: -3, flags: flagWrite, cats: catString,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyAccess | keyUpdate},
+			group: "string", since: redisSince, syntax: "SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]", summary: "Sets a string, replacing any value.",
+			run: async((*handler).setStr)},
+		{name: "SETEX", arity: 4, flags: flagWrite, cats: catString,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyOW | keyUpdate},
+			group: "string", since: redisSince, syntax: "SETEX key seconds value", summary: "Sets a string that expires in seconds.",
+			run: async(setexCmd("EX"))},
+		{name: "PSETEX", arity: 4, flags: flagWrite, cats: catString,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyOW | keyUpdate},
+			group: "string", since: redisSince, syntax: "PSETEX key milliseconds value", summary: "Sets a string that expires in milliseconds.",
+			run: async(setexCmd("PX"))},
+		{name: "SETNX", arity: 3, flags: flagWrite | flagFast, cats: catString,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyOW | keyInsert},
+			group: "string", since: redisSince, syntax: "SETNX key value", summary: "Sets a string unless the key exists; answers 1 or 0.",
+			run: async((*handler).setnx)},
+		{name: "GETDEL", arity: 2, flags: flagWrite | flagFast, cats: catString,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyAccess | keyDelete},
+			group: "string", since: redisSince, syntax: "GETDEL key", summary: "Answers a string's value and removes the key.",
+			run: async((*handler).getdel)},
+		{name: "GETEX", arity: -2, maxArgs: 4, flags: flagWrite | flagFast, cats: catString,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyAccess | keyUpdate},
+			group: "string", since: redisSince, syntax: "GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]", summary: "Answers a string's value and changes its deadline.",
+			run: async((*handler).getex)},
+		{name: "MGET", arity: -2, flags: flagReadOnly | flagFast, cats: catString,
+			keys:  keySpec{first: 1, last: -1, step: 1, flags: keyRO | keyAccess},
+			group: "string", since: redisSince, syntax: "MGET key [key ...]", summary: "Answers the values of strings in any groups (nil for none or another kind).",
+			run: readCmd((*handler).mget)},
+		{name: "MSET", arity: -3, flags: flagWrite, cats: catString,
+			keys:  keySpec{first: 1, last: -1, step: 2, flags: keyOW | keyUpdate},
+			group: "string", since: redisSince, syntax: "MSET key value [key value ...]", summary: "Sets strings atomically; the keys must share a group (CROSSSLOT otherwise).",
+			run: async((*handler).mset)},
+		{name: "STRLEN", arity: 2, flags: flagReadOnly | flagFast, cats: catString,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
+			group: "string", since: redisSince, syntax: "STRLEN key", summary: "Answers a string's length.",
+			run: readCmd((*handler).strlen)},
+		{name: "APPEND", arity: 3, flags: flagWrite | flagFast, cats: catString,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyInsert},
+			group: "string", since: redisSince, syntax: "APPEND key value", summary: "Appends to a string; answers the new length.",
+			run: async((*handler).appendStr)},
+		{name: "INCR", arity: 2, flags: flagWrite | flagFast, cats: catString,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyAccess | keyUpdate},
+			group: "string", since: redisSince, syntax: "INCR key", summary: "Adds 1 to an integer string; answers the new value.",
+			run: async(incrCmd(1))},
+		{name: "INCRBY", arity: 3, flags: flagWrite | flagFast, cats: catString,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyAccess | keyUpdate},
+			group: "string", since: redisSince, syntax: "INCRBY key increment", summary: "Adds to an integer string; answers the new value.",
+			run: async(incrCmd(1))},
+		{name: "DECR", arity: 2, flags: flagWrite | flagFast, cats: catString,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyAccess | keyUpdate},
+			group: "string", since: redisSince, syntax: "DECR key", summary: "Subtracts 1 from an integer string; answers the new value.",
+			run: async(incrCmd(-1))},
+		{name: "DECRBY", arity: 3, flags: flagWrite | flagFast, cats: catString,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyAccess | keyUpdate},
+			group: "string", since: redisSince, syntax: "DECRBY key decrement", summary: "Subtracts from an integer string; answers the new value.",
+			run: async(incrCmd(-1))},
+
+		// Redis keys: cmd_keys.go
+		{name: "DEL", arity: -2, flags: flagWrite, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: -1, step: 1, flags: keyRM | keyDelete},
+			group: "generic", since: redisSince, syntax: "DEL key [key ...]", summary: "Removes keys in any groups; answers how many existed.",
+			run: async((*handler).del)},
+		{name: "UNLINK", arity: -2, flags: flagWrite | flagFast, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: -1, step: 1, flags: keyRM | keyDelete},
+			group: "generic", since: redisSince, syntax: "UNLINK key [key ...]", summary: "DEL (removal is always cheap here).",
+			run: async((*handler).del)},
+		{name: "EXISTS", arity: -2, flags: flagReadOnly | flagFast, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: -1, step: 1, flags: keyRO},
+			group: "generic", since: redisSince, syntax: "EXISTS key [key ...]", summary: "Answers how many of the keys exist, a key named twice counted twice.",
+			run: readCmd((*handler).exists)},
+		{name: "TYPE", arity: 2, flags: flagReadOnly | flagFast, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
+			group: "generic", since: redisSince, syntax: "TYPE key", summary: "Answers string, hash (sessions too), set or none.",
+			run: readCmd((*handler).typeOf)},
+		{name: "EXPIRE", arity: -3, flags: flagWrite | flagFast, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyUpdate},
+			group: "generic", since: redisSince, syntax: "EXPIRE key seconds [NX|XX|GT|LT]", summary: "Sets a key's deadline in seconds from now.",
+			run: async(expireCmd(1e9, false))},
+		{name: "PEXPIRE", arity: -3, flags: flagWrite | flagFast, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyUpdate},
+			group: "generic", since: redisSince, syntax: "PEXPIRE key milliseconds [NX|XX|GT|LT]", summary: "Sets a key's deadline in milliseconds from now.",
+			run: async(expireCmd(1e6, false))},
+		{name: "EXPIREAT", arity: -3, flags: flagWrite | flagFast, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyUpdate},
+			group: "generic", since: redisSince, syntax: "EXPIREAT key unix-seconds [NX|XX|GT|LT]", summary: "Sets a key's deadline as a Unix time in seconds.",
+			run: async(expireCmd(1e9, true))},
+		{name: "PEXPIREAT", arity: -3, flags: flagWrite | flagFast, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyUpdate},
+			group: "generic", since: redisSince, syntax: "PEXPIREAT key unix-milliseconds [NX|XX|GT|LT]", summary: "Sets a key's deadline as a Unix time in milliseconds.",
+			run: async(expireCmd(1e6, true))},
+		{name: "PERSIST", arity: 2, flags: flagWrite | flagFast, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyUpdate},
+			group: "generic", since: redisSince, syntax: "PERSIST key", summary: "Removes a key's deadline.",
+			run: async((*handler).persist)},
+		{name: "TTL", arity: 2, flags: flagReadOnly | flagFast, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
+			group: "generic", since: redisSince, syntax: "TTL key", summary: "Answers a key's remaining life in seconds (-1: none, -2: no key).",
+			run: readCmd(ttlCmd(1e9, false))},
+		{name: "PTTL", arity: 2, flags: flagReadOnly | flagFast, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
+			group: "generic", since: redisSince, syntax: "PTTL key", summary: "Answers a key's remaining life in milliseconds (-1: none, -2: no key).",
+			run: readCmd(ttlCmd(1e6, false))},
+		{name: "EXPIRETIME", arity: 2, flags: flagReadOnly | flagFast, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
+			group: "generic", since: redisSince, syntax: "EXPIRETIME key", summary: "Answers a key's deadline as a Unix time in seconds (-1: none, -2: no key).",
+			run: readCmd(ttlCmd(1e9, true))},
+		{name: "PEXPIRETIME", arity: 2, flags: flagReadOnly | flagFast, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
+			group: "generic", since: redisSince, syntax: "PEXPIRETIME key", summary: "Answers a key's deadline as a Unix time in milliseconds (-1: none, -2: no key).",
+			run: readCmd(ttlCmd(1e6, true))},
 	}
 	testCommandTable = debugCommands()
 	commands = indexCommands(commandTable)
@@ -387,6 +509,9 @@ func init() {
 // commandSince is the version every command of commandTable first
 // appeared in; a command added later sets its own since.
 const commandSince = "0.1.0"
+
+// redisSince is the version that added the Redis data commands (issue 14).
+const redisSince = "0.2.0"
 
 func indexCommands(table []*cmdSpec) map[string]*cmdSpec {
 	m := make(map[string]*cmdSpec, len(table))
