@@ -252,6 +252,88 @@ func TestRedisCommands(t *testing.T) {
 		})
 	})
 
+	t.Run("hashes", func(t *testing.T) {
+		cl := c.client(1)
+		runSteps(t, cl, []redisStep{
+			{"HSET h f1 a f2 b", ":2"},
+			{"HSET h f1 x f3 c", ":1"},
+			{"HSET h f1 a f2", "-ERR wrong number of arguments for 'hset' command"},
+			{"HMSET h f4 d", "+OK"},
+			{"HSETNX h f1 y", ":0"},
+			{"HSETNX h f5 e", ":1"},
+			{"HGET h f1", "$x"},
+			{"HGET h nof", "nil"},
+			{"HGET nokey f", "nil"},
+			{"HMGET h f1 nof f2", "[$x nil $b]"},
+			{"HMGET nokey f1", "[nil]"},
+			{"HGETALL h", "[$f1 $x $f2 $b $f3 $c $f4 $d $f5 $e]"},
+			{"HGETALL nokey", "[]"},
+			{"HKEYS h", "[$f1 $f2 $f3 $f4 $f5]"},
+			{"HVALS h", "[$x $b $c $d $e]"},
+			{"HLEN h", ":5"},
+			{"HLEN nokey", ":0"},
+			{"HEXISTS h f1", ":1"},
+			{"HEXISTS h nof", ":0"},
+			{"HSTRLEN h f1", ":1"},
+			{"HSTRLEN h nof", ":0"},
+			{"HDEL h f1 f2 nof", ":2"},
+			{"HINCRBY h n 5", ":5"},
+			{"HINCRBY h n -7", ":-2"},
+			{"HINCRBY h f3 1", "-ERR hash value is not an integer"},
+			{"HINCRBY h n x", "-ERR value is not an integer or out of range"},
+			{"TYPE h", "+hash"},
+			{"GET h", wrongType},
+			{"HDEL h f3 f4 f5 n", ":4"},
+			{"EXISTS h", ":0"},
+			{"SET hs v", "+OK"},
+			{"HGET hs f", wrongType},
+			{"HSET hs f v", wrongType},
+			{"HGETALL hs", wrongType},
+		})
+	})
+
+	t.Run("sets", func(t *testing.T) {
+		cl := c.client(2)
+		runSteps(t, cl, []redisStep{
+			{"SADD st b a c a", ":3"},
+			{"SADD st a d", ":1"},
+			{"SMEMBERS st", "[$a $b $c $d]"},
+			{"SMEMBERS nokey", "[]"},
+			{"SISMEMBER st a", ":1"},
+			{"SISMEMBER st z", ":0"},
+			{"SISMEMBER nokey a", ":0"},
+			{"SCARD st", ":4"},
+			{"SCARD nokey", ":0"},
+			{"SREM st a z", ":1"},
+			{"TYPE st", "+set"},
+			{"GET st", wrongType},
+			{"HGET st f", wrongType},
+			{"SREM st b c d", ":3"},
+			{"EXISTS st", ":0"},
+			{"SET ss v", "+OK"},
+			{"SADD ss a", wrongType},
+			{"SMEMBERS ss", wrongType},
+		})
+	})
+
+	t.Run("session fields through hash commands", func(t *testing.T) {
+		cl := c.client(0)
+		rec := asMap(t, mustOK(t, cl, "SESSION.CREATE", "SUBJECT", "u2", "FIELDS", "cart", "3", "lang", "en"))
+		id := rec["id"].Str
+		runSteps(t, cl, []redisStep{
+			{"HGETALL " + id, "[$cart $3 $lang $en]"},
+			{"HGET " + id + " cart", "$3"},
+			{"HSET " + id + " cart 4", ":0"},
+			{"HINCRBY " + id + " cart 1", ":5"},
+			{"HLEN " + id, ":2"},
+		})
+		got := asMap(t, mustOK(t, cl, "SESSION.GET", id))
+		f := asMap(t, got["fields"])
+		if got["subject"].Str != "u2" || f["cart"].Str != "5" {
+			t.Errorf("SESSION.GET after HSET: subject %q, cart %q", got["subject"].Str, f["cart"].Str)
+		}
+	})
+
 	t.Run("resp3", func(t *testing.T) {
 		cl := c.client(1)
 		mustOK(t, cl, "HELLO", "3")
@@ -261,6 +343,10 @@ func TestRedisCommands(t *testing.T) {
 			{"SET r3:a v NX", "nil"},
 			{"MGET r3:a r3:none", "[$v nil]"},
 			{"TTL r3:a", ":-1"},
+			{"HSET r3:h f v", ":1"},
+			{"HGETALL r3:h", "[$f $v]"},
+			{"SADD r3:s m", ":1"},
+			{"SMEMBERS r3:s", "[$m]"},
 		})
 	})
 }
