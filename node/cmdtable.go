@@ -576,6 +576,31 @@ func init() {
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
 			group: "set", since: redisSince, syntax: "SCARD key", summary: "Answers a set's number of members.",
 			run: readCmd((*handler).scard)},
+
+		// Redis keyspace: cmd_scan.go
+		{name: "RENAME", arity: 3, flags: flagWrite, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: 2, step: 1, flags: keyRW | keyAccess | keyDelete},
+			group: "generic", since: redisSince, syntax: "RENAME key newkey", summary: "Moves a key to a new name in its group (CROSSSLOT otherwise).",
+			run: async(renameCmd(false))},
+		{name: "RENAMENX", arity: 3, flags: flagWrite | flagFast, cats: catKeyspace,
+			keys:  keySpec{first: 1, last: 2, step: 1, flags: keyRW | keyAccess | keyDelete},
+			group: "generic", since: redisSince, syntax: "RENAMENX key newkey", summary: "RENAME unless newkey exists; answers 1 or 0.",
+			run: async(renameCmd(true))},
+		{name: "SCAN", arity: -2, maxArgs: 8, flags: flagReadOnly, cats: catKeyspace,
+			group: "generic", since: redisSince, syntax: "SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]", summary: "Answers one page of keys and the next cursor; the cursor walks every group.",
+			run: readCmd((*handler).scan)},
+		{name: "KEYS", arity: 2, flags: flagReadOnly, cats: catKeyspace | catDangerous,
+			group: "generic", since: redisSince, syntax: "KEYS pattern", summary: "Answers every key matching the pattern, in every group.",
+			run: readCmd((*handler).keys)},
+		{name: "DBSIZE", arity: 1, flags: flagReadOnly | flagFast, cats: catKeyspace,
+			group: "server", since: redisSince, syntax: "DBSIZE", summary: "Answers the number of keys (sessions included) over every group.",
+			run: readCmd((*handler).dbsize)},
+		{name: "FLUSHDB", arity: -1, maxArgs: 2, flags: flagWrite | flagAdmin, cats: catKeyspace,
+			group: "server", since: redisSince, syntax: "FLUSHDB [ASYNC|SYNC]", summary: "Removes every key and session of every group.",
+			run: async((*handler).flush)},
+		{name: "FLUSHALL", arity: -1, maxArgs: 2, flags: flagWrite | flagAdmin, cats: catKeyspace,
+			group: "server", since: redisSince, syntax: "FLUSHALL [ASYNC|SYNC]", summary: "FLUSHDB (there is one database).",
+			run: async((*handler).flush)},
 	}
 	testCommandTable = debugCommands()
 	commands = indexCommands(commandTable)

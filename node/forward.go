@@ -21,6 +21,10 @@ const (
 	rpcTerm  uint8 = 4 // server id → this node's raft term in the group, if it is that server (leadercheck.go)
 	// level, maxStale, limit, after, subject → one page of records (list.go)
 	rpcListPage uint8 = 5
+	// Redis keyspace reads (cmd_scan.go), numbered apart from the
+	// methods other work may add next to these.
+	rpcScan     uint8 = 20 // level, maxStale, cursor, count, kind, pattern → next cursor, keys
+	rpcKeyCount uint8 = 21 // level, maxStale → the group's key count
 )
 
 var levelCodes = []string{wire.Linearizable, wire.Leader, wire.Stale}
@@ -147,7 +151,7 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 			return nil, asReply(err)
 		}
 		return fsm.AppendResult(nil, &res), nil
-	case rpcGet, rpcList, rpcListPage:
+	case rpcGet, rpcList, rpcListPage, rpcScan, rpcKeyCount:
 		if len(payload) < 1 {
 			return nil, asReply(fmt.Errorf("%w: bad read header", ErrBadArg))
 		}
@@ -170,6 +174,13 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 				return nil, asReply(errSessionNotFound)
 			}
 			return fsm.AppendRecord(nil, rec), nil
+		}
+		switch method {
+		case rpcScan:
+			out, err := n.serveScan(g, []byte(key))
+			return out, asReply(err)
+		case rpcKeyCount:
+			return binary.AppendUvarint(nil, uint64(g.fsm.Len())), nil
 		}
 		if method == rpcListPage {
 			out, err := n.serveListPage(g, []byte(key), n.now())

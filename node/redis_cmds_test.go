@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -348,5 +349,92 @@ func TestRedisCommands(t *testing.T) {
 			{"SADD r3:s m", ":1"},
 			{"SMEMBERS r3:s", "[$m]"},
 		})
+	})
+
+	t.Run("rename scan keys dbsize flush", func(t *testing.T) {
+		cl := c.client(1)
+		x, y, x2 := keysInGroups(t, n, "rn")
+		runSteps(t, cl, []redisStep{
+			{"RENAME " + x + " " + x2, "-ERR no such key"},
+			{"SET " + x + " v", "+OK"},
+			{"RENAME " + x + " " + y, "-CROSSSLOT Keys in request don't hash to the same slot"},
+			{"RENAME " + x + " " + x2, "+OK"},
+			{"GET " + x2, "$v"},
+			{"EXISTS " + x, ":0"},
+			{"SET " + x + " w", "+OK"},
+			{"RENAMENX " + x + " " + x2, ":0"},
+			{"DEL " + x2, ":1"},
+			{"RENAMENX " + x + " " + x2, ":1"},
+			{"RENAMENX " + x + " " + x2, "-ERR no such key"},
+			{"KEYS rn*", "[$" + x2 + "]"},
+			{"SCAN x", "-ERR invalid cursor"},
+			{"SCAN 0 COUNT 0", "-ERR syntax error"},
+			{"SCAN 0 COUNT x", "-ERR value is not an integer or out of range"},
+			{"SCAN 0 FOO bar", "-ERR syntax error"},
+			{"SCAN 0 MATCH", "-ERR syntax error"},
+			{"FLUSHDB BOGUS", "-ERR syntax error"},
+			{"FLUSHALL", "+OK"},
+			{"DBSIZE", ":0"},
+			{"KEYS *", "[]"},
+		})
+		groups := map[int]bool{}
+		var want []string
+		for i := range 40 {
+			k := "sc:" + strconv.Itoa(i)
+			groups[n.ring.Group(k)] = true
+			want = append(want, k)
+			mustOK(t, cl, "SET", k, "v")
+		}
+		mustOK(t, cl, "HSET", "sc:h", "f", "v")
+		mustOK(t, cl, "SET", "other", "v")
+		if len(groups) < 2 {
+			t.Fatal("the keys are all in one group")
+		}
+		if v := do(t, cl, "DBSIZE"); v.Int != 42 {
+			t.Errorf("DBSIZE: %s, want 42", show(v))
+		}
+		// One SCAN walks every group; every key is returned at least once.
+		scanAll := func(extra ...string) []string {
+			seen := map[string]bool{}
+			cursor := "0"
+			for range 10000 {
+				v := mustOK(t, cl, append([]string{"SCAN", cursor}, extra...)...)
+				if len(v.Elems) != 2 {
+					t.Fatalf("SCAN reply %s", show(v))
+				}
+				for _, k := range v.Elems[1].Elems {
+					seen[k.Str] = true
+				}
+				if cursor = v.Elems[0].Str; cursor == "0" {
+					break
+				}
+			}
+			var out []string
+			for k := range seen {
+				out = append(out, k)
+			}
+			slices.Sort(out)
+			return out
+		}
+		slices.Sort(want)
+		if got := scanAll("MATCH", "sc:[0-9]*", "COUNT", "7"); !slices.Equal(got, want) {
+			t.Errorf("SCAN MATCH sc:[0-9]*: %v, want %v", got, want)
+		}
+		if got := scanAll("TYPE", "hash"); !slices.Equal(got, []string{"sc:h"}) {
+			t.Errorf("SCAN TYPE hash: %v", got)
+		}
+		if got := scanAll("TYPE", "list"); len(got) != 0 {
+			t.Errorf("SCAN TYPE list: %v", got)
+		}
+		if got := scanAll(); len(got) != 42 {
+			t.Errorf("SCAN: %d keys, want 42", len(got))
+		}
+		if v := do(t, cl, "KEYS", "sc:*"); len(v.Elems) != 41 {
+			t.Errorf("KEYS sc:*: %d keys, want 41", len(v.Elems))
+		}
+		mustOK(t, cl, "FLUSHDB")
+		if v := do(t, cl, "DBSIZE"); v.Int != 0 {
+			t.Errorf("DBSIZE after FLUSHDB: %s", show(v))
+		}
 	})
 }
