@@ -180,33 +180,38 @@ func (h *handler) typeOf(ctx context.Context, o readOpts, args [][]byte, r *resp
 	r.WriteSimple(rec.Kind().String())
 }
 
-// expireCmd makes EXPIRE, PEXPIRE (relative) and EXPIREAT, PEXPIREAT
-// (absolute) for a time unit.
-func expireCmd(unit int64, abs bool) func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
-	mode := fsm.ExpiryIn
-	if abs {
-		mode = fsm.ExpiryAt
+// parseExpire reads EXPIRE, PEXPIRE (relative) and EXPIREAT, PEXPIREAT
+// (absolute, abs) in a time unit (1e9: seconds, 1e6: milliseconds).
+func (h *handler) parseExpire(args [][]byte, unit int64, abs bool) (*fsm.SetExpiry, error) {
+	name := strings.ToLower(string(args[0]))
+	v, err := toNanos(args[2], unit, name)
+	if err != nil {
+		return nil, err
 	}
+	cond, err := parseExpireCond(args[3:])
+	if err != nil {
+		return nil, err
+	}
+	mode := fsm.ExpiryAt
+	if !abs {
+		mode = fsm.ExpiryIn
+		if v > 0 && v > math.MaxInt64-h.n.now() {
+			return nil, redisErr("invalid expire time in '%s' command", name)
+		}
+	}
+	return &fsm.SetExpiry{Key: string(args[1]), Expiry: fsm.Expiry{Mode: mode, Value: v}, Cond: cond}, nil
+}
+
+// expireCmd makes EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT (see
+// parseExpire).
+func expireCmd(unit int64, abs bool) func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
 	return func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
-		name := strings.ToLower(string(args[0]))
-		v, err := toNanos(args[2], unit, name)
+		x, err := h.parseExpire(args, unit, abs)
 		if err != nil {
 			writeErr(r, err)
 			return
 		}
-		cond, err := parseExpireCond(args[3:])
-		if err != nil {
-			writeErr(r, err)
-			return
-		}
-		if mode == fsm.ExpiryIn && v > 0 && v > math.MaxInt64-h.n.now() {
-			writeErr(r, redisErr("invalid expire time in '%s' command", name))
-			return
-		}
-		key := string(args[1])
-		res, err := h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdSetExpiry, SetExpiry: &fsm.SetExpiry{
-			Key: key, Expiry: fsm.Expiry{Mode: mode, Value: v}, Cond: cond,
-		}})
+		res, err := h.n.writeKey(ctx, x.Key, fsm.Command{Type: fsm.CmdSetExpiry, SetExpiry: x})
 		replyInt(r, res.Count, err)
 	}
 }

@@ -56,8 +56,11 @@ func (h *handler) parseExpiryOpt(opt string, b []byte, cmd string) (fsm.Expiry, 
 	return fsm.Expiry{Mode: mode, Value: v * unit}, nil
 }
 
-// setStr answers SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL].
-func (h *handler) setStr(ctx context.Context, args [][]byte, r *resp.Reply) {
+// parseSet reads SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL].
+func (h *handler) parseSet(args [][]byte) (*fsm.SetString, error) {
+	if len(args) < 3 {
+		return nil, errArity(args)
+	}
 	x := &fsm.SetString{Key: string(args[1]), Value: args[2]}
 	hasExp := false
 	for i := 3; i < len(args); i++ {
@@ -74,15 +77,23 @@ func (h *handler) setStr(ctx context.Context, args [][]byte, r *resp.Reply) {
 		case (a == "EX" || a == "PX" || a == "EXAT" || a == "PXAT") && !hasExp && i+1 < len(args):
 			e, err := h.parseExpiryOpt(a, args[i+1], "set")
 			if err != nil {
-				writeErr(r, err)
-				return
+				return nil, err
 			}
 			x.Expiry, hasExp = e, true
 			i++
 		default:
-			writeErr(r, errSyntax)
-			return
+			return nil, errSyntax
 		}
+	}
+	return x, nil
+}
+
+// setStr answers SET.
+func (h *handler) setStr(ctx context.Context, args [][]byte, r *resp.Reply) {
+	x, err := h.parseSet(args)
+	if err != nil {
+		writeErr(r, err)
+		return
 	}
 	res, err := h.n.writeKey(ctx, x.Key, fsm.Command{Type: fsm.CmdSetString, SetString: x})
 	switch {
@@ -242,25 +253,36 @@ func (h *handler) appendStr(ctx context.Context, args [][]byte, r *resp.Reply) {
 	replyInt(r, res.Count, err)
 }
 
-// incrCmd makes INCR (sign 1, no argument), DECR (-1), INCRBY and DECRBY
-// (with the amount as args[2]).
+// parseIncr reads INCR and DECR (sign 1 or -1, no argument) and INCRBY
+// and DECRBY (the amount as args[2]) into the amount to add.
+func parseIncr(args [][]byte, sign int64) (int64, error) {
+	if len(args) < 2 || len(args) > 3 {
+		return 0, errArity(args)
+	}
+	by := int64(1)
+	if len(args) > 2 {
+		v, err := parseInt64(args[2])
+		if err != nil {
+			return 0, err
+		}
+		if sign < 0 && v == math.MinInt64 {
+			return 0, redisErr("decrement would overflow")
+		}
+		by = v
+	}
+	return sign * by, nil
+}
+
+// incrCmd makes INCR, INCRBY (sign 1), DECR and DECRBY (-1).
 func incrCmd(sign int64) func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
 	return func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
-		by := int64(1)
-		if len(args) > 2 {
-			v, err := parseInt64(args[2])
-			if err != nil {
-				writeErr(r, err)
-				return
-			}
-			if sign < 0 && v == math.MinInt64 {
-				writeErr(r, redisErr("decrement would overflow"))
-				return
-			}
-			by = v
+		by, err := parseIncr(args, sign)
+		if err != nil {
+			writeErr(r, err)
+			return
 		}
 		key := string(args[1])
-		res, err := h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdIncrBy, IncrBy: &fsm.IncrBy{Key: key, By: sign * by}})
+		res, err := h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdIncrBy, IncrBy: &fsm.IncrBy{Key: key, By: by}})
 		replyInt(r, res.Count, err)
 	}
 }

@@ -601,6 +601,24 @@ func init() {
 		{name: "FLUSHALL", arity: -1, maxArgs: 2, flags: flagWrite | flagAdmin, cats: catKeyspace,
 			group: "server", since: redisSince, syntax: "FLUSHALL [ASYNC|SYNC]", summary: "FLUSHDB (there is one database).",
 			run: async((*handler).flush)},
+
+		// Redis transactions: cmd_txn.go (queueing: Dispatch, handler.go)
+		{name: "MULTI", arity: 1, flags: flagFast | flagLocal, cats: catTransaction,
+			group: "transactions", since: redisSince, syntax: "MULTI", summary: "Starts queueing writes for EXEC.",
+			run: inline((*handler).multi)},
+		{name: "EXEC", arity: 1, flags: flagWrite, cats: catTransaction,
+			group: "transactions", since: redisSince, syntax: "EXEC", summary: "Applies the queued writes atomically in one raft entry; their keys must share a group.",
+			run: (*handler).exec},
+		{name: "DISCARD", arity: 1, flags: flagFast | flagLocal, cats: catTransaction,
+			group: "transactions", since: redisSince, syntax: "DISCARD", summary: "Drops the queued writes and the watched keys.",
+			run: inline((*handler).discard)},
+		{name: "WATCH", arity: -2, flags: flagReadOnly | flagFast, cats: catTransaction,
+			keys:  keySpec{first: 1, last: -1, step: 1, flags: keyRO},
+			group: "transactions", since: redisSince, syntax: "WATCH key [key ...]", summary: "Makes EXEC fail if a key changes before it.",
+			run: (*handler).watch},
+		{name: "UNWATCH", arity: 1, flags: flagFast | flagLocal, cats: catTransaction,
+			group: "transactions", since: redisSince, syntax: "UNWATCH", summary: "Forgets the watched keys.",
+			run: inline((*handler).unwatch)},
 	}
 	testCommandTable = debugCommands()
 	commands = indexCommands(commandTable)

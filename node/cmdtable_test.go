@@ -78,8 +78,8 @@ func TestCommandTable(t *testing.T) {
 			if s.cats&(catFast|catSlow|catRead|catWrite|catAdmin) != 0 {
 				t.Error("declares a category its flags imply; set the flag instead")
 			}
-			if f&(flagWrite|flagReadOnly) != 0 && c&(catKeyspace|catHash|catString|catSet) == 0 {
-				t.Error("touches keys but has none of @keyspace, @hash, @string, @set")
+			if f&(flagWrite|flagReadOnly) != 0 && c&(catKeyspace|catHash|catString|catSet|catTransaction) == 0 {
+				t.Error("touches keys but has none of @keyspace, @hash, @string, @set, @transaction")
 			}
 			for _, cn := range catNames {
 				if got, ok := catByName("@" + strings.ToUpper(cn.name)); !ok || got != cn.c {

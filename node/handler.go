@@ -25,6 +25,9 @@ type connState struct {
 	// obs is the metrics observation of the request being dispatched; a
 	// command that defers its reply takes it along (reqobs.go).
 	obs reqObs
+	// txn is the connection's MULTI/WATCH state (cmd_txn.go); nil when
+	// there is none.
+	txn *txnState
 }
 
 // Dispatch is the one place every request passes through, before and after
@@ -74,6 +77,11 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 	// cluster members and carries no user.
 	if err := h.authorize(st, cmd, args); err != nil {
 		writeErr(r, err)
+		st.obs.finish(r)
+		return nil
+	}
+	if st.txn != nil && st.txn.multi && !isTxnControl(cmd.name) {
+		h.queueTxn(st, cmd.name, args, r) // between MULTI and EXEC: cmd_txn.go
 		st.obs.finish(r)
 		return nil
 	}

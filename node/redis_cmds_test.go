@@ -351,6 +351,59 @@ func TestRedisCommands(t *testing.T) {
 		})
 	})
 
+	t.Run("transactions", func(t *testing.T) {
+		x, y, x2 := keysInGroups(t, n, "tx")
+		cl, other := c.client(2), c.client(0)
+		runSteps(t, cl, []redisStep{
+			{"EXEC", "-ERR EXEC without MULTI"},
+			{"DISCARD", "-ERR DISCARD without MULTI"},
+			{"MULTI", "+OK"},
+			{"MULTI", "-ERR MULTI calls can not be nested"},
+			{"SET " + x + " v", "+QUEUED"},
+			{"PEXPIREAT " + x + " 4102444800000", "+QUEUED"},
+			{"HSET " + x2 + " f v", "+QUEUED"},
+			{"INCR " + x, "+QUEUED"},
+			{"SET " + x + " v NX", "+QUEUED"},
+			{"EXEC", "[+OK :1 :1 -ERR value is not an integer or out of range nil]"},
+			{"PEXPIRETIME " + x, ":4102444800000"},
+			{"HGET " + x2 + " f", "$v"},
+			{"MULTI", "+OK"},
+			{"SET " + x + " 1", "+QUEUED"},
+			{"DISCARD", "+OK"},
+			{"GET " + x, "$v"},
+			{"MULTI", "+OK"},
+			{"SET " + x + " 1", "+QUEUED"},
+			{"SET " + y + " 1", "+QUEUED"},
+			{"EXEC", "-CROSSSLOT Keys in request don't hash to the same slot"},
+			{"MULTI", "+OK"},
+			{"SET " + x + " 1 EX 0", "-ERR invalid expire time in 'set' command"},
+			{"GET " + x, "-ERR 'get' cannot run in a transaction here (only writes can: see README)"},
+			{"EXEC", "-EXECABORT Transaction discarded because of previous errors."},
+			{"MULTI", "+OK"},
+			{"EXEC", "[]"},
+			{"WATCH " + x, "+OK"},
+			{"MULTI", "+OK"},
+			{"WATCH " + x, "-ERR WATCH inside MULTI is not allowed"},
+			{"SET " + x + " watched", "+QUEUED"},
+			{"EXEC", "[+OK]"},
+			{"GET " + x, "$watched"},
+			{"WATCH " + x + " " + x2, "+OK"},
+		})
+		// Another connection changes a watched key: EXEC aborts.
+		mustOK(t, other, "HSET", x2, "f", "changed")
+		runSteps(t, cl, []redisStep{
+			{"MULTI", "+OK"},
+			{"SET " + x + " lost", "+QUEUED"},
+			{"EXEC", "nil"},
+			{"GET " + x, "$watched"},
+			{"WATCH " + x, "+OK"},
+			{"UNWATCH", "+OK"},
+			{"MULTI", "+OK"},
+			{"DEL " + x + " " + x2, "+QUEUED"},
+			{"EXEC", "[:2]"},
+		})
+	})
+
 	t.Run("rename scan keys dbsize flush", func(t *testing.T) {
 		cl := c.client(1)
 		x, y, x2 := keysInGroups(t, n, "rn")
