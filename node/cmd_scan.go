@@ -74,13 +74,18 @@ func (n *Node) serveScan(g *group, req []byte) ([]byte, error) {
 		return nil, err
 	}
 	next, keys := g.fsm.Scan(cursor, so, n.now())
+	return encodeScanPage(next, keys), nil
+}
+
+// encodeScanPage is rpcScan's reply: the next cursor, then the keys.
+func encodeScanPage(next uint64, keys []string) []byte {
 	b := binary.AppendUvarint(nil, next)
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
 		b = binary.AppendUvarint(b, uint64(len(k)))
 		b = append(b, k...)
 	}
-	return b, nil
+	return b
 }
 
 func decodeScanPage(b []byte) (next uint64, keys []string, err error) {
