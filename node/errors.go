@@ -77,6 +77,19 @@ var (
 	// ErrRedis: any other Redis "ERR <text>" (DB index is out of range,
 	// a command refused in subscribe mode, an unknown subcommand...).
 	ErrRedis = errors.New("node: redis error")
+
+	// The Redis data commands (cmd_string.go, cmd_keys.go, cmd_hash.go,
+	// cmd_set.go) answer with Redis's own error texts, so Redis clients
+	// and tools recognise them.
+
+	// ErrRedisArg: a Redis command's argument is refused; the detail is
+	// Redis's whole ERR text ("syntax error", "invalid expire time in
+	// 'set' command"), the reply is -ERR and that text.
+	ErrRedisArg = errors.New("node: redis argument refused")
+	// ErrCrossSlot: the keys of a command that must apply in one raft
+	// entry (MSET, RENAME, a transaction) live in different groups, as
+	// Redis Cluster refuses keys of different slots.
+	ErrCrossSlot = errors.New("node: keys in different groups")
 )
 
 // translateApplyErr maps an error from raft.Apply (or the future's Error) to

@@ -326,6 +326,12 @@ func TestErrorTableGolden(t *testing.T) {
 		{"ErrNoPerm for a command", &permError{user: "reader", cmd: "session.set"}},
 		{"ErrNoPerm for a subcommand", &permError{user: "app", cmd: "acl|list"}},
 		{"ErrNoPerm for a key", &permError{user: "reader"}},
+		{"fsm.ErrWrongType from Apply", fmt.Errorf("%w: key %q holds a hash", fsm.ErrWrongType, longID)},
+		{"fsm.ErrNotInteger from Apply", fmt.Errorf("%w: key %q", fsm.ErrNotInteger, longID)},
+		{"fsm.ErrOverflow from Apply", fmt.Errorf("%w: key %q", fsm.ErrOverflow, longID)},
+		{"ErrRedisArg", redisErr("invalid expire time in '%s' command", "pexpireat")},
+		{"ErrRedisArg syntax", errSyntax},
+		{"ErrCrossSlot", ErrCrossSlot},
 	}
 	got := map[string]string{}
 	var lines []goldenLine

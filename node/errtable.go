@@ -24,6 +24,12 @@ import (
 // Entries are matched with errors.Is, in this order (the first match wins),
 // so an error that wraps two sentinels gets the more specific code.
 var errTable = []errReply{
+	// The Redis data commands: Redis's codes and exact texts.
+	{fsm.ErrWrongType, codeWrongType, "Operation against a key holding the wrong kind of value", noDetail},
+	{fsm.ErrNotInteger, wire.CodeInternal, "value is not an integer or out of range", noDetail},
+	{fsm.ErrOverflow, wire.CodeInternal, "increment or decrement would overflow", noDetail},
+	{ErrRedisArg, wire.CodeInternal, "", redisText},
+	{ErrCrossSlot, codeCrossSlot, "Keys in request don't hash to the same slot", noDetail},
 	{fsm.ErrNotFound, wire.CodeNotFound, "session not found", noDetail},
 	{fsm.ErrExists, wire.CodeExists, "session id already taken", noDetail},
 	{fsm.ErrConflict, wire.CodeConflict, "version mismatch", conflictDetail},
@@ -65,6 +71,14 @@ var errTable = []errReply{
 	{ErrNoProto, wire.CodeNoProto, "sorry, this protocol version is not supported", noDetail},
 	{ErrRedis, wire.CodeInternal, "", redisText},
 }
+
+// Redis's codes for the data commands' errors. They are not stable wire
+// codes of sessionraft's own protocol (wire.Codes): Redis clients switch on
+// them, the Go client sees them as ERR.
+const (
+	codeWrongType = "WRONGTYPE"
+	codeCrossSlot = "CROSSSLOT"
+)
 
 // internalText is the reply to an error that wraps no sentinel.
 const internalText = "internal error"

@@ -31,6 +31,10 @@ const (
 	rpcMemberStat uint8 = 7
 	// channel, message → this node's receivers (pubsub_rpc.go). No group id.
 	rpcPublish uint8 = 8
+	// Redis keyspace reads (cmd_scan.go), numbered apart from the
+	// methods other work may add next to these.
+	rpcScan     uint8 = 20 // level, maxStale, cursor, count, kind, pattern → next cursor, keys
+	rpcKeyCount uint8 = 21 // level, maxStale → the group's key count
 )
 
 var levelCodes = []string{wire.Linearizable, wire.Leader, wire.Stale}
@@ -160,7 +164,7 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 			return nil, asReply(err)
 		}
 		return fsm.AppendResult(nil, &res), nil
-	case rpcGet, rpcList, rpcListPage:
+	case rpcGet, rpcList, rpcListPage, rpcScan, rpcKeyCount:
 		if len(payload) < 1 {
 			return nil, asReply(fmt.Errorf("%w: bad read header", ErrBadArg))
 		}
@@ -183,6 +187,13 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 				return nil, asReply(errSessionNotFound)
 			}
 			return fsm.AppendRecord(nil, rec), nil
+		}
+		switch method {
+		case rpcScan:
+			out, err := n.serveScan(g, []byte(key))
+			return out, asReply(err)
+		case rpcKeyCount:
+			return binary.AppendUvarint(nil, uint64(g.fsm.Len())), nil
 		}
 		if method == rpcListPage {
 			out, err := n.serveListPage(g, []byte(key), n.now())

@@ -40,6 +40,9 @@ type connState struct {
 	info        atomic.Pointer[clientInfo]
 	created     time.Time
 	subs, psubs atomic.Int32
+	// txn is the connection's MULTI/WATCH state (cmd_txn.go); nil when
+	// there is none.
+	txn *txnState
 }
 
 // Dispatch is the one place every request passes through, before and after
@@ -95,6 +98,11 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 	// cluster members and carries no user.
 	if err := h.authorize(st, cmd, args); err != nil {
 		writeErr(r, err)
+		st.obs.finish(r)
+		return nil
+	}
+	if st.txn != nil && st.txn.multi && !isTxnControl(cmd.name) {
+		h.queueTxn(st, cmd.name, args, r) // between MULTI and EXEC: cmd_txn.go
 		st.obs.finish(r)
 		return nil
 	}

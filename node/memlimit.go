@@ -43,7 +43,14 @@ type memGuard struct {
 // it is classified here.
 func addsData(c *fsm.Command) bool {
 	switch c.Type {
-	case fsm.CmdDestroy, fsm.CmdRevoke, fsm.CmdExpire, fsm.CmdTouch:
+	case fsm.CmdDestroy, fsm.CmdRevoke, fsm.CmdExpire, fsm.CmdTouch,
+		// The Redis commands that remove keys, fields, members or
+		// deadlines (DEL is CmdDestroy; EXPIRE and PERSIST only move a
+		// deadline).
+		fsm.CmdHDel, fsm.CmdSRem, fsm.CmdGetDel, fsm.CmdFlush, fsm.CmdSetExpiry:
+		return false
+	case fsm.CmdGetEx:
+		// GETEX changes a deadline only.
 		return false
 	case fsm.CmdSet:
 		// Unsetting fields or moving the deadline frees or keeps.

@@ -1,0 +1,205 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/sessionraft/sessionraft/fsm"
+	"github.com/sessionraft/sessionraft/transport/resp"
+)
+
+// The Redis hash commands (issue 14): HSET, HMSET, HSETNX, HGET, HMGET,
+// HGETALL, HDEL, HLEN, HEXISTS, HKEYS, HVALS, HINCRBY, HSTRLEN. Sessions
+// are hashes (fsm/kind.go): HGETALL of a SESSION.CREATE id answers its
+// fields, and HSET on one keeps its subject and deadlines. Shared helpers:
+// cmd_keys.go.
+
+// hsetCmd makes HSET (its reply: fields added) and HMSET (+OK).
+func hsetCmd(okReply bool) func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
+	return func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
+		if len(args)%2 != 0 {
+			writeErr(r, redisErr("wrong number of arguments for '%s' command", strings.ToLower(string(args[0]))))
+			return
+		}
+		key := string(args[1])
+		fields := make(map[string][]byte, (len(args)-2)/2)
+		for i := 2; i < len(args); i += 2 {
+			fields[string(args[i])] = args[i+1]
+		}
+		res, err := h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdHSet, HSet: &fsm.HSet{Key: key, Fields: fields}})
+		switch {
+		case err != nil:
+			writeErr(r, err)
+		case okReply:
+			r.WriteSimple("OK")
+		default:
+			r.WriteInt(int64(res.Count))
+		}
+	}
+}
+
+// hsetnx answers HSETNX: 1 if the field was set, 0 if it existed.
+func (h *handler) hsetnx(ctx context.Context, args [][]byte, r *resp.Reply) {
+	key := string(args[1])
+	res, err := h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdHSet, HSet: &fsm.HSet{
+		Key: key, Fields: map[string][]byte{string(args[2]): args[3]}, NX: true,
+	}})
+	replyInt(r, res.Count, err)
+}
+
+// readHash reads a hash (nil for no key) and writes the error reply if it
+// fails; ok is false then.
+func (h *handler) readHash(ctx context.Context, o readOpts, key []byte, r *resp.Reply) (rec *fsm.Record, ok bool) {
+	rec, err := h.n.lookupKind(ctx, string(key), o, fsm.KindHash)
+	if err != nil {
+		writeErr(r, err)
+		return nil, false
+	}
+	return rec, true
+}
+
+// hfield returns a field of a hash record that may be nil.
+func hfield(rec *fsm.Record, name []byte) ([]byte, bool) {
+	if rec == nil {
+		return nil, false
+	}
+	return rec.Field(string(name))
+}
+
+// hget answers HGET.
+func (h *handler) hget(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
+	rec, ok := h.readHash(ctx, o, args[1], r)
+	if !ok {
+		return
+	}
+	if v, found := hfield(rec, args[2]); found {
+		r.WriteBulk(v)
+		return
+	}
+	r.WriteNull()
+}
+
+// hmget answers HMGET: nil for each missing field.
+func (h *handler) hmget(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
+	rec, ok := h.readHash(ctx, o, args[1], r)
+	if !ok {
+		return
+	}
+	r.WriteArrayLen(len(args) - 2)
+	for _, f := range args[2:] {
+		if v, found := hfield(rec, f); found {
+			r.WriteBulk(v)
+		} else {
+			r.WriteNull()
+		}
+	}
+}
+
+// hashPart selects what HGETALL, HKEYS and HVALS answer.
+type hashPart uint8
+
+const (
+	hashAll hashPart = iota
+	hashKeys
+	hashVals
+)
+
+// hgetallCmd makes HGETALL (a map in RESP3, a flat array in RESP2), HKEYS
+// and HVALS.
+func hgetallCmd(part hashPart) func(h *handler, ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
+	return func(h *handler, ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
+		rec, ok := h.readHash(ctx, o, args[1], r)
+		if !ok {
+			return
+		}
+		n := 0
+		if rec != nil {
+			n = rec.NumFields()
+		}
+		if part == hashAll {
+			r.WriteMapLen(n)
+		} else {
+			r.WriteArrayLen(n)
+		}
+		if rec == nil {
+			return
+		}
+		for name, v := range rec.Fields() {
+			if part != hashVals {
+				r.WriteBulkString(name)
+			}
+			if part != hashKeys {
+				r.WriteBulk(v)
+			}
+		}
+	}
+}
+
+// hdel answers HDEL: fields removed.
+func (h *handler) hdel(ctx context.Context, args [][]byte, r *resp.Reply) {
+	key := string(args[1])
+	names := make([]string, 0, len(args)-2)
+	for _, a := range args[2:] {
+		names = append(names, string(a))
+	}
+	res, err := h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdHDel, HDel: &fsm.HDel{Key: key, Fields: names}})
+	replyInt(r, res.Count, err)
+}
+
+// hlen answers HLEN.
+func (h *handler) hlen(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
+	rec, ok := h.readHash(ctx, o, args[1], r)
+	if !ok {
+		return
+	}
+	n := 0
+	if rec != nil {
+		n = rec.NumFields()
+	}
+	r.WriteInt(int64(n))
+}
+
+// hexists answers HEXISTS.
+func (h *handler) hexists(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
+	rec, ok := h.readHash(ctx, o, args[1], r)
+	if !ok {
+		return
+	}
+	_, found := hfield(rec, args[2])
+	r.WriteInt(b2i(found))
+}
+
+// hstrlen answers HSTRLEN.
+func (h *handler) hstrlen(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
+	rec, ok := h.readHash(ctx, o, args[1], r)
+	if !ok {
+		return
+	}
+	v, _ := hfield(rec, args[2])
+	r.WriteInt(int64(len(v)))
+}
+
+// hincrby answers HINCRBY: the field's new value.
+func (h *handler) hincrby(ctx context.Context, args [][]byte, r *resp.Reply) {
+	by, err := parseInt64(args[3])
+	if err != nil {
+		writeErr(r, err)
+		return
+	}
+	key := string(args[1])
+	res, err := h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdHIncrBy, HIncrBy: &fsm.HIncrBy{Key: key, Field: string(args[2]), By: by}})
+	if errors.Is(err, fsm.ErrNotInteger) {
+		// Redis words it differently for a field than for a string.
+		err = redisErr("hash value is not an integer")
+	}
+	replyInt(r, res.Count, err)
+}
+
+// b2i is Redis's 1 or 0.
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,282 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/sessionraft/sessionraft/fsm"
+	"github.com/sessionraft/sessionraft/transport/resp"
+)
+
+// The Redis key commands (issue 14): DEL, UNLINK, EXISTS, TYPE, the
+// EXPIRE family, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST; and the
+// helpers every Redis data command shares (cmd_string.go, cmd_hash.go,
+// cmd_set.go). A Redis key is a record of the fsm (fsm/kind.go), routed to
+// its group like a session id; writes go through the group's batcher
+// (n.write), reads follow the connection's consistency (n.get, read.go).
+
+// readCmd adapts a Redis read: the connection's read defaults are taken
+// inline (see request.st), the read runs on a goroutine.
+func readCmd(fn func(h *handler, ctx context.Context, o readOpts, args [][]byte, r *resp.Reply)) cmdFunc {
+	return func(h *handler, q request) func(context.Context) {
+		o := q.st.opts
+		q.st.obs.level = o.level
+		return func(ctx context.Context) { fn(h, ctx, o, q.args, q.r) }
+	}
+}
+
+// lookup reads key at o: nil, without an error, when it does not exist.
+func (n *Node) lookup(ctx context.Context, key string, o readOpts) (*fsm.Record, error) {
+	rec, err := n.get(ctx, key, o)
+	if errors.Is(err, fsm.ErrNotFound) {
+		return nil, nil
+	}
+	return rec, err
+}
+
+// lookupKind is lookup for a command that works on one kind of value: a
+// key of another kind is fsm.ErrWrongType.
+func (n *Node) lookupKind(ctx context.Context, key string, o readOpts, k fsm.Kind) (*fsm.Record, error) {
+	rec, err := n.lookup(ctx, key, o)
+	if err == nil && rec != nil && rec.Kind() != k {
+		return nil, fmt.Errorf("%w: a %s, not a %s", fsm.ErrWrongType, rec.Kind(), k)
+	}
+	return rec, err
+}
+
+// writeKey proposes cmd to key's group and returns its result, the state
+// machine's refusal (res.Err) as the error.
+func (n *Node) writeKey(ctx context.Context, key string, cmd fsm.Command) (fsm.Result, error) {
+	res, err := n.write(ctx, n.ring.Group(key), cmd)
+	if err == nil {
+		err = res.Err
+	}
+	return res, err
+}
+
+// sameGroup returns the group of every key, or ErrCrossSlot when they are
+// in more than one (Redis Cluster's rule for multi-key writes).
+func (n *Node) sameGroup(keys []string) (int, error) {
+	gid := n.ring.Group(keys[0])
+	for _, k := range keys[1:] {
+		if n.ring.Group(k) != gid {
+			return 0, ErrCrossSlot
+		}
+	}
+	return gid, nil
+}
+
+// redisErr is an ERR reply with Redis's exact text.
+func redisErr(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrRedisArg}, a...)...)
+}
+
+// errSyntax is Redis's reply to an option it does not know.
+var errSyntax = redisErr("syntax error")
+
+// parseInt64 reads a Redis integer argument.
+func parseInt64(b []byte) (int64, error) {
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: not a 64-bit integer", fsm.ErrNotInteger)
+	}
+	return v, nil
+}
+
+// toNanos converts a Redis time argument in unit (1e9 for seconds, 1e6
+// for milliseconds) to nanoseconds; out of range is Redis's "invalid
+// expire time in 'cmd' command".
+func toNanos(b []byte, unit int64, cmd string) (int64, error) {
+	v, err := parseInt64(b)
+	if err != nil {
+		return 0, err
+	}
+	if v > math.MaxInt64/unit || v < math.MinInt64/unit {
+		return 0, redisErr("invalid expire time in '%s' command", cmd)
+	}
+	return v * unit, nil
+}
+
+// reply writes a command's integer result, or its error.
+func replyInt(r *resp.Reply, n int, err error) {
+	if err != nil {
+		writeErr(r, err)
+		return
+	}
+	r.WriteInt(int64(n))
+}
+
+// keyArgs returns args as keys, bounded like SESSION.DESTROY's ids.
+func keyArgs(args [][]byte) ([]string, error) { return idArgs(args) }
+
+// del answers DEL and UNLINK: keys in many groups are removed group by
+// group, concurrently, and the counts summed.
+func (h *handler) del(ctx context.Context, args [][]byte, r *resp.Reply) {
+	keys, err := keyArgs(args[1:])
+	if err != nil {
+		writeErr(r, err)
+		return
+	}
+	c, err := h.n.destroy(ctx, dedupKeys(keys))
+	replyInt(r, c, err)
+}
+
+// dedupKeys drops repeated keys: Redis counts a key named twice once.
+func dedupKeys(keys []string) []string {
+	seen := make(map[string]bool, len(keys))
+	out := keys[:0:0]
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// exists answers EXISTS: how many of the keys exist, a key named twice
+// counted twice (Redis's rule).
+func (h *handler) exists(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
+	keys, err := keyArgs(args[1:])
+	if err != nil {
+		writeErr(r, err)
+		return
+	}
+	found := map[string]bool{}
+	total := 0
+	for _, k := range keys {
+		ok, seen := found[k]
+		if !seen {
+			rec, err := h.n.lookup(ctx, k, o)
+			if err != nil {
+				writeErr(r, err)
+				return
+			}
+			ok = rec != nil
+			found[k] = ok
+		}
+		if ok {
+			total++
+		}
+	}
+	r.WriteInt(int64(total))
+}
+
+// typeOf answers TYPE.
+func (h *handler) typeOf(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
+	rec, err := h.n.lookup(ctx, string(args[1]), o)
+	if err != nil {
+		writeErr(r, err)
+		return
+	}
+	if rec == nil {
+		r.WriteSimple("none")
+		return
+	}
+	r.WriteSimple(rec.Kind().String())
+}
+
+// parseExpire reads EXPIRE, PEXPIRE (relative) and EXPIREAT, PEXPIREAT
+// (absolute, abs) in a time unit (1e9: seconds, 1e6: milliseconds).
+func (h *handler) parseExpire(args [][]byte, unit int64, abs bool) (*fsm.SetExpiry, error) {
+	name := strings.ToLower(string(args[0]))
+	v, err := toNanos(args[2], unit, name)
+	if err != nil {
+		return nil, err
+	}
+	cond, err := parseExpireCond(args[3:])
+	if err != nil {
+		return nil, err
+	}
+	mode := fsm.ExpiryAt
+	if !abs {
+		mode = fsm.ExpiryIn
+		if v > 0 && v > math.MaxInt64-h.n.now() {
+			return nil, redisErr("invalid expire time in '%s' command", name)
+		}
+	}
+	return &fsm.SetExpiry{Key: string(args[1]), Expiry: fsm.Expiry{Mode: mode, Value: v}, Cond: cond}, nil
+}
+
+// expireCmd makes EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT (see
+// parseExpire).
+func expireCmd(unit int64, abs bool) func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
+	return func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
+		x, err := h.parseExpire(args, unit, abs)
+		if err != nil {
+			writeErr(r, err)
+			return
+		}
+		res, err := h.n.writeKey(ctx, x.Key, fsm.Command{Type: fsm.CmdSetExpiry, SetExpiry: x})
+		replyInt(r, res.Count, err)
+	}
+}
+
+// parseExpireCond reads EXPIRE's NX|XX|GT|LT, with Redis's texts.
+func parseExpireCond(args [][]byte) (fsm.Cond, error) {
+	var c fsm.Cond
+	for _, a := range args {
+		switch strings.ToUpper(string(a)) {
+		case "NX":
+			c |= fsm.CondNX
+		case "XX":
+			c |= fsm.CondXX
+		case "GT":
+			c |= fsm.CondGT
+		case "LT":
+			c |= fsm.CondLT
+		default:
+			return 0, redisErr("Unsupported option %s", cutUTF8(string(a), 32))
+		}
+	}
+	switch {
+	case c&fsm.CondNX != 0 && c != fsm.CondNX:
+		return 0, redisErr("NX and XX, GT or LT options at the same time are not compatible")
+	case c&fsm.CondGT != 0 && c&fsm.CondLT != 0:
+		return 0, redisErr("GT and LT options at the same time are not compatible")
+	}
+	return c, nil
+}
+
+// persist answers PERSIST.
+func (h *handler) persist(ctx context.Context, args [][]byte, r *resp.Reply) {
+	key := string(args[1])
+	res, err := h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdSetExpiry, SetExpiry: &fsm.SetExpiry{Key: key}})
+	replyInt(r, res.Count, err)
+}
+
+// ttlCmd makes TTL and PTTL (abs false) and EXPIRETIME and PEXPIRETIME
+// (abs true), in seconds (unit 1e9) or milliseconds (1e6): -2 for no
+// key, -1 for a key without a deadline, as Redis answers.
+func ttlCmd(unit int64, abs bool) func(h *handler, ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
+	return func(h *handler, ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
+		rec, err := h.n.lookup(ctx, string(args[1]), o)
+		switch {
+		case err != nil:
+			writeErr(r, err)
+			return
+		case rec == nil:
+			r.WriteInt(-2)
+			return
+		}
+		d := rec.Deadline()
+		if d == 0 {
+			r.WriteInt(-1)
+			return
+		}
+		ms := d / 1e6
+		if !abs {
+			ms = max(0, (d-h.n.now())/1e6)
+		}
+		if unit == 1e9 {
+			// Redis rounds to the nearest second.
+			r.WriteInt((ms + 500) / 1000)
+			return
+		}
+		r.WriteInt(ms)
+	}
+}
