@@ -35,7 +35,7 @@ func infoCPUSeconds(info string) (float64, error) {
 // and every member their TOPOLOGY names, each asked once.
 func (t *sessionraftTarget) ServerCPU(ctx context.Context) (float64, error) {
 	if t.nodes == nil {
-		nodes, err := clusterNodes(ctx, t.seeds)
+		nodes, err := clusterNodes(ctx, t.dial, t.seeds)
 		if err != nil {
 			return 0, err
 		}
@@ -43,7 +43,7 @@ func (t *sessionraftTarget) ServerCPU(ctx context.Context) (float64, error) {
 	}
 	var sum float64
 	for _, addr := range t.nodes {
-		v, err := nodeInfoCPU(ctx, addr)
+		v, err := nodeInfoCPU(ctx, t.dial, addr)
 		if err != nil {
 			return 0, fmt.Errorf("%s: %w", addr, err)
 		}
@@ -54,13 +54,13 @@ func (t *sessionraftTarget) ServerCPU(ctx context.Context) (float64, error) {
 
 // clusterNodes is the client addresses of the seeds and of every member
 // the first seed that answers TOPOLOGY names, sorted.
-func clusterNodes(ctx context.Context, seeds []string) ([]string, error) {
+func clusterNodes(ctx context.Context, d dialer, seeds []string) ([]string, error) {
 	set := map[string]bool{}
 	for _, s := range seeds {
 		set[s] = true
 	}
 	for _, s := range seeds {
-		c, err := dialNode(ctx, s)
+		c, err := dialNode(ctx, d, s)
 		if err != nil {
 			continue
 		}
@@ -90,14 +90,14 @@ func clusterNodes(ctx context.Context, seeds []string) ([]string, error) {
 	return out, nil
 }
 
-func dialNode(ctx context.Context, addr string) (*resp.Client, error) {
+func dialNode(ctx context.Context, d dialer, addr string) (*resp.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return resp.Dial(ctx, addr)
+	return d.dial(ctx, addr)
 }
 
-func nodeInfoCPU(ctx context.Context, addr string) (float64, error) {
-	c, err := dialNode(ctx, addr)
+func nodeInfoCPU(ctx context.Context, d dialer, addr string) (float64, error) {
+	c, err := dialNode(ctx, d, addr)
 	if err != nil {
 		return 0, err
 	}

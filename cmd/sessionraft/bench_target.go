@@ -41,16 +41,17 @@ func openTargets(ctx context.Context, o benchOptions) ([]benchTarget, error) {
 		}
 	}
 	if len(o.addrs) > 0 {
-		tlsConf, err := o.auth.tlsConfig()
+		d, err := o.auth.dialer()
 		if err != nil {
 			return nil, err
 		}
+		tlsConf := d.tls
 		c, err := client.New(ctx, client.Config{Seeds: o.addrs, RequestTimeout: o.timeout, MaxFlushDelay: o.flushDelay,
 			TLS: tlsConf, Username: o.auth.user, Password: o.auth.password})
 		if err != nil {
 			return nil, fmt.Errorf("connect to sessionraft %v: %w", o.addrs, err)
 		}
-		ts = append(ts, &sessionraftTarget{c: c, ttl: o.ttl, seeds: o.addrs})
+		ts = append(ts, &sessionraftTarget{c: c, ttl: o.ttl, seeds: o.addrs, dial: d})
 	}
 	for _, r := range o.redis {
 		label, addr, err := parseRedisTarget(r)
@@ -81,6 +82,7 @@ type sessionraftTarget struct {
 	ttl   time.Duration
 	seeds []string
 	nodes []string // every node's client address, found on first use
+	dial  dialer   // how INFO probes reach the nodes (TLS, AUTH: clientauth.go)
 }
 
 func (t *sessionraftTarget) Name() string  { return "sessionraft" }
