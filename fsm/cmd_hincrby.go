@@ -66,21 +66,8 @@ func (f *FSM) hincrBy(st *state, index uint64, t int64, x *HIncrBy) Result {
 	}
 	var digits [20]byte
 	fs := [1]Field{{Name: x.Field, Value: strconv.AppendInt(digits[:0], n, 10)}}
-	merged := mergeFields(f.fieldScratch, list, fs[:], nil)
-	defer f.releaseScratch(merged)
-	if len(merged) > f.limits.MaxFields {
-		return Result{Err: errf(ErrTooLarge, "%d fields exceed %d", len(merged), f.limits.MaxFields)}
-	}
-	if old == nil {
-		if err := f.limits.checkSize(x.Key, "", listSize(merged)); err != nil {
-			return Result{Err: err}
-		}
-		st.put(x.Key, nil, keyRecord(x.Key, index, t, hashData(false, merged), 0))
-	} else {
-		if err := f.limits.checkSize(old.ID, old.Subject, listSize(merged)); err != nil {
-			return Result{Err: err}
-		}
-		st.put(old.ID, old, changed(old, index, t, hashData(old.Session(), merged)))
+	if err := f.putHashFields(st, index, t, x.Key, old, list, fs[:]); err != nil {
+		return Result{Err: err}
 	}
 	st.note(EventHIncrBy, x.Key)
 	return Result{Count: int(n), Version: index}

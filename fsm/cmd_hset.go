@@ -82,22 +82,33 @@ func (f *FSM) hset(st *state, index uint64, t int64, x *HSet, fs []Field) Result
 		}
 		fs = fresh
 	}
-	merged := mergeFields(f.fieldScratch, list, fs, nil)
-	defer f.releaseScratch(merged)
-	if len(merged) > f.limits.MaxFields {
-		return Result{Err: errf(ErrTooLarge, "%d fields exceed %d", len(merged), f.limits.MaxFields)}
-	}
-	if old == nil {
-		if err := f.limits.checkSize(x.Key, "", listSize(merged)); err != nil {
-			return Result{Err: err}
-		}
-		st.put(x.Key, nil, keyRecord(x.Key, index, t, hashData(false, merged), 0))
-	} else {
-		if err := f.limits.checkSize(old.ID, old.Subject, listSize(merged)); err != nil {
-			return Result{Err: err}
-		}
-		st.put(old.ID, old, changed(old, index, t, hashData(old.Session(), merged)))
+	if err := f.putHashFields(st, index, t, x.Key, old, list, fs); err != nil {
+		return Result{Err: err}
 	}
 	st.note(EventHSet, x.Key)
 	return Result{Count: added, Version: index}
+}
+
+// putHashFields writes fs into the hash key (old, whose field list is
+// list; nil for a new plain hash), after checking the field count and
+// record size limits: HSET's and HINCRBY's common last step. A session
+// keeps its subject and stays a session.
+func (f *FSM) putHashFields(st *state, index uint64, t int64, key string, old *Record, list []byte, fs []Field) error {
+	merged := mergeFields(f.fieldScratch, list, fs, nil)
+	defer f.releaseScratch(merged)
+	if len(merged) > f.limits.MaxFields {
+		return errf(ErrTooLarge, "%d fields exceed %d", len(merged), f.limits.MaxFields)
+	}
+	if old == nil {
+		if err := f.limits.checkSize(key, "", listSize(merged)); err != nil {
+			return err
+		}
+		st.put(key, nil, keyRecord(key, index, t, hashData(false, merged), 0))
+		return nil
+	}
+	if err := f.limits.checkSize(old.ID, old.Subject, listSize(merged)); err != nil {
+		return err
+	}
+	st.put(old.ID, old, changed(old, index, t, hashData(old.Session(), merged)))
+	return nil
 }
