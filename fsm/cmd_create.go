@@ -110,19 +110,22 @@ func (f *FSM) create(st *state, index uint64, t int64, c *Create, fs []Field) Re
 	if st.tombs.live(c.ID, t) {
 		return Result{Err: errUsedBefore(c.ID)}
 	}
+	id, list := buildIDFieldList(c.ID, fs)
 	r := &Record{
-		ID:          c.ID,
+		ID:          id,
 		Subject:     c.Subject,
 		Version:     index,
 		Created:     t,
 		LastAccess:  t,
 		IdleTimeout: c.IdleTimeout,
-		fields:      buildFieldList(fs),
+		fields:      list,
 	}
 	if c.AbsTTL > 0 {
 		r.AbsDeadline = t + c.AbsTTL
 	}
-	st.put(c.ID, nil, r)
-	st.note(EventHSet, c.ID)
-	return Result{Version: index, ID: c.ID, Record: r}
+	// The record's id from here on, so the dedup entry and the indexes
+	// share its copy and the command's can go.
+	st.put(id, nil, r)
+	st.note(EventHSet, id)
+	return Result{Version: index, ID: id, Record: r}
 }

@@ -105,14 +105,33 @@ func fieldListBytes(list []byte) int {
 // duplicates, into one new exactly sized allocation; nil when fs is empty.
 // The values are copied, so the caller may reuse fs and what it points to.
 func buildFieldList(fs []Field) []byte {
+	_, list := buildIDFieldList("", fs)
+	return list
+}
+
+// buildIDFieldList is buildFieldList that also copies id into the same
+// allocation, ahead of the list, and returns that copy. A node holds
+// millions of records whose id is short: the id fits in the size-class
+// slack of the field list's allocation more often than not, so it costs
+// nothing instead of an allocation of its own (see docs/benchmarks.md).
+// The bytes under the returned id are never written again: records are
+// immutable, and the list's capacity ends where the list does, so an
+// append to it copies rather than writes past it.
+func buildIDFieldList(id string, fs []Field) (string, []byte) {
 	if len(fs) == 0 {
-		return nil
+		return id, nil
 	}
 	size := uvarintLen(uint64(len(fs)))
 	for _, f := range fs {
 		size += uvarintLen(uint64(len(f.Name))) + len(f.Name) + uvarintLen(uint64(len(f.Value))) + len(f.Value)
 	}
-	return appendFieldList(make([]byte, 0, size), fs)
+	buf := make([]byte, len(id), len(id)+size)
+	copy(buf, id)
+	list := appendFieldList(buf[len(id):len(id):len(id)+size], fs)
+	if id == "" {
+		return "", list
+	}
+	return unsafe.String(&buf[0], len(id)), list
 }
 
 func uvarintLen(v uint64) int {
@@ -132,10 +151,19 @@ func uvarintLen(v uint64) int {
 // input used, so decoding and re-encoding a record always gives the same
 // bytes.
 func (d *decoder) fieldListBytes() []byte {
+	_, list := d.idFieldListBytes(nil)
+	return list
+}
+
+// idFieldListBytes is fieldListBytes that also copies id into the same
+// allocation, ahead of the list, and returns that copy as a string (see
+// buildIDFieldList for why); with no fields it returns id as a new string
+// of its own and a nil list.
+func (d *decoder) idFieldListBytes(id []byte) (string, []byte) {
 	start := d.buf
 	n := d.count(2)
-	if n == 0 {
-		return nil
+	if n == 0 || d.err != nil {
+		return string(id), nil
 	}
 	size := uvarintLen(uint64(n))
 	var prev []byte
@@ -143,26 +171,32 @@ func (d *decoder) fieldListBytes() []byte {
 		name := d.raw(d.length())
 		value := d.raw(d.length())
 		if d.err != nil {
-			return nil
+			return "", nil
 		}
 		if i > 0 && string(name) <= string(prev) {
 			d.failf("field %q out of order", clip(string(name)))
-			return nil
+			return "", nil
 		}
 		prev = name
 		size += uvarintLen(uint64(len(name))) + len(name) + uvarintLen(uint64(len(value))) + len(value)
 	}
 	raw := start[:len(start)-len(d.buf)]
-	if len(raw) == size { // already canonical: copy it as it is
-		return append(make([]byte, 0, size), raw...)
+	buf := make([]byte, len(id), len(id)+size)
+	copy(buf, id)
+	var idStr string
+	if len(id) > 0 {
+		idStr = unsafe.String(&buf[0], len(id))
 	}
-	out := make([]byte, 0, size)
+	out := buf[len(id):len(id):len(id)+size]
+	if len(raw) == size { // already canonical: copy it as it is
+		return idStr, append(out, raw...)
+	}
 	out = binary.AppendUvarint(out, uint64(n))
 	it := iterFields(raw) // binary.Uvarint reads the longer varints too
 	for {
 		name, value, ok := it.nextRaw()
 		if !ok {
-			return out
+			return idStr, out
 		}
 		out = appendBytes(out, name)
 		out = appendBytes(out, value)

@@ -68,8 +68,10 @@ func decodeRecord(d *decoder) *Record {
 	if v != recordVersion && v != recordVersionKind && d.err == nil {
 		d.fail(fmt.Errorf("%w: record version %d", ErrCorrupt, v))
 	}
+	// A session's id is copied with its fields (idFieldListBytes); the
+	// bytes read here are the caller's and only live until then.
+	id := d.raw(d.length())
 	r := &Record{
-		ID:          d.str(),
 		Subject:     d.str(),
 		Version:     d.uvarint(),
 		Created:     d.varint(),
@@ -78,9 +80,10 @@ func decodeRecord(d *decoder) *Record {
 		AbsDeadline: d.varint(),
 	}
 	if v == recordVersion {
-		r.fields = d.fieldListBytes()
+		r.ID, r.fields = d.idFieldListBytes(id)
 		return r
 	}
+	r.ID = string(id)
 	switch k := Kind(d.u8()); k {
 	case KindHash:
 		list := d.fieldListBytes()

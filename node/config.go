@@ -151,6 +151,14 @@ type Config struct {
 	// Redis's flags (K E g $ l s h z x e t m d n A; "" = off). CONFIG SET
 	// changes it per node at run time (keyspace.go).
 	NotifyKeyspaceEvents string
+	// GCHeadroomPercent and GCHeadroomMin bound the garbage collector's
+	// headroom over the live heap: after each collection the runtime's
+	// soft memory limit becomes the live heap plus GCHeadroomPercent of it
+	// (at least GCHeadroomMin bytes), so a node whose state is large does
+	// not sit at twice its live heap as GOGC=100 alone allows (heapgov.go).
+	// 0 turns the governor off; so does GOMEMLIMIT in the environment.
+	GCHeadroomPercent int
+	GCHeadroomMin     int64
 
 	Logger *slog.Logger
 
@@ -197,6 +205,8 @@ func DefaultConfig() Config {
 		MaxInflightApplies: 32,
 		RESP:               defaultRESPConfig(),
 		PromoteMaxLag:      1024,
+		GCHeadroomPercent:  15,
+		GCHeadroomMin:      64 << 20,
 		PromoteStableFor:   10 * time.Second,
 		MinVoters:          3,
 		MemberTimeout:      5 * time.Minute,
@@ -304,6 +314,8 @@ func (c *Config) Validate() error {
 	v.check(c.RESP.MaxInflight >= 0, "RESP.MaxInflight must be >= 0 (0: the default)")
 	v.check(c.RESP.MaxRunning >= 0, "RESP.MaxRunning must be >= 0 (0: the default)")
 	v.check(c.MaxMemory >= 0, "MaxMemory must be >= 0 (0: no quota)")
+	v.check(c.GCHeadroomPercent >= 0, "GCHeadroomPercent must be >= 0 (0: off)")
+	v.check(c.GCHeadroomMin >= 0, "GCHeadroomMin must be >= 0")
 	if c.HTTPAddr != "" {
 		if err := checkHostPort(c.HTTPAddr); err != nil {
 			v.addf("HTTPAddr %q: %v", c.HTTPAddr, err)

@@ -29,6 +29,8 @@ type Node struct {
 	self       meta
 	clientAddr string
 	started    time.Time
+	// stopHeapGov releases this node's hold on the heap governor.
+	stopHeapGov func()
 
 	mux    *mux.Mux
 	ml     *memberlist.Memberlist
@@ -121,6 +123,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
+	n.stopHeapGov = startHeapGovernor(gcHeadroom{percent: cfg.GCHeadroomPercent, min: cfg.GCHeadroomMin})
 	if n.tls, err = loadTLS(&n.cfg); err != nil {
 		return nil, err
 	}
@@ -289,6 +292,9 @@ func (n *Node) shutdown() error {
 		errs = append(errs, n.mux.Close())
 	}
 	n.backups.closeAll()
+	if n.stopHeapGov != nil {
+		n.stopHeapGov()
+	}
 	select {
 	case <-n.done:
 	default:

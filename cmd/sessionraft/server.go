@@ -167,6 +167,8 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.RESP.MaxInflight, "max-inflight-per-conn", c.RESP.MaxInflight, "most requests of one client connection in flight; beyond it the node stops reading that connection")
 	fs.IntVar(&c.RESP.MaxRunning, "max-running", c.RESP.MaxRunning, "most client requests executing at once on this node; one more is answered BUSY")
 	byteSizeVar(fs, &c.MaxMemory, "max-memory", "quota for the sessions, tombstones and dedup entries this node holds (e.g. 2gb); above it writes that add data get OOM (0: no quota)")
+	fs.IntVar(&c.GCHeadroomPercent, "gc-headroom", c.GCHeadroomPercent, "garbage collector headroom over the live heap, in percent (at least --gc-headroom-min): bounds RSS to about the state plus this; 0 leaves Go's GOGC pacing alone, as does GOMEMLIMIT")
+	byteSizeVar(fs, &c.GCHeadroomMin, "gc-headroom-min", "smallest garbage collector headroom over the live heap (e.g. 64mb)")
 	// Membership (sessionraft member; docs/OPERATIONS.md).
 	durationVar(fs, &c.PromoteStableFor, "promote-stable-for", "how long a server added with member add must stay caught up and healthy before it becomes a voter")
 	fs.Uint64Var(&c.PromoteMaxLag, "promote-max-lag", c.PromoteMaxLag, "log entries a non-voter may lag behind its group leader and still count as caught up")
