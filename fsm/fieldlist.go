@@ -187,7 +187,7 @@ func (d *decoder) idFieldListBytes(id []byte) (string, []byte) {
 	if len(id) > 0 {
 		idStr = unsafe.String(&buf[0], len(id))
 	}
-	out := buf[len(id):len(id):len(id)+size]
+	out := buf[len(id) : len(id) : len(id)+size]
 	if len(raw) == size { // already canonical: copy it as it is
 		return idStr, append(out, raw...)
 	}
