@@ -9,8 +9,9 @@ import (
 // leaderships (the balancers skip a draining node), hands every group it
 // leads to an up-to-date voter, then answers new client requests with
 // UNAVAILABLE "node shutting down, nothing was applied" (clients retry
-// elsewhere) and waits for the requests in flight to finish. Close
-// follows. When ctx ends first, Drain returns and Close cuts what is left.
+// elsewhere), waits for the requests in flight to finish, and snapshots
+// the groups with many entries since their last snapshot so the restart
+// has little to replay (shutdownsnap.go). Close follows. When ctx ends first, Drain returns and Close cuts what is left.
 //
 // Transferring first keeps the groups led: a leader that just exits
 // leaves its groups leaderless for an election timeout, and every write
@@ -31,5 +32,6 @@ func (n *Node) Drain(ctx context.Context) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+	n.snapshotForRestart(ctx)
 	n.log.Info("drained")
 }
