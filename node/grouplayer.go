@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -46,6 +47,9 @@ type groupLayer struct {
 	// started (snapshotcheck.go).
 	dir         string
 	snapsBefore []string
+	// stableLive, when the stable store is a checkedStable, is set once
+	// raft runs (newRaftNoPanic).
+	stableLive *atomic.Bool
 	// closers release the transport and the stores, in order, once raft
 	// has shut down.
 	closers []io.Closer
@@ -108,7 +112,13 @@ func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	if err != nil {
 		return groupLayer{}, fmt.Errorf("open log store: %w", err)
 	}
-	l.stable = store
+	// A failed save of the term or vote stops the node (stablestore.go).
+	l.stableLive = new(atomic.Bool)
+	stable := checkedStable{StableStore: store, group: id, live: l.stableLive, onFailure: n.fatal}
+	if cfg.TestMode {
+		stable.fault = n.disk.termErr // DEBUG.DISK FAIL-TERM (disk_debug.go)
+	}
+	l.stable = stable
 	// A log that cannot write stops the node: restarting replays what is
 	// intact, staying up would leave the group unable to append.
 	wal, err := openWAL(dir, store, cfg.NoSync, n.fatal, n.log.With("group", id), n.admin.met.LogAppendFunc())

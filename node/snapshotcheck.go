@@ -83,14 +83,20 @@ func (g *group) quarantineSnapshots() {
 // error. raft.NewRaft panics when it cannot read a log entry after the
 // restored snapshot (the hole described above); it panics before starting
 // any goroutine, so the group can still be closed and the node can say
-// why it stopped instead of crashing with raft's bare "log not found".
+// why it stopped instead of crashing with raft's bare "log not found". It
+// also panics when it cannot save the term it read (a full disk at
+// start-up; stablestore.go).
 func newRaftNoPanic(rc *raft.Config, f raft.FSM, l groupLayer) (r *raft.Raft, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r, err = nil, fmt.Errorf("raft stopped at start-up: %v", p)
 		}
 	}()
-	return raft.NewRaft(rc, f, l.logs, l.stable, l.snaps, l.trans)
+	r, err = raft.NewRaft(rc, f, l.logs, l.stable, l.snaps, l.trans)
+	if err == nil && l.stableLive != nil {
+		l.stableLive.Store(true) // stablestore.go
+	}
+	return r, err
 }
 
 // checkLogReachesState refuses a group whose log starts after the entry
