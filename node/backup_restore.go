@@ -101,7 +101,23 @@ func RestoreDataDir(dataDir, self string, peers []RestorePeer, groups []RestoreG
 			return fmt.Errorf("group %d: write snapshot: %w", gid, err)
 		}
 	}
+	// The marker and the group directories' entries are made durable too,
+	// so that a restore that returned survives a power loss whole.
 	marker := filepath.Join(dataDir, bootstrapMarker)
 	stamp := "restored " + time.Now().UTC().Format(time.RFC3339) + "\n"
-	return os.WriteFile(marker, []byte(stamp), 0o640)
+	f, err := os.OpenFile(marker, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(stamp)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return syncDir(dataDir)
 }
