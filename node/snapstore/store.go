@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -36,6 +37,11 @@ type Store struct {
 	dir string // the snapshots directory
 	o   Options
 	fs  fileSystem
+	// lastMS is the millisecond stamp of the last snapshot id, so two
+	// snapshots started in one millisecond (raft can take one while it
+	// installs another) never share a directory.
+	mu     sync.Mutex
+	lastMS int64
 	// Removed names the half-written snapshots New found and removed.
 	Removed []string
 }
@@ -103,7 +109,10 @@ func (s *Store) Create(version raft.SnapshotVersion, index, term uint64, configu
 	}
 	// The name FileSnapshotStore gives: List orders by term, index, then
 	// name, so the milliseconds order two snapshots of one index.
-	id := fmt.Sprintf("%d-%d-%d", term, index, time.Now().UnixMilli())
+	s.mu.Lock()
+	s.lastMS = max(s.lastMS+1, time.Now().UnixMilli())
+	id := fmt.Sprintf("%d-%d-%d", term, index, s.lastMS)
+	s.mu.Unlock()
 	tmp := filepath.Join(s.dir, id+tmpSuffix)
 	if err := s.fs.MkdirAll(tmp); err != nil {
 		return nil, fmt.Errorf("snapstore: %w", err)

@@ -182,3 +182,39 @@ func TestIncompleteSnapshots(t *testing.T) {
 		t.Fatalf("the .tmp directory is still there: %v", err)
 	}
 }
+
+// TestSameMillisecond: two snapshots of one term and index started
+// together (raft can take one while it installs another) get their own
+// directories and both complete.
+func TestSameMillisecond(t *testing.T) {
+	s, err := New(t.TempDir(), Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Create(raft.SnapshotVersionMax, 7, 1, testConf, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Create(raft.SnapshotVersionMax, 7, 1, testConf, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID() == b.ID() {
+		t.Fatalf("both snapshots are %s", a.ID())
+	}
+	a.Write([]byte("a"))
+	b.Write([]byte("b"))
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.List()
+	if err != nil || len(list) != 2 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	if _, got := read(t, s, b.ID()); string(got) != "b" {
+		t.Fatalf("second snapshot reads %q", got)
+	}
+}
