@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
 	"sync"
 	"time"
 
@@ -103,6 +104,13 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 			defer c.mu.Unlock()
 			if c.diskFailed[n] {
 				delete(c.diskFailed, n)
+				// Expected, but only as a clean stop: exit status 1 (a
+				// Go panic exits with 2).
+				var ee *exec.ExitError
+				if errors.As(err, &ee) && ee.ExitCode() == 1 {
+					return
+				}
+				c.exits = append(c.exits, fmt.Sprintf("%s (pid %d) stopped by its disk fault, but not cleanly: %v", n.ID, n.Pid(), err))
 				return
 			}
 			c.exits = append(c.exits, fmt.Sprintf("%s (pid %d): %v", n.ID, n.Pid(), err))

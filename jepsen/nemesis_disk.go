@@ -21,6 +21,10 @@ import (
 //     cleanly (exit 1, no panic) and the rest serve on; its exit is
 //     expected, not a crash. Stop restarts it (the injection died with
 //     the process).
+//   - term: one node's saves of raft's term and vote fail with ENOSPC
+//     (raft itself would panic), and every group's leadership is
+//     transferred so that it must save a new term: it must stop the same
+//     way.
 //
 // Stop heals every node.
 type diskNemesis struct{}
@@ -35,7 +39,7 @@ func (*diskNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
 	rand.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
 	victims := nodes[:1+rand.IntN(max((len(c.Nodes)-1)/2, 1))]
 	var errs []error
-	switch rand.IntN(3) {
+	switch rand.IntN(4) {
 	case 0:
 		for _, n := range victims {
 			_, err := c.Admin(ctx, n, adminTimeout, "DEBUG.DISK", "FREE", "0")
@@ -49,32 +53,51 @@ func (*diskNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
 			errs = append(errs, err)
 		}
 		return fmt.Sprintf("slow fsync (+%d ms) on %s", ms, ids(victims)), errors.Join(errs...)
+	case 2:
+		return diskFail(ctx, c, victims[0], "EIO", []string{"FAIL", "EIO"}, nil)
 	default:
-		n := victims[0]
-		c.mu.Lock()
-		if c.diskFailed == nil {
-			c.diskFailed = map[*Node]bool{}
-		}
-		c.diskFailed[n] = true
-		c.mu.Unlock()
-		if _, err := c.Admin(ctx, n, adminTimeout, "DEBUG.DISK", "FAIL", "EIO"); err != nil {
-			c.mu.Lock()
-			delete(c.diskFailed, n)
-			c.mu.Unlock()
-			return "EIO on " + n.ID, err
-		}
-		// The node stops at its next log write: heartbeats and clock ticks
-		// write within a second.
-		deadline := time.Now().Add(30 * time.Second)
-		for n.Running() && time.Now().Before(deadline) && ctx.Err() == nil {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if n.Running() {
-			return "EIO on " + n.ID, fmt.Errorf("%s still runs 30s after its raft log writes started failing", n.ID)
-		}
-		c.dropAdmin(n)
-		return "EIO on " + n.ID + ": it stopped", nil
+		// A leadership transfer in every group makes every voter save a
+		// new term, the victim included.
+		return diskFail(ctx, c, victims[0], "term/vote saves failing (ENOSPC)", []string{"FAIL-TERM", "ENOSPC"}, func() {
+			for gid := range len(c.Nodes) {
+				if l := c.Leader(ctx, gid); l != nil {
+					_, _ = c.Admin(ctx, l, 3*time.Second, "DEBUG.TRANSFER", strconv.Itoa(gid))
+				}
+			}
+		})
 	}
+}
+
+// diskFail injects a disk failure (DEBUG.DISK args) on n and waits for n
+// to stop, as it must; trigger, if not nil, makes it write.
+func diskFail(ctx context.Context, c *Cluster, n *Node, what string, args []string, trigger func()) (string, error) {
+	what += " on " + n.ID
+	c.mu.Lock()
+	if c.diskFailed == nil {
+		c.diskFailed = map[*Node]bool{}
+	}
+	c.diskFailed[n] = true
+	c.mu.Unlock()
+	if _, err := c.Admin(ctx, n, adminTimeout, append([]string{"DEBUG.DISK"}, args...)...); err != nil {
+		c.mu.Lock()
+		delete(c.diskFailed, n)
+		c.mu.Unlock()
+		return what, err
+	}
+	if trigger != nil {
+		trigger()
+	}
+	// The node stops at its next write: heartbeats and clock ticks write
+	// the log within a second, an election saves a term.
+	deadline := time.Now().Add(30 * time.Second)
+	for n.Running() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n.Running() {
+		return what, fmt.Errorf("%s still runs 30s after its disk writes started failing", n.ID)
+	}
+	c.dropAdmin(n)
+	return what + ": it stopped", nil
 }
 
 func (*diskNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {

@@ -4,19 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+
+	"github.com/sessionraft/sessionraft/node/snapstore"
 )
 
 // Restore, the node side: turning one group snapshot per group (from a
 // backup file; cmd/sessionraft reads and verifies it) into the data
 // directory of one node of a new cluster, like etcd's snapshot restore.
-// Every group gets the snapshot in raft's own snapshot store, stamped with
+// Every group gets the snapshot in its snapshot store (node/snapstore), stamped with
 // the new cluster's configuration, so raft.NewRaft restores it at start and
 // the group elects a leader among the new peers; nothing else of the old
 // cluster (log, term, vote, node ids) comes along.
@@ -73,11 +75,6 @@ func RestoreDataDir(dataDir, self string, peers []RestorePeer, groups []RestoreG
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return err
 	}
-	// The snapshot metadata keeps raft's legacy peer list too, encoded by
-	// a transport; the node's network transport encodes a peer as its
-	// address, and so does the in-memory one, which needs no socket.
-	_, enc := raft.NewInmemTransport("")
-	defer enc.Close()
 	for gid, g := range groups {
 		if g.Index == 0 {
 			return fmt.Errorf("group %d: snapshot at index 0", gid)
@@ -87,11 +84,11 @@ func RestoreDataDir(dataDir, self string, peers []RestorePeer, groups []RestoreG
 			return err
 		}
 		// The same store (and retention) as diskLayer opens.
-		store, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hclog.NewNullLogger())
+		store, err := snapstore.New(dir, snapstore.Options{Retain: 2, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			return fmt.Errorf("group %d: snapshot store: %w", gid, err)
 		}
-		sink, err := store.Create(raft.SnapshotVersionMax, g.Index, restoredTerm, cfg, g.Index, enc)
+		sink, err := store.Create(raft.SnapshotVersionMax, g.Index, restoredTerm, cfg, g.Index, nil)
 		if err != nil {
 			return fmt.Errorf("group %d: snapshot: %w", gid, err)
 		}
@@ -99,12 +96,28 @@ func RestoreDataDir(dataDir, self string, peers []RestorePeer, groups []RestoreG
 			_ = sink.Cancel()
 			return fmt.Errorf("group %d: write snapshot: %w", gid, err)
 		}
-		// Close syncs the snapshot and renames it into place.
+		// Close makes the snapshot durable (node/snapstore).
 		if err := sink.Close(); err != nil {
 			return fmt.Errorf("group %d: write snapshot: %w", gid, err)
 		}
 	}
+	// The marker and the group directories' entries are made durable too,
+	// so that a restore that returned survives a power loss whole.
 	marker := filepath.Join(dataDir, bootstrapMarker)
 	stamp := "restored " + time.Now().UTC().Format(time.RFC3339) + "\n"
-	return os.WriteFile(marker, []byte(stamp), 0o640)
+	f, err := os.OpenFile(marker, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(stamp)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return syncDir(dataDir)
 }

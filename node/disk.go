@@ -32,9 +32,10 @@ import (
 //     half the budget.
 //   - A disk that fails: raftwal stops the node on a failed write or sync
 //     (Options.OnFailure: the node shuts down cleanly, exit code 1), and
-//     the stable store's failures make raft step down; in test mode
-//     DEBUG.DISK FAIL makes a group's log store fail as a full or broken
-//     disk would, for the jepsen disk nemesis.
+//     so does a failed save of raft's term or vote (stablestore.go: raft
+//     itself would panic); in test mode DEBUG.DISK FAIL makes a group's
+//     log and stable stores fail as a full or broken disk would, for the
+//     jepsen disk nemesis.
 
 // minMaxLogBytes is the smallest MaxLogBytes: eight of raftwal's 64 MiB
 // segments, so that half the budget of trailing entries plus the segments
@@ -48,8 +49,9 @@ type diskState struct {
 	// fakeFree, in test mode, replaces the statfs reading when >= 0.
 	fakeFree atomic.Int64
 	// fault, in test mode, is the error the log stores return for every
-	// write (ENOSPC, EIO), or nil.
-	fault atomic.Pointer[error]
+	// write (ENOSPC, EIO), or nil; termFault the error every save of
+	// raft's term or vote returns (stablestore.go). FAIL sets both.
+	fault, termFault atomic.Pointer[error]
 	// slowSync, in test mode, delays every log write, as a slow fsync.
 	slowSync atomic.Int64
 }
@@ -250,10 +252,17 @@ func (f faultyLog) inject() error {
 }
 
 // pathError names the injected fault the way the OS would.
-type pathError struct{ err error }
+type pathError struct {
+	op  string // "" is "write raft log"
+	err error
+}
 
 func (e *pathError) Error() string {
-	return "write raft log: " + e.err.Error() + " (injected by DEBUG.DISK)"
+	op := e.op
+	if op == "" {
+		op = "write raft log"
+	}
+	return op + ": " + e.err.Error() + " (injected by DEBUG.DISK)"
 }
 func (e *pathError) Unwrap() error { return e.err }
 
@@ -269,6 +278,14 @@ func (f faultyLog) StoreLogs(ls []*raft.Log) error {
 		return err
 	}
 	return f.LogStore.StoreLogs(ls)
+}
+
+// termErr is the test-mode fault for saves of raft's term and vote.
+func (d *diskState) termErr() error {
+	if e := d.termFault.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // diskFaults are the errors DEBUG.DISK FAIL injects, by name.

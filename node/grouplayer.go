@@ -8,19 +8,21 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 
+	"github.com/sessionraft/sessionraft/node/snapstore"
 	"github.com/sessionraft/sessionraft/transport/mux"
 )
 
 // groupLayer is what one raft group runs on: raft's transport and its
 // three stores, and the way the group reaches the other voters' nodes for
 // the term polls of its read rounds (leadercheck.go). The node builds the
-// real ones (diskLayer: the mux, raftwal, raft-boltdb, file snapshots);
+// real ones (diskLayer: the mux, raftwal, raft-boltdb, snapstore);
 // the group tests build raft's in-memory ones and cut them to make
 // partitions, so the batcher, the term barrier, readiness and the read
 // rounds can be tested in milliseconds.
@@ -45,6 +47,9 @@ type groupLayer struct {
 	// started (snapshotcheck.go).
 	dir         string
 	snapsBefore []string
+	// stableLive, when the stable store is a checkedStable, is set once
+	// raft runs (newRaftNoPanic).
+	stableLive *atomic.Bool
 	// closers release the transport and the stores, in order, once raft
 	// has shut down.
 	closers []io.Closer
@@ -72,13 +77,20 @@ func (l *groupLayer) close() error {
 
 // diskLayer opens group id's production layer under <DataDir>/<id>: the
 // raftwal log (behind raft's log cache), raft-boltdb for the term and vote,
-// file snapshots, a raft transport over the mux and the mux for polls. On
-// failure whatever it opened is closed again.
+// crash-safe file snapshots (node/snapstore), a raft transport over the
+// mux and the mux for polls. On failure whatever it opened is closed again.
 func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	cfg := &n.cfg
 	dir := filepath.Join(cfg.DataDir, strconv.Itoa(id))
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return groupLayer{}, err
+	}
+	if !cfg.NoSync {
+		// The group directory's own entry must survive a crash as what
+		// is in it does (raftwal and snapstore sync the entries inside).
+		if err := syncDir(cfg.DataDir); err != nil {
+			return groupLayer{}, err
+		}
 	}
 	l := groupLayer{peers: n.mux}
 	defer func() {
@@ -100,7 +112,13 @@ func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	if err != nil {
 		return groupLayer{}, fmt.Errorf("open log store: %w", err)
 	}
-	l.stable = store
+	// A failed save of the term or vote stops the node (stablestore.go).
+	l.stableLive = new(atomic.Bool)
+	stable := checkedStable{StableStore: store, group: id, live: l.stableLive, onFailure: n.fatal}
+	if cfg.TestMode {
+		stable.fault = n.disk.termErr // DEBUG.DISK FAIL-TERM (disk_debug.go)
+	}
+	l.stable = stable
 	// A log that cannot write stops the node: restarting replays what is
 	// intact, staying up would leave the group unable to append.
 	wal, err := openWAL(dir, store, cfg.NoSync, n.fatal, n.log.With("group", id), n.admin.met.LogAppendFunc())
@@ -111,16 +129,13 @@ func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	l.closers = append(l.closers, wal, store)
 	l.pauseGCOpen = wal.Bytes() <= maxUncollectedLog
 	logger := n.hclogger(fmt.Sprintf("raft-g%d", id))
-	if removed, err := removeSnapshotTemps(dir); err != nil { // snapshotcheck.go
-		return groupLayer{}, fmt.Errorf("snapshot store: %w", err)
-	} else if len(removed) > 0 {
-		n.log.Warn("removed snapshots a crash left half-written", "group", id, "dirs", removed)
-	}
 	l.dir = dir
-	if l.snapsBefore, err = snapshotDirs(dir); err != nil {
+	if l.snapsBefore, err = snapshotDirs(dir); err != nil { // snapshotcheck.go
 		return groupLayer{}, fmt.Errorf("snapshot store: %w", err)
 	}
-	if l.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, 2, logger); err != nil {
+	// A crash-safe store (node/snapstore) in raft's FileSnapshotStore
+	// layout; New removes the snapshots a crash left half-written.
+	if l.snaps, err = snapstore.New(dir, snapstore.Options{Retain: 2, NoSync: cfg.NoSync, Logger: n.log.With("group", id)}); err != nil {
 		return groupLayer{}, fmt.Errorf("snapshot store: %w", err)
 	}
 	l.logBytes = wal.Bytes
@@ -142,4 +157,14 @@ func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	l.followers = &followerTrack{}
 	l.trans = trackedTransport{noPipeline{trans}, l.followers}
 	return l, nil
+}
+
+// syncDir makes dir's entries durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -14,6 +14,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/sessionraft/sessionraft/fsm"
+	"github.com/sessionraft/sessionraft/node/snapstore"
 )
 
 // Recovery from lost quorum. When a majority of a cluster's servers is
@@ -110,7 +111,7 @@ func recoverGroup(dir string, gid int, id string, servers []raft.Server, limits 
 		return RecoverReport{}, err
 	}
 	defer wal.Close()
-	snaps, err := raft.NewFileSnapshotStore(dir, 2, os.Stderr)
+	snaps, err := snapstore.New(dir, snapstore.Options{Retain: 2})
 	if err != nil {
 		return RecoverReport{}, err
 	}

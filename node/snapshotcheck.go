@@ -9,48 +9,21 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// Snapshot crash safety (issue 13). hashicorp/raft's FileSnapshotStore
-// writes a snapshot into "<name>.tmp", syncs it and renames it into place,
-// and at start-up restores the newest snapshot whose metadata reads and
-// whose CRC-64 (checked over the whole file before Restore) and fsm
-// checksums verify, falling back to the older one it retains otherwise.
-// Two gaps remain, closed here:
-//
-//   - a crash while a snapshot is written leaves its ".tmp" directory
-//     behind for good (the store only reaps complete snapshots): every
-//     crash at that point would leak a snapshot's worth of disk. They are
-//     removed before raft starts (no snapshot can be in progress then).
-//   - a fallback to the older snapshot is safe only if the raft log still
-//     reaches back to it. After the newest snapshot the log was compacted
-//     to TrailingLogs entries, so it may start after the older snapshot's
-//     index; raft would then start with a hole between its state and its
-//     log and panic on the first entry it cannot read. The group refuses
-//     to start instead, saying what to do.
+// Snapshot crash safety (issue 13). The group's snapshot store
+// (node/snapstore) makes a snapshot durable before raft compacts its log
+// and removes the ones a crash left half-written; at start-up raft
+// restores the newest snapshot whose metadata reads and whose CRC-64
+// (checked over the whole file before Restore) and fsm checksums verify,
+// falling back to the older one it retains otherwise. What remains is
+// handled here: a fallback to the older snapshot is safe only if the raft
+// log still reaches back to it. After the newest snapshot the log was
+// compacted to TrailingLogs entries, so it may start after the older
+// snapshot's index; raft would then start with a hole between its state
+// and its log and panic on the first entry it cannot read. The group
+// refuses to start instead, saying what to do.
 
-// removeSnapshotTemps deletes the ".tmp" snapshot directories a crash left
-// in dir's snapshot store.
-func removeSnapshotTemps(dir string) ([]string, error) {
-	snaps := filepath.Join(dir, "snapshots")
-	ents, err := os.ReadDir(snaps)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var removed []string
-	for _, e := range ents {
-		if e.IsDir() && strings.HasSuffix(e.Name(), ".tmp") {
-			if err := os.RemoveAll(filepath.Join(snaps, e.Name())); err != nil {
-				return removed, err
-			}
-			removed = append(removed, e.Name())
-		}
-	}
-	return removed, nil
-}
-
-// snapshotDirs lists the snapshot directories in dir's store.
+// snapshotDirs lists the snapshot directories in dir's store (not the
+// ".tmp" ones of unfinished snapshots, which the store removes).
 func snapshotDirs(dir string) ([]string, error) {
 	ents, err := os.ReadDir(filepath.Join(dir, "snapshots"))
 	if err != nil {
@@ -61,7 +34,7 @@ func snapshotDirs(dir string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if e.IsDir() {
+		if e.IsDir() && !strings.HasSuffix(e.Name(), ".tmp") {
 			out = append(out, e.Name())
 		}
 	}
@@ -110,14 +83,20 @@ func (g *group) quarantineSnapshots() {
 // error. raft.NewRaft panics when it cannot read a log entry after the
 // restored snapshot (the hole described above); it panics before starting
 // any goroutine, so the group can still be closed and the node can say
-// why it stopped instead of crashing with raft's bare "log not found".
+// why it stopped instead of crashing with raft's bare "log not found". It
+// also panics when it cannot save the term it read (a full disk at
+// start-up; stablestore.go).
 func newRaftNoPanic(rc *raft.Config, f raft.FSM, l groupLayer) (r *raft.Raft, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r, err = nil, fmt.Errorf("raft stopped at start-up: %v", p)
 		}
 	}()
-	return raft.NewRaft(rc, f, l.logs, l.stable, l.snaps, l.trans)
+	r, err = raft.NewRaft(rc, f, l.logs, l.stable, l.snaps, l.trans)
+	if err == nil && l.stableLive != nil {
+		l.stableLive.Store(true) // stablestore.go
+	}
+	return r, err
 }
 
 // checkLogReachesState refuses a group whose log starts after the entry

@@ -56,7 +56,7 @@ func debugCommands() []*cmdSpec {
 			syntax: "DEBUG.TRANSFER group", summary: "Test mode: hands the group's leadership to another voter.",
 			run: async((*handler).debugTransfer)},
 		{name: "DEBUG.DISK", arity: -2, maxArgs: 3, flags: flags, group: "debug",
-			syntax: "DEBUG.DISK FREE bytes|REAL | FAIL ENOSPC|EIO|OFF | SLOW ms | STATUS", summary: "Test mode: fakes low free space, failing or slow raft log writes (disk_debug.go).",
+			syntax: debugDiskSyntax, summary: "Test mode: fakes low free space, failing or slow raft log writes, failing term/vote saves (disk_debug.go).",
 			run: inline((*handler).debugDisk)},
 	}
 }
