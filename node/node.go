@@ -70,6 +70,7 @@ type Node struct {
 	peersAt    atomic.Int64 // unix ns of the last refreshPeers
 	refusedAt  atomic.Int64 // unix ns of the last "refusing internal RPC" warning
 	proven     map[string]string
+	raftGuard  raftGuardStats // raft messages refused by the guard (raftguard.go)
 
 	backups backupRegistry // open online backups (backup.go)
 	disk    diskState      // free-space alarm and test-mode disk faults (disk.go)

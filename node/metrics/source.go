@@ -27,9 +27,11 @@ type Status struct {
 	Started     time.Time `json:"started"`
 	Connections int       `json:"connections"`
 	// Client are the client port's totals since start.
-	Client  ClientTotals `json:"client"`
-	Groups  []Group      `json:"groups"`
-	Members []Member     `json:"members"`
+	Client ClientTotals `json:"client"`
+	// Security are what the ports' guards refused since start.
+	Security SecurityTotals `json:"security"`
+	Groups   []Group        `json:"groups"`
+	Members  []Member       `json:"members"`
 	// LeaderChanges are the most recent leader changes this node saw,
 	// oldest first.
 	LeaderChanges []LeaderChange `json:"leader_changes"`
@@ -44,6 +46,15 @@ type ClientTotals struct {
 	Commands      uint64 `json:"commands"`
 	BytesIn       uint64 `json:"bytes_in"`
 	BytesOut      uint64 `json:"bytes_out"`
+}
+
+// SecurityTotals count what the internal port's raft guard refused
+// (docs/SECURITY.md).
+type SecurityTotals struct {
+	// RaftMessagesRefused are raft messages (and raft connections without
+	// a proven id) refused because their sender was not the node the
+	// connection's certificate proves.
+	RaftMessagesRefused uint64 `json:"raft_messages_refused"`
 }
 
 // Group is one raft group as this node sees it.
@@ -102,6 +113,7 @@ type sourceCollector struct {
 	lag, lastContact                         *prometheus.Desc
 	conns, ready, diskFree, diskTotal, dirSz *prometheus.Desc
 	accepted, rejected, bytesIn, bytesOut    *prometheus.Desc
+	raftRefused                              *prometheus.Desc
 }
 
 func newSourceCollector(src Source) *sourceCollector {
@@ -130,13 +142,14 @@ func newSourceCollector(src Source) *sourceCollector {
 		rejected:    d("client_connections_rejected_total", "Client connections refused beyond the connection cap."),
 		bytesIn:     d("client_received_bytes_total", "Bytes read from client connections."),
 		bytesOut:    d("client_sent_bytes_total", "Bytes written to client connections."),
+		raftRefused: d("raft_messages_refused_total", "Raft messages refused because their sender is not the node the connection's certificate proves."),
 	}
 }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.role, c.term, c.commit, c.applied, c.age, c.sessions,
 		c.tombstones, c.dedup, c.lag, c.lastContact, c.conns, c.ready, c.diskFree, c.diskTotal, c.dirSz,
-		c.accepted, c.rejected, c.bytesIn, c.bytesOut} {
+		c.accepted, c.rejected, c.bytesIn, c.bytesOut, c.raftRefused} {
 		ch <- d
 	}
 }
@@ -177,6 +190,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.rejected, st.Client.ConnsRejected)
 	counter(c.bytesIn, st.Client.BytesIn)
 	counter(c.bytesOut, st.Client.BytesOut)
+	counter(c.raftRefused, st.Security.RaftMessagesRefused)
 	ok, _ := c.src.Ready()
 	if ok {
 		gauge(c.ready, 1)

@@ -239,6 +239,7 @@ func (m *Mux) serveConn(tc *trackedConn) {
 		return
 	}
 	tc.SetDeadline(time.Time{})
+	tc.certID, tc.certOK = certID, m.cfg.TLS != nil
 	switch h.kind {
 	case kindRaft:
 		layer.deliver(tc)
