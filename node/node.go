@@ -177,6 +177,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Client: n.clientAddr,
 		HTTP:   n.advertisedHTTP(),
 		Groups: G,
+		Proto:  envelopeProto,
 	}
 	for _, g := range n.groups {
 		if has, err := g.hasState(); err == nil && has {
