@@ -61,6 +61,9 @@ func (c *Config) validateSecurity(v *validator) {
 	}
 	v.check(set == 0 || set == 3, "TLSCA, TLSCert and TLSKey must be given together (or none of them)")
 	v.check(c.MaxInternalConns >= 0, "MaxInternalConns must be >= 0")
+	h := c.Handshakes
+	v.check(h.MaxHandshakes >= 0 && h.MaxHandshakesPerIP >= 0 && h.BurstPerIP >= 0 && h.HandshakeTimeout >= 0,
+		"Handshakes: MaxHandshakes, MaxHandshakesPerIP, BurstPerIP and HandshakeTimeout must be >= 0")
 	if c.GossipKey != "" {
 		if _, err := DecodeGossipKey(c.GossipKey); err != nil {
 			v.addf("GossipKey: %s", strings.TrimPrefix(err.Error(), ErrBadArg.Error()+": "))
