@@ -186,9 +186,12 @@ func (g *guardedConn) next() error {
 		err = g.check(g.certID, req)
 	}
 	if err != nil {
-		g.refused(g.certID, err)
+		// Raft sees a clean hang-up at a message boundary (io.EOF), which
+		// it does not log: the refusal is logged once, rate-limited, by
+		// refused, so a peer cannot flood the log through raft either.
+		g.refused(g.certID, fmt.Errorf("%w: %w", errRaftRefused, err))
 		g.Conn.Close()
-		return fmt.Errorf("%w: %w", errRaftRefused, err)
+		return io.EOF
 	}
 	g.out = g.rec.buf
 	g.rec.buf = nil
