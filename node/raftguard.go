@@ -31,6 +31,17 @@ import (
 // message that fails the check never reaches raft: the connection is
 // closed. An InstallSnapshot's snapshot bytes, which follow the message,
 // pass through unread.
+//
+// Why raft's codec and not a smaller parser of our own: the guard must
+// read a message exactly as raft will (duplicate keys, other encodings of
+// a []byte, field name matching, inlined embedded structs). Decoding with
+// the same codec and handle into a struct of the same shape (raft's
+// RPCHeader embedded, the same field names) makes that true by
+// construction. The cost is a second decode of each message: about as
+// much CPU again as raft's own decode on a follower's receive path
+// (BenchmarkRaftGuard: 64 entries of 1 KiB per message, about 420 MB/s
+// straight and 220 MB/s guarded on the 2-core development machine).
+// Only nodes with internal TLS pay it.
 
 // The message types of raft's NetworkTransport wire format (its
 // unexported rpcAppendEntries... constants, in their iota order).
