@@ -60,7 +60,10 @@ func (g *group) refreshEnvelopeGate() {
 	if f.Error() != nil {
 		return
 	}
-	ok, holdout := flagsUnderstood(f.Configuration().Servers, g.n.cfg.ID, g.n.members())
+	g.n.mu.Lock()
+	self := g.n.self
+	g.n.mu.Unlock()
+	ok, holdout := flagsUnderstood(f.Configuration().Servers, self, g.n.members())
 	if was := g.flagsOK.Swap(ok); was != ok && g.isLeader() {
 		if ok {
 			g.n.log.Info("every server of the group understands batch flags; writing envelope version 2", "group", g.id)
@@ -71,14 +74,18 @@ func (g *group) refreshEnvelopeGate() {
 }
 
 // flagsUnderstood reports whether every server of the configuration is
-// known to understand batch flags: self does; any other must have gossiped
-// metadata under its id and raft address with Proto >= envelopeProto, and
-// no entry under its id may report less. Otherwise it names a server that
-// holds the flags back.
-func flagsUnderstood(servers []raft.Server, self string, ms []member) (bool, string) {
+// known to understand batch flags: this node by what it gossips itself
+// (always envelopeProto, but a test may pose as an older node); any other
+// must have gossiped metadata under its id and raft address with Proto >=
+// envelopeProto, and no entry under its id may report less. Otherwise it
+// names a server that holds the flags back.
+func flagsUnderstood(servers []raft.Server, self meta, ms []member) (bool, string) {
+	if self.Proto < envelopeProto {
+		return false, self.ID
+	}
 	for _, s := range servers {
 		id := string(s.ID)
-		if id == self {
+		if id == self.ID {
 			continue
 		}
 		found := false

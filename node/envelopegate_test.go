@@ -30,13 +30,16 @@ func TestFlagsUnderstood(t *testing.T) {
 		{"a second entry for the id says old", []member{mem("b", "B", 2), mem("c", "C", 2), mem("c", "X", 1)}, false, "c"},
 		{"dead but last seen new", []member{{meta: meta{ID: "b", Raft: "B", Proto: 2}}, mem("c", "C", 2)}, true, ""},
 	} {
-		ok, holdout := flagsUnderstood(servers, "a", tc.ms)
+		ok, holdout := flagsUnderstood(servers, meta{ID: "a", Proto: envelopeProto}, tc.ms)
 		if ok != tc.ok || holdout != tc.holdout {
 			t.Errorf("%s: got %v %q, want %v %q", tc.name, ok, holdout, tc.ok, tc.holdout)
 		}
 	}
-	if ok, _ := flagsUnderstood(servers[:1], "a", nil); !ok {
+	if ok, _ := flagsUnderstood(servers[:1], meta{ID: "a", Proto: envelopeProto}, nil); !ok {
 		t.Error("a one-server group must use the flags")
+	}
+	if ok, holdout := flagsUnderstood(servers[:1], meta{ID: "a"}, nil); ok || holdout != "a" {
+		t.Error("a node posing as old wrote the flags itself")
 	}
 }
 
@@ -48,6 +51,9 @@ func TestFlagsUnderstood(t *testing.T) {
 // failure is forgotten.
 func TestEnvelopeGateRollingUpgrade(t *testing.T) {
 	c := startCluster(t, 3, func(cfg *Config) { cfg.RequestTimeout = 8 * time.Second })
+	// The old node poses as one: it gossips proto 1 and, like a real old
+	// node, writes no flags when it leads (flagsUnderstood reads its own
+	// report too).
 	old := c.node(2)
 	report := func(proto int) {
 		old.mu.Lock()
@@ -57,10 +63,12 @@ func TestEnvelopeGateRollingUpgrade(t *testing.T) {
 	}
 	waitGates := func(want bool) {
 		t.Helper()
-		waitFor(t, 20*time.Second, fmt.Sprintf("every group leader's gate to be %v", want), func() error {
+		// Every node's, not only the leaders': leadership may move
+		// (the balancer) between this wait and the writes.
+		waitFor(t, 20*time.Second, fmt.Sprintf("every group's gate on every node to be %v", want), func() error {
 			for i := range 3 {
 				for _, g := range c.node(i).groups {
-					if g.isLeader() && g.flagsOK.Load() != want {
+					if g.flagsOK.Load() != want {
 						return fmt.Errorf("node %d group %d: flags %v", i, g.id, g.flagsOK.Load())
 					}
 				}
