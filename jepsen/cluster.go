@@ -23,6 +23,9 @@ type ClusterConfig struct {
 	MaxStaleness    time.Duration // server --max-staleness (1s)
 	RequestTimeout  time.Duration // server --request-timeout (2s)
 	ExtraArgs       []string      // more server flags (later flags win)
+	// NodeArgs are more flags for single nodes, by id (n1, ...), after
+	// ExtraArgs: per-node certificates (testcluster.SecureInternalPort).
+	NodeArgs map[string][]string
 	// Lab, if set, puts each node in its own network namespace of the lab
 	// (-net netns): the caller runs on the lab's client host.
 	Lab *netns.Lab
@@ -94,6 +97,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		Dir:          cfg.Dir,
 		Binary:       cfg.Binary,
 		Flags:        cfg.flags(),
+		NodeFlags:    cfg.NodeArgs,
 		Sync:         true,
 		TestMode:     true,
 		LogLevel:     "info",

@@ -48,6 +48,8 @@ type RunConfig struct {
 	// checker must fail.
 	UnsafeExpiry bool
 	ExtraArgs    []string // more server flags (later flags win)
+	// NodeArgs are more server flags for single nodes, by id (n1, ...).
+	NodeArgs map[string][]string
 	// Client: TLS and credentials for the client ports, when ExtraArgs
 	// secure them; used by the harness and the Go client alike.
 	Client testcluster.ClientOptions
@@ -185,7 +187,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 		return nil, fmt.Errorf("jepsen: network %q: want %s or %s", cfg.Net, NetLoopback, NetNetns)
 	}
 	began := time.Now()
-	cl, err := StartCluster(ctx, ClusterConfig{Binary: cfg.Binary, Dir: cfg.Dir, Nodes: cfg.Nodes, MaxStaleness: cfg.MaxStaleness, ExtraArgs: cfg.ExtraArgs, Lab: cfg.lab, Client: cfg.Client})
+	cl, err := StartCluster(ctx, ClusterConfig{Binary: cfg.Binary, Dir: cfg.Dir, Nodes: cfg.Nodes, MaxStaleness: cfg.MaxStaleness, ExtraArgs: cfg.ExtraArgs, NodeArgs: cfg.NodeArgs, Lab: cfg.lab, Client: cfg.Client})
 	if err != nil {
 		return nil, err
 	}

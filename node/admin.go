@@ -154,6 +154,7 @@ func (n *Node) Status() metrics.Status {
 		DataDir:       n.cfg.DataDir,
 		Started:       n.started,
 		LeaderChanges: n.admin.leaderChanges(),
+		Security:      n.securityTotals(), // info_security.go
 	}
 	if n.respSrv != nil {
 		st.Connections = n.respSrv.NumConns()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessionraft/sessionraft/fsm"
+	"github.com/sessionraft/sessionraft/transport/admit"
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
@@ -178,6 +179,12 @@ type Config struct {
 	// is not, it is <DataDir>/gossip.keyring. Neither: gossip is plaintext.
 	GossipKey         string
 	GossipKeyringFile string
+	// Handshakes bounds the TLS handshakes of connections not yet
+	// authenticated, on the internal port and, with ClientTLS, the client
+	// port (each port has its own gate; handshakes.go). Zero fields take
+	// admit.DefaultConfig's; the internal port's handshake deadline is the
+	// mux's HeaderTimeout.
+	Handshakes admit.Config
 }
 
 // DefaultConfig returns a configuration for a single local node; callers set

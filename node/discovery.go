@@ -38,6 +38,9 @@ type meta struct {
 	// DiskLow is the node's disk alarm (disk.go): while any member raises
 	// it, every node refuses new writes.
 	DiskLow bool `json:"disk_low,omitempty"`
+	// Proto is the highest raft entry format the node understands
+	// (envelopegate.go); absent (0) from nodes older than the field.
+	Proto int `json:"proto,omitempty"`
 }
 
 // member is an alive memberlist node with decoded metadata.
@@ -204,6 +207,7 @@ func (n *Node) membershipLoop(ctx context.Context) {
 		n.refreshState()
 		n.reconcileVoters()
 		n.refreshPeers()
+		n.refreshEnvelopeGates() // envelopegate.go
 		select {
 		case <-ctx.Done():
 			return

@@ -52,6 +52,9 @@ type group struct {
 	// a steady share of fallbacks means slow reads and a peer that does
 	// not answer polls (partitioned, overloaded, or an older version).
 	readRounds, readFallbacks atomic.Uint64
+	// flagsOK: every server of the configuration understands entries
+	// with batch flags (envelopegate.go).
+	flagsOK atomic.Bool
 }
 
 // maxUncollectedLog bounds the garbage a group's startup may leave for the
@@ -231,6 +234,7 @@ func (g *group) leadershipLoop(ctx context.Context) {
 }
 
 func (g *group) barrier(ctx context.Context, epoch uint64) {
+	g.refreshEnvelopeGate() // before the first write of this leadership
 	for ctx.Err() == nil {
 		f := g.raft.Apply(fsm.EncodeBatch(&fsm.Batch{Time: g.n.now()}), g.n.cfg.RequestTimeout)
 		err := f.Error() // raft is shut down only after this goroutine ends

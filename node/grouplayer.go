@@ -147,7 +147,7 @@ func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 		return groupLayer{}, err
 	}
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  n.mux.StreamLayer(uint16(id)),
+		Stream:  n.guardRaftStream(n.mux.StreamLayer(uint16(id))), // security.go
 		MaxPool: 4,
 		Timeout: 10 * time.Second,
 		Logger:  logger,

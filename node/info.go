@@ -35,6 +35,7 @@ var infoSections = []infoSection{
 	{"CPU", (*Node).infoCPU},
 	{"Keyspace", (*Node).infoKeyspace},
 	{"Cluster", (*Node).infoCluster},
+	{"Security", (*Node).infoSecurity}, // info_security.go
 }
 
 // info answers INFO [section ...].

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -72,6 +71,8 @@ type Node struct {
 	peersAt    atomic.Int64 // unix ns of the last refreshPeers
 	refusedAt  atomic.Int64 // unix ns of the last "refusing internal RPC" warning
 	proven     map[string]string
+	raftGuard  raftGuardStats // raft messages refused by the guard (raftguard.go)
+	gates      portGates      // TLS handshake admission per port (handshakes.go)
 
 	backups backupRegistry // open online backups (backup.go)
 	disk    diskState      // free-space alarm and test-mode disk faults (disk.go)
@@ -138,6 +139,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		mcfg.TLS = n.tls
 		mcfg.PeerID = n.peerID
 		mcfg.RaftPeer = n.raftPeerOK
+		mcfg.Admit = n.gates.internalGate(cfg.Handshakes) // handshakes.go
 	}
 	if cfg.MaxInternalConns > 0 {
 		mcfg.MaxInboundConns = cfg.MaxInternalConns
@@ -165,9 +167,8 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("listen client: %w", err)
 	}
 	if cfg.ClientTLS != nil {
-		// The handshake runs on the connection's first read, on its own
-		// goroutine, under the client port's read deadlines.
-		n.respLn = tls.NewListener(n.respLn, cfg.ClientTLS)
+		// Handshakes run before Accept returns, bounded (handshakes.go).
+		n.respLn = n.gates.clientListener(n.respLn, cfg.ClientTLS, cfg.Handshakes)
 	}
 	n.clientAddr = orDefault(cfg.AdvertiseClient, n.respLn.Addr().String())
 	if err = n.listenAdmin(); err != nil {
@@ -179,6 +180,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Client: n.clientAddr,
 		HTTP:   n.advertisedHTTP(),
 		Groups: G,
+		Proto:  envelopeProto,
 	}
 	for _, g := range n.groups {
 		if has, err := g.hasState(); err == nil && has {

@@ -61,6 +61,9 @@ func (c *Config) validateSecurity(v *validator) {
 	}
 	v.check(set == 0 || set == 3, "TLSCA, TLSCert and TLSKey must be given together (or none of them)")
 	v.check(c.MaxInternalConns >= 0, "MaxInternalConns must be >= 0")
+	h := c.Handshakes
+	v.check(h.MaxHandshakes >= 0 && h.MaxHandshakesPerIP >= 0 && h.BurstPerIP >= 0 && h.HandshakeTimeout >= 0,
+		"Handshakes: MaxHandshakes, MaxHandshakesPerIP, BurstPerIP and HandshakeTimeout must be >= 0")
 	if c.GossipKey != "" {
 		if _, err := DecodeGossipKey(c.GossipKey); err != nil {
 			v.addf("GossipKey: %s", strings.TrimPrefix(err.Error(), ErrBadArg.Error()+": "))
@@ -220,6 +223,82 @@ func (n *Node) checkCaller(ctx context.Context) error {
 		n.log.Warn("refusing internal RPC from a caller that is not a cluster member", "caller", c.ID, "addr", c.Addr, "verified", c.Verified)
 	}
 	return errNotMember
+}
+
+// raftRPCCheck decides whether a raft request that arrived on an internal
+// connection whose certificate proved the node id certID may be handed to
+// raft. req is one of raft's request types (*raft.AppendEntriesRequest,
+// ...); only its sender fields need be filled in. Any raft transport
+// that knows the certificate of a connection calls it before raft sees the
+// message (raftguard.go does for raft's NetworkTransport).
+type raftRPCCheck func(certID string, req raft.WithRPCHeader) error
+
+// checkRaftSender returns the check: a raft request must name certID as its
+// sender (RPCHeader.ID, which raft's voting and leader tracking go by), and
+// every address it claims as the sender's (RPCHeader.Addr, and the older
+// Leader or Candidate fields raft still reads) must not belong to another
+// node as far as peerID knows. An empty RPCHeader.ID is refused too: raft
+// would then identify the sender by those addresses alone.
+func checkRaftSender(peerID func(addr string) string) raftRPCCheck {
+	return func(certID string, req raft.WithRPCHeader) error {
+		h := req.GetRPCHeader()
+		if string(h.ID) != certID {
+			return fmt.Errorf("certificate names node %q, raft message claims to come from %q", certID, clip(h.ID))
+		}
+		addrs := [][]byte{h.Addr}
+		switch r := req.(type) {
+		case *raft.AppendEntriesRequest:
+			addrs = append(addrs, r.Leader)
+		case *raft.InstallSnapshotRequest:
+			addrs = append(addrs, r.Leader)
+		case *raft.RequestVoteRequest:
+			addrs = append(addrs, r.Candidate)
+		}
+		for _, a := range addrs {
+			if len(a) == 0 || peerID == nil {
+				continue
+			}
+			if owner := peerID(string(a)); owner != "" && owner != certID {
+				return fmt.Errorf("node %q sent a raft message claiming address %q, which belongs to node %q", certID, clip(a), owner)
+			}
+		}
+		return nil
+	}
+}
+
+// clip bounds a peer-supplied name quoted in a log line.
+func clip(b []byte) string {
+	const maxQuoted = 64
+	if len(b) > maxQuoted {
+		return string(b[:maxQuoted]) + "..."
+	}
+	return string(b)
+}
+
+// guardRaftStream puts the raft message guard (raftguard.go) on a group's
+// stream layer when the internal port runs TLS; without TLS nothing is
+// proven and the layer is returned as is.
+func (n *Node) guardRaftStream(l raft.StreamLayer) raft.StreamLayer {
+	if n.tls == nil {
+		return l
+	}
+	return &guardedStreamLayer{
+		StreamLayer: l,
+		certID:      mux.PeerCertID,
+		check:       checkRaftSender(n.peerID),
+		refused:     n.raftRefused,
+	}
+}
+
+// raftRefused counts a raft message or connection the guard refused and
+// warns, at most once per peerRefreshGap (a certified peer must not be
+// able to flood the log). Node ids and addresses are not secrets.
+func (n *Node) raftRefused(certID string, err error) {
+	n.raftGuard.refused.Add(1)
+	now, last := time.Now().UnixNano(), n.raftGuard.warnAt.Load()
+	if now-last >= int64(peerRefreshGap) && n.raftGuard.warnAt.CompareAndSwap(last, now) {
+		n.log.Warn("refusing a raft message whose sender is not the node its certificate proves; closing the connection", "cert_id", certID, "err", err)
+	}
 }
 
 // proveMember reports whether gossip's claim that node m.ID listens at

@@ -111,8 +111,9 @@ func (g *group) submit(batch []*proposal) {
 	// FlagForgetFailures: a failed command does not take a dedup entry,
 	// so a retry with the same REQID runs again (and failures cannot fill
 	// the table). Replicas of an older version refuse the entry rather
-	// than apply it differently: upgrade every node before the leaders.
-	data := fsm.EncodeBatch(&fsm.Batch{Time: g.n.now(), Flags: fsm.FlagForgetFailures, Cmds: cmds})
+	// than apply it differently, so it is set only once every server of
+	// the group says it understands it (envelopegate.go).
+	data := fsm.EncodeBatch(&fsm.Batch{Time: g.n.now(), Flags: g.batchFlags(), Cmds: cmds})
 	f := g.raft.Apply(data, time.Second)
 	g.n.admin.met.Batch(len(batch), len(data))
 	g.wg.Add(1)

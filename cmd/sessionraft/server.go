@@ -192,6 +192,12 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "internal port: this node's PEM certificate, naming --id (sessionraft certs node); reloaded on SIGHUP")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "internal port: the PEM private key of --tls-cert; reloaded on SIGHUP")
 	fs.IntVar(&c.MaxInternalConns, "max-internal-conns", c.MaxInternalConns, "most inbound internal-port connections open at once (0: 1024)")
+	// TLS handshake admission, each TLS port on its own (docs/SECURITY.md, Limits).
+	fs.IntVar(&c.Handshakes.MaxHandshakes, "max-handshakes", c.Handshakes.MaxHandshakes, "most TLS handshakes running at once per port (0: 256)")
+	fs.IntVar(&c.Handshakes.MaxHandshakesPerIP, "max-handshakes-per-ip", c.Handshakes.MaxHandshakesPerIP, "most TLS handshakes running at once per port from one IPv4 address or IPv6 /64 (0: 32)")
+	fs.Float64Var(&c.Handshakes.RatePerIP, "conn-rate-per-ip", c.Handshakes.RatePerIP, "new TLS connections per second one source may open per port, on average (0: 50; negative: no limit)")
+	fs.IntVar(&c.Handshakes.BurstPerIP, "conn-burst-per-ip", c.Handshakes.BurstPerIP, "new TLS connections one source may open at once per port (0: 200)")
+	fs.DurationVar(&c.Handshakes.HandshakeTimeout, "handshake-timeout", c.Handshakes.HandshakeTimeout, "client port: time a TLS handshake may take (0: 10s; the internal port uses 5s)")
 	fs.StringVar(&c.GossipKey, "gossip-key", c.GossipKey, "base64 AES key (16, 24 or 32 bytes) encrypting gossip (sessionraft gossip-keys generate); better set as SESSIONRAFT_GOSSIP_KEY")
 	fs.StringVar(&c.GossipKeyringFile, "gossip-keyring-file", c.GossipKeyringFile, "gossip keyring kept across restarts and rotations (default with --gossip-key: <data-dir>/gossip.keyring)")
 

@@ -45,7 +45,8 @@ func newTestServer(t *testing.T) (*Metrics, *testSource, string) {
 	src := &testSource{ready: true, st: Status{
 		NodeID: "n1", Version: "test", ClientAddr: "127.0.0.1:7001", DataDir: t.TempDir(),
 		Started: time.Now(), Connections: 3,
-		Client: ClientTotals{ConnsAccepted: 1, BytesIn: 100, BytesOut: 200},
+		Client:   ClientTotals{ConnsAccepted: 1, BytesIn: 100, BytesOut: 200},
+		Security: SecurityTotals{RaftMessagesRefused: 5, Client: HandshakeTotals{InFlight: 2, Busy: 7}},
 		Groups: []Group{
 			{ID: 0, Role: "leader", Leader: "n1", Term: 4, CommitIndex: 100, AppliedIndex: 99, Sessions: 7,
 				Followers: []Follower{{ID: "n2", MatchIndex: 98, Lag: 2, LastContact: 5 * time.Millisecond}}},
@@ -171,6 +172,10 @@ func TestMetricsFamilies(t *testing.T) {
 		{"sessionraft_replication_lag_entries", map[string]string{"group": "0", "follower": "n2"}, 2},
 		{"sessionraft_client_connections", nil, 3},
 		{"sessionraft_ready", nil, 1},
+		{"sessionraft_raft_messages_refused_total", nil, 5},
+		{"sessionraft_tls_handshakes_in_flight", map[string]string{"port": "client"}, 2},
+		{"sessionraft_tls_handshakes_total", map[string]string{"port": "client", "outcome": "busy"}, 7},
+		{"sessionraft_tls_handshakes_total", map[string]string{"port": "internal", "outcome": "admitted"}, 0},
 	} {
 		got, ok := fams[c.family].value(c.labels)
 		if !ok || got != c.want {

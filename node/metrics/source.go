@@ -27,9 +27,11 @@ type Status struct {
 	Started     time.Time `json:"started"`
 	Connections int       `json:"connections"`
 	// Client are the client port's totals since start.
-	Client  ClientTotals `json:"client"`
-	Groups  []Group      `json:"groups"`
-	Members []Member     `json:"members"`
+	Client ClientTotals `json:"client"`
+	// Security are what the ports' guards refused since start.
+	Security SecurityTotals `json:"security"`
+	Groups   []Group        `json:"groups"`
+	Members  []Member       `json:"members"`
 	// LeaderChanges are the most recent leader changes this node saw,
 	// oldest first.
 	LeaderChanges []LeaderChange `json:"leader_changes"`
@@ -44,6 +46,29 @@ type ClientTotals struct {
 	Commands      uint64 `json:"commands"`
 	BytesIn       uint64 `json:"bytes_in"`
 	BytesOut      uint64 `json:"bytes_out"`
+}
+
+// SecurityTotals count what the internal port's raft guard refused
+// (docs/SECURITY.md).
+type SecurityTotals struct {
+	// RaftMessagesRefused are raft messages (and raft connections without
+	// a proven id) refused because their sender was not the node the
+	// connection's certificate proves.
+	RaftMessagesRefused uint64 `json:"raft_messages_refused"`
+	// Internal and Client are the TLS handshake gates of the two ports
+	// (zero for a port without TLS).
+	Internal HandshakeTotals `json:"internal_handshakes"`
+	Client   HandshakeTotals `json:"client_handshakes"`
+}
+
+// HandshakeTotals are one port's handshake admission counters
+// (transport/admit).
+type HandshakeTotals struct {
+	InFlight    int64  `json:"in_flight"`
+	Admitted    uint64 `json:"admitted"`
+	RateLimited uint64 `json:"rate_limited"`
+	Busy        uint64 `json:"busy"`
+	Failed      uint64 `json:"failed"`
 }
 
 // Group is one raft group as this node sees it.
@@ -102,6 +127,8 @@ type sourceCollector struct {
 	lag, lastContact                         *prometheus.Desc
 	conns, ready, diskFree, diskTotal, dirSz *prometheus.Desc
 	accepted, rejected, bytesIn, bytesOut    *prometheus.Desc
+	raftRefused                              *prometheus.Desc
+	hsInFlight, hsTotal                      *prometheus.Desc
 }
 
 func newSourceCollector(src Source) *sourceCollector {
@@ -130,13 +157,16 @@ func newSourceCollector(src Source) *sourceCollector {
 		rejected:    d("client_connections_rejected_total", "Client connections refused beyond the connection cap."),
 		bytesIn:     d("client_received_bytes_total", "Bytes read from client connections."),
 		bytesOut:    d("client_sent_bytes_total", "Bytes written to client connections."),
+		raftRefused: d("raft_messages_refused_total", "Raft messages refused because their sender is not the node the connection's certificate proves."),
+		hsInFlight:  d("tls_handshakes_in_flight", "TLS handshakes running now, by port (internal, client).", "port"),
+		hsTotal:     d("tls_handshakes_total", "New TLS connections by port and outcome: admitted to a handshake, rate_limited (source over its rate), busy (handshake slots full), failed (handshake failed or timed out).", "port", "outcome"),
 	}
 }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.role, c.term, c.commit, c.applied, c.age, c.sessions,
 		c.tombstones, c.dedup, c.lag, c.lastContact, c.conns, c.ready, c.diskFree, c.diskTotal, c.dirSz,
-		c.accepted, c.rejected, c.bytesIn, c.bytesOut} {
+		c.accepted, c.rejected, c.bytesIn, c.bytesOut, c.raftRefused, c.hsInFlight, c.hsTotal} {
 		ch <- d
 	}
 }
@@ -177,6 +207,13 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.rejected, st.Client.ConnsRejected)
 	counter(c.bytesIn, st.Client.BytesIn)
 	counter(c.bytesOut, st.Client.BytesOut)
+	counter(c.raftRefused, st.Security.RaftMessagesRefused)
+	for port, h := range map[string]HandshakeTotals{"internal": st.Security.Internal, "client": st.Security.Client} {
+		gauge(c.hsInFlight, float64(h.InFlight), port)
+		for outcome, v := range map[string]uint64{"admitted": h.Admitted, "rate_limited": h.RateLimited, "busy": h.Busy, "failed": h.Failed} {
+			ch <- prometheus.MustNewConstMetric(c.hsTotal, prometheus.CounterValue, float64(v), port, outcome)
+		}
+	}
 	ok, _ := c.src.Ready()
 	if ok {
 		gauge(c.ready, 1)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/sessionraft/sessionraft/transport/admit"
 )
 
 // TLS is the cluster identity the mux authenticates with. *tlsconf.Store
@@ -73,6 +75,13 @@ type Config struct {
 	// 1.3: plaintext connections are refused, and a peer whose certificate
 	// names another node than the header claims is refused.
 	TLS TLS
+
+	// Admit, when set with TLS, admits each accepted connection to its
+	// handshake (concurrent handshakes in all and per source, new
+	// connections per source per second); one it refuses is closed before
+	// a byte is read. Its slot is held until the header is checked, within
+	// HeaderTimeout. Nil: only MaxInboundConns and HeaderTimeout apply.
+	Admit *admit.Gate
 
 	// NodeID is this node's id, sent in every connection header. With TLS
 	// it defaults to TLS.NodeID() and must equal it. Without TLS it is

@@ -29,6 +29,11 @@ type trackedConn struct {
 	peer  string       // the peer's advertised mux address
 	layer *streamLayer // raft conns: the layer that owns the conn
 
+	// certID is the node id an inbound conn's certificate proved ("" and
+	// certOK false without TLS); set before the conn is handed on.
+	certID string
+	certOK bool
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -128,4 +133,17 @@ func (m *Mux) closeConns(match func(*trackedConn) bool) {
 	for _, c := range victims {
 		c.Close()
 	}
+}
+
+// PeerCertID returns the node id that the certificate of c, an inbound
+// raft connection returned by a StreamLayer's Accept, proved. ok is false
+// when the mux runs without TLS (nothing is proven) or c is not such a
+// connection. A raft transport uses it to check that each message names
+// the server the certificate proves.
+func PeerCertID(c net.Conn) (id string, ok bool) {
+	tc, isTracked := c.(*trackedConn)
+	if !isTracked || tc.dir != inboundDir {
+		return "", false
+	}
+	return tc.certID, tc.certOK
 }

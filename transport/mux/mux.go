@@ -165,11 +165,22 @@ func (m *Mux) acceptLoop() {
 			m.warnFull()
 			continue
 		}
+		release := func() {}
+		if m.cfg.Admit != nil && m.cfg.TLS != nil {
+			var ok bool
+			if release, ok = m.cfg.Admit.Admit(c.RemoteAddr()); !ok {
+				m.inbound.Add(-1)
+				c.Close()
+				continue
+			}
+		}
 		tc := m.newTrackedConn(c, inboundDir, "")
 		if m.track(tc) != nil {
+			release()
 			return
 		}
-		if !m.goFn(func() { m.serveConn(tc) }) {
+		if !m.goFn(func() { m.serveConn(tc, release) }) {
+			release()
 			tc.Close()
 			return
 		}
@@ -187,17 +198,23 @@ func (m *Mux) warnFull() {
 }
 
 // serveConn authenticates an accepted connection, reads its header and
-// routes it.
-func (m *Mux) serveConn(tc *trackedConn) {
+// routes it. release frees the connection's Admit slot once it is
+// authenticated (or refused).
+func (m *Mux) serveConn(tc *trackedConn, release func()) {
 	// One deadline covers the TLS handshake, the header and the ack.
 	tc.SetDeadline(time.Now().Add(m.cfg.HeaderTimeout))
 	certID, err := tc.handshake(m.ctx)
 	if err != nil {
+		release()
+		if m.cfg.Admit != nil {
+			m.cfg.Admit.Failed()
+		}
 		m.log.Debug("rejecting connection", "remote", tc.RemoteAddr().String(), "err", err)
 		tc.Close()
 		return
 	}
 	h, err := readHeader(tc)
+	release()
 	if err != nil {
 		m.log.Debug("rejecting connection", "remote", tc.RemoteAddr().String(), "err", err)
 		tc.Close()
@@ -239,6 +256,7 @@ func (m *Mux) serveConn(tc *trackedConn) {
 		return
 	}
 	tc.SetDeadline(time.Time{})
+	tc.certID, tc.certOK = certID, m.cfg.TLS != nil
 	switch h.kind {
 	case kindRaft:
 		layer.deliver(tc)
