@@ -67,7 +67,7 @@ func (r hostRules) drop(to, from netns.Host, lossPct int, reject bool) {
 func (c *Cluster) host(n *Node) netns.Host {
 	for i, m := range c.Nodes {
 		if m == n {
-			return c.lab.Nodes[i]
+			return c.lab.Node(i)
 		}
 	}
 	panic("jepsen: node " + n.ID + " is not in the cluster")

@@ -24,25 +24,43 @@ import (
 //     rebuilt: its data directory wiped, the server started again (a new
 //     incarnation under the old id) and MEMBER ADDed (-> 4). Stop removes X
 //     (live) and kills it: the original ids vote again, V with new state.
+//   - member: both, in turn, replace first (so that the shortest run adds
+//     a fresh server, replaces a killed voter and removes a live one).
 //
-// The new servers are known only to the nemesis (the workload keeps its
-// clients on the original nodes), and no other nemesis faults them.
+// The new servers are known only to the nemesis (the workload's seeds are
+// the original nodes; the Go client may still reach them through
+// TOPOLOGY once they lead a group), and no other nemesis faults them
+// directly. With -net netns each new server gets a new host: a namespace
+// of its own on the lab's bridge, with the next address (netns.AddHost).
 type memberNemesis struct {
-	replace bool
-	seq     int
-	added   []*Node // servers the grow nemesis added, removed by Stop
-	repl    []*Node // servers the replace nemesis added, removed by Stop
+	name   string // member-grow, member-replace or member
+	starts int
+	seq    int
+	added  []*Node // servers the grow nemesis added, removed by Stop
+	repl   []*Node // servers the replace nemesis added, removed by Stop
 }
 
-func newMemberNemesis(replace bool) *memberNemesis {
-	return &memberNemesis{replace: replace}
+func newMemberNemesis(name string) *memberNemesis {
+	return &memberNemesis{name: name}
 }
 
-func (m *memberNemesis) Name() string {
-	if m.replace {
-		return "member-replace"
+func (m *memberNemesis) Name() string { return m.name }
+
+// isMemberNemesis says whether name is one of the membership nemeses.
+func isMemberNemesis(name string) bool {
+	return name == "member" || name == "member-grow" || name == "member-replace"
+}
+
+// memberArgs are the server flags a run with a membership nemesis needs:
+// promotion after 1s caught up instead of 10s, so that a change fits in a
+// fault period. They come before RunConfig.ExtraArgs, which may override.
+func memberArgs(nemeses []string) []string {
+	for _, n := range nemeses {
+		if isMemberNemesis(n) {
+			return []string{"--promote-stable-for", "1s"}
+		}
 	}
-	return "member-grow"
+	return nil
 }
 
 // memberTimeout bounds one MEMBER command: a replace waits for a promotion.
@@ -87,6 +105,8 @@ func (m *memberNemesis) addServer(ctx context.Context, c *Cluster) (*Node, error
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, memberTimeout)
+	defer cancel()
 	for ctx.Err() == nil {
 		if rows, err := m.list(ctx, c); err == nil && strings.Contains(rows, n.ID+" alive") {
 			return n, nil
@@ -96,7 +116,7 @@ func (m *memberNemesis) addServer(ctx context.Context, c *Cluster) (*Node, error
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return n, ctx.Err()
+	return n, fmt.Errorf("%s never seen alive in MEMBER LIST: %w", n.ID, ctx.Err())
 }
 
 // list returns "id health suffrage..." lines from MEMBER LIST.
@@ -150,7 +170,9 @@ func (m *memberNemesis) waitVoter(ctx context.Context, c *Cluster, id string) er
 }
 
 func (m *memberNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
-	if m.replace {
+	replace := m.name == "member-replace" || (m.name == "member" && m.starts%2 == 0)
+	m.starts++
+	if replace {
 		vs := live(c) // an original node: its data directory is rebuilt below
 		if len(vs) < 3 {
 			return "nothing (fewer than three live voters)", nil
@@ -228,7 +250,7 @@ func (m *memberNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
 		if err := m.member(ctx, c, "REMOVE", n.ID); err != nil {
 			return "", err
 		}
-		if err := c.tc.Kill(n); err != nil {
+		if err := c.Kill(n); err != nil {
 			return "", err
 		}
 		ids = append(ids, n.ID)
