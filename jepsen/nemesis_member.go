@@ -217,7 +217,7 @@ func (m *memberNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
 		if err := m.waitVoter(wctx, c, victim.ID); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("killed %s, replaced it with %s, rebuilt %s empty and added it back", victim.ID, n.ID, victim.ID), nil
+		return fmt.Sprintf("killed %s, replaced it with %s (%s), rebuilt %s empty and added it back", victim.ID, n.ID, n.Raft, victim.ID), nil
 	}
 	k := 1 + rand.IntN(2)
 	var ids []string
@@ -236,7 +236,7 @@ func (m *memberNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		ids = append(ids, n.ID)
+		ids = append(ids, fmt.Sprintf("%s (%s)", n.ID, n.Raft))
 	}
 	return fmt.Sprintf("added %s, voters in every group (%d -> %d voters)", strings.Join(ids, ","), len(m.voters(c)), len(m.voters(c))+k), nil
 }
