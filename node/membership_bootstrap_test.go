@@ -3,7 +3,10 @@ package node
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/hashicorp/raft"
 )
 
 // bootstrapRace sets up the bootstrap race: three fresh data directories
@@ -88,5 +91,36 @@ func TestBootstrapRaceWipedFounderRefused(t *testing.T) {
 	}
 	if got := c.nodes[l].ident.get().Founders["m3"]; got != fmt.Sprintf("fresh-%d", 2) {
 		t.Fatalf("the leader's record of m3's incarnation: %q", got)
+	}
+}
+
+// TestMemberAddRefusedByNonMember: MEMBER ADD sent to a server that is not
+// a member itself (a fresh data directory, as a wiped voter has) is
+// refused at once, and that server stays unadmitted: it cannot admit
+// itself by asking itself.
+func TestMemberAddRefusedByNonMember(t *testing.T) {
+	c := newMemCluster(t, 4, nil)
+	unadmit(c, 3)
+	c.bootstrap(3)
+	c.readyLeader(0, 0, 1, 2)
+	gossipAll(c)
+	for name, op := range map[string]func() error{
+		"ADD m4":        func() error { return c.nodes[3].MemberAdd(memberCtx(t), "m4") },
+		"REMOVE m1":     func() error { return c.nodes[3].MemberRemove(memberCtx(t), "m1") },
+		"REPLACE m1 m4": func() error { return c.nodes[3].MemberReplace(memberCtx(t), "m1", "m4") },
+	} {
+		if err := op(); !errors.Is(err, ErrMemberRefused) || !strings.Contains(err.Error(), "not a member") {
+			t.Errorf("MEMBER %s on the unadmitted m4: %v, want a refusal", name, err)
+		}
+	}
+	if c.nodes[3].ident.admitted.Load() {
+		t.Fatal("m4 admitted itself")
+	}
+	if s, ok := suffrageIn(c, 0, "m1"); !ok || s != raft.Voter {
+		t.Fatalf("m1 is %v (present %v) after refused changes", s, ok)
+	}
+	// A member still does it.
+	if err := c.nodes[0].MemberAdd(memberCtx(t), "m4"); err != nil {
+		t.Fatalf("MEMBER ADD m4 on m1: %v", err)
 	}
 }
