@@ -183,6 +183,7 @@ func (n *Node) MemberRemove(ctx context.Context, id string) error {
 		drain()
 	}
 	for _, g := range n.groups {
+		var s memberSteps
 		err := n.retryUnapplied(ctx, func() error {
 			laddr, lid := g.leaderAddr()
 			if laddr == "" {
@@ -192,7 +193,7 @@ func (n *Node) MemberRemove(ctx context.Context, id string) error {
 				drain()
 				return fmt.Errorf("%w: %s still leads group %d", ErrNotLeader, id, g.id)
 			}
-			return n.memberCall(ctx, g, laddr, memberRemove, id, "")
+			return s.call(ctx, n, g, laddr, lid, memberRemove, id, "")
 		})
 		if err != nil {
 			return fmt.Errorf("group %d: %w", g.id, err)
