@@ -228,7 +228,7 @@ func (m *memberNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
 	replace := m.name == "member-replace" || (m.name == "member" && m.starts%2 == 0)
 	m.starts++
 	if !replace {
-		return m.withFault(ctx, c, nil, func() (string, error) { return m.grow(ctx, c) })
+		return m.withFault(ctx, c, nil, changeFaultDelay, func() (string, error) { return m.grow(ctx, c) })
 	}
 	vs := live(c) // an original node: its data directory is rebuilt below
 	if len(vs) < 3 {
@@ -238,7 +238,7 @@ func (m *memberNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
 	if err := c.Kill(victim); err != nil {
 		return "", err
 	}
-	return m.withFault(ctx, c, victim, func() (string, error) { return m.replace(ctx, c, victim) })
+	return m.withFault(ctx, c, victim, changeFaultDelay, func() (string, error) { return m.replace(ctx, c, victim) })
 }
 
 // replace replaces the dead victim with a new server, then rebuilds the
@@ -322,7 +322,7 @@ func (m *memberNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
 	if len(m.extra()) == 0 {
 		return "nothing", nil
 	}
-	return m.withFault(ctx, c, nil, func() (string, error) {
+	return m.withFault(ctx, c, nil, removeFaultDelay, func() (string, error) {
 		var ids []string
 		for n := m.next(); n != nil; n = m.next() {
 			if err := m.member(ctx, c, "REMOVE", n.ID); err != nil && !notMember(err) {

@@ -13,24 +13,27 @@ import (
 // is under way, one more fault hits the original nodes, so that
 // configuration changes meet leader changes, lost quorums and partitions
 // as they would in production. After a random delay within
-// changeFaultDelay, the leader of a random group (or a random node) is
-// killed with SIGKILL or cut off from every other server, new ones
-// included, for changeFaultHold, then restarted or healed. The node a
-// replace is rebuilding is spared. The change itself has minutes to
-// finish (memberTimeout), so a quorum lost for a few seconds only delays
-// it.
+// changeFaultDelay (removeFaultDelay for removals, which take well under
+// a second on a healthy cluster), the leader of a random group (or a
+// random node) is killed with SIGKILL or cut off from every other server,
+// new ones included, for changeFaultHold, then restarted or healed. The
+// node a replace is rebuilding is spared. The change itself has minutes
+// to finish (memberTimeout), so a quorum lost for a few seconds only
+// delays it.
 const (
 	changeFaultDelay = 3 * time.Second
+	removeFaultDelay = 300 * time.Millisecond
 	changeFaultHold  = 3 * time.Second
 )
 
-// withFault runs change; for the "member" nemesis with a fault during it
-// (the other membership nemeses run their changes on a quiet cluster).
-func (m *memberNemesis) withFault(ctx context.Context, c *Cluster, spare *Node, change func() (string, error)) (string, error) {
+// withFault runs change; for the "member" nemesis with a fault during it,
+// starting within maxDelay (the other membership nemeses run their changes
+// on a quiet cluster).
+func (m *memberNemesis) withFault(ctx context.Context, c *Cluster, spare *Node, maxDelay time.Duration, change func() (string, error)) (string, error) {
 	if m.name != "member" {
 		return change()
 	}
-	f := m.startChangeFault(ctx, c, spare)
+	f := m.startChangeFault(ctx, c, spare, maxDelay)
 	desc, err := change()
 	close(f.done)
 	<-f.finished
@@ -44,9 +47,9 @@ type changeFault struct {
 	err      error
 }
 
-func (m *memberNemesis) startChangeFault(ctx context.Context, c *Cluster, spare *Node) *changeFault {
+func (m *memberNemesis) startChangeFault(ctx context.Context, c *Cluster, spare *Node, maxDelay time.Duration) *changeFault {
 	f := &changeFault{done: make(chan struct{}), finished: make(chan struct{})}
-	delay := rand.N(changeFaultDelay)
+	delay := rand.N(maxDelay)
 	go func() {
 		defer close(f.finished)
 		select {
