@@ -63,11 +63,17 @@ func (r hostRules) drop(to, from netns.Host, lossPct int, reject bool) {
 	r[to.Name] = append(r[to.Name], netns.Rule{Chain: "input", Peer: from.IP, LossPct: lossPct, Reject: reject})
 }
 
-// host is n's host in the lab.
+// host is n's host in the lab: an original node's by its index, a node
+// the membership nemesis added by name (AddNode names its host for it).
 func (c *Cluster) host(n *Node) netns.Host {
 	for i, m := range c.Nodes {
 		if m == n {
-			return c.lab.Nodes[i]
+			return c.lab.Node(i)
+		}
+	}
+	for _, h := range c.lab.Hosts() {
+		if h.Name == n.ID {
+			return h
 		}
 	}
 	panic("jepsen: node " + n.ID + " is not in the cluster")

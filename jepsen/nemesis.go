@@ -19,7 +19,8 @@ type Nemesis interface {
 }
 
 // NewNemesis returns a nemesis by name: partition, partition-leader,
-// majorities-ring, kill, pause, clock, skew-followers, transfer, none, and
+// majorities-ring, kill, pause, clock, skew-followers, transfer, disk,
+// member, member-grow, member-replace (nemesis_member.go), none, and
 // (kernel faults, -net netns only) loss and blackhole.
 // skew bounds the clock nemesis's offsets.
 func NewNemesis(name string, skew time.Duration) (Nemesis, error) {
@@ -51,10 +52,10 @@ func NewNemesis(name string, skew time.Duration) (Nemesis, error) {
 		return &diskNemesis{}, nil // nemesis_disk.go
 	case "none":
 		return noNemesis{}, nil
-	case "member-grow", "member-replace": // nemesis_member.go
-		return newMemberNemesis(name == "member-replace"), nil
+	case "member", "member-grow", "member-replace": // nemesis_member.go
+		return newMemberNemesis(name), nil
 	}
-	return nil, fmt.Errorf("unknown nemesis %q (partition, partition-leader, majorities-ring, kill, pause, clock, skew-followers, transfer, disk, none; with -net netns also loss, blackhole)", name)
+	return nil, fmt.Errorf("unknown nemesis %q (partition, partition-leader, majorities-ring, kill, pause, clock, skew-followers, transfer, disk, member, member-grow, member-replace, none; with -net netns also loss, blackhole)", name)
 }
 
 const adminTimeout = time.Second

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sessionraft/sessionraft/transport/resp"
@@ -24,25 +25,79 @@ import (
 //     rebuilt: its data directory wiped, the server started again (a new
 //     incarnation under the old id) and MEMBER ADDed (-> 4). Stop removes X
 //     (live) and kills it: the original ids vote again, V with new state.
+//   - member: both, in turn, replace first (so that the shortest run adds
+//     a fresh server, replaces a killed voter and removes a live one).
 //
-// The new servers are known only to the nemesis (the workload keeps its
-// clients on the original nodes), and no other nemesis faults them.
+// The new servers are known only to the nemesis (the workload's seeds are
+// the original nodes; the Go client may still reach them through
+// TOPOLOGY once they lead a group), and no other nemesis faults them
+// directly. With -net netns each new server gets a new host: a namespace
+// of its own on the lab's bridge, with the next address (netns.AddHost).
 type memberNemesis struct {
-	replace bool
-	seq     int
-	added   []*Node // servers the grow nemesis added, removed by Stop
-	repl    []*Node // servers the replace nemesis added, removed by Stop
+	name   string // member-grow, member-replace or member
+	starts int
+	seq    int
+
+	// mu guards added and repl: the fault during a change
+	// (nemesis_member_fault.go) reads them.
+	mu    sync.Mutex
+	added []*Node // servers the grow nemesis added, removed by Stop
+	repl  []*Node // servers the replace nemesis added, removed by Stop
 }
 
-func newMemberNemesis(replace bool) *memberNemesis {
-	return &memberNemesis{replace: replace}
+// extra returns the servers the nemesis added and has not removed yet.
+func (m *memberNemesis) extra() []*Node {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append(append([]*Node(nil), m.added...), m.repl...)
 }
 
-func (m *memberNemesis) Name() string {
-	if m.replace {
-		return "member-replace"
+// track records a server the nemesis added (grow: to added, else repl).
+func (m *memberNemesis) track(n *Node, grow bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if grow {
+		m.added = append(m.added, n)
+	} else {
+		m.repl = append(m.repl, n)
 	}
-	return "member-grow"
+}
+
+// next takes the next server to remove off the lists, or nil.
+func (m *memberNemesis) next() *Node {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n *Node
+	switch {
+	case len(m.added) > 0:
+		n, m.added = m.added[0], m.added[1:]
+	case len(m.repl) > 0:
+		n, m.repl = m.repl[0], m.repl[1:]
+	}
+	return n
+}
+
+func newMemberNemesis(name string) *memberNemesis {
+	return &memberNemesis{name: name}
+}
+
+func (m *memberNemesis) Name() string { return m.name }
+
+// isMemberNemesis says whether name is one of the membership nemeses.
+func isMemberNemesis(name string) bool {
+	return name == "member" || name == "member-grow" || name == "member-replace"
+}
+
+// memberArgs are the server flags a run with a membership nemesis needs:
+// promotion after 1s caught up instead of 10s, so that a change fits in a
+// fault period. They come before RunConfig.ExtraArgs, which may override.
+func memberArgs(nemeses []string) []string {
+	for _, n := range nemeses {
+		if isMemberNemesis(n) {
+			return []string{"--promote-stable-for", "1s"}
+		}
+	}
+	return nil
 }
 
 // memberTimeout bounds one MEMBER command: a replace waits for a promotion.
@@ -52,7 +107,10 @@ const memberTimeout = 2 * time.Minute
 // the original nodes it did not replace, and their replacements.
 func (m *memberNemesis) voters(c *Cluster) []*Node {
 	var out []*Node
-	for _, n := range append(live(c), m.repl...) {
+	m.mu.Lock()
+	repl := append([]*Node(nil), m.repl...)
+	m.mu.Unlock()
+	for _, n := range append(live(c), repl...) {
 		if n.Running() && !n.Paused() {
 			out = append(out, n)
 		}
@@ -64,7 +122,7 @@ func (m *memberNemesis) voters(c *Cluster) []*Node {
 func (m *memberNemesis) member(ctx context.Context, c *Cluster, args ...string) error {
 	var errs []error
 	for _, n := range m.voters(c) {
-		v, err := c.Admin(ctx, n, memberTimeout, append([]string{"MEMBER"}, args...)...)
+		v, err := memberCommand(ctx, c, n, args...)
 		if err == nil {
 			err = v.Err()
 		}
@@ -79,6 +137,21 @@ func (m *memberNemesis) member(ctx context.Context, c *Cluster, args ...string) 
 	return fmt.Errorf("MEMBER %s: %w", strings.Join(args, " "), errors.Join(errs...))
 }
 
+// memberCommand sends MEMBER args to n on a connection of its own, not
+// the node's shared admin connection (Cluster.Admin): a change can take
+// minutes (while a fault cuts n off, until it heals), and the heal itself
+// goes through the admin connection, which would wait behind it.
+func memberCommand(ctx context.Context, c *Cluster, n *Node, args ...string) (resp.Value, error) {
+	ctx, cancel := context.WithTimeout(ctx, memberTimeout)
+	defer cancel()
+	cl, err := c.Cfg.Client.Dial(ctx, n.Client)
+	if err != nil {
+		return resp.Value{}, err
+	}
+	defer cl.Close()
+	return cl.Do(ctx, append([]string{"MEMBER"}, args...)...)
+}
+
 // addServer starts a new server that waits to be added, and waits until
 // the cluster's gossip sees it.
 func (m *memberNemesis) addServer(ctx context.Context, c *Cluster) (*Node, error) {
@@ -87,6 +160,8 @@ func (m *memberNemesis) addServer(ctx context.Context, c *Cluster) (*Node, error
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, memberTimeout)
+	defer cancel()
 	for ctx.Err() == nil {
 		if rows, err := m.list(ctx, c); err == nil && strings.Contains(rows, n.ID+" alive") {
 			return n, nil
@@ -96,7 +171,7 @@ func (m *memberNemesis) addServer(ctx context.Context, c *Cluster) (*Node, error
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return n, ctx.Err()
+	return n, fmt.Errorf("%s never seen alive in MEMBER LIST: %w", n.ID, ctx.Err())
 }
 
 // list returns "id health suffrage..." lines from MEMBER LIST.
@@ -150,61 +225,80 @@ func (m *memberNemesis) waitVoter(ctx context.Context, c *Cluster, id string) er
 }
 
 func (m *memberNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
-	if m.replace {
-		vs := live(c) // an original node: its data directory is rebuilt below
-		if len(vs) < 3 {
-			return "nothing (fewer than three live voters)", nil
-		}
-		victim := vs[rand.IntN(len(vs))]
-		if err := c.Kill(victim); err != nil {
-			return "", err
-		}
-		n, err := m.addServer(ctx, c)
-		if err != nil {
-			return "", err
-		}
-		m.repl = append(m.repl, n)
-		if err := m.member(ctx, c, "REPLACE", victim.ID, n.ID); err != nil {
-			return "", err
-		}
-		// Rebuild the victim's machine: empty data directory, same id.
-		if err := os.RemoveAll(victim.DataDir); err != nil {
-			return "", err
-		}
-		if err := os.MkdirAll(victim.DataDir, 0o755); err != nil {
-			return "", err
-		}
-		if err := c.Restart(victim); err != nil {
-			return "", err
-		}
-		wctx, cancel := context.WithTimeout(ctx, memberTimeout)
-		defer cancel()
-		for {
-			err = m.member(wctx, c, "ADD", victim.ID) // refused until gossip shows the new incarnation
-			if err == nil || wctx.Err() != nil {
-				break
-			}
-			select {
-			case <-wctx.Done():
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-		if err != nil {
-			return "", err
-		}
-		if err := m.waitVoter(wctx, c, victim.ID); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("killed %s, replaced it with %s, rebuilt %s empty and added it back", victim.ID, n.ID, victim.ID), nil
+	replace := m.name == "member-replace" || (m.name == "member" && m.starts%2 == 0)
+	m.starts++
+	if !replace {
+		return m.withFault(ctx, c, nil, changeFaultDelay, func() (string, error) { return m.grow(ctx, c) })
 	}
+	vs := live(c) // an original node: its data directory is rebuilt below
+	if len(vs) < 3 {
+		return "nothing (fewer than three live voters)", nil
+	}
+	victim := vs[rand.IntN(len(vs))]
+	if err := c.Kill(victim); err != nil {
+		return "", err
+	}
+	return m.withFault(ctx, c, victim, changeFaultDelay, func() (string, error) { return m.replace(ctx, c, victim) })
+}
+
+// replace replaces the dead victim with a new server, then rebuilds the
+// victim empty under its id and adds it back.
+func (m *memberNemesis) replace(ctx context.Context, c *Cluster, victim *Node) (string, error) {
+	n, err := m.addServer(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	m.track(n, false)
+	if err := m.member(ctx, c, "REPLACE", victim.ID, n.ID); err != nil && !notMember(err) {
+		return "", err
+	}
+	wctx, cancel := context.WithTimeout(ctx, memberTimeout)
+	defer cancel()
+	// A REPLACE retried on another node after the first one removed the
+	// victim is refused ("in no group"): the replacement must vote anyway.
+	if err := m.waitVoter(wctx, c, n.ID); err != nil {
+		return "", err
+	}
+	// Rebuild the victim's machine: empty data directory, same id.
+	if err := os.RemoveAll(victim.DataDir); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(victim.DataDir, 0o755); err != nil {
+		return "", err
+	}
+	if err := c.Restart(victim); err != nil {
+		return "", err
+	}
+	for {
+		err = m.member(wctx, c, "ADD", victim.ID) // refused until gossip shows the new incarnation
+		if err == nil || wctx.Err() != nil {
+			break
+		}
+		select {
+		case <-wctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := m.waitVoter(wctx, c, victim.ID); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("killed %s, replaced it with %s (%s), rebuilt %s empty and added it back", victim.ID, n.ID, n.Raft, victim.ID), nil
+}
+
+// grow adds one or two new servers and waits until they vote everywhere.
+func (m *memberNemesis) grow(ctx context.Context, c *Cluster) (string, error) {
 	k := 1 + rand.IntN(2)
+	before := len(m.voters(c))
 	var ids []string
 	for range k {
 		n, err := m.addServer(ctx, c)
 		if err != nil {
 			return "", err
 		}
-		m.added = append(m.added, n)
+		m.track(n, true)
 		if err := m.member(ctx, c, "ADD", n.ID); err != nil {
 			return "", err
 		}
@@ -214,25 +308,32 @@ func (m *memberNemesis) Start(ctx context.Context, c *Cluster) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		ids = append(ids, n.ID)
+		ids = append(ids, fmt.Sprintf("%s (%s)", n.ID, n.Raft))
 	}
-	return fmt.Sprintf("added %s, voters in every group (%d -> %d voters)", strings.Join(ids, ","), len(m.voters(c)), len(m.voters(c))+k), nil
+	return fmt.Sprintf("added %s, voters in every group (%d -> %d voters)", strings.Join(ids, ","), before, before+k), nil
 }
 
+// notMember says err is MEMBER's refusal of an id that is in no group: a
+// REMOVE (or the REMOVE half of a REPLACE) that an earlier attempt, whose
+// reply was lost, already did.
+func notMember(err error) bool { return err != nil && strings.Contains(err.Error(), "is in no group") }
+
 func (m *memberNemesis) Stop(ctx context.Context, c *Cluster) (string, error) {
-	if len(m.added) == 0 && len(m.repl) == 0 {
+	if len(m.extra()) == 0 {
 		return "nothing", nil
 	}
-	var ids []string
-	for _, n := range append(m.added, m.repl...) {
-		if err := m.member(ctx, c, "REMOVE", n.ID); err != nil {
-			return "", err
+	return m.withFault(ctx, c, nil, removeFaultDelay, func() (string, error) {
+		var ids []string
+		for n := m.next(); n != nil; n = m.next() {
+			if err := m.member(ctx, c, "REMOVE", n.ID); err != nil && !notMember(err) {
+				m.track(n, true) // the next Stop tries again
+				return "removed " + strings.Join(ids, ","), err
+			}
+			if err := c.Kill(n); err != nil {
+				return "removed " + strings.Join(ids, ","), err
+			}
+			ids = append(ids, n.ID)
 		}
-		if err := c.tc.Kill(n); err != nil {
-			return "", err
-		}
-		ids = append(ids, n.ID)
-	}
-	m.added, m.repl = nil, nil
-	return "removed " + strings.Join(ids, ","), nil
+		return "removed " + strings.Join(ids, ","), nil
+	})
 }

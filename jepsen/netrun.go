@@ -91,6 +91,13 @@ func childMain(specPath string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	res, err := Run(ctx, cfg)
+	// Run has stopped the servers; remove the hosts the membership
+	// nemesis added (they are mounted in this process's mount namespace;
+	// the parent's Close removes their names too, so a failure here
+	// leaves nothing behind and does not void the run).
+	if cerr := spec.Lab.Close(); cerr != nil {
+		cfg.Logf("removing added hosts: %v", cerr)
+	}
 	out := childResult{Result: res}
 	if err != nil {
 		out.Err = err.Error()

@@ -187,7 +187,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 		return nil, fmt.Errorf("jepsen: network %q: want %s or %s", cfg.Net, NetLoopback, NetNetns)
 	}
 	began := time.Now()
-	cl, err := StartCluster(ctx, ClusterConfig{Binary: cfg.Binary, Dir: cfg.Dir, Nodes: cfg.Nodes, MaxStaleness: cfg.MaxStaleness, ExtraArgs: cfg.ExtraArgs, NodeArgs: cfg.NodeArgs, Lab: cfg.lab, Client: cfg.Client})
+	cl, err := StartCluster(ctx, ClusterConfig{Binary: cfg.Binary, Dir: cfg.Dir, Nodes: cfg.Nodes, MaxStaleness: cfg.MaxStaleness, ExtraArgs: append(memberArgs(cfg.Nemeses), cfg.ExtraArgs...), NodeArgs: cfg.NodeArgs, Lab: cfg.lab, Client: cfg.Client})
 	if err != nil {
 		return nil, err
 	}

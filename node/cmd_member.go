@@ -96,11 +96,29 @@ func configAddr(cfgs [][]raft.Server, id string) (string, bool) {
 	return "", false
 }
 
+// checkAuthority refuses a membership change asked of a node that is not
+// itself a member: its checks read its own view of the configurations,
+// and a node that was never admitted, or not yet added, or was removed,
+// has none worth trusting. Without this, a wiped voter sent MEMBER ADD
+// for its own id sees no configuration holding it (its raft state is
+// gone), admits itself, and votes again with an empty log under an id the
+// others still count: the very thing incarnations exist to prevent.
+func (n *Node) checkAuthority() error {
+	id := n.ident.get()
+	if !id.Admitted || !id.Member || id.Removed {
+		return fmt.Errorf("%w: %s is not a member of the cluster (its data directory was not admitted, not added yet, or removed); send MEMBER to a member", ErrMemberRefused, n.cfg.ID)
+	}
+	return nil
+}
+
 // MemberAdd admits the gossiped server id and adds it to every group as a
 // non-voter. It refuses a data directory that cannot be trusted: one that
 // was removed, one with state from an earlier membership, or a wiped one
 // under an id still in a configuration.
 func (n *Node) MemberAdd(ctx context.Context, id string) error {
+	if err := n.checkAuthority(); err != nil {
+		return err
+	}
 	m, ok := n.memberByID(id)
 	if !ok || !m.Alive {
 		return fmt.Errorf("%w: %s is not alive in gossip; start it with --join and no --bootstrap-expect first", ErrMemberRefused, clipID([]byte(id)))
@@ -143,6 +161,9 @@ func (n *Node) MemberAdd(ctx context.Context, id string) error {
 // MemberRemove moves every leadership id holds to an up-to-date voter,
 // then removes id from each group in turn.
 func (n *Node) MemberRemove(ctx context.Context, id string) error {
+	if err := n.checkAuthority(); err != nil {
+		return err
+	}
 	cfgs, err := n.configs()
 	if err != nil {
 		return err
@@ -162,6 +183,7 @@ func (n *Node) MemberRemove(ctx context.Context, id string) error {
 		drain()
 	}
 	for _, g := range n.groups {
+		var s memberSteps
 		err := n.retryUnapplied(ctx, func() error {
 			laddr, lid := g.leaderAddr()
 			if laddr == "" {
@@ -171,7 +193,7 @@ func (n *Node) MemberRemove(ctx context.Context, id string) error {
 				drain()
 				return fmt.Errorf("%w: %s still leads group %d", ErrNotLeader, id, g.id)
 			}
-			return n.memberCall(ctx, g, laddr, memberRemove, id, "")
+			return s.call(ctx, n, g, laddr, lid, memberRemove, id, "")
 		})
 		if err != nil {
 			return fmt.Errorf("group %d: %w", g.id, err)
@@ -186,6 +208,9 @@ func (n *Node) MemberRemove(ctx context.Context, id string) error {
 func (n *Node) MemberReplace(ctx context.Context, oldID, newID string) error {
 	if oldID == newID {
 		return fmt.Errorf("%w: old and new are the same server", ErrMemberRefused)
+	}
+	if err := n.checkAuthority(); err != nil {
+		return err
 	}
 	cfgs, err := n.configs()
 	if err != nil {

@@ -200,13 +200,36 @@ func (n *Node) memberCall(ctx context.Context, g *group, addr string, op byte, i
 // onLeader runs a leader op for group g on its current leader, retrying
 // while the group has none or leadership moves.
 func (n *Node) onLeader(ctx context.Context, g *group, op byte, id, arg string) error {
+	var s memberSteps
 	return n.retryUnapplied(ctx, func() error {
-		addr, _ := g.leaderAddr()
+		addr, lid := g.leaderAddr()
 		if addr == "" {
 			return fmt.Errorf("%w: group %d has no leader", ErrUnavailable, g.id)
 		}
-		return n.memberCall(ctx, g, addr, op, id, arg)
+		return s.call(ctx, n, g, addr, lid, op, id, arg)
 	})
+}
+
+// memberStepTimeout bounds one attempt of a leader op: a call that hangs
+// (a leader that lost its quorum, a connection gone half-dead) is given
+// up and tried again on whoever leads then, instead of holding the whole
+// MEMBER command until its own deadline. The ops are idempotent.
+const memberStepTimeout = 15 * time.Second
+
+// memberSteps logs, at most every few seconds, why a leader op is still
+// being retried: without it a MEMBER command that never finishes says
+// nothing about which group and leader it waits for.
+type memberSteps struct{ logged time.Time }
+
+func (s *memberSteps) call(ctx context.Context, n *Node, g *group, addr, lid string, op byte, id, arg string) error {
+	actx, cancel := context.WithTimeout(ctx, memberStepTimeout)
+	defer cancel()
+	err := n.memberCall(actx, g, addr, op, id, arg)
+	if err != nil && time.Since(s.logged) > 5*time.Second {
+		s.logged = time.Now()
+		n.log.Info("membership step not done yet; retrying", "group", g.id, "op", op, "id", id, "leader", lid, "err", err)
+	}
+	return err
 }
 
 // handleMemberRPC serves rpcMember and rpcMemberStat (forward.go routes

@@ -39,6 +39,10 @@ type Lab struct {
 	Nodes  []Host `json:"nodes"`
 	Client Host   `json:"client"`
 
+	// mu guards Nodes once AddHost may run: a node added to a running
+	// cluster while other goroutines look hosts up.
+	mu        sync.Mutex
+	added     []Host // hosts this Lab value added (AddHost); its Close removes them
 	owner     bool
 	closeOnce sync.Once
 	closeErr  error
@@ -49,10 +53,17 @@ func NodeIP(i int) string { return fmt.Sprintf("%s.%d", Subnet, 11+i) }
 
 // IP returns node i's address (0-based); with Command, the lab is a
 // testcluster.Hosts.
-func (l *Lab) IP(i int) string { return l.Nodes[i].IP }
+func (l *Lab) IP(i int) string { return l.Node(i).IP }
 
 // Command returns the command line that runs argv on node i (0-based).
-func (l *Lab) Command(i int, argv []string) []string { return Command(l.Nodes[i], argv...) }
+func (l *Lab) Command(i int, argv []string) []string { return Command(l.Node(i), argv...) }
+
+// Node returns node host i (0-based).
+func (l *Lab) Node(i int) Host {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.Nodes[i]
+}
 
 // ClientIP is the address of the clients' host.
 const ClientIP = Subnet + ".250"
@@ -113,29 +124,99 @@ func (l *Lab) build(ctx context.Context) error {
 		{"-n", sw, "link", "add", "name", "br0", "type", "bridge"},
 		{"-n", sw, "link", "set", "dev", "br0", "up"},
 	}
-	for _, h := range l.Hosts() {
-		steps = append(steps,
-			[]string{"netns", "add", h.NS},
-			[]string{"-n", h.NS, "link", "set", "dev", "lo", "up"},
-			// Created in the switch namespace, peer moved straight into
-			// the host's: the root namespace never sees either end.
-			[]string{"-n", sw, "link", "add", "name", h.Port, "type", "veth", "peer", "name", "eth0", "netns", h.NS},
-			[]string{"-n", sw, "link", "set", "dev", h.Port, "master", "br0", "up"},
-			[]string{"-n", h.NS, "addr", "add", h.IP + "/24", "dev", "eth0"},
-			[]string{"-n", h.NS, "link", "set", "dev", "eth0", "up"},
-		)
-	}
 	for _, s := range steps {
 		if _, err := run(ctx, "", "ip", s...); err != nil {
 			return err
 		}
 	}
 	for _, h := range l.Hosts() {
-		if err := l.nft(ctx, h, tableScript); err != nil {
+		if err := l.buildHost(ctx, h); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// buildHost makes host h's namespace, plugs it into the bridge and gives
+// it its fault table.
+func (l *Lab) buildHost(ctx context.Context, h Host) error {
+	sw := l.Switch
+	steps := [][]string{
+		{"netns", "add", h.NS},
+		{"-n", h.NS, "link", "set", "dev", "lo", "up"},
+		// Created in the switch namespace, peer moved straight into the
+		// host's: the root namespace never sees either end.
+		{"-n", sw, "link", "add", "name", h.Port, "type", "veth", "peer", "name", "eth0", "netns", h.NS},
+		{"-n", sw, "link", "set", "dev", h.Port, "master", "br0", "up"},
+		{"-n", h.NS, "addr", "add", h.IP + "/24", "dev", "eth0"},
+		{"-n", h.NS, "link", "set", "dev", "eth0", "up"},
+	}
+	for _, s := range steps {
+		if _, err := run(ctx, "", "ip", s...); err != nil {
+			return err
+		}
+	}
+	return l.nft(ctx, h, tableScript)
+}
+
+// maxNodes bounds a lab's node hosts: their addresses run from .11 and
+// must stay below the clients' .250.
+const maxNodes = 200
+
+// AddHost adds node host i (0-based, the next one: len(Nodes)) named name
+// to a running lab, as a new machine is racked: a namespace of its own,
+// a port on the bridge, the next address (NodeIP(i), never one a host had
+// before) and a fault table. With IP and Command, the lab is a
+// testcluster.HostAdder: testcluster.AddNode calls it.
+//
+// A Lab opened from JSON (jepsen's child process) may add hosts too; its
+// Close removes them, and the lab's builder's Close removes every
+// namespace of the lab's prefix, added ones included. The child runs
+// under ip netns exec, in a mount namespace of its own, so a namespace it
+// adds is mounted under /run/netns only there: it is usable by the child
+// and its processes, and vanishes with them; elsewhere only its name file
+// shows (ip netns list), which either Close, or Sweep, removes.
+func (l *Lab) AddHost(i int, name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i != len(l.Nodes) {
+		return fmt.Errorf("netns: add host %d: the next host is %d", i, len(l.Nodes))
+	}
+	if i >= maxNodes {
+		return fmt.Errorf("netns: add host %s: a lab has at most %d nodes", name, maxNodes)
+	}
+	if !validHostName(name) {
+		return fmt.Errorf("netns: add host %q: want 1 to 12 lowercase letters and digits", name)
+	}
+	for _, h := range append(l.Nodes, l.Client, Host{Name: "sw"}) {
+		if h.Name == name {
+			return fmt.Errorf("netns: add host %s: the lab already has a host of that name", name)
+		}
+	}
+	h := Host{Name: name, NS: l.Prefix + "-" + name, IP: NodeIP(i), Port: name}
+	if err := l.buildHost(ctx, h); err != nil {
+		// Deleting the namespace deletes its veth, and so the bridge port.
+		return errors.Join(fmt.Errorf("netns: add host %s: %w", name, err), deleteNS(ctx, h.NS))
+	}
+	l.Nodes = append(l.Nodes, h)
+	l.added = append(l.added, h)
+	return nil
+}
+
+// validHostName: a host name is part of a namespace name (split on "-"
+// by Sweep) and is a veth's name in the switch (at most 15 bytes).
+func validHostName(name string) bool {
+	if name == "" || len(name) > 12 {
+		return false
+	}
+	for _, r := range name {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 const tableScript = `table inet ` + Table + ` {
@@ -149,7 +230,11 @@ const tableScript = `table inet ` + Table + ` {
 `
 
 // Hosts returns the nodes, then the client host.
-func (l *Lab) Hosts() []Host { return append(append([]Host(nil), l.Nodes...), l.Client) }
+func (l *Lab) Hosts() []Host {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append(append([]Host(nil), l.Nodes...), l.Client)
+}
 
 // Command returns the command line that runs argv on host h.
 func Command(h Host, argv ...string) []string {
@@ -197,19 +282,31 @@ func (l *Lab) nft(ctx context.Context, h Host, script string) error {
 
 // Close removes every namespace of the lab, with its links and rules.
 // Processes still inside a node's namespace keep it alive, unnamed, until
-// they exit; the caller stops them first. Only the Lab New returned
-// closes anything; calling Close again returns the first result.
+// they exit; the caller stops them first. The Lab New returned removes
+// the whole lab, and any namespace named with its prefix (hosts another
+// process added); any other Lab value removes only the hosts it added
+// (AddHost). Calling Close again returns the first result.
 func (l *Lab) Close() error {
-	if !l.owner {
-		return nil
-	}
 	l.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		l.mu.Lock()
+		names := nsNames(l.added)
+		if l.owner {
+			names = append([]string{l.Switch}, nsNames(append(append([]Host(nil), l.Nodes...), l.Client))...)
+		}
+		l.mu.Unlock()
 		var errs []error
-		for _, ns := range append([]string{l.Switch}, nsNames(l.Hosts())...) {
+		for _, ns := range names {
 			if err := deleteNS(ctx, ns); err != nil {
 				errs = append(errs, err)
+			}
+		}
+		if l.owner {
+			more, err := List(l.Prefix + "-")
+			errs = append(errs, err)
+			for _, ns := range more {
+				errs = append(errs, deleteNS(ctx, ns))
 			}
 		}
 		l.closeErr = errors.Join(errs...)

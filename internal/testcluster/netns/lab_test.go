@@ -5,6 +5,7 @@ package netns
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -227,5 +228,103 @@ func TestParseName(t *testing.T) {
 		if _, _, ok := parseName("srj", bad); ok {
 			t.Errorf("parseName(%q) ok", bad)
 		}
+	}
+}
+
+// TestLabAddHost: a host added to a running lab gets the next address and
+// a port on the bridge (the first node reaches it), and a fault table;
+// bad names and indexes are refused; a Lab opened from JSON (a child
+// process's copy) removes the hosts it added when closed, and the
+// builder's Close removes any it did not.
+func TestLabAddHost(t *testing.T) {
+	needLab(t)
+	before := rootLinks(t)
+	ctx := context.Background()
+	l, err := New(ctx, "srt", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	for _, bad := range []struct {
+		i    int
+		name string
+	}{{2, "x1"}, {1, "n1"}, {1, "cl"}, {1, "X-1"}, {1, ""}, {1, "abcdefghijklm"}} {
+		if err := l.AddHost(bad.i, bad.name); err == nil {
+			t.Errorf("AddHost(%d, %q) accepted", bad.i, bad.name)
+		}
+	}
+	if err := l.AddHost(1, "x1"); err != nil {
+		t.Fatal(err)
+	}
+	x1 := l.Node(1)
+	if x1.Name != "x1" || x1.IP != NodeIP(1) || l.IP(1) != x1.IP {
+		t.Fatalf("added host %+v", x1)
+	}
+
+	// x1 listens; n1 dials it over the bridge; its input chain cuts n1.
+	argv := l.Command(1, []string{os.Args[0]})
+	srv := exec.Command(argv[0], argv[1:]...)
+	addr := net.JoinHostPort(x1.IP, "9000")
+	srv.Env = append(os.Environ(), helperEnv+"=listen:"+addr)
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "listening\n" {
+		t.Fatalf("listener: %q %v", line, err)
+	}
+	if got, err := dial(l.Nodes[0], addr); err != nil || got != "hi" {
+		t.Fatalf("n1 dials x1: %q %v", got, err)
+	}
+	if err := l.SetRules(ctx, x1, []Rule{{Chain: "input", Peer: l.Nodes[0].IP, Reject: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := dial(l.Nodes[0], addr); err == nil || !strings.Contains(got, "refused") {
+		t.Errorf("n1 dials x1 through a reject rule: %q %v", got, err)
+	}
+	_ = srv.Process.Kill()
+	_ = srv.Wait()
+
+	// A copy of the lab, as jepsen's child gets it, adds x2 and removes it.
+	b, err := json.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp Lab
+	if err := json.Unmarshal(b, &cp); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.AddHost(2, "x2"); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := List(cp.Node(2).NS); len(names) != 1 {
+		t.Fatalf("x2's namespace: %v", names)
+	}
+	if err := cp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := List(l.Prefix); len(names) != 4 {
+		t.Errorf("after the copy's Close: %v, want switch, n1, x1, cl", names)
+	}
+	// The copy adds x3 and does not close: the builder removes it.
+	var cp2 Lab
+	if err := json.Unmarshal(b, &cp2); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp2.AddHost(2, "x3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := List(l.Prefix); len(names) != 0 {
+		t.Errorf("namespaces left after Close: %v", names)
+	}
+	if got := rootLinks(t); !slices.Equal(got, before) {
+		t.Errorf("root namespace links after Close: %v, was %v", got, before)
 	}
 }

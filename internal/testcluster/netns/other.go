@@ -42,3 +42,5 @@ func (l *Lab) Close() error                                          { return ni
 
 func (l *Lab) IP(int) string                         { return "" }
 func (l *Lab) Command(_ int, argv []string) []string { return argv }
+func (l *Lab) Node(int) Host                         { return Host{} }
+func (l *Lab) AddHost(int, string) error             { return errUnsupported }
