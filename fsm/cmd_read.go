@@ -17,12 +17,15 @@ type Read struct {
 	Key string
 }
 
-// MaxTxnReadBytes bounds the records one transaction's reads return
-// (Record.Size summed): the result travels back to the node that
-// forwarded the transaction in one frame. A read that would go past it
-// fails with ErrTooLarge; the transaction's other commands are not
-// affected. Results are not state, so this is no part of determinism.
-const MaxTxnReadBytes = 8 << 20
+// TxnReadBytes bounds the records one transaction's reads return
+// (Record.Size summed): MaxRecordBytes, 4 MiB by default. The result
+// travels back to the node that forwarded the transaction in one frame,
+// which the node sizes from MaxRecordBytes too. A read that would
+// go past it fails with ErrTooLarge; the transaction's other commands are
+// not affected. Results are not state, so this is no part of determinism.
+func (l Limits) TxnReadBytes() int {
+	return l.withDefaults().MaxRecordBytes
+}
 
 // readCmd is CmdRead's entry in the command table (cmdtable.go).
 //

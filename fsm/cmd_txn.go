@@ -20,7 +20,7 @@ import "encoding/binary"
 // transaction's own ReqID, if any, covers it). Reads queued in the
 // transaction are Read commands among the writes (cmd_read.go): they see
 // exactly the state the commands before them left, at the entry's log
-// time, and their records count against MaxTxnReadBytes.
+// time, and their records count against Limits.TxnReadBytes.
 type Txn struct {
 	Watch []Watch
 	Cmds  []Command
@@ -139,13 +139,13 @@ func (f *FSM) txn(st *state, index uint64, t int64, x *Txn) Result {
 		}
 	}
 	res := make([]Result, len(x.Cmds))
-	read := 0 // bytes of the records the reads return so far
+	read, budget := 0, f.limits.TxnReadBytes() // bytes of the records the reads return
 	for i := range x.Cmds {
 		res[i] = f.txnStep(st, index, t, &x.Cmds[i])
 		if x.Cmds[i].Type == CmdRead && res[i].Record != nil {
 			read += res[i].Record.Size()
-			if read > MaxTxnReadBytes {
-				res[i] = Result{Err: errf(ErrTooLarge, "the transaction's reads exceed %d bytes", MaxTxnReadBytes)}
+			if read > budget {
+				res[i] = Result{Err: errf(ErrTooLarge, "the transaction's reads exceed %d bytes", budget)}
 			}
 		}
 	}

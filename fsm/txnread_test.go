@@ -117,13 +117,17 @@ func TestTxnReadTTL(t *testing.T) {
 }
 
 // TestTxnReadBudget: the records a transaction's reads return are bounded
-// by MaxTxnReadBytes; the read past it fails, the writes still apply.
+// by Limits.TxnReadBytes; the read past it fails, the writes still apply.
 func TestTxnReadBudget(t *testing.T) {
 	r := newRedisFSM(t)
-	big := strings.Repeat("x", 1<<20-64)
+	r.f = New(Limits{MaxValueBytes: 1 << 10, MaxRecordBytes: 4 << 10})
+	big := strings.Repeat("x", 1<<10-64)
 	r.ok(hset("h", "a", big, "b", big, "c", big))
 	size := r.get("h").Size()
-	n := MaxTxnReadBytes/size + 1 // the n-th read goes past the budget
+	if r.f.Limits().TxnReadBytes() != 4<<10 || DefaultLimits().TxnReadBytes() != 4<<20 {
+		t.Fatal("TxnReadBytes is not MaxRecordBytes")
+	}
+	n := r.f.Limits().TxnReadBytes()/size + 1 // the n-th read goes past the budget
 	x := &Txn{}
 	for range n {
 		x.Cmds = append(x.Cmds, cRead("h"))

@@ -30,9 +30,19 @@ type keysAnswer struct {
 	found []bool
 }
 
+// readReplyBudget bounds the records of one rpcGetMany reply (it stops
+// after the record that passes it): a transaction's bound
+// (fsm.Limits.TxnReadBytes, MaxRecordBytes), so that with one more record
+// of the largest size it still fits the internal port's frame
+// (rpcFrameCap). A transaction of reads only is refused past it wherever
+// it runs, so that it answers alike on every node.
+func readReplyBudget(f *fsm.FSM) int { return f.Limits().TxnReadBytes() }
+
 // errReadTooLarge refuses a read that must be atomic (a transaction's)
-// whose records do not fit in one reply of the group's leader.
-var errReadTooLarge = fmt.Errorf("%w: the keys read at once exceed %d bytes", fsm.ErrTooLarge, maxListBytes)
+// whose records exceed budget bytes.
+func errReadTooLarge(budget int) error {
+	return fmt.Errorf("%w: the transaction's reads exceed %d bytes", fsm.ErrTooLarge, budget)
+}
 
 // readKeys reads keys, in any groups, at o: one request per group, the
 // groups concurrently. A key named twice is read once.
@@ -86,14 +96,19 @@ func (n *Node) readKeys(ctx context.Context, keys []string, o readOpts, mode key
 }
 
 // readGroupKeys reads keys, all in group gid, at o. Local reads take them
-// all at one state. A leader's reply holds records up to maxListBytes (at
-// least one), so that it fits a frame: the rest are asked for again, each
-// request at one state of its own, unless atomic, when that is
-// errReadTooLarge instead.
+// all at one state. A leader's reply holds records up to readReplyBudget
+// (at least one), so that it fits a frame: the rest are asked for again,
+// each request at one state of its own. An atomic read (a transaction's)
+// whose records exceed the budget is errReadTooLarge instead, local or
+// not.
 func (n *Node) readGroupKeys(ctx context.Context, gid int, keys []string, o readOpts, mode keysMode, atomic bool) (keysAnswer, error) {
 	var ans keysAnswer
 	err := n.localOrForward(ctx, gid, o, func() error {
-		recs := n.fsmGetMany(n.groups[gid].fsm, keys)
+		f := n.groups[gid].fsm
+		recs := n.fsmGetMany(f, keys)
+		if atomic && recordBytes(recs) > readReplyBudget(f) {
+			return errReadTooLarge(readReplyBudget(f))
+		}
 		ans = answerOf(recs, mode)
 		return nil
 	}, func(addr string) error {
@@ -110,7 +125,7 @@ func (n *Node) readGroupKeys(ctx context.Context, gid int, keys []string, o read
 			}
 			served := len(a.found)
 			if served < len(rest) && atomic {
-				return errReadTooLarge
+				return errReadTooLarge(readReplyBudget(n.groups[gid].fsm))
 			}
 			ans.found = append(ans.found, a.found...)
 			ans.recs = append(ans.recs, a.recs...)
@@ -119,6 +134,17 @@ func (n *Node) readGroupKeys(ctx context.Context, gid int, keys []string, o read
 		return nil
 	})
 	return ans, err
+}
+
+// recordBytes is the size of recs (Record.Size summed).
+func recordBytes(recs []*fsm.Record) int {
+	n := 0
+	for _, r := range recs {
+		if r != nil {
+			n += r.Size()
+		}
+	}
+	return n
 }
 
 // answerOf turns the records of GetMany into an answer in mode.
@@ -154,7 +180,7 @@ func (n *Node) serveGetMany(g *group, req []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return encodeKeysReply(mode, n.fsmGetMany(g.fsm, keys), maxListBytes), nil
+	return encodeKeysReply(mode, n.fsmGetMany(g.fsm, keys), readReplyBudget(g.fsm)), nil
 }
 
 // encodeKeysReq is rpcGetMany's request after the read header: the mode,

@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 )
 
 // TestTxnReadsCluster: reads queued in MULTI on a three-node cluster,
@@ -14,7 +13,7 @@ import (
 // never show another transaction half applied; reads across groups are
 // CROSSSLOT like writes.
 func TestTxnReadsCluster(t *testing.T) {
-	c := startCluster(t, 3, func(cfg *Config) { cfg.BalanceInterval = time.Hour })
+	c := startCluster(t, 3, steadyLeaders)
 	a, b, a2 := keysInGroups(t, c.node(0), "tr")
 	for i := range 3 {
 		cl := c.client(i)
