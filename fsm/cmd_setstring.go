@@ -11,7 +11,9 @@ package fsm
 // reply (nil: there was none), and a key of another kind fails with
 // ErrWrongType, writing nothing.
 // Events: "set", then "expire" with EX/PX/EXAT/PXAT; a deadline already
-// passed removes the key as it is written ("del").
+// passed removes the key as it is written, "expired" (Redis stores it and
+// expires it at once, with the same three events; GETEX and EXPIRE with
+// a past time report "del", as Redis's do).
 type SetString struct {
 	Key    string
 	Value  []byte
@@ -88,7 +90,7 @@ func setString(st *state, index uint64, t int64, x *SetString) Result {
 		st.note(EventExpire, x.Key)
 	}
 	if past {
-		st.note(EventDel, x.Key)
+		st.note(EventExpired, x.Key)
 		return res
 	}
 	res.Version = index

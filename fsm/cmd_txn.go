@@ -17,7 +17,10 @@ import "encoding/binary"
 // Otherwise Result.Txn.Results holds one result per command, each with its
 // own error: as in Redis, a command that fails does not undo the others.
 // Cmds may be any commands but transactions, and carry no ReqID (the
-// transaction's own ReqID, if any, covers it).
+// transaction's own ReqID, if any, covers it). Reads queued in the
+// transaction are Read commands among the writes (cmd_read.go): they see
+// exactly the state the commands before them left, at the entry's log
+// time, and their records count against Limits.TxnReadBytes.
 type Txn struct {
 	Watch []Watch
 	Cmds  []Command
@@ -136,8 +139,15 @@ func (f *FSM) txn(st *state, index uint64, t int64, x *Txn) Result {
 		}
 	}
 	res := make([]Result, len(x.Cmds))
+	read, budget := 0, f.limits.TxnReadBytes() // bytes of the records the reads return
 	for i := range x.Cmds {
 		res[i] = f.txnStep(st, index, t, &x.Cmds[i])
+		if x.Cmds[i].Type == CmdRead && res[i].Record != nil {
+			read += res[i].Record.Size()
+			if read > budget {
+				res[i] = Result{Err: errf(ErrTooLarge, "the transaction's reads exceed %d bytes", budget)}
+			}
+		}
 	}
 	return Result{Txn: &TxnResult{Results: res}}
 }

@@ -94,6 +94,7 @@ var cmdTable = [...]*cmdSpec{
 	CmdRename:    &renameCmd,
 	CmdFlush:     &flushCmd,
 	CmdTxn:       nil, // &txnCmd, set by init
+	CmdRead:      &readCmd,
 }
 
 // txnCmd runs its commands through cmdTable, which a package variable's

@@ -92,9 +92,13 @@ func tableSamples() map[CmdType][]Command {
 				}}},
 			{Type: CmdTxn, Txn: &Txn{Watch: []Watch{{"k1", 7}}, Cmds: []Command{cDestroy("k1")}}}, // aborted
 			{Type: CmdTxn, Txn: &Txn{Cmds: []Command{withReq(cDestroy("k1"), "r")}}},              // refused by check
+			{Type: CmdTxn, Txn: &Txn{Cmds: []Command{cRead("k1"), cSetStr("k1", "y", 0, false, Expiry{}), cRead("k1"), cRead("nope")}}},
 		},
+		CmdRead: {cRead("k1"), cRead("h1"), cRead(long), cRead("")}, // the last refused by check
 	}
 }
+
+func cRead(key string) Command { return Command{Type: CmdRead, Read: &Read{Key: key}} }
 
 func cSetStr(key, value string, cond Cond, get bool, e Expiry) Command {
 	return Command{Type: CmdSetString, SetString: &SetString{Key: key, Value: []byte(value), Cond: cond, Get: get, Expiry: e}}
@@ -323,6 +327,7 @@ func TestCommandGolden(t *testing.T) {
 			"16010100"},
 		{Command{Type: CmdTxn, Txn: &Txn{Watch: []Watch{{"k", 3}}, Cmds: []Command{cDestroy("k"), {Type: CmdIncrBy, IncrBy: &IncrBy{Key: "n", By: 1}}}}},
 			"1701140001016b03020501040001016b0e010400016e02"},
+		{cRead("k"), "18010300016b"},
 		{Command{Type: CmdCreate, ReqID: "r"}, "02010701720000000000"}, // no payload: a zero Create
 		{Command{Type: IgnorableFlag | 1, ReqID: "r"}, "810100"},       // unknown: empty payload
 	} {

@@ -34,6 +34,7 @@ const (
 	CmdRename    CmdType = 21 // RENAME, RENAMENX
 	CmdFlush     CmdType = 22 // FLUSHDB of one group
 	CmdTxn       CmdType = 23 // MULTI ... EXEC, with WATCH
+	CmdRead      CmdType = 24 // a read queued in a transaction
 
 	IgnorableFlag CmdType = 128
 )
@@ -108,6 +109,7 @@ type Command struct {
 	Rename    *Rename
 	Flush     *Flush
 	Txn       *Txn
+	Read      *Read
 }
 
 // Result is the outcome of one Command.
@@ -115,9 +117,9 @@ type Command struct {
 // The Redis commands use Count for their integer replies (keys deleted,
 // fields added, 1 or 0 for a condition met or not, and the new value of
 // INCRBY and HINCRBY), Record for the record a string value was read from
-// (SET ... GET, GETDEL, GETEX: nil for a nil reply), and Txn for a
-// transaction. Result stays this small because raft applies thousands of
-// them a second: each field added to it is paid by every session write.
+// (SET ... GET, GETDEL, GETEX: nil for a nil reply; a transaction's Read:
+// the key's record), and Txn for a transaction. Result stays this small
+// because raft applies thousands of them a second: each field added to it is paid by every session write.
 // The dedup table remembers Err, Version, Count and ID: a replayed ReqID
 // gets no Record or Txn back.
 type Result struct {

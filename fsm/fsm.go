@@ -78,6 +78,27 @@ func (f *FSM) Get(id string, now int64) (*Record, bool) {
 	return r, true
 }
 
+// GetMany is Get for several ids at once, all read at one state: between
+// two commands, never part way through one. It holds the subject index's
+// read lock, which every command holds for writing while it applies
+// (shards.go), so a transaction that wrote two of the ids shows both
+// changes or neither. recs[i] is ids[i]'s record, nil where Get would
+// find none; recs is appended to out.
+func (f *FSM) GetMany(out []*Record, ids []string, now int64) []*Record {
+	st := f.state.Load()
+	st.subMu.RLock()
+	now = max(now, st.clock.Load())
+	for _, id := range ids {
+		r := st.get(id)
+		if r != nil && r.ExpiredAt(now) {
+			r = nil
+		}
+		out = append(out, r)
+	}
+	st.subMu.RUnlock()
+	return out
+}
+
 // GetAt returns the record with the given id unless it is expired at now,
 // ignoring the log clock. It exists only for the test-mode hook DEBUG.UNSAFE
 // EXPIRY (node/testmode.go), which deliberately decides expiry by the

@@ -48,17 +48,6 @@ func (h *handler) hsetnx(ctx context.Context, args [][]byte, r *resp.Reply) {
 	replyInt(r, res.Count, err)
 }
 
-// readHash reads a hash (nil for no key) and writes the error reply if it
-// fails; ok is false then.
-func (h *handler) readHash(ctx context.Context, o readOpts, key []byte, r *resp.Reply) (rec *fsm.Record, ok bool) {
-	rec, err := h.n.lookupKind(ctx, string(key), o, fsm.KindHash)
-	if err != nil {
-		writeErr(r, err)
-		return nil, false
-	}
-	return rec, true
-}
-
 // hfield returns a field of a hash record that may be nil.
 func hfield(rec *fsm.Record, name []byte) ([]byte, bool) {
 	if rec == nil {
@@ -67,12 +56,15 @@ func hfield(rec *fsm.Record, name []byte) ([]byte, bool) {
 	return rec.Field(string(name))
 }
 
+// The hash reads answer from the key's record (nil: no key), read by
+// readOne or queued in a transaction (txnReads).
+
 // hget answers HGET.
 func (h *handler) hget(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	rec, ok := h.readHash(ctx, o, args[1], r)
-	if !ok {
-		return
-	}
+	h.readOne(ctx, o, args, r, fsm.KindHash, replyHGet)
+}
+
+func replyHGet(r *resp.Reply, args [][]byte, rec *fsm.Record, _ int64) {
 	if v, found := hfield(rec, args[2]); found {
 		r.WriteBulk(v)
 		return
@@ -82,10 +74,10 @@ func (h *handler) hget(ctx context.Context, o readOpts, args [][]byte, r *resp.R
 
 // hmget answers HMGET: nil for each missing field.
 func (h *handler) hmget(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	rec, ok := h.readHash(ctx, o, args[1], r)
-	if !ok {
-		return
-	}
+	h.readOne(ctx, o, args, r, fsm.KindHash, replyHMGet)
+}
+
+func replyHMGet(r *resp.Reply, args [][]byte, rec *fsm.Record, _ int64) {
 	r.WriteArrayLen(len(args) - 2)
 	for _, f := range args[2:] {
 		if v, found := hfield(rec, f); found {
@@ -109,10 +101,12 @@ const (
 // and HVALS.
 func hgetallCmd(part hashPart) func(h *handler, ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
 	return func(h *handler, ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-		rec, ok := h.readHash(ctx, o, args[1], r)
-		if !ok {
-			return
-		}
+		h.readOne(ctx, o, args, r, fsm.KindHash, replyHashPart(part))
+	}
+}
+
+func replyHashPart(part hashPart) recordReply {
+	return func(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 		n := 0
 		if rec != nil {
 			n = rec.NumFields()
@@ -149,10 +143,10 @@ func (h *handler) hdel(ctx context.Context, args [][]byte, r *resp.Reply) {
 
 // hlen answers HLEN.
 func (h *handler) hlen(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	rec, ok := h.readHash(ctx, o, args[1], r)
-	if !ok {
-		return
-	}
+	h.readOne(ctx, o, args, r, fsm.KindHash, replyHLen)
+}
+
+func replyHLen(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 	n := 0
 	if rec != nil {
 		n = rec.NumFields()
@@ -162,20 +156,20 @@ func (h *handler) hlen(ctx context.Context, o readOpts, args [][]byte, r *resp.R
 
 // hexists answers HEXISTS.
 func (h *handler) hexists(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	rec, ok := h.readHash(ctx, o, args[1], r)
-	if !ok {
-		return
-	}
+	h.readOne(ctx, o, args, r, fsm.KindHash, replyHExists)
+}
+
+func replyHExists(r *resp.Reply, args [][]byte, rec *fsm.Record, _ int64) {
 	_, found := hfield(rec, args[2])
 	r.WriteInt(b2i(found))
 }
 
 // hstrlen answers HSTRLEN.
 func (h *handler) hstrlen(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	rec, ok := h.readHash(ctx, o, args[1], r)
-	if !ok {
-		return
-	}
+	h.readOne(ctx, o, args, r, fsm.KindHash, replyHStrlen)
+}
+
+func replyHStrlen(r *resp.Reply, args [][]byte, rec *fsm.Record, _ int64) {
 	v, _ := hfield(rec, args[2])
 	r.WriteInt(int64(len(v)))
 }

@@ -42,10 +42,39 @@ func (n *Node) lookup(ctx context.Context, key string, o readOpts) (*fsm.Record,
 // key of another kind is fsm.ErrWrongType.
 func (n *Node) lookupKind(ctx context.Context, key string, o readOpts, k fsm.Kind) (*fsm.Record, error) {
 	rec, err := n.lookup(ctx, key, o)
-	if err == nil && rec != nil && rec.Kind() != k {
+	if err != nil {
+		return nil, err
+	}
+	return ofKind(rec, k)
+}
+
+// anyKind is ofKind's "every kind will do" (TYPE, the TTL family).
+const anyKind fsm.Kind = 0
+
+// ofKind returns rec if it is of kind k (or k is anyKind, or there is no
+// record), fsm.ErrWrongType otherwise.
+func ofKind(rec *fsm.Record, k fsm.Kind) (*fsm.Record, error) {
+	if rec != nil && k != anyKind && rec.Kind() != k {
 		return nil, fmt.Errorf("%w: a %s, not a %s", fsm.ErrWrongType, rec.Kind(), k)
 	}
-	return rec, err
+	return rec, nil
+}
+
+// recordReply writes a one-key read's reply from the key's record (nil:
+// no key; of the command's kind, ofKind has checked) at time now (Unix
+// ns, what a TTL is measured from). args are the command's. A read
+// answers through one whether it runs alone (readOne) or in a
+// transaction (txnReads).
+type recordReply func(r *resp.Reply, args [][]byte, rec *fsm.Record, now int64)
+
+// readOne answers a read of the key args[1], of kind k, at o.
+func (h *handler) readOne(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply, k fsm.Kind, reply recordReply) {
+	rec, err := h.n.lookupKind(ctx, string(args[1]), o, k)
+	if err != nil {
+		writeErr(r, err)
+		return
+	}
+	reply(r, args, rec, h.n.now())
 }
 
 // writeKey proposes cmd to key's group and returns its result, the state
@@ -139,40 +168,39 @@ func dedupKeys(keys []string) []string {
 }
 
 // exists answers EXISTS: how many of the keys exist, a key named twice
-// counted twice (Redis's rule).
+// counted twice (Redis's rule). Each group is asked once, for whether
+// its keys exist (readKeys).
 func (h *handler) exists(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
 	keys, err := keyArgs(args[1:])
 	if err != nil {
 		writeErr(r, err)
 		return
 	}
-	found := map[string]bool{}
-	total := 0
-	for _, k := range keys {
-		ok, seen := found[k]
-		if !seen {
-			rec, err := h.n.lookup(ctx, k, o)
-			if err != nil {
-				writeErr(r, err)
-				return
-			}
-			ok = rec != nil
-			found[k] = ok
-		}
-		if ok {
-			total++
-		}
-	}
-	r.WriteInt(int64(total))
-}
-
-// typeOf answers TYPE.
-func (h *handler) typeOf(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	rec, err := h.n.lookup(ctx, string(args[1]), o)
+	a, err := h.n.readKeys(ctx, keys, o, keysPresence)
 	if err != nil {
 		writeErr(r, err)
 		return
 	}
+	r.WriteInt(countFound(a.found))
+}
+
+// countFound is EXISTS's reply: how many keys were found.
+func countFound(found []bool) int64 {
+	var n int64
+	for _, f := range found {
+		if f {
+			n++
+		}
+	}
+	return n
+}
+
+// typeOf answers TYPE.
+func (h *handler) typeOf(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
+	h.readOne(ctx, o, args, r, anyKind, replyType)
+}
+
+func replyType(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 	if rec == nil {
 		r.WriteSimple("none")
 		return
@@ -250,16 +278,19 @@ func (h *handler) persist(ctx context.Context, args [][]byte, r *resp.Reply) {
 }
 
 // ttlCmd makes TTL and PTTL (abs false) and EXPIRETIME and PEXPIRETIME
-// (abs true), in seconds (unit 1e9) or milliseconds (1e6): -2 for no
-// key, -1 for a key without a deadline, as Redis answers.
+// (abs true), in seconds (unit 1e9) or milliseconds (1e6).
 func ttlCmd(unit int64, abs bool) func(h *handler, ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
+	reply := replyTTL(unit, abs)
 	return func(h *handler, ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-		rec, err := h.n.lookup(ctx, string(args[1]), o)
-		switch {
-		case err != nil:
-			writeErr(r, err)
-			return
-		case rec == nil:
+		h.readOne(ctx, o, args, r, anyKind, reply)
+	}
+}
+
+// replyTTL answers the TTL family from the key's record at now: -2 for
+// no key, -1 for a key without a deadline, as Redis answers.
+func replyTTL(unit int64, abs bool) recordReply {
+	return func(r *resp.Reply, _ [][]byte, rec *fsm.Record, now int64) {
+		if rec == nil {
 			r.WriteInt(-2)
 			return
 		}
@@ -270,7 +301,7 @@ func ttlCmd(unit int64, abs bool) func(h *handler, ctx context.Context, o readOp
 		}
 		ms := d / 1e6
 		if !abs {
-			ms = max(0, (d-h.n.now())/1e6)
+			ms = max(0, (d-now)/1e6)
 		}
 		if unit == 1e9 {
 			// Redis rounds to the nearest second.

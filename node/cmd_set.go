@@ -34,24 +34,16 @@ func (h *handler) srem(ctx context.Context, args [][]byte, r *resp.Reply) {
 	replyInt(r, res.Count, err)
 }
 
-// readSet reads a set (nil for no key) and writes the error reply if it
-// fails; ok is false then.
-func (h *handler) readSet(ctx context.Context, o readOpts, key []byte, r *resp.Reply) (rec *fsm.Record, ok bool) {
-	rec, err := h.n.lookupKind(ctx, string(key), o, fsm.KindSet)
-	if err != nil {
-		writeErr(r, err)
-		return nil, false
-	}
-	return rec, true
-}
+// The set reads answer from the key's record (nil: no key), read by
+// readOne or queued in a transaction (txnReads).
 
 // smembers answers SMEMBERS (a set in RESP3, an array in RESP2), in
 // byte order.
 func (h *handler) smembers(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	rec, ok := h.readSet(ctx, o, args[1], r)
-	if !ok {
-		return
-	}
+	h.readOne(ctx, o, args, r, fsm.KindSet, replySMembers)
+}
+
+func replySMembers(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 	if rec == nil {
 		r.WriteSetLen(0)
 		return
@@ -64,19 +56,19 @@ func (h *handler) smembers(ctx context.Context, o readOpts, args [][]byte, r *re
 
 // sismember answers SISMEMBER.
 func (h *handler) sismember(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	rec, ok := h.readSet(ctx, o, args[1], r)
-	if !ok {
-		return
-	}
+	h.readOne(ctx, o, args, r, fsm.KindSet, replySIsMember)
+}
+
+func replySIsMember(r *resp.Reply, args [][]byte, rec *fsm.Record, _ int64) {
 	r.WriteInt(b2i(rec != nil && rec.IsMember(string(args[2]))))
 }
 
 // scard answers SCARD.
 func (h *handler) scard(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	rec, ok := h.readSet(ctx, o, args[1], r)
-	if !ok {
-		return
-	}
+	h.readOne(ctx, o, args, r, fsm.KindSet, replySCard)
+}
+
+func replySCard(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 	n := 0
 	if rec != nil {
 		n = rec.NumMembers()

@@ -16,13 +16,10 @@ import (
 // getStr answers GET: the string's value, nil for no key, WRONGTYPE for a
 // hash (a session) or a set.
 func (h *handler) getStr(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	rec, err := h.n.lookupKind(ctx, string(args[1]), o, fsm.KindString)
-	if err != nil {
-		writeErr(r, err)
-		return
-	}
-	writeValue(r, rec)
+	h.readOne(ctx, o, args, r, fsm.KindString, replyGet)
 }
+
+func replyGet(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) { writeValue(r, rec) }
 
 // writeValue writes a string record's value, or nil for none.
 func writeValue(r *resp.Reply, rec *fsm.Record) {
@@ -174,21 +171,25 @@ func (h *handler) getex(ctx context.Context, args [][]byte, r *resp.Reply) {
 	writeValue(r, res.Record)
 }
 
-// mget answers MGET: keys in any group; nil for a missing key or one
-// that is not a string, as Redis answers.
+// mget answers MGET: keys in any group, each group asked once for all of
+// its keys (readKeys); nil for a missing key or one that is not a
+// string, as Redis answers, in the order asked.
 func (h *handler) mget(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
 	keys, err := keyArgs(args[1:])
 	if err != nil {
 		writeErr(r, err)
 		return
 	}
-	recs := make([]*fsm.Record, len(keys))
-	for i, k := range keys {
-		if recs[i], err = h.n.lookup(ctx, k, o); err != nil {
-			writeErr(r, err)
-			return
-		}
+	a, err := h.n.readKeys(ctx, keys, o, keysRecords)
+	if err != nil {
+		writeErr(r, err)
+		return
 	}
+	writeMGet(r, a.recs)
+}
+
+// writeMGet writes MGET's reply from its keys' records.
+func writeMGet(r *resp.Reply, recs []*fsm.Record) {
 	r.WriteArrayLen(len(recs))
 	for _, rec := range recs {
 		if rec == nil || rec.Kind() != fsm.KindString {
@@ -233,11 +234,10 @@ func (h *handler) mset(ctx context.Context, args [][]byte, r *resp.Reply) {
 
 // strlen answers STRLEN.
 func (h *handler) strlen(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	rec, err := h.n.lookupKind(ctx, string(args[1]), o, fsm.KindString)
-	if err != nil {
-		writeErr(r, err)
-		return
-	}
+	h.readOne(ctx, o, args, r, fsm.KindString, replyStrlen)
+}
+
+func replyStrlen(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 	n := 0
 	if rec != nil {
 		v, _ := rec.Value()

@@ -19,12 +19,12 @@ import (
 // queueing. EXEC proposes one fsm.Txn to the group that holds every key
 // (CROSSSLOT if they are in several), so the transaction applies
 // atomically in one raft entry; WATCH records each key's version, read
-// linearizably, and the state machine aborts the transaction (EXEC's nil)
-// if one changed.
+// at the connection's level, and the state machine aborts the
+// transaction (EXEC's nil) if one changed.
 //
-// Reads (GET, HGETALL, ...) cannot be queued: the state machine's
-// transaction runs writes only. Session stores queue writes (scs: SET,
-// PEXPIREAT; Spring: HMSET, PEXPIRE, SADD).
+// Reads (GET, PTTL, HGETALL, MGET, ...) queue too (txn_read.go): in a
+// transaction with writes they run inside its raft entry, in order with
+// the writes; a transaction of reads only needs no raft entry.
 
 // txnState is a connection's transaction state (connState.txn).
 type txnState struct {
@@ -39,12 +39,17 @@ type txnState struct {
 	pending sync.WaitGroup
 }
 
-// txnOp is one queued command: its keys, its fsm command, and how its
-// result is answered.
+// txnOp is one queued command: its keys, and either a write (its fsm
+// command, and how its result is answered) or a read (txn_read.go: the
+// keys whose records it needs, in the order its reply takes them, and
+// its reply from those records at time now).
 type txnOp struct {
 	keys  []string
 	cmd   fsm.Command
 	reply func(r *resp.Reply, res fsm.Result)
+
+	reads     []string
+	readReply func(r *resp.Reply, recs []*fsm.Record, now int64)
 }
 
 // txnBuilder turns a command's arguments into a txnOp.
@@ -231,13 +236,15 @@ func isTxnControl(name string) bool {
 
 // queueTxn answers a command sent between MULTI and EXEC (Dispatch).
 func (h *handler) queueTxn(st *connState, name string, args [][]byte, r *resp.Reply) {
-	b, ok := txnBuilders[name]
-	if !ok {
+	var op txnOp
+	var err error
+	if b, ok := txnBuilders[name]; ok {
+		op, err = b(h, args)
+	} else if op, ok, err = buildTxnRead(h, name, args); !ok {
 		st.txn.dirty = true
-		writeErr(r, redisErr("'%s' cannot run in a transaction here (only writes can: see README)", strings.ToLower(name)))
+		writeErr(r, redisErr("'%s' cannot run in a transaction here (see README)", strings.ToLower(name)))
 		return
 	}
-	op, err := b(h, args)
 	if err != nil {
 		st.txn.dirty = true
 		writeErr(r, err)
@@ -245,6 +252,15 @@ func (h *handler) queueTxn(st *connState, name string, args [][]byte, r *resp.Re
 	}
 	st.txn.ops = append(st.txn.ops, op)
 	r.WriteSimple("QUEUED")
+}
+
+// txnFailed marks the connection's transaction, if one is being queued,
+// as failed: a command Dispatch refused before queueing (unknown, wrong
+// arity) makes EXEC answer EXECABORT, as in Redis.
+func txnFailed(c *resp.Conn) {
+	if st, _ := c.State.(*connState); st != nil && st.txn != nil && st.txn.multi {
+		st.txn.dirty = true
+	}
 }
 
 // txnOf returns the connection's transaction state, made on first use.
@@ -293,18 +309,21 @@ func (h *handler) watch(q request) func(context.Context) {
 	t.pending.Add(1)
 	return func(ctx context.Context) {
 		defer t.pending.Done()
-		ws := make([]fsm.Watch, 0, len(args)-1)
-		for _, a := range args[1:] {
-			rec, err := h.n.lookup(ctx, string(a), o)
-			if err != nil {
-				writeErr(r, err)
-				return
+		keys := make([]string, len(args)-1)
+		for i, a := range args[1:] {
+			keys[i] = string(a)
+		}
+		a, err := h.n.readKeys(ctx, keys, o, keysRecords)
+		if err != nil {
+			writeErr(r, err)
+			return
+		}
+		ws := make([]fsm.Watch, len(keys))
+		for i, k := range keys {
+			ws[i] = fsm.Watch{Key: k}
+			if rec := a.recs[i]; rec != nil {
+				ws[i].Version = rec.Version
 			}
-			w := fsm.Watch{Key: string(a)}
-			if rec != nil {
-				w.Version = rec.Version
-			}
-			ws = append(ws, w)
 		}
 		t.mu.Lock()
 		t.watch = append(t.watch, ws...)
@@ -327,7 +346,7 @@ func (h *handler) exec(q request) func(context.Context) {
 		q.r.WriteError("EXECABORT", "Transaction discarded because of previous errors.")
 		return nil
 	}
-	r := q.r
+	r, o := q.r, q.st.opts
 	return func(ctx context.Context) {
 		t.pending.Wait()
 		t.mu.Lock()
@@ -338,10 +357,10 @@ func (h *handler) exec(q request) func(context.Context) {
 			return
 		}
 		var keys []string
-		cmds := make([]fsm.Command, len(t.ops))
-		for i, op := range t.ops {
+		writes := false
+		for _, op := range t.ops {
 			keys = append(keys, op.keys...)
-			cmds[i] = op.cmd
+			writes = writes || op.readReply == nil
 		}
 		for _, w := range watch {
 			keys = append(keys, w.Key)
@@ -350,6 +369,21 @@ func (h *handler) exec(q request) func(context.Context) {
 		if err != nil {
 			writeErr(r, err)
 			return
+		}
+		if !writes {
+			h.execReads(ctx, gid, o, t.ops, watch, r) // txn_read.go
+			return
+		}
+		// One fsm command per write, one fsm.Read per key a read needs.
+		var cmds []fsm.Command
+		for _, op := range t.ops {
+			if op.readReply == nil {
+				cmds = append(cmds, op.cmd)
+				continue
+			}
+			for _, k := range op.reads {
+				cmds = append(cmds, fsm.Command{Type: fsm.CmdRead, Read: &fsm.Read{Key: k}})
+			}
 		}
 		res, err := h.n.write(ctx, gid, fsm.Command{Type: fsm.CmdTxn, Txn: &fsm.Txn{Watch: watch, Cmds: cmds}})
 		if err == nil {
@@ -364,15 +398,43 @@ func (h *handler) exec(q request) func(context.Context) {
 			writeErr(r, ErrIndeterminate)
 		case res.Txn.Aborted:
 			r.WriteArrayLen(-1)
+		case len(res.Txn.Results) != len(cmds):
+			writeErr(r, ErrIndeterminate) // never: one result per command
 		default:
-			r.WriteArrayLen(len(res.Txn.Results))
-			for i, sub := range res.Txn.Results {
-				if sub.Err != nil {
-					writeErr(r, sub.Err)
-					continue
-				}
-				t.ops[i].reply(r, sub)
+			r.WriteArrayLen(len(t.ops))
+			writeTxnReplies(r, t.ops, res.Txn.Results)
+		}
+	}
+}
+
+// writeTxnReplies writes each queued command's reply from its results
+// (one per write, one per key read), in order.
+func writeTxnReplies(r *resp.Reply, ops []txnOp, results []fsm.Result) {
+	for _, op := range ops {
+		if op.readReply == nil {
+			if sub := results[0]; sub.Err != nil {
+				writeErr(r, sub.Err)
+			} else {
+				op.reply(r, sub)
+			}
+			results = results[1:]
+			continue
+		}
+		mine := results[:len(op.reads)]
+		results = results[len(op.reads):]
+		recs := make([]*fsm.Record, len(mine))
+		var now int64
+		var err error
+		for i, sub := range mine {
+			recs[i], now = sub.Record, int64(sub.Count)
+			if sub.Err != nil && err == nil {
+				err = sub.Err
 			}
 		}
+		if err != nil {
+			writeErr(r, err)
+			continue
+		}
+		op.readReply(r, recs, now)
 	}
 }

@@ -35,6 +35,7 @@ const (
 	// methods other work may add next to these.
 	rpcScan     uint8 = 20 // level, maxStale, cursor, count, kind, pattern → next cursor, keys
 	rpcKeyCount uint8 = 21 // level, maxStale → the group's key count
+	rpcGetMany  uint8 = 22 // level, maxStale, mode, keys → their records or presence, at one state (multiread.go)
 )
 
 var levelCodes = []string{wire.Linearizable, wire.Leader, wire.Stale}
@@ -164,7 +165,7 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 			return nil, asReply(err)
 		}
 		return fsm.AppendResult(nil, &res), nil
-	case rpcGet, rpcList, rpcListPage, rpcScan, rpcKeyCount:
+	case rpcGet, rpcList, rpcListPage, rpcScan, rpcKeyCount, rpcGetMany:
 		if len(payload) < 1 {
 			return nil, asReply(fmt.Errorf("%w: bad read header", ErrBadArg))
 		}
@@ -194,6 +195,9 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 			return out, asReply(err)
 		case rpcKeyCount:
 			return binary.AppendUvarint(nil, uint64(g.fsm.Len())), nil
+		case rpcGetMany:
+			out, err := n.serveGetMany(g, []byte(key))
+			return out, asReply(err)
 		}
 		if method == rpcListPage {
 			out, err := n.serveListPage(g, []byte(key), n.now())

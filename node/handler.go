@@ -60,10 +60,12 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 	}
 	if !ok {
 		writeErr(r, fmt.Errorf("%w: unknown command '%s', with args beginning with: %s", ErrUnknownCommand, replyName(args[0]), redisArgs(args[1:])))
+		txnFailed(c) // cmd_txn.go
 		return nil
 	}
 	if !cmd.argsOK(len(args)) {
 		writeErr(r, fmt.Errorf("%w: wrong number of arguments for '%s' command", ErrArity, cmd.lowerName()))
+		txnFailed(c)
 		return nil
 	}
 	if cmd.subs != nil {

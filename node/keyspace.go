@@ -15,7 +15,10 @@ import (
 // node emits the events of the entries it applies, to its own subscribers
 // only: a subscriber hears each change once, from the node it is connected
 // to, and hears nothing while its node lags or is cut off (as a Redis
-// replica's subscribers do).
+// replica's subscribers do). The events are the state machine's own
+// report of what each command did (fsm.Notify, installed by raftFSM), so
+// a command that changed nothing reports nothing, and every write command
+// reports Redis's events (TestKeyspaceEventsMatchRedis).
 
 // Notification flag bits (Redis's NOTIFY_*), and their letters.
 const (
@@ -105,12 +108,6 @@ func formatNotifyFlags(f uint32) string {
 	return b.String()
 }
 
-// keyEvent is one change to report: Redis's event name ("del", "hset",
-// "expired", ...) and the key it happened to.
-type keyEvent struct {
-	event, key string
-}
-
 // eventClass is the notification class of each event this node emits.
 func eventClass(event string) uint32 {
 	switch event {
@@ -154,104 +151,10 @@ func (ps *pubsub) publishKeyspace(event, key string) {
 	}
 }
 
-// keyEvents implements raftFSM's events hook.
-func (ps *pubsub) keyEvents(evs []keyEvent) {
+// keyEvents implements raftFSM's events hook: the state machine's own
+// report of what each command did (fsm.Event), Redis's event names.
+func (ps *pubsub) keyEvents(evs []fsm.Event) {
 	for _, e := range evs {
-		ps.publishKeyspace(e.event, e.key)
+		ps.publishKeyspace(e.Type.String(), e.Key)
 	}
-}
-
-// sessionEventScan works out the keyspace events of one applied entry of
-// SESSION.* commands, from the commands and their results and the fsm
-// state before and after the entry. It is the bridge until the fsm
-// reports the keys and events of each command itself: a session is a
-// hash, so CREATE and SET are "hset", UNSET "hdel", DESTROY and REVOKE
-// "del", the sweeper's EXPIRE "expired", ROTATE "rename_from" and
-// "rename_to".
-type sessionEventScan struct {
-	// before holds, per command index, the ids that were live before the
-	// entry (destroy, revoke, expire candidates).
-	before map[int][]string
-}
-
-// scanBefore records what must be known before the entry is applied: which
-// of the ids a destroy, revoke or expire names are present.
-func scanBefore(f *fsm.FSM, b *fsm.Batch) sessionEventScan {
-	var s sessionEventScan
-	for i := range b.Cmds {
-		c := &b.Cmds[i]
-		var live []string
-		switch {
-		case c.Destroy != nil:
-			for _, id := range c.Destroy.IDs {
-				if _, ok := f.Get(id, 0); ok {
-					live = append(live, id)
-				}
-			}
-		case c.Revoke != nil:
-			for _, r := range f.BySubject(c.Revoke.Subject, 0) {
-				if r.ID != c.Revoke.Except {
-					live = append(live, r.ID)
-				}
-			}
-		default:
-			continue
-		}
-		if s.before == nil {
-			s.before = map[int][]string{}
-		}
-		s.before[i] = live
-	}
-	return s
-}
-
-// eventsAfter lists the events of the entry once applied.
-func (s sessionEventScan) eventsAfter(f *fsm.FSM, b *fsm.Batch, res []fsm.Result) []keyEvent {
-	var evs []keyEvent
-	gone := func(ids []string, event string) {
-		for _, id := range ids {
-			if _, ok := f.Get(id, 0); !ok {
-				evs = append(evs, keyEvent{event, id})
-			}
-		}
-	}
-	for i := range b.Cmds {
-		if i >= len(res) || res[i].Err != nil {
-			continue
-		}
-		c, r := &b.Cmds[i], &res[i]
-		switch {
-		case c.Create != nil:
-			evs = append(evs, keyEvent{"hset", r.ID})
-		case c.Set != nil:
-			if len(c.Set.Fields) > 0 {
-				evs = append(evs, keyEvent{"hset", c.Set.ID})
-			}
-			if len(c.Set.Unset) > 0 {
-				evs = append(evs, keyEvent{"hdel", c.Set.ID})
-			}
-		case c.Destroy != nil, c.Revoke != nil:
-			gone(s.before[i], "del")
-		case c.Expire != nil:
-			// The sweeper names ids it found expired; the entry removes
-			// those still expired by the log clock (Result.Count of
-			// them). Without the fsm's own report, the ids gone after it
-			// are those, unless one was already gone before: then the
-			// counts differ and, not knowing which, we report none.
-			var ids []string
-			for _, id := range c.Expire.IDs {
-				if _, ok := f.Get(id, 0); !ok {
-					ids = append(ids, id)
-				}
-			}
-			if len(ids) == r.Count {
-				for _, id := range ids {
-					evs = append(evs, keyEvent{"expired", id})
-				}
-			}
-		case c.Rotate != nil:
-			evs = append(evs, keyEvent{"rename_from", c.Rotate.OldID}, keyEvent{"rename_to", r.ID})
-		}
-	}
-	return evs
 }

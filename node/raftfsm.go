@@ -42,9 +42,12 @@ type raftFSM struct {
 	events keyEventSink
 }
 
+// newRaftFSM adapts f, and installs its one fsm.Notify (notify): every
+// consumer of the state machine's change reports hangs off that.
 func newRaftFSM(f *fsm.FSM, gid int, fatal func(error)) *raftFSM {
 	r := &raftFSM{f: f, gid: gid, fatal: fatal, changed: make(chan struct{})}
 	r.opening.Store(true)
+	f.SetNotify(r.notify)
 	return r
 }
 
@@ -75,13 +78,7 @@ func (r *raftFSM) Apply(l *raft.Log) interface{} {
 		r.advance(l.Index)
 		return nil
 	}
-	var res []fsm.Result
-	var err error
-	if r.events != nil && r.events.keyspaceWanted() {
-		res, err = r.applyWithEvents(l)
-	} else {
-		res, err = r.f.ApplyBatch(l.Index, l.Data)
-	}
+	res, err := r.f.ApplyBatch(l.Index, l.Data)
 	if err != nil {
 		r.poisoned.Store(true)
 		r.fatal(&PoisonedEntryError{Group: r.gid, Index: l.Index, Term: l.Term, Size: len(l.Data), Err: err})
@@ -199,28 +196,22 @@ func (a snapshotAdapter) Persist(sink raft.SnapshotSink) error {
 func (a snapshotAdapter) Release() { a.s.Release() }
 
 // keyEventSink receives the keyspace events of applied entries (the
-// node's pub/sub hub, keyspace.go). wanted is asked before each entry and
-// must be cheap: with nobody listening, Apply does no extra work.
+// node's pub/sub hub, keyspace.go). wanted is asked before each entry's
+// events are handed on and must be cheap.
 type keyEventSink interface {
 	keyspaceWanted() bool
-	keyEvents([]keyEvent)
+	keyEvents([]fsm.Event)
 }
 
-// applyWithEvents is Apply's path while someone listens for keyspace
-// events: it decodes the entry to learn its keys, notes what the events
-// need of the state before, applies it, and reports the events.
-func (r *raftFSM) applyWithEvents(l *raft.Log) ([]fsm.Result, error) {
-	b, err := fsm.DecodeBatch(l.Data)
-	if err != nil {
-		// Let ApplyBatch report it as the entry's error, as without events.
-		return r.f.ApplyBatch(l.Index, l.Data)
+// notify is the state machine's fsm.Notify: the changes each command of
+// the entry at index made, as the state machine reports them (Redis's
+// keyspace events, fsm/events.go), in order, on the apply goroutine,
+// after the entry is visible to readers. Each node applies each entry of
+// its groups once, so it hears each change once. A snapshot installed
+// from the leader reports nothing, as a Redis replica's full sync does
+// not. evs is reused after it returns.
+func (r *raftFSM) notify(_ uint64, evs []fsm.Event) {
+	if r.events != nil && r.events.keyspaceWanted() {
+		r.events.keyEvents(evs)
 	}
-	scan := scanBefore(r.f, b)
-	res, err := r.f.ApplyBatch(l.Index, l.Data)
-	if err == nil {
-		if evs := scan.eventsAfter(r.f, b, res); len(evs) > 0 {
-			r.events.keyEvents(evs)
-		}
-	}
-	return res, err
 }

@@ -377,7 +377,7 @@ func TestRedisCommands(t *testing.T) {
 			{"EXEC", "-CROSSSLOT Keys in request don't hash to the same slot"},
 			{"MULTI", "+OK"},
 			{"SET " + x + " 1 EX 0", "-ERR invalid expire time in 'set' command"},
-			{"GET " + x, "-ERR 'get' cannot run in a transaction here (only writes can: see README)"},
+			{"SCAN 0", "-ERR 'scan' cannot run in a transaction here (see README)"},
 			{"EXEC", "-EXECABORT Transaction discarded because of previous errors."},
 			{"MULTI", "+OK"},
 			{"EXEC", "[]"},

@@ -284,12 +284,16 @@ func TestRedisClients(t *testing.T) {
 		lc.ok("SESSION.CREATE", "ID", "ks-one", "TTL", "1h", "FIELDS", "a", "1")
 		lc.ok("SESSION.DESTROY", "ks-one")
 		lc.ok("SESSION.CREATE", "ID", "ks-two", "TTL", "1s")
+		lc.ok("SET", "ks-s", "v", "EX", "100")
+		lc.ok("INCR", "ks-n")
+		lc.ok("DEL", "ks-s", "ks-n")
 		for i, ps := range subs {
 			// Each subscriber hears hset ks-one, del ks-one, hset
 			// ks-two, and (from the sweeper) expired ks-two, each once;
 			// in apply order for each key (the two keys may be in
 			// different groups, which a node applies independently).
-			want := []string{"hset ks-one", "del ks-one", "hset ks-two", "expired ks-two"}
+			want := []string{"hset ks-one", "del ks-one", "hset ks-two", "expired ks-two",
+				"set ks-s", "expire ks-s", "incrby ks-n", "del ks-s", "del ks-n"}
 			var got []string
 			for range want {
 				m, err := ps.ReceiveMessage(ctx)
@@ -306,7 +310,7 @@ func TestRedisClients(t *testing.T) {
 				}
 				return out
 			}
-			for _, key := range []string{"ks-one", "ks-two"} {
+			for _, key := range []string{"ks-one", "ks-two", "ks-s", "ks-n"} {
 				if g, w := byKey(got, key), byKey(want, key); !slices.Equal(g, w) {
 					t.Fatalf("node %d: events of %s %q, want %q (all: %q)", i+1, key, g, w, got)
 				}

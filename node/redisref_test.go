@@ -18,34 +18,7 @@ import (
 // connection, and compares the replies byte for byte. Replies that must
 // differ (HELLO's map, ids, CONFIG values of our own) are not in it.
 func TestRedisRepliesMatchRedis(t *testing.T) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed (apt-get install redis-server): reply comparison skipped")
-	}
-	ports, err := testcluster.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--port", strconv.Itoa(ports[0]), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--daemonize", "no")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if !testing.Verbose() {
-		cmd.Stdout, cmd.Stderr = nil, nil
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	redisAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	waitFor(t, 30*time.Second, "redis-server to listen", func() error {
-		c, err := netDial(redisAddr)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
-
+	redisAddr := startRedisServer(t)
 	c := startCluster(t, 1, nil)
 	ours := dialRedisRaw(t, c.cfgs[0].ClientAddr)
 	theirs := dialRedisRaw(t, redisAddr)
@@ -98,6 +71,41 @@ func TestRedisRepliesMatchRedis(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startRedisServer starts a real redis-server on a free loopback port
+// for the test and returns its address; the test is skipped where none
+// is installed.
+func startRedisServer(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed (apt-get install redis-server): reply comparison skipped")
+	}
+	ports, err := testcluster.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "--port", strconv.Itoa(ports[0]), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--daemonize", "no")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if !testing.Verbose() {
+		cmd.Stdout, cmd.Stderr = nil, nil
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	redisAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	waitFor(t, 30*time.Second, "redis-server to listen", func() error {
+		c, err := netDial(redisAddr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	return redisAddr
 }
 
 func netDial(addr string) (interface{ Close() error }, error) {
