@@ -11,6 +11,7 @@ require (
 	github.com/gorilla/sessions v1.4.0
 	github.com/redis/go-redis/v9 v9.17.3
 	github.com/sessionraft/sessionraft v0.0.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (

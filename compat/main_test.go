@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/sessionraft/sessionraft/internal/testcluster"
 )
 
@@ -33,6 +35,14 @@ func TestMain(m *testing.M) {
 			return nil, nil
 		})
 	cleanup()
+	if code == 0 {
+		// Every client the tests opened (go-redis, redigo pools, the
+		// Go client, HTTP servers) must be closed by now.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left over:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 

@@ -6,7 +6,7 @@
 //
 //	SR_ADDR    host:port of the node the app connects to
 //	SR_LIB     "redis5" (node-redis 5) or "redis" (node-redis 6)
-//	SR_RESP    2 or 3
+//	SR_RESP    2 or 3: the protocol the library speaks by default
 //	SR_PREFIX  the store's key prefix (unique per run)
 //	SR_PAUSE   "1": after the first session exists, print PAUSE and wait
 //	           for "go" on stdin (the test kills a node meanwhile); after
@@ -29,9 +29,10 @@ const resp = Number(process.env.SR_RESP || "3");
 const prefix = process.env.SR_PREFIX || "sess:";
 const { createClient } = await import(libName);
 
-// What an application configures: one URL, the protocol, the library's
-// default reconnect strategy and no command retries of its own.
-const client = createClient({ url: `redis://${addr}`, RESP: resp });
+// What an application configures: one URL, and the library's defaults
+// otherwise (node-redis 6 speaks RESP3, 5 RESP2; its reconnect strategy;
+// no command retries). SR_RESP is the protocol the library should pick.
+const client = createClient({ url: `redis://${addr}` });
 client.on("error", (err) => console.error("redis client:", err.message));
 await client.connect();
 
