@@ -56,7 +56,7 @@ func runSCSGoRedis(t *testing.T, r storeRun) string {
 // expiry (MULTI SET PEXPIREAT EXEC with redisstore, SET PX with
 // goredisstore).
 func scsApp(store scs.Store, prefix string) goApp {
-	sm := scs.New()
+	sm := scs.New() // its default memstore's cleanup goroutine outlives it (main_test.go)
 	sm.Store = store
 	sm.Lifetime = time.Hour
 	sm.IdleTimeout = 60 * time.Second
