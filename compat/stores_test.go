@@ -45,9 +45,11 @@ type sessionStore struct {
 // TestSessionStores runs every store twice against the three-node cluster:
 // once healthy, once with a node killed after the first session exists
 // (the node leading the most groups among those the application is not
-// connected to, so that the checks after it need a new leader). The
-// stores run unchanged, with the settings an application would use; the
-// killed node is restarted before the next store runs.
+// connected to, so that the checks after it need a new leader). The Go
+// stores also keep one user's requests going from the kill until every
+// group has a new leader (goapp_test.go). The stores run unchanged, with
+// the settings an application would use; the killed node is restarted
+// before the next store runs.
 func TestSessionStores(t *testing.T) {
 	needCluster(t)
 	stores := append(scriptStores(), goStores()...)
