@@ -94,7 +94,19 @@ def alice_still_there():
     assert get_me(alice)["user"] == "alice", "the session made before the node was killed"
 
 
-pause(alice_still_there)
+erin = Client()
+erin.post("/login?user=erin")
+
+
+def erin_incr():
+    # The test client raises what the view raised: a store error
+    # (django-redis's ConnectionInterrupted names the Redis error).
+    r = erin.post("/incr")
+    if r.status_code != 200:
+        raise AssertionError(r.status_code)
+
+
+pause(alice_still_there, erin_incr, lambda: get_me(erin)["count"])
 
 # A change persists.
 alice.post("/incr")

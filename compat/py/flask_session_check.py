@@ -26,6 +26,10 @@ def make_app(lifetime):
     )
     Session(app)
 
+    @app.errorhandler(redis.exceptions.RedisError)
+    def store_error(e):
+        return "session store: " + str(e), 500
+
     @app.post("/login")
     def login():
         session["user"] = request.args["user"]
@@ -73,7 +77,17 @@ def alice_still_there():
     assert me(alice)["user"] == "alice", "the session made before the node was killed"
 
 
-pause(alice_still_there)
+erin = app.test_client()
+erin.post("/login?user=erin")
+
+
+def erin_incr():
+    r = erin.post("/incr")
+    if r.status_code != 200:
+        raise AssertionError(r.get_data(as_text=True))
+
+
+pause(alice_still_there, erin_incr, lambda: me(erin)["count"])
 
 # A change persists.
 alice.post("/incr")

@@ -12,6 +12,7 @@ exit, traceback on stderr).
 
 import os
 import sys
+import threading
 import time
 
 HOST, PORT = os.environ["SR_ADDR"].rsplit(":", 1)
@@ -23,10 +24,33 @@ def step(name):
     print("ok", name, flush=True)
 
 
-def pause(after):
-    """Let the test kill a node; after() then checks what was there before."""
+def pause(after, incr, count):
+    """Let the test kill a node; after() then checks what was there before.
+
+    From the kill until every group has a new leader, another thread keeps
+    calling incr() (one request that increments a session's counter,
+    raising on failure); count() then reads that counter. INDETERMINATE
+    (a write in flight to the leader as it died: applied or not, nobody
+    knows; Redis says the same with a dropped connection) is the one error
+    allowed."""
     if os.environ.get("SR_PAUSE") != "1":
         return
+    stop = threading.Event()
+    state = {"ok": 0, "indeterminate": 0, "error": None}
+
+    def load():
+        while not stop.is_set():
+            try:
+                incr()
+                state["ok"] += 1
+            except Exception as e:  # noqa: BLE001 (classified below)
+                if "INDETERMINATE" not in str(e):
+                    state["error"] = e
+                    return
+                state["indeterminate"] += 1
+
+    th = threading.Thread(target=load, daemon=True)
+    th.start()
     print("PAUSE", flush=True)
     wait_go()
     after()
@@ -35,6 +59,14 @@ def pause(after):
     # the test now waits until every group has its new leader.
     print("SETTLE", flush=True)
     wait_go()
+    stop.set()
+    th.join(60)
+    assert not th.is_alive(), "a request during the failover did not end"
+    if state["error"] is not None:
+        raise AssertionError("a request during the failover: %r" % state["error"])
+    ok, indet, n = state["ok"], state["indeterminate"], count()
+    assert ok > 0 and ok <= n <= ok + indet, (ok, indet, n)
+    step("%d requests during the failover (%d INDETERMINATE)" % (ok, indet))
 
 
 def wait_go():
