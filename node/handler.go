@@ -128,6 +128,9 @@ func writeErr(r *resp.Reply, err error) {
 	r.WriteError(replyFor(err)) // errTable: the code and the text a client reads
 }
 
+// stringValueField names the one field writeRecord shows for a string key.
+const stringValueField = "value"
+
 // writeRecord writes a session as a map (RESP3) or flat key/value array
 // (RESP2). Times are Unix milliseconds; 0 means "none".
 func writeRecord(r *resp.Reply, rec *fsm.Record) {
@@ -149,6 +152,16 @@ func writeRecord(r *resp.Reply, rec *fsm.Record) {
 	r.WriteBulkString("expires_at_ms")
 	r.WriteInt(rec.Deadline() / 1e6)
 	r.WriteBulkString("fields")
+	if v, ok := rec.Value(); ok {
+		// A string key (what connect-redis, Flask-Session and most Redis
+		// session stores write) has no fields: show its value as the one
+		// field "value", so that SESSION.GET and the Go client can read
+		// such a session instead of seeing it empty.
+		r.WriteMapLen(1)
+		r.WriteBulkString(stringValueField)
+		r.WriteBulk(v)
+		return
+	}
 	r.WriteMapLen(rec.NumFields())
 	for name, value := range rec.Fields() { // in name order
 		r.WriteBulkString(name)
