@@ -29,6 +29,12 @@ type trackedConn struct {
 	peer  string       // the peer's advertised mux address
 	layer *streamLayer // raft conns: the layer that owns the conn
 
+	// Inbound raft conns, set before Accept returns them: the node id the
+	// peer's certificate names (verified) or, without TLS, the one its
+	// header claims (not verified).
+	peerID   string
+	verified bool
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -128,4 +134,27 @@ func (m *Mux) closeConns(match func(*trackedConn) bool) {
 	for _, c := range victims {
 		c.Close()
 	}
+}
+
+// setPeerID records an accepted raft connection's peer before it is
+// handed to Accept (which publishes it to the reader).
+func (c *trackedConn) setPeerID(certID, claimed string) {
+	c.peerID, c.verified = claimed, false
+	if c.m.cfg.TLS != nil {
+		c.peerID, c.verified = certID, true
+	}
+}
+
+// PeerOf returns the node id of the peer of a raft connection accepted
+// by a stream layer of this package: the id its TLS certificate names
+// (verified true), or, on a mux without TLS, the id its header claimed
+// (verified false: nothing proves it). For any other conn it returns
+// "", false. A transport calls it to check, per RPC, that the server id
+// an RPC claims is the connection's.
+func PeerOf(c net.Conn) (id string, verified bool) {
+	tc, ok := c.(*trackedConn)
+	if !ok {
+		return "", false
+	}
+	return tc.peerID, tc.verified
 }
