@@ -1,0 +1,65 @@
+package node
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/sessionraft/sessionraft/transport/mux"
+	"github.com/sessionraft/sessionraft/transport/raftnet"
+)
+
+// Config.RaftTransport values: what a group's raft traffic is sent with.
+// Both kinds are accepted in either mode, which is what makes a rolling
+// upgrade possible (docs/ARCHITECTURE.md, "Raft transport").
+const (
+	// RaftTransportBinary sends raft RPCs with transport/raftnet: the
+	// compact binary codec, pipelined replication. The default.
+	RaftTransportBinary = "mux-binary"
+	// RaftTransportMsgpack sends them with raft's own NetworkTransport
+	// (msgpack, no pipelining), as every release before raftnet did.
+	RaftTransportMsgpack = "net-msgpack"
+)
+
+// raftRPCTimeout bounds each raft RPC's I/O, as before raftnet.
+const raftRPCTimeout = 10 * time.Second
+
+// groupTransport builds group id's raft transport: raftnet on the mux's
+// binary raft connections, with raft's NetworkTransport on the msgpack
+// ones beside it. track notes followers' AppendEntries answers (admin.go).
+func (n *Node) groupTransport(id int, logger hclog.Logger, track *followerTrack) (*raftnet.Transport, error) {
+	legacy := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  n.mux.StreamLayer(uint16(id)),
+		MaxPool: 4,
+		Timeout: raftRPCTimeout,
+		Logger:  logger,
+	})
+	t, err := raftnet.New(raftnet.Config{
+		Stream:     n.mux.BinaryRaftLayer(uint16(id)),
+		PeerOf:     mux.PeerOf,
+		Legacy:     legacy,
+		SendLegacy: n.cfg.RaftTransport == RaftTransportMsgpack,
+		OnAppend: func(id raft.ServerID, resp *raft.AppendEntriesResponse) {
+			track.note(id, resp.LastLog)
+		},
+		Timeout:       raftRPCTimeout,
+		MaxFrameBytes: n.cfg.raftFrameCap(),
+		Logger:        n.log.With("group", id),
+	})
+	if err != nil {
+		legacy.Close()
+		return nil, fmt.Errorf("raft transport: %w", err)
+	}
+	return t, nil
+}
+
+// raftFrameCap bounds one raft RPC frame: the largest AppendEntries a
+// leader sends, maxAppendEntries entries each up to a full batch plus the
+// one command that crossed MaxBatchBytes, with room for headers.
+func (c *Config) raftFrameCap() int64 {
+	entry := int64(c.MaxBatchBytes) + int64(c.maxCommandBytes()) + 4<<10
+	return min(maxAppendEntries*entry+1<<20, math.MaxUint32)
+}
