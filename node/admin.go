@@ -270,4 +270,3 @@ func (f *followerTrack) report(g *group) []metrics.Follower {
 	}
 	return out
 }
-
