@@ -38,7 +38,11 @@ func (n *Node) groupTransport(id int, logger hclog.Logger, track *followerTrack)
 		Logger:  logger,
 	})
 	t, err := raftnet.New(raftnet.Config{
-		Stream:     n.mux.BinaryRaftLayer(uint16(id)),
+		Stream: n.mux.BinaryRaftLayer(uint16(id)),
+		// PeerOf gives each inbound RPC the node id its connection's
+		// certificate proves; a raftnet.Config.CheckPeer set here sees it
+		// with the RPC's header (e.g. to refuse an RPC whose claimed
+		// server id is not the certificate's).
 		PeerOf:     mux.PeerOf,
 		Legacy:     legacy,
 		SendLegacy: n.cfg.RaftTransport == RaftTransportMsgpack,

@@ -82,9 +82,13 @@ func (t *Transport) serve(c net.Conn) error {
 		if t.cfg.CheckPeer != nil {
 			if err := t.cfg.CheckPeer(certID, hdr); err != nil {
 				err = fmt.Errorf("%w: %w", ErrPeerRefused, err)
+				// After the responses still buffered, so the peer
+				// matches it to the right request.
 				out, _ = appendResponse(out[:0], err, t.cfg.MaxFrameBytes, responseEncoder(typ, nil))
 				c.SetWriteDeadline(time.Now().Add(t.cfg.Timeout))
-				c.Write(out)
+				if _, werr := bw.Write(out); werr == nil {
+					bw.Flush()
+				}
 				return err
 			}
 		}
