@@ -41,8 +41,14 @@ func (t *Transport) acceptLoop() {
 			delete(t.inbound, c)
 			t.mu.Unlock()
 			c.Close()
-			if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !t.isClosed() {
+			switch {
+			case err == nil, t.isClosed():
+			case errors.Is(err, ErrProtocol), errors.Is(err, ErrFrameTooLarge), errors.Is(err, ErrPeerRefused):
+				// A peer breaking the protocol is worth a warning; a
+				// peer going away (killed, partitioned) is not.
 				t.log.Warn("closing inbound raft connection", "remote", c.RemoteAddr().String(), "err", err)
+			default:
+				t.log.Debug("inbound raft connection ended", "remote", c.RemoteAddr().String(), "err", err)
 			}
 		}()
 	}
