@@ -24,6 +24,10 @@ const (
 	RaftTransportMsgpack = "net-msgpack"
 )
 
+// maxRaftPipeline bounds Config.RaftPipeline: each append in flight may
+// hold a full AppendEntries in the leader's memory.
+const maxRaftPipeline = 64
+
 // raftRPCTimeout bounds each raft RPC's I/O, as before raftnet.
 const raftRPCTimeout = 10 * time.Second
 
@@ -49,6 +53,7 @@ func (n *Node) groupTransport(id int, logger hclog.Logger, track *followerTrack)
 		OnAppend: func(id raft.ServerID, resp *raft.AppendEntriesResponse) {
 			track.note(id, resp.LastLog)
 		},
+		MaxInFlight:   n.cfg.RaftPipeline,
 		Timeout:       raftRPCTimeout,
 		MaxFrameBytes: n.cfg.raftFrameCap(),
 		Logger:        n.log.With("group", id),

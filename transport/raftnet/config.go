@@ -64,7 +64,9 @@ type Config struct {
 	MaxIdlePerPeer int
 
 	// MaxInFlight is the pipeline's depth: AppendEntries sent and not yet
-	// answered, per follower. Default 32.
+	// answered, per follower. 1 turns pipelining off: raft then sends
+	// the next AppendEntries when the last is answered, with everything
+	// appended meanwhile. Default 32.
 	MaxInFlight int
 
 	// Logger receives connection-level diagnostics. Default slog.Default().

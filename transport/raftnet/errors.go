@@ -22,10 +22,16 @@ var (
 	// message as its RPC's error and the connection is closed.
 	ErrPeerRefused = errors.New("raftnet: rpc refused")
 
-	// ErrPipelineStalled: raft stopped taking completed pipeline
-	// responses (its decoder returned) while responses kept arriving. The
-	// pipeline fails instead of waiting for a consumer that may never come
-	// back, which is what deadlocked hashicorp/raft v1.8.0's own pipeline.
+	// ErrPipelineEnded: the follower answered an append with a newer
+	// term or without success, after which raft's pipeline decoder
+	// returns; the pipeline takes no more appends (raft falls back to
+	// synchronous replication).
+	ErrPipelineEnded = errors.New("raftnet: pipeline ended by the follower's answer")
+
+	// ErrPipelineStalled: raft took no completed pipeline response for
+	// Config.Timeout. The pipeline fails instead of waiting for a consumer
+	// that may never come back, which is what deadlocked hashicorp/raft
+	// v1.8.0's own pipeline.
 	ErrPipelineStalled = errors.New("raftnet: pipeline consumer stopped")
 
 	// ErrConfig is wrapped by Config.Validate's errors.

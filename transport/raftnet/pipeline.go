@@ -1,6 +1,7 @@
 package raftnet
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -11,7 +12,8 @@ import (
 )
 
 // A pipeline sends AppendEntries on a connection of its own without
-// waiting for their responses, at most MaxInFlight unanswered.
+// waiting for their responses, at most MaxInFlight unanswered or not yet
+// taken by raft.
 //
 // hashicorp/raft v1.8.0's own pipeline deadlocks when a leader is
 // deposed with it full: raft's decoder goroutine returns (it saw a newer
@@ -19,23 +21,25 @@ import (
 // transport's response reader blocks handing it the next response; the
 // sender's AppendEntries blocks because the in-flight queue only drains
 // through that reader; and the sender is the goroutine that would Close
-// the pipeline. Every wait in that cycle is on someone else forever.
+// the pipeline. Every wait in that cycle is on someone else, for ever.
 //
-// Here nothing waits for raft's consumer, so that cycle cannot form:
-//   - a slot is freed when a response is read, not when raft takes it;
-//   - the reader hands raft a completed future with a non-blocking send
-//     to a channel with room for 2 x MaxInFlight; if it is full, raft has
-//     stopped consuming, and the pipeline fails (ErrPipelineStalled);
-//   - AppendEntries waits only for a slot or for the pipeline to fail,
-//     and a slot is freed whenever a response arrives; no response for
-//     Config.Timeout fails the pipeline (read deadline), as does a write
-//     that cannot finish in Config.Timeout (write deadline).
+// Here the cycle cannot close:
+//   - raft's decoder returns only after a response with a newer term or
+//     without success (or once the sender has left its loop, which is
+//     the sender's own doing). The reader sees that response too: it
+//     hands it to raft and then fails the pipeline (ErrPipelineEnded), so
+//     the sender's next AppendEntries returns at once with an error, raft
+//     leaves pipeline mode and Closes the pipeline;
+//   - should raft stop consuming anyway, the reader waits at most
+//     Config.Timeout to hand over a response, then fails the pipeline
+//     (ErrPipelineStalled) instead of waiting for ever;
+//   - AppendEntries waits only for a slot or the failure; a slot is freed
+//     when the reader has handed a response over, and reads and writes
+//     have deadlines (no response for Config.Timeout fails the pipeline).
 //
-// So every call returns within Config.Timeout, and after a failure at
-// once with the error; raft then leaves pipeline mode, Closes the pipeline
-// and replicates synchronously, as it does after any pipeline error.
-// A failed future is not handed to raft: its decoder would count a zero
-// response as contact with the follower.
+// A consumer that is merely slow is waited for (that is back-pressure,
+// not a failure). A failed future is not handed to raft: its decoder would
+// count a zero response as contact with the follower.
 type pipeline struct {
 	t  *Transport
 	id raft.ServerID
@@ -60,8 +64,9 @@ var _ raft.AppendPipeline = (*pipeline)(nil)
 
 // AppendEntriesPipeline implements raft.Transport.
 func (t *Transport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
-	if t.cfg.SendLegacy {
-		// raft's own pipeline is the one that deadlocks.
+	if t.cfg.SendLegacy || t.cfg.MaxInFlight < 2 {
+		// raft's own pipeline is the one that deadlocks; a depth of one
+		// is synchronous replication.
 		return nil, raft.ErrPipelineReplicationNotSupported
 	}
 	cc, _, err := t.getConn(target)
@@ -74,7 +79,7 @@ func (t *Transport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAd
 		cc:       cc,
 		slots:    make(chan struct{}, t.cfg.MaxInFlight),
 		inflight: make(chan *appendFuture, t.cfg.MaxInFlight),
-		done:     make(chan raft.AppendFuture, 2*t.cfg.MaxInFlight),
+		done:     make(chan raft.AppendFuture, t.cfg.MaxInFlight),
 		wake:     make(chan struct{}, 1),
 		failed:   make(chan struct{}),
 	}
@@ -162,9 +167,11 @@ func (p *pipeline) writer() {
 	}
 }
 
-// reader matches responses to requests in order.
+// reader matches responses to requests in order and hands them to raft.
 func (p *pipeline) reader() {
 	defer p.wg.Done()
+	stall := time.NewTimer(time.Hour)
+	stall.Stop()
 	for {
 		var f *appendFuture
 		select {
@@ -190,18 +197,34 @@ func (p *pipeline) reader() {
 			return
 		}
 		if text != "" {
-			f.respond(fmt.Errorf("%s", text))
+			f.respond(errors.New(text))
 		} else {
 			f.respond(nil)
 			if p.t.cfg.OnAppend != nil {
 				p.t.cfg.OnAppend(p.id, f.resp)
 			}
 		}
-		<-p.slots
+		// raft's decoder returns after this response: nothing more will
+		// be taken, so nothing more may be sent.
+		last := f.resp.Term > f.args.Term || !f.resp.Success
 		select {
 		case p.done <- f:
 		default:
-			p.fail(ErrPipelineStalled)
+			stall.Reset(p.t.cfg.Timeout)
+			select {
+			case p.done <- f:
+				stall.Stop()
+			case <-p.failed:
+				stall.Stop()
+				return
+			case <-stall.C:
+				p.fail(ErrPipelineStalled)
+				return
+			}
+		}
+		<-p.slots
+		if last {
+			p.fail(ErrPipelineEnded)
 			return
 		}
 	}

@@ -8,14 +8,18 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// follower answers every AppendEntries on tr's consumer with success
-// until stop is closed.
-func follower(tr *Transport, stop <-chan struct{}) {
+// follower answers every AppendEntries on tr's consumer until stop is
+// closed: with success, or with a newer term when deposing.
+func follower(tr *Transport, stop <-chan struct{}, deposing bool) {
 	for {
 		select {
 		case rpc := <-tr.Consumer():
 			req := rpc.Command.(*raft.AppendEntriesRequest)
-			rpc.Respond(&raft.AppendEntriesResponse{Term: req.Term, LastLog: req.PrevLogEntry + uint64(len(req.Entries)), Success: true}, nil)
+			resp := &raft.AppendEntriesResponse{Term: req.Term, LastLog: req.PrevLogEntry + uint64(len(req.Entries)), Success: true}
+			if deposing {
+				resp.Term, resp.Success = req.Term+1, false
+			}
+			rpc.Respond(resp, nil)
 		case <-stop:
 			return
 		}
@@ -23,16 +27,17 @@ func follower(tr *Transport, stop <-chan struct{}) {
 }
 
 // TestPipelineConsumerGone is hashicorp/raft v1.8.0's pipeline deadlock,
-// replayed on this transport: raft's decoder stops reading Consumer (as it
-// does on a newer term) while its sender keeps appending. The sender must
-// get an error instead of blocking for ever, and Close must return.
+// replayed on this transport: raft's decoder stops reading Consumer while
+// its sender keeps appending. The sender must get an error instead of
+// blocking for ever, and Close must return. (Timeout is short only so the
+// test is quick: it is how long a vanished consumer is waited for.)
 func TestPipelineConsumerGone(t *testing.T) {
 	srvMux, cliMux := newMux(t, nil), newMux(t, nil)
 	srv := newTransport(t, srvMux, Config{})
-	cli := newTransport(t, cliMux, Config{MaxInFlight: 4})
+	cli := newTransport(t, cliMux, Config{MaxInFlight: 4, Timeout: 300 * time.Millisecond})
 	stop := make(chan struct{})
 	done := make(chan struct{})
-	go func() { defer close(done); follower(srv, stop) }()
+	go func() { defer close(done); follower(srv, stop, false) }()
 	t.Cleanup(func() { close(stop); <-done })
 
 	p, err := cli.AppendEntriesPipeline("n1", srv.LocalAddr())
@@ -83,7 +88,7 @@ func TestPipelineInOrder(t *testing.T) {
 	cli := newTransport(t, cliMux, Config{MaxInFlight: 8})
 	stop := make(chan struct{})
 	done := make(chan struct{})
-	go func() { defer close(done); follower(srv, stop) }()
+	go func() { defer close(done); follower(srv, stop, false) }()
 	t.Cleanup(func() { close(stop); <-done })
 
 	p, err := cli.AppendEntriesPipeline("n1", srv.LocalAddr())
@@ -124,5 +129,65 @@ func TestPipelineInOrder(t *testing.T) {
 	}
 	if _, err := p.AppendEntries(&raft.AppendEntriesRequest{Term: 1}, new(raft.AppendEntriesResponse)); !errors.Is(err, raft.ErrPipelineShutdown) {
 		t.Fatalf("append after Close: %v", err)
+	}
+}
+
+// TestNoPipelineAtDepthOne: MaxInFlight 1 means synchronous replication;
+// so does SendLegacy (raft's own pipeline is the one that deadlocks).
+func TestNoPipelineAtDepthOne(t *testing.T) {
+	m := newMux(t, nil)
+	tr := newTransport(t, m, Config{MaxInFlight: 1})
+	if _, err := tr.AppendEntriesPipeline("n1", "127.0.0.1:1"); !errors.Is(err, raft.ErrPipelineReplicationNotSupported) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestPipelineEndsOnNewerTerm is the deadlock's usual trigger: the
+// follower answers with a newer term, raft's decoder takes that answer and
+// returns. The sender's next append fails at once (no Timeout involved),
+// so raft's sender leaves pipeline mode and closes the pipeline.
+func TestPipelineEndsOnNewerTerm(t *testing.T) {
+	srvMux, cliMux := newMux(t, nil), newMux(t, nil)
+	srv := newTransport(t, srvMux, Config{})
+	cli := newTransport(t, cliMux, Config{MaxInFlight: 4})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); follower(srv, stop, true) }()
+	t.Cleanup(func() { close(stop); <-done })
+
+	p, err := cli.AppendEntriesPipeline("n1", srv.LocalAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// raft's decoder: take one answer, see the newer term, return.
+	decoded := make(chan *raft.AppendEntriesResponse, 1)
+	go func() {
+		f := <-p.Consumer()
+		decoded <- f.Response()
+	}()
+	result := make(chan error, 1)
+	go func() {
+		for i := range 10000 {
+			req := &raft.AppendEntriesRequest{Term: 1, Leader: []byte("x"), PrevLogEntry: uint64(i)}
+			if _, err := p.AppendEntries(req, new(raft.AppendEntriesResponse)); err != nil {
+				result <- err
+				return
+			}
+		}
+		result <- nil
+	}()
+	select {
+	case err := <-result:
+		if !errors.Is(err, ErrPipelineEnded) {
+			t.Fatalf("sender ended with %v, want ErrPipelineEnded", err)
+		}
+	case <-time.After(60 * time.Second): // a hang detector
+		t.Fatal("AppendEntries blocked after the follower's newer term: the v1.8.0 deadlock")
+	}
+	if resp := <-decoded; resp.Term != 2 || resp.Success {
+		t.Fatalf("raft's decoder got %+v, want the newer term", resp)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
