@@ -35,8 +35,10 @@
 // running handlers are capped by MaxConcurrentHandlers (BUSY beyond).
 //
 // Raft connections are handed, after the header, as plain byte streams to the
-// raft.StreamLayer of their group (Mux.StreamLayer), so each group runs its
-// own unmodified raft.NetworkTransport.
+// raft.StreamLayer of their group and kind: Mux.StreamLayer for raft's own
+// msgpack NetworkTransport ('R'), Mux.BinaryRaftLayer for transport/raftnet
+// ('B'). PeerOf tells a transport which node an accepted raft connection's
+// certificate names. A mux that predates 'B' refuses it before the ack.
 //
 // RPC connections are persistent; a few per peer carry many concurrent calls,
 // matched to responses by request id. The error contract of Call is the point
