@@ -3,7 +3,8 @@
 // to forward client commands to group leaders.
 //
 // Every connection starts with a small header written by the dialer (see
-// header.go): magic "SRMX", a version byte, a kind byte ('R' raft, 'P' rpc),
+// header.go): magic "SRMX", a version byte, a kind byte ('R' raft, 'B' binary
+// raft, 'P' rpc),
 // the raft group for raft connections, the dialer's advertised mux address
 // and the node id the dialer claims to be. The acceptor answers a valid, accepted header with one ack byte,
 // so a dialer learns before it sends anything else whether the peer took the
