@@ -225,7 +225,19 @@ func TestCheckPeerSeesCertificateID(t *testing.T) {
 	if err := applyN(ns, 100, 8, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	converged(t, ns, 100)
+	// Another leader, so RPCs come from two nodes' certificates.
+	var next *raftNode
+	for _, n := range ns {
+		if n.r.State() != raft.Leader {
+			next = n
+			break
+		}
+	}
+	transfer(t, ns, next, next.trans.LocalAddr())
+	if err := applyN(ns, 100, 8, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, ns, 200)
 	if v := mismatch.Load(); v != nil {
 		t.Fatalf("an RPC's id differed from its certificate's: %v", v)
 	}
