@@ -271,19 +271,3 @@ func (f *followerTrack) report(g *group) []metrics.Follower {
 	}
 	return out
 }
-
-// trackedTransport is the group's raft transport noting followers'
-// answers for followerTrack. Embedding noPipeline keeps every optional
-// interface of raft.NetworkTransport (pre-vote, close, ...).
-type trackedTransport struct {
-	noPipeline
-	track *followerTrack
-}
-
-func (t trackedTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
-	err := t.noPipeline.AppendEntries(id, target, args, resp)
-	if err == nil {
-		t.track.note(id, resp.LastLog)
-	}
-	return err
-}

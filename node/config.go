@@ -78,6 +78,17 @@ type Config struct {
 	TrailingLogs       uint64
 	// NoSync disables fsync of the raft log (tests only; loses durability).
 	NoSync bool
+	// RaftTransport is what raft RPCs are sent with: RaftTransportBinary
+	// ("mux-binary", the default: transport/raftnet) or
+	// RaftTransportMsgpack ("net-msgpack": raft's own transport). Both
+	// are always accepted; see rafttransport.go for the upgrade order.
+	RaftTransport string
+	// RaftPipeline is how many AppendEntries a mux-binary leader keeps in
+	// flight per follower. 1 (the default) is no pipelining: the next
+	// append waits for the answer and carries everything appended
+	// meanwhile, which on a CPU-bound node costs less per write than more,
+	// smaller appends (docs/benchmarks.md, "Raft transport").
+	RaftPipeline int
 
 	// The disk budget (disk.go). Below MinFreeDisk bytes free under
 	// DataDir, or MinFreeDiskPercent of its file system (the larger), the
@@ -207,6 +218,8 @@ func DefaultConfig() Config {
 		SnapshotInterval:   30 * time.Second,
 		SnapshotThreshold:  16384,
 		TrailingLogs:       10240,
+		RaftTransport:      RaftTransportBinary,
+		RaftPipeline:       1,
 		MaxBatchCmds:       2048,
 		MaxBatchBytes:      8 << 20,
 		MaxInflightApplies: 32,
@@ -313,6 +326,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.check(c.MaxBatchCmds >= 1, "MaxBatchCmds must be >= 1")
+	v.check(c.RaftTransport == "" || c.RaftTransport == RaftTransportBinary || c.RaftTransport == RaftTransportMsgpack,
+		"RaftTransport %q must be %q or %q", c.RaftTransport, RaftTransportBinary, RaftTransportMsgpack)
+	v.check(c.RaftPipeline >= 1 && c.RaftPipeline <= maxRaftPipeline, "RaftPipeline must be in 1..%d", maxRaftPipeline)
 	v.check(c.MaxBatchBytes >= minBatchBytes, "MaxBatchBytes must be at least %d (64 KiB)", minBatchBytes)
 	v.check(c.MaxInflightApplies >= 1, "MaxInflightApplies must be >= 1")
 	c.validateClientSecurity(&v)

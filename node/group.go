@@ -144,7 +144,7 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 	rc.TrailingLogs = cfg.TrailingLogs
 	rc.NotifyCh = g.notifyCh
 	rc.BatchApplyCh = true
-	rc.MaxAppendEntries = 256
+	rc.MaxAppendEntries = maxAppendEntries
 	rc.NoLegacyTelemetry = true // per-peer metric names; the labelled ones stay
 
 	// raft.NewRaft restores the latest snapshot (with the collector
@@ -335,16 +335,6 @@ func (g *group) isReady() bool {
 	return g.leader && g.ready
 }
 
-// noPipeline turns off raft's pipelined replication. In hashicorp/raft
-// v1.8.0 a leader deposed while its pipeline is full deadlocks: the
-// pipeline's decoder waits to hand a response to a consumer that has already
-// exited, so the sender blocks forever and Raft.Shutdown never returns (we
-// hit it in failover tests: a node that could not be stopped). Without the
-// pipeline each follower has one AppendEntries in flight; with group commit
-// every entry already carries many commands and each RPC many entries, so
-// the cost is small.
-type noPipeline struct{ *raft.NetworkTransport }
-
-func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
-	return nil, raft.ErrPipelineReplicationNotSupported
-}
+// maxAppendEntries is raft's MaxAppendEntries for every group; the raft
+// transport's frame cap follows from it (rafttransport.go).
+const maxAppendEntries = 256

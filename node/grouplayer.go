@@ -146,16 +146,14 @@ func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	if l.logs, err = raft.NewLogCache(1024, logs); err != nil {
 		return groupLayer{}, err
 	}
-	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  n.guardRaftStream(n.mux.StreamLayer(uint16(id))), // security.go
-		MaxPool: 4,
-		Timeout: 10 * time.Second,
-		Logger:  logger,
-	})
+	l.followers = &followerTrack{}
+	trans, err := n.groupTransport(id, logger, l.followers) // rafttransport.go
+	if err != nil {
+		return groupLayer{}, err
+	}
 	// Closed in this order: the transport, the log, the bolt store.
 	l.closers = append([]io.Closer{trans}, l.closers...)
-	l.followers = &followerTrack{}
-	l.trans = trackedTransport{noPipeline{trans}, l.followers}
+	l.trans = trans
 	return l, nil
 }
 

@@ -242,7 +242,8 @@ func (t *gateTransport) Close() error {
 	return nil
 }
 
-// AppendEntriesPipeline keeps noPipeline's refusal (see group.go).
+// AppendEntriesPipeline passes the inner transport's pipeline (or its
+// refusal) through: replication is outgoing, the gate is for incoming RPCs.
 func (t *gateTransport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
 	return t.Transport.AppendEntriesPipeline(id, target)
 }

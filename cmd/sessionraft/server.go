@@ -149,6 +149,8 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", c.SnapshotThreshold, "raft: log entries since the last snapshot that trigger a new one")
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", c.TrailingLogs, "raft: log entries kept after a snapshot, so slow followers can catch up without one")
 	fs.StringVar(&c.NotifyKeyspaceEvents, "notify-keyspace-events", c.NotifyKeyspaceEvents, "initial keyspace notifications, Redis's flags (e.g. KEA; empty: off); CONFIG SET changes them per node")
+	fs.StringVar(&c.RaftTransport, "raft-transport", c.RaftTransport, "what raft RPCs are sent with: mux-binary (compact, pipelined) or net-msgpack (raft's own; both are always accepted, see docs/ARCHITECTURE.md before switching a running cluster)")
+	fs.IntVar(&c.RaftPipeline, "raft-pipeline", c.RaftPipeline, "with --raft-transport mux-binary, AppendEntries in flight per follower (1: no pipelining, the default; more lowers write latency but costs CPU per write, see docs/benchmarks.md)")
 	fs.BoolVar(&c.NoSync, "no-sync", c.NoSync, "do not fsync the raft log: faster, but acknowledged writes can be lost on power failure (tests only)")
 
 	// Disk budget (node/disk.go).

@@ -29,10 +29,11 @@ type trackedConn struct {
 	peer  string       // the peer's advertised mux address
 	layer *streamLayer // raft conns: the layer that owns the conn
 
-	// certID is the node id an inbound conn's certificate proved ("" and
-	// certOK false without TLS); set before the conn is handed on.
-	certID string
-	certOK bool
+	// Inbound raft conns, set before Accept returns them: the node id the
+	// peer's certificate names (verified) or, without TLS, the one its
+	// header claims (not verified).
+	peerID   string
+	verified bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -135,6 +136,29 @@ func (m *Mux) closeConns(match func(*trackedConn) bool) {
 	}
 }
 
+// setPeerID records an accepted raft connection's peer before it is
+// handed to Accept (which publishes it to the reader).
+func (c *trackedConn) setPeerID(certID, claimed string) {
+	c.peerID, c.verified = claimed, false
+	if c.m.cfg.TLS != nil {
+		c.peerID, c.verified = certID, true
+	}
+}
+
+// PeerOf returns the node id of the peer of a raft connection accepted
+// by a stream layer of this package: the id its TLS certificate names
+// (verified true), or, on a mux without TLS, the id its header claimed
+// (verified false: nothing proves it). For any other conn it returns
+// "", false. A transport calls it to check, per RPC, that the server id
+// an RPC claims is the connection's.
+func PeerOf(c net.Conn) (id string, verified bool) {
+	tc, ok := c.(*trackedConn)
+	if !ok {
+		return "", false
+	}
+	return tc.peerID, tc.verified
+}
+
 // PeerCertID returns the node id that the certificate of c, an inbound
 // raft connection returned by a StreamLayer's Accept, proved. ok is false
 // when the mux runs without TLS (nothing is proven) or c is not such a
@@ -142,8 +166,8 @@ func (m *Mux) closeConns(match func(*trackedConn) bool) {
 // the server the certificate proves.
 func PeerCertID(c net.Conn) (id string, ok bool) {
 	tc, isTracked := c.(*trackedConn)
-	if !isTracked || tc.dir != inboundDir {
+	if !isTracked || tc.dir != inboundDir || !tc.verified {
 		return "", false
 	}
-	return tc.certID, tc.certOK
+	return tc.peerID, true
 }

@@ -3,7 +3,8 @@
 // to forward client commands to group leaders.
 //
 // Every connection starts with a small header written by the dialer (see
-// header.go): magic "SRMX", a version byte, a kind byte ('R' raft, 'P' rpc),
+// header.go): magic "SRMX", a version byte, a kind byte ('R' raft, 'B' binary
+// raft, 'P' rpc),
 // the raft group for raft connections, the dialer's advertised mux address
 // and the node id the dialer claims to be. The acceptor answers a valid, accepted header with one ack byte,
 // so a dialer learns before it sends anything else whether the peer took the
@@ -35,8 +36,10 @@
 // running handlers are capped by MaxConcurrentHandlers (BUSY beyond).
 //
 // Raft connections are handed, after the header, as plain byte streams to the
-// raft.StreamLayer of their group (Mux.StreamLayer), so each group runs its
-// own unmodified raft.NetworkTransport.
+// raft.StreamLayer of their group and kind: Mux.StreamLayer for raft's own
+// msgpack NetworkTransport ('R'), Mux.BinaryRaftLayer for transport/raftnet
+// ('B'). PeerOf tells a transport which node an accepted raft connection's
+// certificate names. A mux that predates 'B' refuses it before the ack.
 //
 // RPC connections are persistent; a few per peer carry many concurrent calls,
 // matched to responses by request id. The error contract of Call is the point

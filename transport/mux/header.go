@@ -9,7 +9,7 @@ import (
 // Connection header, written by the dialer as the first bytes of every
 // connection (inside TLS when TLS is configured):
 //
-//	"SRMX" | version u8 | kind u8 ('R'|'P') | [group u16, raft only] |
+//	"SRMX" | version u8 | kind u8 ('R'|'B'|'P') | [group u16, raft only] |
 //	addrLen u16 | addr (the dialer's advertised mux address) |
 //	[idLen u8 | id (the node id the dialer claims to be), version 2 only]
 //
@@ -26,7 +26,11 @@ const (
 	headerVersionID = 2
 
 	kindRaft = 'R'
-	kindRPC  = 'P'
+	// kindRaftBin is a raft group's connection for transport/raftnet's
+	// binary protocol. A mux that predates it refuses the header (unknown
+	// kind) before the ack, so a dialer learns that without sending a byte.
+	kindRaftBin = 'B'
+	kindRPC     = 'P'
 
 	ackByte = 0x06
 
@@ -41,7 +45,7 @@ const (
 // header is the parsed connection header.
 type header struct {
 	kind  byte
-	group uint16 // meaningful for kindRaft only
+	group uint16 // meaningful for kindRaft and kindRaftBin only
 	addr  string // dialer's advertised mux address
 	id    string // node id the dialer claims; "" in a version 1 header
 }
@@ -61,7 +65,7 @@ func appendHeader(dst []byte, h header) ([]byte, error) {
 	dst = append(dst, headerMagic...)
 	dst = append(dst, version, h.kind)
 	switch h.kind {
-	case kindRaft:
+	case kindRaft, kindRaftBin:
 		dst = binary.BigEndian.AppendUint16(dst, h.group)
 	case kindRPC:
 	default:
@@ -93,7 +97,7 @@ func readHeader(r io.Reader) (header, error) {
 	}
 	h.kind = b[5]
 	switch h.kind {
-	case kindRaft:
+	case kindRaft, kindRaftBin:
 		if _, err := io.ReadFull(r, b[:2]); err != nil {
 			return h, fmt.Errorf("%w: %w", ErrBadHeader, err)
 		}

@@ -36,7 +36,7 @@ type Mux struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[*trackedConn]struct{}
-	layers map[uint16]*streamLayer
+	layers map[layerKey]*streamLayer
 	peers  map[string]*peer
 
 	wg        sync.WaitGroup
@@ -72,7 +72,7 @@ func Listen(addr string, cfg Config) (*Mux, error) {
 		cancel:    cancel,
 		sem:       make(chan struct{}, cfg.MaxConcurrentHandlers),
 		conns:     make(map[*trackedConn]struct{}),
-		layers:    make(map[uint16]*streamLayer),
+		layers:    make(map[layerKey]*streamLayer),
 		peers:     make(map[string]*peer),
 	}
 	if cfg.TLS != nil {
@@ -230,15 +230,16 @@ func (m *Mux) serveConn(tc *trackedConn, release func()) {
 			return
 		}
 	}
-	if h.kind == kindRaft && m.cfg.TLS != nil && m.cfg.RaftPeer != nil && !m.cfg.RaftPeer(certID) {
+	isRaft := h.kind == kindRaft || h.kind == kindRaftBin
+	if isRaft && m.cfg.TLS != nil && m.cfg.RaftPeer != nil && !m.cfg.RaftPeer(certID) {
 		m.log.Warn("rejecting raft connection from a node that is not a voter", "remote", tc.RemoteAddr().String(), "id", certID)
 		tc.Close()
 		return
 	}
 	var layer *streamLayer
-	if h.kind == kindRaft {
+	if isRaft {
 		m.mu.Lock()
-		layer = m.layers[h.group]
+		layer = m.layers[layerKey{h.kind, h.group}]
 		m.mu.Unlock()
 		if layer == nil {
 			m.log.Debug("rejecting raft connection for unknown group", "group", h.group, "peer", h.addr)
@@ -256,9 +257,9 @@ func (m *Mux) serveConn(tc *trackedConn, release func()) {
 		return
 	}
 	tc.SetDeadline(time.Time{})
-	tc.certID, tc.certOK = certID, m.cfg.TLS != nil
 	switch h.kind {
-	case kindRaft:
+	case kindRaft, kindRaftBin:
+		tc.setPeerID(certID, h.id)
 		layer.deliver(tc)
 	case kindRPC:
 		m.serveRPC(tc, Caller{ID: h.id, Addr: h.addr, Verified: m.cfg.TLS != nil})

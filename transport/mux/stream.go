@@ -9,9 +9,12 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// streamLayer is the raft.StreamLayer of one raft group.
+// streamLayer is the raft.StreamLayer of one raft group, for one kind of
+// raft connection: msgpack (kindRaft, raft's NetworkTransport) or binary
+// (kindRaftBin, transport/raftnet).
 type streamLayer struct {
 	m      *Mux
+	kind   byte
 	group  uint16
 	ch     chan net.Conn
 	closed chan struct{}
@@ -20,6 +23,12 @@ type streamLayer struct {
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
 
+// layerKey names a stream layer: connection kind and raft group.
+type layerKey struct {
+	kind  byte
+	group uint16
+}
+
 // StreamLayer returns the raft stream layer of group, creating it on first
 // use; a later call returns the same layer until it is closed, after which a
 // fresh one is created (so a group's transport can be rebuilt). Accept
@@ -27,13 +36,28 @@ var _ raft.StreamLayer = (*streamLayer)(nil)
 // connects to a peer's mux and sends the header. On a closed Mux the layer
 // returned is already closed.
 func (m *Mux) StreamLayer(group uint16) raft.StreamLayer {
+	return m.streamLayer(kindRaft, group)
+}
+
+// BinaryRaftLayer is StreamLayer for the connections of transport/raftnet's
+// binary raft protocol: a separate connection kind, so the two transports
+// of a group can run side by side (a rolling upgrade) and a mux that does
+// not know the kind refuses it at the header. PeerOf tells who an accepted
+// connection's certificate names.
+func (m *Mux) BinaryRaftLayer(group uint16) raft.StreamLayer {
+	return m.streamLayer(kindRaftBin, group)
+}
+
+func (m *Mux) streamLayer(kind byte, group uint16) raft.StreamLayer {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if l := m.layers[group]; l != nil {
+	key := layerKey{kind, group}
+	if l := m.layers[key]; l != nil {
 		return l
 	}
 	l := &streamLayer{
 		m:      m,
+		kind:   kind,
 		group:  group,
 		ch:     make(chan net.Conn, 16),
 		closed: make(chan struct{}),
@@ -42,7 +66,7 @@ func (m *Mux) StreamLayer(group uint16) raft.StreamLayer {
 		close(l.closed)
 		return l
 	}
-	m.layers[group] = l
+	m.layers[key] = l
 	return l
 }
 
@@ -65,8 +89,9 @@ func (l *streamLayer) Close() error {
 	l.once.Do(func() {
 		close(l.closed)
 		l.m.mu.Lock()
-		if l.m.layers[l.group] == l {
-			delete(l.m.layers, l.group)
+		key := layerKey{l.kind, l.group}
+		if l.m.layers[key] == l {
+			delete(l.m.layers, key)
 		}
 		l.m.mu.Unlock()
 		l.m.closeConns(func(c *trackedConn) bool { return c.layer == l })
@@ -97,7 +122,7 @@ func (l *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	if timeout <= 0 {
 		timeout = l.m.cfg.DialTimeout
 	}
-	tc, err := l.m.dial(string(address), timeout, header{kind: kindRaft, group: l.group}, l)
+	tc, err := l.m.dial(string(address), timeout, header{kind: l.kind, group: l.group}, l)
 	if err != nil {
 		return nil, err
 	}

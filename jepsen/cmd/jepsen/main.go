@@ -38,6 +38,7 @@ func main() {
 		unsafeExp = flag.Bool("unsafe-expiry", false, "turn on DEBUG.UNSAFE EXPIRY on every node, slow sweeping and balancing (use with -workload ttl -nemesis skew-followers: the ttl checker should fail)")
 		race      = flag.Bool("race", false, "build the server with -race")
 		each      = flag.Bool("each", false, "run every workload x nemesis combination separately, -time each")
+		srvFlags  = flag.String("server-flags", "", "more server flags for every node, space-separated (e.g. --raft-pipeline=32)")
 		network   = flag.String("net", jepsen.NetLoopback, "where the nodes run: loopback (partitions simulated in the mux) or netns (each node in its own network namespace on a private bridge, faults cut by nftables; Linux, root, ip and nft)")
 	)
 	flag.Parse()
@@ -74,6 +75,7 @@ func main() {
 	if *unsafeExp {
 		extra = jepsen.UnsafeExpiryArgs
 	}
+	extra = append(extra, strings.Fields(*srvFlags)...)
 	valid := true
 	for i, c := range combos {
 		runDir := filepath.Join(dir, fmt.Sprintf("run%02d-%s-%s", i+1, strings.Join(c.w, "+"), strings.Join(c.n, "+")))
