@@ -161,6 +161,19 @@ type pendingCall struct {
 	id    uint64
 	state atomic.Int32
 	res   chan callResult // buffered(1); written once by whoever removed the call from pending
+	// fn, when set (CallAsync), takes the result instead of res, called by
+	// whoever removed the call from pending.
+	fn func([]byte, error)
+}
+
+// deliver hands the call its result; only whoever removed it from
+// pending may.
+func (pc *pendingCall) deliver(r callResult) {
+	if pc.fn != nil {
+		pc.fn(r.payload, r.err)
+		return
+	}
+	pc.res <- r
 }
 
 type callResult struct {
@@ -280,9 +293,9 @@ func (cc *clientConn) fail(cause error) {
 		close(cc.w.stop)
 		for _, pc := range pending {
 			if pc.state.CompareAndSwap(callQueued, callAbandoned) {
-				pc.res <- callResult{err: notSent(cause)}
+				pc.deliver(callResult{err: notSent(cause)})
 			} else {
-				pc.res <- callResult{err: connLost(cause)}
+				pc.deliver(callResult{err: connLost(cause)})
 			}
 		}
 		close(cc.done)
@@ -301,7 +314,7 @@ func (cc *clientConn) readLoop() {
 				return
 			}
 			if pc := cc.take(id); pc != nil {
-				pc.res <- callResult{err: connLost(tl)}
+				pc.deliver(callResult{err: connLost(tl)})
 			}
 			continue
 		}
@@ -331,7 +344,7 @@ func (cc *clientConn) readLoop() {
 			return
 		}
 		if pc := cc.take(id); pc != nil {
-			pc.res <- r
+			pc.deliver(r)
 		}
 	}
 }
