@@ -2,6 +2,7 @@ package mux
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -16,8 +17,9 @@ import (
 // ErrConnLost otherwise, unless the answer won the race. Calling cancel
 // after done ran does nothing.
 //
-// The request goes out on a pooled connection to addr when one is up;
-// otherwise Call runs on a goroutine of its own, which dials.
+// The request goes out on the next pooled connection to addr when it is
+// up; otherwise the call runs on a goroutine of its own, which dials that
+// connection. The payload is copied, as by Call.
 func (m *Mux) CallAsync(addr string, method uint8, payload []byte, done func([]byte, error)) (cancel func()) {
 	if frameHeaderLen+len(payload) > m.cfg.MaxRPCBytes {
 		done(nil, fmt.Errorf("%w: request of %d bytes exceeds MaxRPCBytes %d", ErrFrameTooLarge, len(payload), m.cfg.MaxRPCBytes))
@@ -32,15 +34,28 @@ func (m *Mux) CallAsync(addr string, method uint8, payload []byte, done func([]b
 		done(nil, err)
 		return func() {}
 	}
-	if cc := p.live(); cc != nil {
-		if cancel, ok := cc.callAsync(method, append([]byte(nil), payload...), done); ok {
+	s := p.nextSlot()
+	body := append([]byte(nil), payload...)
+	if cc := s.live(); cc != nil {
+		if cancel, ok := cc.callAsync(method, body, done); ok {
 			return cancel
 		}
 	}
+	// This slot has no connection up: dial it (so the next call through
+	// it is asynchronous) and call on a goroutine, as Call does.
 	ctx, cancelCtx := context.WithCancel(m.ctx)
 	if !m.goFn(func() {
 		defer cancelCtx()
-		done(m.Call(ctx, addr, method, payload))
+		cc, err := p.getSlot(ctx, s)
+		if err != nil {
+			done(nil, err)
+			return
+		}
+		resp, err := cc.call(ctx, method, body)
+		if errors.Is(err, errStale) {
+			resp, err = m.Call(ctx, addr, method, body)
+		}
+		done(resp, err)
 	}) {
 		cancelCtx()
 		done(nil, ErrClosed)
@@ -48,9 +63,8 @@ func (m *Mux) CallAsync(addr string, method uint8, payload []byte, done func([]b
 	return cancelCtx
 }
 
-// live returns the next slot's connection if it is up, without dialling.
-func (p *peer) live() *clientConn {
-	s := &p.slots[int(p.next.Add(1))%len(p.slots)]
+// live returns the slot's connection if it is up, without dialling.
+func (s *slot) live() *clientConn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cc != nil && !s.cc.isDead() {

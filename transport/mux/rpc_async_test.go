@@ -60,6 +60,17 @@ func TestCallAsync(t *testing.T) {
 			t.Fatalf("call %d: %q %v", i, r.payload, r.err)
 		}
 	}
+	// Every pooled connection gets dialled by the calls that found it
+	// down, so later calls all go out without a goroutine.
+	for i := range 4 * testConfig().RPCConnsPerPeer {
+		ch, _ := callAsync(t, client, addr, 1, []byte{byte(i)})
+		if r := waitAsync(t, ch); r.err != nil {
+			t.Fatal(r.err)
+		}
+	}
+	if n := countConns(client, outboundDir); n != testConfig().RPCConnsPerPeer {
+		t.Fatalf("%d pooled connections after the calls, want %d", n, testConfig().RPCConnsPerPeer)
+	}
 	ch, cancel := callAsync(t, client, addr, 9, nil)
 	r := waitAsync(t, ch)
 	if re, ok := errors.AsType[*RemoteError](r.err); !ok || re.Code != "NOPE" {
@@ -167,23 +178,25 @@ func TestHandleInline(t *testing.T) {
 // as a leadership round's term poll does: with a goroutine per Call, and
 // with CallAsync against an inline handler.
 func BenchmarkPoll(b *testing.B) {
-	for _, async := range []bool{false, true} {
-		name := "call"
-		if async {
-			name = "async-inline"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, bc := range []struct {
+		name          string
+		async, inline bool
+	}{{"call", false, false}, {"call-inline", false, true}, {"async", true, false}, {"async-inline", true, true}} {
+		async := bc.async
+		b.Run(bc.name, func(b *testing.B) {
 			client := newMux(b, testConfig())
 			var addrs []string
 			for range 2 {
 				s := newMux(b, testConfig())
 				s.HandleRPC(echo)
-				if async {
+				if bc.inline {
 					s.HandleInline(1)
 				}
 				addrs = append(addrs, s.AdvertiseAddr())
-				if _, err := client.Call(context.Background(), s.AdvertiseAddr(), 1, nil); err != nil {
-					b.Fatal(err)
+				for range testConfig().RPCConnsPerPeer { // every pooled connection up
+					if _, err := client.Call(context.Background(), s.AdvertiseAddr(), 1, nil); err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
 			payload := []byte("group 1 n2")

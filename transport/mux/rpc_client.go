@@ -104,7 +104,16 @@ func (m *Mux) peer(addr string) (*peer, error) {
 
 // get returns a live connection from the next slot, dialling if needed.
 func (p *peer) get(ctx context.Context) (*clientConn, error) {
-	s := &p.slots[int(p.next.Add(1))%len(p.slots)]
+	return p.getSlot(ctx, p.nextSlot())
+}
+
+// nextSlot picks the slot of the next call, round-robin.
+func (p *peer) nextSlot() *slot {
+	return &p.slots[int(p.next.Add(1))%len(p.slots)]
+}
+
+// getSlot returns s's live connection, dialling if needed.
+func (p *peer) getSlot(ctx context.Context, s *slot) (*clientConn, error) {
 	s.mu.Lock()
 	if s.cc != nil && !s.cc.isDead() {
 		cc := s.cc
