@@ -55,11 +55,11 @@ func (h *handler) getDeferred(g *group, id string, o readOpts, touch bool, r *re
 		return false
 	}
 	d := observedDeferred{r.Defer(), obs} // its Done records the request
-	g.verifier.join(func(round error) {
+	g.verifier.join(func(round error, b *resp.DoneBatch) {
 		v, err := g.linearizableRead(ri, round)
 		if v == readAnswer {
 			h.answerGet(d.Reply(), g, id, touch)
-			d.Done()
+			d.doneIn(b)
 			return
 		}
 		// Tracked by the connection (Server.Close waits for d), and

@@ -26,6 +26,7 @@ type group struct {
 
 	proposeCh chan *proposal
 	inflight  chan struct{} // semaphore of raft entries in flight
+	settled   chan struct{} // cap 1: an entry in flight has finished (write.go's batcher waits on it)
 	// batchStopped is closed when the batcher has exited: proposals are
 	// refused from then on instead of waiting for an answer that never
 	// comes.
@@ -119,6 +120,7 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 		fsm:          fsm.New(cfg.Limits),
 		proposeCh:    make(chan *proposal, 4096),
 		inflight:     make(chan struct{}, cfg.MaxInflightApplies),
+		settled:      make(chan struct{}, 1),
 		notifyCh:     make(chan bool, 16),
 		batchStopped: make(chan struct{}),
 		readyCh:      make(chan struct{}),

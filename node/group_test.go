@@ -409,10 +409,10 @@ func TestGroupBatcherPacksWrites(t *testing.T) {
 	for i := 1; i < 10; i++ {
 		go write(i)
 	}
-	// The batcher holds one as the start of its next batch, waiting for
-	// the slot in flight; the rest queue.
-	eventually(t, "nine writes queued behind the first", func() error {
-		if n := len(g.proposeCh); n != 8 {
+	// The batcher fills its next batch (MaxBatchCmds 4) while the entry
+	// in flight is held, then waits for the slot with it; the rest queue.
+	eventually(t, "a full batch held and five writes queued behind the first", func() error {
+		if n := len(g.proposeCh); n != 5 {
 			return fmt.Errorf("%d queued", n)
 		}
 		return nil

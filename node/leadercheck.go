@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/hashicorp/raft"
 
@@ -67,8 +66,8 @@ const (
 // confirmed once a majority (this node counting when self is true)
 // answered a term no higher than term; deposed as soon as any voter
 // answered a higher one; failed once too few answers are left to make a
-// majority, or when ctx ends. It returns only when every request it
-// started has ended.
+// majority, or when ctx ends. When it returns, every request it started
+// has ended or been abandoned (its late answer is dropped).
 func pollTerms(ctx context.Context, p termPoller, term uint64) (pollVerdict, error) {
 	self, peers, err := p.voters()
 	if err != nil {
@@ -84,27 +83,31 @@ func pollTerms(ctx context.Context, p termPoller, term uint64) (pollVerdict, err
 	if have >= need {
 		return pollConfirmed, nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
 	type answer struct {
 		term uint64
 		err  error
 	}
-	answers := make(chan answer, len(peers))
-	var wg sync.WaitGroup
-	for _, peer := range peers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t, err := p.peerTerm(ctx, peer)
-			answers <- answer{t, err}
-		}()
-	}
+	answers := make(chan answer, len(peers)) // never blocks a sender
+	cancels := make([]func(), 0, len(peers))
 	defer func() {
-		cancel() // outstanding requests return at once
-		wg.Wait()
+		for _, c := range cancels {
+			c() // outstanding requests end at once
+		}
 	}()
+	ask := goAskTerm(ctx, p)
+	if a, ok := p.(termAsker); ok {
+		ask = a.askTerm
+	}
+	for _, peer := range peers {
+		cancels = append(cancels, ask(peer, func(t uint64, err error) { answers <- answer{t, err} }))
+	}
 	for left := len(peers); left > 0; left-- {
-		a := <-answers
+		var a answer
+		select {
+		case a = <-answers:
+		case <-ctx.Done():
+			return pollFailed, nil
+		}
 		switch {
 		case a.err != nil:
 		case a.term > term:
@@ -120,6 +123,29 @@ func pollTerms(ctx context.Context, p termPoller, term uint64) (pollVerdict, err
 		}
 	}
 	return pollFailed, nil
+}
+
+// termAsker is a termPoller that can ask a voter without a goroutine per
+// request (groupPoller over the mux's CallAsync): done gets the answer,
+// once, and must not block; cancel abandons the request, after which done
+// gets an error unless the answer came first.
+type termAsker interface {
+	askTerm(peer raft.Server, done func(uint64, error)) (cancel func())
+}
+
+// goAskTerm asks through peerTerm on a goroutine per request, for pollers
+// without askTerm; cancel waits for the goroutine, so the poll returns
+// only when every request it started has ended.
+func goAskTerm(ctx context.Context, p termPoller) func(raft.Server, func(uint64, error)) func() {
+	return func(peer raft.Server, done func(uint64, error)) func() {
+		ctx, cancel := context.WithCancel(ctx)
+		ended := make(chan struct{})
+		go func() {
+			defer close(ended)
+			done(p.peerTerm(ctx, peer))
+		}()
+		return func() { cancel(); <-ended }
+	}
 }
 
 // confirmLeadership is one leadership round for the verifier (see above).
@@ -186,19 +212,51 @@ func (p groupPoller) voters() (bool, []raft.Server, error) {
 	return self, peers, nil
 }
 
-// peerTerm asks peer for its term in this group. The request names the
-// server it is meant for, and a node with another id refuses it: an
-// address taken over by another node must not answer for the voter.
-func (p groupPoller) peerTerm(ctx context.Context, peer raft.Server) (uint64, error) {
-	req := binary.AppendUvarint(nil, uint64(p.g.id))
-	req = append(req, peer.ID...)
-	out, err := p.g.layer.peers.Call(ctx, string(peer.Address), rpcTerm, req)
-	if err != nil {
-		return 0, err
+// asyncCaller is a peerCaller that can also call without a goroutine per
+// request (*mux.Mux, mux.CallAsync).
+type asyncCaller interface {
+	CallAsync(addr string, method uint8, payload []byte, done func([]byte, error)) (cancel func())
+}
+
+// askTerm is peerTerm for the poll, through CallAsync when the layer's
+// caller has it: no goroutine per voter per round.
+func (p groupPoller) askTerm(peer raft.Server, done func(uint64, error)) (cancel func()) {
+	ac, ok := p.g.layer.peers.(asyncCaller)
+	if !ok {
+		return goAskTerm(context.Background(), p)(peer, done)
 	}
+	return ac.CallAsync(string(peer.Address), rpcTerm, p.termRequest(peer), func(out []byte, err error) {
+		if err != nil {
+			done(0, err)
+			return
+		}
+		done(decodeTerm(out))
+	})
+}
+
+// termRequest is rpcTerm's payload: the group, then the server id the
+// poll is meant for.
+func (p groupPoller) termRequest(peer raft.Server) []byte {
+	req := binary.AppendUvarint(make([]byte, 0, 8+len(peer.ID)), uint64(p.g.id))
+	return append(req, peer.ID...)
+}
+
+// decodeTerm reads rpcTerm's reply.
+func decodeTerm(out []byte) (uint64, error) {
 	t, k := binary.Uvarint(out)
 	if k <= 0 || k != len(out) {
 		return 0, fmt.Errorf("bad term reply of %d bytes", len(out))
 	}
 	return t, nil
+}
+
+// peerTerm asks peer for its term in this group. The request names the
+// server it is meant for, and a node with another id refuses it: an
+// address taken over by another node must not answer for the voter.
+func (p groupPoller) peerTerm(ctx context.Context, peer raft.Server) (uint64, error) {
+	out, err := p.g.layer.peers.Call(ctx, string(peer.Address), rpcTerm, p.termRequest(peer))
+	if err != nil {
+		return 0, err
+	}
+	return decodeTerm(out)
 }

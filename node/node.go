@@ -159,6 +159,9 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.refreshPeers()
 	// Only now: the handler reads n.groups.
 	n.mux.HandleRPC(n.handleRPC)
+	// A term poll answers from memory; the mux's reader runs it without a
+	// goroutine per request (leadercheck.go).
+	n.mux.HandleInline(rpcTerm)
 	if err = aborted(); err != nil {
 		return nil, err
 	}

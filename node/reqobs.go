@@ -74,3 +74,9 @@ func (d observedDeferred) Done() {
 	d.obs.finish(d.Reply())
 	d.Deferred.Done()
 }
+
+// doneIn is Done through a round's batch (verifier.answer flushes it).
+func (d observedDeferred) doneIn(b *resp.DoneBatch) {
+	d.obs.finish(d.Reply())
+	b.Done(d.Deferred)
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
 // verifier shares leadership rounds among concurrent linearizable
@@ -30,17 +32,22 @@ type verifier struct {
 // behind a slow disk, and a read must not wait longer than any other
 // request.
 type verifyRound struct {
-	waiters  []func(error)
+	waiters  []roundWaiter
 	timer    *time.Timer
 	answered bool // under verifier.mu; waiters are called once, by whoever sets it
 }
+
+// roundWaiter is called with a round's outcome. Deferred replies it
+// completes go into b, which the round flushes after its last waiter, so
+// a connection with many reads in the round gets them in one write.
+type roundWaiter func(err error, b *resp.DoneBatch)
 
 // join adds done to the next round. done is called exactly once, on some
 // other goroutine or (rarely) this one: with nil if a leadership round
 // that started after join confirmed leadership, otherwise with an error
 // wrapping ErrNotLeader (the round failed) or ErrUnavailable (it took
 // longer than RequestTimeout). done must not block.
-func (v *verifier) join(done func(error)) {
+func (v *verifier) join(done roundWaiter) {
 	v.mu.Lock()
 	r := v.pending
 	if r == nil {
@@ -60,7 +67,7 @@ func (v *verifier) join(done func(error)) {
 // verify joins the next round and waits for its answer or ctx.
 func (v *verifier) verify(ctx context.Context) error {
 	ch := make(chan error, 1)
-	v.join(func(err error) { ch <- err })
+	v.join(func(err error, _ *resp.DoneBatch) { ch <- err })
 	select {
 	case err := <-ch:
 		return err
@@ -111,7 +118,9 @@ func (v *verifier) answer(r *verifyRound, err error) {
 	r.waiters = nil
 	v.mu.Unlock()
 	r.timer.Stop()
+	var b resp.DoneBatch
 	for _, w := range ws {
-		w(err)
+		w(err, &b)
 	}
+	b.Flush()
 }

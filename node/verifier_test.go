@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
 // fakeRounds stands in for raft's VerifyLeader: each round announces its
@@ -28,8 +30,8 @@ type answers struct {
 	ch  chan string
 }
 
-func (a *answers) waiter(name string) func(error) {
-	return func(err error) {
+func (a *answers) waiter(name string) roundWaiter {
+	return func(err error, _ *resp.DoneBatch) {
 		a.mu.Lock()
 		a.got[name] = append(a.got[name], err)
 		a.mu.Unlock()

@@ -241,7 +241,7 @@ func runDev(ctx context.Context, o devOptions, extra []string, con *console) err
 			argv = netns.Command(lab.Nodes[i], argv...) // ip netns exec: the pid stays the server's
 		}
 		c := exec.Command(argv[0], argv[1:]...)
-		c.Env = os.Environ()
+		c.Env = append(os.Environ(), devGOMAXPROCS(len(nodes))...)
 		if sec != nil {
 			c.Env = append(c.Env, sec.env()...)
 		}

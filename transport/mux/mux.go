@@ -31,7 +31,8 @@ type Mux struct {
 	cancel context.CancelFunc
 
 	handler atomic.Pointer[RPCHandler]
-	sem     chan struct{} // bounds concurrently running handlers
+	sem     chan struct{}    // bounds concurrently running handlers
+	inline  [4]atomic.Uint64 // methods run on the reader (inline.go), one bit each
 
 	mu     sync.Mutex
 	closed bool

@@ -104,7 +104,16 @@ func (m *Mux) peer(addr string) (*peer, error) {
 
 // get returns a live connection from the next slot, dialling if needed.
 func (p *peer) get(ctx context.Context) (*clientConn, error) {
-	s := &p.slots[int(p.next.Add(1))%len(p.slots)]
+	return p.getSlot(ctx, p.nextSlot())
+}
+
+// nextSlot picks the slot of the next call, round-robin.
+func (p *peer) nextSlot() *slot {
+	return &p.slots[int(p.next.Add(1))%len(p.slots)]
+}
+
+// getSlot returns s's live connection, dialling if needed.
+func (p *peer) getSlot(ctx context.Context, s *slot) (*clientConn, error) {
 	s.mu.Lock()
 	if s.cc != nil && !s.cc.isDead() {
 		cc := s.cc
@@ -161,6 +170,19 @@ type pendingCall struct {
 	id    uint64
 	state atomic.Int32
 	res   chan callResult // buffered(1); written once by whoever removed the call from pending
+	// fn, when set (CallAsync), takes the result instead of res, called by
+	// whoever removed the call from pending.
+	fn func([]byte, error)
+}
+
+// deliver hands the call its result; only whoever removed it from
+// pending may.
+func (pc *pendingCall) deliver(r callResult) {
+	if pc.fn != nil {
+		pc.fn(r.payload, r.err)
+		return
+	}
+	pc.res <- r
 }
 
 type callResult struct {
@@ -280,9 +302,9 @@ func (cc *clientConn) fail(cause error) {
 		close(cc.w.stop)
 		for _, pc := range pending {
 			if pc.state.CompareAndSwap(callQueued, callAbandoned) {
-				pc.res <- callResult{err: notSent(cause)}
+				pc.deliver(callResult{err: notSent(cause)})
 			} else {
-				pc.res <- callResult{err: connLost(cause)}
+				pc.deliver(callResult{err: connLost(cause)})
 			}
 		}
 		close(cc.done)
@@ -301,7 +323,7 @@ func (cc *clientConn) readLoop() {
 				return
 			}
 			if pc := cc.take(id); pc != nil {
-				pc.res <- callResult{err: connLost(tl)}
+				pc.deliver(callResult{err: connLost(tl)})
 			}
 			continue
 		}
@@ -331,7 +353,7 @@ func (cc *clientConn) readLoop() {
 			return
 		}
 		if pc := cc.take(id); pc != nil {
-			pc.res <- r
+			pc.deliver(r)
 		}
 	}
 }

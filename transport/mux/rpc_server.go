@@ -99,13 +99,18 @@ func (m *Mux) serveRPC(tc *trackedConn, caller Caller) {
 			m.replyErr(w, id, CodeNoHandler, "no rpc handler installed")
 			continue
 		}
+		h := *hp
+		if m.isInline(method) {
+			resp, err := m.runHandler(ctx, h, method, payload)
+			m.reply(w, id, resp, err)
+			continue
+		}
 		select {
 		case m.sem <- struct{}{}:
 		default:
 			m.replyErr(w, id, CodeBusy, "too many concurrent rpc handlers")
 			continue
 		}
-		h := *hp
 		if !m.goFn(func() {
 			defer func() { <-m.sem }()
 			resp, err := m.runHandler(ctx, h, method, payload)

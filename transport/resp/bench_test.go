@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // loopReader serves the same bytes forever.
@@ -65,21 +67,41 @@ func BenchmarkWriter(b *testing.B) {
 // command.
 // sync answers in Dispatch, async in a goroutine per request, deferred by
 // one shared goroutine that completes queued replies (as the node's
-// linearizable reads do after a shared quorum round).
+// linearizable reads do after a shared quorum round), one by one with
+// Deferred.Done or ("batched") all that are queued through a DoneBatch.
 func BenchmarkServerPipeline(b *testing.B) {
 	for _, bc := range []struct {
 		mode  string
 		depth int
-	}{{"sync", 1}, {"sync", 64}, {"async", 64}, {"deferred", 1}, {"deferred", 64}} {
+	}{{"sync", 1}, {"sync", 64}, {"async", 64}, {"deferred", 1}, {"deferred", 64}, {"batched", 1}, {"batched", 64}} {
 		mode, depth := bc.mode, bc.depth
 		b.Run(fmt.Sprintf("%s/depth%d", mode, depth), func(b *testing.B) {
 			queue := make(chan Deferred, 1024)
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
+				var batch DoneBatch
 				for d := range queue {
 					d.Reply().WriteSimple("PONG")
-					d.Done()
+					if mode != "batched" {
+						d.Done()
+						continue
+					}
+					batch.Done(d)
+				more:
+					for {
+						select {
+						case d, ok := <-queue:
+							if !ok {
+								break more
+							}
+							d.Reply().WriteSimple("PONG")
+							batch.Done(d)
+						default:
+							break more
+						}
+					}
+					batch.Flush()
 				}
 			}()
 			b.Cleanup(func() { close(queue); <-done })
@@ -87,7 +109,7 @@ func BenchmarkServerPipeline(b *testing.B) {
 				switch mode {
 				case "async":
 					return func(context.Context) { r.WriteSimple("PONG") }
-				case "deferred":
+				case "deferred", "batched":
 					queue <- r.Defer()
 					return nil
 				}
@@ -108,6 +130,7 @@ func BenchmarkServerPipeline(b *testing.B) {
 			br := bufio.NewReader(nc)
 			b.ReportAllocs()
 			b.ResetTimer()
+			defer reportCPU(b, cpuTime(b))
 			for i := 0; i < b.N; i += depth {
 				if _, err := nc.Write(req); err != nil {
 					b.Fatal(err)
@@ -118,4 +141,22 @@ func BenchmarkServerPipeline(b *testing.B) {
 			}
 		})
 	}
+}
+
+// cpuTime is the CPU time (user + system) this process has used.
+func cpuTime(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU adds cpu-ns/op: the CPU time of the process (server and
+// client) per command since start. On a shared, busy machine it moves far
+// less than ns/op, which includes waiting for the CPU.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.Helper()
+	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
 }

@@ -349,18 +349,40 @@ func (c *Conn) runAsync(sl *slot, fn func(context.Context)) {
 // and its going idle wakes the writer as for any synchronous reply.
 func (c *Conn) complete(sl *slot) {
 	defer c.async.Done()
+	// Only the head's completion can let the writer make progress.
+	if c.markDone(sl) {
+		c.signal()
+	}
+}
+
+// markDone marks an asynchronous or deferred reply done and reports
+// whether it is at the head of the queue (complete, DoneBatch).
+func (c *Conn) markDone(sl *slot) (atHead bool) {
 	if sl.w.Len() == 0 {
 		sl.w.WriteError(wire.CodeInternal, "handler wrote no reply")
 	}
 	c.addPending(sl.w.Len())
 	c.mu.Lock()
 	sl.done = true
-	atHead := c.head < len(c.q) && c.q[c.head] == sl
+	atHead = c.head < len(c.q) && c.q[c.head] == sl
 	c.mu.Unlock()
-	// Only the head's completion can let the writer make progress.
-	if atHead {
-		c.signal()
+	return atHead
+}
+
+// kick writes the done replies at the head of the queue from the calling
+// goroutine when the reader waits for input and nobody else is writing,
+// as the reader itself does before it waits (connReader); otherwise it
+// wakes the writer, which re-checks before it sleeps.
+func (c *Conn) kick() {
+	if c.readerIdle.Load() && c.wmu.TryLock() {
+		more := c.pump()
+		c.wmu.Unlock()
+		if more {
+			return
+		}
+		// The writing is over: let the writer goroutine see it and exit.
 	}
+	c.signal()
 }
 
 func (c *Conn) handlerPanic(sl *slot, p any) {

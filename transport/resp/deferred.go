@@ -39,3 +39,52 @@ func (d Deferred) Context() context.Context { return d.sl.reply.c.ctx }
 
 // Done hands the completed reply to the connection's writer.
 func (d Deferred) Done() { d.sl.reply.c.complete(d.sl) }
+
+// DoneBatch completes many Deferred replies at once, for a holder that
+// answers a whole round of them (a quorum round's reads). Done per reply
+// would wake each connection's writer goroutine per reply; a batch marks
+// them all done and then, in Flush, writes each connection's finished
+// replies itself, with one write(2) per connection, when neither the
+// connection's reader nor its writer is busy with them (otherwise it
+// leaves them to the writer, as Deferred.Done does). The zero value is
+// ready; it may be reused after Flush. It is not safe for concurrent use.
+type DoneBatch struct {
+	conns []batchConn
+}
+
+type batchConn struct {
+	c      *Conn
+	n      int  // replies completed; their async counts are released by Flush
+	atHead bool // one of them was at the head of the queue: the writer can make progress
+}
+
+// Done marks d's reply complete. The holder must not touch the reply
+// afterwards, and must call Flush before long: until then the reply is
+// not written.
+func (b *DoneBatch) Done(d Deferred) {
+	c := d.sl.reply.c
+	atHead := c.markDone(d.sl)
+	for i := range b.conns {
+		if b.conns[i].c == c {
+			b.conns[i].n++
+			b.conns[i].atHead = b.conns[i].atHead || atHead
+			return
+		}
+	}
+	b.conns = append(b.conns, batchConn{c: c, n: 1, atHead: atHead})
+}
+
+// Flush hands every connection of the batch its completed replies.
+func (b *DoneBatch) Flush() {
+	for i := range b.conns {
+		bc := &b.conns[i]
+		if bc.atHead {
+			bc.c.kick()
+		}
+		for range bc.n {
+			bc.c.async.Done()
+		}
+		*bc = batchConn{}
+	}
+	b.conns = b.conns[:0]
+}
