@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/sessionraft/sessionraft/transport/mux"
+	"github.com/sessionraft/sessionraft/transport/raftnet"
 	"github.com/sessionraft/sessionraft/transport/tlsconf"
 )
 
@@ -50,14 +51,53 @@ func memberMux(t *testing.T, p *testPKI, id string) *mux.Mux {
 // connection and is counted (INFO raft_messages_refused). A request in B's
 // own name, over the same certificate, is answered, and the members'
 // own raft traffic keeps replicating.
+//
+// It runs once per raft connection kind: raft's msgpack transport (checked
+// by raftguard.go) and the binary one of transport/raftnet (checked by
+// raftnet's CheckPeer, node/rafttransport.go).
 func TestTLSRaftRefusesForgedSender(t *testing.T) {
-	c, pki, _ := startSecureCluster(t)
+	kinds := []struct {
+		name string
+		dial func(m *mux.Mux, gid int) (raftSender, func() error)
+	}{
+		{"msgpack", func(m *mux.Mux, gid int) (raftSender, func() error) {
+			tr := raft.NewNetworkTransport(m.StreamLayer(uint16(gid)), 1, 5*time.Second, io.Discard)
+			return tr, tr.Close
+		}},
+		{"binary", func(m *mux.Mux, gid int) (raftSender, func() error) {
+			cfg := raftnet.DefaultConfig()
+			cfg.Stream = m.BinaryRaftLayer(uint16(gid))
+			cfg.Timeout = 5 * time.Second
+			tr, err := raftnet.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tr, tr.Close
+		}},
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			c, pki, _ := startSecureCluster(t)
+			m := memberMux(t, pki, c.node(2).cfg.ID)
+			trans, closeTrans := k.dial(m, 0)
+			t.Cleanup(func() { closeTrans() })
+			testForgedRaftSender(t, c, trans)
+		})
+	}
+}
+
+// raftSender is what the test sends forged requests with: either raft
+// transport, pre-votes included.
+type raftSender interface {
+	raft.Transport
+	raft.WithPreVote
+}
+
+func testForgedRaftSender(t *testing.T, c *testCluster, trans raftSender) {
+	t.Helper()
 	victim, a, b := c.node(0), c.node(1), c.node(2)
 	gid := 0
 	g := victim.groups[gid]
-	m := memberMux(t, pki, b.cfg.ID)
-	trans := raft.NewNetworkTransport(m.StreamLayer(uint16(gid)), 1, 5*time.Second, io.Discard)
-	t.Cleanup(func() { trans.Close() })
 	target := raft.ServerAddress(victim.self.Raft)
 	aAddr := []byte(a.self.Raft)
 	asA := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(a.cfg.ID), Addr: aAddr}
@@ -88,7 +128,8 @@ func TestTLSRaftRefusesForgedSender(t *testing.T) {
 		}},
 	}
 	for i, f := range forged {
-		if err := f.send(); err == nil {
+		err := f.send()
+		if err == nil {
 			t.Fatalf("%s in %s's name over %s's certificate was answered", f.name, a.cfg.ID, b.cfg.ID)
 		}
 		if got := victim.raftGuard.refused.Load(); got != uint64(i+1) {

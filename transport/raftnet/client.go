@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,6 +76,12 @@ func (t *Transport) call(target raft.ServerAddress, typ byte, enc func([]byte) [
 		}
 		err, rpcErr := t.roundTrip(cc, typ, enc, dec, snap, snapSize)
 		if err == nil {
+			if rpcErr != nil && strings.HasPrefix(rpcErr.Error(), ErrPeerRefused.Error()) {
+				// The peer closes a connection after refusing an RPC
+				// on it: reusing it would fail the next call.
+				cc.c.Close()
+				return rpcErr
+			}
 			t.putConn(cc)
 			return rpcErr
 		}

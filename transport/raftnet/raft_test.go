@@ -262,6 +262,14 @@ func TestCheckPeerRefusal(t *testing.T) {
 	if err == nil || !contains(err.Error(), "not a voter: n2") {
 		t.Fatalf("got %v", err)
 	}
+	// The refused connection is closed by the server, so it must not be
+	// reused: a snapshot (never retried) on it would fail to send instead
+	// of being refused.
+	var sresp raft.InstallSnapshotResponse
+	err = cli.InstallSnapshot("n1", srv.LocalAddr(), &raft.InstallSnapshotRequest{RPCHeader: raft.RPCHeader{ID: []byte("n2")}, Term: 9, Size: 5}, &sresp, strings.NewReader("bogus"))
+	if err == nil || !contains(err.Error(), "not a voter: n2") {
+		t.Fatalf("snapshot after a refusal: got %v", err)
+	}
 	select {
 	case rpc := <-srv.Consumer():
 		t.Fatalf("raft got a refused RPC: %+v", rpc.Command)
