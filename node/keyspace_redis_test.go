@@ -53,7 +53,7 @@ func TestKeyspaceEventsMatchRedis(t *testing.T) {
 		"HINCRBY h n 1", "HDEL h b c d n",
 		"SADD s m", "SADD s m", "SADD s n", "SREM s m", "SREM s zz", "SREM s n",
 		"SET r v EX 100", "RENAME r r2", "RENAMENX r2 a", "RENAMENX r2 r3", "RENAME r3 r3",
-		"EXPIRE r3 100", "PEXPIRE r3 100000 GT", "EXPIRE r3 50 GT", "EXPIREAT r3 4102444800", "PEXPIREAT r3 4102444800000",
+		"EXPIRE r3 100", "PEXPIRE r3 150000 GT", "EXPIRE r3 50 GT", "EXPIREAT r3 4102444800", "PEXPIREAT r3 4102444800000",
 		"PERSIST r3", "PERSIST r3", "EXPIRE none 100", "EXPIRE r3 0", "SET p v", "PEXPIREAT p 1",
 		// Redis stores the key and expires it (lazily here, if its
 		// expiry cycle has not yet): set, expire, expired.
