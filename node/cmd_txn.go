@@ -45,6 +45,10 @@ type txnOp struct {
 	keys  []string
 	cmd   fsm.Command
 	reply func(r *resp.Reply, res fsm.Result)
+	// read, for a queued read, is its command (cmd_txnread.go); cmd and
+	// reply are then unused.
+	read *cmdSpec
+	args [][]byte
 }
 
 // txnBuilder turns a command's arguments into a txnOp.
@@ -232,6 +236,9 @@ func isTxnControl(name string) bool {
 // queueTxn answers a command sent between MULTI and EXEC (Dispatch).
 func (h *handler) queueTxn(st *connState, name string, args [][]byte, r *resp.Reply) {
 	b, ok := txnBuilders[name]
+	if !ok && h.queueTxnRead(st, name, args, r) { // cmd_txnread.go
+		return
+	}
 	if !ok {
 		st.txn.dirty = true
 		writeErr(r, redisErr("'%s' cannot run in a transaction here (only writes can: see README)", strings.ToLower(name)))
@@ -328,6 +335,9 @@ func (h *handler) exec(q request) func(context.Context) {
 		return nil
 	}
 	r := q.r
+	if reads := h.execReads(q, t); reads != nil { // cmd_txnread.go
+		return reads
+	}
 	return func(ctx context.Context) {
 		t.pending.Wait()
 		t.mu.Lock()

@@ -151,6 +151,17 @@ type Config struct {
 	// Redis's flags (K E g $ l s h z x e t m d n A; "" = off). CONFIG SET
 	// changes it per node at run time (keyspace.go).
 	NotifyKeyspaceEvents string
+	// Client-side caching (CLIENT TRACKING; tracking.go).
+	// TrackingTableMaxKeys caps the keys the tracking table remembers
+	// (Redis's tracking-table-max-keys); past it, keys are invalidated to
+	// make room. 0: 1,000,000. TrackingMaxStaleness is the revocation
+	// bound's node side: when a group's state here is older than it (by
+	// the log clock), every client that may cache a key of the group gets
+	// a flush-all invalidation. 0: three quarters of MaxStaleness; it must
+	// exceed MaxStaleness/2, the age a healthy replica of an idle group
+	// reaches.
+	TrackingTableMaxKeys int
+	TrackingMaxStaleness time.Duration
 
 	Logger *slog.Logger
 
@@ -295,6 +306,9 @@ func (c *Config) Validate() error {
 			durOK[f.name] = true
 		}
 	}
+	v.check(c.TrackingTableMaxKeys >= 0, "TrackingTableMaxKeys must be >= 0")
+	v.check(c.TrackingMaxStaleness == 0 || c.TrackingMaxStaleness > c.MaxStaleness/2,
+		"TrackingMaxStaleness (%v) must be more than half of MaxStaleness (%v), or a healthy replica flushes its tracking clients", c.TrackingMaxStaleness, c.MaxStaleness)
 	v.check(c.MaxBatchCmds >= 1, "MaxBatchCmds must be >= 1")
 	v.check(c.MaxBatchBytes >= minBatchBytes, "MaxBatchBytes must be at least %d (64 KiB)", minBatchBytes)
 	v.check(c.MaxInflightApplies >= 1, "MaxInflightApplies must be >= 1")
@@ -466,4 +480,20 @@ func orDefault(s, def string) string {
 		return s
 	}
 	return def
+}
+
+// trackingMaxKeys is TrackingTableMaxKeys with its default.
+func (c *Config) trackingMaxKeys() int {
+	if c.TrackingTableMaxKeys > 0 {
+		return c.TrackingTableMaxKeys
+	}
+	return defaultTrackingMaxKeys
+}
+
+// trackingMaxStaleness is TrackingMaxStaleness with its default.
+func (c *Config) trackingMaxStaleness() time.Duration {
+	if c.TrackingMaxStaleness > 0 {
+		return c.TrackingMaxStaleness
+	}
+	return c.MaxStaleness * 3 / 4
 }

@@ -127,7 +127,8 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 	}
 	g.rfsm = newRaftFSM(g.fsm, id, n.fatal)
 	g.rfsm.onSnapshot = n.admin.met.SnapshotFunc(strconv.Itoa(id))
-	g.rfsm.events = &n.ps // keyspace notifications (keyspace.go)
+	g.rfsm.events = &n.ps                           // keyspace notifications (keyspace.go)
+	g.rfsm.replaced = func() { n.trk.replaced(id) } // client-side caching (tracking.go)
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)

@@ -40,6 +40,9 @@ type raftFSM struct {
 	// events, when set, hears the keyspace events of each applied entry
 	// (set by the group before raft starts; see keyEventSink).
 	events keyEventSink
+	// replaced, when set, is told that a snapshot replaced the state
+	// while the node serves (client-side caching flushes: tracking.go).
+	replaced func()
 }
 
 func newRaftFSM(f *fsm.FSM, gid int, fatal func(error)) *raftFSM {
@@ -155,6 +158,9 @@ func (r *raftFSM) Restore(rc io.ReadCloser) error {
 	}
 	r.applied.Store(r.f.AppliedIndex())
 	r.advance(r.f.AppliedIndex())
+	if r.replaced != nil && !r.opening.Load() {
+		r.replaced()
+	}
 	return nil
 }
 
