@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -23,7 +24,8 @@ import (
 func (c *Client) trackLoop(ctx context.Context) {
 	defer c.wg.Done()
 	backoff := 50 * time.Millisecond
-	for i := 0; ctx.Err() == nil; i++ {
+	// Clients spread their tracking connections over the nodes.
+	for i := rand.IntN(1 << 16); ctx.Err() == nil; i++ {
 		addr := c.trackAddr(i)
 		start := time.Now()
 		err := c.track(ctx, addr)

@@ -89,6 +89,7 @@ func TestMatrix(t *testing.T) {
 		{"set+kill", []string{"set"}, []string{"kill"}},
 		{"ttl+clock", []string{"ttl"}, []string{"clock"}},
 		{"register+pause", []string{"register"}, []string{"pause"}},
+		{"cache+partition,kill,pause", []string{"cache"}, []string{"partition", "kill", "pause"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
