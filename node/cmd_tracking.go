@@ -17,7 +17,7 @@ import (
 // trackingOf returns the connection's tracking state, made on first use.
 func (h *handler) trackingOf(q request) *trackClient {
 	if q.st.track == nil {
-		q.st.track = &trackClient{c: q.c, st: q.st}
+		q.st.track = &trackClient{c: q.c}
 	}
 	return q.st.track
 }

@@ -88,8 +88,7 @@ type trackGroup struct {
 // read by appliers under the table locks, so they are atomics or
 // immutable once published.
 type trackClient struct {
-	c  *resp.Conn
-	st *connState
+	c *resp.Conn
 
 	on   atomic.Bool
 	mode atomic.Pointer[trackMode]
