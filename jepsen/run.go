@@ -51,6 +51,10 @@ type RunConfig struct {
 	// Client: TLS and credentials for the client ports, when ExtraArgs
 	// secure them; used by the harness and the Go client alike.
 	Client testcluster.ClientOptions
+	// CacheLease is the cache workload's clients' CacheLease (default
+	// 250ms). The cache checker's bound always assumes the default, so a
+	// longer lease is the cache self-test: the checker must fail.
+	CacheLease time.Duration
 	// TTLSlack widens the ttl checker's bound (the unsafe-expiry self-test
 	// allows for the log clock's replication lag on a skewed follower).
 	TTLSlack time.Duration

@@ -1,6 +1,7 @@
 package jepsen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,7 +52,7 @@ func (w *cacheWorkload) Setup(ctx context.Context, e *env) error {
 			Password:        e.cfg.Client.Password,
 			CacheSize:       1000,
 			CacheReads:      true,
-			CacheLease:      cacheLease,
+			CacheLease:      cmp.Or(e.cfg.CacheLease, cacheLease),
 		})
 		if err != nil {
 			w.closeClients()
