@@ -196,6 +196,9 @@ func (t *tracker) remember(tc *trackClient, keys []string) {
 			late = append(late, k)
 			continue
 		}
+		// The group bit first: a flush of the group that drops the key
+		// from the table between the two still reaches this client.
+		tc.groups.set(gid)
 		tg.mu.Lock()
 		set := tg.keys[k]
 		if set == nil {
@@ -205,7 +208,6 @@ func (t *tracker) remember(tc *trackClient, keys []string) {
 		}
 		set[tc] = struct{}{}
 		tg.mu.Unlock()
-		tc.groups.set(gid)
 	}
 	if len(late) > 0 {
 		t.send(tc, late, false)
