@@ -22,8 +22,9 @@ import (
 // linearizably, and the state machine aborts the transaction (EXEC's nil)
 // if one changed.
 //
-// Reads (GET, HGETALL, ...) cannot be queued: the state machine's
-// transaction runs writes only. Session stores queue writes (scs: SET,
+// Reads (GET, HGETALL, ...) cannot be mixed with writes: the state
+// machine's transaction runs writes only. A transaction of reads only is
+// run at EXEC by cmd_txnread.go (rueidis's client-side caching path). Session stores queue writes (scs: SET,
 // PEXPIREAT; Spring: HMSET, PEXPIRE, SADD).
 
 // txnState is a connection's transaction state (connState.txn).
