@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9/push"
 	"github.com/redis/rueidis"
 )
 
@@ -296,5 +297,55 @@ func TestTrackingRueidis(t *testing.T) {
 			return fmt.Errorf("still cached: %d fields", len(m))
 		}
 		return nil
+	})
+}
+
+// invalidations collects go-redis's "invalidate" pushes.
+type invalidations chan []any
+
+func (ch invalidations) HandlePushNotification(_ context.Context, _ push.NotificationHandlerContext, n []any) error {
+	select {
+	case ch <- n:
+	default:
+	}
+	return nil
+}
+
+// TestTrackingGoRedis: go-redis v9 has no client-side cache of its own,
+// but a cache built on its RESP3 push handlers works: the "invalidate"
+// push of a key a tracking connection read reaches its handler.
+func TestTrackingGoRedis(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	rdb := goRedis(t, c.cfgs[0].ClientAddr, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn := rdb.Conn()
+	t.Cleanup(func() { conn.Close() })
+	got := make(invalidations, 16)
+	if err := conn.RegisterPushNotificationHandler("invalidate", got, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Do(ctx, "CLIENT", "TRACKING", "ON").Err(); err != nil {
+		t.Fatal(err)
+	}
+	w := dialRedisRaw(t, c.cfgs[2].ClientAddr)
+	w.do("SET", "gk", "1")
+	if v, err := conn.Get(ctx, "gk").Result(); err != nil || v != "1" {
+		t.Fatalf("GET: %q %v", v, err)
+	}
+	w.do("SET", "gk", "2")
+	eventually(t, "go-redis's push handler told of gk", func() error {
+		if err := conn.Ping(ctx).Err(); err != nil { // pushes are read with replies
+			return err
+		}
+		select {
+		case n := <-got:
+			if s := fmt.Sprint(n); !strings.Contains(s, "gk") {
+				return fmt.Errorf("push %s", s)
+			}
+			return nil
+		default:
+			return fmt.Errorf("no push yet")
+		}
 	})
 }
