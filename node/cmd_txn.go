@@ -242,7 +242,7 @@ func (h *handler) queueTxn(st *connState, name string, args [][]byte, r *resp.Re
 	}
 	if !ok {
 		st.txn.dirty = true
-		writeErr(r, redisErr("'%s' cannot run in a transaction here (only writes can: see README)", strings.ToLower(name)))
+		writeErr(r, redisErr("'%s' cannot run in a transaction here (writes can, or reads only: see README)", strings.ToLower(name)))
 		return
 	}
 	op, err := b(h, args)
