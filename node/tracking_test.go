@@ -387,3 +387,39 @@ func TestTrackingTxnReads(t *testing.T) {
 		t.Fatalf("invalidation of a key read then written in MULTI: %q", got)
 	}
 }
+
+// TestTrackingDeferredGet: a linearizable SESSION.GET on the ready leader
+// of the session's group defers its reply to the leadership round
+// (getDeferred); its key is registered in Dispatch before that, so the
+// destroy made through another node right after the reply is invalidated,
+// and the push never comes before the reply.
+func TestTrackingDeferredGet(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	w := dialRedisRaw(t, c.cfgs[1].ClientAddr)
+	id := recordID(t, w.do("SESSION.CREATE", "TTL", "60s", "FIELDS", "f", "1"))
+	gid := c.node(0).ring.Group(id)
+	lead := -1
+	waitFor(t, 20*time.Second, "a ready leader of the session's group", func() error {
+		for i := range c.nodes {
+			if c.node(i).groups[gid].isReady() {
+				lead = i
+				return nil
+			}
+		}
+		return fmt.Errorf("none yet")
+	})
+	a := dialRedisRaw(t, c.cfgs[lead].ClientAddr)
+	hello3(t, a)
+	a.do("CLIENT", "TRACKING", "ON")
+	for i := range 5 { // each read registers the key again
+		if got := a.do("SESSION.GET", id, "CONSISTENCY", "linearizable"); !strings.Contains(got, "$1\r\nf\r\n") {
+			t.Fatalf("SESSION.GET %d: %q", i, got)
+		}
+		if i < 4 {
+			w.do("SESSION.SET", id, "f", fmt.Sprint(i+2))
+			readUntil(t, a, id)
+		}
+	}
+	w.do("SESSION.DESTROY", id)
+	readUntil(t, a, id)
+}
