@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"time"
 
 	"github.com/redis/rueidis"
 )
@@ -76,9 +77,16 @@ func (c *Client) createGroup(tp *topology) int {
 }
 
 // Get reads a session. Options: WithConsistency (default
-// Config.DefaultConsistency), WithMaxStaleness, WithoutTouch. A read counts
-// as an access for the session's idle timeout unless WithoutTouch.
+// Config.DefaultConsistency), WithMaxStaleness, WithoutTouch, WithCache,
+// WithoutCache. A read counts as an access for the session's idle timeout
+// unless WithoutTouch, or it is answered from the cache (Config.CacheSize).
 func (c *Client) Get(ctx context.Context, id string, opts ...Option) (*Session, error) {
+	if len(opts) == 0 && c.cache != nil && c.cfg.CacheReads && c.cfg.DefaultConsistency == Linearizable {
+		// A cache hit with the defaults allocates nothing.
+		if s, ok := c.cache.get(id, time.Now().UnixNano()); ok {
+			return s, nil
+		}
+	}
 	o, err := collect("Get", getOpts, opts)
 	if err != nil {
 		return nil, err
@@ -91,10 +99,28 @@ func (c *Client) Get(ctx context.Context, id string, opts ...Option) (*Session, 
 		args = append(args, "NOTOUCH")
 	}
 	rq := &request{op: "get", kind: read, level: level, key: id, args: args, record: true}
+	if cached, err := c.useCache(o, level); err != nil {
+		return nil, err
+	} else if cached {
+		return c.cachedGet(ctx, id, rq) // cache.go
+	}
 	if err := c.call(ctx, rq); err != nil {
 		return nil, err
 	}
 	return rq.sess, nil
+}
+
+// useCache decides whether a Get goes through the cache.
+func (c *Client) useCache(o *options, level Consistency) (bool, error) {
+	switch {
+	case o.cache < 0:
+		return false, nil
+	case o.cache > 0 && c.cache == nil:
+		return false, invalidf("WithCache: the client has no cache (set Config.CacheSize)")
+	case o.cache > 0 && level != Linearizable:
+		return false, invalidf("WithCache: only linearizable reads are cached, not %s", level)
+	}
+	return c.cache != nil && level == Linearizable && (o.cache > 0 || c.cfg.CacheReads), nil
 }
 
 func (c *Client) level(o *options) Consistency {

@@ -36,6 +36,10 @@ type Client struct {
 	// leave it to the server), formatted once rather than per read.
 	maxStale string
 
+	// cache is the client-side session cache; nil without
+	// Config.CacheSize (cache.go, tracking.go).
+	cache *cache
+
 	// unknownRetries counts writes resent after an attempt whose outcome
 	// was unknown; the tests use it to show the failover path ran.
 	unknownRetries atomic.Int64
@@ -84,6 +88,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 
 	c.wg.Add(1)
 	go c.refreshLoop()
+	if cfg.CacheSize > 0 {
+		c.cache = newCache(cfg.CacheSize, cfg.CacheLease)
+		c.wg.Add(1)
+		go c.trackLoop(c.ctx)
+	}
 	return c, nil
 }
 

@@ -74,6 +74,22 @@ type Config struct {
 	// (warn). Default: discard.
 	Logger *slog.Logger
 
+	// Client-side caching of session reads (cache.go). CacheSize > 0
+	// makes a cache of up to that many sessions, kept honest by the
+	// server's invalidations on a tracking connection; a Get uses it when
+	// called WithCache, or always with CacheReads (unless WithoutCache).
+	// Only linearizable Gets are cached. A cached read does not count as
+	// an access for the idle timeout (the read that filled the cache
+	// did), and the *Session it returns is shared: do not modify it.
+	// CacheLease bounds how long the cache is trusted without hearing
+	// from the tracking connection (default 500ms): a destroyed session
+	// leaves every cache within the server's TrackingMaxStaleness plus
+	// CacheLease, even when a node is cut off or paused
+	// (docs/ARCHITECTURE.md).
+	CacheSize  int
+	CacheReads bool
+	CacheLease time.Duration
+
 	// hooks are test-only observers; nil in production.
 	hooks *hooks
 }
@@ -91,6 +107,7 @@ const (
 	defaultDialTimeout     = 2 * time.Second
 	defaultRequestTimeout  = 5 * time.Second
 	defaultRefreshInterval = 5 * time.Second
+	defaultCacheLease      = 500 * time.Millisecond
 )
 
 // withDefaults validates cfg and fills in zero fields.
@@ -135,6 +152,16 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case cfg.CacheSize < 0:
+		return cfg, invalidf("Config.CacheSize is negative (%d)", cfg.CacheSize)
+	case cfg.CacheLease < 0:
+		return cfg, invalidf("Config.CacheLease is negative (%v)", cfg.CacheLease)
+	case cfg.CacheReads && cfg.CacheSize == 0:
+		return cfg, invalidf("Config.CacheReads needs a cache: set Config.CacheSize")
+	case cfg.CacheLease == 0:
+		cfg.CacheLease = defaultCacheLease
 	}
 	return cfg, nil
 }

@@ -79,6 +79,23 @@
 // do not allow fails with ErrNoPerm. The user needs +topology (and the
 // session commands it uses) for the client to route.
 //
+// # Client-side caching
+//
+// With Config.CacheSize, session reads can be answered from process memory
+// (every Get with Config.CacheReads, else those called WithCache): a hit
+// costs no round trip and no allocation. One RESP3 connection per Client
+// tracks invalidations (CLIENT TRACKING ON BCAST) and PINGs every
+// CacheLease/4; the cache is trusted only while a PONG came for a PING
+// sent within CacheLease, and is dropped whole when that connection
+// breaks. A destroyed, revoked, rotated-away or changed session leaves the
+// cache about one replication delay after the change is acknowledged, and
+// at the latest after the server's --tracking-max-staleness plus
+// CacheLease (plus clock skew between nodes) when the tracking node is cut
+// off, lagging or paused; an expired one is never served past its expiry.
+// Only linearizable Gets are cached; a hit does not count as an access for
+// the idle timeout, and returns a *Session shared with other callers,
+// which must not be modified. See docs/ARCHITECTURE.md.
+//
 // # Server parsing quirks the client works around
 //
 // The server reads SET/UNSET options for as long as the next word is

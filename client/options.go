@@ -25,15 +25,16 @@ const (
 	optNoTouch
 	optIfVersion
 	optExcept
+	optCache
 )
 
 var optNames = []string{"WithSubject", "WithTTL", "WithIdleTimeout", "WithField(s)", "WithID",
-	"WithConsistency", "WithMaxStaleness", "WithoutTouch", "IfVersion", "WithExcept"}
+	"WithConsistency", "WithMaxStaleness", "WithoutTouch", "IfVersion", "WithExcept", "WithCache/WithoutCache"}
 
 // Options each call accepts.
 const (
 	createOpts = optSubject | optTTL | optIdle | optFields | optID
-	getOpts    = optConsistency | optMaxStale | optNoTouch
+	getOpts    = optConsistency | optMaxStale | optNoTouch | optCache
 	setOpts    = optTTL | optIfVersion
 	rotateOpts = optIfVersion
 	listOpts   = optConsistency | optMaxStale
@@ -54,6 +55,7 @@ type options struct {
 	noTouch     bool
 	ifVersion   uint64
 	except      string
+	cache       int8 // WithCache 1, WithoutCache -1, else 0
 }
 
 func (o *options) fail(err error) {
@@ -215,4 +217,16 @@ func IfVersion(v uint64) Option {
 // typically the one making the request: "log out everywhere else".
 func WithExcept(id string) Option {
 	return func(o *options) { o.set |= optExcept; o.except = id }
+}
+
+// WithCache reads the session through the client-side cache (Get; needs
+// Config.CacheSize, and a linearizable read). See Config.CacheSize.
+func WithCache() Option {
+	return func(o *options) { o.set |= optCache; o.cache = 1 }
+}
+
+// WithoutCache reads the session from the cluster even when
+// Config.CacheReads caches Gets (Get).
+func WithoutCache() Option {
+	return func(o *options) { o.set |= optCache; o.cache = -1 }
 }

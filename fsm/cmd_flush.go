@@ -4,8 +4,8 @@ package fsm
 // (Result.Count says how many were stored, expired ones included).
 // Sessions leave no tombstones: a flush is an operator wiping the store,
 // and a tombstone per session would cost as much memory as the sessions
-// did. Tombstones already there and the dedup table stay. No events, as
-// in Redis.
+// did. Tombstones already there and the dedup table stay. It reports one
+// EventFlush (no key), for client-side caching's flush-all invalidation.
 type Flush struct{}
 
 // flushCmd is CmdFlush's entry in the command table (cmdtable.go).
@@ -36,5 +36,6 @@ func flush(st *state) Result {
 	st.dlMu.Lock()
 	st.deadlines = newDeadlineIndex()
 	st.dlMu.Unlock()
+	st.note(EventFlush, "")
 	return Result{Count: n}
 }

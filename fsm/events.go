@@ -12,7 +12,8 @@ package fsm
 // "expire", a destroy or revoke "del" per session, a rotate "rename_from"
 // and "rename_to", the sweeper's expire "expired". A record found expired
 // by any command is removed on the spot and reported "expired", as Redis
-// reports a key it expires lazily. FLUSHDB reports nothing, as in Redis.
+// reports a key it expires lazily. FLUSHDB reports one EventFlush with no
+// key (Redis publishes nothing for it: keyspace notifications skip it).
 
 // EventType is a keyspace event.
 type EventType uint8
@@ -33,6 +34,10 @@ const (
 	EventHIncrBy                         // "hincrby"
 	EventSAdd                            // "sadd"
 	EventSRem                            // "srem"
+	// EventFlush: the group's state was emptied (FLUSHDB); Key is "".
+	// Redis publishes no keyspace event for it; client-side caching
+	// (node/tracking.go) answers it with a flush-all invalidation.
+	EventFlush // "flushdb"
 )
 
 var eventNames = [...]string{
@@ -50,6 +55,7 @@ var eventNames = [...]string{
 	EventHIncrBy:    "hincrby",
 	EventSAdd:       "sadd",
 	EventSRem:       "srem",
+	EventFlush:      "flushdb",
 }
 
 // String returns the Redis event name ("set", "del", ...).

@@ -710,7 +710,7 @@ func TestEvents(t *testing.T) {
 		"0:set:k:$", "0:expire:k:g", "1:incrby:n:$", "2:append:k:$", "3:hset:h:h", "4:hdel:h:h", "4:del:h:g",
 		"5:sadd:s:s", "6:srem:s:s", "6:del:s:g", "7:expire:k:g", "8:persist:k:g",
 		"9:rename_from:k:g", "9:rename_to:k2:g", "10:del:k2:g", "11:hincrby:h:h", "12:set:t:$", "12:del:t:g",
-		"14:hset:sess:h", "15:rename_from:sess:g", "15:rename_to:sess2:g",
+		"13:flushdb::g", "14:hset:sess:h", "15:rename_from:sess:g", "15:rename_to:sess2:g",
 	}
 	if idx != r.idx {
 		t.Fatalf("notified of %d", idx)
@@ -732,7 +732,7 @@ func TestEvents(t *testing.T) {
 	if got != nil || len(r.f.evlog.events) != 0 {
 		t.Fatal("events without a listener")
 	}
-	for e := EventSet; e <= EventSRem; e++ {
+	for e := EventSet; e <= EventFlush; e++ {
 		if e.String() == "unknown" {
 			t.Errorf("event %d has no name", e)
 		}

@@ -89,6 +89,7 @@ func TestMatrix(t *testing.T) {
 		{"set+kill", []string{"set"}, []string{"kill"}},
 		{"ttl+clock", []string{"ttl"}, []string{"clock"}},
 		{"register+pause", []string{"register"}, []string{"pause"}},
+		{"cache+partition,kill,pause", []string{"cache"}, []string{"partition", "kill", "pause"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -103,6 +104,31 @@ func TestMatrix(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSelfTestCacheLease: caching clients that trust their cache for 30s
+// without hearing from their tracking node (the default lease is 250ms),
+// under pauses: a client tracking through a paused node keeps serving
+// sessions destroyed meanwhile, and the cache checker must say so.
+// JEPSEN_LONG=1 only, to keep the default set within its time budget.
+func TestSelfTestCacheLease(t *testing.T) {
+	if testing.Short() || os.Getenv("JEPSEN_LONG") == "" {
+		t.Skip("set JEPSEN_LONG=1 (runs a real cluster)")
+	}
+	res := run(t, RunConfig{
+		Workloads: []string{"cache"}, Nemeses: []string{"pause"}, Workers: 8,
+		Duration: 14 * time.Second, CacheLease: 30 * time.Second,
+		OutDir: filepath.Join(t.TempDir(), "out"), // the failure is expected: do not keep it
+	})
+	for _, c := range res.Checks {
+		if c.Name == "cache" {
+			if c.Valid {
+				t.Fatalf("the cache checker passed a 30s lease under pauses: %s", c.Detail)
+			}
+			return
+		}
+	}
+	t.Fatal("no cache checker result")
 }
 
 // TestSelfTestUnsafeReads: with reads served from local state (no quorum

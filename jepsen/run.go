@@ -29,7 +29,7 @@ type RunConfig struct {
 	Dir       string   // cluster data and node logs
 	OutDir    string   // on failure (or Always): history, visualisation, logs; "" = Dir
 	Always    bool     // write OutDir even when every checker passes
-	Workloads []string // register, set, ttl
+	Workloads []string // register, set, ttl, cache
 	Nemeses   []string // partition, kill, pause, clock, none
 	Duration  time.Duration
 	Nodes     int
@@ -53,6 +53,10 @@ type RunConfig struct {
 	// Client: TLS and credentials for the client ports, when ExtraArgs
 	// secure them; used by the harness and the Go client alike.
 	Client testcluster.ClientOptions
+	// CacheLease is the cache workload's clients' CacheLease (default
+	// 250ms). The cache checker's bound always assumes the default, so a
+	// longer lease is the cache self-test: the checker must fail.
+	CacheLease time.Duration
 	// TTLSlack widens the ttl checker's bound (the unsafe-expiry self-test
 	// allows for the log clock's replication lag on a skewed follower).
 	TTLSlack time.Duration
@@ -131,6 +135,13 @@ const slack = 150 * time.Millisecond
 
 func (c *RunConfig) staleBound() time.Duration {
 	return c.MaxStaleness + c.skewBetweenNodes() + slack
+}
+
+// cacheBound is client-side caching's revocation bound: the server's
+// TrackingMaxStaleness (three quarters of --max-staleness by default),
+// the caching clients' lease, the clock skew between nodes, and slack.
+func (c *RunConfig) cacheBound() time.Duration {
+	return c.MaxStaleness*3/4 + cacheLease + c.skewBetweenNodes() + slack
 }
 
 func (c *RunConfig) ttlBound() time.Duration { return c.skewBetweenNodes() + slack + c.TTLSlack }

@@ -34,7 +34,7 @@ type Workload interface {
 	Check(e *env, ops []Op) []CheckResult
 }
 
-// NewWorkload returns a workload by name: register, set, ttl.
+// NewWorkload returns a workload by name: register, set, ttl, cache.
 func NewWorkload(name string) (Workload, error) {
 	switch name {
 	case "register":
@@ -43,8 +43,10 @@ func NewWorkload(name string) (Workload, error) {
 		return &setWorkload{}, nil
 	case "ttl":
 		return &ttlWorkload{}, nil
+	case "cache":
+		return &cacheWorkload{}, nil // workload_cache.go
 	}
-	return nil, fmt.Errorf("unknown workload %q (register, set, ttl)", name)
+	return nil, fmt.Errorf("unknown workload %q (register, set, ttl, cache)", name)
 }
 
 // pace waits between operations of one worker (a rate limit, not

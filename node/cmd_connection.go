@@ -50,10 +50,11 @@ func (h *handler) quit(q request) {
 	q.r.WriteSimple("OK")
 }
 
-// reset is Redis's RESET: leaves pub/sub, forgets the name, RESP2, default
-// read consistency.
+// reset is Redis's RESET: leaves pub/sub, turns tracking off, forgets the
+// name, RESP2, default read consistency.
 func (h *handler) reset(q request) {
 	h.leaveAll(q.st)
+	h.trackingClosed(q.st) // RESET turns tracking off, as in Redis
 	q.st.info.Store(nil)
 	q.st.opts = h.defaultReadOpts()
 	q.c.SetProto(2)
@@ -264,17 +265,21 @@ func (h *handler) client(q request) {
 			return
 		}
 		r.WriteSimple("OK")
-	case "TRACKING":
-		if !arity(len(args) >= 3) {
-			return
+	case "TRACKING": // client-side caching: cmd_tracking.go
+		if arity(len(args) >= 3) {
+			h.clientTracking(q)
 		}
-		switch {
-		case flag(args, 2, "OFF"):
-			r.WriteSimple("OK")
-		case flag(args, 2, "ON"):
-			writeErr(r, fmt.Errorf("%w: client-side caching (CLIENT TRACKING ON) is not supported by this server", ErrRedis))
-		default:
-			writeErr(r, ErrSyntax)
+	case "CACHING":
+		if arity(len(args) == 3) {
+			h.clientCaching(q)
+		}
+	case "GETREDIR":
+		if arity(len(args) == 2) {
+			h.clientGetredir(q)
+		}
+	case "TRACKINGINFO":
+		if arity(len(args) == 2) {
+			h.clientTrackingInfo(q)
 		}
 	case "INFO":
 		if arity(len(args) == 2) {
@@ -326,6 +331,7 @@ func (h *handler) connClosed(c *resp.Conn, st *connState) {
 	if st.sub != nil {
 		h.n.ps.drop(st.sub)
 	}
+	h.trackingClosed(st)
 }
 
 func (h *handler) consistency(q request) {

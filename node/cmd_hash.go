@@ -183,11 +183,16 @@ func (h *handler) hincrby(ctx context.Context, args [][]byte, r *resp.Reply) {
 	}
 	key := string(args[1])
 	res, err := h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdHIncrBy, HIncrBy: &fsm.HIncrBy{Key: key, Field: string(args[2]), By: by}})
+	replyInt(r, res.Count, hincrbyErr(err))
+}
+
+// hincrbyErr words HINCRBY's errors as Redis does: a field that is not
+// an integer differently from a string that is not.
+func hincrbyErr(err error) error {
 	if errors.Is(err, fsm.ErrNotInteger) {
-		// Redis words it differently for a field than for a string.
-		err = redisErr("hash value is not an integer")
+		return redisErr("hash value is not an integer")
 	}
-	replyInt(r, res.Count, err)
+	return err
 }
 
 // b2i is Redis's 1 or 0.

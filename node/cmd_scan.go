@@ -269,6 +269,14 @@ func (h *handler) flush(ctx context.Context, args [][]byte, r *resp.Reply) {
 	r.WriteSimple("OK")
 }
 
+// renameErr is Redis's reply to a RENAME of a key that does not exist.
+func renameErr(err error) error {
+	if errors.Is(err, fsm.ErrNotFound) {
+		return redisErr("no such key")
+	}
+	return err
+}
+
 // renameCmd makes RENAME (+OK) and RENAMENX (1 or 0). Both keys must be
 // in one group (CROSSSLOT otherwise, as in Redis Cluster).
 func renameCmd(nx bool) func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
@@ -284,10 +292,8 @@ func renameCmd(nx bool) func(h *handler, ctx context.Context, args [][]byte, r *
 			err = res.Err
 		}
 		switch {
-		case errors.Is(err, fsm.ErrNotFound):
-			writeErr(r, redisErr("no such key"))
 		case err != nil:
-			writeErr(r, err)
+			writeErr(r, renameErr(err))
 		case nx:
 			r.WriteInt(int64(res.Count))
 		default:

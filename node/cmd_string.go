@@ -145,7 +145,36 @@ func (h *handler) getdel(ctx context.Context, args [][]byte, r *resp.Reply) {
 // option it changes nothing, so it is a write only in name: it still goes
 // through the log, which keeps it linearizable like every other write.
 func (h *handler) getex(ctx context.Context, args [][]byte, r *resp.Reply) {
-	x := &fsm.GetEx{Key: string(args[1]), Expiry: fsm.Expiry{Mode: fsm.ExpiryKeep}}
+	x, badExpiry, err := h.parseGetEx(args)
+	if err != nil {
+		writeErr(r, err)
+		return
+	}
+	res, err := h.n.writeKey(ctx, x.Key, fsm.Command{Type: fsm.CmdGetEx, GetEx: x})
+	if err != nil {
+		writeErr(r, err)
+		return
+	}
+	replyGetEx(r, res.Record, badExpiry)
+}
+
+// replyGetEx answers GETEX from the key's record: its value, or, when the
+// expiry given was invalid, that error for a key that exists (Redis
+// checks the value only after finding the key: nil for none).
+func replyGetEx(r *resp.Reply, rec *fsm.Record, badExpiry error) {
+	if badExpiry != nil && rec != nil {
+		writeErr(r, badExpiry)
+		return
+	}
+	writeValue(r, rec)
+}
+
+// parseGetEx reads GETEX's arguments (alone or queued in a
+// transaction). An invalid expiry value is not err but badExpiry, with
+// x keeping the deadline: Redis reports it only for a key that exists
+// (replyGetEx), after a missing key's nil and WRONGTYPE.
+func (h *handler) parseGetEx(args [][]byte) (x *fsm.GetEx, badExpiry, err error) {
+	x = &fsm.GetEx{Key: string(args[1]), Expiry: fsm.Expiry{Mode: fsm.ExpiryKeep}}
 	if len(args) > 2 {
 		a := strings.ToUpper(string(args[2]))
 		switch {
@@ -154,21 +183,14 @@ func (h *handler) getex(ctx context.Context, args [][]byte, r *resp.Reply) {
 		case (a == "EX" || a == "PX" || a == "EXAT" || a == "PXAT") && len(args) == 4:
 			e, err := h.parseExpiryOpt(a, args[3], "getex")
 			if err != nil {
-				writeErr(r, err)
-				return
+				return x, err, nil
 			}
 			x.Expiry = e
 		default:
-			writeErr(r, errSyntax)
-			return
+			return nil, nil, errSyntax
 		}
 	}
-	res, err := h.n.writeKey(ctx, x.Key, fsm.Command{Type: fsm.CmdGetEx, GetEx: x})
-	if err != nil {
-		writeErr(r, err)
-		return
-	}
-	writeValue(r, res.Record)
+	return x, nil, nil
 }
 
 // mget answers MGET: keys in any group, each group asked once for all of
@@ -203,16 +225,8 @@ func writeMGet(r *resp.Reply, recs []*fsm.Record) {
 // mset answers MSET: one raft entry, so its keys must share a group
 // (CROSSSLOT otherwise, as in Redis Cluster).
 func (h *handler) mset(ctx context.Context, args [][]byte, r *resp.Reply) {
-	if len(args)%2 != 1 {
-		writeErr(r, redisErr("wrong number of arguments for 'mset' command"))
-		return
-	}
-	x := &fsm.MSet{}
-	for i := 1; i < len(args); i += 2 {
-		x.Keys = append(x.Keys, string(args[i]))
-		x.Values = append(x.Values, args[i+1])
-	}
-	if _, err := keyArgs(args[1:]); err != nil {
+	x, err := parseMSet(args)
+	if err != nil {
 		writeErr(r, err)
 		return
 	}
@@ -230,6 +244,23 @@ func (h *handler) mset(ctx context.Context, args [][]byte, r *resp.Reply) {
 		return
 	}
 	r.WriteSimple("OK")
+}
+
+// parseMSet reads MSET's keys and values (alone or queued in a
+// transaction).
+func parseMSet(args [][]byte) (*fsm.MSet, error) {
+	if len(args) < 3 || len(args)%2 != 1 {
+		return nil, redisErr("wrong number of arguments for 'mset' command")
+	}
+	x := &fsm.MSet{}
+	for i := 1; i < len(args); i += 2 {
+		x.Keys = append(x.Keys, string(args[i]))
+		x.Values = append(x.Values, args[i+1])
+	}
+	if _, err := keyArgs(args[1:]); err != nil {
+		return nil, err
+	}
+	return x, nil
 }
 
 // strlen answers STRLEN.

@@ -14,9 +14,12 @@ import (
 // After MULTI, Dispatch hands every command but these (and QUIT) to
 // queueTxn instead of running it: a command that can run in a transaction
 // (txnBuilders) is turned into its fsm command now and answered +QUEUED;
-// any other, or one whose arguments are wrong, is answered with its error
-// and makes EXEC fail with EXECABORT, as Redis does for errors found while
-// queueing. EXEC proposes one fsm.Txn to the group that holds every key
+// any other is answered with an error and makes EXEC fail with EXECABORT,
+// as Redis does for errors found while queueing (an unknown command, a
+// wrong arity: Dispatch). A queued command whose arguments are wrong
+// (SET k v EX 0, GETEX k FOO) is queued too and answered with its error
+// in EXEC's reply, as Redis finds such errors only when it runs it.
+// EXEC proposes one fsm.Txn to the group that holds every key
 // (CROSSSLOT if they are in several), so the transaction applies
 // atomically in one raft entry; WATCH records each key's version, read
 // at the connection's level, and the state machine aborts the
@@ -47,6 +50,9 @@ type txnOp struct {
 	keys  []string
 	cmd   fsm.Command
 	reply func(r *resp.Reply, res fsm.Result)
+	// errReply, if set, words the write's error as the command does
+	// alone (RENAME's "no such key").
+	errReply func(error) error
 
 	reads     []string
 	readReply func(r *resp.Reply, recs []*fsm.Record, now int64)
@@ -78,6 +84,13 @@ var txnBuilders = map[string]txnBuilder{
 	"DECR":      buildIncr(-1),
 	"DECRBY":    buildIncr(-1),
 	"APPEND":    buildAppend,
+	"GETDEL":    buildGetDel,
+	"GETEX":     buildGetEx,
+	"MSET":      buildMSet,
+	"HSETNX":    buildHSetNX,
+	"HINCRBY":   buildHIncrBy,
+	"RENAME":    buildRename(false),
+	"RENAMENX":  buildRename(true),
 }
 
 func replyOK(r *resp.Reply, _ fsm.Result)      { r.WriteSimple("OK") }
@@ -219,6 +232,70 @@ func buildAppend(_ *handler, args [][]byte) (txnOp, error) {
 	return one(key, fsm.Command{Type: fsm.CmdAppend, Append: &fsm.Append{Key: key, Value: args[2]}}, replyCount), nil
 }
 
+func buildGetDel(_ *handler, args [][]byte) (txnOp, error) {
+	key := string(args[1])
+	return one(key, fsm.Command{Type: fsm.CmdGetDel, GetDel: &fsm.GetDel{Key: key}}, replyValue), nil
+}
+
+func replyValue(r *resp.Reply, res fsm.Result) { writeValue(r, res.Record) }
+
+func buildGetEx(h *handler, args [][]byte) (txnOp, error) {
+	x, badExpiry, err := h.parseGetEx(args)
+	if err != nil {
+		return txnOp{}, err
+	}
+	return one(x.Key, fsm.Command{Type: fsm.CmdGetEx, GetEx: x}, func(r *resp.Reply, res fsm.Result) {
+		replyGetEx(r, res.Record, badExpiry)
+	}), nil
+}
+
+func buildMSet(_ *handler, args [][]byte) (txnOp, error) {
+	x, err := parseMSet(args)
+	if err != nil {
+		return txnOp{}, err
+	}
+	return txnOp{keys: x.Keys, cmd: fsm.Command{Type: fsm.CmdMSet, MSet: x}, reply: replyOK}, nil
+}
+
+func buildHSetNX(_ *handler, args [][]byte) (txnOp, error) {
+	if len(args) != 4 {
+		return txnOp{}, errArity(args)
+	}
+	key := string(args[1])
+	return one(key, fsm.Command{Type: fsm.CmdHSet, HSet: &fsm.HSet{
+		Key: key, Fields: map[string][]byte{string(args[2]): args[3]}, NX: true,
+	}}, replyCount), nil
+}
+
+func buildHIncrBy(_ *handler, args [][]byte) (txnOp, error) {
+	if len(args) != 4 {
+		return txnOp{}, errArity(args)
+	}
+	by, err := parseInt64(args[3])
+	if err != nil {
+		return txnOp{}, err
+	}
+	key := string(args[1])
+	op := one(key, fsm.Command{Type: fsm.CmdHIncrBy, HIncrBy: &fsm.HIncrBy{Key: key, Field: string(args[2]), By: by}}, replyCount)
+	op.errReply = hincrbyErr
+	return op, nil
+}
+
+func buildRename(nx bool) txnBuilder {
+	return func(_ *handler, args [][]byte) (txnOp, error) {
+		if len(args) != 3 {
+			return txnOp{}, errArity(args)
+		}
+		from, to := string(args[1]), string(args[2])
+		reply := replyOK
+		if nx {
+			reply = replyCount
+		}
+		return txnOp{keys: []string{from, to}, cmd: fsm.Command{Type: fsm.CmdRename, Rename: &fsm.Rename{Key: from, NewKey: to, NX: nx}},
+			reply: reply, errReply: renameErr}, nil
+	}
+}
+
 // errArity is Redis's reply to a queued command's wrong arity.
 func errArity(args [][]byte) error {
 	return redisErr("wrong number of arguments for '%s' command", strings.ToLower(cutUTF8(string(args[0]), 32)))
@@ -246,9 +323,10 @@ func (h *handler) queueTxn(st *connState, name string, args [][]byte, r *resp.Re
 		return
 	}
 	if err != nil {
-		st.txn.dirty = true
-		writeErr(r, err)
-		return
+		// Redis finds a bad argument when it runs the command, so the
+		// error is the command's reply inside EXEC's: an op with no
+		// keys that answers it (a read of nothing, txn_read.go).
+		op = txnOp{readReply: func(r *resp.Reply, _ []*fsm.Record, _ int64) { writeErr(r, err) }}
 	}
 	st.txn.ops = append(st.txn.ops, op)
 	r.WriteSimple("QUEUED")
@@ -365,10 +443,13 @@ func (h *handler) exec(q request) func(context.Context) {
 		for _, w := range watch {
 			keys = append(keys, w.Key)
 		}
-		gid, err := h.n.sameGroup(keys)
-		if err != nil {
-			writeErr(r, err)
-			return
+		gid := 0 // no keys: only commands that failed while queued
+		if len(keys) > 0 {
+			var err error
+			if gid, err = h.n.sameGroup(keys); err != nil {
+				writeErr(r, err)
+				return
+			}
 		}
 		if !writes {
 			h.execReads(ctx, gid, o, t.ops, watch, r) // txn_read.go
@@ -412,7 +493,9 @@ func (h *handler) exec(q request) func(context.Context) {
 func writeTxnReplies(r *resp.Reply, ops []txnOp, results []fsm.Result) {
 	for _, op := range ops {
 		if op.readReply == nil {
-			if sub := results[0]; sub.Err != nil {
+			if sub := results[0]; sub.Err != nil && op.errReply != nil {
+				writeErr(r, op.errReply(sub.Err))
+			} else if sub.Err != nil {
 				writeErr(r, sub.Err)
 			} else {
 				op.reply(r, sub)

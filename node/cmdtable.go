@@ -304,7 +304,7 @@ func init() {
 			group: "connection", syntax: "QUIT", summary: "Closes the connection after the reply.",
 			run: inline((*handler).quit)},
 		{name: "CLIENT", arity: -2, flags: flagLocal, cats: catConnection,
-			group: "connection", syntax: "CLIENT ID | INFO | LIST | SETNAME name | GETNAME | SETINFO LIB-NAME|LIB-VER value | NO-EVICT on|off | NO-TOUCH on|off | TRACKING off", summary: "The connection's id, name and library; this node's connections; the settings clients send on connect.",
+			group: "connection", syntax: "CLIENT ID | INFO | LIST | SETNAME name | GETNAME | SETINFO LIB-NAME|LIB-VER value | NO-EVICT on|off | NO-TOUCH on|off | TRACKING on|off [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP] | CACHING yes|no | GETREDIR | TRACKINGINFO", summary: "The connection's id, name and library; this node's connections; the settings clients send on connect; client-side caching (cmd_tracking.go).",
 			run: inline((*handler).client)},
 		{name: "SESSION.CONSISTENCY", arity: -2, maxArgs: 4, flags: flagFast | flagLocal, cats: catConnection,
 			group: "connection", syntax: "SESSION.CONSISTENCY linearizable|leader|stale [MAXSTALE dur]", summary: "Sets the connection's default read consistency and staleness bound.",

@@ -171,6 +171,17 @@ type Config struct {
 	// 0 turns the governor off; so does GOMEMLIMIT in the environment.
 	GCHeadroomPercent int
 	GCHeadroomMin     int64
+	// Client-side caching (CLIENT TRACKING; tracking.go).
+	// TrackingTableMaxKeys caps the keys the tracking table remembers
+	// (Redis's tracking-table-max-keys); past it, keys are invalidated to
+	// make room. 0: 1,000,000. TrackingMaxStaleness is the revocation
+	// bound's node side: when a group's state here is older than it (by
+	// the log clock), every client that may cache a key of the group gets
+	// a flush-all invalidation. 0: three quarters of MaxStaleness; it must
+	// exceed MaxStaleness/2, the age a healthy replica of an idle group
+	// reaches.
+	TrackingTableMaxKeys int
+	TrackingMaxStaleness time.Duration
 
 	Logger *slog.Logger
 
@@ -325,6 +336,9 @@ func (c *Config) Validate() error {
 			durOK[f.name] = true
 		}
 	}
+	v.check(c.TrackingTableMaxKeys >= 0, "TrackingTableMaxKeys must be >= 0")
+	v.check(c.TrackingMaxStaleness == 0 || c.TrackingMaxStaleness > c.MaxStaleness/2,
+		"TrackingMaxStaleness (%v) must be more than half of MaxStaleness (%v), or a healthy replica flushes its tracking clients", c.TrackingMaxStaleness, c.MaxStaleness)
 	v.check(c.MaxBatchCmds >= 1, "MaxBatchCmds must be >= 1")
 	v.check(c.RaftTransport == "" || c.RaftTransport == RaftTransportBinary || c.RaftTransport == RaftTransportMsgpack,
 		"RaftTransport %q must be %q or %q", c.RaftTransport, RaftTransportBinary, RaftTransportMsgpack)
@@ -501,4 +515,20 @@ func orDefault(s, def string) string {
 		return s
 	}
 	return def
+}
+
+// trackingMaxKeys is TrackingTableMaxKeys with its default.
+func (c *Config) trackingMaxKeys() int {
+	if c.TrackingTableMaxKeys > 0 {
+		return c.TrackingTableMaxKeys
+	}
+	return defaultTrackingMaxKeys
+}
+
+// trackingMaxStaleness is TrackingMaxStaleness with its default.
+func (c *Config) trackingMaxStaleness() time.Duration {
+	if c.TrackingMaxStaleness > 0 {
+		return c.TrackingMaxStaleness
+	}
+	return c.MaxStaleness * 3 / 4
 }

@@ -132,7 +132,12 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 	}
 	g.rfsm = newRaftFSM(g.fsm, id, n.fatal)
 	g.rfsm.onSnapshot = n.admin.met.SnapshotFunc(strconv.Itoa(id))
-	g.rfsm.events = &n.ps // keyspace notifications (keyspace.go)
+	// The consumers of the group's one fsm.Notify (raftFSM.notify):
+	// keyspace notifications (keyspace.go) and client-side caching
+	// (tracking.go), which also flushes when a snapshot replaces the state.
+	g.rfsm.events = &n.ps
+	g.rfsm.tracked = func(evs []fsm.Event) { n.trk.applied(id, evs) }
+	g.rfsm.replaced = func() { n.trk.replaced(id) }
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)

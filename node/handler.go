@@ -43,6 +43,9 @@ type connState struct {
 	// txn is the connection's MULTI/WATCH state (cmd_txn.go); nil when
 	// there is none.
 	txn *txnState
+	// track is the connection's client-side caching state
+	// (cmd_tracking.go); nil until its first CLIENT TRACKING.
+	track *trackClient
 }
 
 // Dispatch is the one place every request passes through, before and after
@@ -107,6 +110,9 @@ func (h *handler) Dispatch(c *resp.Conn, args [][]byte, r *resp.Reply) func(ctx 
 		h.queueTxn(st, cmd.name, args, r) // between MULTI and EXEC: cmd_txn.go
 		st.obs.finish(r)
 		return nil
+	}
+	if st.track != nil {
+		h.trackHook(request{c: c, args: args, r: r, st: st}, cmd) // cmd_tracking.go
 	}
 	fn := cmd.run(h, request{c: c, args: args, r: r, st: st})
 	obs := st.obs // the command may have set its read level

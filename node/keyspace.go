@@ -155,6 +155,9 @@ func (ps *pubsub) publishKeyspace(event, key string) {
 // report of what each command did (fsm.Event), Redis's event names.
 func (ps *pubsub) keyEvents(evs []fsm.Event) {
 	for _, e := range evs {
+		if e.Type == fsm.EventFlush {
+			continue // client-side caching's; Redis publishes nothing per key for FLUSHDB/FLUSHALL
+		}
 		ps.publishKeyspace(e.Type.String(), e.Key)
 	}
 }

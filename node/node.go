@@ -77,6 +77,7 @@ type Node struct {
 	backups backupRegistry // open online backups (backup.go)
 	disk    diskState      // free-space alarm and test-mode disk faults (disk.go)
 	ps      pubsub         // pub/sub hub and keyspace notifications (pubsub.go, keyspace.go)
+	trk     *tracker       // client-side caching's tracking table (tracking.go)
 
 	mu        sync.Mutex
 	fatalErr  error
@@ -150,6 +151,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err = aborted(); err != nil {
 		return nil, err
 	}
+	n.trk = newTracker(n, G)
 	if n.groups, err = openGroups(ctx, n, G); err != nil {
 		if abortErr := aborted(); abortErr != nil {
 			return nil, abortErr
@@ -219,8 +221,9 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	go func() { defer n.wg.Done(); n.membershipLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.touch.loop(runCtx) }()
 	n.watchLeaders(runCtx)
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.diskLoop(runCtx) }()
+	go func() { defer n.wg.Done(); n.trk.loop(runCtx) }()
 
 	n.respSrv = resp.NewServer(cfg.RESP, &handler{n: n}, n.log.With("component", "resp"))
 	n.wg.Add(1)

@@ -40,6 +40,13 @@ type raftFSM struct {
 	// events, when set, hears the keyspace events of each applied entry
 	// (set by the group before raft starts; see keyEventSink).
 	events keyEventSink
+	// tracked, when set, hears the events of every applied entry for
+	// client-side caching's invalidations (tracker.applied, which checks
+	// cheaply whether any connection tracks).
+	tracked func([]fsm.Event)
+	// replaced, when set, is told that a snapshot replaced the state
+	// while the node serves (client-side caching flushes: tracking.go).
+	replaced func()
 }
 
 // newRaftFSM adapts f, and installs its one fsm.Notify (notify): every
@@ -152,6 +159,9 @@ func (r *raftFSM) Restore(rc io.ReadCloser) error {
 	}
 	r.applied.Store(r.f.AppliedIndex())
 	r.advance(r.f.AppliedIndex())
+	if r.replaced != nil && !r.opening.Load() {
+		r.replaced()
+	}
 	return nil
 }
 
@@ -209,8 +219,13 @@ type keyEventSink interface {
 // after the entry is visible to readers. Each node applies each entry of
 // its groups once, so it hears each change once. A snapshot installed
 // from the leader reports nothing, as a Redis replica's full sync does
-// not. evs is reused after it returns.
+// not (client-side caching flushes instead: replaced). It feeds every
+// consumer: the tracker and the keyspace notifications. evs is reused
+// after it returns.
 func (r *raftFSM) notify(_ uint64, evs []fsm.Event) {
+	if r.tracked != nil {
+		r.tracked(evs)
+	}
 	if r.events != nil && r.events.keyspaceWanted() {
 		r.events.keyEvents(evs)
 	}

@@ -66,3 +66,45 @@ func TestREADMECommands(t *testing.T) {
 		t.Fatalf("README.md's Redis commands table: found %d rows, want the families and the unsupported", rows)
 	}
 }
+
+// TestREADMETransactions: the transactions row of README.md's Redis
+// commands table names every command a transaction may queue (cmd_txn.go,
+// txn_read.go), by name or as a family the row names.
+func TestREADMETransactions(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rowText string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "| transactions |") {
+			rowText = line
+		}
+	}
+	if rowText == "" {
+		t.Fatal("README.md has no transactions row")
+	}
+	family := map[string]string{ // a command and the family the row names it by
+		"PEXPIRE": "EXPIRE", "EXPIREAT": "EXPIRE", "PEXPIREAT": "EXPIRE",
+		"INCRBY": "INCR", "DECR": "INCR", "DECRBY": "INCR",
+		"TTL": "TTL", "PTTL": "TTL", "EXPIRETIME": "TTL", "PEXPIRETIME": "TTL",
+	}
+	var queued []string
+	for name := range txnBuilders {
+		queued = append(queued, name)
+	}
+	for name := range txnReads {
+		queued = append(queued, name)
+	}
+	for name := range txnReadBuilders {
+		queued = append(queued, name)
+	}
+	for _, name := range queued {
+		if f, ok := family[name]; ok && strings.Contains(rowText, "`"+f+"` family") {
+			continue
+		}
+		if !strings.Contains(rowText, "`"+name+"`") {
+			t.Errorf("README.md's transactions row does not say that %s can be queued", name)
+		}
+	}
+}

@@ -40,6 +40,9 @@ func TestRedisRepliesMatchRedis(t *testing.T) {
 		{"CLIENT SETNAME app", 1}, {"CLIENT GETNAME", 1}, {"CLIENT SETNAME", 1},
 		{"CLIENT NO-EVICT on", 1}, {"CLIENT NO-EVICT maybe", 1}, {"CLIENT TRACKING off", 1},
 		{"CLIENT BOGUS", 1},
+		// GETEX checks its expiry only for a key that exists.
+		{"GETEX ref:g EX 0", 1}, {"SET ref:g v", 1}, {"GETEX ref:g EX 0", 1}, {"GETEX ref:g PX x", 1},
+		{"GETEX ref:g FOO", 1}, {"DEL ref:g", 1},
 		{"CONFIG SET notify-keyspace-events KEA", 1}, {"CONFIG GET notify-keyspace-events", 1},
 		{"CONFIG SET notify-keyspace-events Kgx", 1}, {"CONFIG GET notify-keyspace-events", 1},
 		{"CONFIG SET notify-keyspace-events Q", 1}, {"CONFIG SET notify-keyspace-events ", 1},

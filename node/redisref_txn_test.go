@@ -33,6 +33,21 @@ func TestRedisTxnMatchesRedis(t *testing.T) {
 		"HSTRLEN t:h a", "HKEYS t:h", "HVALS t:h", "GET t:h", "TYPE t:h", "HDEL t:h a", "HGETALL t:h", "EXEC",
 		"MULTI", "SADD t:set m", "SMEMBERS t:set", "SISMEMBER t:set m", "SCARD t:set", "HGET t:set f", "SREM t:set m", "SMEMBERS t:set", "EXEC",
 		"MULTI", "HGETALL t:none", "SMEMBERS t:none", "HLEN t:none", "SCARD t:none", "TYPE t:none", "EXEC",
+		// GETEX, GETDEL, MSET, HSETNX, HINCRBY, RENAME, RENAMENX queued,
+		// WRONGTYPE and their other errors inside EXEC.
+		"MULTI", "SET t:g v", "GETEX t:g EX 100", "TTL t:g", "GETEX t:g PERSIST", "TTL t:g", "GETEX t:g PXAT 4102444800000",
+		"PEXPIRETIME t:g", "GETEX t:none", "GETDEL t:g", "GETDEL t:g", "EXISTS t:g", "EXEC",
+		"MULTI", "MSET t:m1 1 t:m2 2", "MGET t:m1 t:m2", "HSETNX t:hn f 1", "HSETNX t:hn f 2", "HGET t:hn f",
+		"HINCRBY t:hn f 5", "HINCRBY t:hn g -3", "HGETALL t:hn", "HSETNX t:m1 f 1", "EXEC",
+		"MULTI", "HSET t:hn s abc", "HINCRBY t:hn s 1", "HINCRBY t:m1 f 1", "GETDEL t:hn", "GETEX t:hn", "MSET t:m1 x t:hn y", "GET t:hn", "EXEC",
+		"MULTI", "RENAME t:none t:x", "RENAMENX t:none t:x", "SET t:r1 a EX 100", "RENAME t:r1 t:r2", "TTL t:r2", "EXISTS t:r1",
+		"SET t:r3 b", "RENAMENX t:r2 t:r3", "RENAMENX t:r2 t:r4", "GET t:r4", "TTL t:r4", "RENAME t:r4 t:r4", "RENAMENX t:r4 t:r4", "EXEC",
+		// Bad arguments are found when the command runs, inside EXEC,
+		// not while queueing.
+		"MULTI", "SET t:bad 1 EX 0", "GETEX t:g FOO", "GETEX t:g EX 0", "GETEX t:m1 EX 0", "GETEX t:m1 PX x", "GETEX t:hn EX 0", "MSET t:m1 x t:m2", "HINCRBY t:hn f x", "GET t:m1", "EXEC",
+		"MULTI", "GETEX t:g FOO", "EXEC",
+		"HSET t:hw f v", "MULTI", "GETEX t:hw EX 0", "GETEX t:hw FOO", "EXEC",
+		"WATCH t:m1", "1:MSET t:m1 y", "MULTI", "GETDEL t:m1", "EXEC", "GET t:m1",
 		// Many keys at once.
 		"SET t:a 1", "MULTI", "MGET t:a t:none t:h t:a", "EXISTS t:a t:a t:none t:h", "INCR t:a", "MGET t:a", "EXEC",
 		// A failing command inside EXEC does not stop the others.

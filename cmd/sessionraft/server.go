@@ -129,6 +129,9 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	durationVar(fs, &c.SweepInterval, "sweep-interval", "how often each group leader looks for expired sessions")
 	durationVar(fs, &c.TouchInterval, "touch-interval", "how often buffered idle-timeout accesses are flushed to the leaders; the precision of IDLE expiry")
 	durationVar(fs, &c.BalanceInterval, "balance-interval", "how often a group leader checks that leadership is spread over the nodes")
+	// Client-side caching (CLIENT TRACKING).
+	durationVar(fs, &c.TrackingMaxStaleness, "tracking-max-staleness", "client-side caching: when a group's state here is older than this by the log clock, flush every client that may cache its keys (0: 3/4 of --max-staleness)")
+	fs.IntVar(&c.TrackingTableMaxKeys, "tracking-table-max-keys", c.TrackingTableMaxKeys, "client-side caching: most keys the tracking table remembers; past it keys are invalidated to make room (0: 1000000)")
 
 	// Record limits. Apply enforces them, so every node must use the same.
 	fs.Int64Var(&o.limits.maxValueBytes, "max-value-bytes", o.limits.maxValueBytes, "largest field value, in bytes")

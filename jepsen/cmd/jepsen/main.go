@@ -24,7 +24,7 @@ import (
 func main() {
 	jepsen.ChildMain() // with -net netns, the run re-executes this program inside the clients' namespace
 	var (
-		workloads = flag.String("workload", "register,set,ttl", "comma-separated workloads: register, set (with destroy/rotate), ttl")
+		workloads = flag.String("workload", "register,set,ttl", "comma-separated workloads: register, set (with destroy/rotate), ttl, cache (client-side caching's revocation bound)")
 		nemeses   = flag.String("nemesis", "partition,kill,pause,clock", "comma-separated nemeses: partition, partition-leader, majorities-ring (5+ nodes), kill, pause, clock, skew-followers, transfer, disk, member (add, replace and remove servers; also member-grow, member-replace), none; with -net netns also loss (packet loss) and blackhole")
 		dur       = flag.Duration("time", time.Minute, "how long to run the workloads")
 		nodes     = flag.Int("nodes", 3, "cluster size (3 or 5)")
