@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,33 +20,14 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/sessionraft/sessionraft/transport/resp"
-)
 
-// httpGet fetches url and returns the status code and body.
-func httpGet(t testing.TB, url string) (int, []byte) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.StatusCode, b
-}
+	"github.com/sessionraft/sessionraft/internal/testcluster"
+)
 
 // scrapeNode parses node n's /metrics with the Prometheus text parser.
 func scrapeNode(t testing.TB, n *Node) (map[string]*dto.MetricFamily, []byte) {
 	t.Helper()
-	code, body := httpGet(t, "http://"+n.HTTPAddr()+"/metrics")
+	code, body := testcluster.HTTPGet(t, "http://"+n.HTTPAddr()+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("%s /metrics: HTTP %d", n.cfg.ID, code)
 	}
@@ -227,7 +207,7 @@ func TestAdminEndpoints(t *testing.T) {
 	})
 
 	// status.json: three members with their admin addresses, every group.
-	_, sj := httpGet(t, "http://"+cl[0].HTTPAddr()+"/status.json")
+	_, sj := testcluster.HTTPGet(t, "http://"+cl[0].HTTPAddr()+"/status.json")
 	var st struct {
 		Members []struct{ ID, HTTPAddr string } `json:"members"`
 		Groups  []struct{ ID int }              `json:"groups"`
@@ -244,7 +224,7 @@ func TestAdminEndpoints(t *testing.T) {
 	// /ready: cut one node off from the others' raft ports.
 	victim := 2
 	ready := func(i int) int {
-		code, _ := httpGet(t, "http://"+cl[i].HTTPAddr()+"/ready")
+		code, _ := testcluster.HTTPGet(t, "http://"+cl[i].HTTPAddr()+"/ready")
 		return code
 	}
 	for i := range 3 {
@@ -266,7 +246,7 @@ func TestAdminEndpoints(t *testing.T) {
 		}
 		return nil
 	})
-	_, reason := httpGet(t, "http://"+cl[victim].HTTPAddr()+"/ready")
+	_, reason := testcluster.HTTPGet(t, "http://"+cl[victim].HTTPAddr()+"/ready")
 	t.Logf("cut-off node: %s", bytes.TrimSpace(reason))
 	for i := range 3 {
 		mustOK(t, c.client(i), "DEBUG.FAULT", "CLEAR")

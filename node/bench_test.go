@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -241,7 +240,7 @@ func BenchmarkGetPipelined(b *testing.B) {
 				for j := range depth {
 					ids := own[node]
 					id := ids[(i*depth+j)%len(ids)]
-					pc.req = benchCommand(pc.req, "SESSION.GET", id, "CONSISTENCY", level, "NOTOUCH")
+					pc.req = appendCmd(pc.req, "SESSION.GET", id, "CONSISTENCY", level, "NOTOUCH")
 				}
 				pcs[i] = pc
 			}
@@ -281,19 +280,4 @@ func BenchmarkGetPipelined(b *testing.B) {
 			}
 		})
 	}
-}
-
-// benchCommand appends one RESP request.
-func benchCommand(b []byte, args ...string) []byte {
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
-	b = append(b, "\r\n"...)
-	for _, a := range args {
-		b = append(b, '$')
-		b = strconv.AppendInt(b, int64(len(a)), 10)
-		b = append(b, "\r\n"...)
-		b = append(b, a...)
-		b = append(b, "\r\n"...)
-	}
-	return b
 }

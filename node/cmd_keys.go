@@ -101,7 +101,7 @@ func (n *Node) sameGroup(keys []string) (int, error) {
 
 // redisErr is an ERR reply with Redis's exact text.
 func redisErr(format string, a ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrRedisArg}, a...)...)
+	return fmt.Errorf("%w: "+format, append([]any{ErrRedis}, a...)...)
 }
 
 // errSyntax is Redis's reply to an option it does not know.

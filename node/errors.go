@@ -75,17 +75,12 @@ var (
 	// ErrNoProto: HELLO with a protocol version other than 2 or 3.
 	ErrNoProto = errors.New("node: protocol version not supported")
 	// ErrRedis: any other Redis "ERR <text>" (DB index is out of range,
-	// a command refused in subscribe mode, an unknown subcommand...).
+	// a command refused in subscribe mode, an unknown subcommand, an
+	// argument a data command refuses: "invalid expire time in 'set'
+	// command"; redisErr in cmd_keys.go makes these). The detail is
+	// Redis's whole ERR text, so Redis clients and tools recognise it.
 	ErrRedis = errors.New("node: redis error")
 
-	// The Redis data commands (cmd_string.go, cmd_keys.go, cmd_hash.go,
-	// cmd_set.go) answer with Redis's own error texts, so Redis clients
-	// and tools recognise them.
-
-	// ErrRedisArg: a Redis command's argument is refused; the detail is
-	// Redis's whole ERR text ("syntax error", "invalid expire time in
-	// 'set' command"), the reply is -ERR and that text.
-	ErrRedisArg = errors.New("node: redis argument refused")
 	// ErrCrossSlot: the keys of a command that must apply in one raft
 	// entry (MSET, RENAME, a transaction) live in different groups, as
 	// Redis Cluster refuses keys of different slots.

@@ -329,8 +329,8 @@ func TestErrorTableGolden(t *testing.T) {
 		{"fsm.ErrWrongType from Apply", fmt.Errorf("%w: key %q holds a hash", fsm.ErrWrongType, longID)},
 		{"fsm.ErrNotInteger from Apply", fmt.Errorf("%w: key %q", fsm.ErrNotInteger, longID)},
 		{"fsm.ErrOverflow from Apply", fmt.Errorf("%w: key %q", fsm.ErrOverflow, longID)},
-		{"ErrRedisArg", redisErr("invalid expire time in '%s' command", "pexpireat")},
-		{"ErrRedisArg syntax", errSyntax},
+		{"ErrRedis from redisErr", redisErr("invalid expire time in '%s' command", "pexpireat")},
+		{"ErrRedis syntax", errSyntax},
 		{"ErrCrossSlot", ErrCrossSlot},
 	}
 	got := map[string]string{}

@@ -28,7 +28,6 @@ var errTable = []errReply{
 	{fsm.ErrWrongType, codeWrongType, "Operation against a key holding the wrong kind of value", noDetail},
 	{fsm.ErrNotInteger, wire.CodeInternal, "value is not an integer or out of range", noDetail},
 	{fsm.ErrOverflow, wire.CodeInternal, "increment or decrement would overflow", noDetail},
-	{ErrRedisArg, wire.CodeInternal, "", redisText},
 	{ErrCrossSlot, codeCrossSlot, "Keys in request don't hash to the same slot", noDetail},
 	{fsm.ErrNotFound, wire.CodeNotFound, "session not found", noDetail},
 	{fsm.ErrExists, wire.CodeExists, "session id already taken", noDetail},

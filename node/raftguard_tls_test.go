@@ -3,7 +3,6 @@ package node
 import (
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/sessionraft/sessionraft/transport/mux"
 	"github.com/sessionraft/sessionraft/transport/raftnet"
-	"github.com/sessionraft/sessionraft/transport/tlsconf"
 )
 
 // memberMux is an internal port holding a genuine certificate of p's CA
@@ -20,29 +18,7 @@ import (
 // duplicated node key).
 func memberMux(t *testing.T, p *testPKI, id string) *mux.Mux {
 	t.Helper()
-	dir := t.TempDir()
-	f := tlsconf.Files{CA: p.caFile(), Cert: filepath.Join(dir, id+".crt"), Key: filepath.Join(dir, id+".key")}
-	kp, err := p.ca.IssueNode(id, []string{"127.0.0.1"}, time.Now().Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kp.Write(f.Cert, f.Key); err != nil {
-		t.Fatal(err)
-	}
-	st, err := tlsconf.Load(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := mux.DefaultConfig()
-	cfg.DialTimeout = 3 * time.Second
-	cfg.Logger = nodeConfig("x", "").Logger
-	cfg.TLS = st
-	m, err := mux.Listen("127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
+	return peerMux(t, p.filesIn(t.TempDir(), id))
 }
 
 // TestTLSRaftRefusesForgedSender: on a cluster with internal TLS, a peer

@@ -79,7 +79,8 @@ func (p *peakSampler) end() (int, uint64) {
 	return p.goroutines, p.heap - p.baseHeap
 }
 
-// appendCmd appends one RESP command.
+// appendCmd appends one RESP command (the raw requests of the limits
+// tests and the benchmarks).
 func appendCmd(b []byte, args ...string) []byte {
 	b = append(b, '*')
 	b = strconv.AppendInt(b, int64(len(args)), 10)

@@ -46,10 +46,14 @@ func newTestPKI(t testing.TB) *testPKI {
 
 func (p *testPKI) caFile() string { return filepath.Join(p.dir, "ca.crt") }
 
-// files issues a node certificate for id (once) and returns its files.
-func (p *testPKI) files(id string) tlsconf.Files {
+// files issues a node certificate for id into p's directory and returns
+// its files.
+func (p *testPKI) files(id string) tlsconf.Files { return p.filesIn(p.dir, id) }
+
+// filesIn issues a node certificate for id into dir and returns its files.
+func (p *testPKI) filesIn(dir, id string) tlsconf.Files {
 	p.t.Helper()
-	f := tlsconf.Files{CA: p.caFile(), Cert: filepath.Join(p.dir, id+".crt"), Key: filepath.Join(p.dir, id+".key")}
+	f := tlsconf.Files{CA: p.caFile(), Cert: filepath.Join(dir, id+".crt"), Key: filepath.Join(dir, id+".key")}
 	kp, err := p.ca.IssueNode(id, []string{"127.0.0.1"}, time.Now().Add(24*time.Hour))
 	if err != nil {
 		p.t.Fatal(err)
@@ -72,11 +76,21 @@ func (p *testPKI) secure(cfg *Config, key string) {
 // is "", else with a certificate of p's CA for id.
 func attackerMux(t *testing.T, p *testPKI, id string) *mux.Mux {
 	t.Helper()
+	if id == "" {
+		return peerMux(t, tlsconf.Files{})
+	}
+	return peerMux(t, p.files(id))
+}
+
+// peerMux is an internal port on loopback, closed at the test's end, with
+// the certificate in f (none: plaintext).
+func peerMux(t *testing.T, f tlsconf.Files) *mux.Mux {
+	t.Helper()
 	cfg := mux.DefaultConfig()
 	cfg.DialTimeout = 3 * time.Second
 	cfg.Logger = nodeConfig("x", "").Logger
-	if id != "" {
-		st, err := tlsconf.Load(p.files(id))
+	if f != (tlsconf.Files{}) {
+		st, err := tlsconf.Load(f)
 		if err != nil {
 			t.Fatal(err)
 		}

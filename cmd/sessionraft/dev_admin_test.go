@@ -4,39 +4,18 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"io"
 	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 )
 
 var devStatusRE = regexp.MustCompile(`status page (http://[0-9.:]+/)`)
-
-func httpGet(t *testing.T, url string) (int, []byte) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.StatusCode, b
-}
 
 // checkDevAdmin checks the admin ports dev's banner lists.
 func checkDevAdmin(t *testing.T, out string) {
@@ -47,13 +26,13 @@ func checkDevAdmin(t *testing.T, out string) {
 	}
 	for _, m := range urls {
 		base := m[1]
-		if code, page := httpGet(t, base); code != http.StatusOK || !bytes.Contains(page, []byte("status.json")) {
+		if code, page := testcluster.HTTPGet(t, base); code != http.StatusOK || !bytes.Contains(page, []byte("status.json")) {
 			t.Errorf("%s: HTTP %d", base, code)
 		}
-		if code, body := httpGet(t, base+"ready"); code != http.StatusOK {
+		if code, body := testcluster.HTTPGet(t, base+"ready"); code != http.StatusOK {
 			t.Errorf("%sready: HTTP %d %s", base, code, body)
 		}
-		code, body := httpGet(t, base+"metrics")
+		code, body := testcluster.HTTPGet(t, base+"metrics")
 		if code != http.StatusOK {
 			t.Fatalf("%smetrics: HTTP %d", base, code)
 		}

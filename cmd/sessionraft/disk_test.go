@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,34 +21,10 @@ func TestDiskBudget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three server processes; skipped with -short")
 	}
-	var (
-		mu     sync.Mutex
-		exited = map[string]error{}
-	)
-	c, err := testcluster.Start(testcluster.Options{
-		Dir: t.TempDir(), TestMode: true, Writes: 3,
-		Flags: []string{"--disk-check-interval", "200ms", "--min-free-disk", "64MiB"},
-		OnExit: func(n *testcluster.Node, err error) {
-			mu.Lock()
-			exited[n.ID] = err
-			mu.Unlock()
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Stop() })
+	c := startFaultCluster(t, "--disk-check-interval", "200ms", "--min-free-disk", "64MiB")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dial := func(addr string) *resp.Client {
-		t.Helper()
-		cl, err := resp.Dial(ctx, addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cl.Close() })
-		return cl
-	}
+	dial := func(addr string) *resp.Client { return dialRESP(ctx, t, addr) }
 	n1, n2, n3 := dial(c.Nodes[0].Client), dial(c.Nodes[1].Client), dial(c.Nodes[2].Client)
 	create := func(cl *resp.Client) (string, error) {
 		v, err := cl.Do(ctx, "SESSION.CREATE", "SUBJECT", "disk", "TTL", "1h", "FIELDS", "k", "v")
@@ -109,14 +84,15 @@ func TestDiskBudget(t *testing.T) {
 	if _, err := n3.Do(ctx, "DEBUG.DISK", "FAIL", "EIO"); err != nil {
 		t.Fatal(err)
 	}
-	if !testcluster.WaitFor(30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); _, ok := exited["n3"]; return ok }) {
+	if !testcluster.WaitFor(30*time.Second, func() bool { return c.hasExited("n3") }) {
 		t.Fatalf("n3 still runs with a failing disk\n%s", c.Tail(20))
 	}
 	log := c.Nodes[2].Log()
 	if strings.Contains(log, "panic:") || !strings.Contains(log, "input/output error") {
 		t.Fatalf("n3 did not stop cleanly naming the failure:\n%s", testcluster.LastLines(log, 30))
 	}
-	t.Logf("n3 stopped: %v", exited["n3"])
+	_, exitErr := c.exit("n3")
+	t.Logf("n3 stopped: %v", exitErr)
 	for _, cl := range []*resp.Client{n1, n2} {
 		var last error
 		if !testcluster.WaitFor(30*time.Second, func() bool { _, last = create(cl); return last == nil }) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/sessionraft/sessionraft/internal/testcluster"
 	"github.com/sessionraft/sessionraft/node"
-	"github.com/sessionraft/sessionraft/transport/tlsconf"
 )
 
 // TestServerInternalTLS runs three server processes with mutual TLS on the
@@ -26,28 +26,14 @@ func TestServerInternalTLS(t *testing.T) {
 	if err := os.MkdirAll(pki, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	ca, err := tlsconf.NewCA("", time.Now().Add(24*time.Hour))
+	nodeFlags, err := testcluster.SecureInternalPort(pki, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ca.Pair().Write(filepath.Join(pki, "ca.crt"), filepath.Join(pki, "ca.key")); err != nil {
-		t.Fatal(err)
-	}
-	key, err := node.GenerateGossipKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeFlags := map[string][]string{}
-	for _, id := range []string{"n1", "n2", "n3"} {
-		kp, err := ca.IssueNode(id, []string{"127.0.0.1"}, time.Now().Add(24*time.Hour))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := kp.Write(filepath.Join(pki, id+".crt"), filepath.Join(pki, id+".key")); err != nil {
-			t.Fatal(err)
-		}
-		nodeFlags[id] = []string{"--tls-ca", filepath.Join(pki, "ca.crt"), "--tls-cert", filepath.Join(pki, id+".crt"),
-			"--tls-key", filepath.Join(pki, id+".key"), "--gossip-key", key, "--log-level", "info"}
+	var key string // the gossip key the nodes start with, which the rotation replaces
+	for id, f := range nodeFlags {
+		key = f[slices.Index(f, "--gossip-key")+1]
+		nodeFlags[id] = append(f, "--log-level", "info")
 	}
 	tc, err := testcluster.Start(testcluster.Options{Dir: filepath.Join(dir, "data"), NodeFlags: nodeFlags, Writes: 3})
 	if err != nil {

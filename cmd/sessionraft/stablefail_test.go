@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,33 +25,10 @@ func TestStableStoreFailureProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three server processes; skipped with -short")
 	}
-	var (
-		mu     sync.Mutex
-		exited = map[string]error{}
-	)
-	c, err := testcluster.Start(testcluster.Options{
-		Dir: t.TempDir(), TestMode: true, Writes: 3,
-		OnExit: func(n *testcluster.Node, err error) {
-			mu.Lock()
-			exited[n.ID] = err
-			mu.Unlock()
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Stop() })
+	c := startFaultCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dial := func(addr string) *resp.Client {
-		t.Helper()
-		cl, err := resp.Dial(ctx, addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cl.Close() })
-		return cl
-	}
+	dial := func(addr string) *resp.Client { return dialRESP(ctx, t, addr) }
 	n1, n2 := dial(c.Nodes[0].Client), dial(c.Nodes[1].Client)
 	var ids []string
 	create := func(cl *resp.Client) error {
@@ -91,12 +67,10 @@ func TestStableStoreFailureProcess(t *testing.T) {
 	if !transferred {
 		t.Fatal("no leadership transfer was accepted")
 	}
-	if !testcluster.WaitFor(60*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); _, ok := exited["n3"]; return ok }) {
+	if !testcluster.WaitFor(60*time.Second, func() bool { return c.hasExited("n3") }) {
 		t.Fatalf("n3 still runs although it cannot save its term\n%s", c.Tail(30))
 	}
-	mu.Lock()
-	exitErr := exited["n3"]
-	mu.Unlock()
+	_, exitErr := c.exit("n3")
 	var ee *exec.ExitError
 	if !errors.As(exitErr, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("n3 exited with %v, want exit status 1", exitErr)

@@ -83,21 +83,30 @@ func (u *user) page(path string) string {
 
 var revokeForm = regexp.MustCompile(`name="ref" value="([0-9a-f]+)"`)
 
-func TestWebApp(t *testing.T) {
+// newTestApp is the app on a client of the shared cluster (the test is
+// skipped without one), with a context bounding the test's direct calls;
+// the client is closed at the test's end.
+func newTestApp(t *testing.T) (context.Context, *client.Client, http.Handler) {
+	t.Helper()
 	if cluster == nil {
 		t.Skip("needs a three-process cluster; skipped with -short")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	c, err := client.New(ctx, client.Config{Seeds: cluster.Addrs()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	h, err := newApp(c, appConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ctx, c, h
+}
+
+func TestWebApp(t *testing.T) {
+	ctx, c, h := newTestApp(t)
 	srv := httptest.NewTLSServer(h)
 	defer srv.Close()
 	name := "shopper-" + fmt.Sprint(time.Now().UnixNano())
@@ -174,20 +183,7 @@ func TestWebApp(t *testing.T) {
 
 // TestCrossSitePostRefused: a form posted from another site is refused.
 func TestCrossSitePostRefused(t *testing.T) {
-	if cluster == nil {
-		t.Skip("needs a three-process cluster; skipped with -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := client.New(ctx, client.Config{Seeds: cluster.Addrs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	h, err := newApp(c, appConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, h := newTestApp(t)
 	req := httptest.NewRequest("POST", "https://shop.example/sessions/revoke-all", nil)
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	rec := httptest.NewRecorder()

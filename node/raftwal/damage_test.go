@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/sessionraft/sessionraft/internal/crashfs"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -223,7 +225,7 @@ func lastWriteStart(t *testing.T, b []byte) int {
 func TestBitFlipEarlierSegmentRefused(t *testing.T) {
 	dir := t.TempDir()
 	writeLog(t, dir, Options{NoSync: true, SegmentBytes: 4096}, 1, 200, 1)
-	seqs, _ := listSegments(osFS{}, dir)
+	seqs, _ := listSegments(crashfs.OS{}, dir)
 	if len(seqs) < 3 {
 		t.Fatalf("want several segments, got %d", len(seqs))
 	}

@@ -14,7 +14,8 @@
 // panicked on restart after kill -9 in our tests), so it is written here,
 // kept small, and fuzzed: see the crash tests that cut the file at every
 // offset of its tail and the power-loss test (powerloss_test.go) that
-// tears unsynced writes on an in-memory file system at random points.
+// tears unsynced writes on an in-memory file system at random points
+// (internal/crashfs, shared with node/snapstore).
 //
 // Format: segment files "<seq>.wal" of records
 //

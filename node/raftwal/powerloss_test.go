@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/sessionraft/sessionraft/internal/crashfs"
 )
 
-// TestPowerLoss is the durability property under power loss, on memFS
-// (crashfs_test.go): random appends (some leaving a gap, as after a
+// TestPowerLoss is the durability property under power loss, on
+// crashfs.Mem: random appends (some leaving a gap, as after a
 // snapshot install), compactions and suffix truncations, with a crash at a
 // random file operation (inside Open too), then a reboot that tears every
 // unsynced write and forgets unsynced directory entries, several times in
@@ -71,7 +73,7 @@ func (m entryModel) clone() entryModel {
 func powerLoss(t *testing.T, seed uint64, st *powerLossStats) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 99))
-	fsys := newMemFS(rng)
+	fsys := crashfs.NewMem(rng)
 	if err := fsys.MkdirAll("/data"); err != nil {
 		t.Fatal(err)
 	}
@@ -83,11 +85,11 @@ func powerLoss(t *testing.T, seed uint64, st *powerLossStats) {
 	acked := entryModel{e: map[uint64]*raft.Log{}}
 	var inflight *entryModel
 	for round := range 8 {
-		fsys.crashAt = fsys.ops + 1 + rng.IntN(60)
+		fsys.CrashAfter(1 + rng.IntN(60))
 		o.fs = fsys
 		l, err := Open("/data/wal", o)
 		if err != nil {
-			if !fsys.crashed() {
+			if !fsys.Crashed() {
 				t.Fatalf("seed %d round %d: Open: %v", seed, round, err)
 			}
 			st.crashes++
@@ -98,7 +100,7 @@ func powerLoss(t *testing.T, seed uint64, st *powerLossStats) {
 		st.reopens++
 		got, err := readEntries(l)
 		switch {
-		case err != nil && fsys.crashed():
+		case err != nil && fsys.Crashed():
 			// The crash came inside Open after it had read the log; the
 			// next round checks.
 			l.Close()
@@ -118,10 +120,10 @@ func powerLoss(t *testing.T, seed uint64, st *powerLossStats) {
 		}
 		st.checked += len(got.e)
 		inflight = nil
-		for !fsys.crashed() {
+		for !fsys.Crashed() {
 			next, err := randomCall(rng, l, acked)
 			if err != nil {
-				if !fsys.crashed() {
+				if !fsys.Crashed() {
 					t.Fatalf("seed %d round %d: %v", seed, round, err)
 				}
 				inflight = &next

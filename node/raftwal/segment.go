@@ -6,13 +6,15 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/sessionraft/sessionraft/internal/crashfs"
 )
 
 // segment is one file of the log.
 type segment struct {
 	seq      uint64
 	path     string
-	f        file
+	f        crashfs.File
 	size     int64  // bytes of valid records
 	maxIndex uint64 // highest entry index ever written to it (0: none)
 }
@@ -23,13 +25,14 @@ func segmentPath(dir string, seq uint64) string {
 
 // listSegments returns the sequence numbers of dir's segment files, in
 // order.
-func listSegments(fs fileSystem, dir string) ([]uint64, error) {
-	names, err := fs.List(dir)
+func listSegments(fs crashfs.FS, dir string) ([]uint64, error) {
+	ents, err := fs.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	var seqs []uint64
-	for _, name := range names {
+	for _, e := range ents {
+		name := e.Name
 		if !strings.HasSuffix(name, ".wal") {
 			continue
 		}
@@ -45,9 +48,9 @@ func listSegments(fs fileSystem, dir string) ([]uint64, error) {
 
 // createSegment creates a new, empty segment and makes its directory entry
 // durable, so that records synced into it survive a crash.
-func createSegment(fs fileSystem, dir string, seq uint64, noSync bool) (*segment, error) {
+func createSegment(fs crashfs.FS, dir string, seq uint64, noSync bool) (*segment, error) {
 	path := segmentPath(dir, seq)
-	f, err := fs.Create(path)
+	f, err := fs.Create(path, 0o600)
 	if err != nil {
 		return nil, err
 	}

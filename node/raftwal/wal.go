@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/sessionraft/sessionraft/internal/crashfs"
 )
 
 // Options configure Open.
@@ -37,7 +39,7 @@ type Options struct {
 	// metrics. It runs under the write lock: it must be quick.
 	OnAppend func(total, sync time.Duration)
 
-	fs fileSystem // nil: the real file system (tests swap in a crash model)
+	fs crashfs.FS // nil: the real file system (tests swap in crashfs.Mem)
 }
 
 // Log is a raft.LogStore in one directory. Raft calls StoreLogs and
@@ -46,7 +48,7 @@ type Options struct {
 type Log struct {
 	dir  string
 	opts Options
-	fs   fileSystem
+	fs   crashfs.FS
 
 	// wmu serialises writers (append, delete, segment removal). Writes go
 	// to disk without holding mu, so readers are not blocked by fdatasync.
@@ -77,7 +79,7 @@ func Open(dir string, o Options) (*Log, error) {
 	}
 	fsys := o.fs
 	if fsys == nil {
-		fsys = osFS{}
+		fsys = crashfs.OS{}
 	}
 	if err := fsys.MkdirAll(dir); err != nil {
 		return nil, err
@@ -132,7 +134,7 @@ func (l *Log) replay(seq uint64, last bool, lastEntry *uint64) (segmentScan, err
 	if err != nil {
 		return segmentScan{}, fmt.Errorf("raftwal: %w", err)
 	}
-	f, err := l.fs.OpenFile(path)
+	f, err := l.fs.OpenRW(path)
 	if err != nil {
 		return segmentScan{}, fmt.Errorf("raftwal: %w", err)
 	}

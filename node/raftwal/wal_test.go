@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/sessionraft/sessionraft/internal/crashfs"
 )
 
 func open(t *testing.T, dir string, o Options) *Log {
@@ -164,13 +166,13 @@ func TestSegments(t *testing.T) {
 		m.terms[i] = 1
 	}
 	m.first, m.last = 1, 200
-	before, _ := listSegments(osFS{}, dir)
+	before, _ := listSegments(crashfs.OS{}, dir)
 	bytesBefore := l.Bytes()
 	if err := l.DeleteRange(1, 150); err != nil {
 		t.Fatal(err)
 	}
 	m.first = 151
-	after, _ := listSegments(osFS{}, dir)
+	after, _ := listSegments(crashfs.OS{}, dir)
 	if len(before) < 10 || len(after) >= len(before)/2 {
 		t.Fatalf("segments: %d before compaction, %d after", len(before), len(after))
 	}
@@ -369,7 +371,7 @@ func TestCorruptEarlierSegment(t *testing.T) {
 		}
 	}
 	l.Close()
-	seqs, _ := listSegments(osFS{}, dir)
+	seqs, _ := listSegments(crashfs.OS{}, dir)
 	if len(seqs) < 2 {
 		t.Fatalf("want several segments, got %d", len(seqs))
 	}

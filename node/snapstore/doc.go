@@ -12,8 +12,8 @@
 // data. hashicorp/raft compacts the log as soon as Close returns, so a
 // snapshot that Close promised and a crash then loses leaves the replica
 // with neither the entries nor the state they built: it cannot start.
-// The power-loss test (powerloss_test.go) finds exactly that when the
-// snapshot directory's sync is left out.
+// The power-loss test (powerloss_test.go, on internal/crashfs's model)
+// finds exactly that when the snapshot directory's sync is left out.
 //
 // Layout, the same as FileSnapshotStore's so either reads the other's
 // snapshots (data directories from before this package keep working):

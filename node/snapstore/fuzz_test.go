@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/sessionraft/sessionraft/internal/crashfs"
 )
 
 // FuzzDecodeMeta: any meta.json bytes decode to a snapshot that passes
@@ -55,13 +57,13 @@ func FuzzOpen(f *testing.F) {
 	f.Add(good, []byte("some stat"))
 	f.Add([]byte("{}"), state)
 	f.Fuzz(func(t *testing.T, meta, data []byte) {
-		fsys := newMemFS(rand.New(rand.NewPCG(1, 2)))
+		fsys := crashfs.NewMem(rand.New(rand.NewPCG(1, 2)))
 		s, err := New("/g", Options{fs: fsys, Logger: quiet()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		put := func(p string, b []byte) {
-			w, err := fsys.Create(p)
+			w, err := fsys.Create(p, filePerm)
 			if err != nil {
 				t.Fatal(err)
 			}

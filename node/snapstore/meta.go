@@ -12,6 +12,8 @@ const (
 	metaFile  = "meta.json"
 	stateFile = "state.bin"
 	tmpSuffix = ".tmp"
+	// filePerm is the mode of a snapshot's files (owner writes, group reads).
+	filePerm = 0o640
 )
 
 var crcTable = crc64.MakeTable(crc64.ECMA)

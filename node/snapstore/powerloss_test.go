@@ -12,10 +12,12 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/sessionraft/sessionraft/internal/crashfs"
 )
 
 // TestPowerLoss is the store's durability property under power loss, on
-// memFS (crashfs_test.go). Each seed runs rounds of: open the store (a
+// crashfs.Mem. Each seed runs rounds of: open the store (a
 // crash can come inside New's clean-up too), check it, then take
 // snapshots as raft does (Create, Write in pieces, Close; sometimes
 // Cancel) until the crash point, then reboot. After every reboot:
@@ -96,7 +98,7 @@ func snapshotData(term, index uint64) []byte {
 
 func powerLoss(seed uint64, skipSync func(string) bool, st *powerLossStats) error {
 	rng := rand.New(rand.NewPCG(seed, 13))
-	fsys := newMemFS(rng)
+	fsys := crashfs.NewMem(rng)
 	if err := fsys.MkdirAll("/data/g"); err != nil {
 		return err
 	}
@@ -109,11 +111,11 @@ func powerLoss(seed uint64, skipSync func(string) bool, st *powerLossStats) erro
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var term, index, acked uint64
 	for round := range 8 {
-		fsys.crashAt = fsys.ops + 1 + rng.IntN(80)
-		fsys.noSyncDir = skipSync
+		fsys.CrashAfter(1 + rng.IntN(80))
+		fsys.IgnoreSyncDir(skipSync)
 		s, err := New("/data/g", Options{fs: fsys, Logger: logger})
 		if err != nil {
-			if !fsys.crashed() {
+			if !fsys.Crashed() {
 				return fmt.Errorf("round %d: New: %v", round, err)
 			}
 			st.crashes++
@@ -124,7 +126,7 @@ func powerLoss(seed uint64, skipSync func(string) bool, st *powerLossStats) erro
 		st.reopens++
 		st.removed += len(s.Removed)
 		if err := checkStore(fsys, s, acked, st); err != nil {
-			if fsys.crashed() {
+			if fsys.Crashed() {
 				st.crashes++
 				st.newCrashes++
 				fsys = fsys.Image()
@@ -133,7 +135,7 @@ func powerLoss(seed uint64, skipSync func(string) bool, st *powerLossStats) erro
 			return fmt.Errorf("round %d (acknowledged up to index %d): %v", round, acked, err)
 		}
 		// Snapshots as raft takes them, until the power goes.
-		if err := takeSnapshots(rng, s, &term, &index, &acked, st); err != nil && !fsys.crashed() {
+		if err := takeSnapshots(rng, s, &term, &index, &acked, st); err != nil && !fsys.Crashed() {
 			return fmt.Errorf("round %d: %v without a crash", round, err)
 		}
 		// No crash point reached: the power goes between snapshots.
@@ -184,7 +186,7 @@ func takeSnapshots(rng *rand.Rand, s *Store, term, index, acked *uint64, st *pow
 }
 
 // checkStore checks the property after a reboot (see TestPowerLoss).
-func checkStore(fsys *memFS, s *Store, acked uint64, st *powerLossStats) error {
+func checkStore(fsys *crashfs.Mem, s *Store, acked uint64, st *powerLossStats) error {
 	metas, err := s.List()
 	if err != nil {
 		return fmt.Errorf("List: %v", err)
@@ -222,8 +224,8 @@ func checkStore(fsys *memFS, s *Store, acked uint64, st *powerLossStats) error {
 		return err
 	}
 	for _, e := range ents {
-		if strings.HasSuffix(e.name, tmpSuffix) {
-			return fmt.Errorf("%s left after New", e.name)
+		if strings.HasSuffix(e.Name, tmpSuffix) {
+			return fmt.Errorf("%s left after New", e.Name)
 		}
 	}
 	return nil

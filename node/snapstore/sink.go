@@ -6,13 +6,15 @@ import (
 	"hash"
 	"path/filepath"
 	"strings"
+
+	"github.com/sessionraft/sessionraft/internal/crashfs"
 )
 
 // sink writes one snapshot (raft.SnapshotSink).
 type sink struct {
 	s    *Store
 	tmp  string // "<dir>/<id>.tmp"
-	f    writeFile
+	f    crashfs.File
 	buf  *bufio.Writer
 	crc  hash.Hash64
 	size int64
@@ -86,7 +88,7 @@ func (k *sink) finish() (placed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	mf, err := k.s.fs.Create(filepath.Join(k.tmp, metaFile))
+	mf, err := k.s.fs.Create(filepath.Join(k.tmp, metaFile), filePerm)
 	if err != nil {
 		return false, err
 	}

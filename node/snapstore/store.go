@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/sessionraft/sessionraft/internal/crashfs"
 )
 
 // Options configure a Store.
@@ -29,14 +31,14 @@ type Options struct {
 	// snapshots skipped as damaged; nil is slog.Default().
 	Logger *slog.Logger
 
-	fs fileSystem // nil: the real file system
+	fs crashfs.FS // nil: the real file system (tests swap in crashfs.Mem)
 }
 
 // Store is a raft.SnapshotStore in <group>/snapshots (see the package doc).
 type Store struct {
 	dir string // the snapshots directory
 	o   Options
-	fs  fileSystem
+	fs  crashfs.FS
 	// lastMS is the millisecond stamp of the last snapshot id, so two
 	// snapshots started in one millisecond (raft can take one while it
 	// installs another) never share a directory.
@@ -64,7 +66,7 @@ func New(groupDir string, o Options) (*Store, error) {
 	}
 	fsys := o.fs
 	if fsys == nil {
-		fsys = osFS{}
+		fsys = crashfs.OS{}
 	}
 	s := &Store{dir: filepath.Join(groupDir, "snapshots"), o: o, fs: fsys}
 	if err := fsys.MkdirAll(s.dir); err != nil {
@@ -78,13 +80,13 @@ func New(groupDir string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("snapstore: %w", err)
 	}
 	for _, e := range ents {
-		if !e.dir || !strings.HasSuffix(e.name, tmpSuffix) {
+		if !e.Dir || !strings.HasSuffix(e.Name, tmpSuffix) {
 			continue
 		}
-		if err := fsys.RemoveAll(filepath.Join(s.dir, e.name)); err != nil {
+		if err := fsys.RemoveAll(filepath.Join(s.dir, e.Name)); err != nil {
 			return nil, fmt.Errorf("snapstore: remove a half-written snapshot: %w", err)
 		}
-		s.Removed = append(s.Removed, e.name)
+		s.Removed = append(s.Removed, e.Name)
 	}
 	if len(s.Removed) > 0 {
 		o.Logger.Warn("removed snapshots a crash left half-written", "dirs", s.Removed)
@@ -117,7 +119,7 @@ func (s *Store) Create(version raft.SnapshotVersion, index, term uint64, configu
 	if err := s.fs.MkdirAll(tmp); err != nil {
 		return nil, fmt.Errorf("snapstore: %w", err)
 	}
-	f, err := s.fs.Create(filepath.Join(tmp, stateFile))
+	f, err := s.fs.Create(filepath.Join(tmp, stateFile), filePerm)
 	if err != nil {
 		_ = s.fs.RemoveAll(tmp)
 		return nil, fmt.Errorf("snapstore: %w", err)
@@ -167,12 +169,12 @@ func (s *Store) complete() ([]*fileMeta, error) {
 	}
 	var out []*fileMeta
 	for _, e := range ents {
-		if !e.dir || strings.HasSuffix(e.name, tmpSuffix) {
+		if !e.Dir || strings.HasSuffix(e.Name, tmpSuffix) {
 			continue
 		}
-		m, f, err := s.openState(e.name)
+		m, f, err := s.openState(e.Name)
 		if err != nil {
-			s.o.Logger.Warn("skipping a snapshot that is not complete", "snapshot", e.name, "err", err)
+			s.o.Logger.Warn("skipping a snapshot that is not complete", "snapshot", e.Name, "err", err)
 			continue
 		}
 		f.Close()
@@ -193,7 +195,7 @@ func (s *Store) complete() ([]*fileMeta, error) {
 
 // openState reads snapshot id's metadata and opens its data, checking the
 // size (not the CRC).
-func (s *Store) openState(id string) (*fileMeta, readFile, error) {
+func (s *Store) openState(id string) (*fileMeta, crashfs.File, error) {
 	if id == "" || id != filepath.Base(id) || id == "." || id == ".." {
 		return nil, nil, fmt.Errorf("%w: %q", fs.ErrNotExist, id)
 	}

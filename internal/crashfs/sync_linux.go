@@ -1,4 +1,4 @@
-package raftwal
+package crashfs
 
 import (
 	"os"
