@@ -124,6 +124,12 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 			}
 			switch c.classify(err) {
 			case final:
+				if rq.sawUnknown && refusedByNodeState(err) {
+					// An earlier attempt may have been applied: this
+					// node's refusal says nothing about that one.
+					return fmt.Errorf("%w: %s: an earlier attempt's outcome is unknown and a later one was refused: %w",
+						ErrIndeterminate, rq.op, replyError(addr, err))
+				}
 				return replyError(addr, err)
 			case closed:
 				return ErrClosed
@@ -246,6 +252,26 @@ func (c *Client) classify(err error) outcome {
 	// EOF, reset, the attempt's timeout...: the command may have reached
 	// the server and been applied.
 	return unknown
+}
+
+// refusedByNodeState reports whether err is a server's refusal that
+// depends on the state of the node that gave it (its memory quota, its
+// free disk), not on the request: it proves only that this attempt was
+// not applied. A resend carries the same request id, but such a refusal
+// comes before the server looks the id up, so after an attempt whose
+// outcome was unknown it cannot stand for the whole call.
+func refusedByNodeState(err error) bool {
+	re, ok := rueidis.IsRedisErr(err)
+	if !ok {
+		return false
+	}
+	return nodeStateRefusal(re.Error())
+}
+
+// nodeStateRefusal: refusedByNodeState on an error reply's text.
+func nodeStateRefusal(reply string) bool {
+	code, _ := wire.SplitError(reply)
+	return code == wire.CodeDiskFull || code == wire.CodeOOM
 }
 
 // replyError turns a final attempt error into the caller's error.

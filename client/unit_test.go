@@ -55,6 +55,25 @@ func TestSentinelForEveryCode(t *testing.T) {
 	}
 }
 
+// TestNodeStateRefusal: DISKFULL and OOM refusals depend on the node that
+// gave them, so after an attempt of unknown outcome they make the call
+// indeterminate (a jepsen disk run lost a rotated-away session when such a
+// refusal was reported as "not applied"); refusals about the request do not.
+func TestNodeStateRefusal(t *testing.T) {
+	for reply, want := range map[string]bool{
+		"DISKFULL free disk space low, writes refused": true,
+		"OOM memory quota reached":                     true,
+		"NOTFOUND no such session":                     false,
+		"CONFLICT version mismatch":                    false,
+		"TOOLARGE value too large":                     false,
+		"ERR unknown command":                          false,
+	} {
+		if got := nodeStateRefusal(reply); got != want {
+			t.Errorf("nodeStateRefusal(%q) = %v, want %v", reply, got, want)
+		}
+	}
+}
+
 func TestClassify(t *testing.T) {
 	c := &Client{}
 	for _, tc := range []struct {

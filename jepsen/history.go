@@ -99,6 +99,10 @@ func writeOutcome(err error) Outcome {
 	switch {
 	case err == nil:
 		return OK
+	case errors.Is(err, client.ErrIndeterminate):
+		// First: an indeterminate call may also wrap the refusal that
+		// ended it (a later attempt's DISKFULL after an unknown one).
+		return Unknown
 	case errors.Is(err, client.ErrNotFound), errors.Is(err, client.ErrConflict),
 		errors.Is(err, client.ErrUnavailable), errors.Is(err, client.ErrInvalid),
 		errors.Is(err, client.ErrExists), errors.Is(err, client.ErrTooLarge),
