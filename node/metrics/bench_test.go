@@ -44,3 +44,15 @@ func BenchmarkRaftMetric(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkObserveRequestParallel is the hook from both cores at once, as
+// connections' goroutines run it under load.
+func BenchmarkObserveRequestParallel(b *testing.B) {
+	m := New(nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.ObserveRequest("SESSION.GET", "stale", "", 100*time.Microsecond)
+		}
+	})
+}

@@ -18,6 +18,7 @@ type Metrics struct {
 	reqReg *prometheus.Registry
 
 	requests      *prometheus.HistogramVec // by command, consistency
+	reqSeries     reqCache                 // requests' series, resolved once
 	errors        *prometheus.CounterVec   // by command, code
 	forwarded     *prometheus.CounterVec   // by kind (read, write)
 	batchCommands prometheus.Histogram
@@ -107,6 +108,7 @@ func New(src Source) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "sessionraft"}),
 	)
 	m.reqReg.MustRegister(m.requests, m.errors)
+	m.reqSeries.vec = m.requests
 	if src != nil {
 		reg.MustRegister(newSourceCollector(src))
 	}
@@ -121,7 +123,7 @@ func (m *Metrics) ObserveRequest(command, consistency, code string, d time.Durat
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(command, consistency).Observe(d.Seconds())
+	m.reqSeries.observer(command, consistency).Observe(d.Seconds())
 	if code != "" {
 		m.errors.WithLabelValues(command, code).Inc()
 	}
