@@ -72,6 +72,35 @@ func (x *deadlineIndex) addNew(r *Record) {
 	}
 }
 
+// addNewAll is addNew for many records (Restore): it counts the records
+// of each bucket first and makes every new bucket at that size, so none
+// grows while it fills.
+func (x *deadlineIndex) addNewAll(recs []*Record) {
+	counts := make(map[int64]int)
+	for _, r := range recs {
+		if d := r.Deadline(); d != 0 {
+			counts[d>>bucketShift]++
+		}
+	}
+	// Keys pushed in ascending order need no sifting, and the heap's
+	// layout does not depend on map order.
+	keys := make([]int64, 0, len(counts))
+	for k := range counts {
+		if x.buckets[k] == nil {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		t := newTable[*Record](counts[k])
+		x.buckets[k] = &t
+		x.push(k)
+	}
+	for _, r := range recs {
+		x.addNew(r)
+	}
+}
+
 // bucketFor returns the bucket of r's deadline, made if needed, or nil if
 // r has no deadline.
 func (x *deadlineIndex) bucketFor(r *Record) *table[*Record] {

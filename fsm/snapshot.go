@@ -214,6 +214,7 @@ func readSnapshot(r io.Reader, window int64) (*state, error) {
 		frame []byte
 		prev  string
 		err   error
+		recs  = make([]*Record, 0, min(nrec, limit))
 	)
 	for i := uint64(0); i < nrec; i++ {
 		if frame, err = cr.frame(frame); err != nil {
@@ -233,8 +234,9 @@ func readSnapshot(r io.Reader, window int64) (*state, error) {
 			return nil, fmt.Errorf("%w: record %d id %q... out of order", ErrCorrupt, i, rec.ID[:min(len(rec.ID), 6)])
 		}
 		prev = rec.ID
-		st.insert(rec)
+		recs = append(recs, rec)
 	}
+	st.insertAll(recs)
 	var (
 		prevT int64
 		arena stringArena
@@ -262,7 +264,7 @@ func readSnapshot(r io.Reader, window int64) (*state, error) {
 			return nil, fmt.Errorf("%w: dedup entry %d has an error and an id", ErrCorrupt, i)
 		}
 		prevT = e.t
-		st.dedup.push(e)
+		st.dedup.pushNew(e) // absent: checked above
 	}
 	var prevTomb tombstone
 	for i := uint64(0); i < ntomb; i++ {
