@@ -76,7 +76,7 @@ func (h *handler) writeGeneral(r *resp.Reply, step writeStep) func(context.Conte
 func (h *handler) writeNow(q request, step writeStep) func(context.Context) {
 	n := h.n
 	g, err := n.group(step.gid)
-	if err != nil || !g.isLeader() {
+	if err != nil || !g.isLeader() || g.batcherStopped() {
 		return h.writeGeneral(q.r, step)
 	}
 	size := commandSize(&step.cmd)
@@ -100,14 +100,25 @@ func (h *handler) writeNow(q request, step writeStep) func(context.Context) {
 	case g.proposeCh <- p:
 		return nil
 	default:
-		// A full queue (or a stopped batcher): the general path waits
-		// for room within the request's deadline, or says why not.
+		// A full queue: the general path waits for room within the
+		// request's deadline, or says why not.
 		if w.claim() {
 			n.writeWaits.remove(w)
 			w.release()
 			w.general(nil)
 		}
 		return nil
+	}
+}
+
+// batcherStopped reports whether the group's batcher has stopped (the node
+// is closing): a proposal queued now would wait for its deadline.
+func (g *group) batcherStopped() bool {
+	select {
+	case <-g.batchStopped:
+		return true
+	default:
+		return false
 	}
 }
 
