@@ -8,8 +8,9 @@ import (
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
-// The SESSION.* commands. All but SESSION.GET run on a goroutine (see
-// async); SESSION.GET tries its fast path (getnow.go) first.
+// The SESSION.* commands. CREATE, SET, UNSET and ROTATE parse on the reader
+// goroutine and take the write fast path (writenow.go); SESSION.GET tries
+// its fast path (getnow.go) first; the rest run on a goroutine (async).
 
 // create parses SESSION.CREATE on the reader goroutine; its write takes
 // the fast path (writenow.go).
