@@ -8,10 +8,13 @@ import (
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
-// The SESSION.* commands. All but SESSION.GET run on a goroutine (see
-// async); SESSION.GET tries its fast path (getnow.go) first.
+// The SESSION.* commands. CREATE, SET, UNSET and ROTATE parse on the reader
+// goroutine and take the write fast path (writenow.go); SESSION.GET tries
+// its fast path (getnow.go) first; the rest run on a goroutine (async).
 
-func (h *handler) create(ctx context.Context, args [][]byte, r *resp.Reply) {
+// create parses SESSION.CREATE on the reader goroutine; its write takes
+// the fast path (writenow.go).
+func (h *handler) create(args [][]byte, r *resp.Reply) (writeStep, bool) {
 	var req createReq
 	i := 1
 	for ; i < len(args); i += 2 {
@@ -22,14 +25,14 @@ func (h *handler) create(ctx context.Context, args [][]byte, r *resp.Reply) {
 			d, err := parseDuration(args[i+1])
 			if err != nil {
 				writeErr(r, err)
-				return
+				return writeStep{}, false
 			}
 			req.ttl = int64(d)
 		case opt(args, i, "IDLE"):
 			d, err := parseDuration(args[i+1])
 			if err != nil {
 				writeErr(r, err)
-				return
+				return writeStep{}, false
 			}
 			req.idle = int64(d)
 		case opt(args, i, "REQID"):
@@ -40,16 +43,25 @@ func (h *handler) create(ctx context.Context, args [][]byte, r *resp.Reply) {
 			fields, err := parsePairs(args[i+1:])
 			if err != nil {
 				writeErr(r, err)
-				return
+				return writeStep{}, false
 			}
 			req.fields = fields
 			i = len(args)
 		default:
 			writeErr(r, fmt.Errorf("%w: syntax error near '%.32s' (SESSION.CREATE [SUBJECT s] [TTL d] [IDLE d] [ID id] [REQID r] [FIELDS f v ...])", ErrBadArg, args[i]))
-			return
+			return writeStep{}, false
 		}
 	}
-	rec, err := h.n.create(ctx, req)
+	gid, cmd, err := h.n.createCmd(req)
+	if err != nil {
+		writeErr(r, err)
+		return writeStep{}, false
+	}
+	return writeStep{gid: gid, cmd: cmd, answer: h.answerCreate, blocks: createReplayed}, true
+}
+
+func (h *handler) answerCreate(ctx context.Context, r *resp.Reply, res fsm.Result, err error) {
+	rec, err := h.n.createResult(ctx, res, err)
 	if err != nil {
 		writeErr(r, err)
 		return
@@ -181,42 +193,44 @@ func parseWriteOpts(args [][]byte, i int, allowTTL bool) (o writeOptions, next i
 	}
 }
 
-func (h *handler) set(ctx context.Context, args [][]byte, r *resp.Reply) {
+func (h *handler) set(args [][]byte, r *resp.Reply) (writeStep, bool) {
 	o, i, err := parseWriteOpts(args, 2, true)
 	if err != nil {
 		writeErr(r, err)
-		return
+		return writeStep{}, false
 	}
 	var fields map[string][]byte
 	if i < len(args) || o.ttl == 0 { // SET id TTL d alone just moves the deadline
 		if fields, err = parsePairs(args[i:]); err != nil {
 			writeErr(r, err)
-			return
+			return writeStep{}, false
 		}
 	}
-	v, err := h.n.setFields(ctx, &fsm.Set{ID: string(args[1]), IfVersion: o.ifVersion, Fields: fields, AbsTTL: o.ttl}, o.reqID)
-	if err != nil {
-		writeErr(r, err)
-		return
-	}
-	r.WriteInt(int64(v))
+	gid, cmd := h.n.setCmd(&fsm.Set{ID: string(args[1]), IfVersion: o.ifVersion, Fields: fields, AbsTTL: o.ttl}, o.reqID)
+	return writeStep{gid: gid, cmd: cmd, answer: answerSet}, true
 }
 
-func (h *handler) unset(ctx context.Context, args [][]byte, r *resp.Reply) {
+func (h *handler) unset(args [][]byte, r *resp.Reply) (writeStep, bool) {
 	o, i, err := parseWriteOpts(args, 2, true)
 	if err != nil {
 		writeErr(r, err)
-		return
+		return writeStep{}, false
 	}
 	if i >= len(args) {
 		writeErr(r, fmt.Errorf("%w: no fields to unset", ErrBadArg))
-		return
+		return writeStep{}, false
 	}
 	names := make([]string, 0, len(args)-i)
 	for _, a := range args[i:] {
 		names = append(names, string(a))
 	}
-	v, err := h.n.setFields(ctx, &fsm.Set{ID: string(args[1]), IfVersion: o.ifVersion, Unset: names, AbsTTL: o.ttl}, o.reqID)
+	gid, cmd := h.n.setCmd(&fsm.Set{ID: string(args[1]), IfVersion: o.ifVersion, Unset: names, AbsTTL: o.ttl}, o.reqID)
+	return writeStep{gid: gid, cmd: cmd, answer: answerSet}, true
+}
+
+// answerSet answers SESSION.SET and SESSION.UNSET: the new version.
+func answerSet(_ context.Context, r *resp.Reply, res fsm.Result, err error) {
+	v, err := setVersion(res, err)
 	if err != nil {
 		writeErr(r, err)
 		return
@@ -267,16 +281,26 @@ func (h *handler) destroy(ctx context.Context, args [][]byte, r *resp.Reply) {
 	r.WriteInt(int64(c))
 }
 
-func (h *handler) rotate(ctx context.Context, args [][]byte, r *resp.Reply) {
+func (h *handler) rotate(args [][]byte, r *resp.Reply) (writeStep, bool) {
 	o, i, err := parseWriteOpts(args, 2, false)
 	if err == nil && i != len(args) {
 		err = fmt.Errorf("%w: syntax: SESSION.ROTATE id [IFVERSION n] [REQID r]", ErrBadArg)
 	}
+	var gid int
+	var cmd fsm.Command
+	if err == nil {
+		gid, cmd, err = h.n.rotateCmd(string(args[1]), o.ifVersion, o.reqID)
+	}
 	if err != nil {
 		writeErr(r, err)
-		return
+		return writeStep{}, false
 	}
-	id, err := h.n.rotate(ctx, string(args[1]), o.ifVersion, o.reqID)
+	return writeStep{gid: gid, cmd: cmd, answer: answerRotate}, true
+}
+
+// answerRotate answers SESSION.ROTATE: the new id.
+func answerRotate(_ context.Context, r *resp.Reply, res fsm.Result, err error) {
+	id, err := rotateResult(res, err)
 	if err != nil {
 		writeErr(r, err)
 		return

@@ -86,40 +86,51 @@ func (h *handler) parseSet(args [][]byte) (*fsm.SetString, error) {
 }
 
 // setStr answers SET.
-func (h *handler) setStr(ctx context.Context, args [][]byte, r *resp.Reply) {
+func (h *handler) setStr(args [][]byte, r *resp.Reply) (writeStep, bool) {
 	x, err := h.parseSet(args)
 	if err != nil {
 		writeErr(r, err)
-		return
+		return writeStep{}, false
 	}
-	res, err := h.n.writeKey(ctx, x.Key, fsm.Command{Type: fsm.CmdSetString, SetString: x})
-	switch {
-	case err != nil:
-		writeErr(r, err)
-	case x.Get:
-		writeValue(r, res.Record)
-	case res.Count == 0:
-		r.WriteNull()
-	default:
-		r.WriteSimple("OK")
-	}
+	return h.keyStep(x.Key, fsm.Command{Type: fsm.CmdSetString, SetString: x}, func(r *resp.Reply, res fsm.Result) {
+		switch {
+		case x.Get:
+			writeValue(r, res.Record)
+		case res.Count == 0:
+			r.WriteNull()
+		default:
+			r.WriteSimple("OK")
+		}
+	}), true
+}
+
+// keyStep is the fast-path form of writeKey: cmd to key's group, the
+// state machine's refusal answered as the error, ok otherwise.
+func (h *handler) keyStep(key string, cmd fsm.Command, ok func(r *resp.Reply, res fsm.Result)) writeStep {
+	return writeStep{gid: h.n.ring.Group(key), cmd: cmd, answer: func(_ context.Context, r *resp.Reply, res fsm.Result, err error) {
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil {
+			writeErr(r, err)
+			return
+		}
+		ok(r, res)
+	}}
 }
 
 // setexCmd makes SETEX (unit 1e9) and PSETEX (1e6): key, time, value.
-func setexCmd(opt string) func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
-	return func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
+func setexCmd(opt string) func(h *handler, args [][]byte, r *resp.Reply) (writeStep, bool) {
+	return func(h *handler, args [][]byte, r *resp.Reply) (writeStep, bool) {
 		e, err := h.parseExpiryOpt(opt, args[2], strings.ToLower(string(args[0])))
 		if err != nil {
 			writeErr(r, err)
-			return
+			return writeStep{}, false
 		}
 		key := string(args[1])
-		_, err = h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdSetString, SetString: &fsm.SetString{Key: key, Value: args[3], Expiry: e}})
-		if err != nil {
-			writeErr(r, err)
-			return
-		}
-		r.WriteSimple("OK")
+		return h.keyStep(key, fsm.Command{Type: fsm.CmdSetString, SetString: &fsm.SetString{Key: key, Value: args[3], Expiry: e}}, func(r *resp.Reply, _ fsm.Result) {
+			r.WriteSimple("OK")
+		}), true
 	}
 }
 

@@ -16,8 +16,9 @@ import (
 // the command table (cmdtable.go) and runs it. Cheap commands answer on the
 // connection's reader goroutine, in request order, with no goroutine,
 // context or timer of their own; everything that touches raft runs
-// asynchronously, so a pipeline of writes proceeds without waiting on each
-// raft round.
+// asynchronously (a deferred reply completed by a shared round or batch:
+// getnow.go, writenow.go; or a goroutine), so a pipeline of writes proceeds
+// without waiting on each raft round.
 type handler struct {
 	n *Node
 	// clients maps each connection that has sent a request to its

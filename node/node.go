@@ -52,7 +52,10 @@ type Node struct {
 	wg        sync.WaitGroup
 	startDone chan struct{} // closed when start returns, whatever the outcome
 	closing   chan struct{}
-	done      chan struct{}
+	// writeWaits keeps the deadlines of writes whose replies the batches
+	// complete (writenow.go).
+	writeWaits *writeWaits
+	done       chan struct{}
 
 	test  testHooks // fault-injection hooks; used only in test mode (testmode.go)
 	auth  nodeAuth  // client port users and the failed-AUTH log (auth.go)
@@ -225,6 +228,9 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	go func() { defer n.wg.Done(); n.diskLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.trk.loop(runCtx) }()
 
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.writeWaits.loop(n.closing) }()
+
 	n.respSrv = resp.NewServer(cfg.RESP, &handler{n: n}, n.log.With("component", "resp"))
 	n.wg.Add(1)
 	go func() {
@@ -249,6 +255,7 @@ func newNode(cfg Config) *Node {
 		startDone:      make(chan struct{}),
 		closing:        make(chan struct{}),
 		done:           make(chan struct{}),
+		writeWaits:     newWriteWaits(cfg.RequestTimeout),
 	}
 	n.newAdmin()
 	n.disk.fakeFree.Store(-1)

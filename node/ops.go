@@ -24,8 +24,9 @@ type createReq struct {
 	reqID   string
 }
 
-func (n *Node) create(ctx context.Context, r createReq) (*fsm.Record, error) {
-	gid, id := 0, r.id
+// createCmd routes a create and makes its command.
+func (n *Node) createCmd(r createReq) (gid int, cmd fsm.Command, err error) {
+	id := r.id
 	switch {
 	case id != "":
 		gid = n.ring.Group(id)
@@ -37,15 +38,23 @@ func (n *Node) create(ctx context.Context, r createReq) (*fsm.Record, error) {
 		gid = n.createGroup()
 	}
 	if id == "" {
-		var err error
 		if id, err = n.newID(gid); err != nil {
-			return nil, err
+			return 0, fsm.Command{}, err
 		}
 	}
-	cmd := fsm.Command{Type: fsm.CmdCreate, ReqID: r.reqID, Create: &fsm.Create{
+	return gid, fsm.Command{Type: fsm.CmdCreate, ReqID: r.reqID, Create: &fsm.Create{
 		ID: id, Subject: r.subject, Fields: r.fields, IdleTimeout: r.idle, AbsTTL: r.ttl,
-	}}
-	res, err := n.write(ctx, gid, cmd)
+	}}, nil
+}
+
+// createReplayed reports a create's outcome that carries no record: a
+// deduplicated retry, whose session createResult reads back.
+func createReplayed(res fsm.Result, err error) bool {
+	return err == nil && res.Err == nil && res.Record == nil
+}
+
+// createResult is the session a create's write outcome made.
+func (n *Node) createResult(ctx context.Context, res fsm.Result, err error) (*fsm.Record, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -81,24 +90,33 @@ func (n *Node) get(ctx context.Context, id string, o readOpts) (*fsm.Record, err
 	return rec, err
 }
 
-// setFields runs a set/unset command and returns the new version.
-func (n *Node) setFields(ctx context.Context, s *fsm.Set, reqID string) (uint64, error) {
-	res, err := n.write(ctx, n.ring.Group(s.ID), fsm.Command{Type: fsm.CmdSet, ReqID: reqID, Set: s})
+// setCmd is a set/unset command; setVersion reads its outcome: the new
+// version.
+func (n *Node) setCmd(s *fsm.Set, reqID string) (gid int, cmd fsm.Command) {
+	return n.ring.Group(s.ID), fsm.Command{Type: fsm.CmdSet, ReqID: reqID, Set: s}
+}
+
+func setVersion(res fsm.Result, err error) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
 	return res.Version, res.Err
 }
 
-func (n *Node) rotate(ctx context.Context, oldID string, ifVersion uint64, reqID string) (string, error) {
-	gid := n.ring.Group(oldID)
+// rotateCmd makes a rotate command; rotateResult reads its outcome: the
+// new id.
+func (n *Node) rotateCmd(oldID string, ifVersion uint64, reqID string) (gid int, cmd fsm.Command, err error) {
+	gid = n.ring.Group(oldID)
 	newID, err := n.newID(gid)
 	if err != nil {
-		return "", err
+		return 0, fsm.Command{}, err
 	}
-	res, err := n.write(ctx, gid, fsm.Command{Type: fsm.CmdRotate, ReqID: reqID, Rotate: &fsm.Rotate{
+	return gid, fsm.Command{Type: fsm.CmdRotate, ReqID: reqID, Rotate: &fsm.Rotate{
 		OldID: oldID, NewID: newID, IfVersion: ifVersion,
-	}})
+	}}, nil
+}
+
+func rotateResult(res fsm.Result, err error) (string, error) {
 	if err != nil {
 		return "", err
 	}

@@ -13,10 +13,20 @@ import (
 // off from 5 ms up to 200 ms while leadership settles. The write and read
 // paths share it so their retry rules cannot drift apart.
 func (n *Node) retryUnapplied(ctx context.Context, attempt func() error) error {
+	return n.retryAfter(ctx, attempt(), attempt)
+}
+
+// retryable reports whether err guarantees that nothing was applied.
+func retryable(err error) bool {
+	return errors.Is(err, ErrNotLeader) || errors.Is(err, ErrUnavailable)
+}
+
+// retryAfter is retryUnapplied for a caller whose first attempt already
+// ended with err (a deferred write's, writenow.go).
+func (n *Node) retryAfter(ctx context.Context, err error, attempt func() error) error {
 	backoff := 5 * time.Millisecond
 	for {
-		err := attempt()
-		if err == nil || (!errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrUnavailable)) {
+		if err == nil || !retryable(err) {
 			return err
 		}
 		select {
@@ -29,5 +39,6 @@ func (n *Node) retryUnapplied(ctx context.Context, attempt func() error) error {
 		if backoff < 200*time.Millisecond {
 			backoff *= 2
 		}
+		err = attempt()
 	}
 }

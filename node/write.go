@@ -6,13 +6,27 @@ import (
 	"time"
 
 	"github.com/sessionraft/sessionraft/fsm"
+	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
 // proposal is one client command waiting to be packed into a raft entry.
+// Its outcome goes to done, or, for a write whose reply is deferred
+// (writenow.go), to w, on the batch's goroutine.
 type proposal struct {
 	cmd  fsm.Command
 	size int
 	done chan proposalResult // buffered(1): the batcher never blocks on it
+	w    *pendingWrite
+}
+
+// finish hands the proposal its outcome. b collects deferred replies so
+// that a batch's are written together (nil: each is handed on alone).
+func (p *proposal) finish(r proposalResult, b *resp.DoneBatch) {
+	if p.w != nil {
+		p.w.settle(r, b)
+		return
+	}
+	p.done <- r
 }
 
 type proposalResult struct {
@@ -108,7 +122,7 @@ func (g *group) batchLoop(ctx context.Context) {
 		case g.inflight <- struct{}{}:
 		case <-ctx.Done():
 			for _, p := range batch {
-				p.done <- proposalResult{err: fmt.Errorf("%w: shutting down", ErrNotLeader)}
+				p.finish(proposalResult{err: fmt.Errorf("%w: shutting down", ErrNotLeader)}, nil)
 			}
 			g.failQueued(ErrShutdown)
 			return
@@ -129,7 +143,7 @@ func (g *group) failQueued(err error) {
 	for {
 		select {
 		case p := <-g.proposeCh:
-			p.done <- proposalResult{err: fmt.Errorf("%w: %v", ErrNotLeader, err)}
+			p.finish(proposalResult{err: fmt.Errorf("%w: %v", ErrNotLeader, err)}, nil)
 		default:
 			return
 		}
@@ -158,10 +172,14 @@ func (g *group) submit(batch []*proposal) {
 		case g.settled <- struct{}{}:
 		default: // the batcher has a wake-up pending already
 		}
+		// Deferred replies of the batch are written together, once per
+		// connection (resp.DoneBatch).
+		var answered resp.DoneBatch
+		defer answered.Flush()
 		if err != nil {
 			err = translateApplyErr(err)
 			for _, p := range batch {
-				p.done <- proposalResult{err: err}
+				p.finish(proposalResult{err: err}, &answered)
 			}
 			return
 		}
@@ -169,12 +187,12 @@ func (g *group) submit(batch []*proposal) {
 		if !ok || len(results) != len(batch) {
 			err := fmt.Errorf("%w: state machine returned %T for a batch of %d", ErrIndeterminate, f.Response(), len(batch))
 			for _, p := range batch {
-				p.done <- proposalResult{err: err}
+				p.finish(proposalResult{err: err}, &answered)
 			}
 			return
 		}
 		for i, p := range batch {
-			p.done <- proposalResult{res: results[i]}
+			p.finish(proposalResult{res: results[i]}, &answered)
 		}
 	}()
 }
@@ -204,19 +222,25 @@ func (n *Node) write(ctx context.Context, gid int, cmd fsm.Command) (fsm.Result,
 	}
 	var res fsm.Result
 	err = n.retryUnapplied(ctx, func() (err error) {
-		if g.isLeader() {
-			res, err = g.propose(ctx, cmd, size)
-		} else if addr, _ := g.leaderAddr(); addr != "" {
-			res, err = n.forwardWrite(ctx, addr, gid, &cmd)
-		} else {
-			err = fmt.Errorf("%w: group %d has no leader", ErrUnavailable, gid)
-		}
+		res, err = n.writeAttempt(ctx, g, cmd, size)
 		return err
 	})
 	if err != nil {
 		return fsm.Result{}, err
 	}
 	return res, nil
+}
+
+// writeAttempt is one try of write: propose locally when this node leads
+// the group, otherwise forward to the leader.
+func (n *Node) writeAttempt(ctx context.Context, g *group, cmd fsm.Command, size int) (fsm.Result, error) {
+	if g.isLeader() {
+		return g.propose(ctx, cmd, size)
+	}
+	if addr, _ := g.leaderAddr(); addr != "" {
+		return n.forwardWrite(ctx, addr, g.id, &cmd)
+	}
+	return fsm.Result{}, fmt.Errorf("%w: group %d has no leader", ErrUnavailable, g.id)
 }
 
 // commandSize is a command's encoded size in a raft entry, for
