@@ -24,10 +24,10 @@ func (n *Node) Drain(ctx context.Context) {
 		n.log.Warn("draining: some leaderships not transferred", "err", err)
 	}
 	n.refusing.Store(true)
-	for n.respSrv != nil && n.respSrv.Running() > 0 {
+	for n.respSrv != nil && (n.respSrv.Running() > 0 || n.pendingWrites.Load() > 0) {
 		select {
 		case <-ctx.Done():
-			n.log.Warn("draining: requests still in flight", "running", n.respSrv.Running())
+			n.log.Warn("draining: requests still in flight", "running", n.respSrv.Running(), "writes", n.pendingWrites.Load())
 			return
 		case <-time.After(10 * time.Millisecond):
 		}

@@ -55,7 +55,10 @@ type Node struct {
 	// writeWaits keeps the deadlines of writes whose replies the batches
 	// complete (writenow.go).
 	writeWaits *writeWaits
-	done       chan struct{}
+	// pendingWrites counts fast-path writes not yet answered (their
+	// replies are deferred, so respSrv.Running does not see them).
+	pendingWrites atomic.Int64
+	done          chan struct{}
 
 	test  testHooks // fault-injection hooks; used only in test mode (testmode.go)
 	auth  nodeAuth  // client port users and the failed-AUTH log (auth.go)

@@ -89,6 +89,7 @@ func (h *handler) writeNow(q request, step writeStep) func(context.Context) {
 	}
 	w := &pendingWrite{n: n, step: step, release: release}
 	w.d = observedDeferred{q.r.Defer(), q.st.obs}
+	n.pendingWrites.Add(1)    // until answered: Drain waits for them (done)
 	if !n.writeWaits.add(w) { // the node is closing
 		w.claim()
 		w.release()
@@ -100,12 +101,15 @@ func (h *handler) writeNow(q request, step writeStep) func(context.Context) {
 	case g.proposeCh <- p:
 		return nil
 	default:
-		// A full queue: the general path waits for room within the
-		// request's deadline, or says why not.
+		// A full queue: nothing was queued, so say so (BUSY: the
+		// client may retry). Waiting for room on a goroutine would
+		// hold one per refused write, and the reply is already
+		// deferred, so no cap on running requests would count it.
 		if w.claim() {
 			n.writeWaits.remove(w)
 			w.release()
-			w.general(nil)
+			w.answer(fsm.Result{}, fmt.Errorf("%w: the group's write queue is full (nothing was applied)", ErrBusy))
+			w.done(nil)
 		}
 		return nil
 	}
@@ -153,11 +157,7 @@ func (w *pendingWrite) settle(r proposalResult, b *resp.DoneBatch) {
 		w.general(nil, r.res)
 	default:
 		w.answer(r.res, r.err)
-		if b != nil {
-			w.d.doneIn(b)
-		} else {
-			w.d.Done()
-		}
+		w.done(b)
 	}
 }
 
@@ -182,8 +182,15 @@ func (w *pendingWrite) general(firstErr error, res ...fsm.Result) {
 	go func() {
 		ctx, cancel := context.WithDeadline(w.d.Context(), w.deadlineOr())
 		defer cancel()
-		defer w.d.Done()
+		defer w.done(nil)
 		r := w.d.Reply()
+		defer func() { // as answer: a panic must not take the node down
+			if p := recover(); p != nil {
+				r.Reset()
+				r.WriteError(wire.CodeInternal, "internal error")
+				w.n.log.Error("write reply panicked", "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
 		switch {
 		case len(res) == 1:
 			w.step.answer(ctx, r, res[0], nil)
@@ -217,7 +224,20 @@ func (w *pendingWrite) deadlineOr() time.Time {
 func (w *pendingWrite) expire(cause error) {
 	w.release()
 	w.answer(fsm.Result{}, fmt.Errorf("%w: %v while waiting for commit", ErrIndeterminate, cause))
-	w.d.Done()
+	w.done(nil)
+}
+
+// done sends w's reply (with batch b's when given) and stops counting it
+// as pending.
+func (w *pendingWrite) done(b *resp.DoneBatch) {
+	if b != nil {
+		w.d.doneIn(b)
+	} else {
+		w.d.Done()
+	}
+	if w.n != nil {
+		w.n.pendingWrites.Add(-1)
+	}
 }
 
 // writeWaits keeps the deadlines of the node's fast-path writes. Each gets
