@@ -24,7 +24,7 @@ import (
 // The semantics are the general path's (write, on a goroutine):
 //   - anything but "this node leads the group and its batcher takes the
 //     command now" goes the general path (forwarding, no leader, refused
-//     commands, a full queue);
+//     commands), except a full queue, which is answered ErrBusy at once;
 //   - an outcome that guarantees nothing was applied (ErrNotLeader,
 //     ErrUnavailable) is retried as write retries it, on a goroutine, within
 //     the request's deadline;
