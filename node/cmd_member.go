@@ -142,12 +142,18 @@ func (n *Node) MemberAdd(ctx context.Context, id string) error {
 		n.log.Error("refusing a wiped server under an id still in the cluster", "id", id, "incarnation", m.Inc)
 		return fmt.Errorf("%w: %s came back with a new data directory (incarnation %s) under an id still in the cluster; MEMBER REMOVE %s first, then MEMBER ADD it", ErrMemberRefused, id, m.Inc, id)
 	}
-	if !m.Admitted {
-		if err := n.retryUnapplied(ctx, func() error {
-			return n.memberCall(ctx, n.groups[0], m.Raft, memberAdmit, id, m.Inc)
-		}); err != nil {
-			return err
-		}
+	// Admit through the server itself even when gossip says it is
+	// admitted already: gossip can still carry the previous process's
+	// state for a while after a wiped node restarts under the same id and
+	// address, and adding it on that word left the new data directory
+	// unadmitted, refusing the raft traffic of the groups it was added to
+	// (a 10-minute jepsen run with the member nemesis). The server checks
+	// that its incarnation is still m.Inc, so a stale view fails here and
+	// the operator (or the nemesis) retries once gossip has caught up.
+	if err := n.retryUnapplied(ctx, func() error {
+		return n.memberCall(ctx, n.groups[0], m.Raft, memberAdmit, id, m.Inc)
+	}); err != nil {
+		return err
 	}
 	for _, g := range n.groups {
 		if err := n.onLeader(ctx, g, memberAddNonvoter, id, m.Raft); err != nil {
