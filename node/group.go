@@ -241,7 +241,8 @@ func (g *group) leadershipLoop(ctx context.Context) {
 }
 
 func (g *group) barrier(ctx context.Context, epoch uint64) {
-	g.refreshEnvelopeGate() // before the first write of this leadership
+	g.refreshEnvelopeGate()     // before the first write of this leadership
+	var transferSince time.Time // first refusal in a row for a transfer
 	for ctx.Err() == nil {
 		f := g.raft.Apply(fsm.EncodeBatch(&fsm.Batch{Time: g.n.now()}), g.n.cfg.RequestTimeout)
 		err := f.Error() // raft is shut down only after this goroutine ends
@@ -260,6 +261,22 @@ func (g *group) barrier(ctx context.Context, epoch uint64) {
 		}
 		g.mu.Unlock()
 		g.n.log.Warn("leader barrier failed", "group", g.id, "err", err)
+		if !errors.Is(err, raft.ErrLeadershipTransferInProgress) {
+			transferSince = time.Time{}
+		} else if transferSince.IsZero() {
+			transferSince = time.Now()
+		} else if time.Since(transferSince) > g.stuckTransferAfter() {
+			// hashicorp/raft#696 (open in v1.8.0): a transfer whose
+			// leader lost leadership while waiting for the target's
+			// replication never clears raft's flag, and a node that
+			// leads again with it set refuses every write for good,
+			// while its heartbeats keep the others from electing
+			// anyone else. Only a restart clears it; stopping lets a
+			// supervisor restart the node and the others take over.
+			g.n.fatal(fmt.Errorf("group %d: this node leads the group but raft has refused every write for %s with %q (hashicorp/raft#696); stopping so a restart clears it",
+				g.id, time.Since(transferSince).Round(time.Second), err))
+			return
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(50 * time.Millisecond):
@@ -345,3 +362,12 @@ func (g *group) isReady() bool {
 // maxAppendEntries is raft's MaxAppendEntries for every group; the raft
 // transport's frame cap follows from it (rafttransport.go).
 const maxAppendEntries = 256
+
+// stuckTransferAfter is how long a leader's writes may be refused for a
+// leadership transfer before the transfer counts as stuck: longer than any
+// transfer raft can legitimately run (its timeout is one election timeout,
+// then it waits for the TimeoutNow RPC, bounded by the transport's
+// timeout), with margin.
+func (g *group) stuckTransferAfter() time.Duration {
+	return 3*g.n.cfg.ElectionTimeout + 2*raftRPCTimeout
+}

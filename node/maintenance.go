@@ -127,6 +127,9 @@ func (g *group) balance() {
 			return
 		}
 	}
+	if !g.caughtUp(pref.ID) {
+		return
+	}
 	g.mu.Lock()
 	if time.Since(g.lastTransfer) < 3*g.n.cfg.BalanceInterval {
 		g.mu.Unlock()
@@ -138,4 +141,31 @@ func (g *group) balance() {
 	if err := g.raft.LeadershipTransferToServer(pref.ID, pref.Address).Error(); err != nil {
 		g.n.log.Warn("leadership transfer failed", "group", g.id, "to", pref.ID, "err", err)
 	}
+}
+
+// balanceMaxLag is how far behind the leader's log a balance target may be.
+const balanceMaxLag = 256
+
+// caughtUp reports whether follower id answered an AppendEntries within
+// half an election timeout and is at most balanceMaxLag entries behind.
+//
+// Why it matters beyond a quick transfer: hashicorp/raft v1.8.0 can leave
+// "leadership transfer in progress" set for good when the leader loses
+// leadership while its transfer goroutine still waits for the target's
+// replication to catch up (hashicorp/raft#696, no release fixes it): the
+// node then refuses every write and barrier whenever it leads again. A
+// target that is reachable and current leaves that wait almost no window;
+// one that is partitioned, paused or far behind holds it open for the
+// whole election timeout. A jepsen netns run hit it after a balance
+// transfer towards a blackholed node.
+func (g *group) caughtUp(id raft.ServerID) bool {
+	f := g.layer.followers
+	if f == nil {
+		return true // in-memory test layers do not track followers
+	}
+	last := g.raft.LastIndex()
+	f.mu.Lock()
+	seen, ok := f.seen[id]
+	f.mu.Unlock()
+	return ok && time.Since(seen.at) < g.n.cfg.ElectionTimeout/2 && seen.lastLog+balanceMaxLag >= last
 }
