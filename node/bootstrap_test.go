@@ -32,7 +32,7 @@ func TestNoSecondBootstrap(t *testing.T) {
 		t.Cleanup(func() { n.Close() })
 		fresh = append(fresh, n)
 	}
-	waitFor(t, 10*time.Second, "fresh nodes to see the survivor's state", func() error {
+	waitFor(t, 30*time.Second, "fresh nodes to see the survivor's state", func() error {
 		for _, n := range fresh {
 			found := false
 			alive := 0
