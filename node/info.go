@@ -195,6 +195,20 @@ func (n *Node) infoStats(b *strings.Builder) {
 	}
 	kv(b, "read_rounds", rounds)
 	kv(b, "read_round_fallbacks", fallbacks)
+	kv(b, "raft_idle_appends_skipped", n.idleAppendsSkipped())
+}
+
+// idleAppendsSkipped sums the groups' repeated AppendEntries that raftnet
+// answered without sending (transport/raftnet/idle.go).
+func (n *Node) idleAppendsSkipped() int64 {
+	type idleCounter interface{ IdleAppendsReused() int64 }
+	var total int64
+	for _, g := range n.groups {
+		if c, ok := g.layer.trans.(idleCounter); ok {
+			total += c.IdleAppendsReused()
+		}
+	}
+	return total
 }
 
 func (n *Node) infoCPU(b *strings.Builder) {

@@ -54,16 +54,27 @@ func (n *Node) groupTransport(id int, logger hclog.Logger, track *followerTrack)
 		OnAppend: func(id raft.ServerID, resp *raft.AppendEntriesResponse) {
 			track.note(id, resp.LastLog)
 		},
-		MaxInFlight:   n.cfg.RaftPipeline,
-		Timeout:       raftRPCTimeout,
-		MaxFrameBytes: n.cfg.raftFrameCap(),
-		Logger:        n.log.With("group", id),
+		MaxInFlight:        n.cfg.RaftPipeline,
+		Timeout:            raftRPCTimeout,
+		MaxFrameBytes:      n.cfg.raftFrameCap(),
+		IdleAppendInterval: n.cfg.idleAppendInterval(),
+		Logger:             n.log.With("group", id),
 	})
 	if err != nil {
 		legacy.Close()
 		return nil, fmt.Errorf("raft transport: %w", err)
 	}
 	return t, nil
+}
+
+// idleAppendInterval is how long raftnet may answer a leader's repeated
+// entry-less AppendEntries (one every CommitTimeout on an idle group)
+// without sending it (transport/raftnet/idle.go): ten CommitTimeouts,
+// which is raft's own default rate of them (50 ms), and at most a tenth
+// of LeaderLeaseTimeout, the most it can delay a cut-off leader's step
+// down. A new commit index is never held back.
+func (c *Config) idleAppendInterval() time.Duration {
+	return min(10*c.CommitTimeout, c.LeaderLeaseTimeout/10)
 }
 
 // raftFrameCap bounds one raft RPC frame: the largest AppendEntries a

@@ -152,9 +152,15 @@ func (t *Transport) AppendEntries(id raft.ServerID, target raft.ServerAddress, a
 	if t.cfg.SendLegacy {
 		err = t.cfg.Legacy.AppendEntries(id, target, args, resp)
 	} else {
+		now := time.Now()
+		if t.idle.reuse(target, args, resp, now) {
+			t.idleReused.Add(1)
+			return nil // idle.go: not news, and not contact for OnAppend
+		}
 		err = t.call(target, typeAppendEntries,
 			func(b []byte) []byte { return raftcodec.EncodeAppendEntriesRequest(b, args) },
 			func(b []byte) error { return raftcodec.DecodeAppendEntriesResponse(b, resp) }, nil, 0)
+		t.idle.record(target, args, resp, err, now)
 	}
 	if err == nil && t.cfg.OnAppend != nil {
 		t.cfg.OnAppend(id, resp)

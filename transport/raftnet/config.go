@@ -70,6 +70,14 @@ type Config struct {
 	// appended meanwhile. Default 32.
 	MaxInFlight int
 
+	// IdleAppendInterval, if positive, lets a synchronous AppendEntries
+	// that repeats the last one sent to the same peer (no entries, no
+	// news) be answered with that one's answer for this long instead of
+	// being sent (idle.go). A leader then counts contact with a follower
+	// up to this long after the last real reply, so it is small against
+	// LeaderLeaseTimeout. 0 (the default) sends every request.
+	IdleAppendInterval time.Duration
+
 	// Logger receives connection-level diagnostics. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -93,8 +101,8 @@ func (c Config) Validate() error {
 	if c.SendLegacy && c.Legacy == nil {
 		errs = append(errs, fmt.Errorf("%w: SendLegacy needs Legacy", ErrConfig))
 	}
-	if c.Timeout < 0 || c.MaxIdlePerPeer < 0 || c.MaxInFlight < 0 {
-		errs = append(errs, fmt.Errorf("%w: Timeout, MaxIdlePerPeer and MaxInFlight must not be negative", ErrConfig))
+	if c.Timeout < 0 || c.MaxIdlePerPeer < 0 || c.MaxInFlight < 0 || c.IdleAppendInterval < 0 {
+		errs = append(errs, fmt.Errorf("%w: Timeout, MaxIdlePerPeer, MaxInFlight and IdleAppendInterval must not be negative", ErrConfig))
 	}
 	if c.MaxFrameBytes != 0 && (c.MaxFrameBytes < frameHeaderLen || c.MaxFrameBytes > math.MaxUint32) {
 		errs = append(errs, fmt.Errorf("%w: MaxFrameBytes must be in %d..%d", ErrConfig, frameHeaderLen, uint64(math.MaxUint32)))

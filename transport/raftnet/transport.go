@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
@@ -25,6 +26,9 @@ type Transport struct {
 
 	hbMu sync.Mutex
 	hbFn func(raft.RPC)
+
+	idle       idleAppends  // idle.go
+	idleReused atomic.Int64 // AppendEntries answered by idle, for IdleAppendsReused
 
 	mu        sync.Mutex
 	closed    bool
@@ -55,6 +59,7 @@ func New(cfg Config) (*Transport, error) {
 		pools:      make(map[raft.ServerAddress][]*clientConn),
 		inbound:    make(map[net.Conn]struct{}),
 		pipelines:  make(map[*pipeline]struct{}),
+		idle:       idleAppends{every: cfg.IdleAppendInterval},
 	}
 	t.wg.Add(1)
 	go t.acceptLoop()
@@ -64,6 +69,10 @@ func New(cfg Config) (*Transport, error) {
 	}
 	return t, nil
 }
+
+// IdleAppendsReused is how many AppendEntries were answered without a
+// message because they repeated the last one (idle.go).
+func (t *Transport) IdleAppendsReused() int64 { return t.idleReused.Load() }
 
 // pumpLegacy hands the legacy transport's inbound RPCs to raft through
 // this transport's consumer; raft answers them on their own RespChan.
