@@ -71,6 +71,15 @@ type Conn struct {
 	ready    []*slot  // scratch for takeReady
 	wstop    bool     // the writing is over (closing reply written, or a write failed)
 	graceful bool     // it ended after a closing reply (QUIT, protocol error)
+	// handoff is set (under wmu) when a write by another goroutine (kick)
+	// ran out of socket space: the rest of c.out is the writer's.
+	handoff bool
+	// shortDeadline: kick's write left a write deadline foreignWriteWait
+	// away on the socket, which a write without WriteTimeout must clear.
+	shortDeadline bool
+	// tcp: nc is a plain TCP connection, so a write that times out can be
+	// resumed (a TLS connection is unusable after a write timeout).
+	tcp bool
 }
 
 // slot is one request's place in the reply order. The Writer is embedded
@@ -110,6 +119,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *Conn {
 		writerDone: make(chan struct{}),
 	}
 	c.out.s = s
+	_, c.tcp = nc.(*net.TCPConn)
 	c.proto.Store(2)
 	return c
 }
@@ -196,7 +206,7 @@ func (r connReader) Read(p []byte) (int, error) {
 	if c.wmu.TryLock() {
 		// Write what is done ourselves. Anything left (replies still
 		// being computed) is the writer's, and their completion wakes it.
-		if !c.pump() {
+		if !c.pump(false) {
 			c.signal() // the writing is over: let the writer goroutine exit
 		}
 		c.wmu.Unlock()
@@ -373,17 +383,29 @@ func (c *Conn) markDone(sl *slot) (atHead bool) {
 // goroutine when the reader waits for input and nobody else is writing,
 // as the reader itself does before it waits (connReader); otherwise it
 // wakes the writer, which re-checks before it sleeps.
+//
+// The calling goroutine is someone else's (a quorum round, a group's
+// batch answering many connections), so it must not wait on this client:
+// its write waits at most foreignWriteWait for socket space, and what did
+// not fit is left to the writer goroutine (handoff). A client that stops
+// reading thus delays only itself. Over TLS, where a timed-out write
+// cannot be resumed, the writer goroutine always writes.
 func (c *Conn) kick() {
-	if c.readerIdle.Load() && c.wmu.TryLock() {
-		more := c.pump()
+	if c.tcp && c.readerIdle.Load() && c.wmu.TryLock() {
+		more := c.pump(true)
+		handoff := c.handoff
+		c.handoff = false
 		c.wmu.Unlock()
-		if more {
+		if more && !handoff {
 			return
 		}
-		// The writing is over: let the writer goroutine see it and exit.
+		// The writing is over, or the rest is the writer's: wake it.
 	}
 	c.signal()
 }
+
+// foreignWriteWait is how long kick's write may wait for socket space.
+const foreignWriteWait = 200 * time.Microsecond
 
 func (c *Conn) handlerPanic(sl *slot, p any) {
 	c.s.log.Error("resp: handler panicked", "id", c.id, "panic", p, "stack", string(debug.Stack()))
@@ -452,7 +474,7 @@ func (c *Conn) writeLoop() {
 	}()
 	for {
 		c.wmu.Lock()
-		more := c.pump()
+		more := c.pump(false)
 		c.wmu.Unlock()
 		if !more {
 			return
@@ -469,19 +491,29 @@ func (c *Conn) writeLoop() {
 // writes the batch when the reader is idle or done (one write per
 // pipeline) or the batch is big. It returns false when the writing is
 // over: every reply written after the reader finished, a closing reply
-// written, or a write failed. c.wmu must be held.
-func (c *Conn) pump() bool {
+// written, or a write failed. c.wmu must be held. foreign is kick's mode:
+// a write that runs out of socket space sets c.handoff and returns true
+// with the rest still in c.out.
+func (c *Conn) pump(foreign bool) bool {
 	if c.wstop || c.ctx.Err() != nil {
 		return false
 	}
 	for {
 		c.mu.Lock()
-		if c.head == len(c.q) || !c.q[c.head].done {
+		if c.head == len(c.q) || !c.q[c.head].done || c.out.closing {
 			finished := c.head == len(c.q) && c.readerDone
 			c.mu.Unlock()
-			if c.out.size > 0 && (finished || c.readerIdle.Load()) {
-				if !c.flush(&c.out) {
+			if c.out.size > 0 && (finished || c.readerIdle.Load() || c.out.closing) {
+				closing := c.out.closing
+				if !c.flush(&c.out, foreign) {
 					c.wstop = true
+					return false
+				}
+				if c.handoff {
+					return true
+				}
+				if closing {
+					c.graceful, c.wstop = true, true
 					return false
 				}
 				continue
@@ -508,28 +540,44 @@ func (c *Conn) pump() bool {
 				c.out.tokens++
 			}
 			if closing {
-				c.graceful = c.flush(&c.out)
-				c.wstop = true
-				return false
+				// Nothing after it is written; the flush above the loop
+				// writes the batch and ends the writing.
+				c.out.closing = true
+				clear(ready[i+1:])
+				break
 			}
-			if c.out.size >= flushBytes && !c.flush(&c.out) {
+			// After a handoff the rest of ready is only queued in c.out:
+			// it is the writer's to write, after what did not fit.
+			if c.out.size >= flushBytes && !c.handoff && !c.flush(&c.out, foreign) {
 				c.wstop = true
 				return false
 			}
 		}
 		c.ready = ready[:0]
+		if c.handoff {
+			return true
+		}
 	}
 }
 
 // flush writes the batch. It returns false (and aborts the connection) if
-// the write fails or times out.
-func (c *Conn) flush(b *outBatch) bool {
+// the write fails or times out. foreign (kick's write, TCP only) waits
+// at most foreignWriteWait: if the socket's buffer stays full that long,
+// the unwritten rest stays in b, c.handoff is set, and flush returns true.
+func (c *Conn) flush(b *outBatch, foreign bool) bool {
 	if b.size == 0 {
 		c.giveBack(b)
 		return true
 	}
-	if t := c.s.cfg.WriteTimeout; t > 0 {
+	switch t := c.s.cfg.WriteTimeout; {
+	case foreign:
+		_ = c.nc.SetWriteDeadline(time.Now().Add(foreignWriteWait))
+		c.shortDeadline = true
+	case t > 0:
 		_ = c.nc.SetWriteDeadline(time.Now().Add(t))
+	case c.shortDeadline:
+		_ = c.nc.SetWriteDeadline(time.Time{})
+		c.shortDeadline = false
 	}
 	var err error
 	var n int64
@@ -537,11 +585,31 @@ func (c *Conn) flush(b *outBatch) bool {
 		var k int
 		k, err = c.nc.Write(b.iov[0])
 		n = int64(k)
+		if err != nil {
+			b.iov[0] = b.iov[0][k:]
+		}
 	} else {
 		bufs := net.Buffers(b.iov) // writev(2) on TCP
 		n, err = bufs.WriteTo(c.nc)
+		if err != nil {
+			// WriteTo consumed what it wrote from bufs (and trimmed a
+			// partly written buffer in place): keep the rest, in order.
+			k := copy(b.iov, bufs)
+			clear(b.iov[k:])
+			b.iov = b.iov[:k]
+		}
 	}
 	c.s.stats.bytesOut.Add(uint64(n))
+	if err != nil && foreign && errors.Is(err, os.ErrDeadlineExceeded) && c.ctx.Err() == nil {
+		// The client is not reading fast enough: what is left is the
+		// writer goroutine's, which may wait WriteTimeout for it. The
+		// batch's replies keep their tokens until they are all written.
+		c.pending.Add(-n)
+		b.size -= int(n)
+		b.tail = false // iov's last entry may no longer end where *out ends
+		c.handoff = true
+		return true
+	}
 	c.pending.Add(-int64(b.size))
 	c.giveBack(b)
 	b.reset()
@@ -573,7 +641,8 @@ type outBatch struct {
 	tailStart int      // where in *out that entry starts
 	held      []*slot  // slots whose buffers iov references; recycled after the write
 	size      int
-	tokens    int // inflight tokens of the replies in the batch (see pump)
+	closing   bool // the batch ends with a closing reply (QUIT, protocol error)
+	tokens    int  // inflight tokens of the replies in the batch (see pump)
 }
 
 // add appends sl's reply to the batch. It returns true if the slot can be
@@ -612,7 +681,7 @@ func (b *outBatch) add(sl *slot) bool {
 // reset empties the batch after a write and recycles held slots.
 func (b *outBatch) reset() {
 	clear(b.iov)
-	b.iov, b.tail, b.size = b.iov[:0], false, 0
+	b.iov, b.tail, b.size, b.closing = b.iov[:0], false, 0, false
 	for i, sl := range b.held {
 		b.s.putSlot(sl)
 		b.held[i] = nil
