@@ -16,36 +16,31 @@ import (
 // cmd_keys.go.
 
 // hsetCmd makes HSET (its reply: fields added) and HMSET (+OK).
-func hsetCmd(okReply bool) func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
-	return func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
+func hsetCmd(okReply bool) func(h *handler, args [][]byte, r *resp.Reply) (writeStep, bool) {
+	return func(h *handler, args [][]byte, r *resp.Reply) (writeStep, bool) {
 		if len(args)%2 != 0 {
 			writeErr(r, redisErr("wrong number of arguments for '%s' command", strings.ToLower(string(args[0]))))
-			return
+			return writeStep{}, false
 		}
 		key := string(args[1])
 		fields := make(map[string][]byte, (len(args)-2)/2)
 		for i := 2; i < len(args); i += 2 {
 			fields[string(args[i])] = args[i+1]
 		}
-		res, err := h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdHSet, HSet: &fsm.HSet{Key: key, Fields: fields}})
-		switch {
-		case err != nil:
-			writeErr(r, err)
-		case okReply:
-			r.WriteSimple("OK")
-		default:
-			r.WriteInt(int64(res.Count))
+		cmd := fsm.Command{Type: fsm.CmdHSet, HSet: &fsm.HSet{Key: key, Fields: fields}}
+		if okReply {
+			return h.keyStep(key, cmd, func(r *resp.Reply, _ fsm.Result) { r.WriteSimple("OK") }), true
 		}
+		return h.countStep(key, cmd), true
 	}
 }
 
 // hsetnx answers HSETNX: 1 if the field was set, 0 if it existed.
-func (h *handler) hsetnx(ctx context.Context, args [][]byte, r *resp.Reply) {
+func (h *handler) hsetnx(args [][]byte, _ *resp.Reply) (writeStep, bool) {
 	key := string(args[1])
-	res, err := h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdHSet, HSet: &fsm.HSet{
+	return h.countStep(key, fsm.Command{Type: fsm.CmdHSet, HSet: &fsm.HSet{
 		Key: key, Fields: map[string][]byte{string(args[2]): args[3]}, NX: true,
-	}})
-	replyInt(r, res.Count, err)
+	}}), true
 }
 
 // hfield returns a field of a hash record that may be nil.

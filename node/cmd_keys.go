@@ -232,15 +232,14 @@ func (h *handler) parseExpire(args [][]byte, unit int64, abs bool) (*fsm.SetExpi
 
 // expireCmd makes EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT (see
 // parseExpire).
-func expireCmd(unit int64, abs bool) func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
-	return func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
+func expireCmd(unit int64, abs bool) func(h *handler, args [][]byte, r *resp.Reply) (writeStep, bool) {
+	return func(h *handler, args [][]byte, r *resp.Reply) (writeStep, bool) {
 		x, err := h.parseExpire(args, unit, abs)
 		if err != nil {
 			writeErr(r, err)
-			return
+			return writeStep{}, false
 		}
-		res, err := h.n.writeKey(ctx, x.Key, fsm.Command{Type: fsm.CmdSetExpiry, SetExpiry: x})
-		replyInt(r, res.Count, err)
+		return h.countStep(x.Key, fsm.Command{Type: fsm.CmdSetExpiry, SetExpiry: x}), true
 	}
 }
 
@@ -271,10 +270,9 @@ func parseExpireCond(args [][]byte) (fsm.Cond, error) {
 }
 
 // persist answers PERSIST.
-func (h *handler) persist(ctx context.Context, args [][]byte, r *resp.Reply) {
+func (h *handler) persist(args [][]byte, _ *resp.Reply) (writeStep, bool) {
 	key := string(args[1])
-	res, err := h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdSetExpiry, SetExpiry: &fsm.SetExpiry{Key: key}})
-	replyInt(r, res.Count, err)
+	return h.countStep(key, fsm.Command{Type: fsm.CmdSetExpiry, SetExpiry: &fsm.SetExpiry{Key: key}}), true
 }
 
 // ttlCmd makes TTL and PTTL (abs false) and EXPIRETIME and PEXPIRETIME

@@ -119,6 +119,12 @@ func (h *handler) keyStep(key string, cmd fsm.Command, ok func(r *resp.Reply, re
 	}}
 }
 
+// countStep is keyStep for the commands whose reply is the result's
+// count as an integer (EXPIRE, SETNX, INCR, HSET, ...).
+func (h *handler) countStep(key string, cmd fsm.Command) writeStep {
+	return h.keyStep(key, cmd, func(r *resp.Reply, res fsm.Result) { r.WriteInt(int64(res.Count)) })
+}
+
 // setexCmd makes SETEX (unit 1e9) and PSETEX (1e6): key, time, value.
 func setexCmd(opt string) func(h *handler, args [][]byte, r *resp.Reply) (writeStep, bool) {
 	return func(h *handler, args [][]byte, r *resp.Reply) (writeStep, bool) {
@@ -135,10 +141,9 @@ func setexCmd(opt string) func(h *handler, args [][]byte, r *resp.Reply) (writeS
 }
 
 // setnx answers SETNX: 1 if the key was set, 0 if it existed.
-func (h *handler) setnx(ctx context.Context, args [][]byte, r *resp.Reply) {
+func (h *handler) setnx(args [][]byte, _ *resp.Reply) (writeStep, bool) {
 	key := string(args[1])
-	res, err := h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdSetString, SetString: &fsm.SetString{Key: key, Value: args[2], Cond: fsm.CondNX}})
-	replyInt(r, res.Count, err)
+	return h.countStep(key, fsm.Command{Type: fsm.CmdSetString, SetString: &fsm.SetString{Key: key, Value: args[2], Cond: fsm.CondNX}}), true
 }
 
 // getdel answers GETDEL.
@@ -316,15 +321,14 @@ func parseIncr(args [][]byte, sign int64) (int64, error) {
 }
 
 // incrCmd makes INCR, INCRBY (sign 1), DECR and DECRBY (-1).
-func incrCmd(sign int64) func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
-	return func(h *handler, ctx context.Context, args [][]byte, r *resp.Reply) {
+func incrCmd(sign int64) func(h *handler, args [][]byte, r *resp.Reply) (writeStep, bool) {
+	return func(h *handler, args [][]byte, r *resp.Reply) (writeStep, bool) {
 		by, err := parseIncr(args, sign)
 		if err != nil {
 			writeErr(r, err)
-			return
+			return writeStep{}, false
 		}
 		key := string(args[1])
-		res, err := h.n.writeKey(ctx, key, fsm.Command{Type: fsm.CmdIncrBy, IncrBy: &fsm.IncrBy{Key: key, By: by}})
-		replyInt(r, res.Count, err)
+		return h.countStep(key, fsm.Command{Type: fsm.CmdIncrBy, IncrBy: &fsm.IncrBy{Key: key, By: by}}), true
 	}
 }
