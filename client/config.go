@@ -67,7 +67,7 @@ type Config struct {
 	// address, so node certificates need the addresses clients dial.
 	TLS *tls.Config
 	// Username and Password authenticate every connection the client
-	// opens (HELLO 3 AUTH; Username empty: the default user, as for
+	// opens (AUTH, or HELLO 3 AUTH for the cache; Username empty: the default user, as for
 	// --requirepass). Refused credentials fail New with ErrAuth.
 	Username, Password string
 	// Logger receives topology changes (debug) and refresh failures

@@ -33,7 +33,12 @@ func (cs *conns) dial(addr string) (rueidis.Client, error) {
 		// Retries are ours: rueidis would resend a write whose outcome is
 		// unknown without a request id, and does not know which node to
 		// try next.
-		DisableRetry:  true,
+		DisableRetry: true,
+		// RESP2: a record arrives as a flat array that parseSession walks
+		// in place; as a RESP3 map, rueidis would make it build a Go map
+		// per read. The cache's invalidations have their own RESP3
+		// connection (tracking.go).
+		AlwaysRESP2:   true,
 		Dialer:        net.Dialer{Timeout: cs.cfg.DialTimeout},
 		MaxFlushDelay: cs.cfg.MaxFlushDelay,
 		TLSConfig:     cs.cfg.TLS,

@@ -74,7 +74,9 @@
 // Against a cluster whose client ports serve TLS or require a password
 // (docs/SECURITY.md), set Config.TLS and Config.Username/Password: every
 // connection the client opens (to a seed, after a topology refresh, to a
-// new leader) does the TLS handshake and authenticates with HELLO 3 AUTH.
+// new leader) does the TLS handshake and authenticates (AUTH on the
+// request connections, which speak RESP2 so that a record reply can be
+// read without building a map; HELLO 3 AUTH on the cache's connection).
 // Refused credentials fail New with ErrAuth; a command the user's ACL rules
 // do not allow fails with ErrNoPerm. The user needs +topology (and the
 // session commands it uses) for the client to route.

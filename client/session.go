@@ -65,78 +65,112 @@ func (s *Session) Time(name string) (time.Time, bool) {
 	return t, err == nil
 }
 
-// parseSession decodes a record reply: a RESP3 map (or a RESP2 flat
-// key/value array, which AsMap also accepts) of id, subject, version,
-// *_ms times and a nested fields map.
+// parseSession decodes a record reply: a RESP2 flat key/value array (the
+// client's connections speak RESP2, see conns.go) or a RESP3 map of id,
+// subject, version, *_ms times and a nested fields map.
 //
-// It is on every read's path, so it ranges over the reply's map once
-// instead of looking each key up, and copies all field values into one
-// buffer. (rueidis offers no way to walk a RESP3 map's entries without
-// building a Go map of them.)
+// It is on every read's path: it walks the array's pairs without building
+// a map of them, and copies all field values into one buffer. (rueidis
+// offers no way to walk a RESP3 map's entries without a Go map, which
+// was a sixth of the client's CPU per read; a RESP3 reply takes that
+// slower way.)
 func parseSession(m *rueidis.RedisMessage) (*Session, error) {
-	kv, err := m.AsMap()
-	if err != nil {
-		return nil, fmt.Errorf("sessionraft: bad record reply: %w", err)
-	}
 	s := &Session{}
-	var (
-		fields    rueidis.RedisMessage
-		hasFields bool
-	)
-	for k, v := range kv {
+	var fields *rueidis.RedisMessage
+	err := eachPair(m, func(k string, v *rueidis.RedisMessage) error {
 		switch k {
 		case "id":
 			s.ID, _ = v.ToString()
 		case "subject":
 			s.Subject, _ = v.ToString()
 		case "version":
-			s.Version = uint64(intOf(&v))
+			s.Version = uint64(intOf(v))
 		case "created_ms":
-			s.Created = msTime(intOf(&v))
+			s.Created = msTime(intOf(v))
 		case "last_access_ms":
-			s.LastAccess = msTime(intOf(&v))
+			s.LastAccess = msTime(intOf(v))
 		case "idle_ms":
-			s.IdleTimeout = time.Duration(intOf(&v)) * time.Millisecond
+			s.IdleTimeout = time.Duration(intOf(v)) * time.Millisecond
 		case "absolute_deadline_ms":
-			s.AbsoluteDeadline = msTime(intOf(&v))
+			s.AbsoluteDeadline = msTime(intOf(v))
 		case "expires_at_ms":
-			s.ExpiresAt = msTime(intOf(&v))
+			s.ExpiresAt = msTime(intOf(v))
 		case "fields":
-			fields, hasFields = v, true
+			fields = v
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sessionraft: bad record reply: %w", err)
 	}
 	if s.ID == "" {
 		return nil, fmt.Errorf("sessionraft: bad record reply: no id")
 	}
-	if !hasFields {
+	if fields == nil {
 		s.Fields = map[string][]byte{}
 		return s, nil
 	}
-	fm, err := fields.AsMap()
-	if err != nil {
-		return nil, fmt.Errorf("sessionraft: bad record reply: fields: %w", err)
-	}
-	size := 0
-	for k, v := range fm {
+	size, count := 0, 0
+	err = eachPair(fields, func(k string, v *rueidis.RedisMessage) error {
 		t, err := v.ToString()
 		if err != nil {
-			return nil, fmt.Errorf("sessionraft: bad record reply: field %q: %w", k, err)
+			return fmt.Errorf("field %q: %w", k, err)
 		}
 		size += len(t)
+		count++
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sessionraft: bad record reply: fields: %w", err)
 	}
 	// Copies (callers may modify them) in one allocation; each capped at
 	// its length, so appending to one cannot overwrite the next.
 	buf := make([]byte, 0, size)
-	s.Fields = make(map[string][]byte, len(fm))
-	for k, v := range fm {
+	s.Fields = make(map[string][]byte, count)
+	_ = eachPair(fields, func(k string, v *rueidis.RedisMessage) error {
 		t, _ := v.ToString()
 		buf = append(buf, t...)
 		s.Fields[k] = buf[len(buf)-len(t) : len(buf) : len(buf)]
-	}
+		return nil
+	})
 	return s, nil
 }
 
-// intOf returns an integer reply, or what AsInt64 makes of another.
+// eachPair calls f with each key and value of m: a RESP2 flat key/value
+// array walked in place, or a RESP3 map through AsMap (in no particular
+// order). It stops at f's first error.
+func eachPair(m *rueidis.RedisMessage, f func(k string, v *rueidis.RedisMessage) error) error {
+	if m.IsMap() {
+		kv, err := m.AsMap()
+		if err != nil {
+			return err
+		}
+		for k, v := range kv {
+			if err := f(k, &v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	a, err := m.ToArray()
+	if err != nil {
+		return err
+	}
+	if len(a)%2 != 0 {
+		return fmt.Errorf("%d elements, not key/value pairs", len(a))
+	}
+	for i := 0; i < len(a); i += 2 {
+		k, err := a[i].ToString()
+		if err != nil {
+			return fmt.Errorf("key: %w", err)
+		}
+		if err := f(k, &a[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func intOf(v *rueidis.RedisMessage) int64 {
 	n, _ := v.AsInt64()
 	return n
