@@ -111,28 +111,29 @@ func TestIdleAppendsReused(t *testing.T) {
 	send(hb)
 	expect("heartbeats", 6, 2, 6)
 
+	// answer makes the follower answer in the request's term plus
+	// termAhead, with lastLog and success.
+	answer := func(termAhead, lastLog uint64, success bool) {
+		f.setAnswer(func(req *raft.AppendEntriesRequest) *raft.AppendEntriesResponse {
+			return &raft.AppendEntriesResponse{Term: req.Term + termAhead, LastLog: lastLog, Success: success}
+		})
+	}
 	// A refusal is never reused: the follower is asked again.
-	f.setAnswer(func(req *raft.AppendEntriesRequest) *raft.AppendEntriesResponse {
-		return &raft.AppendEntriesResponse{Term: req.Term, LastLog: 5, Success: false}
-	})
+	answer(0, 5, false)
 	send(idle(11))
 	send(idle(11))
 	expect("refused", 8, 2, 8)
 	// A newer term is never reused either.
-	f.setAnswer(func(req *raft.AppendEntriesRequest) *raft.AppendEntriesResponse {
-		return &raft.AppendEntriesResponse{Term: req.Term + 1, LastLog: 5}
-	})
+	answer(1, 5, false)
 	send(idle(12))
 	send(idle(12))
 	expect("newer term", 10, 2, 10)
 
-	// An error forgets the remembered answer.
-	f.setAnswer(func(req *raft.AppendEntriesRequest) *raft.AppendEntriesResponse {
-		return &raft.AppendEntriesResponse{Term: req.Term, LastLog: 10, Success: true}
-	})
+	answer(0, 10, true)
 	send(idle(13))
 	send(idle(13))
 	expect("success again", 11, 3, 11)
+	// An error forgets the remembered answer.
 	srv.Close()
 	if err := cli.AppendEntries("n2", target, idle(14), new(raft.AppendEntriesResponse)); err == nil {
 		t.Fatal("AppendEntries to a closed transport succeeded")
