@@ -8,12 +8,16 @@ import (
 
 // What a crash can leave, and so what Open may cut.
 //
-// The writer appends with one write per StoreLogs or DeleteRange, at the
-// end of the last segment, and fdatasyncs before the call returns; it
-// starts a new segment only after the previous one's last write was synced
-// (and the directory with it), never preallocates, and never overwrites.
-// So at any moment at most one write W is not durable, and it is the last
-// bytes of the last segment. After kill -9 the file holds all of W or a
+// The writer appends with one write per StoreLogs or DeleteRange, after
+// the last record of the last segment, and fdatasyncs before the call
+// returns; it starts a new segment only after the previous one's last
+// write was synced (and the directory with it), and it overwrites nothing
+// but zeros. The last segment's file may run past its records with zeros
+// it wrote itself (wal.go, prealloc), which replay reads as the end of
+// the records; a segment is cut back to its last record before the next
+// one starts, so only the last one has such a tail. So at any moment at
+// most one write W is not durable, and it is the last records of the
+// last segment. After kill -9 the file holds all of W or a
 // prefix of it (a write interrupted by the signal). After a power loss the
 // file's size may be anywhere up to W's end, each 512-byte sector of W may
 // or may not have reached the disk (a lost one reads back as zeros: the
@@ -96,6 +100,14 @@ func scanSegment(data []byte, last bool, apply func(scannedRecord) error) (segme
 	off := 0
 	writeStart, writeEnd := -1, -1 // the write being read, per its header
 	for off < len(data) {
+		if last && writeEnd < 0 && data[off] == 0 && allZero(data[off:]) {
+			// The records end at a write's boundary and only zeros
+			// follow: the file's preallocated space (Options.PreallocBytes),
+			// or an append none of whose bytes reached the disk. Appends go
+			// on from here; nothing is cut.
+			sc.end = off
+			return sc, nil, nil
+		}
 		kind, payload, size, ok := parseRecord(data[off:])
 		reason := ""
 		if !ok {

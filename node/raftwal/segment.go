@@ -15,7 +15,8 @@ type segment struct {
 	seq      uint64
 	path     string
 	f        crashfs.File
-	size     int64  // bytes of valid records
+	size     int64  // bytes of valid records; appends go here
+	alloc    int64  // bytes of the file: size, then zeros (Options.PreallocBytes)
 	maxIndex uint64 // highest entry index ever written to it (0: none)
 }
 

@@ -25,6 +25,16 @@ type Options struct {
 	// (0 = 64 MiB). Whole segments are deleted once raft has compacted
 	// every entry in them.
 	SegmentBytes int64
+	// PreallocBytes is how far the last segment's file is filled with
+	// zeros ahead of its records (0 = 1 MiB, negative = never). An append
+	// into bytes the file already has changes neither its size nor its
+	// block map, so its fdatasync writes the data and flushes the disk
+	// without a journal commit: on ext4 on the development VM that took an
+	// append plus fdatasync from 75-98 to 47-59 us of CPU and from 161-196
+	// to 105-156 us of wall time (docs/benchmarks.md, "Preallocated log
+	// segments"). The zeros are written once per PreallocBytes of log, by
+	// the append that crosses the filled end, in the same fdatasync.
+	PreallocBytes int64
 	// OnFailure, if set, is called once when a write or sync fails. The
 	// log refuses every later write (a failed fdatasync cannot be retried
 	// safely); reopening it, i.e. restarting the process, replays what is
@@ -73,6 +83,9 @@ var _ raft.LogStore = (*Log)(nil)
 func Open(dir string, o Options) (*Log, error) {
 	if o.SegmentBytes <= 0 {
 		o.SegmentBytes = 64 << 20
+	}
+	if o.PreallocBytes == 0 {
+		o.PreallocBytes = 1 << 20
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -155,7 +168,13 @@ func (l *Log) replay(seq uint64, last bool, lastEntry *uint64) (segmentScan, err
 	if dmg != nil {
 		return sc, damageError(path, dmg, max(*lastEntry, dmg.lastEntry))
 	}
-	s.size = int64(len(data))
+	// The file may run past its records with zeros (preallocated, or an
+	// append that never reached the disk): appends go on at sc.end. A torn
+	// tail is measured from the file's end, for the line cutTornTail logs.
+	s.size, s.alloc = int64(sc.end), int64(len(data))
+	if sc.torn != "" {
+		s.size = s.alloc
+	}
 	return sc, nil
 }
 
@@ -186,7 +205,7 @@ func (l *Log) cutTornTail(sc segmentScan) error {
 			return err
 		}
 	}
-	s.size = int64(sc.end)
+	s.size, s.alloc = int64(sc.end), int64(sc.end)
 	var first, last uint64
 	for _, r := range sc.cut {
 		if i, err := entryIndex(r.payload); r.kind == kindEntry && err == nil {
@@ -416,6 +435,9 @@ func (l *Log) write(s *segment, buf []byte) error {
 	if _, err := s.f.WriteAt(buf, s.size); err != nil {
 		return l.fail(fmt.Errorf("raftwal: append: %w", err))
 	}
+	if err := l.prealloc(s, s.size+int64(len(buf))); err != nil {
+		return l.fail(fmt.Errorf("raftwal: preallocate: %w", err))
+	}
 	if !l.opts.NoSync {
 		t := time.Now()
 		if err := s.f.Datasync(); err != nil {
@@ -424,6 +446,36 @@ func (l *Log) write(s *segment, buf []byte) error {
 		l.lastSync = time.Since(t)
 	}
 	s.size += int64(len(buf))
+	return nil
+}
+
+// zeros is what prealloc writes, shared and never written to.
+var zeros = make([]byte, 64<<10)
+
+// prealloc fills s's file with zeros from end, where an append just
+// ended, when that append ran past the bytes the file had: up to the next
+// multiple of PreallocBytes, but not far past the segment's size (the
+// segment rotates there). The caller's fdatasync makes the zeros durable
+// with the append. A crash may leave any part of them; zeros after the
+// last record are what a torn append can leave anyway (scan.go).
+func (l *Log) prealloc(s *segment, end int64) error {
+	if end <= s.alloc {
+		return nil
+	}
+	s.alloc = end
+	step := l.opts.PreallocBytes
+	if step <= 0 {
+		return nil
+	}
+	to := min((end/step+1)*step, max(l.opts.SegmentBytes, end))
+	for off := end; off < to; {
+		n, err := s.f.WriteAt(zeros[:min(int64(len(zeros)), to-off)], off)
+		if err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	s.alloc = to
 	return nil
 }
 
@@ -454,6 +506,21 @@ func (l *Log) rotateIfFull() error {
 	cur := l.segs[len(l.segs)-1]
 	if cur.size < l.opts.SegmentBytes {
 		return nil
+	}
+	// A segment other than the last ends at its last record: replay
+	// reads zeros after the records only in the last one (scan.go), so
+	// lost data at the end of a finished segment is never taken for
+	// unused space.
+	if cur.alloc > cur.size {
+		if err := cur.f.Truncate(cur.size); err != nil {
+			return l.fail(fmt.Errorf("raftwal: trim a full segment: %w", err))
+		}
+		if !l.opts.NoSync {
+			if err := cur.f.Datasync(); err != nil {
+				return l.fail(fmt.Errorf("raftwal: trim a full segment: %w", err))
+			}
+		}
+		cur.alloc = cur.size
 	}
 	s, err := createSegment(l.fs, l.dir, cur.seq+1, l.opts.NoSync)
 	if err != nil {
