@@ -190,7 +190,7 @@ func recordAt(t *testing.T, path string, off int) (int, uint64) {
 func TestBitFlipAnywhereRefused(t *testing.T) {
 	for _, batch := range []int{1, 7} {
 		dir := t.TempDir()
-		writeLog(t, dir, Options{NoSync: true, Logger: quiet}, 1, 120, batch)
+		writeLog(t, dir, Options{NoSync: true, Logger: quiet, PreallocBytes: 8 << 10}, 1, 120, batch)
 		seg := segmentPath(dir, 1)
 		clean, _ := os.ReadFile(seg)
 		lastWrite := lastWriteStart(t, clean)

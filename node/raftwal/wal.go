@@ -435,9 +435,7 @@ func (l *Log) write(s *segment, buf []byte) error {
 	if _, err := s.f.WriteAt(buf, s.size); err != nil {
 		return l.fail(fmt.Errorf("raftwal: append: %w", err))
 	}
-	if err := l.prealloc(s, s.size+int64(len(buf))); err != nil {
-		return l.fail(fmt.Errorf("raftwal: preallocate: %w", err))
-	}
+	l.prealloc(s, s.size+int64(len(buf)))
 	if !l.opts.NoSync {
 		t := time.Now()
 		if err := s.f.Datasync(); err != nil {
@@ -458,25 +456,28 @@ var zeros = make([]byte, 64<<10)
 // segment rotates there). The caller's fdatasync makes the zeros durable
 // with the append. A crash may leave any part of them; zeros after the
 // last record are what a torn append can leave anyway (scan.go).
-func (l *Log) prealloc(s *segment, end int64) error {
+//
+// The zeros only make later fdatasyncs cheaper, so failing to write them
+// (a full disk) fails nothing: the append stands or falls with its own
+// write and sync, and the next append that runs past tries again.
+func (l *Log) prealloc(s *segment, end int64) {
 	if end <= s.alloc {
-		return nil
+		return
 	}
 	s.alloc = end
 	step := l.opts.PreallocBytes
 	if step <= 0 {
-		return nil
+		return
 	}
 	to := min((end/step+1)*step, max(l.opts.SegmentBytes, end))
 	for off := end; off < to; {
 		n, err := s.f.WriteAt(zeros[:min(int64(len(zeros)), to-off)], off)
 		if err != nil {
-			return err
+			return
 		}
 		off += int64(n)
 	}
 	s.alloc = to
-	return nil
 }
 
 // fail puts the log in the failed state (see Options.OnFailure).

@@ -331,7 +331,7 @@ func tornTail(t *testing.T, seed uint64) {
 				t.Fatal(err)
 			}
 			var logged bytes.Buffer
-			cl, err := Open(cdir, Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+			cl, err := Open(cdir, Options{NoSync: true, PreallocBytes: 4 << 10, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 			if err != nil {
 				t.Fatalf("cut at %d (+%d zeros): %v", cut, pad, err)
 			}
