@@ -16,7 +16,7 @@ type segment struct {
 	path     string
 	f        crashfs.File
 	size     int64  // bytes of valid records; appends go here
-	alloc    int64  // bytes of the file: size, then zeros (Options.PreallocBytes)
+	alloc    int64  // the file's length or more: size, then zeros (Options.PreallocBytes)
 	maxIndex uint64 // highest entry index ever written to it (0: none)
 }
 

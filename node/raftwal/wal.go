@@ -459,7 +459,8 @@ var zeros = make([]byte, 64<<10)
 //
 // The zeros only make later fdatasyncs cheaper, so failing to write them
 // (a full disk) fails nothing: the append stands or falls with its own
-// write and sync, and the next append that runs past tries again.
+// write and sync, and an append that runs past the bytes meant for the
+// zeros tries again.
 func (l *Log) prealloc(s *segment, end int64) {
 	if end <= s.alloc {
 		return
@@ -470,6 +471,9 @@ func (l *Log) prealloc(s *segment, end int64) {
 		return
 	}
 	to := min((end/step+1)*step, max(l.opts.SegmentBytes, end))
+	// alloc bounds the file's length from above whatever part of the
+	// zeros a failure leaves, so that rotateIfFull cuts all of them.
+	s.alloc = to
 	for off := end; off < to; {
 		n, err := s.f.WriteAt(zeros[:min(int64(len(zeros)), to-off)], off)
 		if err != nil {
@@ -477,7 +481,6 @@ func (l *Log) prealloc(s *segment, end int64) {
 		}
 		off += int64(n)
 	}
-	s.alloc = to
 }
 
 // fail puts the log in the failed state (see Options.OnFailure).
