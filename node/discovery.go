@@ -101,6 +101,13 @@ func (n *Node) noteMember(name string, md meta, alive bool) {
 		since = time.Now()
 	}
 	n.memberTable[name] = member{meta: md, Alive: alive, Since: since}
+	low := ""
+	for _, m := range n.memberTable {
+		if m.Alive && m.DiskLow && (low == "" || m.ID < low) {
+			low = m.ID
+		}
+	}
+	n.diskLowPeer.Store(&low)
 	n.memberMu.Unlock()
 	n.kickMembership()
 }
@@ -116,6 +123,11 @@ func (n *Node) startGossip() error {
 		mc = memberlist.DefaultLocalConfig()
 	}
 	mc.Name = n.cfg.ID
+	// Gossip messages are a few hundred bytes: compressing each (a new
+	// LZW writer per message) cost allocation and CPU for nothing.
+	// Receiving stays compatible: memberlist reads compressed messages
+	// whatever this says.
+	mc.EnableCompression = false
 	mc.BindAddr = host
 	mc.BindPort = port
 	if adv := n.cfg.AdvertiseGossip; adv != "" {

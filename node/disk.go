@@ -172,10 +172,8 @@ func (n *Node) diskAlarm() string {
 	if n.disk.low.Load() {
 		return n.cfg.ID
 	}
-	for _, m := range n.members() {
-		if m.Alive && m.DiskLow {
-			return m.ID
-		}
+	if id := n.diskLowPeer.Load(); id != nil {
+		return *id
 	}
 	return ""
 }

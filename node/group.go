@@ -360,8 +360,12 @@ func (g *group) isReady() bool {
 }
 
 // maxAppendEntries is raft's MaxAppendEntries for every group; the raft
-// transport's frame cap follows from it (rafttransport.go).
-const maxAppendEntries = 256
+// transport's frame cap follows from it (rafttransport.go). raft's default,
+// 64: an entry is a whole group-commit batch already, so a follower that
+// catches up gets up to 64 batches per request, and hashicorp/raft makes
+// a slice of this capacity for every AppendEntries it sends (256 made
+// that a fifth of the bytes a node allocated under creates).
+const maxAppendEntries = 64
 
 // stuckTransferAfter is how long a leader's writes may be refused for a
 // leadership transfer before the transfer counts as stuck: longer than any

@@ -43,6 +43,11 @@ type Node struct {
 	membershipKick chan struct{}
 	memberMu       sync.Mutex
 	memberTable    map[string]member // memberlist name → latest metadata
+	// diskLowPeer is the lowest id of a live member gossiping a disk
+	// alarm ("" none), kept by noteMember: every client write checks it
+	// (diskAlarm), and copying and sorting the member table for that cost
+	// a few percent of a create's CPU.
+	diskLowPeer atomic.Pointer[string]
 	bootstrapped   atomic.Bool
 	ident          identityState     // membership.go
 	refusing       atomic.Bool       // Drain: new client requests get ErrShutdown
