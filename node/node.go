@@ -47,11 +47,11 @@ type Node struct {
 	// alarm ("" none), kept by noteMember: every client write checks it
 	// (diskAlarm), and copying and sorting the member table for that cost
 	// a few percent of a create's CPU.
-	diskLowPeer atomic.Pointer[string]
-	bootstrapped   atomic.Bool
-	ident          identityState     // membership.go
-	refusing       atomic.Bool       // Drain: new client requests get ErrShutdown
-	removedFrom    map[int]time.Time // group → last removal notice from its leader; under memberMu
+	diskLowPeer  atomic.Pointer[string]
+	bootstrapped atomic.Bool
+	ident        identityState     // membership.go
+	refusing     atomic.Bool       // Drain: new client requests get ErrShutdown
+	removedFrom  map[int]time.Time // group → last removal notice from its leader; under memberMu
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
