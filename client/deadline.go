@@ -6,13 +6,14 @@ import (
 )
 
 // An attempt needs a context with a deadline for rueidis to give up on it
-// (call.go), and context.WithDeadline per attempt costs a timer, five
-// allocations and a lock on the parent, a sixth of the client's own CPU
-// per read. Attempts that start within a short time of each other and
-// derive from the same caller's context get the same deadline to within
-// deadlineGrain, so they share one context: made at most once per grain,
-// and never cancelled but by its own timer (or its parent), since others
-// may still be using it.
+// (call.go). context.WithDeadline per attempt costs a timer, five
+// allocations and a registration with the parent, which cancel undoes:
+// about 5% of the load tool's CPU per stale read (sr bench, 64 clients).
+// Attempts that start within a short time of each other, from the same
+// caller's context, ask for deadlines within deadlineGrain of each other,
+// so they share one context. A new shared one replaces the last once that
+// is a grain old; none is cancelled when its attempts end, since others
+// may still be using it, but by its own timer, its parent or Close.
 
 // sharedDeadline is one such shared context.
 type sharedDeadline struct {
