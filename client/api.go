@@ -92,13 +92,13 @@ func (c *Client) Get(ctx context.Context, id string, opts ...Option) (*Session, 
 		return nil, err
 	}
 	level := c.level(o)
-	// Sized for every option at once: one allocation per call.
-	args := append(make([]string, 0, 7), "SESSION.GET", id)
+	rq := &request{op: "get", kind: read, level: level, key: id, record: true}
+	args := append(rq.argv[:0], "SESSION.GET", id)
 	args = c.appendReadArgs(args, o, level)
 	if o.noTouch {
 		args = append(args, "NOTOUCH")
 	}
-	rq := &request{op: "get", kind: read, level: level, key: id, args: args, record: true}
+	rq.argc = uint8(len(args)) // at most len(rq.argv): append never reallocates
 	if cached, err := c.useCache(o, level); err != nil {
 		return nil, err
 	} else if cached {

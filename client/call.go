@@ -37,6 +37,11 @@ type request struct {
 	key   string      // session id to route by; "" to use group
 	group int         // the target group when key is ""
 	args  []string    // command name and arguments
+	// argv[:argc] holds the command instead of args when args is nil: a
+	// Get's arguments (at most seven) live in the request, which stays on
+	// the caller's stack, instead of in a slice of their own on the heap.
+	argv [7]string
+	argc uint8
 	// parse handles a successful reply. Its error is final: a reply the
 	// client cannot read is not made readable by resending.
 	parse func(m *rueidis.RedisMessage) error
@@ -84,18 +89,18 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 	}
 	// Without a deadline from ctx the call gets its own, RequestTimeout
 	// from now. It is kept as a time, not as a context with a timer: each
-	// attempt needs a context with a deadline of its own anyway (see
-	// attempt), which carries the call's too when that comes first, so one
-	// timer per attempt serves both.
+	// attempt needs a context with a deadline anyway (see attempt), which
+	// carries the call's too when that comes first.
+	now := time.Now()
 	dl, ctxDL := ctx.Deadline()
 	if !ctxDL {
-		dl = time.Now().Add(c.cfg.RequestTimeout)
+		dl = now.Add(c.cfg.RequestTimeout)
 	}
-	done := func() error { // why the call must stop now, or nil
+	done := func() error { // why the call must stop at now, or nil
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !time.Now().Before(dl) {
+		if !now.Before(dl) {
 			return context.DeadlineExceeded // what ctx.Err() says once its timer has run
 		}
 		return nil
@@ -115,7 +120,7 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 			clear(avoid)
 			c.requestRefresh()
 		} else {
-			err := c.attempt(ctx, dl, ctxDL, addr, rq)
+			err := c.attempt(ctx, now, dl, ctxDL, addr, rq)
 			if err == nil {
 				if h := c.cfg.hooks; h != nil && h.served != nil {
 					h.served(rq.op, addr)
@@ -156,7 +161,9 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 			}
 			avoid[addr] = true
 		}
-		if c.sleep(ctx, dl, attempt) != nil {
+		err := c.sleep(ctx, dl, attempt)
+		now = time.Now()
+		if err != nil {
 			break
 		}
 	}
@@ -177,8 +184,9 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 
 // attempt sends rq to addr once and parses the reply. It ends by the
 // call's deadline dl (ctxDL: which is ctx's own) or attemptTimeout from
-// now, whichever comes first.
-func (c *Client) attempt(ctx context.Context, dl time.Time, ctxDL bool, addr string, rq *request) error {
+// now, whichever comes first; an attempt that shares a deadline with
+// others (attemptCtx) may end up to deadlineGrain sooner.
+func (c *Client) attempt(ctx context.Context, now, dl time.Time, ctxDL bool, addr string, rq *request) error {
 	nc, err := c.conn(addr)
 	if err != nil {
 		return err
@@ -186,17 +194,23 @@ func (c *Client) attempt(ctx context.Context, dl time.Time, ctxDL bool, addr str
 	// A ctx that ends first bounds the attempt by itself: no context and
 	// no timer to make. Otherwise the attempt needs its own deadline (and
 	// rueidis needs one in a context).
-	if adl := time.Now().Add(c.attemptTimeout()); !ctxDL || adl.Before(dl) {
+	if adl := now.Add(c.attemptTimeout()); !ctxDL || adl.Before(dl) {
+		var cancel context.CancelFunc
 		if adl.Before(dl) {
 			dl = adl
 		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl)
-		defer cancel()
+		ctx, cancel = c.attemptCtx(ctx, now, dl)
+		if cancel != nil {
+			defer cancel()
+		}
 	}
 	// Commands are built per attempt: rueidis recycles a command once
 	// it has been answered.
-	res := nc.Do(ctx, nc.B().Arbitrary(rq.args[0]).Args(rq.args[1:]...).Build())
+	args := rq.args
+	if args == nil {
+		args = rq.argv[:rq.argc]
+	}
+	res := nc.Do(ctx, nc.B().Arbitrary(args[0]).Args(args[1:]...).Build())
 	m, err := res.ToMessage()
 	if err != nil {
 		return err

@@ -32,6 +32,9 @@ type Client struct {
 
 	rr atomic.Uint64 // round-robin counter for replicas and create targets
 
+	// sharedDL is the attempts' shared deadline context (deadline.go).
+	sharedDL atomic.Pointer[sharedDeadline]
+
 	// maxStale is Config.MaxStaleness as sent with stale reads ("" to
 	// leave it to the server), formatted once rather than per read.
 	maxStale string

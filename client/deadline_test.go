@@ -212,3 +212,89 @@ func TestCallDeadlines(t *testing.T) {
 		}
 	})
 }
+
+// Attempts share a deadline context only when that cannot make them end
+// later than they ask, nor more than deadlineGrain sooner, nor outlive a
+// cancellation of their own caller's context.
+func TestAttemptCtxShared(t *testing.T) {
+	t.Parallel()
+	c := routedClient(t, 2*time.Second)
+	at, grain := c.attemptTimeout(), c.deadlineGrain()
+	if grain <= 0 || grain > at/100 {
+		t.Fatalf("grain %v for attemptTimeout %v", grain, at)
+	}
+	t0 := time.Now()
+	// check asserts that ctx ends within grain before want, never after it.
+	check := func(t *testing.T, ctx context.Context, want time.Time) {
+		t.Helper()
+		got, ok := ctx.Deadline()
+		if !ok || got.After(want) || !got.After(want.Add(-grain)) {
+			t.Errorf("deadline %v (%v), want in (%v, %v]", got.Sub(t0), ok, want.Add(-grain).Sub(t0), want.Sub(t0))
+		}
+	}
+
+	bg := context.Background()
+	first, cancel := c.attemptCtx(bg, t0, t0.Add(at))
+	if cancel != nil {
+		t.Fatal("the first attempt's context was not shared")
+	}
+	check(t, first, t0.Add(at))
+
+	t1 := t0.Add(grain / 2)
+	same, cancel := c.attemptCtx(context.TODO(), t1, t1.Add(at))
+	if same != first || cancel != nil {
+		t.Error("an attempt half a grain later, also never cancelled, did not share the context")
+	}
+	check(t, same, t1.Add(at))
+
+	// The call's deadline comes before the attempt's usual one: a
+	// context of its own, ending exactly then.
+	own, cancel := c.attemptCtx(bg, t1, t1.Add(at/2))
+	if own == first || cancel == nil {
+		t.Fatal("an attempt bound by its call's sooner deadline shared a context")
+	}
+	cancel()
+	check(t, own, t1.Add(at/2))
+
+	// Another caller's cancellable context: not the shared one, which
+	// its cancel would not end.
+	callerCtx, callerCancel := context.WithCancel(bg)
+	defer callerCancel()
+	other, cancel := c.attemptCtx(callerCtx, t1, t1.Add(at))
+	if other == first || cancel == nil {
+		t.Fatal("a cancellable caller's attempt used a shared context that does not derive from it")
+	}
+	cancel()
+
+	// A grain later the shared context is too old: a new one, from this
+	// caller, which attempts of the same caller then share and which its
+	// cancel ends.
+	t2 := t0.Add(grain)
+	next, cancel := c.attemptCtx(callerCtx, t2, t2.Add(at))
+	if next == first || cancel != nil {
+		t.Fatal("a grain later, no new shared context")
+	}
+	check(t, next, t2.Add(at))
+	viaValue := context.WithValue(callerCtx, struct{}{}, 1) // the same Done channel
+	again, cancel := c.attemptCtx(viaValue, t2, t2.Add(at))
+	if again != next || cancel != nil {
+		t.Error("an attempt of a context with the same Done channel did not share")
+	}
+	if first.Err() != nil {
+		t.Fatal("the first shared context ended early")
+	}
+	callerCancel()
+	select {
+	case <-next.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller's cancel did not end the shared context made from its context")
+	}
+
+	// Close ends the shared contexts of callers that are never cancelled.
+	c.Close()
+	select {
+	case <-first.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end the shared context")
+	}
+}

@@ -173,6 +173,24 @@ func WithID(id string) Option {
 
 // WithConsistency chooses the read level (Get, List).
 func WithConsistency(c Consistency) Option {
+	switch c { // the levels' options are made once: no allocation per call
+	case Linearizable:
+		return withLinearizable
+	case Leader:
+		return withLeader
+	case Stale:
+		return withStale
+	}
+	return withConsistency(c)
+}
+
+var (
+	withLinearizable = withConsistency(Linearizable)
+	withLeader       = withConsistency(Leader)
+	withStale        = withConsistency(Stale)
+)
+
+func withConsistency(c Consistency) Option {
 	return func(o *options) {
 		o.set |= optConsistency
 		if !c.valid() {
