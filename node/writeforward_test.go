@@ -267,3 +267,42 @@ func TestForwardedWritesAfterLeaderKill(t *testing.T) {
 		}
 	}
 }
+
+// When the node starts closing, the sweeper answers the client port's
+// writes at once but leaves forwarded ones to their batches (they still
+// get their real outcome over the internal port); once that port is
+// closed it takes the rest. A closed list refuses new writes.
+func TestWriteWaitsCloseKeepsForwarded(t *testing.T) {
+	ws := newWriteWaits(time.Hour)
+	client := &pendingWrite{}
+	fwd := &pendingWrite{rpc: func([]byte, error) {}}
+	client2 := &pendingWrite{}
+	for _, w := range []*pendingWrite{client, fwd, client2} {
+		if !ws.add(w) {
+			t.Fatal("add refused on an open list")
+		}
+	}
+	out := ws.close(false)
+	if len(out) != 2 || out[0] != client || out[1] != client2 {
+		t.Fatalf("closing took %v, want the two client writes", out)
+	}
+	if ws.head != fwd || ws.tail != fwd {
+		t.Fatal("the forwarded write left the list at closing")
+	}
+	if ws.add(&pendingWrite{}) {
+		t.Fatal("add accepted on a closing list")
+	}
+	if out := ws.close(true); len(out) != 1 || out[0] != fwd || ws.head != nil {
+		t.Fatalf("stopping took %v, want the forwarded write", out)
+	}
+	// A forwarded write its batch answered meanwhile is not taken again.
+	ws = newWriteWaits(time.Hour)
+	fwd = &pendingWrite{rpc: func([]byte, error) {}}
+	ws.add(fwd)
+	ws.close(false)
+	fwd.claim()
+	ws.remove(fwd)
+	if out := ws.close(true); len(out) != 0 {
+		t.Fatalf("stopping took an answered write: %v", out)
+	}
+}
