@@ -119,6 +119,8 @@ func decodeRecords(b []byte) ([]*fsm.Record, error) {
 // handleRPC serves requests forwarded by other nodes. It only ever acts
 // locally (see the method constants). Its errors carry the reply the
 // client will read (asReply), decided here where the request ran.
+// Forwarded writes (rpcWrite) do not come here: the mux hands them to
+// handleWriteRPC (writeforward.go).
 func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]byte, error) {
 	if err := n.checkCaller(ctx); err != nil {
 		return nil, asReply(err)
@@ -150,21 +152,6 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	defer cancel()
 	switch method {
-	case rpcWrite:
-		cmd, err := fsm.DecodeCommand(payload)
-		if err != nil {
-			return nil, asReply(fmt.Errorf("%w: %v", ErrBadArg, err))
-		}
-		// The limits a local write passes (write): a peer gets no more
-		// than a client.
-		if err := n.cfg.checkCommand(cmd, len(payload)); err != nil {
-			return nil, asReply(err)
-		}
-		res, err := g.propose(ctx, *cmd, len(payload))
-		if err != nil {
-			return nil, asReply(err)
-		}
-		return fsm.AppendResult(nil, &res), nil
 	case rpcGet, rpcList, rpcListPage, rpcScan, rpcKeyCount, rpcGetMany:
 		if len(payload) < 1 {
 			return nil, asReply(fmt.Errorf("%w: bad read header", ErrBadArg))

@@ -60,6 +60,10 @@ type Node struct {
 	// writeWaits keeps the deadlines of writes whose replies the batches
 	// complete (writenow.go).
 	writeWaits *writeWaits
+	// sweepStop ends writeWaits' loop (sweepWG), after the internal port
+	// closed: forwarded writes keep their deadlines until then.
+	sweepStop chan struct{}
+	sweepWG   sync.WaitGroup
 	// pendingWrites counts fast-path writes not yet answered (their
 	// replies are deferred, so respSrv.Running does not see them).
 	pendingWrites atomic.Int64
@@ -175,6 +179,9 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	// A term poll answers from memory; the mux's reader runs it without a
 	// goroutine per request (leadercheck.go).
 	n.mux.HandleInline(rpcTerm)
+	// A forwarded write joins the batcher as a client's does, its reply
+	// written by the batch (writeforward.go).
+	n.mux.HandleDeferred(rpcWrite, n.handleWriteRPC)
 	if err = aborted(); err != nil {
 		return nil, err
 	}
@@ -236,8 +243,8 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	go func() { defer n.wg.Done(); n.diskLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.trk.loop(runCtx) }()
 
-	n.wg.Add(1)
-	go func() { defer n.wg.Done(); n.writeWaits.loop(n.closing) }()
+	n.sweepWG.Add(1)
+	go func() { defer n.sweepWG.Done(); n.writeWaits.loop(n.closing, n.sweepStop) }()
 
 	n.respSrv = resp.NewServer(cfg.RESP, &handler{n: n}, n.log.With("component", "resp"))
 	n.wg.Add(1)
@@ -264,6 +271,7 @@ func newNode(cfg Config) *Node {
 		closing:        make(chan struct{}),
 		done:           make(chan struct{}),
 		writeWaits:     newWriteWaits(cfg.RequestTimeout),
+		sweepStop:      make(chan struct{}),
 	}
 	n.newAdmin()
 	n.disk.fakeFree.Store(-1)
@@ -314,6 +322,12 @@ func (n *Node) shutdown() error {
 	if n.mux != nil {
 		errs = append(errs, n.mux.Close())
 	}
+	select {
+	case <-n.sweepStop:
+	default:
+		close(n.sweepStop)
+	}
+	n.sweepWG.Wait()
 	n.backups.closeAll()
 	if n.stopHeapGov != nil {
 		n.stopHeapGov()

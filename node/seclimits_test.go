@@ -465,7 +465,14 @@ func TestForwardedWriteLimits(t *testing.T) {
 		"value too large":  {Type: fsm.CmdSet, Set: &fsm.Set{ID: "x", Fields: map[string][]byte{"f": make([]byte, 2<<20)}}},
 	} {
 		payload := fsm.AppendCommand(binary.AppendUvarint(nil, 0), &cmd)
-		_, err := n.handleRPC(context.Background(), rpcWrite, payload)
+		got := make(chan error, 1)
+		n.handleWriteRPC(context.Background(), payload, func(_ []byte, err error) { got <- err })
+		var err error
+		select {
+		case err = <-got:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: no answer", name)
+		}
 		if code := codeOf(err); code != wire.CodeTooLarge {
 			t.Errorf("%s: %v (code %q), want TOOLARGE", name, err, code)
 		}

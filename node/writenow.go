@@ -135,6 +135,9 @@ type pendingWrite struct {
 	d        observedDeferred
 	release  func() // admitWrite's
 	deadline time.Time
+	// rpc, when set, is a forwarded write's reply (writeforward.go): it
+	// takes the outcome, and step and d are unused.
+	rpc func([]byte, error)
 	// prev and next link writeWaits' list (under its mu).
 	prev, next *pendingWrite
 	claimed    atomic.Bool
@@ -150,6 +153,13 @@ func (w *pendingWrite) settle(r proposalResult, b *resp.DoneBatch) {
 	}
 	w.n.writeWaits.remove(w)
 	w.release()
+	if w.rpc != nil {
+		// Every outcome goes back to the origin, which retries those
+		// that prove nothing was applied (a forwarded write is never
+		// forwarded again).
+		w.replyRPC(r.res, r.err)
+		return
+	}
 	switch {
 	case r.err != nil && retryable(r.err):
 		w.general(r.err)
@@ -223,7 +233,12 @@ func (w *pendingWrite) deadlineOr() time.Time {
 // expire answers w as a propose cancelled by ctx's end (cause) is.
 func (w *pendingWrite) expire(cause error) {
 	w.release()
-	w.answer(fsm.Result{}, fmt.Errorf("%w: %v while waiting for commit", ErrIndeterminate, cause))
+	err := fmt.Errorf("%w: %v while waiting for commit", ErrIndeterminate, cause)
+	if w.rpc != nil {
+		w.replyRPC(fsm.Result{}, err)
+		return
+	}
+	w.answer(fsm.Result{}, err)
 	w.done(nil)
 }
 
@@ -300,10 +315,10 @@ func (ws *writeWaits) unlink(w *pendingWrite) {
 
 // expired unlinks and returns the writes whose deadline is before now that
 // it could claim, and the next deadline (zero: none).
-func (ws *writeWaits) expired(now time.Time, all bool) (out []*pendingWrite, next time.Time) {
+func (ws *writeWaits) expired(now time.Time) (out []*pendingWrite, next time.Time) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	for w := ws.head; w != nil && (all || !w.deadline.After(now)); w = ws.head {
+	for w := ws.head; w != nil && !w.deadline.After(now); w = ws.head {
 		ws.unlink(w)
 		if w.claim() {
 			out = append(out, w)
@@ -315,27 +330,51 @@ func (ws *writeWaits) expired(now time.Time, all bool) (out []*pendingWrite, nex
 	return out, next
 }
 
-// loop answers writes at their deadline, and every one still waiting when
-// closing closes (the connections' contexts end then too, which is what a
-// general-path write would have seen).
-func (ws *writeWaits) loop(closing <-chan struct{}) {
+// close refuses further writes and unlinks and returns those of the
+// client port it could claim (rpc false) or all that are left (rpc true).
+func (ws *writeWaits) close(rpc bool) (out []*pendingWrite) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	ws.closed = true
+	for w := ws.head; w != nil; {
+		next := w.next
+		if rpc || w.rpc == nil {
+			ws.unlink(w)
+			if w.claim() {
+				out = append(out, w)
+			}
+		}
+		w = next
+	}
+	return out
+}
+
+// loop answers writes at their deadline. When closing closes it answers
+// every client write still waiting (the connections' contexts end then
+// too, which is what a general-path write would have seen), but keeps the
+// deadlines of forwarded writes: the batchers still answer those with
+// their real outcome (NOTLEADER for queued ones, the origin retries)
+// while the internal port is up. When stopped closes (after the internal
+// port did, so no reply gets out) it ends the rest and returns.
+func (ws *writeWaits) loop(closing, stopped <-chan struct{}) {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	for {
 		select {
 		case <-closing:
-			ws.mu.Lock()
-			ws.closed = true
-			ws.mu.Unlock()
-			out, _ := ws.expired(time.Time{}, true)
-			for _, w := range out {
+			closing = nil
+			for _, w := range ws.close(false) {
+				w.expire(context.Canceled)
+			}
+		case <-stopped:
+			for _, w := range ws.close(true) {
 				w.expire(context.Canceled)
 			}
 			return
 		case <-ws.wake:
 		case <-t.C:
 		}
-		out, next := ws.expired(time.Now(), false)
+		out, next := ws.expired(time.Now())
 		for _, w := range out {
 			w.expire(context.DeadlineExceeded)
 		}

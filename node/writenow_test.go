@@ -29,7 +29,7 @@ func respOn(t *testing.T, c *memCluster, i int) string {
 		t.Fatal(err)
 	}
 	stop, stopped := make(chan struct{}), make(chan struct{})
-	go func() { defer close(stopped); n.writeWaits.loop(stop) }()
+	go func() { defer close(stopped); n.writeWaits.loop(stop, stop) }()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -190,11 +190,11 @@ func TestWriteWaitsOrder(t *testing.T) {
 	if !ws3[1].claim() || ws3[1].claim() {
 		t.Fatal("claim is not once")
 	}
-	out, next := ws.expired(time.Now(), false)
+	out, next := ws.expired(time.Now())
 	if len(out) != 0 || !next.Equal(ws3[0].deadline) {
 		t.Fatalf("before any deadline: %d expired, next %v (want %v)", len(out), next, ws3[0].deadline)
 	}
-	out, next = ws.expired(ws3[2].deadline, false)
+	out, next = ws.expired(ws3[2].deadline)
 	if len(out) != 2 || out[0] != ws3[0] || out[1] != ws3[2] || !next.IsZero() {
 		t.Fatalf("at the last deadline: %v, next %v", out, next)
 	}

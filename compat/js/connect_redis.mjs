@@ -132,6 +132,11 @@ if (process.env.SR_PAUSE === "1") {
   // every group has its new leader.
   console.log("SETTLE");
   await waitGo();
+  // At least one /incr must go through across the failover; the one in
+  // flight at the kill may take all of it (INDETERMINATE, or waiting for
+  // the new leader), so stop only once one has (every group has a leader
+  // now, so the next one does).
+  await until("an /incr to go through after the failover", 30_000, async () => incrs > 0 || loadErr !== null);
   stop = true;
   await load;
   if (loadErr) throw loadErr;

@@ -8,6 +8,7 @@ import time
 import redis
 from flask import Flask, jsonify, request, session
 from flask_session import Session
+from werkzeug.exceptions import InternalServerError
 
 from storecheck import HOST, PORT, PREFIX, keep, pause, step, until
 
@@ -29,6 +30,19 @@ def make_app(lifetime):
     @app.errorhandler(redis.exceptions.RedisError)
     def store_error(e):
         return "session store: " + str(e), 500
+
+    # Flask-Session writes the session after the view returned (its
+    # save_session runs in Flask's process_response), and Flask hands an
+    # error raised there to the 500 handler, wrapped, not to the handler
+    # above: without this the reply is Flask's generic error page, and a
+    # write in flight to the leader as it dies (INDETERMINATE, the one
+    # error pause() allows) failed the run as an unknown error.
+    @app.errorhandler(InternalServerError)
+    def wrapped_store_error(e):
+        orig = getattr(e, "original_exception", None)
+        if isinstance(orig, redis.exceptions.RedisError):
+            return store_error(orig)
+        return e
 
     @app.post("/login")
     def login():

@@ -59,6 +59,13 @@ def pause(after, incr, count):
     # the test now waits until every group has its new leader.
     print("SETTLE", flush=True)
     wait_go()
+    # At least one request must go through across the failover. The one in
+    # flight at the kill may take all of it (answered INDETERMINATE, or
+    # waiting for the new leader; Flask even saves the session again for
+    # its error response), so stop the load only once one has gone through
+    # (every group has a leader now, so the next one does).
+    until("a request to go through after the failover", 30,
+          lambda: state["ok"] > 0 or state["error"] is not None or not th.is_alive())
     stop.set()
     th.join(60)
     assert not th.is_alive(), "a request during the failover did not end"

@@ -33,7 +33,10 @@
 // unread); the handshake and header must complete within HeaderTimeout; RPC
 // frames are capped at MaxRPCBytes and their buffers grow as bytes arrive,
 // so a header claiming a large frame costs nothing until the bytes come;
-// running handlers are capped by MaxConcurrentHandlers (BUSY beyond).
+// running handlers are capped by MaxConcurrentHandlers (BUSY beyond);
+// inline and deferred methods (HandleInline, HandleDeferred) take no
+// goroutine and are not counted, so their handlers must bound their own
+// work.
 //
 // Raft connections are handed, after the header, as plain byte streams to the
 // raft.StreamLayer of their group and kind: Mux.StreamLayer for raft's own

@@ -33,6 +33,8 @@ type Mux struct {
 	handler atomic.Pointer[RPCHandler]
 	sem     chan struct{}    // bounds concurrently running handlers
 	inline  [4]atomic.Uint64 // methods run on the reader (inline.go), one bit each
+	// deferred holds the handlers of deferred methods (deferred.go).
+	deferred [256]atomic.Pointer[DeferredHandler]
 
 	mu     sync.Mutex
 	closed bool

@@ -94,6 +94,10 @@ func (m *Mux) serveRPC(tc *trackedConn, caller Caller) {
 			}
 			return
 		}
+		if dh, ok := m.deferredFor(method); ok {
+			m.runDeferred(ctx, w, dh, id, method, payload)
+			continue
+		}
 		hp := m.handler.Load()
 		if hp == nil {
 			m.replyErr(w, id, CodeNoHandler, "no rpc handler installed")
@@ -136,6 +140,11 @@ func (m *Mux) runHandler(ctx context.Context, h RPCHandler, method uint8, payloa
 
 // reply queues the response to request id.
 func (m *Mux) reply(w *frameWriter, id uint64, resp []byte, err error) {
+	w.enqueue(m.replyFrame(id, resp, err))
+}
+
+// replyFrame is the response frame to request id for a handler's results.
+func (m *Mux) replyFrame(id uint64, resp []byte, err error) outFrame {
 	if err != nil {
 		code, msg := CodeErr, err.Error()
 		if re, ok := errors.AsType[*RemoteError](err); ok {
@@ -146,16 +155,18 @@ func (m *Mux) reply(w *frameWriter, id uint64, resp []byte, err error) {
 		}](err); ok && c.Code() != "" {
 			code = c.Code()
 		}
-		m.replyErr(w, id, code, msg)
-		return
+		return m.errFrame(id, code, msg)
 	}
 	if frameHeaderLen+len(resp) > m.cfg.MaxRPCBytes {
-		m.replyErr(w, id, codeRespTooLarge, fmt.Sprintf("response of %d bytes exceeds MaxRPCBytes %d", len(resp), m.cfg.MaxRPCBytes))
-		return
+		return m.errFrame(id, codeRespTooLarge, fmt.Sprintf("response of %d bytes exceeds MaxRPCBytes %d", len(resp), m.cfg.MaxRPCBytes))
 	}
-	w.enqueue(outFrame{id: id, tag: statusOK, payload: resp})
+	return outFrame{id: id, tag: statusOK, payload: resp}
 }
 
 func (m *Mux) replyErr(w *frameWriter, id uint64, code, msg string) {
-	w.enqueue(outFrame{id: id, tag: statusErr, payload: encodeRemoteError(code, msg, m.cfg.MaxRPCBytes)})
+	w.enqueue(m.errFrame(id, code, msg))
+}
+
+func (m *Mux) errFrame(id uint64, code, msg string) outFrame {
+	return outFrame{id: id, tag: statusErr, payload: encodeRemoteError(code, msg, m.cfg.MaxRPCBytes)}
 }

@@ -1,0 +1,108 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/sessionraft/sessionraft/fsm"
+)
+
+// The leader's side of a forwarded write (rpcWrite), on the write fast
+// path: the mux runs handleWriteRPC on the connection's reader goroutine
+// (mux.HandleDeferred), which queues the command in the group's batcher
+// as a pendingWrite whose reply goes back over the connection; the batch's
+// goroutine answers it, or writeWaits at its deadline. As a general-path
+// handler (handleRPC -> propose) it cost a goroutine, a context with a
+// timer and a result channel per request, the larger part of what the
+// leader spent on a forwarded write beyond raft (docs/benchmarks.md).
+//
+// The answers are those handleRPC gave through propose, and the origin
+// (forwardWrite, write) reads them as before:
+//   - refused before anything is queued (not the leader, batcher stopped,
+//     limits, memory quota, a full queue): the refusal at once. NOTLEADER,
+//     UNAVAILABLE and BUSY tell the origin nothing was applied, so it
+//     retries within its own deadline (retryUnapplied);
+//   - the batch's outcome, errors included. An outcome that proves nothing
+//     was applied (raft's ErrNotLeader, a transfer in progress, the
+//     batcher stopping) goes back as NOTLEADER for the origin to retry: a
+//     forwarded request is never forwarded again (forward.go);
+//   - no outcome RequestTimeout after it was queued: INDETERMINATE, as the
+//     handler's context ending was;
+//   - the node closing does not answer it early: the batcher still
+//     answers every proposal it took (queued ones NOTLEADER, proposed ones
+//     with raft's outcome) before the mux closes, so the origin learns
+//     what happened, as it did from propose.
+
+// handleWriteRPC serves rpcWrite as a mux.DeferredHandler.
+func (n *Node) handleWriteRPC(ctx context.Context, payload []byte, reply func([]byte, error)) {
+	if err := n.checkCaller(ctx); err != nil {
+		reply(nil, asReply(err))
+		return
+	}
+	gid64, k := binary.Uvarint(payload)
+	if k <= 0 {
+		reply(nil, asReply(fmt.Errorf("%w: bad rpc header", ErrBadArg)))
+		return
+	}
+	g, err := n.group(int(gid64))
+	if err != nil {
+		reply(nil, asReply(err))
+		return
+	}
+	payload = payload[k:]
+	cmd, err := fsm.DecodeCommand(payload)
+	if err != nil {
+		reply(nil, asReply(fmt.Errorf("%w: %v", ErrBadArg, err)))
+		return
+	}
+	// The limits a local write passes (write): a peer gets no more than a
+	// client.
+	size := len(payload)
+	if err := n.cfg.checkCommand(cmd, size); err != nil {
+		reply(nil, asReply(err))
+		return
+	}
+	if !g.isLeader() {
+		reply(nil, asReply(ErrNotLeader))
+		return
+	}
+	if g.batcherStopped() {
+		reply(nil, asReply(fmt.Errorf("%w: shutting down", ErrNotLeader)))
+		return
+	}
+	release, err := n.admitWrite(cmd, size)
+	if err != nil {
+		reply(nil, asReply(err))
+		return
+	}
+	w := &pendingWrite{n: n, release: release, rpc: reply}
+	if !n.writeWaits.add(w) {
+		// The node is closing and nothing was queued.
+		release()
+		reply(nil, asReply(fmt.Errorf("%w: shutting down", ErrNotLeader)))
+		return
+	}
+	select {
+	case g.proposeCh <- &proposal{cmd: *cmd, size: size, w: w}:
+	default:
+		// A full queue: nothing was queued, so the origin may retry
+		// (BUSY is retryable there). Waiting for room would need a
+		// goroutine per refused write, or stall this connection.
+		if w.claim() {
+			n.writeWaits.remove(w)
+			release()
+			reply(nil, asReply(fmt.Errorf("%w: the group's write queue is full (nothing was applied)", ErrBusy)))
+		}
+	}
+}
+
+// replyRPC answers a forwarded write with its outcome (claimed by the
+// caller, unlinked from writeWaits, its admission released).
+func (w *pendingWrite) replyRPC(res fsm.Result, err error) {
+	if err != nil {
+		w.rpc(nil, asReply(err))
+		return
+	}
+	w.rpc(fsm.AppendResult(nil, &res), nil)
+}
