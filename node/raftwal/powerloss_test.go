@@ -87,6 +87,22 @@ func powerLoss(t *testing.T, seed uint64, st *powerLossStats) {
 	for round := range 8 {
 		fsys.CrashAfter(1 + rng.IntN(60))
 		o.fs = fsys
+		// Each reopen may use other sizes, as another binary or other
+		// options would: a smaller SegmentBytes makes rotation cut zeros
+		// back from a full segment, a small PreallocBytes fills zeros
+		// many times per segment, -1 turns it off (a log both with and
+		// without zeros after its records).
+		if round > 0 && rng.IntN(2) == 0 {
+			o.SegmentBytes = int64(1024 + rng.IntN(8192))
+		}
+		switch k := rng.IntN(6); {
+		case k < 2:
+			o.PreallocBytes = 0 // the default, 1 MiB: one fill per segment
+		case k < 3:
+			o.PreallocBytes = -1
+		default:
+			o.PreallocBytes = int64(1 + rng.IntN(3000))
+		}
 		l, err := Open("/data/wal", o)
 		if err != nil {
 			if !fsys.Crashed() {

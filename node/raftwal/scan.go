@@ -19,7 +19,8 @@ import (
 // most one write W is not durable, and it is the last records of the
 // last segment. After kill -9 the file holds all of W or a
 // prefix of it (a write interrupted by the signal). After a power loss the
-// file's size may be anywhere up to W's end, each 512-byte sector of W may
+// file's size may be anywhere up to W's end (or the end of the zeros the
+// writer filled in with W), each 512-byte sector of W may
 // or may not have reached the disk (a lost one reads back as zeros: the
 // file system's unwritten extent or hole), and the tail of W may read as
 // zeros from any byte on (a size that reached the disk before the data).

@@ -299,8 +299,9 @@ func (l *Log) GetLog(i uint64, out *raft.Log) error {
 	return nil
 }
 
-// Bytes returns the size of the log's segment files in bytes: an upper
-// bound on what reading every entry allocates.
+// Bytes returns the bytes of the log's records (its segment files less
+// the zeros preallocated after them): an upper bound on what reading
+// every entry allocates.
 func (l *Log) Bytes() int64 {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
