@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,42 +58,8 @@ func cannedReply() []byte {
 // else (the connection's handshake), writing when it has read all that
 // arrived, as a node does.
 func cannedNode(b *testing.B) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
 	reply := cannedReply()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				serveCanned(nc, reply)
-			}()
-		}
-	}()
-	b.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, nc := range conns {
-			nc.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return l.Addr().String()
+	return fakeNode(b, func(nc net.Conn) { serveCanned(nc, reply) })
 }
 
 func serveCanned(nc net.Conn, reply []byte) {

@@ -20,10 +20,15 @@ import (
 // mutedAddr returns the address of a fake node that completes rueidis's
 // connection handshake (HELLO, CLIENT) and then never answers: a node that
 // hangs after the client connected, or a connection gone silent.
-func mutedAddr(t *testing.T) string {
+func mutedAddr(t *testing.T) string { return fakeNode(t, serveMuted) }
+
+// fakeNode listens on loopback and runs serve on each connection it
+// accepts until the test ends, then closes the listener and the
+// connections and waits for every serve to return.
+func fakeNode(tb testing.TB, serve func(net.Conn)) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -42,11 +47,11 @@ func mutedAddr(t *testing.T) string {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				serveMuted(c)
+				serve(c)
 			}()
 		}
 	}()
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		l.Close()
 		mu.Lock()
 		for _, c := range conns {
