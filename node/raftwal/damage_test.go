@@ -234,16 +234,23 @@ func recordsEnd(b []byte) int {
 	return p
 }
 
-// A bad record in a segment that is not the last refuses (as before), now
-// naming the offset and entries.
-func TestBitFlipEarlierSegmentRefused(t *testing.T) {
-	dir := t.TempDir()
+// secondOfSeveralSegments writes a log of several segments in dir and
+// returns the path of its second: one that is neither first nor last.
+func secondOfSeveralSegments(t *testing.T, dir string) string {
+	t.Helper()
 	writeLog(t, dir, Options{NoSync: true, SegmentBytes: 4096}, 1, 200, 1)
 	seqs, _ := listSegments(crashfs.OS{}, dir)
 	if len(seqs) < 3 {
 		t.Fatalf("want several segments, got %d", len(seqs))
 	}
-	seg := segmentPath(dir, seqs[1])
+	return segmentPath(dir, seqs[1])
+}
+
+// A bad record in a segment that is not the last refuses (as before), now
+// naming the offset and entries.
+func TestBitFlipEarlierSegmentRefused(t *testing.T) {
+	dir := t.TempDir()
+	seg := secondOfSeveralSegments(t, dir)
 	flip(t, seg, 1000, 0)
 	mustRefuse(t, dir, "flip in segment 2", seg, "byte offset", "not the last")
 }

@@ -78,12 +78,7 @@ func TestPreallocatedSegments(t *testing.T) {
 // one began, so lost data reads as zeros there, not unused space.
 func TestZerosEndingEarlierSegmentRefused(t *testing.T) {
 	dir := t.TempDir()
-	writeLog(t, dir, Options{NoSync: true, SegmentBytes: 4096}, 1, 200, 1)
-	seqs, _ := listSegments(crashfs.OS{}, dir)
-	if len(seqs) < 3 {
-		t.Fatalf("want several segments, got %d", len(seqs))
-	}
-	seg := segmentPath(dir, seqs[1])
+	seg := secondOfSeveralSegments(t, dir)
 	b, err := os.ReadFile(seg)
 	if err != nil {
 		t.Fatal(err)
