@@ -34,13 +34,7 @@ func newDeferredPair(t *testing.T) (client, server *Mux, reqs <-chan deferredReq
 
 func nextReq(t *testing.T, reqs <-chan deferredReq) deferredReq {
 	t.Helper()
-	select {
-	case r := <-reqs:
-		return r
-	case <-time.After(10 * time.Second):
-		t.Fatal("the deferred handler did not run")
-		return deferredReq{}
-	}
+	return recvWithin(t, reqs, "the deferred handler did not run")
 }
 
 // A deferred method's replies come later, from other goroutines, in any
@@ -86,12 +80,7 @@ func TestHandleDeferred(t *testing.T) {
 	}
 	wg.Wait()
 	for range calls {
-		var r result
-		select {
-		case r = <-results:
-		case <-time.After(10 * time.Second):
-			t.Fatal("a call got no answer")
-		}
+		r := recvWithin(t, results, "a call got no answer")
 		if r.i%2 == 1 {
 			re, ok := errors.AsType[*RemoteError](r.err)
 			if !ok || re.Code != "ODD" || re.Msg != fmt.Sprintf("odd %d", r.i) {
@@ -165,17 +154,8 @@ func TestHandleDeferredAfterConnLost(t *testing.T) {
 	}()
 	r := nextReq(t, reqs)
 	server.closeConns(func(*trackedConn) bool { return true })
-	select {
-	case err := <-errc:
-		mustBeIndeterminate(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the call did not fail with its connection")
-	}
-	select {
-	case <-r.ctx.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the handler's ctx did not end with its connection")
-	}
+	mustBeIndeterminate(t, recvWithin(t, errc, "the call did not fail with its connection"))
+	recvWithin(t, r.ctx.Done(), "the handler's ctx did not end with its connection")
 	r.reply([]byte("late"), nil) // dropped, must not block or panic
 
 	// A new connection serves on; then one pending at Close.
@@ -185,12 +165,7 @@ func TestHandleDeferredAfterConnLost(t *testing.T) {
 	}()
 	r = nextReq(t, reqs)
 	server.Close()
-	select {
-	case err := <-errc:
-		mustBeIndeterminate(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the call did not fail when the server closed")
-	}
+	mustBeIndeterminate(t, recvWithin(t, errc, "the call did not fail when the server closed"))
 	r.reply(nil, errors.New("after close"))
 }
 

@@ -34,12 +34,20 @@ func callAsync(t *testing.T, m *Mux, addr string, method uint8, p []byte) (<-cha
 
 func waitAsync(t *testing.T, ch <-chan asyncResult) asyncResult {
 	t.Helper()
+	return recvWithin(t, ch, "CallAsync's done was not called")
+}
+
+// recvWithin receives from ch, failing the test with why if nothing comes
+// within 10 seconds.
+func recvWithin[T any](t *testing.T, ch <-chan T, why string) T {
+	t.Helper()
 	select {
-	case r := <-ch:
-		return r
+	case v := <-ch:
+		return v
 	case <-time.After(10 * time.Second):
-		t.Fatal("CallAsync's done was not called")
-		return asyncResult{}
+		t.Fatal(why)
+		var zero T
+		return zero
 	}
 }
 
