@@ -2,8 +2,6 @@ package mux
 
 import (
 	"context"
-	"fmt"
-	"runtime/debug"
 	"sync/atomic"
 )
 
@@ -51,11 +49,11 @@ func (m *Mux) runDeferred(ctx context.Context, w *frameWriter, h DeferredHandler
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			m.log.Error("rpc handler panicked", "method", method, "panic", r, "stack", string(debug.Stack()))
+			err := m.panicked(method, r)
 			// Unless it replied before panicking, the caller is owed an
-			// answer; its effect is unknown to the mux, as for a handler.
+			// answer.
 			if replied.CompareAndSwap(false, true) {
-				m.replyNoWait(w, id, nil, &RemoteError{Code: CodePanic, Msg: fmt.Sprint(r)})
+				m.replyNoWait(w, id, nil, err)
 			}
 		}
 	}()

@@ -131,11 +131,18 @@ func (m *Mux) serveRPC(tc *trackedConn, caller Caller) {
 func (m *Mux) runHandler(ctx context.Context, h RPCHandler, method uint8, payload []byte) (resp []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			m.log.Error("rpc handler panicked", "method", method, "panic", r, "stack", string(debug.Stack()))
-			resp, err = nil, &RemoteError{Code: CodePanic, Msg: fmt.Sprint(r)}
+			resp, err = nil, m.panicked(method, r)
 		}
 	}()
 	return h(ctx, method, payload)
+}
+
+// panicked logs a handler's panic r (called from its deferred recover)
+// and returns the error its caller is answered with: the request's effect
+// is unknown to the mux.
+func (m *Mux) panicked(method uint8, r any) error {
+	m.log.Error("rpc handler panicked", "method", method, "panic", r, "stack", string(debug.Stack()))
+	return &RemoteError{Code: CodePanic, Msg: fmt.Sprint(r)}
 }
 
 // reply queues the response to request id.
