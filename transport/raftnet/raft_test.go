@@ -1,6 +1,7 @@
 package raftnet
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -105,8 +106,20 @@ func TestClusterReplicatesTransfersAndSnapshots(t *testing.T) {
 	}
 	m := newMux(t, nil)
 	joiner := startRaft(t, newTransport(t, m, Config{}), "n3", nil, tune)
-	if err := leader.r.AddVoter("n3", raft.ServerAddress(m.AdvertiseAddr()), 0, 10*time.Second).Error(); err != nil {
-		t.Fatalf("add voter: %v", err)
+	// A leadership change during the AddVoter (a heartbeat missed on a
+	// loaded machine) answers it ErrLeadershipLost or ErrNotLeader: ask
+	// the group's leader again then; any other error fails.
+	var addErr error
+	waitFor(t, 60*time.Second, "n3 added as a voter", func() bool {
+		l := leaderOf(ns)
+		if l == nil {
+			return false
+		}
+		addErr = l.r.AddVoter("n3", raft.ServerAddress(m.AdvertiseAddr()), 0, 10*time.Second).Error()
+		return !errors.Is(addErr, raft.ErrLeadershipLost) && !errors.Is(addErr, raft.ErrNotLeader)
+	})
+	if addErr != nil {
+		t.Fatalf("add voter: %v", addErr)
 	}
 	all := append(ns, joiner)
 	if err := applyN(all, 20, 4, 60*time.Second); err != nil {
