@@ -52,13 +52,9 @@ func hfield(rec *fsm.Record, name []byte) ([]byte, bool) {
 }
 
 // The hash reads answer from the key's record (nil: no key), read by
-// readOne or queued in a transaction (txnReads).
+// their keyRead alone (readnow.go) or queued in a transaction.
 
-// hget answers HGET.
-func (h *handler) hget(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	h.readOne(ctx, o, args, r, fsm.KindHash, replyHGet)
-}
-
+// replyHGet answers HGET.
 func replyHGet(r *resp.Reply, args [][]byte, rec *fsm.Record, _ int64) {
 	if v, found := hfield(rec, args[2]); found {
 		r.WriteBulk(v)
@@ -67,11 +63,7 @@ func replyHGet(r *resp.Reply, args [][]byte, rec *fsm.Record, _ int64) {
 	r.WriteNull()
 }
 
-// hmget answers HMGET: nil for each missing field.
-func (h *handler) hmget(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	h.readOne(ctx, o, args, r, fsm.KindHash, replyHMGet)
-}
-
+// replyHMGet answers HMGET: nil for each missing field.
 func replyHMGet(r *resp.Reply, args [][]byte, rec *fsm.Record, _ int64) {
 	r.WriteArrayLen(len(args) - 2)
 	for _, f := range args[2:] {
@@ -92,14 +84,8 @@ const (
 	hashVals
 )
 
-// hgetallCmd makes HGETALL (a map in RESP3, a flat array in RESP2), HKEYS
-// and HVALS.
-func hgetallCmd(part hashPart) func(h *handler, ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	return func(h *handler, ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-		h.readOne(ctx, o, args, r, fsm.KindHash, replyHashPart(part))
-	}
-}
-
+// replyHashPart answers HGETALL (a map in RESP3, a flat array in RESP2),
+// HKEYS and HVALS.
 func replyHashPart(part hashPart) recordReply {
 	return func(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 		n := 0
@@ -136,11 +122,7 @@ func (h *handler) hdel(ctx context.Context, args [][]byte, r *resp.Reply) {
 	replyInt(r, res.Count, err)
 }
 
-// hlen answers HLEN.
-func (h *handler) hlen(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	h.readOne(ctx, o, args, r, fsm.KindHash, replyHLen)
-}
-
+// replyHLen answers HLEN.
 func replyHLen(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 	n := 0
 	if rec != nil {
@@ -149,21 +131,13 @@ func replyHLen(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 	r.WriteInt(int64(n))
 }
 
-// hexists answers HEXISTS.
-func (h *handler) hexists(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	h.readOne(ctx, o, args, r, fsm.KindHash, replyHExists)
-}
-
+// replyHExists answers HEXISTS.
 func replyHExists(r *resp.Reply, args [][]byte, rec *fsm.Record, _ int64) {
 	_, found := hfield(rec, args[2])
 	r.WriteInt(b2i(found))
 }
 
-// hstrlen answers HSTRLEN.
-func (h *handler) hstrlen(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	h.readOne(ctx, o, args, r, fsm.KindHash, replyHStrlen)
-}
-
+// replyHStrlen answers HSTRLEN.
 func replyHStrlen(r *resp.Reply, args [][]byte, rec *fsm.Record, _ int64) {
 	v, _ := hfield(rec, args[2])
 	r.WriteInt(int64(len(v)))

@@ -38,16 +38,6 @@ func (n *Node) lookup(ctx context.Context, key string, o readOpts) (*fsm.Record,
 	return rec, err
 }
 
-// lookupKind is lookup for a command that works on one kind of value: a
-// key of another kind is fsm.ErrWrongType.
-func (n *Node) lookupKind(ctx context.Context, key string, o readOpts, k fsm.Kind) (*fsm.Record, error) {
-	rec, err := n.lookup(ctx, key, o)
-	if err != nil {
-		return nil, err
-	}
-	return ofKind(rec, k)
-}
-
 // anyKind is ofKind's "every kind will do" (TYPE, the TTL family).
 const anyKind fsm.Kind = 0
 
@@ -63,19 +53,9 @@ func ofKind(rec *fsm.Record, k fsm.Kind) (*fsm.Record, error) {
 // recordReply writes a one-key read's reply from the key's record (nil:
 // no key; of the command's kind, ofKind has checked) at time now (Unix
 // ns, what a TTL is measured from). args are the command's. A read
-// answers through one whether it runs alone (readOne) or in a
-// transaction (txnReads).
+// answers through one whether it runs alone (keyRead, readnow.go) or in a
+// transaction (txn_read.go).
 type recordReply func(r *resp.Reply, args [][]byte, rec *fsm.Record, now int64)
-
-// readOne answers a read of the key args[1], of kind k, at o.
-func (h *handler) readOne(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply, k fsm.Kind, reply recordReply) {
-	rec, err := h.n.lookupKind(ctx, string(args[1]), o, k)
-	if err != nil {
-		writeErr(r, err)
-		return
-	}
-	reply(r, args, rec, h.n.now())
-}
 
 // writeKey proposes cmd to key's group and returns its result, the state
 // machine's refusal (res.Err) as the error.
@@ -195,11 +175,7 @@ func countFound(found []bool) int64 {
 	return n
 }
 
-// typeOf answers TYPE.
-func (h *handler) typeOf(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	h.readOne(ctx, o, args, r, anyKind, replyType)
-}
-
+// replyType answers TYPE.
 func replyType(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 	if rec == nil {
 		r.WriteSimple("none")
@@ -273,15 +249,6 @@ func parseExpireCond(args [][]byte) (fsm.Cond, error) {
 func (h *handler) persist(args [][]byte, _ *resp.Reply) (writeStep, bool) {
 	key := string(args[1])
 	return h.countStep(key, fsm.Command{Type: fsm.CmdSetExpiry, SetExpiry: &fsm.SetExpiry{Key: key}}), true
-}
-
-// ttlCmd makes TTL and PTTL (abs false) and EXPIRETIME and PEXPIRETIME
-// (abs true), in seconds (unit 1e9) or milliseconds (1e6).
-func ttlCmd(unit int64, abs bool) func(h *handler, ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	reply := replyTTL(unit, abs)
-	return func(h *handler, ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-		h.readOne(ctx, o, args, r, anyKind, reply)
-	}
 }
 
 // replyTTL answers the TTL family from the key's record at now: -2 for

@@ -123,9 +123,9 @@ func parseReadOpts(args [][]byte, def readOpts, allowNoTouch bool) (readOpts, bo
 	return o, touch, nil
 }
 
-// get answers SESSION.GET on the fast path when it can (getNow), else on
-// the general path (readGet), on a goroutine. The options are parsed here,
-// against the connection's defaults as of this request.
+// get answers SESSION.GET on the one-key read path (readnow.go). The
+// options are parsed here, against the connection's defaults as of this
+// request.
 func (h *handler) get(q request) func(context.Context) {
 	o, touch, err := parseReadOpts(q.args[2:], q.st.opts, true)
 	if err != nil {
@@ -133,23 +133,16 @@ func (h *handler) get(q request) func(context.Context) {
 		return nil
 	}
 	q.st.obs.level = o.level
-	id, r := string(q.args[1]), q.r
-	if h.getNow(r, id, o, touch, q.st.obs) {
-		return nil
-	}
-	return func(ctx context.Context) { h.readGet(ctx, r, id, o, touch) }
+	return h.readOneKey(q, oneRead{keyRead: sessionRead, key: string(q.args[1]), args: q.args, o: o, touch: touch})
 }
 
-// readGet runs a read through the general path (localOrForward) and writes
-// the reply.
-func (h *handler) readGet(ctx context.Context, r *resp.Reply, id string, o readOpts, touch bool) {
-	rec, err := h.n.get(ctx, id, o)
-	if err != nil {
-		writeErr(r, err)
+// sessionRead is SESSION.GET's answer: the record, of any kind.
+var sessionRead = keyRead{kind: anyKind, reply: replySession}
+
+func replySession(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
+	if rec == nil {
+		writeErr(r, errSessionNotFound)
 		return
-	}
-	if touch {
-		h.n.touch.add(h.n.ring.Group(id), rec, h.n.now())
 	}
 	writeRecord(r, rec)
 }

@@ -35,14 +35,10 @@ func (h *handler) srem(ctx context.Context, args [][]byte, r *resp.Reply) {
 }
 
 // The set reads answer from the key's record (nil: no key), read by
-// readOne or queued in a transaction (txnReads).
+// their keyRead alone (readnow.go) or queued in a transaction.
 
-// smembers answers SMEMBERS (a set in RESP3, an array in RESP2), in
+// replySMembers answers SMEMBERS (a set in RESP3, an array in RESP2), in
 // byte order.
-func (h *handler) smembers(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	h.readOne(ctx, o, args, r, fsm.KindSet, replySMembers)
-}
-
 func replySMembers(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 	if rec == nil {
 		r.WriteSetLen(0)
@@ -54,20 +50,12 @@ func replySMembers(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 	}
 }
 
-// sismember answers SISMEMBER.
-func (h *handler) sismember(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	h.readOne(ctx, o, args, r, fsm.KindSet, replySIsMember)
-}
-
+// replySIsMember answers SISMEMBER.
 func replySIsMember(r *resp.Reply, args [][]byte, rec *fsm.Record, _ int64) {
 	r.WriteInt(b2i(rec != nil && rec.IsMember(string(args[2]))))
 }
 
-// scard answers SCARD.
-func (h *handler) scard(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	h.readOne(ctx, o, args, r, fsm.KindSet, replySCard)
-}
-
+// replySCard answers SCARD.
 func replySCard(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 	n := 0
 	if rec != nil {

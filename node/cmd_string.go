@@ -13,12 +13,8 @@ import (
 // GETDEL, GETEX, MGET, MSET, STRLEN, APPEND, INCR, INCRBY, DECR, DECRBY.
 // Shared helpers: cmd_keys.go.
 
-// getStr answers GET: the string's value, nil for no key, WRONGTYPE for a
+// replyGet answers GET: the string's value, nil for no key, WRONGTYPE for a
 // hash (a session) or a set.
-func (h *handler) getStr(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	h.readOne(ctx, o, args, r, fsm.KindString, replyGet)
-}
-
 func replyGet(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) { writeValue(r, rec) }
 
 // writeValue writes a string record's value, or nil for none.
@@ -279,11 +275,7 @@ func parseMSet(args [][]byte) (*fsm.MSet, error) {
 	return x, nil
 }
 
-// strlen answers STRLEN.
-func (h *handler) strlen(ctx context.Context, o readOpts, args [][]byte, r *resp.Reply) {
-	h.readOne(ctx, o, args, r, fsm.KindString, replyStrlen)
-}
-
+// replyStrlen answers STRLEN.
 func replyStrlen(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 	n := 0
 	if rec != nil {

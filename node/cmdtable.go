@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/sessionraft/sessionraft/fsm"
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
@@ -60,7 +61,12 @@ type cmdSpec struct {
 	syntax  string // one line: "SESSION.GET id [CONSISTENCY level] ..."
 	summary string // one sentence
 
-	run cmdFunc
+	// run carries the command out. A read of one key has read instead,
+	// and run is then readKey's (readnow.go): the reply function that
+	// read names is the command's handler, alone or queued in a
+	// transaction (txn_read.go).
+	run  cmdFunc
+	read *keyRead
 }
 
 // cmdFunc runs one command. It is called by Dispatch on the connection's
@@ -442,7 +448,7 @@ func init() {
 		{name: "GET", arity: 2, flags: flagReadOnly | flagFast, cats: catString,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO | keyAccess},
 			group: "string", since: redisSince, syntax: "GET key", summary: "Answers a string's value (nil if none; WRONGTYPE for a session).",
-			run: readCmd((*handler).getStr)},
+			read: &keyRead{fsm.KindString, replyGet}},
 		{name: "SET", arity: -3, flags: flagWrite, cats: catString,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyAccess | keyUpdate},
 			group: "string", since: redisSince, syntax: "SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]", summary: "Sets a string, replacing any value.",
@@ -478,7 +484,7 @@ func init() {
 		{name: "STRLEN", arity: 2, flags: flagReadOnly | flagFast, cats: catString,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
 			group: "string", since: redisSince, syntax: "STRLEN key", summary: "Answers a string's length.",
-			run: readCmd((*handler).strlen)},
+			read: &keyRead{fsm.KindString, replyStrlen}},
 		{name: "APPEND", arity: 3, flags: flagWrite | flagFast, cats: catString,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyInsert},
 			group: "string", since: redisSince, syntax: "APPEND key value", summary: "Appends to a string; answers the new length.",
@@ -516,7 +522,7 @@ func init() {
 		{name: "TYPE", arity: 2, flags: flagReadOnly | flagFast, cats: catKeyspace,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
 			group: "generic", since: redisSince, syntax: "TYPE key", summary: "Answers string, hash (sessions too), set or none.",
-			run: readCmd((*handler).typeOf)},
+			read: &keyRead{anyKind, replyType}},
 		{name: "EXPIRE", arity: -3, flags: flagWrite | flagFast, cats: catKeyspace,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyUpdate},
 			group: "generic", since: redisSince, syntax: "EXPIRE key seconds [NX|XX|GT|LT]", summary: "Sets a key's deadline in seconds from now.",
@@ -540,19 +546,19 @@ func init() {
 		{name: "TTL", arity: 2, flags: flagReadOnly | flagFast, cats: catKeyspace,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
 			group: "generic", since: redisSince, syntax: "TTL key", summary: "Answers a key's remaining life in seconds (-1: none, -2: no key).",
-			run: readCmd(ttlCmd(1e9, false))},
+			read: &keyRead{anyKind, replyTTL(1e9, false)}},
 		{name: "PTTL", arity: 2, flags: flagReadOnly | flagFast, cats: catKeyspace,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
 			group: "generic", since: redisSince, syntax: "PTTL key", summary: "Answers a key's remaining life in milliseconds (-1: none, -2: no key).",
-			run: readCmd(ttlCmd(1e6, false))},
+			read: &keyRead{anyKind, replyTTL(1e6, false)}},
 		{name: "EXPIRETIME", arity: 2, flags: flagReadOnly | flagFast, cats: catKeyspace,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
 			group: "generic", since: redisSince, syntax: "EXPIRETIME key", summary: "Answers a key's deadline as a Unix time in seconds (-1: none, -2: no key).",
-			run: readCmd(ttlCmd(1e9, true))},
+			read: &keyRead{anyKind, replyTTL(1e9, true)}},
 		{name: "PEXPIRETIME", arity: 2, flags: flagReadOnly | flagFast, cats: catKeyspace,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
 			group: "generic", since: redisSince, syntax: "PEXPIRETIME key", summary: "Answers a key's deadline as a Unix time in milliseconds (-1: none, -2: no key).",
-			run: readCmd(ttlCmd(1e6, true))},
+			read: &keyRead{anyKind, replyTTL(1e6, true)}},
 
 		// Redis hashes (sessions too): cmd_hash.go
 		{name: "HSET", arity: -4, flags: flagWrite | flagFast, cats: catHash,
@@ -570,23 +576,23 @@ func init() {
 		{name: "HGET", arity: 3, flags: flagReadOnly | flagFast, cats: catHash,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO | keyAccess},
 			group: "hash", since: redisSince, syntax: "HGET key field", summary: "Answers a hash field's value (nil if none).",
-			run: readCmd((*handler).hget)},
+			read: &keyRead{fsm.KindHash, replyHGet}},
 		{name: "HMGET", arity: -3, flags: flagReadOnly | flagFast, cats: catHash,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO | keyAccess},
 			group: "hash", since: redisSince, syntax: "HMGET key field [field ...]", summary: "Answers hash fields' values (nil for each missing one).",
-			run: readCmd((*handler).hmget)},
+			read: &keyRead{fsm.KindHash, replyHMGet}},
 		{name: "HGETALL", arity: 2, flags: flagReadOnly, cats: catHash,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO | keyAccess},
 			group: "hash", since: redisSince, syntax: "HGETALL key", summary: "Answers every field and value of a hash (a session's too).",
-			run: readCmd(hgetallCmd(hashAll))},
+			read: &keyRead{fsm.KindHash, replyHashPart(hashAll)}},
 		{name: "HKEYS", arity: 2, flags: flagReadOnly, cats: catHash,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
 			group: "hash", since: redisSince, syntax: "HKEYS key", summary: "Answers a hash's field names.",
-			run: readCmd(hgetallCmd(hashKeys))},
+			read: &keyRead{fsm.KindHash, replyHashPart(hashKeys)}},
 		{name: "HVALS", arity: 2, flags: flagReadOnly, cats: catHash,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO | keyAccess},
 			group: "hash", since: redisSince, syntax: "HVALS key", summary: "Answers a hash's values.",
-			run: readCmd(hgetallCmd(hashVals))},
+			read: &keyRead{fsm.KindHash, replyHashPart(hashVals)}},
 		{name: "HDEL", arity: -3, flags: flagWrite | flagFast, cats: catHash,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyDelete},
 			group: "hash", since: redisSince, syntax: "HDEL key field [field ...]", summary: "Removes hash fields (the key with its last); answers how many existed.",
@@ -594,15 +600,15 @@ func init() {
 		{name: "HLEN", arity: 2, flags: flagReadOnly | flagFast, cats: catHash,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
 			group: "hash", since: redisSince, syntax: "HLEN key", summary: "Answers a hash's number of fields.",
-			run: readCmd((*handler).hlen)},
+			read: &keyRead{fsm.KindHash, replyHLen}},
 		{name: "HEXISTS", arity: 3, flags: flagReadOnly | flagFast, cats: catHash,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
 			group: "hash", since: redisSince, syntax: "HEXISTS key field", summary: "Answers 1 if the hash has the field, else 0.",
-			run: readCmd((*handler).hexists)},
+			read: &keyRead{fsm.KindHash, replyHExists}},
 		{name: "HSTRLEN", arity: 3, flags: flagReadOnly | flagFast, cats: catHash,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
 			group: "hash", since: redisSince, syntax: "HSTRLEN key field", summary: "Answers the length of a hash field's value.",
-			run: readCmd((*handler).hstrlen)},
+			read: &keyRead{fsm.KindHash, replyHStrlen}},
 		{name: "HINCRBY", arity: 4, flags: flagWrite | flagFast, cats: catHash,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyAccess | keyUpdate},
 			group: "hash", since: redisSince, syntax: "HINCRBY key field increment", summary: "Adds to an integer hash field; answers the new value.",
@@ -620,15 +626,15 @@ func init() {
 		{name: "SMEMBERS", arity: 2, flags: flagReadOnly, cats: catSet,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO | keyAccess},
 			group: "set", since: redisSince, syntax: "SMEMBERS key", summary: "Answers a set's members, in byte order.",
-			run: readCmd((*handler).smembers)},
+			read: &keyRead{fsm.KindSet, replySMembers}},
 		{name: "SISMEMBER", arity: 3, flags: flagReadOnly | flagFast, cats: catSet,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
 			group: "set", since: redisSince, syntax: "SISMEMBER key member", summary: "Answers 1 if the member is in the set, else 0.",
-			run: readCmd((*handler).sismember)},
+			read: &keyRead{fsm.KindSet, replySIsMember}},
 		{name: "SCARD", arity: 2, flags: flagReadOnly | flagFast, cats: catSet,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO},
 			group: "set", since: redisSince, syntax: "SCARD key", summary: "Answers a set's number of members.",
-			run: readCmd((*handler).scard)},
+			read: &keyRead{fsm.KindSet, replySCard}},
 
 		// Redis keyspace: cmd_scan.go
 		{name: "RENAME", arity: 3, flags: flagWrite, cats: catKeyspace,
@@ -693,6 +699,12 @@ func indexCommands(table []*cmdSpec) map[string]*cmdSpec {
 		}
 		if _, dup := m[s.name]; dup {
 			panic("node: command " + s.name + " is in the table twice")
+		}
+		if s.read != nil {
+			if s.run != nil {
+				panic("node: command " + s.name + " has both run and read")
+			}
+			s.run = readKey(*s.read)
 		}
 		m[s.name] = s
 	}

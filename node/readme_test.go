@@ -93,8 +93,10 @@ func TestREADMETransactions(t *testing.T) {
 	for name := range txnBuilders {
 		queued = append(queued, name)
 	}
-	for name := range txnReads {
-		queued = append(queued, name)
+	for _, s := range commandTable {
+		if s.read != nil {
+			queued = append(queued, s.name)
+		}
 	}
 	for name := range txnReadBuilders {
 		queued = append(queued, name)

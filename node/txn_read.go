@@ -9,8 +9,8 @@ import (
 
 // Reads queued in a transaction (MULTI ... GET ... EXEC). Each is a
 // txnOp with the keys it reads and a reply made from their records; the
-// reply functions are the ones the commands use alone (readOne), so a
-// read answers the same inside a transaction and out.
+// reply functions are the ones the commands use alone (their keyRead,
+// readnow.go), so a read answers the same inside a transaction and out.
 //
 // EXEC runs them one of two ways (docs/ARCHITECTURE.md, "Transactions"):
 //   - with a write among the queued commands, every read becomes an
@@ -23,50 +23,24 @@ import (
 //     fsm.GetMany), which for the default linearizable level is one
 //     ReadIndex read of all of them.
 
-// txnReads are the one-key reads a transaction may queue: the kind of
-// key each works on and its reply. MGET and EXISTS, which read many
-// keys, have builders of their own (txnReadBuilders).
-var txnReads = map[string]struct {
-	kind  fsm.Kind
-	reply recordReply
-}{
-	"GET":         {fsm.KindString, replyGet},
-	"STRLEN":      {fsm.KindString, replyStrlen},
-	"TYPE":        {anyKind, replyType},
-	"TTL":         {anyKind, replyTTL(1e9, false)},
-	"PTTL":        {anyKind, replyTTL(1e6, false)},
-	"EXPIRETIME":  {anyKind, replyTTL(1e9, true)},
-	"PEXPIRETIME": {anyKind, replyTTL(1e6, true)},
-	"HGET":        {fsm.KindHash, replyHGet},
-	"HMGET":       {fsm.KindHash, replyHMGet},
-	"HGETALL":     {fsm.KindHash, replyHashPart(hashAll)},
-	"HKEYS":       {fsm.KindHash, replyHashPart(hashKeys)},
-	"HVALS":       {fsm.KindHash, replyHashPart(hashVals)},
-	"HLEN":        {fsm.KindHash, replyHLen},
-	"HEXISTS":     {fsm.KindHash, replyHExists},
-	"HSTRLEN":     {fsm.KindHash, replyHStrlen},
-	"SMEMBERS":    {fsm.KindSet, replySMembers},
-	"SISMEMBER":   {fsm.KindSet, replySIsMember},
-	"SCARD":       {fsm.KindSet, replySCard},
-}
-
 // txnReadBuilders are the reads of many keys a transaction may queue.
 var txnReadBuilders = map[string]txnBuilder{
 	"MGET":   buildMultiRead(func(r *resp.Reply, recs []*fsm.Record, _ int64) { writeMGet(r, recs) }),
 	"EXISTS": buildMultiRead(replyExists),
 }
 
-// buildTxnRead queues a read of txnReads or txnReadBuilders; ok is false
-// for any other command.
+// buildTxnRead queues a read of one key (a command with a keyRead) or one
+// of txnReadBuilders; ok is false for any other command.
 func buildTxnRead(h *handler, name string, args [][]byte) (op txnOp, ok bool, err error) {
 	if b, found := txnReadBuilders[name]; found {
 		op, err = b(h, args)
 		return op, true, err
 	}
-	rd, found := txnReads[name]
-	if !found {
+	spec := commands[name]
+	if spec == nil || spec.read == nil {
 		return txnOp{}, false, nil
 	}
+	rd := *spec.read
 	key := string(args[1])
 	if _, err := keyArgs(args[1:2]); err != nil {
 		return txnOp{}, true, err

@@ -15,7 +15,7 @@ import (
 // after it, so one quorum round serves any number of reads.
 //
 // Waiters are callbacks run on the round's goroutine, not channels: the
-// RESP fast path (getNow) completes deferred replies straight from there,
+// RESP fast path (readNow) completes deferred replies straight from there,
 // so a linearizable read parks no goroutine of its own.
 type verifier struct {
 	round   func() error    // one leadership round (a term poll; see leadercheck.go)
