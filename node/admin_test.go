@@ -185,14 +185,17 @@ func TestAdminEndpoints(t *testing.T) {
 	if lag, ok := metricSum(lf, "sessionraft_replication_lag_entries", map[string]string{"group": fmt.Sprint(gid)}); !ok || lag > 1e6 {
 		t.Errorf("leader replication lag %v (present %v)", lag, ok)
 	}
-	// Forwarded: a linearizable read of the same id on a follower goes to
-	// the leader.
+	// On a follower, a linearizable read of the same id asks the leader
+	// for a read index (followerread.go); a leader read is forwarded.
 	follower := (leader + 1) % 3
 	fcl := c.client(follower)
 	mustOK(t, fcl, "SESSION.GET", id)
+	mustOK(t, fcl, "SESSION.GET", id, "CONSISTENCY", "leader")
 	ff, _ := scrapeNode(t, cl[follower])
-	if got, _ := metricSum(ff, "sessionraft_forwarded_requests_total", map[string]string{"kind": "read"}); got < 1 {
-		t.Errorf("follower forwarded reads = %v", got)
+	for _, kind := range []string{"read", "read-index"} {
+		if got, _ := metricSum(ff, "sessionraft_forwarded_requests_total", map[string]string{"kind": kind}); got < 1 {
+			t.Errorf("follower forwarded requests of kind %s = %v", kind, got)
+		}
 	}
 	// Snapshots: enough writes to pass SnapshotThreshold.
 	for range 40 {

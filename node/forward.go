@@ -31,6 +31,9 @@ const (
 	rpcMemberStat uint8 = 7
 	// channel, message → this node's receivers (pubsub_rpc.go). No group id.
 	rpcPublish uint8 = 8
+	// → a read index for a follower's linearizable reads, from the ready
+	// leader (followerread.go)
+	rpcReadIndex uint8 = 9
 	// Redis keyspace reads (cmd_scan.go), numbered apart from the
 	// methods other work may add next to these.
 	rpcScan     uint8 = 20 // level, maxStale, cursor, count, kind, pattern → next cursor, keys

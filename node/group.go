@@ -30,10 +30,11 @@ type group struct {
 	// batchStopped is closed when the batcher has exited: proposals are
 	// refused from then on instead of waiting for an answer that never
 	// comes.
-	batchStopped chan struct{}
-	wg           sync.WaitGroup
-	verifier     verifier
-	notifyCh     chan bool
+	batchStopped  chan struct{}
+	wg            sync.WaitGroup
+	verifier      verifier
+	followerReads verifier // a follower's linearizable reads share read-index requests (followerread.go)
+	notifyCh      chan bool
 
 	mu sync.Mutex
 	// epoch counts leadership acquisitions. ready is true once the barrier
@@ -126,7 +127,12 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 		readyCh:      make(chan struct{}),
 	}
 	g.verifier = verifier{
-		round:   g.confirmLeadership, // leadercheck.go
+		round:   func() (uint64, error) { return 0, g.confirmLeadership() }, // leadercheck.go
+		timeout: cfg.RequestTimeout,
+		wg:      &g.wg,
+	}
+	g.followerReads = verifier{
+		round:   g.readIndexFromLeader, // followerread.go
 		timeout: cfg.RequestTimeout,
 		wg:      &g.wg,
 	}

@@ -182,6 +182,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	// A forwarded write joins the batcher as a client's does, its reply
 	// written by the batch (writeforward.go).
 	n.mux.HandleDeferred(rpcWrite, n.handleWriteRPC)
+	n.mux.HandleDeferred(rpcReadIndex, n.handleReadIndexRPC)
 	if err = aborted(); err != nil {
 		return nil, err
 	}

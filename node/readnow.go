@@ -93,11 +93,15 @@ func (h *handler) readNow(r *resp.Reply, rd *oneRead, obs reqObs) bool {
 func (h *handler) readDeferred(g *group, rd *oneRead, r *resp.Reply, obs reqObs) bool {
 	ri, ok := g.readIndexNow()
 	if !ok {
-		return false
+		if g.isLeader() {
+			return false // not ready yet: the general path waits
+		}
+		h.readOnFollower(g, rd, r, obs) // followerread.go
+		return true
 	}
 	d := observedDeferred{r.Defer(), obs} // its Done records the request
 	kept := *rd                           // rd is the caller's, on its stack
-	g.verifier.join(func(round error, b *resp.DoneBatch) {
+	g.verifier.join(func(_ uint64, round error, b *resp.DoneBatch) {
 		v, err := g.linearizableRead(ri, round)
 		if v == readAnswer {
 			h.answerLocal(d.Reply(), g, &kept)

@@ -9,16 +9,18 @@ import (
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
-// verifier shares leadership rounds among concurrent linearizable
-// reads. A read joins the next round that starts after it took its read
-// index; every reader queued while a round runs is answered by the round
-// after it, so one quorum round serves any number of reads.
+// verifier shares rounds among concurrent linearizable reads. A read
+// joins the next round that starts after it took its read index (or, on a
+// follower, after it arrived); every reader queued while a round runs is
+// answered by the round after it, so one round serves any number of reads.
+// On the leader a round confirms leadership (a term poll); on a follower
+// it asks the leader for a read index (followerread.go).
 //
 // Waiters are callbacks run on the round's goroutine, not channels: the
 // RESP fast path (readNow) completes deferred replies straight from there,
 // so a linearizable read parks no goroutine of its own.
 type verifier struct {
-	round   func() error    // one leadership round (a term poll; see leadercheck.go)
+	round   func() (uint64, error) // one round: its index (a follower's read index; 0 on the leader) or why it failed
 	timeout time.Duration   // RequestTimeout
 	wg      *sync.WaitGroup // the group's: raft must outlive every round
 	mu      sync.Mutex
@@ -37,10 +39,11 @@ type verifyRound struct {
 	answered bool // under verifier.mu; waiters are called once, by whoever sets it
 }
 
-// roundWaiter is called with a round's outcome. Deferred replies it
+// roundWaiter is called with a round's outcome: the round's index, or the
+// error that ended it. Deferred replies it
 // completes go into b, which the round flushes after its last waiter, so
 // a connection with many reads in the round gets them in one write.
-type roundWaiter func(err error, b *resp.DoneBatch)
+type roundWaiter func(index uint64, err error, b *resp.DoneBatch)
 
 // join adds done to the next round. done is called exactly once, on some
 // other goroutine or (rarely) this one: with nil if a leadership round
@@ -67,7 +70,7 @@ func (v *verifier) join(done roundWaiter) {
 // verify joins the next round and waits for its answer or ctx.
 func (v *verifier) verify(ctx context.Context) error {
 	ch := make(chan error, 1)
-	v.join(func(err error, _ *resp.DoneBatch) { ch <- err })
+	v.join(func(_ uint64, err error, _ *resp.DoneBatch) { ch <- err })
 	select {
 	case err := <-ch:
 		return err
@@ -87,11 +90,11 @@ func (v *verifier) loop() {
 			return
 		}
 		v.mu.Unlock()
-		err := v.round()
+		index, err := v.round()
 		if err != nil {
 			err = fmt.Errorf("%w: %v", ErrNotLeader, err)
 		}
-		v.answer(r, err)
+		v.answer(r, index, err)
 	}
 }
 
@@ -103,11 +106,12 @@ func (v *verifier) expire(r *verifyRound) {
 		v.pending = nil
 	}
 	v.mu.Unlock()
-	v.answer(r, fmt.Errorf("%w: leadership check took longer than %v", ErrUnavailable, v.timeout))
+	v.answer(r, 0, fmt.Errorf("%w: leadership check took longer than %v", ErrUnavailable, v.timeout))
 }
 
-// answer calls r's waiters with err unless they have been answered.
-func (v *verifier) answer(r *verifyRound, err error) {
+// answer calls r's waiters with the round's outcome unless they have been
+// answered.
+func (v *verifier) answer(r *verifyRound, index uint64, err error) {
 	v.mu.Lock()
 	if r.answered {
 		v.mu.Unlock()
@@ -120,7 +124,7 @@ func (v *verifier) answer(r *verifyRound, err error) {
 	r.timer.Stop()
 	var b resp.DoneBatch
 	for _, w := range ws {
-		w(err, &b)
+		w(index, err, &b)
 	}
 	b.Flush()
 }

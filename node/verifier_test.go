@@ -17,10 +17,10 @@ type fakeRounds struct {
 	n       int
 }
 
-func (f *fakeRounds) round() error {
+func (f *fakeRounds) round() (uint64, error) {
 	f.n++
 	f.started <- f.n
-	return <-f.results
+	return 0, <-f.results
 }
 
 // answers collects verifier callbacks by waiter name.
@@ -31,7 +31,7 @@ type answers struct {
 }
 
 func (a *answers) waiter(name string) roundWaiter {
-	return func(err error, _ *resp.DoneBatch) {
+	return func(_ uint64, err error, _ *resp.DoneBatch) {
 		a.mu.Lock()
 		a.got[name] = append(a.got[name], err)
 		a.mu.Unlock()

@@ -20,7 +20,7 @@ type Metrics struct {
 	requests      *prometheus.HistogramVec // by command, consistency
 	reqSeries     reqCache                 // requests' series, resolved once
 	errors        *prometheus.CounterVec   // by command, code
-	forwarded     *prometheus.CounterVec   // by kind (read, write)
+	forwarded     *prometheus.CounterVec   // by kind (read, write, read-index)
 	batchCommands prometheus.Histogram
 	batchBytes    prometheus.Histogram
 	readRounds    *prometheus.CounterVec // by outcome

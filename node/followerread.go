@@ -1,0 +1,132 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/sessionraft/sessionraft/transport/resp"
+)
+
+// Linearizable reads on a follower: the follower asks the group's leader
+// for a read index and answers from its own state once it has applied
+// that index (the Raft thesis, 6.4: read-only queries on followers).
+// Forwarding the read instead cost the leader a goroutine and a record
+// encoded per read and the follower a goroutine, a context and a timer
+// per read: a client of the Redis port talks to one node, and two in
+// three of its reads are for groups another node leads.
+//
+// Why it is linearizable. The follower joins its group's next
+// follower round (followerReads, a verifier), so the rpcReadIndex request
+// leaves after the read arrived. The leader serves it by the read rules
+// (read.go): it takes its commit index on the ready leader, so the index
+// covers every write acknowledged before the request arrived (and every
+// earlier leader's, through the term barrier), and answers only after a
+// leadership round that started later confirmed it still leads in the
+// same epoch. Once the follower has applied up to that index its state
+// includes every write acknowledged before the read began.
+//
+// One rpcReadIndex serves every read queued while the previous one was
+// out. A round that fails (no leader known, the leader moved, the request
+// lost) sends its reads down the general path, which forwards them as
+// before; a leader without rpcReadIndex (an older version) answers an
+// unknown method, which does the same.
+
+// readIndexFromLeader is one follower round: the read index the group's
+// leader gives for a request sent now.
+func (g *group) readIndexFromLeader() (uint64, error) {
+	addr, _ := g.leaderAddr()
+	if addr == "" {
+		return 0, errors.New("no leader known")
+	}
+	if g.isLeader() {
+		return 0, errors.New("this node leads the group now")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.n.cfg.RequestTimeout)
+	defer cancel()
+	g.n.admin.met.Forwarded("read-index")
+	out, err := g.n.mux.Call(ctx, addr, rpcReadIndex, binary.AppendUvarint(nil, uint64(g.id)))
+	if err != nil {
+		return 0, err
+	}
+	index, k := binary.Uvarint(out)
+	if k <= 0 || k != len(out) {
+		return 0, errors.New("undecodable read index")
+	}
+	return index, nil
+}
+
+// handleReadIndexRPC serves rpcReadIndex as a mux.DeferredHandler: on the
+// ready leader, the commit index taken now, once a leadership round that
+// started after it confirms this node still leads in the same epoch
+// (linearizableRead). The follower waits for its own state to apply it, so
+// whether the leader has applied it does not matter.
+func (n *Node) handleReadIndexRPC(ctx context.Context, payload []byte, reply func([]byte, error)) {
+	if err := n.checkCaller(ctx); err != nil {
+		reply(nil, asReply(err))
+		return
+	}
+	gid64, k := binary.Uvarint(payload)
+	if k <= 0 || k != len(payload) {
+		reply(nil, asReply(fmt.Errorf("%w: bad rpc header", ErrBadArg)))
+		return
+	}
+	g, err := n.group(int(gid64))
+	if err != nil {
+		reply(nil, asReply(err))
+		return
+	}
+	ri, ok := g.readIndexNow()
+	if !ok {
+		reply(nil, asReply(errNotReadyLeader))
+		return
+	}
+	g.verifier.join(func(_ uint64, round error, _ *resp.DoneBatch) {
+		switch v, err := g.linearizableRead(ri, round); v {
+		case readAnswer, readApplied:
+			reply(binary.AppendUvarint(nil, ri.index), nil)
+		default:
+			reply(nil, asReply(err))
+		}
+	})
+}
+
+// readOnFollower defers rd's reply to the group's next follower round and
+// answers it from local state once the round's read index is applied.
+func (h *handler) readOnFollower(g *group, rd *oneRead, r *resp.Reply, obs reqObs) {
+	d := observedDeferred{r.Defer(), obs} // its Done records the request
+	kept := *rd                           // rd is the caller's, on its stack
+	g.followerReads.join(func(index uint64, err error, b *resp.DoneBatch) {
+		if err == nil && g.rfsm.applied.Load() >= index {
+			h.answerLocal(d.Reply(), g, &kept)
+			d.doneIn(b)
+			return
+		}
+		// Tracked by the connection (Server.Close waits for d), and
+		// bounded by RequestTimeout.
+		go h.finishFollowerRead(d, g, index, err, &kept)
+	})
+}
+
+// finishFollowerRead completes a follower read its round could not answer
+// on the spot: it waits for the read index to apply, or, when the round
+// failed, answers its timeout or runs the read down the general path.
+func (h *handler) finishFollowerRead(d observedDeferred, g *group, index uint64, err error, rd *oneRead) {
+	defer d.Done()
+	ctx, cancel := context.WithTimeout(d.Context(), h.n.cfg.RequestTimeout)
+	defer cancel()
+	r := d.Reply()
+	switch {
+	case err == nil:
+		if err := g.rfsm.waitApplied(ctx, index); err != nil {
+			writeErr(r, err)
+			return
+		}
+		h.answerLocal(r, g, rd)
+	case errors.Is(err, ErrUnavailable):
+		writeErr(r, err) // the round took RequestTimeout
+	default:
+		h.readGeneral(ctx, r, rd) // forwards, or waits for a leader
+	}
+}
