@@ -94,18 +94,20 @@ func (f *FSM) apply(index uint64, at int64, flags BatchFlags, cmds []Command) []
 // (create, set): sorted by name, views of the command or the entry. Under
 // FlagForgetFailures only a command that succeeded is remembered.
 func (f *FSM) applyCmd(st *state, index uint64, t int64, flags BatchFlags, c *Command, fs []Field) Result {
+	var h uint64 // c.ReqID's hash, for the lookup and the add
 	if c.ReqID != "" {
 		if len(c.ReqID) > f.limits.MaxReqIDLen {
 			// Not remembered: an oversized key must not grow the table.
 			return Result{Err: errf(ErrTooLarge, "request id length %d exceeds %d", len(c.ReqID), f.limits.MaxReqIDLen)}
 		}
-		if e := st.dedup.get(c.ReqID, t, f.limits.DedupWindow); e != nil {
+		h = hashOf(c.ReqID)
+		if e := st.dedup.getHashed(c.ReqID, h, t, f.limits.DedupWindow); e != nil {
 			return e.result()
 		}
 	}
 	r := f.exec(st, index, t, c, fs)
 	if c.ReqID != "" && !(r.Err != nil && flags&FlagForgetFailures != 0) {
-		st.dedup.add(c.ReqID, t, &r)
+		st.dedup.addHashed(c.ReqID, h, t, &r)
 	}
 	return r
 }

@@ -115,20 +115,31 @@ func stale(et, t, window int64) bool {
 }
 
 func (dt *dedupTable) get(reqID string, t, window int64) *dedupEntry {
-	e := dt.m.get(reqID)
-	if e == nil || stale(e.t, t, window) {
+	return dt.getHashed(reqID, hashOf(reqID), t, window)
+}
+
+// getHashed is get for a reqID whose hash (hashOf) the caller has: Apply
+// looks a ReqID up and then adds it, and hashes it once for both.
+func (dt *dedupTable) getHashed(reqID string, h uint64, t, window int64) *dedupEntry {
+	i := dt.m.findHashed(reqID, h)
+	if i < 0 {
 		return nil
 	}
-	return e
+	if e := dt.m.slots[i]; !stale(e.t, t, window) {
+		return e
+	}
+	return nil
 }
 
 func (dt *dedupTable) add(reqID string, t int64, r *Result) {
-	code, msg := errorCode(r.Err)
-	dt.push(newDedupEntry(reqID, t, outcome{code: code, msg: msg, version: r.Version, count: int64(r.Count), id: r.ID}))
+	dt.addHashed(reqID, hashOf(reqID), t, r)
 }
 
-func (dt *dedupTable) push(e *dedupEntry) {
-	dt.m.put(e)
+// addHashed is add for a reqID of hash h.
+func (dt *dedupTable) addHashed(reqID string, h uint64, t int64, r *Result) {
+	code, msg := errorCode(r.Err)
+	e := newDedupEntry(reqID, t, outcome{code: code, msg: msg, version: r.Version, count: int64(r.Count), id: r.ID})
+	dt.m.putHashed(e, reqID, h)
 	dt.q = append(dt.q, e)
 	dt.mem.add(dedupMem(e))
 }
