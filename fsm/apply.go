@@ -159,9 +159,14 @@ func idsMask(ids []string) uint64 {
 // would) and reported "expired": every command treats it as absent anyway,
 // and deleting it depends only on t, so all replicas do the same.
 func live(st *state, id string, t int64) *Record {
-	r := st.lookup(id)
+	return liveKey(st, keyOf(id), t)
+}
+
+// liveKey is live for an id whose recKey the caller has.
+func liveKey(st *state, k recKey, t int64) *Record {
+	r := st.lookupKey(k)
 	if r != nil && r.ExpiredAt(t) {
-		st.bury(id, r, t)
+		st.bury(k.id, r, t)
 		st.note(EventExpired, r.ID)
 		return nil
 	}

@@ -115,6 +115,15 @@ func (t *table[E]) get(k string) E {
 	return zero
 }
 
+// getHashed is get for a key of hash h (hashOf).
+func (t *table[E]) getHashed(k string, h uint64) E {
+	if i := t.findHashed(k, h); i >= 0 {
+		return t.slots[i]
+	}
+	var zero E
+	return zero
+}
+
 // put stores e, replacing the element with the same key if there is one.
 func (t *table[E]) put(e E) {
 	k := e.key()
