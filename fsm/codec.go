@@ -86,19 +86,21 @@ func AppendCommand(dst []byte, c *Command) []byte {
 // this binary does not know and that is not marked ignorable). A command
 // of an unknown ignorable type decodes as a Command with only Type set.
 func DecodeBatch(data []byte) (*Batch, error) {
-	t, flags, cmds, err := decodeEntry(data, func(n int) []Command { return make([]Command, n) }, decodeCommand)
+	t, flags, cmds, err := decodeEntry(&decoder{buf: data}, func(n int) []Command { return make([]Command, n) }, decodeCommand)
 	if err != nil {
 		return nil, err
 	}
 	return &Batch{Time: t, Flags: flags, Cmds: cmds}, nil
 }
 
-// decodeEntry reads a raft entry: its envelope, then each command with one
-// into the next element of alloc(n), which must return n zero Commands.
-// DecodeBatch and ApplyBatch (entrybuf.go) share it, so they accept the
-// same entries and fail with the same errors.
-func decodeEntry(data []byte, alloc func(n int) []Command, one func(*decoder, *Command)) (int64, BatchFlags, []Command, error) {
-	d := decoder{buf: data}
+// decodeEntry reads a raft entry, d's input: its envelope, then each
+// command with one into the next element of alloc(n), which must return n
+// zero Commands. DecodeBatch and ApplyBatch (entrybuf.go) share it, so
+// they accept the same entries and fail with the same errors. The caller
+// owns d because one, a func value, makes whatever it is handed escape:
+// ApplyBatch's decoder lives in its entryBuf rather than in a new heap
+// allocation per entry.
+func decodeEntry(d *decoder, alloc func(n int) []Command, one func(*decoder, *Command)) (int64, BatchFlags, []Command, error) {
 	typ, ver := CmdType(d.u8()), d.u8()
 	if d.err != nil {
 		return 0, 0, nil, d.err
@@ -124,7 +126,7 @@ func decodeEntry(data []byte, alloc func(n int) []Command, one func(*decoder, *C
 	if n := d.count(3); n > 0 {
 		cmds = alloc(n)
 		for i := range cmds {
-			one(&d, &cmds[i])
+			one(d, &cmds[i])
 		}
 	}
 	if err := d.finish(); err != nil {
