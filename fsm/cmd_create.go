@@ -49,7 +49,10 @@ var createCmd = cmdSpec{
 	},
 	decodeView: func(b *entryBuf, d *decoder, c *Command) {
 		x := b.creates.next()
-		x.ID, x.Subject = d.str(), d.str()
+		// The id is a view of the entry: create copies it into the
+		// record's field list (buildIDFieldList), so a copy here would
+		// be garbage, and nothing else keeps it (errors format it).
+		x.ID, x.Subject = d.view(), d.str()
 		b.fields = d.fieldViews(b.fields)
 		x.IdleTimeout, x.AbsTTL = d.varint(), d.varint()
 		c.Create = x
