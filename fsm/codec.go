@@ -149,7 +149,7 @@ func DecodeCommand(data []byte) (*Command, error) {
 
 // decodeCommand reads one command into c with its type's decode.
 func decodeCommand(d *decoder, c *Command) {
-	s, rest := beginPayload(d, c)
+	s, rest := beginPayload(d, c, false)
 	if s == nil {
 		return
 	}
@@ -158,12 +158,14 @@ func decodeCommand(d *decoder, c *Command) {
 }
 
 // beginPayload reads a command's header and ReqID into c and narrows d to
-// the rest of its payload: the body, for the type's decoder to read.
+// the rest of its payload: the body, for the type's decoder to read. With
+// view the ReqID is a view of the input (decoder.view), for ApplyBatch:
+// the dedup table copies the ReqIDs it keeps, and nothing else does.
 // endPayload, given rest, moves d past the payload. s is nil when there
 // is no body to read: d failed, or the type is unknown (d fails unless it
 // is ignorable). One decoder serves the entry and every command in it, so
 // that handing it to the decode hooks costs no allocation per command.
-func beginPayload(d *decoder, c *Command) (s *cmdSpec, rest []byte) {
+func beginPayload(d *decoder, c *Command, view bool) (s *cmdSpec, rest []byte) {
 	typ, ver := CmdType(d.u8()), d.u8()
 	payload := d.raw(d.length())
 	if d.err != nil {
@@ -182,7 +184,11 @@ func beginPayload(d *decoder, c *Command) (s *cmdSpec, rest []byte) {
 		return nil, nil
 	}
 	rest, d.buf = d.buf, payload
-	c.ReqID = d.str()
+	if view {
+		c.ReqID = d.view()
+	} else {
+		c.ReqID = d.str()
+	}
 	return s, rest
 }
 

@@ -61,11 +61,12 @@ func (b *entryBuf) alloc(n int) []Command {
 	return b.cmds
 }
 
-// decodeCommand is decodeCommand (codec.go) for ApplyBatch: each type's
-// decodeView if it has one, and a span of fields for every command.
+// decodeCommand is decodeCommand (codec.go) for ApplyBatch: the ReqID a
+// view of the entry, each type's decodeView if it has one, and a span of
+// fields for every command.
 func (b *entryBuf) decodeCommand(d *decoder, c *Command) {
 	lo := len(b.fields)
-	if s, rest := beginPayload(d, c); s != nil {
+	if s, rest := beginPayload(d, c, true); s != nil {
 		if s.decodeView != nil {
 			s.decodeView(b, d, c)
 		} else {
