@@ -130,7 +130,7 @@ func (f *FSM) create(st *state, index uint64, t int64, c *Create, fs []Field) Re
 	// The record's id from here on, so the dedup entry and the indexes
 	// share its copy and the command's can go. The id is absent: live
 	// found no record, or removed the expired one.
-	st.putNew(k, r)
+	st.putNew(k, r, len(id)+len(r.Subject)+listSize(fs)) // r.Size(), as checkCreate counts it
 	st.note(EventHSet, id)
 	return Result{Version: index, ID: id, Record: r}
 }

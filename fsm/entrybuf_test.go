@@ -101,6 +101,7 @@ func TestApplyBatchKeepsNoViews(t *testing.T) {
 	second := &Batch{Time: t0 + sec, Cmds: []Command{
 		withReq(cCreate("other", "", nil, 0, 0), "req-1"), // a replay: answered from the table
 		withReq(cCreate("no-fields", "", nil, 0, 0), "req-4"),
+		cCreate("three-fields", "a-subject", flds("x", "", "yy", "1", "zzz", "22"), sec, 0),
 	}}
 	f, g := New(Limits{}), New(Limits{})
 	for i, b := range []*Batch{first, second} {
@@ -127,5 +128,14 @@ func TestApplyBatchKeepsNoViews(t *testing.T) {
 	}
 	if e := f.state.Load().dedup.get("req-1", t0+sec, f.limits.DedupWindow); e == nil || e.reqID != "req-1" || e.id != "with-fields" {
 		t.Errorf("dedup entry of req-1: %+v", e)
+	}
+	// Restore counts each record's memory from the record (Size), which
+	// create counted from its fields.
+	r := New(Limits{})
+	if err := r.Restore(bytes.NewReader(snapshotBytes(t, f))); err != nil {
+		t.Fatal(err)
+	}
+	if r.MemoryUsage() != f.MemoryUsage() {
+		t.Errorf("restored memory estimate %d, applied %d", r.MemoryUsage(), f.MemoryUsage())
 	}
 }

@@ -175,10 +175,12 @@ func (st *state) put(id string, old, rec *Record) {
 
 // putNew is put for a record whose id is absent (old is nil), keyed by k:
 // the shard table and the deadline index, which holds only current
-// records, need no lookup before the insert.
-func (st *state) putNew(k recKey, rec *Record) {
+// records, need no lookup before the insert. size is rec.Size(), which
+// the caller knows from the fields it built the record of (Size walks
+// the field list).
+func (st *state) putNew(k recKey, rec *Record, size int) {
 	st.shards[k.shard].m.insertHashed(rec, k.h)
-	st.recMem.add(recordMem(rec))
+	st.recMem.add(recordMemOfSize(size))
 	st.delta++
 	st.indexSubject(rec.Subject, rec.ID)
 	if rec.Deadline() != 0 {
