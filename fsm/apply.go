@@ -94,18 +94,20 @@ func (f *FSM) apply(index uint64, at int64, flags BatchFlags, cmds []Command) []
 // (create, set): sorted by name, views of the command or the entry. Under
 // FlagForgetFailures only a command that succeeded is remembered.
 func (f *FSM) applyCmd(st *state, index uint64, t int64, flags BatchFlags, c *Command, fs []Field) Result {
+	var h uint64 // c.ReqID's hash, for the lookup and the add
 	if c.ReqID != "" {
 		if len(c.ReqID) > f.limits.MaxReqIDLen {
 			// Not remembered: an oversized key must not grow the table.
 			return Result{Err: errf(ErrTooLarge, "request id length %d exceeds %d", len(c.ReqID), f.limits.MaxReqIDLen)}
 		}
-		if e := st.dedup.get(c.ReqID, t, f.limits.DedupWindow); e != nil {
+		h = hashOf(c.ReqID)
+		if e := st.dedup.getHashed(c.ReqID, h, t, f.limits.DedupWindow); e != nil {
 			return e.result()
 		}
 	}
 	r := f.exec(st, index, t, c, fs)
 	if c.ReqID != "" && !(r.Err != nil && flags&FlagForgetFailures != 0) {
-		st.dedup.add(c.ReqID, t, &r)
+		st.dedup.addHashed(c.ReqID, h, t, &r)
 	}
 	return r
 }
@@ -157,9 +159,14 @@ func idsMask(ids []string) uint64 {
 // would) and reported "expired": every command treats it as absent anyway,
 // and deleting it depends only on t, so all replicas do the same.
 func live(st *state, id string, t int64) *Record {
-	r := st.lookup(id)
+	return liveKey(st, keyOf(id), t)
+}
+
+// liveKey is live for an id whose recKey the caller has.
+func liveKey(st *state, k recKey, t int64) *Record {
+	r := st.lookupKey(k)
 	if r != nil && r.ExpiredAt(t) {
-		st.bury(id, r, t)
+		st.bury(k.id, r, t)
 		st.note(EventExpired, r.ID)
 		return nil
 	}

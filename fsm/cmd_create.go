@@ -49,7 +49,10 @@ var createCmd = cmdSpec{
 	},
 	decodeView: func(b *entryBuf, d *decoder, c *Command) {
 		x := b.creates.next()
-		x.ID, x.Subject = d.str(), d.str()
+		// The id is a view of the entry: create copies it into the
+		// record's field list (buildIDFieldList), so a copy here would
+		// be garbage, and nothing else keeps it (errors format it).
+		x.ID, x.Subject = d.view(), d.str()
 		b.fields = d.fieldViews(b.fields)
 		x.IdleTimeout, x.AbsTTL = d.varint(), d.varint()
 		c.Create = x
@@ -104,7 +107,8 @@ func (l *Limits) checkCreate(c *Create, fs []Field, t int64) error {
 func (f *FSM) create(st *state, index uint64, t int64, c *Create, fs []Field) Result {
 	// An expired record is removed here like anywhere else, so its id is
 	// then refused by its new tombstone: expiry ends a session for good.
-	if live(st, c.ID, t) != nil {
+	k := keyOf(c.ID)
+	if liveKey(st, k, t) != nil {
 		return Result{Err: errf(ErrExists, "id %q", c.ID)}
 	}
 	if st.tombs.live(c.ID, t) {
@@ -124,8 +128,9 @@ func (f *FSM) create(st *state, index uint64, t int64, c *Create, fs []Field) Re
 		r.AbsDeadline = t + c.AbsTTL
 	}
 	// The record's id from here on, so the dedup entry and the indexes
-	// share its copy and the command's can go.
-	st.put(id, nil, r)
+	// share its copy and the command's can go. The id is absent: live
+	// found no record, or removed the expired one.
+	st.putNew(k, r, len(id)+len(r.Subject)+listSize(fs)) // r.Size(), as checkCreate counts it
 	st.note(EventHSet, id)
 	return Result{Version: index, ID: id, Record: r}
 }

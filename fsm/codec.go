@@ -86,19 +86,21 @@ func AppendCommand(dst []byte, c *Command) []byte {
 // this binary does not know and that is not marked ignorable). A command
 // of an unknown ignorable type decodes as a Command with only Type set.
 func DecodeBatch(data []byte) (*Batch, error) {
-	t, flags, cmds, err := decodeEntry(data, func(n int) []Command { return make([]Command, n) }, decodeCommand)
+	t, flags, cmds, err := decodeEntry(&decoder{buf: data}, func(n int) []Command { return make([]Command, n) }, decodeCommand)
 	if err != nil {
 		return nil, err
 	}
 	return &Batch{Time: t, Flags: flags, Cmds: cmds}, nil
 }
 
-// decodeEntry reads a raft entry: its envelope, then each command with one
-// into the next element of alloc(n), which must return n zero Commands.
-// DecodeBatch and ApplyBatch (entrybuf.go) share it, so they accept the
-// same entries and fail with the same errors.
-func decodeEntry(data []byte, alloc func(n int) []Command, one func(*decoder, *Command)) (int64, BatchFlags, []Command, error) {
-	d := decoder{buf: data}
+// decodeEntry reads a raft entry, d's input: its envelope, then each
+// command with one into the next element of alloc(n), which must return n
+// zero Commands. DecodeBatch and ApplyBatch (entrybuf.go) share it, so
+// they accept the same entries and fail with the same errors. The caller
+// owns d because one, a func value, makes whatever it is handed escape:
+// ApplyBatch's decoder lives in its entryBuf rather than in a new heap
+// allocation per entry.
+func decodeEntry(d *decoder, alloc func(n int) []Command, one func(*decoder, *Command)) (int64, BatchFlags, []Command, error) {
 	typ, ver := CmdType(d.u8()), d.u8()
 	if d.err != nil {
 		return 0, 0, nil, d.err
@@ -124,7 +126,7 @@ func decodeEntry(data []byte, alloc func(n int) []Command, one func(*decoder, *C
 	if n := d.count(3); n > 0 {
 		cmds = alloc(n)
 		for i := range cmds {
-			one(&d, &cmds[i])
+			one(d, &cmds[i])
 		}
 	}
 	if err := d.finish(); err != nil {
@@ -147,7 +149,7 @@ func DecodeCommand(data []byte) (*Command, error) {
 
 // decodeCommand reads one command into c with its type's decode.
 func decodeCommand(d *decoder, c *Command) {
-	s, rest := beginPayload(d, c)
+	s, rest := beginPayload(d, c, false)
 	if s == nil {
 		return
 	}
@@ -156,12 +158,14 @@ func decodeCommand(d *decoder, c *Command) {
 }
 
 // beginPayload reads a command's header and ReqID into c and narrows d to
-// the rest of its payload: the body, for the type's decoder to read.
+// the rest of its payload: the body, for the type's decoder to read. With
+// view the ReqID is a view of the input (decoder.view), for ApplyBatch:
+// the dedup table copies the ReqIDs it keeps, and nothing else does.
 // endPayload, given rest, moves d past the payload. s is nil when there
 // is no body to read: d failed, or the type is unknown (d fails unless it
 // is ignorable). One decoder serves the entry and every command in it, so
 // that handing it to the decode hooks costs no allocation per command.
-func beginPayload(d *decoder, c *Command) (s *cmdSpec, rest []byte) {
+func beginPayload(d *decoder, c *Command, view bool) (s *cmdSpec, rest []byte) {
 	typ, ver := CmdType(d.u8()), d.u8()
 	payload := d.raw(d.length())
 	if d.err != nil {
@@ -180,7 +184,11 @@ func beginPayload(d *decoder, c *Command) (s *cmdSpec, rest []byte) {
 		return nil, nil
 	}
 	rest, d.buf = d.buf, payload
-	c.ReqID = d.str()
+	if view {
+		c.ReqID = d.view()
+	} else {
+		c.ReqID = d.str()
+	}
 	return s, rest
 }
 

@@ -34,10 +34,18 @@ type outcome struct {
 }
 
 func newDedupEntry(reqID string, t int64, o outcome) *dedupEntry {
+	e := new(dedupEntry)
+	e.set(reqID, t, o)
+	return e
+}
+
+// set fills e, an entry nobody else sees yet.
+func (e *dedupEntry) set(reqID string, t int64, o outcome) {
 	if o.code == codeNone && o.msg == "" && o.count == 0 && o.version&rareFlag == 0 {
-		return &dedupEntry{reqID: reqID, id: o.id, t: t, version: o.version}
+		*e = dedupEntry{reqID: reqID, id: o.id, t: t, version: o.version}
+		return
 	}
-	return &dedupEntry{reqID: reqID, id: string(appendOutcome(nil, o)), t: t, version: rareFlag}
+	*e = dedupEntry{reqID: reqID, id: string(appendOutcome(nil, o)), t: t, version: rareFlag}
 }
 
 // appendOutcome encodes a rare outcome: byte code, string msg, uvarint
@@ -106,6 +114,31 @@ type dedupTable struct {
 	q    []*dedupEntry
 	head int
 	mem  memCounter // estimated bytes of the FIFO's entries (memory.go)
+
+	// Apply's entries and their ReqIDs are allocated in chunks of
+	// consecutive entries (newEntry, stringArena) rather than one or two
+	// allocations per command. Entries are pruned in the order they were
+	// added, so a chunk is garbage soon after its last entry is pruned;
+	// until then it keeps its pruned entries' strings (at most a chunk's
+	// worth). An entry is never written once it is in the table:
+	// snapshots share it.
+	free  []dedupEntry // the unused rest of the current chunk
+	arena stringArena
+}
+
+// dedupChunk is the number of entries allocated together: 128 of 48
+// bytes are 6 KiB, a size class, so a chunk costs what its entries did
+// one by one.
+const dedupChunk = 128
+
+// newEntry returns a zero entry from the current chunk.
+func (dt *dedupTable) newEntry() *dedupEntry {
+	if len(dt.free) == 0 {
+		dt.free = make([]dedupEntry, dedupChunk)
+	}
+	e := &dt.free[0]
+	dt.free = dt.free[1:]
+	return e
 }
 
 // stale reports whether an entry made at et is older than window at t.
@@ -115,20 +148,33 @@ func stale(et, t, window int64) bool {
 }
 
 func (dt *dedupTable) get(reqID string, t, window int64) *dedupEntry {
-	e := dt.m.get(reqID)
-	if e == nil || stale(e.t, t, window) {
+	return dt.getHashed(reqID, hashOf(reqID), t, window)
+}
+
+// getHashed is get for a reqID whose hash (hashOf) the caller has: Apply
+// looks a ReqID up and then adds it, and hashes it once for both.
+func (dt *dedupTable) getHashed(reqID string, h uint64, t, window int64) *dedupEntry {
+	i := dt.m.findHashed(reqID, h)
+	if i < 0 {
 		return nil
 	}
-	return e
+	if e := dt.m.slots[i]; !stale(e.t, t, window) {
+		return e
+	}
+	return nil
 }
 
 func (dt *dedupTable) add(reqID string, t int64, r *Result) {
-	code, msg := errorCode(r.Err)
-	dt.push(newDedupEntry(reqID, t, outcome{code: code, msg: msg, version: r.Version, count: int64(r.Count), id: r.ID}))
+	dt.addHashed(reqID, hashOf(reqID), t, r)
 }
 
-func (dt *dedupTable) push(e *dedupEntry) {
-	dt.m.put(e)
+// addHashed is add for a reqID of hash h. It keeps a copy of reqID, which
+// may be a view of the raft entry being applied (decoder.view).
+func (dt *dedupTable) addHashed(reqID string, h uint64, t int64, r *Result) {
+	code, msg := errorCode(r.Err)
+	e := dt.newEntry()
+	e.set(dt.arena.clone(reqID), t, outcome{code: code, msg: msg, version: r.Version, count: int64(r.Count), id: r.ID})
+	dt.m.putHashed(e, e.reqID, h)
 	dt.q = append(dt.q, e)
 	dt.mem.add(dedupMem(e))
 }

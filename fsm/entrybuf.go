@@ -26,6 +26,7 @@ type entryBuf struct {
 	sets    slab[Set]
 	fields  []Field     // fields of every command that has some, each one's sorted
 	spans   []fieldSpan // per command, its range in fields
+	dec     decoder     // the entry's decoder, kept here so that it need not be allocated
 }
 
 type fieldSpan struct{ lo, hi int }
@@ -44,7 +45,10 @@ func (b *entryBuf) fieldsOf(i int) []Field {
 // decode decodes data into b. The commands are valid until release.
 func (b *entryBuf) decode(data []byte) (int64, BatchFlags, []Command, error) {
 	b.release()
-	return decodeEntry(data, b.alloc, b.decodeCommand)
+	b.dec = decoder{buf: data}
+	t, flags, cmds, err := decodeEntry(&b.dec, b.alloc, b.decodeCommand)
+	b.dec = decoder{} // not to keep the entry alive
+	return t, flags, cmds, err
 }
 
 // alloc returns n zero commands, and makes room for up to n payloads in
@@ -57,11 +61,12 @@ func (b *entryBuf) alloc(n int) []Command {
 	return b.cmds
 }
 
-// decodeCommand is decodeCommand (codec.go) for ApplyBatch: each type's
-// decodeView if it has one, and a span of fields for every command.
+// decodeCommand is decodeCommand (codec.go) for ApplyBatch: the ReqID a
+// view of the entry, each type's decodeView if it has one, and a span of
+// fields for every command.
 func (b *entryBuf) decodeCommand(d *decoder, c *Command) {
 	lo := len(b.fields)
-	if s, rest := beginPayload(d, c); s != nil {
+	if s, rest := beginPayload(d, c, true); s != nil {
 		if s.decodeView != nil {
 			s.decodeView(b, d, c)
 		} else {

@@ -86,3 +86,56 @@ func TestApplyBatchFieldOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyBatchKeepsNoViews: ApplyBatch decodes some strings as views of
+// the entry (a create's id, ReqIDs) and copies what it keeps, so a state
+// built from an entry whose bytes are then overwritten, as raft may
+// reuse them, is the state built from a copy.
+func TestApplyBatchKeepsNoViews(t *testing.T) {
+	first := &Batch{Time: t0, Cmds: []Command{
+		withReq(cCreate("with-fields", "subj", flds("v", "value"), 0, 60*sec), "req-1"),
+		withReq(cCreate("no-fields", "", nil, 30*sec, 0), "req-2"),
+		cCreate("no-req", "", flds("a", "1", "b", "2"), 0, 0),
+		withReq(cCreate("with-fields", "", nil, 0, 0), "req-3"), // fails: exists
+	}}
+	second := &Batch{Time: t0 + sec, Cmds: []Command{
+		withReq(cCreate("other", "", nil, 0, 0), "req-1"), // a replay: answered from the table
+		withReq(cCreate("no-fields", "", nil, 0, 0), "req-4"),
+		cCreate("three-fields", "a-subject", flds("x", "", "yy", "1", "zzz", "22"), sec, 0),
+	}}
+	f, g := New(Limits{}), New(Limits{})
+	for i, b := range []*Batch{first, second} {
+		data := EncodeBatch(b)
+		got, err := f.ApplyBatch(uint64(i+1), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range data {
+			data[j] = 0xff
+		}
+		want := g.ApplyDecoded(uint64(i+1), b)
+		if !bytes.Equal(encodeResults(got), encodeResults(want)) {
+			t.Errorf("entry %d: results differ from ApplyDecoded's", i+1)
+		}
+	}
+	if f.Hash() != g.Hash() {
+		t.Errorf("state differs from ApplyDecoded's")
+	}
+	for _, id := range []string{"with-fields", "no-fields", "no-req"} {
+		if r, ok := f.Get(id, t0+sec); !ok || r.ID != id {
+			t.Errorf("Get(%q) = %v, %v", id, r, ok)
+		}
+	}
+	if e := f.state.Load().dedup.get("req-1", t0+sec, f.limits.DedupWindow); e == nil || e.reqID != "req-1" || e.id != "with-fields" {
+		t.Errorf("dedup entry of req-1: %+v", e)
+	}
+	// Restore counts each record's memory from the record (Size), which
+	// create counted from its fields.
+	r := New(Limits{})
+	if err := r.Restore(bytes.NewReader(snapshotBytes(t, f))); err != nil {
+		t.Fatal(err)
+	}
+	if r.MemoryUsage() != f.MemoryUsage() {
+		t.Errorf("restored memory estimate %d, applied %d", r.MemoryUsage(), f.MemoryUsage())
+	}
+}

@@ -116,10 +116,12 @@ func buildFieldList(fs []Field) []byte {
 // nothing instead of an allocation of its own (see docs/benchmarks.md).
 // The bytes under the returned id are never written again: records are
 // immutable, and the list's capacity ends where the list does, so an
-// append to it copies rather than writes past it.
+// append to it copies rather than writes past it. With no fields the id
+// is a copy of its own: the caller's may be a view of a raft entry
+// (decoder.view).
 func buildIDFieldList(id string, fs []Field) (string, []byte) {
 	if len(fs) == 0 {
-		return id, nil
+		return strings.Clone(id), nil
 	}
 	size := uvarintLen(uint64(len(fs)))
 	for _, f := range fs {

@@ -72,6 +72,13 @@ func (x *deadlineIndex) addNew(r *Record) {
 	}
 }
 
+// addNewHashed is addNew for a record whose id has hash h (hashOf).
+func (x *deadlineIndex) addNewHashed(r *Record, h uint64) {
+	if b := x.bucketFor(r); b != nil {
+		b.insertHashed(r, h)
+	}
+}
+
 // addNewAll is addNew for many records (Restore): it counts the records
 // of each bucket first and makes every new bucket at that size, so none
 // grows while it fills.

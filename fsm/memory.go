@@ -36,8 +36,11 @@ func recordMem(r *Record) int64 {
 	if r == nil {
 		return 0
 	}
-	return int64(r.Size() + recordOverhead)
+	return recordMemOfSize(r.Size())
 }
+
+// recordMemOfSize is recordMem of a record whose Size is size.
+func recordMemOfSize(size int) int64 { return int64(size + recordOverhead) }
 
 func tombMem(id string) int64 { return int64(len(id) + tombOverhead) }
 

@@ -34,9 +34,12 @@ const (
 	loadRate = 1000
 )
 
-// loadEntries returns n creates encoded as raft entries, deterministic
-// for a given seed.
-func loadEntries(n int, seed uint64) [][]byte {
+// loadEntries returns n creates encoded as raft entries of loadBatch
+// creates, deterministic for a given seed.
+func loadEntries(n int, seed uint64) [][]byte { return loadEntriesOf(n, loadBatch, seed) }
+
+// loadEntriesOf is loadEntries with per creates in each entry.
+func loadEntriesOf(n, per int, seed uint64) [][]byte {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	token := func() string {
 		var b [16]byte
@@ -47,9 +50,9 @@ func loadEntries(n int, seed uint64) [][]byte {
 	}
 	value := bytes.Repeat([]byte{'x'}, loadValueSize)
 	var out [][]byte
-	for i := 0; i < n; i += loadBatch {
+	for i := 0; i < n; i += per {
 		b := &Batch{Time: t0 + int64(i)*int64(time.Second)/loadRate}
-		for range min(loadBatch, n-i) {
+		for range min(per, n-i) {
 			c := cCreate(token(), "", map[string][]byte{"v": value}, 0, loadTTL)
 			c.ReqID = token()
 			b.Cmds = append(b.Cmds, c)

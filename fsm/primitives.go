@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"unsafe"
 )
 
 // Building blocks shared by every encoding in the package: uvarints for
@@ -188,6 +189,14 @@ func (d *decoder) raw(n int) []byte {
 // may be reused by raft, and ids outlive it).
 func (d *decoder) str() string {
 	return string(d.raw(d.length()))
+}
+
+// view reads a length-prefixed string as a view of the input, not a
+// copy: valid only while the input is, for ApplyBatch's commands whose
+// apply copies what it keeps (a create's id).
+func (d *decoder) view() string {
+	b := d.raw(d.length())
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // bytes copies a length-prefixed byte slice; empty values decode as a

@@ -97,6 +97,23 @@ func (st *state) lookup(id string) *Record {
 	return st.shards[shardOf(id)].m.get(id)
 }
 
+// recKey is an id with its shard and its hash in the tables (hashOf),
+// for a command that looks an id up and then stores a record under it:
+// create hashes the id once for its lookup, its insert and the deadline
+// index instead of five times.
+type recKey struct {
+	id    string
+	shard int
+	h     uint64
+}
+
+func keyOf(id string) recKey { return recKey{id: id, shard: shardOf(id), h: hashOf(id)} }
+
+// lookupKey is lookup by a recKey.
+func (st *state) lookupKey(k recKey) *Record {
+	return st.shards[k.shard].m.getHashed(k.id, k.h)
+}
+
 // get reads a record under the shard's read lock; for readers.
 func (st *state) get(id string) *Record {
 	sh := &st.shards[shardOf(id)]
@@ -152,6 +169,23 @@ func (st *state) put(id string, old, rec *Record) {
 			st.deadlines.remove(id, oldDL)
 		}
 		st.deadlines.add(rec)
+		st.dlMu.Unlock()
+	}
+}
+
+// putNew is put for a record whose id is absent (old is nil), keyed by k:
+// the shard table and the deadline index, which holds only current
+// records, need no lookup before the insert. size is rec.Size(), which
+// the caller knows from the fields it built the record of (Size walks
+// the field list).
+func (st *state) putNew(k recKey, rec *Record, size int) {
+	st.shards[k.shard].m.insertHashed(rec, k.h)
+	st.recMem.add(recordMemOfSize(size))
+	st.delta++
+	st.indexSubject(rec.Subject, rec.ID)
+	if rec.Deadline() != 0 {
+		st.dlMu.Lock()
+		st.deadlines.addNewHashed(rec, k.h)
 		st.dlMu.Unlock()
 	}
 }

@@ -45,9 +45,15 @@ const tagDeleted = 1
 var tableSeed = maphash.MakeSeed()
 
 func hashKey(k string) (h uint64, tag uint8) {
-	h = maphash.String(tableSeed, k)
-	return h, uint8(h>>57) | 0x80
+	h = hashOf(k)
+	return h, tagOf(h)
 }
+
+// hashOf is a key's hash in every table (tableSeed).
+func hashOf(k string) uint64 { return maphash.String(tableSeed, k) }
+
+// tagOf is the tag of a slot holding a key of hash h.
+func tagOf(h uint64) uint8 { return uint8(h>>57) | 0x80 }
 
 // newTable returns a table with room for n entries before it grows.
 func newTable[E keyed](n int) table[E] {
@@ -77,7 +83,16 @@ func (t *table[E]) find(k string) int {
 	if t.n == 0 {
 		return -1
 	}
-	h, tag := hashKey(k)
+	return t.findHashed(k, hashOf(k))
+}
+
+// findHashed is find for a key whose hash (hashOf) the caller has: a
+// command that looks a key up and then inserts it hashes it once.
+func (t *table[E]) findHashed(k string, h uint64) int {
+	if t.n == 0 {
+		return -1
+	}
+	tag := tagOf(h)
 	mask := uint64(len(t.tags) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		switch t.tags[i] {
@@ -100,22 +115,39 @@ func (t *table[E]) get(k string) E {
 	return zero
 }
 
+// getHashed is get for a key of hash h (hashOf).
+func (t *table[E]) getHashed(k string, h uint64) E {
+	if i := t.findHashed(k, h); i >= 0 {
+		return t.slots[i]
+	}
+	var zero E
+	return zero
+}
+
 // put stores e, replacing the element with the same key if there is one.
 func (t *table[E]) put(e E) {
 	k := e.key()
-	if i := t.find(k); i >= 0 {
+	t.putHashed(e, k, hashOf(k))
+}
+
+// putHashed is put for an element whose key k and its hash the caller
+// has.
+func (t *table[E]) putHashed(e E, k string, h uint64) {
+	if i := t.findHashed(k, h); i >= 0 {
 		t.slots[i] = e
 		return
 	}
-	t.insertNew(e, k)
+	t.insertHashed(e, h)
 }
 
 // insertNew adds e, whose key k the caller knows is absent.
-func (t *table[E]) insertNew(e E, k string) {
+func (t *table[E]) insertNew(e E, k string) { t.insertHashed(e, hashOf(k)) }
+
+// insertHashed is insertNew for a key of hash h.
+func (t *table[E]) insertHashed(e E, h uint64) {
 	if (t.n+t.deleted+1)*4 > len(t.tags)*3 {
 		t.grow()
 	}
-	h, tag := hashKey(k)
 	mask := uint64(len(t.tags) - 1)
 	i := h & mask
 	for t.tags[i] > tagDeleted {
@@ -124,7 +156,7 @@ func (t *table[E]) insertNew(e E, k string) {
 	if t.tags[i] == tagDeleted {
 		t.deleted--
 	}
-	t.tags[i] = tag
+	t.tags[i] = tagOf(h)
 	t.slots[i] = e
 	t.n++
 }
