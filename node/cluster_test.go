@@ -175,6 +175,23 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() error) {
 
 // waitLeaders waits until every running node sees a ready leader in every
 // group.
+// readyLeader waits (20 s at most) for a node to be group gid's ready
+// leader and returns its index.
+func (c *testCluster) readyLeader(gid int) int {
+	c.t.Helper()
+	lead := -1
+	waitFor(c.t, 20*time.Second, fmt.Sprintf("a ready leader of group %d", gid), func() error {
+		for i := range c.nodes {
+			if c.node(i).groups[gid].isReady() {
+				lead = i
+				return nil
+			}
+		}
+		return fmt.Errorf("none yet")
+	})
+	return lead
+}
+
 func (c *testCluster) waitLeaders() {
 	c.t.Helper()
 	waitFor(c.t, 30*time.Second, "leaders in every group", func() error {

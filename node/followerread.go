@@ -82,7 +82,17 @@ func (n *Node) handleReadIndexRPC(ctx context.Context, payload []byte, reply fun
 		reply(nil, asReply(errNotReadyLeader))
 		return
 	}
+	// A deferred method counts against no handler bound of the mux, so
+	// the requests waiting for a round are bounded here. A follower has at
+	// most one out per group; only a confused or hostile peer reaches the
+	// bound, and its readers are then forwarded instead.
+	if g.readIndexWaiting.Add(1) > maxReadIndexWaiting {
+		g.readIndexWaiting.Add(-1)
+		reply(nil, asReply(errReadIndexBusy))
+		return
+	}
 	g.verifier.join(func(_ uint64, round error, _ *resp.DoneBatch) {
+		g.readIndexWaiting.Add(-1)
 		switch v, err := g.linearizableRead(ri, round); v {
 		case readAnswer, readApplied:
 			reply(binary.AppendUvarint(nil, ri.index), nil)
@@ -91,6 +101,13 @@ func (n *Node) handleReadIndexRPC(ctx context.Context, payload []byte, reply fun
 		}
 	})
 }
+
+// maxReadIndexWaiting bounds the rpcReadIndex requests a group's leader
+// holds for its leadership rounds at once (group.readIndexWaiting).
+const maxReadIndexWaiting = 1024
+
+// errReadIndexBusy refuses a read-index request past maxReadIndexWaiting.
+var errReadIndexBusy = fmt.Errorf("%w: too many read-index requests waiting", ErrBusy)
 
 // readOnFollower defers rd's reply to the group's next follower round and
 // answers it from local state once the round's read index is applied.

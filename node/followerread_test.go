@@ -1,9 +1,16 @@
 package node
 
 import (
+	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/sessionraft/sessionraft/transport/mux"
+	"github.com/sessionraft/sessionraft/transport/tlsconf"
+	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
 // TestFollowerReads: a linearizable read sent to a follower right after a
@@ -14,24 +21,7 @@ import (
 // (it learns of the commit with the leader's next AppendEntries), so the
 // reads also wait for the index to apply.
 func TestFollowerReads(t *testing.T) {
-	c := startCluster(t, 3, func(cfg *Config) {
-		cfg.HTTPAddr = "127.0.0.1:0"    // for /metrics
-		cfg.BalanceInterval = time.Hour // leadership stays where it is
-	})
-	c.waitLeaders()
-	setup := &clientT{t: t, c: c.client(0)}
-	id := asMap(t, setup.ok("SESSION.CREATE", "TTL", "1h", "FIELDS", "v", "0"))["id"].Str
-	gid := c.node(0).ring.Group(id)
-	lead := -1
-	waitFor(t, 10*time.Second, "a ready leader of the session's group", func() error {
-		for i := range c.nodes {
-			if c.node(i).groups[gid].isReady() {
-				lead = i
-				return nil
-			}
-		}
-		return fmt.Errorf("none yet")
-	})
+	c, id, gid, lead := followerReadCluster(t)
 	lc := &clientT{t: t, c: c.client(lead)}
 	followers := []int{(lead + 1) % 3, (lead + 2) % 3}
 	// A string key in the same group, for GET.
@@ -69,4 +59,62 @@ func TestFollowerReads(t *testing.T) {
 			t.Errorf("follower %d asked the leader for %v read indexes", f, n)
 		}
 	}
+}
+
+// TestReadIndexRequestsBounded: a leader holding maxReadIndexWaiting
+// read-index requests for its rounds refuses the next with BUSY at once
+// (a deferred method counts against no bound of the mux), a follower
+// whose request is refused forwards its read instead, and a request
+// served gives its slot back.
+func TestReadIndexRequestsBounded(t *testing.T) {
+	c, id, gid, lead := followerReadCluster(t)
+	g := c.node(lead).groups[gid]
+	leaderAddr := c.node(lead).self.Raft
+	m := peerMux(t, tlsconf.Files{})
+	ask := func() ([]byte, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return m.Call(ctx, leaderAddr, rpcReadIndex, binary.AppendUvarint(nil, uint64(gid)))
+	}
+
+	g.readIndexWaiting.Store(maxReadIndexWaiting) // as if that many were waiting
+	_, err := ask()
+	var re *mux.RemoteError
+	if !errors.As(err, &re) || re.Code != wire.CodeBusy {
+		t.Fatalf("read-index request past the bound: %v, want a BUSY remote error", err)
+	}
+	follower := (lead + 1) % 3
+	before := forwardedReads(t, c.node(follower))
+	(&clientT{t: t, c: c.client(follower)}).ok("SESSION.GET", id, "NOTOUCH")
+	if got := forwardedReads(t, c.node(follower)); got != before+1 {
+		t.Errorf("follower forwarded %v reads while the leader refused read-index requests, want 1", got-before)
+	}
+
+	g.readIndexWaiting.Store(0)
+	out, err := ask()
+	if err != nil {
+		t.Fatalf("read-index request: %v", err)
+	}
+	if index, k := binary.Uvarint(out); k != len(out) || index < 1 {
+		t.Fatalf("read index %d (%d of %d bytes)", index, k, len(out))
+	}
+	if n := g.readIndexWaiting.Load(); n != 0 {
+		t.Fatalf("%d read-index requests still counted as waiting after the answer", n)
+	}
+}
+
+// followerReadCluster starts three nodes with /metrics and no leadership
+// balancing, creates a session (field v = "0") and returns the cluster,
+// the session's id and group, and the index of the group's ready leader.
+func followerReadCluster(t *testing.T) (c *testCluster, id string, gid, lead int) {
+	t.Helper()
+	c = startCluster(t, 3, func(cfg *Config) {
+		cfg.HTTPAddr = "127.0.0.1:0"    // for /metrics
+		cfg.BalanceInterval = time.Hour // leadership stays where it is
+	})
+	c.waitLeaders()
+	setup := &clientT{t: t, c: c.client(0)}
+	id = asMap(t, setup.ok("SESSION.CREATE", "TTL", "1h", "FIELDS", "v", "0"))["id"].Str
+	gid = c.node(0).ring.Group(id)
+	return c, id, gid, c.readyLeader(gid)
 }

@@ -34,7 +34,10 @@ type group struct {
 	wg            sync.WaitGroup
 	verifier      verifier
 	followerReads verifier // a follower's linearizable reads share read-index requests (followerread.go)
-	notifyCh      chan bool
+	// readIndexWaiting counts the rpcReadIndex requests this node, as
+	// leader, holds for a round (bounded by maxReadIndexWaiting).
+	readIndexWaiting atomic.Int64
+	notifyCh         chan bool
 
 	mu sync.Mutex
 	// epoch counts leadership acquisitions. ready is true once the barrier

@@ -144,6 +144,11 @@ func TestTLSClusterRefusesStrangers(t *testing.T) {
 			if err == nil {
 				t.Fatal("forwarded read served to a stranger")
 			}
+			// A read index (follower reads) tells nothing secret, but a
+			// stranger gets no answer from the internal port at all.
+			if _, err := m.Call(ctx, leaderAddr, rpcReadIndex, binary.AppendUvarint(nil, uint64(gid))); err == nil {
+				t.Fatal("read index given to a stranger")
+			}
 			// Forwarded write: a session with role=admin.
 			cmd := &fsm.Command{Type: fsm.CmdCreate, Create: &fsm.Create{ID: "forged-session-id", Subject: "mallory",
 				Fields: map[string][]byte{"role": []byte("admin")}}}

@@ -416,16 +416,7 @@ func TestTrackingDeferredGet(t *testing.T) {
 	w := dialRedisRaw(t, c.cfgs[1].ClientAddr)
 	id := recordID(t, w.do("SESSION.CREATE", "TTL", "60s", "FIELDS", "f", "1"))
 	gid := c.node(0).ring.Group(id)
-	lead := -1
-	waitFor(t, 20*time.Second, "a ready leader of the session's group", func() error {
-		for i := range c.nodes {
-			if c.node(i).groups[gid].isReady() {
-				lead = i
-				return nil
-			}
-		}
-		return fmt.Errorf("none yet")
-	})
+	lead := c.readyLeader(gid)
 	a := dialRedisRaw(t, c.cfgs[lead].ClientAddr)
 	hello3(t, a)
 	a.do("CLIENT", "TRACKING", "ON")

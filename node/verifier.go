@@ -21,8 +21,8 @@ import (
 // so a linearizable read parks no goroutine of its own.
 type verifier struct {
 	round   func() (uint64, error) // one round: its index (a follower's read index; 0 on the leader) or why it failed
-	timeout time.Duration   // RequestTimeout
-	wg      *sync.WaitGroup // the group's: raft must outlive every round
+	timeout time.Duration          // RequestTimeout
+	wg      *sync.WaitGroup        // the group's: raft must outlive every round
 	mu      sync.Mutex
 	running bool
 	pending *verifyRound // waiters for the next round; nil if none
