@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/sessionraft/sessionraft/fsm"
 )
@@ -105,4 +106,94 @@ func (w *pendingWrite) replyRPC(res fsm.Result, err error) {
 		return
 	}
 	w.rpc(fsm.AppendResult(nil, &res), nil)
+}
+
+// The origin's side of a forwarded write, on the fast path: a write of a
+// group another node leads is sent to that leader from the connection's
+// reader goroutine (mux.CallAsync) and its reply deferred, instead of a
+// goroutine, context and timer per write waiting in forwardWrite. The
+// semantics are the general path's (write, writeAttempt):
+//   - an answer that proves nothing was applied (NOTLEADER, UNAVAILABLE,
+//     the request never sent) is retried by the write path on a
+//     goroutine, within the write's deadline;
+//   - any other answer is the reply (a connection lost after the request
+//     left is INDETERMINATE, translateCallErr);
+//   - no answer by the deadline (RequestTimeout from now, writeWaits):
+//     INDETERMINATE, and the call is abandoned.
+
+// forwardCall holds the cancel function of a write's call to the leader,
+// which arrives after the call may already have ended or expired.
+type forwardCall struct {
+	mu        sync.Mutex
+	cancel    func()
+	abandoned bool
+}
+
+// set records cancel, or runs it when the write was abandoned meanwhile.
+func (c *forwardCall) set(cancel func()) {
+	c.mu.Lock()
+	abandoned := c.abandoned
+	if !abandoned {
+		c.cancel = cancel
+	}
+	c.mu.Unlock()
+	if abandoned {
+		cancel()
+	}
+}
+
+// stopCall abandons w's call to the leader, if it made one.
+func (w *pendingWrite) stopCall() {
+	c := &w.call
+	c.mu.Lock()
+	c.abandoned = true
+	cancel := c.cancel
+	c.cancel = nil
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// forwardNow sends step to g's leader with the reply deferred, and
+// reports whether it did; false: no leader is known, and the general path
+// runs it.
+func (h *handler) forwardNow(q request, g *group, step writeStep) bool {
+	n := h.n
+	addr, _ := g.leaderAddr()
+	if addr == "" {
+		return false
+	}
+	w := &pendingWrite{n: n, step: step, release: func() {}}
+	w.d = observedDeferred{q.r.Defer(), q.st.obs}
+	n.pendingWrites.Add(1)    // until answered: Drain waits for them (done)
+	if !n.writeWaits.add(w) { // the node is closing
+		w.claim()
+		w.general(nil)
+		return true
+	}
+	payload := binary.AppendUvarint(nil, uint64(g.id))
+	payload = fsm.AppendCommand(payload, &step.cmd)
+	n.admin.met.Forwarded("write")
+	w.call.set(n.mux.CallAsync(addr, rpcWrite, payload, w.forwarded))
+	return true
+}
+
+// forwarded takes the leader's answer to w (mux.CallAsync's done: it
+// runs on the mux's reader and must not block).
+func (w *pendingWrite) forwarded(out []byte, err error) {
+	if !w.claim() {
+		return // the sweeper answered it at its deadline
+	}
+	w.n.writeWaits.remove(w)
+	var res fsm.Result
+	if err = translateCallErr(err, true); err == nil {
+		r, derr := fsm.DecodeResult(out)
+		if derr != nil {
+			err = fmt.Errorf("%w: undecodable reply from leader: %v", ErrIndeterminate, derr)
+		} else {
+			res = *r
+		}
+	}
+	w.outcome(res, err, nil)
 }

@@ -306,3 +306,50 @@ func TestWriteWaitsCloseKeepsForwarded(t *testing.T) {
 		t.Fatalf("stopping took an answered write: %v", out)
 	}
 }
+
+// TestForwardedWriteFromFollower: a write sent to a follower goes to the
+// leader from the follower's reader goroutine (forwardNow) and is
+// answered with the leader's result; when the leader never answers (its
+// replies are cut off), the follower answers INDETERMINATE at its own
+// deadline, counts the write as pending no longer, and serves writes
+// again once the leader is reachable.
+func TestForwardedWriteFromFollower(t *testing.T) {
+	c := startCluster(t, 3, func(cfg *Config) {
+		cfg.RequestTimeout = time.Second
+		cfg.BalanceInterval = time.Hour
+		// Nobody replaces the cut-off leader while the test runs.
+		cfg.HeartbeatTimeout = 5 * time.Second
+		cfg.ElectionTimeout = 5 * time.Second
+		cfg.LeaderLeaseTimeout = 5 * time.Second
+	})
+	c.waitLeaders()
+	key := "fwd-from-follower"
+	gid := c.node(0).ring.Group(key)
+	lead := c.readyLeader(gid)
+	f := (lead + 1) % 3
+	fc := &clientT{t: t, c: c.client(f)}
+	fc.ok("SET", key, "1")
+	if got := (&clientT{t: t, c: c.client(lead)}).ok("GET", key).Str; got != "1" {
+		t.Fatalf("GET at the leader after a SET through a follower: %q", got)
+	}
+
+	leader := c.node(lead)
+	for i := range 3 {
+		if i != lead {
+			leader.mux.Faults().Block(c.node(i).self.Raft, false, true)
+		}
+	}
+	if code := errCode(fc.do("SET", key, "2")); code != wire.CodeIndeterminate {
+		t.Fatalf("SET through a follower, leader's replies cut off: %q, want INDETERMINATE", code)
+	}
+	eventually(t, "the expired write to stop counting as pending", func() error {
+		if k := c.node(f).pendingWrites.Load(); k != 0 {
+			return fmt.Errorf("%d writes still pending", k)
+		}
+		return nil
+	})
+	leader.mux.Faults().Clear()
+	waitFor(t, 20*time.Second, "writes through the follower again", func() error {
+		return fc.do("SET", key, "3").Err()
+	})
+}

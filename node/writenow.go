@@ -76,12 +76,18 @@ func (h *handler) writeGeneral(r *resp.Reply, step writeStep) func(context.Conte
 func (h *handler) writeNow(q request, step writeStep) func(context.Context) {
 	n := h.n
 	g, err := n.group(step.gid)
-	if err != nil || !g.isLeader() || g.batcherStopped() {
+	if err != nil || g.batcherStopped() {
 		return h.writeGeneral(q.r, step)
 	}
 	size := commandSize(&step.cmd)
 	if n.cfg.checkCommand(&step.cmd, size) != nil || (addsData(&step.cmd) && n.checkWriteSpace() != nil) {
 		return h.writeGeneral(q.r, step) // it gives the refusal
+	}
+	if !g.isLeader() {
+		if h.forwardNow(q, g, step) { // writeforward.go
+			return nil
+		}
+		return h.writeGeneral(q.r, step)
 	}
 	release, err := n.admitWrite(&step.cmd, size)
 	if err != nil {
@@ -138,6 +144,9 @@ type pendingWrite struct {
 	// rpc, when set, is a forwarded write's reply (writeforward.go): it
 	// takes the outcome, and step and d are unused.
 	rpc func([]byte, error)
+	// call is set on the origin of a write forwarded from the fast path
+	// (forwardNow): it abandons the call to the leader.
+	call forwardCall
 	// prev and next link writeWaits' list (under its mu).
 	prev, next *pendingWrite
 	claimed    atomic.Bool
@@ -160,13 +169,20 @@ func (w *pendingWrite) settle(r proposalResult, b *resp.DoneBatch) {
 		w.replyRPC(r.res, r.err)
 		return
 	}
+	w.outcome(r.res, r.err, b)
+}
+
+// outcome answers w, claimed by the caller, with the write's outcome: on
+// a goroutine when it proves nothing was applied (the write path retries
+// it) or when the step's answer must wait, at once otherwise.
+func (w *pendingWrite) outcome(res fsm.Result, err error, b *resp.DoneBatch) {
 	switch {
-	case r.err != nil && retryable(r.err):
-		w.general(r.err)
-	case w.step.blocks != nil && w.step.blocks(r.res, r.err):
-		w.general(nil, r.res)
+	case err != nil && retryable(err):
+		w.general(err)
+	case w.step.blocks != nil && w.step.blocks(res, err):
+		w.general(nil, res)
 	default:
-		w.answer(r.res, r.err)
+		w.answer(res, err)
 		w.done(b)
 	}
 }
@@ -232,6 +248,7 @@ func (w *pendingWrite) deadlineOr() time.Time {
 
 // expire answers w as a propose cancelled by ctx's end (cause) is.
 func (w *pendingWrite) expire(cause error) {
+	w.stopCall()
 	w.release()
 	err := fmt.Errorf("%w: %v while waiting for commit", ErrIndeterminate, cause)
 	if w.rpc != nil {
