@@ -118,7 +118,15 @@ func (x *deadlineIndex) bucketFor(r *Record) *table[*Record] {
 	k := d >> bucketShift
 	b := x.buckets[k]
 	if b == nil {
+		// Under a steady load with one TTL, buckets fill one after the
+		// other at the rate of writes, so the previous bucket's size is
+		// the best guess of this one's: made at that size, it does not
+		// grow (and rehash) while it fills. Only the capacity depends on
+		// it, never an answer.
 		b = new(table[*Record])
+		if prev := x.buckets[k-1]; prev != nil && prev.len() > 0 {
+			b.alloc(prev.len())
+		}
 		x.buckets[k] = b
 		x.push(k)
 	}
