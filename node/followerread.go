@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
@@ -67,6 +68,12 @@ func (n *Node) handleReadIndexRPC(ctx context.Context, payload []byte, reply fun
 		reply(nil, asReply(err))
 		return
 	}
+	select {
+	case <-n.closing: // its groups are about to close: no new rounds
+		reply(nil, asReply(fmt.Errorf("%w: shutting down", ErrNotLeader)))
+		return
+	default:
+	}
 	gid64, k := binary.Uvarint(payload)
 	if k <= 0 || k != len(payload) {
 		reply(nil, asReply(fmt.Errorf("%w: bad rpc header", ErrBadArg)))
@@ -102,6 +109,15 @@ func (n *Node) handleReadIndexRPC(ctx context.Context, payload []byte, reply fun
 	})
 }
 
+// followerApplyWait is how long a follower read waits for its replica to
+// apply the read index before the read is forwarded instead: long enough
+// for a follower that keeps up to learn of the commit (the leader's next
+// AppendEntries, within about 2 x CommitTimeout when idle), short enough
+// that a replica far behind costs its readers little.
+func (c *Config) followerApplyWait() time.Duration {
+	return min(20*c.CommitTimeout, c.RequestTimeout/2)
+}
+
 // maxReadIndexWaiting bounds the rpcReadIndex requests a group's leader
 // holds for its leadership rounds at once (group.readIndexWaiting).
 const maxReadIndexWaiting = 1024
@@ -127,8 +143,10 @@ func (h *handler) readOnFollower(g *group, rd *oneRead, r *resp.Reply, obs reqOb
 }
 
 // finishFollowerRead completes a follower read its round could not answer
-// on the spot: it waits for the read index to apply, or, when the round
-// failed, answers its timeout or runs the read down the general path.
+// on the spot: it waits a little for the read index to apply
+// (followerApplyWait) and otherwise forwards the read; when the round
+// failed, it answers the round's timeout or runs the read down the
+// general path.
 func (h *handler) finishFollowerRead(d observedDeferred, g *group, index uint64, err error, rd *oneRead) {
 	defer d.Done()
 	ctx, cancel := context.WithTimeout(d.Context(), h.n.cfg.RequestTimeout)
@@ -136,11 +154,17 @@ func (h *handler) finishFollowerRead(d observedDeferred, g *group, index uint64,
 	r := d.Reply()
 	switch {
 	case err == nil:
-		if err := g.rfsm.waitApplied(ctx, index); err != nil {
-			writeErr(r, err)
+		wctx, wcancel := context.WithTimeout(ctx, h.n.cfg.followerApplyWait())
+		werr := g.rfsm.waitApplied(wctx, index)
+		wcancel()
+		if werr == nil {
+			h.answerLocal(r, g, rd)
 			return
 		}
-		h.answerLocal(r, g, rd)
+		// This replica is behind (restarted, installing a snapshot, a
+		// slow disk): the leader answers instead, within what is left
+		// of the request's time, rather than the read failing.
+		h.readGeneral(ctx, r, rd)
 	case errors.Is(err, ErrUnavailable):
 		writeErr(r, err) // the round took RequestTimeout
 	default:
