@@ -53,12 +53,22 @@ func levelCode(level string) byte {
 }
 
 func (n *Node) forwardWrite(ctx context.Context, addr string, gid int, cmd *fsm.Command) (fsm.Result, error) {
-	payload := binary.AppendUvarint(nil, uint64(gid))
-	payload = fsm.AppendCommand(payload, cmd)
+	out, err := n.mux.Call(ctx, addr, rpcWrite, n.writeRequest(gid, cmd))
+	return writeReply(out, err)
+}
+
+// writeRequest is rpcWrite's payload for cmd in group gid, counted as a
+// forwarded write; forwardWrite and the fast path's forwardNow send it.
+func (n *Node) writeRequest(gid int, cmd *fsm.Command) []byte {
 	n.admin.met.Forwarded("write")
-	out, err := n.mux.Call(ctx, addr, rpcWrite, payload)
-	if err != nil {
-		return fsm.Result{}, translateCallErr(err, true)
+	return fsm.AppendCommand(binary.AppendUvarint(nil, uint64(gid)), cmd)
+}
+
+// writeReply reads the leader's answer to an rpcWrite call (out, or the
+// call's error) as the write's outcome.
+func writeReply(out []byte, callErr error) (fsm.Result, error) {
+	if callErr != nil {
+		return fsm.Result{}, translateCallErr(callErr, true)
 	}
 	res, err := fsm.DecodeResult(out)
 	if err != nil {

@@ -172,10 +172,7 @@ func (h *handler) forwardNow(q request, g *group, step writeStep) bool {
 		w.general(nil)
 		return true
 	}
-	payload := binary.AppendUvarint(nil, uint64(g.id))
-	payload = fsm.AppendCommand(payload, &step.cmd)
-	n.admin.met.Forwarded("write")
-	w.call.set(n.mux.CallAsync(addr, rpcWrite, payload, w.forwarded))
+	w.call.set(n.mux.CallAsync(addr, rpcWrite, n.writeRequest(g.id, &step.cmd), w.forwarded))
 	return true
 }
 
@@ -186,14 +183,6 @@ func (w *pendingWrite) forwarded(out []byte, err error) {
 		return // the sweeper answered it at its deadline
 	}
 	w.n.writeWaits.remove(w)
-	var res fsm.Result
-	if err = translateCallErr(err, true); err == nil {
-		r, derr := fsm.DecodeResult(out)
-		if derr != nil {
-			err = fmt.Errorf("%w: undecodable reply from leader: %v", ErrIndeterminate, derr)
-		} else {
-			res = *r
-		}
-	}
+	res, err := writeReply(out, err)
 	w.outcome(res, err, nil)
 }
