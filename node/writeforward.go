@@ -142,9 +142,8 @@ func (c *forwardCall) set(cancel func()) {
 	}
 }
 
-// stopCall abandons w's call to the leader, if it made one.
-func (w *pendingWrite) stopCall() {
-	c := &w.call
+// stop abandons the call to the leader, if one was made.
+func (c *forwardCall) stop() {
 	c.mu.Lock()
 	c.abandoned = true
 	cancel := c.cancel
@@ -165,12 +164,8 @@ func (h *handler) forwardNow(q request, g *group, step writeStep) bool {
 		return false
 	}
 	w := &pendingWrite{n: n, step: step, release: func() {}}
-	w.d = observedDeferred{q.r.Defer(), q.st.obs}
-	n.pendingWrites.Add(1)    // until answered: Drain waits for them (done)
-	if !n.writeWaits.add(w) { // the node is closing
-		w.claim()
-		w.general(nil)
-		return true
+	if !w.track(q) {
+		return true // the general path has it
 	}
 	w.call.set(n.mux.CallAsync(addr, rpcWrite, n.writeRequest(g.id, &step.cmd), w.forwarded))
 	return true

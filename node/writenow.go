@@ -94,12 +94,7 @@ func (h *handler) writeNow(q request, step writeStep) func(context.Context) {
 		return h.writeGeneral(q.r, step)
 	}
 	w := &pendingWrite{n: n, step: step, release: release}
-	w.d = observedDeferred{q.r.Defer(), q.st.obs}
-	n.pendingWrites.Add(1)    // until answered: Drain waits for them (done)
-	if !n.writeWaits.add(w) { // the node is closing
-		w.claim()
-		w.release()
-		w.general(nil)
+	if !w.track(q) {
 		return nil
 	}
 	p := &proposal{cmd: step.cmd, size: size, w: w}
@@ -119,6 +114,21 @@ func (h *handler) writeNow(q request, step writeStep) func(context.Context) {
 		}
 		return nil
 	}
+}
+
+// track defers w's reply to q, counts w as pending (Drain waits for it
+// until done) and gives it a deadline in writeWaits. It reports false when
+// the node is closing: w then goes the general path, which answers it.
+func (w *pendingWrite) track(q request) bool {
+	w.d = observedDeferred{q.r.Defer(), q.st.obs}
+	w.n.pendingWrites.Add(1)
+	if !w.n.writeWaits.add(w) {
+		w.claim()
+		w.release()
+		w.general(nil)
+		return false
+	}
+	return true
 }
 
 // batcherStopped reports whether the group's batcher has stopped (the node
@@ -248,7 +258,7 @@ func (w *pendingWrite) deadlineOr() time.Time {
 
 // expire answers w as a propose cancelled by ctx's end (cause) is.
 func (w *pendingWrite) expire(cause error) {
-	w.stopCall()
+	w.call.stop()
 	w.release()
 	err := fmt.Errorf("%w: %v while waiting for commit", ErrIndeterminate, cause)
 	if w.rpc != nil {
