@@ -74,14 +74,12 @@ func (n *Node) handleReadIndexRPC(ctx context.Context, payload []byte, reply fun
 		return
 	default:
 	}
-	gid64, k := binary.Uvarint(payload)
-	if k <= 0 || k != len(payload) {
-		reply(nil, asReply(fmt.Errorf("%w: bad rpc header", ErrBadArg)))
-		return
+	g, rest, err := n.rpcGroup(payload)
+	if err == nil && len(rest) != 0 {
+		err = asReply(fmt.Errorf("%w: bad rpc header", ErrBadArg))
 	}
-	g, err := n.group(int(gid64))
 	if err != nil {
-		reply(nil, asReply(err))
+		reply(nil, err)
 		return
 	}
 	ri, ok := g.readIndexNow()

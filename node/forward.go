@@ -141,15 +141,10 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 	if method == rpcPublish {
 		return n.handlePublishRPC(payload)
 	}
-	gid64, k := binary.Uvarint(payload)
-	if k <= 0 {
-		return nil, asReply(fmt.Errorf("%w: bad rpc header", ErrBadArg))
-	}
-	g, err := n.group(int(gid64))
+	g, payload, err := n.rpcGroup(payload)
 	if err != nil {
-		return nil, asReply(err)
+		return nil, err
 	}
-	payload = payload[k:]
 	if method == rpcTerm {
 		// The rest of the payload is the server id the poll is meant for.
 		if string(payload) != n.cfg.ID {
@@ -212,6 +207,20 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 	default:
 		return nil, asReply(fmt.Errorf("%w: unknown rpc method %d", ErrBadArg, method))
 	}
+}
+
+// rpcGroup reads the group id that starts an internal RPC's payload and
+// returns the group and the rest of the payload; its error is a reply.
+func (n *Node) rpcGroup(payload []byte) (*group, []byte, error) {
+	gid, k := binary.Uvarint(payload)
+	if k <= 0 {
+		return nil, nil, asReply(fmt.Errorf("%w: bad rpc header", ErrBadArg))
+	}
+	g, err := n.group(int(gid))
+	if err != nil {
+		return nil, nil, asReply(err)
+	}
+	return g, payload[k:], nil
 }
 
 // clipID shortens a server id for an error message.

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"sync"
 
@@ -41,17 +40,11 @@ func (n *Node) handleWriteRPC(ctx context.Context, payload []byte, reply func([]
 		reply(nil, asReply(err))
 		return
 	}
-	gid64, k := binary.Uvarint(payload)
-	if k <= 0 {
-		reply(nil, asReply(fmt.Errorf("%w: bad rpc header", ErrBadArg)))
-		return
-	}
-	g, err := n.group(int(gid64))
+	g, payload, err := n.rpcGroup(payload)
 	if err != nil {
-		reply(nil, asReply(err))
+		reply(nil, err)
 		return
 	}
-	payload = payload[k:]
 	cmd, err := fsm.DecodeCommand(payload)
 	if err != nil {
 		reply(nil, asReply(fmt.Errorf("%w: %v", ErrBadArg, err)))
