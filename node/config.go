@@ -108,6 +108,15 @@ type Config struct {
 	// MaxInflightApplies bounds raft entries proposed but not yet committed
 	// per group; more requests queue into the next batch meanwhile.
 	MaxInflightApplies int
+	// PipelinedEntries is how many entries the batcher keeps in flight
+	// before the next one waits to fill (write.go); only a full batch goes
+	// beside them. 1 (the default) sends a group's next entry once the
+	// last has committed: the fewest fdatasyncs and AppendEntries per
+	// command. 2 lets the leader write an entry to its log while the
+	// followers store the one before, which lowers latency where the disks
+	// are slow and CPU is spare, at about twice the per-entry work under
+	// load (docs/benchmarks.md, "One entry in flight").
+	PipelinedEntries int
 
 	// Client port security (auth.go). ClientTLS, when set, serves the
 	// client port over TLS only (a plaintext client fails the handshake);
@@ -234,6 +243,7 @@ func DefaultConfig() Config {
 		MaxBatchCmds:       2048,
 		MaxBatchBytes:      8 << 20,
 		MaxInflightApplies: 32,
+		PipelinedEntries:   1,
 		RESP:               defaultRESPConfig(),
 		PromoteMaxLag:      1024,
 		GCHeadroomPercent:  15,
@@ -345,6 +355,7 @@ func (c *Config) Validate() error {
 	v.check(c.RaftPipeline >= 1 && c.RaftPipeline <= maxRaftPipeline, "RaftPipeline must be in 1..%d", maxRaftPipeline)
 	v.check(c.MaxBatchBytes >= minBatchBytes, "MaxBatchBytes must be at least %d (64 KiB)", minBatchBytes)
 	v.check(c.MaxInflightApplies >= 1, "MaxInflightApplies must be >= 1")
+	v.check(c.PipelinedEntries >= 1 && c.PipelinedEntries <= max(c.MaxInflightApplies, 1), "PipelinedEntries must be between 1 and MaxInflightApplies")
 	c.validateClientSecurity(&v)
 	v.check(c.RESP.MaxConns >= 0, "RESP.MaxConns must be >= 0 (0: the default)")
 	v.check(c.RESP.IdleTimeout >= 0, "RESP.IdleTimeout must be >= 0 (0: never close idle connections)")

@@ -104,6 +104,12 @@ func TestConfigValidateRejects(t *testing.T) {
 		{"batching", func(c *Config) { c.MaxBatchCmds, c.MaxBatchBytes, c.MaxInflightApplies = 0, 10, 0 }, []string{
 			"MaxBatchCmds must be >= 1", "MaxBatchBytes must be at least 65536", "MaxInflightApplies must be >= 1",
 		}},
+		{"pipelined entries", func(c *Config) { c.PipelinedEntries = 0 }, []string{
+			"PipelinedEntries must be between 1 and MaxInflightApplies",
+		}},
+		{"more pipelined entries than in flight", func(c *Config) { c.MaxInflightApplies, c.PipelinedEntries = 2, 3 }, []string{
+			"PipelinedEntries must be between 1 and MaxInflightApplies",
+		}},
 		{"lease longer than heartbeat", func(c *Config) { c.LeaderLeaseTimeout, c.HeartbeatTimeout = 2*time.Second, time.Second }, []string{
 			"LeaderLeaseTimeout (2s) must not exceed HeartbeatTimeout (1s)",
 		}},

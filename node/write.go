@@ -68,7 +68,7 @@ func (g *group) propose(ctx context.Context, cmd fsm.Command, size int) (fsm.Res
 // entry costs a log append; packing all commands that are waiting into one
 // entry makes the cost per command shrink as load grows.
 //
-// It is adaptive: a command that finds fewer than pipelinedEntries
+// It is adaptive: a command that finds fewer than PipelinedEntries
 // entries in flight is proposed at once (one client waits no longer than
 // raft takes), but otherwise the batch keeps filling until one of them
 // finishes, and only a full batch (MaxBatchCmds or MaxBatchBytes) is
@@ -103,7 +103,7 @@ func (g *group) batchLoop(ctx context.Context) {
 					break drain
 				}
 			}
-			if full() || len(g.inflight) < min(pipelinedEntries, cap(g.inflight)) {
+			if full() || len(g.inflight) < min(cfg.PipelinedEntries, cap(g.inflight)) {
 				break
 			}
 			// Entries are in flight: collect until one finishes.
@@ -130,12 +130,6 @@ func (g *group) batchLoop(ctx context.Context) {
 		g.submit(batch)
 	}
 }
-
-// pipelinedEntries is how many entries the batcher keeps in flight before
-// it waits for one to finish: two, so that the leader writes the next
-// entry to its log while the followers store the previous one (raft's two
-// stages), and no more, so that everything else queues into a bigger entry.
-const pipelinedEntries = 2
 
 // failQueued answers proposals still queued at shutdown; none was proposed
 // to raft, so they were certainly not applied.
