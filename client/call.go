@@ -338,10 +338,12 @@ func (c *Client) replicasOf(tp *topology, rq *request) []string {
 
 // pick chooses the node for the next attempt. Writes and linearizable or
 // leader reads go to the group's leader, which serves them without a hop.
-// Stale reads go round-robin over the group's alive replicas. When the
-// leader is unknown or just failed, any other member takes the request:
-// every node forwards to the leader, which it learns from raft as soon as
-// there is one, before the client's next topology refresh shows it.
+// Stale reads go to the client's home replica of the group (home.go), or
+// round-robin over the group's alive replicas with SpreadStaleReads. When
+// the leader is unknown or just failed, any other member takes the
+// request: every node forwards to the leader, which it learns from raft
+// as soon as there is one, before the client's next topology refresh
+// shows it.
 func (c *Client) pick(tp *topology, rq *request, avoid map[string]bool) string {
 	g := groupOf(tp, rq)
 	if g < 0 {
@@ -349,7 +351,13 @@ func (c *Client) pick(tp *topology, rq *request, avoid map[string]bool) string {
 	}
 	route := tp.groups[g]
 	if rq.kind == read && rq.level == Stale {
-		if a := c.roundRobin(route.replicas, avoid); a != "" {
+		a := ""
+		if c.cfg.SpreadStaleReads {
+			a = c.roundRobin(route.replicas, avoid)
+		} else {
+			a = homeReplica(c.home, route.replicas, avoid)
+		}
+		if a != "" {
 			return a
 		}
 	} else if route.leader != "" && !avoid[route.leader] {

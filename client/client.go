@@ -31,6 +31,9 @@ type Client struct {
 	closed    atomic.Bool
 
 	rr atomic.Uint64 // round-robin counter for replicas and create targets
+	// home is the rendezvous seed that picks the replica of each group
+	// that takes this client's stale reads (home.go).
+	home uint64
 
 	// sharedDL is the attempts' shared deadline context (deadline.go).
 	sharedDL atomic.Pointer[sharedDeadline]
@@ -61,7 +64,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, refreshc: make(chan struct{}, 1)}
+	c := &Client{cfg: cfg, log: cfg.Logger, refreshc: make(chan struct{}, 1), home: newHomeSeed()}
 	if cfg.MaxStaleness > 0 {
 		c.maxStale = wireDuration(cfg.MaxStaleness)
 	}

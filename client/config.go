@@ -24,8 +24,9 @@ const (
 	// Stale reads are served by any replica of the group whose applied
 	// state is younger than the staleness bound, measured by the log clock
 	// (the leader's time stamped on the newest entry the replica applied);
-	// a replica that lags refuses, and the client spreads the reads over
-	// the replicas.
+	// a replica that lags refuses, and the client asks another. A client
+	// sends a group's stale reads to one replica of its own choosing
+	// (Config.SpreadStaleReads).
 	Stale Consistency = wire.Stale
 )
 
@@ -44,6 +45,17 @@ type Config struct {
 	// WithMaxStaleness. Zero leaves it to the server's --max-staleness
 	// (2s by default).
 	MaxStaleness time.Duration
+	// SpreadStaleReads sends each stale read to the next of its group's
+	// replicas in turn. By default a client sends a group's stale reads to
+	// one replica, chosen by a random seed of its own when it is made, and
+	// the next one only when that replica is down or refuses the read as
+	// too stale: the requests of all its goroutines then share a
+	// connection and reach the node in large pipelined batches, which cost
+	// the node about a third of the CPU per read that batches of one or
+	// two do (docs/benchmarks.md, "Stale reads from one replica"). Many
+	// clients spread over the nodes by their own choices; set this when a
+	// single client process's stale reads must load every node.
+	SpreadStaleReads bool
 	// DialTimeout bounds connecting to one node. Default 2s.
 	DialTimeout time.Duration
 	// RequestTimeout bounds one call, retries included, when its context

@@ -19,8 +19,11 @@
 // answers NOTLEADER or UNAVAILABLE). A session id belongs to a raft group
 // by consistent hashing; the client uses the server's own ring
 // (transport/wire.Ring), so it sends writes and linearizable or leader
-// reads straight to the group's leader, with no forwarding hop, and spreads
-// stale reads over the group's replicas. List and Revoke send one request
+// reads straight to the group's leader, with no forwarding hop, and sends
+// stale reads to one replica of the group that it chose for itself (its
+// home, by rendezvous hashing on a seed of its own), so that they share a
+// connection and arrive pipelined (Config.SpreadStaleReads spreads them
+// round-robin instead). List and Revoke send one request
 // per group to each group's node concurrently and merge the answers;
 // Destroy and Touch split their ids by group the same way.
 //
