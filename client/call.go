@@ -122,6 +122,9 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 		} else {
 			err := c.attempt(ctx, now, dl, ctxDL, addr, rq)
 			if err == nil {
+				if rq.level == Stale {
+					c.lagging.clear(addr)
+				}
 				if h := c.cfg.hooks; h != nil && h.served != nil {
 					h.served(rq.op, addr)
 				}
@@ -151,6 +154,10 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 					refused = map[string]bool{}
 				}
 				refused[addr] = true
+				c.lagging.note(addr)
+				if h := c.cfg.hooks; h != nil && h.refused != nil {
+					h.refused(rq.op, addr)
+				}
 				if n := len(c.replicasOf(tp, rq)); len(refused) >= n {
 					return replyError(addr, err) // every replica lags: ErrStale
 				}
@@ -160,6 +167,12 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 				avoid = map[string]bool{}
 			}
 			avoid[addr] = true
+			if refused[addr] {
+				// A lagging replica is no sign of overload: ask the
+				// next one at once.
+				now = time.Now()
+				continue
+			}
 		}
 		err := c.sleep(ctx, dl, attempt)
 		now = time.Now()
@@ -355,7 +368,7 @@ func (c *Client) pick(tp *topology, rq *request, avoid map[string]bool) string {
 		if c.cfg.SpreadStaleReads {
 			a = c.roundRobin(route.replicas, avoid)
 		} else {
-			a = homeReplica(c.home, route.replicas, avoid)
+			a = homeReplica(c.home, route.replicas, avoid, &c.lagging)
 		}
 		if a != "" {
 			return a

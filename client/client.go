@@ -34,6 +34,9 @@ type Client struct {
 	// home is the rendezvous seed that picks the replica of each group
 	// that takes this client's stale reads (home.go).
 	home uint64
+	// lagging holds replicas that recently refused a stale read; they go
+	// last in the home order (home.go).
+	lagging lagging
 
 	// sharedDL is the attempts' shared deadline context (deadline.go).
 	sharedDL atomic.Pointer[sharedDeadline]

@@ -52,9 +52,12 @@ type Config struct {
 	// too stale: the requests of all its goroutines then share a
 	// connection and reach the node in large pipelined batches, which cost
 	// the node about a third of the CPU per read that batches of one or
-	// two do (docs/benchmarks.md, "Stale reads from one replica"). Many
-	// clients spread over the nodes by their own choices; set this when a
-	// single client process's stale reads must load every node.
+	// two do (docs/benchmarks.md, "Stale reads from one replica"). A
+	// replica that refuses a stale read as too stale goes last for a
+	// second, or until it serves one again. Many clients spread over the
+	// nodes by their own choices, but few do so unevenly (three clients
+	// land on three different nodes of three only 2 times in 9): set this
+	// when a few client processes' stale reads must load every node.
 	SpreadStaleReads bool
 	// DialTimeout bounds connecting to one node. Default 2s.
 	DialTimeout time.Duration
@@ -112,6 +115,8 @@ type hooks struct {
 	// served is called after a successful reply with the operation and the
 	// address of the node that answered.
 	served func(op, addr string)
+	// refused is called when a replica refuses a stale read as too stale.
+	refused func(op, addr string)
 }
 
 // Defaults applied by New.

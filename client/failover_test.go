@@ -99,18 +99,7 @@ func TestLeaderKillDuringWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills a cluster of its own")
 	}
-	tc, err := testcluster.Start(testcluster.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(tc.Tail(50))
-		}
-		if err := tc.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	tc := startOwnCluster(t, testcluster.Options{})
 	c := newClient(t, Config{Seeds: tc.Addrs(), RequestTimeout: 10 * time.Second})
 	ctx := testCtx(t)
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 )
 
 // newClient connects to the shared cluster (or seeds, if given) and closes
@@ -27,6 +29,27 @@ func newClient(t testing.TB, cfg Config) *Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// startOwnCluster starts a cluster for one test in its temporary
+// directory, stops it when the test ends, and shows the nodes' last log
+// lines if the test failed.
+func startOwnCluster(t testing.TB, opts testcluster.Options) *testcluster.Cluster {
+	t.Helper()
+	opts.Dir = t.TempDir()
+	tc, err := testcluster.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(tc.Tail(50))
+		}
+		if err := tc.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return tc
 }
 
 // testCtx bounds a test's calls.

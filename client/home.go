@@ -1,6 +1,11 @@
 package client
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
 // Stale reads go to one replica of each group, the client's home, unless
 // Config.SpreadStaleReads. Why: a node's cost per request is mostly per
@@ -19,24 +24,81 @@ import "math/rand/v2"
 // group it replicates, so all its stale reads share that node's
 // connection; a group it does not replicate goes to the client's next
 // choice, and a replica the attempt must avoid (down, or refused the read
-// as too stale) passes the read to the next.
+// as too stale) passes the read to the next. A replica that refused a
+// stale read stays last in the order for lagMemory (lagging), so a
+// lagging home costs one refusal, not one per read.
 
 // newHomeSeed returns a client's rendezvous seed.
 func newHomeSeed() uint64 { return rand.Uint64() }
 
 // homeReplica returns the replica of replicas not in avoid that scores
-// highest under seed, or "" if every replica is avoided.
-func homeReplica(seed uint64, replicas []string, avoid map[string]bool) string {
-	best, bestScore := "", uint64(0)
+// highest under seed, or "" if every replica is avoided. Replicas that
+// lag (recently refused a stale read) come last: they are chosen only
+// when every other replica is avoided.
+func homeReplica(seed uint64, replicas []string, avoid map[string]bool, lag *lagging) string {
+	best, bestScore, bestLags := "", uint64(0), false
 	for _, a := range replicas {
 		if avoid[a] {
 			continue
 		}
-		if s := homeScore(seed, a); best == "" || s > bestScore {
-			best, bestScore = a, s
+		lags := lag.has(a)
+		s := homeScore(seed, a)
+		if best == "" || (bestLags && !lags) || (lags == bestLags && s > bestScore) {
+			best, bestScore, bestLags = a, s, lags
 		}
 	}
 	return best
+}
+
+// lagging remembers the replicas that refused a stale read as too stale
+// in the last lagMemory and have not served one since. Without it a client whose home lags (a follower
+// restarting or cut off from its leader) would ask the home first on
+// every read, pay the refusal and a retry, and only then go on.
+type lagging struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+	n     atomic.Int32 // len(until), read without mu on every stale read
+}
+
+// lagMemory is how long a refusal keeps a replica out of first place.
+const lagMemory = time.Second
+
+// note records that addr refused a stale read just now.
+func (l *lagging) note(addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.until == nil {
+		l.until = map[string]time.Time{}
+	}
+	l.until[addr] = time.Now().Add(lagMemory)
+	l.n.Store(int32(len(l.until)))
+}
+
+// clear forgets addr's refusal: it has just served a stale read.
+func (l *lagging) clear(addr string) {
+	if l.n.Load() == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.until, addr)
+	l.n.Store(int32(len(l.until)))
+}
+
+// has reports whether addr refused a stale read in the last lagMemory.
+func (l *lagging) has(addr string) bool {
+	if l == nil || l.n.Load() == 0 {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.until[addr]
+	if ok && !time.Now().Before(t) {
+		delete(l.until, addr)
+		l.n.Store(int32(len(l.until)))
+		ok = false
+	}
+	return ok
 }
 
 // homeScore hashes addr under seed: FNV-1a over the seed's bytes and the

@@ -3,8 +3,14 @@
 package client
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/sessionraft/sessionraft/internal/testcluster"
 )
 
 // TestStaleReadsHitFollowers checks that with SpreadStaleReads stale reads
@@ -67,7 +73,25 @@ func TestStaleReadsStayHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	tp := c.topo.Load()
-	home := homeReplica(c.home, tp.groups[tp.group(s.ID)].replicas, nil)
+	replicas := tp.groups[tp.group(s.ID)].replicas
+	home := homeReplica(c.home, replicas, nil, nil)
+	// Wait until every replica has applied the create, so that a read
+	// sent anywhere but the home would succeed and be counted.
+	for _, a := range replicas {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := rawDo(a, func(ctx context.Context, rc rueidis.Client) error {
+				return rc.Do(ctx, rc.B().Arbitrary("SESSION.GET").Args(s.ID, "CONSISTENCY", "stale", "NOTOUCH").Build()).Error()
+			})
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %s does not serve the session: %v", a, err)
+			}
+			time.Sleep(10 * time.Millisecond) // polling a replica's apply
+		}
+	}
 
 	log.reset()
 	served := 0
@@ -85,4 +109,93 @@ func TestStaleReadsStayHome(t *testing.T) {
 	if got := log.counts("get"); got[home] != served || len(got) != 1 {
 		t.Fatalf("stale reads served by %v, want all %d by the home replica %s", got, served, home)
 	}
+}
+
+// TestStaleReadsLeaveLaggingHome cuts the client's home replica off from
+// the other nodes' raft traffic, so that its state ages past a short
+// staleness bound. The home refuses a stale read and the next choice
+// serves it; the reads after that go to the next choice at once
+// (lagging), so the home refuses about one read per lagMemory, not every
+// read.
+func TestStaleReadsLeaveLaggingHome(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster of its own")
+	}
+	tc := startOwnCluster(t, testcluster.Options{TestMode: true})
+	log, h := newServedLog()
+	var refusals atomic.Int64 // by the home
+	var homeAddr atomic.Pointer[string]
+	h.refused = func(_, addr string) {
+		if p := homeAddr.Load(); p != nil && *p == addr {
+			refusals.Add(1)
+		}
+	}
+	c := newClient(t, Config{Seeds: tc.Addrs(), hooks: h})
+	ctx := testCtx(t)
+	s, err := c.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := c.topo.Load()
+	home := tc.ByAddr(homeReplica(c.home, tp.groups[tp.group(s.ID)].replicas, nil, nil))
+	homeAddr.Store(&home.Client)
+	fault := func(addr string, args ...string) {
+		t.Helper()
+		err := rawDo(addr, func(ctx context.Context, rc rueidis.Client) error {
+			return rc.Do(ctx, rc.B().Arbitrary("DEBUG.FAULT").Args(args...).Build()).Error()
+		})
+		if err != nil {
+			t.Fatalf("DEBUG.FAULT %v on %s: %v", args, addr, err)
+		}
+	}
+	for _, nd := range tc.Nodes {
+		if nd != home {
+			fault(nd.Client, "BLOCK", home.Raft, "both")
+			fault(home.Client, "BLOCK", nd.Raft, "both")
+		}
+	}
+	t.Cleanup(func() {
+		for _, nd := range tc.Nodes {
+			fault(nd.Client, "CLEAR")
+		}
+	})
+
+	// Stale reads with a 300ms bound: once the home's state is older,
+	// it refuses and another replica serves (if the home led the group,
+	// once the other two have elected a leader and their state is fresh
+	// again).
+	read := func() error {
+		_, err := c.Get(ctx, s.ID, WithConsistency(Stale), WithMaxStaleness(300*time.Millisecond), WithoutTouch())
+		return err
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := read()
+		if err == nil && refusals.Load() > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no stale read served elsewhere after the home %s refused (%d refusals, last error %v): %v",
+				home.Client, refusals.Load(), err, log.counts("get"))
+		}
+	}
+	log.reset()
+	refusals.Store(0)
+	const reads = 50
+	start := time.Now()
+	for range reads {
+		if err := read(); err != nil {
+			t.Fatalf("stale read with the home lagging: %v", err)
+		}
+	}
+	took := time.Since(start)
+	got := log.counts("get")
+	if got[home.Client] != 0 {
+		t.Errorf("the lagging home served %d reads: %v", got[home.Client], got)
+	}
+	// One refusal per lagMemory at most (plus one at each edge).
+	if max := int64(took/lagMemory) + 2; refusals.Load() > max {
+		t.Errorf("the lagging home refused %d of %d reads in %v: it was asked first each time", refusals.Load(), reads, took)
+	}
+	t.Logf("%d reads in %v, %d refused by the home, served by %v", reads, took, refusals.Load(), got)
 }
