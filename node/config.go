@@ -355,7 +355,7 @@ func (c *Config) Validate() error {
 	v.check(c.RaftPipeline >= 1 && c.RaftPipeline <= maxRaftPipeline, "RaftPipeline must be in 1..%d", maxRaftPipeline)
 	v.check(c.MaxBatchBytes >= minBatchBytes, "MaxBatchBytes must be at least %d (64 KiB)", minBatchBytes)
 	v.check(c.MaxInflightApplies >= 1, "MaxInflightApplies must be >= 1")
-	v.check(c.PipelinedEntries >= 1 && c.PipelinedEntries <= max(c.MaxInflightApplies, 1), "PipelinedEntries must be between 1 and MaxInflightApplies")
+	v.check(c.PipelinedEntries >= 1, "PipelinedEntries must be >= 1")
 	c.validateClientSecurity(&v)
 	v.check(c.RESP.MaxConns >= 0, "RESP.MaxConns must be >= 0 (0: the default)")
 	v.check(c.RESP.IdleTimeout >= 0, "RESP.IdleTimeout must be >= 0 (0: never close idle connections)")
@@ -401,6 +401,11 @@ func (c *Config) Validate() error {
 			"RaftAddr %q listens on every interface: set AdvertiseRaft to the address peers dial", c.RaftAddr)
 	}
 	v.check(c.Groups != 0 || c.BootstrapExpect != 0, "Groups must be set when BootstrapExpect is 0")
+	// The batcher keeps at most PipelinedEntries of MaxInflightApplies
+	// entries in flight before the next one waits to fill.
+	if c.PipelinedEntries >= 1 && c.MaxInflightApplies >= 1 {
+		v.check(c.PipelinedEntries <= c.MaxInflightApplies, "PipelinedEntries (%d) must not exceed MaxInflightApplies (%d)", c.PipelinedEntries, c.MaxInflightApplies)
+	}
 
 	// The client port must accept every request the record limits allow:
 	// otherwise a value the state machine accepts is refused as a protocol

@@ -105,10 +105,10 @@ func TestConfigValidateRejects(t *testing.T) {
 			"MaxBatchCmds must be >= 1", "MaxBatchBytes must be at least 65536", "MaxInflightApplies must be >= 1",
 		}},
 		{"pipelined entries", func(c *Config) { c.PipelinedEntries = 0 }, []string{
-			"PipelinedEntries must be between 1 and MaxInflightApplies",
+			"PipelinedEntries must be >= 1",
 		}},
 		{"more pipelined entries than in flight", func(c *Config) { c.MaxInflightApplies, c.PipelinedEntries = 2, 3 }, []string{
-			"PipelinedEntries must be between 1 and MaxInflightApplies",
+			"PipelinedEntries (3) must not exceed MaxInflightApplies (2)",
 		}},
 		{"lease longer than heartbeat", func(c *Config) { c.LeaderLeaseTimeout, c.HeartbeatTimeout = 2*time.Second, time.Second }, []string{
 			"LeaderLeaseTimeout (2s) must not exceed HeartbeatTimeout (1s)",
