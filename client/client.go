@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strings"
 	"sync"
@@ -33,7 +34,7 @@ type Client struct {
 	rr atomic.Uint64 // round-robin counter for replicas and create targets
 	// home is the rendezvous seed that picks the replica of each group
 	// that takes this client's stale reads (home.go).
-	home uint64
+	home maphash.Seed
 	// lagging holds replicas that recently refused a stale read; they go
 	// last in the home order (home.go).
 	lagging lagging
@@ -67,7 +68,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, refreshc: make(chan struct{}, 1), home: newHomeSeed()}
+	c := &Client{cfg: cfg, log: cfg.Logger, refreshc: make(chan struct{}, 1), home: maphash.MakeSeed()}
 	if cfg.MaxStaleness > 0 {
 		c.maxStale = wireDuration(cfg.MaxStaleness)
 	}

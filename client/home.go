@@ -1,7 +1,7 @@
 package client
 
 import (
-	"math/rand/v2"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +19,8 @@ import (
 // choice.
 //
 // The choice is rendezvous hashing: of a group's alive replicas the client
-// takes the one whose address scores highest under its own random seed.
+// takes the one whose address scores highest under its own random seed
+// (hash/maphash, seeded once per client).
 // A node that is the client's top choice overall is its home for every
 // group it replicates, so all its stale reads share that node's
 // connection; a group it does not replicate goes to the client's next
@@ -28,21 +29,18 @@ import (
 // stale read stays last in the order for lagMemory (lagging), so a
 // lagging home costs one refusal, not one per read.
 
-// newHomeSeed returns a client's rendezvous seed.
-func newHomeSeed() uint64 { return rand.Uint64() }
-
 // homeReplica returns the replica of replicas not in avoid that scores
 // highest under seed, or "" if every replica is avoided. Replicas that
 // lag (recently refused a stale read) come last: they are chosen only
 // when every other replica is avoided.
-func homeReplica(seed uint64, replicas []string, avoid map[string]bool, lag *lagging) string {
+func homeReplica(seed maphash.Seed, replicas []string, avoid map[string]bool, lag *lagging) string {
 	best, bestScore, bestLags := "", uint64(0), false
 	for _, a := range replicas {
 		if avoid[a] {
 			continue
 		}
 		lags := lag.has(a)
-		s := homeScore(seed, a)
+		s := maphash.String(seed, a)
 		if best == "" || (bestLags && !lags) || (lags == bestLags && s > bestScore) {
 			best, bestScore, bestLags = a, s, lags
 		}
@@ -51,9 +49,10 @@ func homeReplica(seed uint64, replicas []string, avoid map[string]bool, lag *lag
 }
 
 // lagging remembers the replicas that refused a stale read as too stale
-// in the last lagMemory and have not served one since. Without it a client whose home lags (a follower
-// restarting or cut off from its leader) would ask the home first on
-// every read, pay the refusal and a retry, and only then go on.
+// in the last lagMemory and have not served one since. Without it a
+// client whose home lags (a follower restarting or cut off from its
+// leader) would ask the home first on every read, pay the refusal and a
+// retry, and only then go on.
 type lagging struct {
 	mu    sync.Mutex
 	until map[string]time.Time
@@ -99,27 +98,4 @@ func (l *lagging) has(addr string) bool {
 		ok = false
 	}
 	return ok
-}
-
-// homeScore hashes addr under seed: FNV-1a over the seed's bytes and the
-// address, then a 64-bit finaliser so that addresses differing in one
-// trailing digit do not score in the same order for every seed.
-func homeScore(seed uint64, addr string) uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
-	for i := range 8 {
-		h ^= (seed >> (8 * i)) & 0xff
-		h *= prime
-	}
-	for i := 0; i < len(addr); i++ {
-		h ^= uint64(addr[i])
-		h *= prime
-	}
-	// splitmix64's finaliser.
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	h ^= h >> 31
-	return h
 }

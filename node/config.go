@@ -112,10 +112,11 @@ type Config struct {
 	// before the next one waits to fill (write.go); only a full batch goes
 	// beside them. 1 (the default) sends a group's next entry once the
 	// last has committed and been applied on the leader: the fewest
-	// fdatasyncs and AppendEntries per command. 2 lets the leader write an entry to its log while the
-	// followers store the one before, which lowers latency where the disks
-	// are slow and CPU is spare, at about twice the per-entry work under
-	// load (docs/benchmarks.md, "One entry in flight").
+	// fdatasyncs and AppendEntries per command. 2 lets the leader write an
+	// entry to its log while the followers store the one before, which
+	// lowers latency where the disks are slow and CPU is spare, at about
+	// twice the per-entry work under load (docs/benchmarks.md, "One entry
+	// in flight").
 	PipelinedEntries int
 
 	// Client port security (auth.go). ClientTLS, when set, serves the
