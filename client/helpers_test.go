@@ -128,3 +128,11 @@ func rawDo(addr string, fn func(ctx context.Context, c rueidis.Client) error) er
 	defer cancel()
 	return fn(ctx, c)
 }
+
+// rawCmd sends args to addr over a fresh connection and returns the reply's
+// error, if any (rawDo).
+func rawCmd(addr string, args ...string) error {
+	return rawDo(addr, func(ctx context.Context, c rueidis.Client) error {
+		return c.Do(ctx, c.B().Arbitrary(args[0]).Args(args[1:]...).Build()).Error()
+	})
+}

@@ -3,12 +3,9 @@
 package client
 
 import (
-	"context"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/rueidis"
 
 	"github.com/sessionraft/sessionraft/internal/testcluster"
 )
@@ -80,9 +77,7 @@ func TestStaleReadsStayHome(t *testing.T) {
 	for _, a := range replicas {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			err := rawDo(a, func(ctx context.Context, rc rueidis.Client) error {
-				return rc.Do(ctx, rc.B().Arbitrary("SESSION.GET").Args(s.ID, "CONSISTENCY", "stale", "NOTOUCH").Build()).Error()
-			})
+			err := rawCmd(a, "SESSION.GET", s.ID, "CONSISTENCY", "stale", "NOTOUCH")
 			if err == nil {
 				break
 			}
@@ -97,8 +92,6 @@ func TestStaleReadsStayHome(t *testing.T) {
 	served := 0
 	deadline := time.Now().Add(10 * time.Second)
 	for served < 20 {
-		// A replica that has not applied the create yet answers NOTFOUND
-		// (a stale read doing its job): only successes are logged.
 		if _, err := c.Get(ctx, s.ID, WithConsistency(Stale), WithoutTouch()); err == nil {
 			served++
 		}
@@ -141,10 +134,7 @@ func TestStaleReadsLeaveLaggingHome(t *testing.T) {
 	homeAddr.Store(&home.Client)
 	fault := func(addr string, args ...string) {
 		t.Helper()
-		err := rawDo(addr, func(ctx context.Context, rc rueidis.Client) error {
-			return rc.Do(ctx, rc.B().Arbitrary("DEBUG.FAULT").Args(args...).Build()).Error()
-		})
-		if err != nil {
+		if err := rawCmd(addr, append([]string{"DEBUG.FAULT"}, args...)...); err != nil {
 			t.Fatalf("DEBUG.FAULT %v on %s: %v", args, addr, err)
 		}
 	}
