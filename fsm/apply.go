@@ -167,7 +167,7 @@ func liveKey(st *state, k recKey, t int64) *Record {
 	r := st.lookupKey(k)
 	if r != nil && r.ExpiredAt(t) {
 		st.bury(k.id, r, t)
-		st.note(EventExpired, r.ID)
+		st.note(EventExpired, r.ID())
 		return nil
 	}
 	return r

@@ -53,7 +53,7 @@ func BenchmarkApplyLoadSet(b *testing.B) {
 	for i := range entries {
 		batch := &Batch{Time: t0}
 		for j := range loadBatch {
-			id := recs[i*loadBatch+j].ID
+			id := recs[i*loadBatch+j].ID()
 			batch.Cmds = append(batch.Cmds, cSet(id, 0, map[string][]byte{"v": value}))
 		}
 		entries[i] = EncodeBatch(batch)

@@ -47,8 +47,7 @@ func TestApply(t *testing.T) {
 		// Create
 		{name: "create", steps: []step{base}, check: func(t *testing.T, f *FSM) {
 			r := mustGet(t, f, "s1", t0)
-			want := &Record{ID: "s1", Subject: "u1", fields: encFields(fl("a", "1")), Version: 1,
-				Created: t0, LastAccess: t0, IdleTimeout: 30 * sec, AbsDeadline: t0 + 3600*sec}
+			want := mkRecord("s1", "u1", encFields(fl("a", "1")), Record{Version: 1, Created: t0, LastAccess: t0, IdleTimeout: 30 * sec, AbsDeadline: t0 + 3600*sec})
 			if !sameRecord(r, want) {
 				t.Errorf("got %+v, want %+v", r, want)
 			}
@@ -67,8 +66,8 @@ func TestApply(t *testing.T) {
 		{name: "create existing id", steps: []step{base,
 			one(2, t0+sec, cCreate("s1", "u2", nil, 0, 0), want{err: ErrExists})},
 			check: func(t *testing.T, f *FSM) {
-				if r := mustGet(t, f, "s1", t0+sec); r.Subject != "u1" || r.Version != 1 {
-					t.Errorf("record changed: %+v", r)
+				if r := mustGet(t, f, "s1", t0+sec); r.Subject() != "u1" || r.Version != 1 {
+					t.Errorf("record changed: %s", dump(r))
 				}
 			}},
 		// s1 expired at t0+30s; the create removes it at t0+31s, which
@@ -79,8 +78,8 @@ func TestApply(t *testing.T) {
 			one(4, t0+631*sec, cCreate("s1", "u2", nil, 0, 0), want{version: 4})},
 			check: func(t *testing.T, f *FSM) {
 				r := mustGet(t, f, "s1", t0+631*sec)
-				if r.Subject != "u2" || r.NumFields() != 0 || r.Created != t0+631*sec {
-					t.Errorf("got %+v", r)
+				if r.Subject() != "u2" || r.NumFields() != 0 || r.Created != t0+631*sec {
+					t.Errorf("got %s", dump(r))
 				}
 				if got := f.BySubject("u1", t0); len(got) != 0 {
 					t.Errorf("old subject still indexed: %v", ids(got))
@@ -114,8 +113,7 @@ func TestApply(t *testing.T) {
 			one(2, t0+5*sec, cSet("s1", 0, flds("b", "2", "c", "3"), "a", "zz"), want{version: 2})},
 			check: func(t *testing.T, f *FSM) {
 				r := mustGet(t, f, "s1", t0+5*sec)
-				want := &Record{ID: "s1", Subject: "u1", fields: encFields(fl("b", "2", "c", "3")), Version: 2,
-					Created: t0, LastAccess: t0 + 5*sec, IdleTimeout: 30 * sec, AbsDeadline: t0 + 3600*sec}
+				want := mkRecord("s1", "u1", encFields(fl("b", "2", "c", "3")), Record{Version: 2, Created: t0, LastAccess: t0 + 5*sec, IdleTimeout: 30 * sec, AbsDeadline: t0 + 3600*sec})
 				if !sameRecord(r, want) {
 					t.Errorf("got %+v, want %+v", r, want)
 				}
@@ -153,8 +151,8 @@ func TestApply(t *testing.T) {
 			one(6, t0, cSet("s1", 0, flds("c", "3", "d", "4"), "a"), want{version: 6}),                                      // unset makes room
 		}, check: func(t *testing.T, f *FSM) {
 			r := mustGet(t, f, "s1", t0)
-			if !sameRecord(r, &Record{ID: "s1", fields: encFields(fl("b", "2", "c", "3", "d", "4")), Version: 6, Created: t0, LastAccess: t0}) {
-				t.Errorf("got %+v", r)
+			if !sameRecord(r, mkRecord("s1", "", encFields(fl("b", "2", "c", "3", "d", "4")), Record{Version: 6, Created: t0, LastAccess: t0})) {
+				t.Errorf("got %s", dump(r))
 			}
 		}},
 		{name: "set empty id", steps: []step{one(1, t0, cSet("", 0, nil), want{err: ErrInvalid})}},
@@ -244,8 +242,7 @@ func TestApply(t *testing.T) {
 		}, check: func(t *testing.T, f *FSM) {
 			mustGone(t, f, "s1", t0+6*sec)
 			r := mustGet(t, f, "s9", t0+6*sec)
-			want := &Record{ID: "s9", Subject: "u1", fields: encFields(fl("a", "1")), Version: 3,
-				Created: t0, LastAccess: t0 + 5*sec, IdleTimeout: 30 * sec, AbsDeadline: t0 + 3600*sec}
+			want := mkRecord("s9", "u1", encFields(fl("a", "1")), Record{Version: 3, Created: t0, LastAccess: t0 + 5*sec, IdleTimeout: 30 * sec, AbsDeadline: t0 + 3600*sec})
 			if !sameRecord(r, want) {
 				t.Errorf("got %+v, want %+v", r, want)
 			}
@@ -266,8 +263,8 @@ func TestApply(t *testing.T) {
 			one(3, t0, cRotate("s1", "s2", 1), want{err: ErrExists})},
 			check: func(t *testing.T, f *FSM) {
 				mustGet(t, f, "s1", t0)
-				if r := mustGet(t, f, "s2", t0); r.Subject != "" {
-					t.Errorf("s2 overwritten: %+v", r)
+				if r := mustGet(t, f, "s2", t0); r.Subject() != "" {
+					t.Errorf("s2 overwritten: %s", dump(r))
 				}
 			}},
 		{name: "rotate onto expired id", steps: []step{base,
@@ -360,7 +357,7 @@ func TestApply(t *testing.T) {
 			one(4, t0, withReq(cSet("s1", 0, flds("n", "x")), "r1"), want{version: 2}),
 		}, check: func(t *testing.T, f *FSM) {
 			if r := mustGet(t, f, "s1", t0); r.Version != 3 || r.NumFields() != 1 {
-				t.Errorf("replay re-applied: %+v", r)
+				t.Errorf("replay re-applied: %s", dump(r))
 			}
 		}},
 		{name: "dedup replays errors and counts", steps: []step{
@@ -416,7 +413,7 @@ func TestApply(t *testing.T) {
 			one(5, t0+600*sec, cCreate("s1", "u1", nil, 0, 0), want{version: 5}), // tombstone over
 		}, check: func(t *testing.T, f *FSM) {
 			if r := mustGet(t, f, "s1", t0+600*sec); r.Version != 5 {
-				t.Errorf("got %+v", r)
+				t.Errorf("got %s", dump(r))
 			}
 			if n := f.state.Load().tombs.len(); n != 0 {
 				t.Errorf("%d tombstones left, want the ended one pruned", n)
@@ -579,6 +576,6 @@ func mustGet(t *testing.T, f *FSM, id string, now int64) *Record {
 func mustGone(t *testing.T, f *FSM, id string, now int64) {
 	t.Helper()
 	if r, ok := f.Get(id, now); ok {
-		t.Fatalf("Get(%q) = %+v, want nothing", id, r)
+		t.Fatalf("Get(%q) = %s, want nothing", id, dump(r))
 	}
 }

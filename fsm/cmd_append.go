@@ -43,7 +43,7 @@ func appendValue(st *state, l *Limits, index uint64, t int64, x *Append) Result 
 	if old != nil {
 		v, ok := old.Value()
 		if !ok {
-			return Result{Err: errWrongType(old.ID, old.Kind())}
+			return Result{Err: errWrongType(old.ID(), old.Kind())}
 		}
 		prev = v
 	}
@@ -60,7 +60,7 @@ func appendValue(st *state, l *Limits, index uint64, t int64, x *Append) Result 
 	if old == nil {
 		st.put(x.Key, nil, keyRecord(x.Key, index, t, data, 0))
 	} else {
-		st.put(old.ID, old, changed(old, index, t, data))
+		st.put(old.ID(), old, changed(old, index, t, data))
 	}
 	st.note(EventAppend, x.Key)
 	return Result{Count: n, Version: index}

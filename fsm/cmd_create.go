@@ -50,7 +50,7 @@ var createCmd = cmdSpec{
 	decodeView: func(b *entryBuf, d *decoder, c *Command) {
 		x := b.creates.next()
 		// The id is a view of the entry: create copies it into the
-		// record's field list (buildIDFieldList), so a copy here would
+		// record's data (Record.setFields), so a copy here would
 		// be garbage, and nothing else keeps it (errors format it).
 		x.ID, x.Subject = d.view(), d.str()
 		b.fields = d.fieldViews(b.fields)
@@ -114,23 +114,21 @@ func (f *FSM) create(st *state, index uint64, t int64, c *Create, fs []Field) Re
 	if st.tombs.live(c.ID, t) {
 		return Result{Err: errUsedBefore(c.ID)}
 	}
-	id, list := buildIDFieldList(c.ID, fs)
 	r := &Record{
-		ID:          id,
-		Subject:     c.Subject,
 		Version:     index,
 		Created:     t,
 		LastAccess:  t,
 		IdleTimeout: c.IdleTimeout,
-		fields:      list,
 	}
+	r.setFields(c.ID, c.Subject, fs)
+	id := r.ID()
 	if c.AbsTTL > 0 {
 		r.AbsDeadline = t + c.AbsTTL
 	}
 	// The record's id from here on, so the dedup entry and the indexes
 	// share its copy and the command's can go. The id is absent: live
 	// found no record, or removed the expired one.
-	st.putNew(k, r, len(id)+len(r.Subject)+listSize(fs)) // r.Size(), as checkCreate counts it
+	st.putNew(k, r, len(id)+int(r.subjectLen)+listSize(fs)) // r.Size(), as checkCreate counts it
 	st.note(EventHSet, id)
 	return Result{Version: index, ID: id, Record: r}
 }

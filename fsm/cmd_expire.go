@@ -30,7 +30,7 @@ func expire(st *state, t int64, c *Expire) Result {
 	for _, id := range c.IDs {
 		if old := st.lookup(id); old != nil && old.ExpiredAt(t) {
 			st.bury(id, old, t)
-			st.note(EventExpired, old.ID)
+			st.note(EventExpired, old.ID())
 			n++
 		}
 	}

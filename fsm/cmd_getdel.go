@@ -24,7 +24,7 @@ var getDelCmd = cmdSpec{
 			return Result{}
 		}
 		if old.Kind() != KindString {
-			return Result{Err: errWrongType(old.ID, old.Kind())}
+			return Result{Err: errWrongType(old.ID(), old.Kind())}
 		}
 		st.del(old, t)
 		return Result{Count: 1, Record: old}

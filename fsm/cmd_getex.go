@@ -45,15 +45,15 @@ func getEx(st *state, index uint64, t int64, x *GetEx) Result {
 		return Result{}
 	}
 	if old.Kind() != KindString {
-		return Result{Err: errWrongType(old.ID, old.Kind())}
+		return Result{Err: errWrongType(old.ID(), old.Kind())}
 	}
 	switch x.Expiry.Mode {
 	case ExpiryKeep:
 	case ExpiryNone:
 		if old.AbsDeadline != 0 {
 			r := withDeadline(old, index, t, 0)
-			st.put(old.ID, old, r)
-			st.note(EventPersist, old.ID)
+			st.put(old.ID(), old, r)
+			st.note(EventPersist, old.ID())
 			return Result{Version: index, Record: r}
 		}
 	default:
@@ -63,8 +63,8 @@ func getEx(st *state, index uint64, t int64, x *GetEx) Result {
 			return Result{Record: old}
 		}
 		r := withDeadline(old, index, t, d)
-		st.put(old.ID, old, r)
-		st.note(EventExpire, old.ID)
+		st.put(old.ID(), old, r)
+		st.note(EventExpire, old.ID())
 		return Result{Version: index, Record: r}
 	}
 	return Result{Version: old.Version, Record: old}

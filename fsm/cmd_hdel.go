@@ -39,7 +39,7 @@ func (f *FSM) hdel(st *state, index uint64, t int64, x *HDel) Result {
 		return Result{}
 	}
 	if old.Kind() != KindHash {
-		return Result{Err: errWrongType(old.ID, old.Kind())}
+		return Result{Err: errWrongType(old.ID(), old.Kind())}
 	}
 	list := old.hashList()
 	merged := mergeFields(f.fieldScratch, list, nil, x.Fields)
@@ -48,11 +48,11 @@ func (f *FSM) hdel(st *state, index uint64, t int64, x *HDel) Result {
 	if removed == 0 {
 		return Result{}
 	}
-	st.note(EventHDel, old.ID)
+	st.note(EventHDel, old.ID())
 	if len(merged) == 0 {
 		st.del(old, t)
 		return Result{Count: removed}
 	}
-	st.put(old.ID, old, changed(old, index, t, hashData(old.Session(), merged)))
+	st.put(old.ID(), old, changed(old, index, t, hashData(old.Session(), merged)))
 	return Result{Count: removed, Version: index}
 }

@@ -50,7 +50,7 @@ func (f *FSM) hincrBy(st *state, index uint64, t int64, x *HIncrBy) Result {
 	var list []byte
 	if old != nil {
 		if old.Kind() != KindHash {
-			return Result{Err: errWrongType(old.ID, old.Kind())}
+			return Result{Err: errWrongType(old.ID(), old.Kind())}
 		}
 		list = old.hashList()
 	}

@@ -62,7 +62,7 @@ func (f *FSM) hset(st *state, index uint64, t int64, x *HSet, fs []Field) Result
 	var list []byte
 	if old != nil {
 		if old.Kind() != KindHash {
-			return Result{Err: errWrongType(old.ID, old.Kind())}
+			return Result{Err: errWrongType(old.ID(), old.Kind())}
 		}
 		list = old.hashList()
 	}
@@ -106,9 +106,9 @@ func (f *FSM) putHashFields(st *state, index uint64, t int64, key string, old *R
 		st.put(key, nil, keyRecord(key, index, t, hashData(false, merged), 0))
 		return nil
 	}
-	if err := f.limits.checkSize(old.ID, old.Subject, listSize(merged)); err != nil {
+	if err := f.limits.checkSize(old.ID(), old.Subject(), listSize(merged)); err != nil {
 		return err
 	}
-	st.put(old.ID, old, changed(old, index, t, hashData(old.Session(), merged)))
+	st.put(old.ID(), old, changed(old, index, t, hashData(old.Session(), merged)))
 	return nil
 }

@@ -44,7 +44,7 @@ func incrBy(st *state, l *Limits, index uint64, t int64, x *IncrBy) Result {
 	if old != nil {
 		b, ok := old.Value()
 		if !ok {
-			return Result{Err: errWrongType(old.ID, old.Kind())}
+			return Result{Err: errWrongType(old.ID(), old.Kind())}
 		}
 		if v, ok = parseInt(b); !ok {
 			return Result{Err: errf(ErrNotInteger, "value of %q", clip(x.Key))}
@@ -62,7 +62,7 @@ func incrBy(st *state, l *Limits, index uint64, t int64, x *IncrBy) Result {
 	if old == nil {
 		st.put(x.Key, nil, keyRecord(x.Key, index, t, data, 0))
 	} else {
-		st.put(old.ID, old, changed(old, index, t, data))
+		st.put(old.ID(), old, changed(old, index, t, data))
 	}
 	st.note(EventIncrBy, x.Key)
 	return Result{Count: int(n), Version: index}

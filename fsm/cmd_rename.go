@@ -61,13 +61,13 @@ func rename(st *state, l *Limits, index uint64, t int64, x *Rename) Result {
 		return Result{}
 	}
 	r := *old
-	r.ID = x.NewKey
+	r.setData(x.NewKey, old.Subject(), old.payload())
 	r.Version = index
 	if size := r.Size(); size > l.MaxRecordBytes {
 		return Result{Err: errf(ErrTooLarge, "record size %d exceeds %d", size, l.MaxRecordBytes)}
 	}
 	st.put(x.NewKey, dst, &r)
-	st.bury(old.ID, old, t)
+	st.bury(old.ID(), old, t)
 	st.note(EventRenameFrom, x.Key)
 	st.note(EventRenameTo, x.NewKey)
 	return Result{Count: 1, Version: index}

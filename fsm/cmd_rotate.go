@@ -71,7 +71,7 @@ func (f *FSM) rotate(st *state, index uint64, t int64, c *Rotate) Result {
 		return Result{Err: errUsedBefore(c.NewID)}
 	}
 	r := *old
-	r.ID = c.NewID
+	r.setData(c.NewID, old.Subject(), old.payload())
 	r.Version = index
 	if size := r.Size(); size > f.limits.MaxRecordBytes {
 		return Result{Err: errf(ErrTooLarge, "record size %d exceeds %d", size, f.limits.MaxRecordBytes)}

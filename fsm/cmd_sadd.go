@@ -59,7 +59,7 @@ func (l *Limits) checkMembers(key string, ms []string) error {
 func sadd(st *state, l *Limits, index uint64, t int64, x *SAdd) Result {
 	old := live(st, x.Key, t)
 	if old != nil && old.Kind() != KindSet {
-		return Result{Err: errWrongType(old.ID, old.Kind())}
+		return Result{Err: errWrongType(old.ID(), old.Kind())}
 	}
 	add := slices.Compact(slices.Sorted(slices.Values(x.Members)))
 	var all []string
@@ -94,10 +94,10 @@ func sadd(st *state, l *Limits, index uint64, t int64, x *SAdd) Result {
 		}
 		st.put(x.Key, nil, keyRecord(x.Key, index, t, setData(all), 0))
 	} else {
-		if err := l.checkSize(old.ID, old.Subject, size); err != nil {
+		if err := l.checkSize(old.ID(), old.Subject(), size); err != nil {
 			return Result{Err: err}
 		}
-		st.put(old.ID, old, changed(old, index, t, setData(all)))
+		st.put(old.ID(), old, changed(old, index, t, setData(all)))
 	}
 	st.note(EventSAdd, x.Key)
 	return Result{Count: added, Version: index}

@@ -100,15 +100,15 @@ func (f *FSM) set(st *state, index uint64, t int64, s *Set, fs []Field) Result {
 	if len(fields) > f.limits.MaxFields {
 		return Result{Err: errf(ErrTooLarge, "%d fields exceed %d", len(fields), f.limits.MaxFields)}
 	}
-	if size := len(old.ID) + len(old.Subject) + listSize(fields); size > f.limits.MaxRecordBytes {
+	if size := len(old.ID()) + len(old.Subject()) + listSize(fields); size > f.limits.MaxRecordBytes {
 		return Result{Err: errf(ErrTooLarge, "record size %d exceeds %d", size, f.limits.MaxRecordBytes)}
 	}
 	if st.ev != nil {
 		if len(fs) > 0 {
-			st.note(EventHSet, old.ID)
+			st.note(EventHSet, old.ID())
 		}
 		if len(s.Unset) > 0 {
-			st.note(EventHDel, old.ID)
+			st.note(EventHDel, old.ID())
 		}
 	}
 	if !old.Session() && len(fields) == 0 {
@@ -118,14 +118,14 @@ func (f *FSM) set(st *state, index uint64, t int64, s *Set, fs []Field) Result {
 	}
 	r := *old
 	if old.Session() {
-		r.fields = buildFieldList(fields)
+		r.setFields(old.ID(), old.Subject(), fields)
 	} else {
-		r.fields = hashData(false, fields)
+		r.setData(old.ID(), old.Subject(), hashData(false, fields))
 	}
 	r.LastAccess = max(r.LastAccess, t)
 	if s.AbsTTL > 0 {
 		r.AbsDeadline = t + s.AbsTTL
-		st.note(EventExpire, old.ID)
+		st.note(EventExpire, old.ID())
 	}
 	r.Version = index
 	st.put(s.ID, old, &r)

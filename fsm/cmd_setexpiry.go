@@ -73,8 +73,8 @@ func setExpiry(st *state, index uint64, t int64, x *SetExpiry) Result {
 		if old.AbsDeadline == 0 {
 			return Result{}
 		}
-		st.put(old.ID, old, withDeadline(old, index, t, 0))
-		st.note(EventPersist, old.ID)
+		st.put(old.ID(), old, withDeadline(old, index, t, 0))
+		st.note(EventPersist, old.ID())
 		return Result{Count: 1, Version: index}
 	}
 	d, past := x.Expiry.deadline(t, 0)
@@ -85,7 +85,7 @@ func setExpiry(st *state, index uint64, t int64, x *SetExpiry) Result {
 		st.del(old, t)
 		return Result{Count: 1}
 	}
-	st.put(old.ID, old, withDeadline(old, index, t, d))
-	st.note(EventExpire, old.ID)
+	st.put(old.ID(), old, withDeadline(old, index, t, d))
+	st.note(EventExpire, old.ID())
 	return Result{Count: 1, Version: index}
 }

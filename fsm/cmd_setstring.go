@@ -103,8 +103,8 @@ func setString(st *state, index uint64, t int64, x *SetString) Result {
 func putString(st *state, old, r *Record, past bool) {
 	switch {
 	case !past:
-		st.put(r.ID, old, r)
+		st.put(r.ID(), old, r)
 	case old != nil:
-		st.remove(r.ID, old)
+		st.remove(r.ID(), old)
 	}
 }

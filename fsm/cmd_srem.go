@@ -41,7 +41,7 @@ func srem(st *state, index uint64, t int64, x *SRem) Result {
 		return Result{}
 	}
 	if old.Kind() != KindSet {
-		return Result{Err: errWrongType(old.ID, old.Kind())}
+		return Result{Err: errWrongType(old.ID(), old.Kind())}
 	}
 	drop := slices.Compact(slices.Sorted(slices.Values(x.Members)))
 	var keep []string
@@ -57,11 +57,11 @@ func srem(st *state, index uint64, t int64, x *SRem) Result {
 	if removed == 0 {
 		return Result{}
 	}
-	st.note(EventSRem, old.ID)
+	st.note(EventSRem, old.ID())
 	if len(keep) == 0 {
 		st.del(old, t)
 		return Result{Count: removed}
 	}
-	st.put(old.ID, old, changed(old, index, t, setData(keep)))
+	st.put(old.ID(), old, changed(old, index, t, setData(keep)))
 	return Result{Count: removed, Version: index}
 }

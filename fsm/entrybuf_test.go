@@ -122,7 +122,7 @@ func TestApplyBatchKeepsNoViews(t *testing.T) {
 		t.Errorf("state differs from ApplyDecoded's")
 	}
 	for _, id := range []string{"with-fields", "no-fields", "no-req"} {
-		if r, ok := f.Get(id, t0+sec); !ok || r.ID != id {
+		if r, ok := f.Get(id, t0+sec); !ok || r.ID() != id {
 			t.Errorf("Get(%q) = %v, %v", id, r, ok)
 		}
 	}

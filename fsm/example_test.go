@@ -26,7 +26,7 @@ func ExampleFSM() {
 	fmt.Println("again: ", results[1].Err)
 
 	if r, ok := f.Get("sess-1", now+int64(time.Minute)); ok {
-		fmt.Printf("get:    %s cart=%q\n", r.Subject, r.FieldMap()["cart"])
+		fmt.Printf("get:    %s cart=%q\n", r.Subject(), r.FieldMap()["cart"])
 	}
 	_, ok := f.Get("sess-1", now+int64(31*time.Minute))
 	fmt.Println("after idle timeout:", ok)

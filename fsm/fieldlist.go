@@ -105,35 +105,34 @@ func fieldListBytes(list []byte) int {
 // duplicates, into one new exactly sized allocation; nil when fs is empty.
 // The values are copied, so the caller may reuse fs and what it points to.
 func buildFieldList(fs []Field) []byte {
-	_, list := buildIDFieldList("", fs)
-	return list
+	if len(fs) == 0 {
+		return nil
+	}
+	return appendFieldList(make([]byte, 0, fieldListSize(fs)), fs)
 }
 
-// buildIDFieldList is buildFieldList that also copies id into the same
-// allocation, ahead of the list, and returns that copy. A node holds
-// millions of records whose id is short: the id fits in the size-class
-// slack of the field list's allocation more often than not, so it costs
-// nothing instead of an allocation of its own (see docs/benchmarks.md).
-// The bytes under the returned id are never written again: records are
-// immutable, and the list's capacity ends where the list does, so an
-// append to it copies rather than writes past it. With no fields the id
-// is a copy of its own: the caller's may be a view of a raft entry
-// (decoder.view).
-func buildIDFieldList(id string, fs []Field) (string, []byte) {
-	if len(fs) == 0 {
-		return strings.Clone(id), nil
+// setFields gives r the id, subject and field list fs (as buildFieldList
+// encodes it) in one new allocation (Record.data): the id and subject are
+// copied, since the caller's may be views of a raft entry (decoder.view).
+func (r *Record) setFields(id, subject string, fs []Field) {
+	n := 0
+	if len(fs) > 0 {
+		n = fieldListSize(fs)
 	}
+	buf := recordBuf(id, subject, n)
+	if len(fs) > 0 {
+		buf = appendFieldList(buf, fs)
+	}
+	r.setBuf(buf, len(id), len(subject))
+}
+
+// fieldListSize is the length of fs's encoding (appendFieldList).
+func fieldListSize(fs []Field) int {
 	size := uvarintLen(uint64(len(fs)))
 	for _, f := range fs {
 		size += uvarintLen(uint64(len(f.Name))) + len(f.Name) + uvarintLen(uint64(len(f.Value))) + len(f.Value)
 	}
-	buf := make([]byte, len(id), len(id)+size)
-	copy(buf, id)
-	list := appendFieldList(buf[len(id):len(id):len(id)+size], fs)
-	if id == "" {
-		return "", list
-	}
-	return unsafe.String(&buf[0], len(id)), list
+	return size
 }
 
 func uvarintLen(v uint64) int {
@@ -153,19 +152,23 @@ func uvarintLen(v uint64) int {
 // input used, so decoding and re-encoding a record always gives the same
 // bytes.
 func (d *decoder) fieldListBytes() []byte {
-	_, list := d.idFieldListBytes(nil)
-	return list
+	if buf := d.fieldListAfter(nil, nil); len(buf) > 0 {
+		return buf
+	}
+	return nil
 }
 
-// idFieldListBytes is fieldListBytes that also copies id into the same
-// allocation, ahead of the list, and returns that copy as a string (see
-// buildIDFieldList for why); with no fields it returns id as a new string
-// of its own and a nil list.
-func (d *decoder) idFieldListBytes(id []byte) (string, []byte) {
+// fieldListAfter is fieldListBytes into a new allocation that holds id
+// and subject (copied) ahead of the list: a record's data (Record.setBuf).
+// With no fields it holds id and subject alone; on an error, nothing.
+func (d *decoder) fieldListAfter(id, subject []byte) []byte {
 	start := d.buf
 	n := d.count(2)
-	if n == 0 || d.err != nil {
-		return string(id), nil
+	if d.err != nil {
+		return nil
+	}
+	if n == 0 {
+		return recordBuf(id, subject, 0)
 	}
 	size := uvarintLen(uint64(n))
 	var prev []byte
@@ -173,32 +176,26 @@ func (d *decoder) idFieldListBytes(id []byte) (string, []byte) {
 		name := d.raw(d.length())
 		value := d.raw(d.length())
 		if d.err != nil {
-			return "", nil
+			return nil
 		}
 		if i > 0 && string(name) <= string(prev) {
 			d.failf("field %q out of order", clip(string(name)))
-			return "", nil
+			return nil
 		}
 		prev = name
 		size += uvarintLen(uint64(len(name))) + len(name) + uvarintLen(uint64(len(value))) + len(value)
 	}
 	raw := start[:len(start)-len(d.buf)]
-	buf := make([]byte, len(id), len(id)+size)
-	copy(buf, id)
-	var idStr string
-	if len(id) > 0 {
-		idStr = unsafe.String(&buf[0], len(id))
-	}
-	out := buf[len(id) : len(id) : len(id)+size]
+	out := recordBuf(id, subject, size)
 	if len(raw) == size { // already canonical: copy it as it is
-		return idStr, append(out, raw...)
+		return append(out, raw...)
 	}
 	out = binary.AppendUvarint(out, uint64(n))
 	it := iterFields(raw) // binary.Uvarint reads the longer varints too
 	for {
 		name, value, ok := it.nextRaw()
 		if !ok {
-			return idStr, out
+			return out
 		}
 		out = appendBytes(out, name)
 		out = appendBytes(out, value)

@@ -36,22 +36,22 @@ func TestMergeFields(t *testing.T) {
 // handed out cannot be appended into the next one.
 func TestFieldListCopies(t *testing.T) {
 	set := flds("a", "1", "b", "2")
-	r := &Record{fields: buildFieldList(sortedFields(nil, set))}
+	r := mkRecord("", "", buildFieldList(sortedFields(nil, set)), Record{})
 	set["a"][0] = 'X'
 	if val(r, "a") != "1" {
-		t.Fatalf("value aliases the command: %q", r.fields)
+		t.Fatalf("value aliases the command: %q", r.payload())
 	}
 	a, _ := r.Field("a")
 	_ = append(a, 'Y')
 	if val(r, "b") != "2" {
-		t.Fatalf("append to one value wrote into the next: %q", r.fields)
+		t.Fatalf("append to one value wrote into the next: %q", r.payload())
 	}
 }
 
 // TestRecordFieldsIter: Fields yields every field in name order, NumFields
 // counts them, and stopping early is allowed.
 func TestRecordFieldsIter(t *testing.T) {
-	r := &Record{fields: encFields(fl("a", "1", "c", "", "e", "5"))}
+	r := mkRecord("", "", encFields(fl("a", "1", "c", "", "e", "5")), Record{})
 	var got []Field
 	for k, v := range r.Fields() {
 		got = append(got, Field{k, v})
@@ -69,14 +69,14 @@ func TestRecordFieldsIter(t *testing.T) {
 	if m := r.FieldMap(); len(m) != 3 || string(m["e"]) != "5" {
 		t.Errorf("FieldMap %q", m)
 	}
-	w := (&Record{ID: "x"}).WithFields(flds("b", "2", "a", "1"))
-	if w.ID != "x" || val(w, "a") != "1" || val(w, "b") != "2" || w.NumFields() != 2 {
-		t.Errorf("WithFields: %q", w.fields)
+	w := (mkRecord("x", "", nil, Record{})).WithFields(flds("b", "2", "a", "1"))
+	if w.ID() != "x" || val(w, "a") != "1" || val(w, "b") != "2" || w.NumFields() != 2 {
+		t.Errorf("WithFields: %q", w.payload())
 	}
 }
 
 func TestRecordField(t *testing.T) {
-	r := &Record{fields: encFields(fl("a", "1", "c", "", "e", "5"))}
+	r := mkRecord("", "", encFields(fl("a", "1", "c", "", "e", "5")), Record{})
 	for _, tc := range []struct {
 		name, want string
 		ok         bool
@@ -102,7 +102,7 @@ func TestDecodeRecordFieldOrder(t *testing.T) {
 		{"duplicate", []Field{{"a", nil}, {"a", nil}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := DecodeRecord(AppendRecord(nil, &Record{ID: "s", fields: encFields(tc.fields)}))
+			_, err := DecodeRecord(AppendRecord(nil, mkRecord("s", "", encFields(tc.fields), Record{})))
 			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrCorrupt)) {
 				t.Errorf("err = %v", err)
 			}

@@ -133,7 +133,7 @@ func (f *FSM) BySubject(subject string, now int64) []*Record {
 	return out
 }
 
-func byID(a, b *Record) int { return strings.Compare(a.ID, b.ID) }
+func byID(a, b *Record) int { return strings.Compare(a.ID(), b.ID()) }
 
 // Expired returns up to limit ids whose deadline is at or before now,
 // earliest deadline first, for the leader's sweeper to propose in an Expire.

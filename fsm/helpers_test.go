@@ -3,6 +3,7 @@ package fsm
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -116,10 +117,10 @@ func sameRecord(a, b *Record) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	if a.ID != b.ID || a.Subject != b.Subject || a.Version != b.Version ||
+	if a.ID() != b.ID() || a.Subject() != b.Subject() || a.Version != b.Version ||
 		a.Created != b.Created || a.LastAccess != b.LastAccess ||
 		a.IdleTimeout != b.IdleTimeout || a.AbsDeadline != b.AbsDeadline ||
-		!bytes.Equal(a.fields, b.fields) {
+		!bytes.Equal(a.payload(), b.payload()) {
 		return false
 	}
 	return true
@@ -137,9 +138,25 @@ func encFields(fs []Field) []byte {
 func ids(recs []*Record) []string {
 	out := make([]string, len(recs))
 	for i, r := range recs {
-		out[i] = r.ID
+		out[i] = r.ID()
 	}
 	return out
 }
 
 func isErr(got, want error) bool { return errors.Is(got, want) }
+
+// mkRecord returns r with the id, subject and payload (copied into its
+// data, as the FSM's records have them).
+func mkRecord(id, subject string, payload []byte, r Record) *Record {
+	r.setData(id, subject, payload)
+	return &r
+}
+
+// dump shows a record in a test's failure message.
+func dump(r *Record) string {
+	if r == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("{id %q subject %q payload %x version %d created %d access %d idle %d deadline %d}",
+		r.ID(), r.Subject(), r.payload(), r.Version, r.Created, r.LastAccess, r.IdleTimeout, r.AbsDeadline)
+}

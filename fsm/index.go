@@ -68,7 +68,7 @@ func (x *deadlineIndex) add(r *Record) {
 // addNew is add for a record whose id is not indexed (Restore).
 func (x *deadlineIndex) addNew(r *Record) {
 	if b := x.bucketFor(r); b != nil {
-		b.insertNew(r, r.ID)
+		b.insertNew(r, r.ID())
 	}
 }
 
@@ -190,7 +190,7 @@ func (x *deadlineIndex) expired(now int64, max int) []string {
 		if b := x.buckets[k]; b != nil {
 			b.all(func(r *Record) {
 				if d := r.Deadline(); d <= now {
-					due = append(due, entry{d, r.ID})
+					due = append(due, entry{d, r.ID()})
 				}
 			})
 		}

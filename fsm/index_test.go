@@ -14,7 +14,7 @@ func TestDeadlineIndexAddNewAll(t *testing.T) {
 	const bucket = int64(1) << bucketShift
 	var recs []*Record
 	for i := range 3000 {
-		r := &Record{ID: fmt.Sprintf("id%05d", i), LastAccess: t0}
+		r := mkRecord(fmt.Sprintf("id%05d", i), "", nil, Record{LastAccess: t0})
 		switch i % 4 {
 		case 0: // no deadline
 		case 1: // absolute, spread over 40 buckets, some of them crowded
@@ -42,8 +42,8 @@ func TestDeadlineIndexAddNewAll(t *testing.T) {
 			t.Fatalf("bucket %d missing", k)
 		}
 		var a, b []string
-		want.all(func(r *Record) { a = append(a, r.ID) })
-		got.all(func(r *Record) { b = append(b, r.ID) })
+		want.all(func(r *Record) { a = append(a, r.ID()) })
+		got.all(func(r *Record) { b = append(b, r.ID()) })
 		slices.Sort(a)
 		slices.Sort(b)
 		if !slices.Equal(a, b) {
@@ -53,8 +53,8 @@ func TestDeadlineIndexAddNewAll(t *testing.T) {
 	for _, r := range recs {
 		if d := r.Deadline(); d == 0 {
 			for k, b := range bulk.buckets {
-				if b.get(r.ID) != nil {
-					t.Fatalf("%s has no deadline but is in bucket %d", r.ID, k)
+				if b.get(r.ID()) != nil {
+					t.Fatalf("%s has no deadline but is in bucket %d", r.ID(), k)
 				}
 			}
 		}

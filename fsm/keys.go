@@ -9,15 +9,24 @@ import "encoding/binary"
 // keyRecord returns a new record for a Redis key written at index and log
 // time t: no subject, no idle timeout, deadline d (0: none).
 func keyRecord(key string, index uint64, t int64, data []byte, d int64) *Record {
-	return &Record{ID: key, Version: index, Created: t, LastAccess: t, AbsDeadline: d, fields: data}
+	r := &Record{Version: index, Created: t, LastAccess: t, AbsDeadline: d}
+	r.setData(key, "", data)
+	return r
 }
 
 // changed returns a copy of old with the payload data, written at index
 // and t: a write counts as an access, as Set's does. Subject, creation
 // time, idle timeout and deadline stay.
 func changed(old *Record, index uint64, t int64, data []byte) *Record {
+	r := written(old, index, t)
+	r.setData(old.ID(), old.Subject(), data)
+	return r
+}
+
+// written returns a copy of old written at index and t, sharing its id,
+// subject and payload.
+func written(old *Record, index uint64, t int64) *Record {
 	r := *old
-	r.fields = data
 	r.Version = index
 	r.LastAccess = max(r.LastAccess, t)
 	return &r
@@ -25,7 +34,7 @@ func changed(old *Record, index uint64, t int64, data []byte) *Record {
 
 // withDeadline returns a copy of old with the absolute deadline d.
 func withDeadline(old *Record, index uint64, t int64, d int64) *Record {
-	r := changed(old, index, t, old.fields)
+	r := written(old, index, t)
 	r.AbsDeadline = d
 	return r
 }
@@ -33,8 +42,8 @@ func withDeadline(old *Record, index uint64, t int64, d int64) *Record {
 // del removes a key a command deletes (DEL, GETDEL, a last field or
 // member removed, a deadline in the past) and reports "del".
 func (st *state) del(old *Record, t int64) {
-	st.bury(old.ID, old, t)
-	st.note(EventDel, old.ID)
+	st.bury(old.ID(), old, t)
+	st.note(EventDel, old.ID())
 }
 
 // checkKey checks a Redis key as checkID checks an id.

@@ -64,27 +64,27 @@ const kindTag = 0x00
 
 // Kind returns the record's kind.
 func (r *Record) Kind() Kind {
-	if len(r.fields) == 0 || r.fields[0] != kindTag {
+	if len(r.payload()) == 0 || r.payload()[0] != kindTag {
 		return KindHash
 	}
-	return Kind(r.fields[1])
+	return Kind(r.payload()[1])
 }
 
 // Session reports whether r is a session: a hash made by Create, or moved
 // from one by Rotate or Rename. Removing a session leaves a tombstone;
 // removing any other record does not.
 func (r *Record) Session() bool {
-	return len(r.fields) == 0 || r.fields[0] != kindTag
+	return len(r.payload()) == 0 || r.payload()[0] != kindTag
 }
 
 // hashList returns the record's field list: nil for a record that is not
 // a hash (or a hash without fields).
 func (r *Record) hashList() []byte {
 	if r.Session() {
-		return r.fields
+		return r.payload()
 	}
-	if r.fields[1] == byte(KindHash) {
-		return r.fields[2:]
+	if r.payload()[1] == byte(KindHash) {
+		return r.payload()[2:]
 	}
 	return nil
 }
@@ -96,7 +96,7 @@ func (r *Record) Value() (value []byte, ok bool) {
 	if r.Kind() != KindString {
 		return nil, false
 	}
-	return r.fields[2:len(r.fields):len(r.fields)], true
+	return r.payload()[2:len(r.payload()):len(r.payload())], true
 }
 
 // memberList returns a set's member list, nil for other kinds.
@@ -104,7 +104,7 @@ func (r *Record) memberList() []byte {
 	if r.Kind() != KindSet {
 		return nil
 	}
-	return r.fields[2:]
+	return r.payload()[2:]
 }
 
 // Members returns a set's members in ascending byte order; nothing for
@@ -147,7 +147,7 @@ func (r *Record) IsMember(m string) bool {
 func (r *Record) payloadSize() int {
 	switch r.Kind() {
 	case KindString:
-		return len(r.fields) - 2
+		return len(r.payload()) - 2
 	case KindSet:
 		n := 0
 		it := iterMembers(r.memberList())

@@ -55,6 +55,9 @@ func setDefault[T int | int64](p *T, def T) {
 	}
 }
 
+// maxRecordBytesLimit is the largest MaxRecordBytes Validate accepts.
+const maxRecordBytesLimit = 1 << 30
+
 // Validate reports whether l is usable. Zero fields are valid (they take
 // the default); negative ones are not.
 func (l Limits) Validate() error {
@@ -74,6 +77,11 @@ func (l Limits) Validate() error {
 		if f.v < 0 {
 			return fmt.Errorf("%w: limits: %s is negative (%d)", ErrInvalid, f.name, f.v)
 		}
+	}
+	// A record holds the lengths of its id, subject and payload in 32
+	// bits (Record.data); 1 GiB leaves the payload's encoding room.
+	if l.MaxRecordBytes > maxRecordBytesLimit {
+		return fmt.Errorf("%w: limits: MaxRecordBytes %d exceeds %d", ErrInvalid, l.MaxRecordBytes, maxRecordBytesLimit)
 	}
 	return nil
 }

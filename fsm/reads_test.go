@@ -173,7 +173,7 @@ func TestRecordsDoNotAliasCommands(t *testing.T) {
 	v[0] = 'W'
 	r := mustGet(t, f, "s1", t0)
 	if r.NumFields() != 2 || val(r, "a") != "1" || val(r, "c") != "3" {
-		t.Errorf("stored record aliased caller memory: %q", r.fields)
+		t.Errorf("stored record aliased caller memory: %q", r.payload())
 	}
 }
 
@@ -223,6 +223,9 @@ func TestLimits(t *testing.T) {
 	}
 	if err := (Limits{MaxFields: -1}).Validate(); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("negative limit: %v", err)
+	}
+	if err := (Limits{MaxRecordBytes: maxRecordBytesLimit + 1}).Validate(); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("record limit beyond 32-bit lengths: %v", err)
 	}
 	if got := New(Limits{MaxIDLen: 7}).Limits(); got.MaxIDLen != 7 || got.MaxRecordBytes != 4<<20 {
 		t.Fatalf("defaults not filled: %+v", got)

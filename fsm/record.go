@@ -1,6 +1,9 @@
 package fsm
 
-import "iter"
+import (
+	"iter"
+	"unsafe"
+)
 
 // Record is one key: a session (a hash with a subject and expiry made by
 // Create), or a Redis key of any Kind (a hash, string or set). Records
@@ -13,26 +16,99 @@ import "iter"
 // All times are Unix nanoseconds stamped by the group leader that proposed
 // the command; durations are nanoseconds. Zero means "none".
 type Record struct {
-	ID          string
-	Subject     string
+	// data is the record's one allocation: its id, its subject and its
+	// payload, back to back, of idLen, subjectLen and payloadLen bytes.
+	// Read them with ID, Subject and payload; make them with setData or
+	// recordBuf and setBuf. The bytes are never written once the record
+	// holds them.
+	//
+	// Why one allocation: a node holds millions of records, and two
+	// strings and a slice made the header 96 bytes with three pointers;
+	// one pointer and three lengths make it 64 bytes with one pointer for
+	// the collector to scan (32 MB less per million records; see
+	// docs/benchmarks.md).
+	//
+	// The payload is, for a session, the encoded field list (see
+	// fieldlist.go), none when there are no fields; for other kinds a
+	// tagged layout (kind.go). One allocation for all the fields costs
+	// far less than a slice of name/value headers plus a value each. Read
+	// it with Fields, Field, NumFields, Value and Members.
+	data                          *byte
+	idLen, subjectLen, payloadLen uint32
+
 	Version     uint64 // raft index of the record's last change
 	Created     int64  // log time of creation
 	LastAccess  int64  // log time of the last access (create, write, touch)
 	IdleTimeout int64  // sliding expiry; 0 = none
 	AbsDeadline int64  // absolute expiry as log time; 0 = none
+}
 
-	// fields is the record's payload: for a session, the encoded field
-	// list (see fieldlist.go), nil when there are none; for other kinds a
-	// tagged layout (kind.go). A node holds millions of records, and one
-	// allocation per record for all its fields costs far less than a
-	// slice of name/value headers plus a value each (see
-	// docs/benchmarks.md). Read it with Fields, Field, NumFields, Value
-	// and Members.
-	fields []byte
+// ID is the record's id (a session's) or key (a Redis key's).
+func (r *Record) ID() string { return unsafe.String(r.data, r.idLen) }
+
+// Subject is the session's subject (the user it belongs to); "" for none
+// and for Redis keys.
+func (r *Record) Subject() string {
+	if r.subjectLen == 0 {
+		return "" // and no pointer past the end of data
+	}
+	return unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(r.data), r.idLen)), r.subjectLen)
+}
+
+// payload is the record's payload, nil when it has none. Its capacity
+// ends where it does, so an append to it copies rather than writes into
+// the record.
+func (r *Record) payload() []byte {
+	if r.payloadLen == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(r.data), r.idLen+r.subjectLen)), r.payloadLen)
+}
+
+// maxPartLen bounds each of a record's id, subject and payload: their
+// lengths are held in 32 bits. Limits.Validate keeps every limit that
+// bounds them below it, and decoders refuse longer ones.
+const maxPartLen = 1<<32 - 1
+
+// recordBuf starts a record's allocation: id and subject, with room for n
+// bytes of payload to be appended before setBuf.
+func recordBuf[S string | []byte](id, subject S, n int) []byte {
+	buf := make([]byte, 0, len(id)+len(subject)+n)
+	return append(append(buf, id...), subject...)
+}
+
+// setBuf makes buf, from recordBuf with the payload appended, r's id,
+// subject and payload. buf is the record's from then on: nobody may write
+// it.
+func (r *Record) setBuf(buf []byte, idLen, subjectLen int) {
+	payloadLen := len(buf) - idLen - subjectLen
+	if idLen > maxPartLen || subjectLen > maxPartLen || payloadLen > maxPartLen {
+		// Unreachable: Limits.Validate and the decoders keep every part
+		// far below this.
+		panic("fsm: record part longer than 4 GiB")
+	}
+	r.data = unsafe.SliceData(buf)
+	if len(buf) == 0 {
+		r.data = nil
+	}
+	r.idLen, r.subjectLen, r.payloadLen = uint32(idLen), uint32(subjectLen), uint32(payloadLen)
+}
+
+// setData gives r the id, subject and payload, copied into one new
+// allocation.
+func (r *Record) setData(id, subject string, payload []byte) {
+	r.setBuf(append(recordBuf(id, subject, len(payload)), payload...), len(id), len(subject))
+}
+
+// withPayload returns a copy of r with the payload p (copied).
+func (r *Record) withPayload(p []byte) *Record {
+	c := *r
+	c.setData(r.ID(), r.Subject(), p)
+	return &c
 }
 
 // key is what a table finds a record by.
-func (r *Record) key() string { return r.ID }
+func (r *Record) key() string { return r.ID() }
 
 // Field is one named value of a record.
 type Field struct {
@@ -77,9 +153,16 @@ func (r *Record) FieldMap() map[string][]byte {
 // (copied): a session if r is one (or has no payload yet), else a plain
 // hash. It is for building records outside the FSM, in tests and tools.
 func (r *Record) WithFields(m map[string][]byte) *Record {
-	c := *r
-	c.fields = hashData(r.Session() || len(m) == 0, sortedFields(nil, m))
-	return &c
+	return r.withPayload(hashData(r.Session() || len(m) == 0, sortedFields(nil, m)))
+}
+
+// NewRecord returns a record with the id and subject and nothing else,
+// for building records outside the FSM (with WithFields), in tests and
+// tools.
+func NewRecord(id, subject string) *Record {
+	r := new(Record)
+	r.setData(id, subject, nil)
+	return r
 }
 
 // Deadline returns the instant the record expires: the earlier of its idle
@@ -106,14 +189,13 @@ func (r *Record) ExpiredAt(now int64) bool {
 // subject, and every field name and value (a string's value, a set's
 // members).
 func (r *Record) Size() int {
-	return len(r.ID) + len(r.Subject) + r.payloadSize()
+	return len(r.ID()) + len(r.Subject()) + r.payloadSize()
 }
 
-// Clone returns a deep copy safe for the caller to modify.
+// Clone returns a deep copy: one that shares no memory with r, which the
+// caller may keep or change (its exported fields) without affecting r.
 func (r *Record) Clone() *Record {
 	c := *r
-	if r.fields != nil {
-		c.fields = append([]byte(nil), r.fields...)
-	}
+	c.setData(r.ID(), r.Subject(), r.payload())
 	return &c
 }

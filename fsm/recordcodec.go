@@ -31,23 +31,23 @@ func AppendRecord(dst []byte, r *Record) []byte {
 	} else {
 		dst = append(dst, recordVersionKind)
 	}
-	dst = appendString(dst, r.ID)
-	dst = appendString(dst, r.Subject)
+	dst = appendString(dst, r.ID())
+	dst = appendString(dst, r.Subject())
 	dst = binary.AppendUvarint(dst, r.Version)
 	dst = binary.AppendVarint(dst, r.Created)
 	dst = binary.AppendVarint(dst, r.LastAccess)
 	dst = binary.AppendVarint(dst, r.IdleTimeout)
 	dst = binary.AppendVarint(dst, r.AbsDeadline)
 	switch {
-	case session && r.fields == nil:
+	case session && r.payload() == nil:
 		return append(dst, 0) // no fields: a count of 0
 	case session:
-		return append(dst, r.fields...)
+		return append(dst, r.payload()...)
 	case r.Kind() == KindString:
 		dst = append(dst, byte(KindString))
-		return appendBytes(dst, r.fields[2:])
+		return appendBytes(dst, r.payload()[2:])
 	default: // plain hash, set: the kind byte and the body as stored
-		return append(dst, r.fields[1:]...)
+		return append(dst, r.payload()[1:]...)
 	}
 }
 
@@ -63,16 +63,28 @@ func DecodeRecord(data []byte) (*Record, error) {
 	return r, nil
 }
 
+// setData gives r its data (Record.setBuf) when d has met no error and
+// no part is too long for a record, and fails d otherwise.
+func (d *decoder) setData(r *Record, buf []byte, idLen, subjectLen int) {
+	if d.err == nil && (idLen > maxPartLen || subjectLen > maxPartLen || len(buf)-idLen-subjectLen > maxPartLen) {
+		d.failf("record part longer than 4 GiB")
+	}
+	if d.err != nil {
+		return
+	}
+	r.setBuf(buf, idLen, subjectLen)
+}
+
 func decodeRecord(d *decoder) *Record {
 	v := d.u8()
 	if v != recordVersion && v != recordVersionKind && d.err == nil {
 		d.fail(fmt.Errorf("%w: record version %d", ErrCorrupt, v))
 	}
-	// A session's id is copied with its fields (idFieldListBytes); the
-	// bytes read here are the caller's and only live until then.
-	id := d.raw(d.length())
+	// The id and subject are copied into the record's data (Record.data)
+	// with its payload; the bytes read here are the caller's and only
+	// live until then.
+	id, subject := d.raw(d.length()), d.raw(d.length())
 	r := &Record{
-		Subject:     d.str(),
 		Version:     d.uvarint(),
 		Created:     d.varint(),
 		LastAccess:  d.varint(),
@@ -80,29 +92,26 @@ func decodeRecord(d *decoder) *Record {
 		AbsDeadline: d.varint(),
 	}
 	if v == recordVersion {
-		r.ID, r.fields = d.idFieldListBytes(id)
+		d.setData(r, d.fieldListAfter(id, subject), len(id), len(subject))
 		return r
 	}
-	r.ID = string(id)
+	var payload []byte
 	switch k := Kind(d.u8()); k {
 	case KindHash:
 		list := d.fieldListBytes()
 		if list == nil && d.err == nil {
 			d.failf("plain hash without fields")
 		}
-		r.fields = append([]byte{kindTag, byte(KindHash)}, list...)
+		payload = append([]byte{kindTag, byte(KindHash)}, list...)
 	case KindString:
-		v := d.raw(d.length())
-		r.fields = stringData(v)
+		payload = stringData(d.raw(d.length()))
 	case KindSet:
-		r.fields = d.memberListBytes()
+		payload = d.memberListBytes()
 	default:
 		if d.err == nil {
 			d.failf("record kind %d", k)
 		}
 	}
-	if d.err != nil {
-		r.fields = nil
-	}
+	d.setData(r, append(recordBuf(id, subject, len(payload)), payload...), len(id), len(subject))
 	return r
 }

@@ -200,7 +200,7 @@ func TestSetStringKinds(t *testing.T) {
 			t.Fatal(k)
 		}
 	}
-	if got := r.f.BySubject("alice", r.now); len(got) != 0 || r.get("sess").Subject != "" || r.get("sess").IdleTimeout != 0 {
+	if got := r.f.BySubject("alice", r.now); len(got) != 0 || r.get("sess").Subject() != "" || r.get("sess").IdleTimeout != 0 {
 		t.Fatalf("session's subject or idle timeout survived SET: %v", got)
 	}
 	if r.f.state.Load().tombs.len() != 0 {
@@ -477,7 +477,7 @@ func TestHashCommandsOnSessions(t *testing.T) {
 	r.now += 5 * sec
 	wantRes(t, "HSET session", r.ok(hset("sess", "b", "2")), nil, 1)
 	s := r.get("sess")
-	if !s.Session() || s.Subject != "alice" || s.IdleTimeout != 30*sec || s.AbsDeadline != t0+3600*sec || s.LastAccess != r.now || val(s, "b") != "2" {
+	if !s.Session() || s.Subject() != "alice" || s.IdleTimeout != 30*sec || s.AbsDeadline != t0+3600*sec || s.LastAccess != r.now || val(s, "b") != "2" {
 		t.Fatalf("session after HSET: %+v", s)
 	}
 	if got := r.f.BySubject("alice", r.now); len(got) != 1 || got[0] != s {
@@ -501,7 +501,7 @@ func TestHashCommandsOnSessions(t *testing.T) {
 	wantRes(t, "create after HDEL", r.do(cCreate("sess", "", nil, 0, 0)), ErrExists, 0)
 	// Redis writes ignore the tombstone, as SET after DEL works in Redis.
 	r.ok(hset("sess", "x", "y"))
-	if s := r.get("sess"); s.Session() || s.Subject != "" {
+	if s := r.get("sess"); s.Session() || s.Subject() != "" {
 		t.Fatal("HSET on a tombstoned id made a session")
 	}
 }
@@ -593,7 +593,7 @@ func TestRename(t *testing.T) {
 	r.ok(cCreate("s2", "u", nil, 0, 0))
 	r.ok(cDestroy("s2"))
 	wantRes(t, "RENAME session onto tombstone", rename("s1", "s2", false), nil, 1)
-	if s := r.get("s2"); s == nil || !s.Session() || s.Subject != "u" || val(s, "a") != "1" {
+	if s := r.get("s2"); s == nil || !s.Session() || s.Subject() != "u" || val(s, "a") != "1" {
 		t.Fatalf("moved session %+v", s)
 	}
 	if got := ids(r.f.BySubject("u", r.now)); !slices.Equal(got, []string{"s2"}) {

@@ -78,10 +78,10 @@ func (f *FSM) Scan(cursor uint64, o ScanOptions, now int64) (next uint64, keys [
 	examined, buckets := 0, 0
 	visit := func(r *Record) {
 		examined++
-		if r.ExpiredAt(now) || o.Kind != 0 && r.Kind() != o.Kind || o.Match != "" && !glob.Match(o.Match, r.ID) {
+		if r.ExpiredAt(now) || o.Kind != 0 && r.Kind() != o.Kind || o.Match != "" && !glob.Match(o.Match, r.ID()) {
 			return
 		}
-		keys = append(keys, r.ID)
+		keys = append(keys, r.ID())
 	}
 	for shard < numShards && examined < count && buckets < 10*count {
 		sh := &st.shards[shard]

@@ -134,7 +134,7 @@ func TestSubjectPage(t *testing.T) {
 			t.Fatalf("page of %d", len(p.Records))
 		}
 		for _, r := range p.Records {
-			got = append(got, r.ID)
+			got = append(got, r.ID())
 		}
 		if !p.More {
 			break
@@ -149,7 +149,7 @@ func TestSubjectPage(t *testing.T) {
 	}
 	// The byte bound cuts pages short, but never below one record.
 	p := f.SubjectPage("u", "", 300, 1, now)
-	if len(p.Records) != 1 || !p.More || p.Next != p.Records[0].ID {
+	if len(p.Records) != 1 || !p.More || p.Next != p.Records[0].ID() {
 		t.Fatalf("byte-bound page: %d records, more %v, next %q", len(p.Records), p.More, p.Next)
 	}
 	if n := f.SubjectLen("u"); n != 2500 {

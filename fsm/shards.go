@@ -152,12 +152,12 @@ func (st *state) put(id string, old, rec *Record) {
 	var oldDL int64
 	if old == nil {
 		st.delta++
-		st.indexSubject(rec.Subject, id)
+		st.indexSubject(rec.Subject(), id)
 	} else {
 		oldDL = old.Deadline()
-		if old.Subject != rec.Subject {
-			st.unindexSubject(old.Subject, id)
-			st.indexSubject(rec.Subject, id)
+		if old.Subject() != rec.Subject() {
+			st.unindexSubject(old.Subject(), id)
+			st.indexSubject(rec.Subject(), id)
 		}
 	}
 	// The index holds the current record, so it learns of every
@@ -182,7 +182,7 @@ func (st *state) putNew(k recKey, rec *Record, size int) {
 	st.shards[k.shard].m.insertHashed(rec, k.h)
 	st.recMem.add(recordMemOfSize(size))
 	st.delta++
-	st.indexSubject(rec.Subject, rec.ID)
+	st.indexSubject(rec.Subject(), rec.ID())
 	if rec.Deadline() != 0 {
 		st.dlMu.Lock()
 		st.deadlines.addNewHashed(rec, k.h)
@@ -201,7 +201,7 @@ func (st *state) bury(id string, old *Record, t int64) {
 	st.remove(id, old)
 	if old.Session() {
 		// old.ID rather than id: the record's own copy, already kept.
-		st.tombs.add(old.ID, tombEnd(old, t, st.window))
+		st.tombs.add(old.ID(), tombEnd(old, t, st.window))
 	}
 }
 
@@ -212,7 +212,7 @@ func (st *state) remove(id string, old *Record) {
 	st.shards[shardOf(id)].m.remove(id)
 	st.recMem.add(-recordMem(old))
 	st.delta--
-	st.unindexSubject(old.Subject, id)
+	st.unindexSubject(old.Subject(), id)
 	if d := old.Deadline(); d != 0 {
 		st.dlMu.Lock()
 		st.deadlines.remove(id, d)
@@ -231,9 +231,9 @@ func (st *state) remove(id string, old *Record) {
 func (st *state) insertAll(recs []*Record) {
 	var mem int64
 	for _, r := range recs {
-		st.shards[shardOf(r.ID)].m.insertNew(r, r.ID)
+		st.shards[shardOf(r.ID())].m.insertNew(r, r.ID())
 		mem += recordMem(r)
-		st.indexSubject(r.Subject, r.ID)
+		st.indexSubject(r.Subject(), r.ID())
 	}
 	st.recMem.add(mem)
 	st.count.Add(int64(len(recs)))

@@ -228,12 +228,12 @@ func readSnapshot(r io.Reader, window int64) (*state, error) {
 			return nil, fmt.Errorf("%w: record %d is a %s key in a version %d snapshot", ErrCorrupt, i, rec.Kind(), version)
 		}
 		// Strictly ascending ids: no duplicates, and no empty id.
-		if rec.ID <= prev {
+		if rec.ID() <= prev {
 			// Only a prefix of the id: this error is logged, and ids are
 			// bearer tokens.
-			return nil, fmt.Errorf("%w: record %d id %q... out of order", ErrCorrupt, i, rec.ID[:min(len(rec.ID), 6)])
+			return nil, fmt.Errorf("%w: record %d id %q... out of order", ErrCorrupt, i, rec.ID()[:min(len(rec.ID()), 6)])
 		}
-		prev = rec.ID
+		prev = rec.ID()
 		recs = append(recs, rec)
 	}
 	st.insertAll(recs)

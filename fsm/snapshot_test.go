@@ -73,13 +73,13 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	now := f.Clock()
 	for _, r := range f.state.Load().records() {
-		a, okA := f.Get(r.ID, now)
-		b, okB := g.Get(r.ID, now)
+		a, okA := f.Get(r.ID(), now)
+		b, okB := g.Get(r.ID(), now)
 		if okA != okB || okA && !sameRecord(a, b) {
-			t.Fatalf("Get(%q) differs: %+v vs %+v", r.ID, a, b)
+			t.Fatalf("Get(%q) differs: %+v vs %+v", r.ID(), a, b)
 		}
-		if !slices.EqualFunc(f.BySubject(r.Subject, now), g.BySubject(r.Subject, now), sameRecord) {
-			t.Fatalf("BySubject(%q) differs", r.Subject)
+		if !slices.EqualFunc(f.BySubject(r.Subject(), now), g.BySubject(r.Subject(), now), sameRecord) {
+			t.Fatalf("BySubject(%q) differs", r.Subject())
 		}
 	}
 	for _, later := range []int64{now, now + 10*sec, now + 1000*sec} {
@@ -118,7 +118,7 @@ func TestSnapshotIsPointInTime(t *testing.T) {
 	idx := f.AppliedIndex()
 	for _, r := range f.state.Load().records() {
 		idx++
-		mustApply(t, f, idx, f.Clock(), cDestroy(r.ID))
+		mustApply(t, f, idx, f.Clock(), cDestroy(r.ID()))
 	}
 	mustApply(t, f, idx+1, f.Clock(), cCreate("new", "", nil, 0, 0))
 	var buf bytes.Buffer
@@ -219,7 +219,7 @@ func TestRestoreRejectsDamage(t *testing.T) {
 // TestRestoreRejectsInconsistent builds snapshots with valid checksums
 // whose content breaks the format's rules.
 func TestRestoreRejectsInconsistent(t *testing.T) {
-	rec := func(id string) *Record { return &Record{ID: id} }
+	rec := func(id string) *Record { return mkRecord(id, "", nil, Record{}) }
 	for name, s := range map[string]*Snapshot{
 		"duplicate ids":     {recs: []*Record{rec("a"), rec("a")}},
 		"empty id":          {recs: []*Record{rec("")}},
@@ -250,8 +250,8 @@ func TestRestoreTombstoneOrder(t *testing.T) {
 	v3 := func(clock int64, recs []*Record, tombs ...tombstone) []byte {
 		return rawSnapshot(snapVersionSessions, clock, recs, tombs...)
 	}
-	rec := &Record{ID: "a"}
-	str := &Record{ID: "a", fields: stringData([]byte("v"))}
+	rec := mkRecord("a", "", nil, Record{})
+	str := mkRecord("a", "", stringData([]byte("v")), Record{})
 	for _, tc := range []struct {
 		name  string
 		data  []byte

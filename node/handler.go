@@ -143,9 +143,9 @@ const stringValueField = "value"
 func writeRecord(r *resp.Reply, rec *fsm.Record) {
 	r.WriteMapLen(9)
 	r.WriteBulkString("id")
-	r.WriteBulkString(rec.ID)
+	r.WriteBulkString(rec.ID())
 	r.WriteBulkString("subject")
-	r.WriteBulkString(rec.Subject)
+	r.WriteBulkString(rec.Subject())
 	r.WriteBulkString("version")
 	r.WriteInt(int64(rec.Version))
 	r.WriteBulkString("created_ms")

@@ -188,18 +188,18 @@ func mergePages(pages []fsm.Page, limit int) listPage {
 			more = true
 		}
 	}
-	slices.SortFunc(all, func(a, b *fsm.Record) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(all, func(a, b *fsm.Record) int { return strings.Compare(a.ID(), b.ID()) })
 	out := listPage{}
 	if more {
 		out.next = cut
 	}
 	bytes := 0
 	for _, r := range all {
-		if more && r.ID > cut {
+		if more && r.ID() > cut {
 			break
 		}
 		if len(out.recs) == limit || (len(out.recs) > 0 && bytes >= maxListBytes) {
-			out.next = out.recs[len(out.recs)-1].ID
+			out.next = out.recs[len(out.recs)-1].ID()
 			break
 		}
 		out.recs = append(out.recs, r)

@@ -29,7 +29,7 @@ func TestCursorRoundTrip(t *testing.T) {
 }
 
 func rec(id string, size int) *fsm.Record {
-	return (&fsm.Record{ID: id}).WithFields(map[string][]byte{"f": make([]byte, size)})
+	return fsm.NewRecord(id, "").WithFields(map[string][]byte{"f": make([]byte, size)})
 }
 
 // Merging the groups' pages never skips an id: a group that has more
@@ -58,7 +58,7 @@ func TestMergePages(t *testing.T) {
 func recIDs(recs []*fsm.Record) []string {
 	var ids []string
 	for _, r := range recs {
-		ids = append(ids, r.ID)
+		ids = append(ids, r.ID())
 	}
 	return ids
 }

@@ -40,8 +40,8 @@ func (t *touchBuffer) add(gid int, rec *fsm.Record, at int64) {
 		m = map[string]int64{}
 		t.pending[gid] = m
 	}
-	if at > m[rec.ID] {
-		m[rec.ID] = at
+	if at > m[rec.ID()] {
+		m[rec.ID()] = at
 	}
 	t.mu.Unlock()
 	if rec.Deadline()-at < 2*int64(t.n.cfg.TouchInterval) {
