@@ -57,6 +57,10 @@ type group struct {
 	// a steady share of fallbacks means slow reads and a peer that does
 	// not answer polls (partitioned, overloaded, or an older version).
 	readRounds, readFallbacks atomic.Uint64
+
+	// pollFirst is the voter that last answered a term poll: the next
+	// poll asks it first (pollTerms asks only a majority).
+	pollFirst atomic.Pointer[raft.ServerID]
 	// flagsOK: every server of the configuration understands entries
 	// with batch flags (envelopegate.go).
 	flagsOK atomic.Bool

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -14,9 +15,10 @@ import (
 // A linearizable read needs proof that, at some instant after the read
 // arrived, no leader of a later term existed: then nothing newer than the
 // read index had been committed. The proof used here is a term poll. The
-// leader of term T asks every voter for its current raft term (rpcTerm)
+// leader of term T asks voters for their current raft term (rpcTerm)
 // and counts the voters that answer a term no higher than T, itself
-// included. A voter raises its term before it grants a vote in a later
+// included; it asks just enough of them to make a majority, and more
+// only when one fails or is slow (pollHedge). A voter raises its term before it grants a vote in a later
 // term, so a voter that answers "T or lower" at instant t had cast no
 // such vote before t. A later term's leader needs the votes of a majority,
 // which shares a voter with any majority that answered, and that voter
@@ -25,7 +27,7 @@ import (
 // and every read that joined the round (before it started) may be served
 // at its read index.
 //
-// This costs one round trip to the nearest majority and no disk write.
+// This costs one round trip to a majority and no disk write.
 // raft's own VerifyLeader is not used: hashicorp/raft v1.8.0 counts any
 // successful AppendEntries reply that arrives after the call, including
 // replies to requests sent before it, so a leader resumed after SIGSTOP
@@ -62,12 +64,23 @@ const (
 	pollFailed                       // neither, within the poll's time
 )
 
+// pollHedge is how long a poll waits for the voters it asked first
+// before it asks the rest. A poll asks only as many voters as a majority
+// needs (with three voters, one peer), in the order the poller gives:
+// every other request and its answer would be two more frames to write
+// and read, per round, for nothing. A voter that fails asks the next at
+// once; one that is slow (paused, overloaded) costs this much once, since
+// the poller then puts a voter that answered first (groupPoller.voters).
+const pollHedge = 2 * time.Millisecond
+
 // pollTerms asks the voters for their terms and decides as soon as it can:
 // confirmed once a majority (this node counting when self is true)
 // answered a term no higher than term; deposed as soon as any voter
 // answered a higher one; failed once too few answers are left to make a
-// majority, or when ctx ends. When it returns, every request it started
-// has ended or been abandoned (its late answer is dropped).
+// majority, or when ctx ends. It asks the first voters that can make a
+// majority, in order, then the next for each that fails, and the rest
+// when pollHedge passes without a verdict. When it returns, every request
+// it started has ended or been abandoned (its late answer is dropped).
 func pollTerms(ctx context.Context, p termPoller, term uint64) (pollVerdict, error) {
 	self, peers, err := p.voters()
 	if err != nil {
@@ -98,18 +111,42 @@ func pollTerms(ctx context.Context, p termPoller, term uint64) (pollVerdict, err
 	if a, ok := p.(termAsker); ok {
 		ask = a.askTerm
 	}
-	for _, peer := range peers {
+	asked := 0
+	askNext := func() {
+		peer := peers[asked]
+		asked++
 		cancels = append(cancels, ask(peer, func(t uint64, err error) { answers <- answer{t, err} }))
 	}
-	for left := len(peers); left > 0; left-- {
+	for asked < need-have {
+		askNext()
+	}
+	var hedge <-chan time.Time
+	if asked < len(peers) {
+		t := time.NewTimer(pollHedge)
+		defer t.Stop()
+		hedge = t.C
+	}
+	for waiting := asked; waiting > 0; {
 		var a answer
 		select {
 		case a = <-answers:
+			waiting--
+		case <-hedge:
+			hedge = nil
+			for asked < len(peers) {
+				askNext()
+				waiting++
+			}
+			continue
 		case <-ctx.Done():
 			return pollFailed, nil
 		}
 		switch {
 		case a.err != nil:
+			if asked < len(peers) {
+				askNext()
+				waiting++
+			}
 		case a.term > term:
 			return pollDeposed, nil
 		default:
@@ -118,7 +155,7 @@ func pollTerms(ctx context.Context, p termPoller, term uint64) (pollVerdict, err
 				return pollConfirmed, nil
 			}
 		}
-		if have+left-1 < need {
+		if have+waiting+len(peers)-asked < need {
 			return pollFailed, nil
 		}
 	}
@@ -209,7 +246,23 @@ func (p groupPoller) voters() (bool, []raft.Server, error) {
 		}
 		peers = append(peers, s)
 	}
+	if first := p.g.pollFirst.Load(); first != nil {
+		for i, s := range peers {
+			if s.ID == *first {
+				peers[0], peers[i] = peers[i], peers[0]
+				break
+			}
+		}
+	}
 	return self, peers, nil
+}
+
+// answered notes that peer answered a term poll, so the next poll asks
+// it first.
+func (p groupPoller) answered(peer raft.ServerID) {
+	if first := p.g.pollFirst.Load(); first == nil || *first != peer {
+		p.g.pollFirst.Store(&peer)
+	}
 }
 
 // asyncCaller is a peerCaller that can also call without a goroutine per
@@ -230,7 +283,11 @@ func (p groupPoller) askTerm(peer raft.Server, done func(uint64, error)) (cancel
 			done(0, err)
 			return
 		}
-		done(decodeTerm(out))
+		t, err := decodeTerm(out)
+		if err == nil {
+			p.answered(peer.ID)
+		}
+		done(t, err)
 	})
 }
 
@@ -258,5 +315,9 @@ func (p groupPoller) peerTerm(ctx context.Context, peer raft.Server) (uint64, er
 	if err != nil {
 		return 0, err
 	}
-	return decodeTerm(out)
+	t, err := decodeTerm(out)
+	if err == nil {
+		p.answered(peer.ID)
+	}
+	return t, err
 }

@@ -21,6 +21,7 @@ type fakePoller struct {
 	errs    map[string]error
 	hang    map[string]bool
 	pending atomic.Int32 // requests not yet returned
+	asked   atomic.Int32 // requests made
 }
 
 func (f *fakePoller) voters() (bool, []raft.Server, error) {
@@ -33,6 +34,7 @@ func (f *fakePoller) voters() (bool, []raft.Server, error) {
 
 func (f *fakePoller) peerTerm(ctx context.Context, peer raft.Server) (uint64, error) {
 	addr := string(peer.Address)
+	f.asked.Add(1)
 	f.pending.Add(1)
 	defer f.pending.Add(-1)
 	if f.hang[addr] {
@@ -124,6 +126,41 @@ func TestPollTermsStopsAtMajority(t *testing.T) {
 	}
 }
 
+// TestPollTermsAsksAMajority: a poll asks only as many voters as make a
+// majority while they answer in term, the next one for each that fails,
+// and the rest once pollHedge passes without a verdict.
+func TestPollTermsAsksAMajority(t *testing.T) {
+	boom := errors.New("unreachable")
+	for _, tc := range []struct {
+		name  string
+		p     *fakePoller
+		asked int32
+	}{
+		{"three voters in term: one peer", &fakePoller{self: true, peers: []string{"a", "b"},
+			terms: map[string]uint64{"a": 5, "b": 5}}, 1},
+		{"five voters in term: two peers", &fakePoller{self: true, peers: []string{"a", "b", "c", "d"},
+			terms: map[string]uint64{"a": 5, "b": 5, "c": 5, "d": 5}}, 2},
+		{"the first fails: the next at once", &fakePoller{self: true, peers: []string{"a", "b", "c", "d"},
+			terms: map[string]uint64{"b": 5, "c": 5, "d": 5}, errs: map[string]error{"a": boom}}, 3},
+		{"the first hangs: the rest after the hedge", &fakePoller{self: true, peers: []string{"a", "b", "c", "d"},
+			terms: map[string]uint64{"b": 5, "c": 5, "d": 5}, hang: map[string]bool{"a": true}}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if v, err := pollTerms(ctx, tc.p, 5); err != nil || v != pollConfirmed {
+				t.Fatalf("pollTerms = %v, %v; want confirmed", v, err)
+			}
+			if ctx.Err() != nil {
+				t.Fatal("the poll waited for the deadline")
+			}
+			if n := tc.p.asked.Load(); n != tc.asked {
+				t.Fatalf("asked %d voters, want %d", n, tc.asked)
+			}
+		})
+	}
+}
+
 // TestPollTermsDeadline: voters that never answer fail the poll when its
 // context ends.
 func TestPollTermsDeadline(t *testing.T) {
@@ -169,6 +206,11 @@ func TestTermPollOverMux(t *testing.T) {
 			if _, err := (groupPoller{g}).peerTerm(ctx, wrong); err == nil {
 				t.Fatalf("a term poll for server %q was answered by %s", wrong.ID, peer.ID)
 			}
+		}
+		// The voter that answered last is the one the next poll asks
+		// first (the refusals above do not count).
+		if _, again, err := (groupPoller{g}).voters(); err != nil || again[0].ID != peers[len(peers)-1].ID {
+			return fmt.Errorf("voters after answers from %v = %v, %v; want %s first", peers, again, err, peers[len(peers)-1].ID)
 		}
 		if v, err := pollTerms(ctx, groupPoller{g}, term); err != nil || v != pollConfirmed {
 			return fmt.Errorf("poll for the current term = %v, %v; want confirmed", v, err)
