@@ -54,11 +54,10 @@ func appendValue(st *state, l *Limits, index uint64, t int64, x *Append) Result 
 	if err := l.checkSize(x.Key, "", n); err != nil {
 		return Result{Err: err}
 	}
-	data := make([]byte, 2, 2+n)
-	data[0], data[1] = kindTag, byte(KindString)
-	data = append(append(data, prev...), x.Value...)
+	data := keyData(x.Key, old, 2+n)
+	data.buf = append(append(append(data.buf, kindTag, byte(KindString)), prev...), x.Value...)
 	if old == nil {
-		st.put(x.Key, nil, keyRecord(x.Key, index, t, data, 0))
+		st.put(x.Key, nil, keyRecord(index, t, data, 0))
 	} else {
 		st.put(old.ID(), old, changed(old, index, t, data))
 	}

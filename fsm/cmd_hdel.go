@@ -53,6 +53,6 @@ func (f *FSM) hdel(st *state, index uint64, t int64, x *HDel) Result {
 		st.del(old, t)
 		return Result{Count: removed}
 	}
-	st.put(old.ID(), old, changed(old, index, t, hashData(old.Session(), merged)))
+	st.put(old.ID(), old, changed(old, index, t, hashData(old.ID(), old.Subject(), old.Session(), merged)))
 	return Result{Count: removed, Version: index}
 }

@@ -103,12 +103,12 @@ func (f *FSM) putHashFields(st *state, index uint64, t int64, key string, old *R
 		if err := f.limits.checkSize(key, "", listSize(merged)); err != nil {
 			return err
 		}
-		st.put(key, nil, keyRecord(key, index, t, hashData(false, merged), 0))
+		st.put(key, nil, keyRecord(index, t, hashData(key, "", false, merged), 0))
 		return nil
 	}
 	if err := f.limits.checkSize(old.ID(), old.Subject(), listSize(merged)); err != nil {
 		return err
 	}
-	st.put(old.ID(), old, changed(old, index, t, hashData(old.Session(), merged)))
+	st.put(old.ID(), old, changed(old, index, t, hashData(old.ID(), old.Subject(), old.Session(), merged)))
 	return nil
 }

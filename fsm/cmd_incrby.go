@@ -55,12 +55,14 @@ func incrBy(st *state, l *Limits, index uint64, t int64, x *IncrBy) Result {
 		return Result{Err: err}
 	}
 	var digits [20]byte
-	data := stringData(strconv.AppendInt(digits[:0], n, 10))
-	if err := l.checkSize(x.Key, "", len(data)-2); err != nil {
+	text := strconv.AppendInt(digits[:0], n, 10)
+	if err := l.checkSize(x.Key, "", len(text)); err != nil {
 		return Result{Err: err}
 	}
+	data := keyData(x.Key, old, 2+len(text))
+	data.buf = append(append(data.buf, kindTag, byte(KindString)), text...)
 	if old == nil {
-		st.put(x.Key, nil, keyRecord(x.Key, index, t, data, 0))
+		st.put(x.Key, nil, keyRecord(index, t, data, 0))
 	} else {
 		st.put(old.ID(), old, changed(old, index, t, data))
 	}

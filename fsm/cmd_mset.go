@@ -63,7 +63,7 @@ func mset(st *state, index uint64, t int64, x *MSet) Result {
 	}
 	for i, k := range x.Keys {
 		old := live(st, k, t)
-		st.put(k, old, keyRecord(k, index, t, stringData(x.Values[i]), 0))
+		st.put(k, old, keyRecord(index, t, stringData(k, "", x.Values[i]), 0))
 		st.note(EventSet, k)
 	}
 	return Result{Count: 1, Version: index}

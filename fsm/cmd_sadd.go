@@ -92,12 +92,12 @@ func sadd(st *state, l *Limits, index uint64, t int64, x *SAdd) Result {
 		if err := l.checkSize(x.Key, "", size); err != nil {
 			return Result{Err: err}
 		}
-		st.put(x.Key, nil, keyRecord(x.Key, index, t, setData(all), 0))
+		st.put(x.Key, nil, keyRecord(index, t, membersData(x.Key, "", all), 0))
 	} else {
 		if err := l.checkSize(old.ID(), old.Subject(), size); err != nil {
 			return Result{Err: err}
 		}
-		st.put(old.ID(), old, changed(old, index, t, setData(all)))
+		st.put(old.ID(), old, changed(old, index, t, membersData(old.ID(), old.Subject(), all)))
 	}
 	st.note(EventSAdd, x.Key)
 	return Result{Count: added, Version: index}

@@ -120,7 +120,7 @@ func (f *FSM) set(st *state, index uint64, t int64, s *Set, fs []Field) Result {
 	if old.Session() {
 		r.setFields(old.ID(), old.Subject(), fields)
 	} else {
-		r.setData(old.ID(), old.Subject(), hashData(false, fields))
+		r.setRecordData(hashData(old.ID(), old.Subject(), false, fields))
 	}
 	r.LastAccess = max(r.LastAccess, t)
 	if s.AbsTTL > 0 {

@@ -84,7 +84,7 @@ func setString(st *state, index uint64, t int64, x *SetString) Result {
 	}
 	d, past := x.Expiry.deadline(t, cur)
 	res.Count = 1
-	putString(st, old, keyRecord(x.Key, index, t, stringData(x.Value), d), past)
+	putString(st, old, keyRecord(index, t, stringData(x.Key, "", x.Value), d), past)
 	st.note(EventSet, x.Key)
 	if x.Expiry.Mode == ExpiryIn || x.Expiry.Mode == ExpiryAt {
 		st.note(EventExpire, x.Key)

@@ -62,6 +62,6 @@ func srem(st *state, index uint64, t int64, x *SRem) Result {
 		st.del(old, t)
 		return Result{Count: removed}
 	}
-	st.put(old.ID(), old, changed(old, index, t, setData(keep)))
+	st.put(old.ID(), old, changed(old, index, t, membersData(old.ID(), old.Subject(), keep)))
 	return Result{Count: removed, Version: index}
 }

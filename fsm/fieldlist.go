@@ -144,31 +144,22 @@ func uvarintLen(v uint64) int {
 	return n
 }
 
-// fieldListBytes reads a record's field list as written by appendFieldList
-// (or appendFields) and returns it in stored form: a new allocation, or nil
-// when there are no fields. Names must be strictly ascending, which every
-// encoder has always written: anything else (a duplicate included) is
-// corrupt. The stored form is canonical (shortest varints) whatever the
-// input used, so decoding and re-encoding a record always gives the same
-// bytes.
-func (d *decoder) fieldListBytes() []byte {
-	if buf := d.fieldListAfter(nil, nil); len(buf) > 0 {
-		return buf
-	}
-	return nil
-}
-
-// fieldListAfter is fieldListBytes into a new allocation that holds id
-// and subject (copied) ahead of the list: a record's data (Record.setBuf).
-// With no fields it holds id and subject alone; on an error, nothing.
-func (d *decoder) fieldListAfter(id, subject []byte) []byte {
+// fieldListAfter reads a record's field list as written by appendFieldList
+// (or appendFields) and returns a record's data: id and subject (copied),
+// then tag and the list in stored form, in one allocation. With no fields
+// the payload is empty, tag included; on an error the data is empty.
+// Names must be strictly ascending, which every encoder has always
+// written: anything else (a duplicate included) is corrupt. The stored
+// form is canonical (shortest varints) whatever the input used, so
+// decoding and re-encoding a record always gives the same bytes.
+func (d *decoder) fieldListAfter(id, subject []byte, tag ...byte) recordData {
 	start := d.buf
 	n := d.count(2)
 	if d.err != nil {
-		return nil
+		return recordData{}
 	}
 	if n == 0 {
-		return recordBuf(id, subject, 0)
+		return newRecordData(id, subject, 0)
 	}
 	size := uvarintLen(uint64(n))
 	var prev []byte
@@ -176,28 +167,30 @@ func (d *decoder) fieldListAfter(id, subject []byte) []byte {
 		name := d.raw(d.length())
 		value := d.raw(d.length())
 		if d.err != nil {
-			return nil
+			return recordData{}
 		}
 		if i > 0 && string(name) <= string(prev) {
 			d.failf("field %q out of order", clip(string(name)))
-			return nil
+			return recordData{}
 		}
 		prev = name
 		size += uvarintLen(uint64(len(name))) + len(name) + uvarintLen(uint64(len(value))) + len(value)
 	}
 	raw := start[:len(start)-len(d.buf)]
-	out := recordBuf(id, subject, size)
+	out := newRecordData(id, subject, len(tag)+size)
+	out.buf = append(out.buf, tag...)
 	if len(raw) == size { // already canonical: copy it as it is
-		return append(out, raw...)
+		out.buf = append(out.buf, raw...)
+		return out
 	}
-	out = binary.AppendUvarint(out, uint64(n))
+	out.buf = binary.AppendUvarint(out.buf, uint64(n))
 	it := iterFields(raw) // binary.Uvarint reads the longer varints too
 	for {
 		name, value, ok := it.nextRaw()
 		if !ok {
 			return out
 		}
-		out = appendBytes(out, name)
-		out = appendBytes(out, value)
+		out.buf = appendBytes(out.buf, name)
+		out.buf = appendBytes(out.buf, value)
 	}
 }

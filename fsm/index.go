@@ -16,7 +16,10 @@ func (st *state) indexSubject(subject, id string) {
 	set := st.subjects[subject]
 	if set == nil {
 		set = make(map[string]struct{}, 1)
-		st.subjects[subject] = set
+		// A copy: subject is a view of the record's data (Record.data),
+		// which the key would keep alive, payload and all, for as long
+		// as any session of the subject lives.
+		st.subjects[strings.Clone(subject)] = set
 	}
 	set[id] = struct{}{}
 }

@@ -7,19 +7,29 @@ import "encoding/binary"
 // have in common.
 
 // keyRecord returns a new record for a Redis key written at index and log
-// time t: no subject, no idle timeout, deadline d (0: none).
-func keyRecord(key string, index uint64, t int64, data []byte, d int64) *Record {
+// time t: no subject, no idle timeout, deadline d (0: none). data is its
+// data, built for key and no subject.
+func keyRecord(index uint64, t int64, data recordData, d int64) *Record {
 	r := &Record{Version: index, Created: t, LastAccess: t, AbsDeadline: d}
-	r.setData(key, "", data)
+	r.setRecordData(data)
 	return r
 }
 
-// changed returns a copy of old with the payload data, written at index
-// and t: a write counts as an access, as Set's does. Subject, creation
-// time, idle timeout and deadline stay.
-func changed(old *Record, index uint64, t int64, data []byte) *Record {
+// keyData starts the data of a key's record: old's id and subject if it
+// exists, else key's and none; with room for n payload bytes.
+func keyData(key string, old *Record, n int) recordData {
+	if old == nil {
+		return newRecordData(key, "", n)
+	}
+	return newRecordData(old.ID(), old.Subject(), n)
+}
+
+// changed returns a copy of old with the data, built for old's id and
+// subject, written at index and t: a write counts as an access, as Set's
+// does. Subject, creation time, idle timeout and deadline stay.
+func changed(old *Record, index uint64, t int64, data recordData) *Record {
 	r := written(old, index, t)
-	r.setData(old.ID(), old.Subject(), data)
+	r.setRecordData(data)
 	return r
 }
 

@@ -162,39 +162,46 @@ func (r *Record) payloadSize() int {
 	return fieldListBytes(r.hashList())
 }
 
-// stringData returns the payload of a string holding v (copied).
-func stringData(v []byte) []byte {
-	d := make([]byte, 2+len(v))
-	d[0], d[1] = kindTag, byte(KindString)
-	copy(d[2:], v)
+// The payload builders return a record's data (recordData) for id and
+// subject with the payload: tests and other callers that want the
+// payload alone pass "" for both and take its payload().
+
+// stringData is the data of a string holding v (copied).
+func stringData[S string | []byte](id, subject S, v []byte) recordData {
+	d := newRecordData(id, subject, 2+len(v))
+	d.buf = append(append(d.buf, kindTag, byte(KindString)), v...)
 	return d
 }
 
-// hashData returns the payload of a hash with the fields fs (sorted by
-// name, no duplicates; copied): a session's bare field list, or a plain
-// hash's tagged one. A plain hash with no fields does not exist (nil).
-func hashData(session bool, fs []Field) []byte {
-	if session || len(fs) == 0 {
-		return buildFieldList(fs)
+// hashData is the data of a hash with the fields fs (sorted by name, no
+// duplicates; copied): a session's bare field list, or a plain hash's
+// tagged one. A plain hash with no fields does not exist (no payload).
+func hashData(id, subject string, session bool, fs []Field) recordData {
+	if len(fs) == 0 {
+		return newRecordData(id, subject, 0)
 	}
-	size := 2 + uvarintLen(uint64(len(fs)))
-	for _, f := range fs {
-		size += uvarintLen(uint64(len(f.Name))) + len(f.Name) + uvarintLen(uint64(len(f.Value))) + len(f.Value)
+	if session {
+		d := newRecordData(id, subject, fieldListSize(fs))
+		d.buf = appendFieldList(d.buf, fs)
+		return d
 	}
-	return appendFieldList(append(make([]byte, 0, size), kindTag, byte(KindHash)), fs)
+	d := newRecordData(id, subject, 2+fieldListSize(fs))
+	d.buf = appendFieldList(append(d.buf, kindTag, byte(KindHash)), fs)
+	return d
 }
 
-// setData returns the payload of a set of the members ms (sorted, no
+// membersData is the data of a set of the members ms (sorted, no
 // duplicates, at least one; copied).
-func setData(ms []string) []byte {
+func membersData(id, subject string, ms []string) recordData {
 	size := 2 + uvarintLen(uint64(len(ms)))
 	for _, m := range ms {
 		size += uvarintLen(uint64(len(m))) + len(m)
 	}
-	d := append(make([]byte, 0, size), kindTag, byte(KindSet))
-	d = binary.AppendUvarint(d, uint64(len(ms)))
+	d := newRecordData(id, subject, size)
+	d.buf = append(d.buf, kindTag, byte(KindSet))
+	d.buf = binary.AppendUvarint(d.buf, uint64(len(ms)))
 	for _, m := range ms {
-		d = appendString(d, m)
+		d.buf = appendString(d.buf, m)
 	}
 	return d
 }

@@ -16,10 +16,10 @@ func kindRecords() []*Record {
 	return []*Record{
 		mkRecord("k", "u", buildFieldList(fl("a", "1")), session),
 		mkRecord("k", "", nil, base),
-		mkRecord("k", "", hashData(false, fl("a", "1", "b", "")), base),
-		mkRecord("k", "", stringData([]byte("value")), base),
-		mkRecord("k", "", stringData(nil), base),
-		mkRecord("k", "", setData([]string{"", "a", "b"}), base),
+		mkRecord("k", "", hashData("", "", false, fl("a", "1", "b", "")).payload(), base),
+		mkRecord("k", "", stringData("", "", []byte("value")).payload(), base),
+		mkRecord("k", "", stringData("", "", nil).payload(), base),
+		mkRecord("k", "", membersData("", "", []string{"", "a", "b"}).payload(), base),
 	}
 }
 
@@ -87,7 +87,7 @@ func TestRecordEncodingGolden(t *testing.T) {
 		}
 	}
 	// Corrupt version 2 bodies.
-	head := AppendRecord(nil, mkRecord("k", "", stringData(nil), Record{}))
+	head := AppendRecord(nil, mkRecord("k", "", stringData("", "", nil).payload(), Record{}))
 	head = head[:len(head)-2]
 	head[0] = recordVersionKind
 	for name, body := range map[string][]byte{

@@ -55,8 +55,11 @@ func setDefault[T int | int64](p *T, def T) {
 	}
 }
 
-// maxRecordBytesLimit is the largest MaxRecordBytes Validate accepts.
-const maxRecordBytesLimit = 1 << 30
+// maxRecordBytesLimit is the largest MaxRecordBytes Validate accepts:
+// a record's id, subject and payload have 32-bit lengths (Record.data),
+// and a record's encoding, which adds its header and length prefixes to
+// what Size counts, must fit a snapshot frame (maxFrame, 1 GiB).
+const maxRecordBytesLimit = 512 << 20
 
 // Validate reports whether l is usable. Zero fields are valid (they take
 // the default); negative ones are not.
@@ -78,8 +81,6 @@ func (l Limits) Validate() error {
 			return fmt.Errorf("%w: limits: %s is negative (%d)", ErrInvalid, f.name, f.v)
 		}
 	}
-	// A record holds the lengths of its id, subject and payload in 32
-	// bits (Record.data); 1 GiB leaves the payload's encoding room.
 	if l.MaxRecordBytes > maxRecordBytesLimit {
 		return fmt.Errorf("%w: limits: MaxRecordBytes %d exceeds %d", ErrInvalid, l.MaxRecordBytes, maxRecordBytesLimit)
 	}

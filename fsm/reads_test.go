@@ -224,6 +224,9 @@ func TestLimits(t *testing.T) {
 	if err := (Limits{MaxFields: -1}).Validate(); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("negative limit: %v", err)
 	}
+	if err := (Limits{MaxRecordBytes: maxRecordBytesLimit}).Validate(); err != nil {
+		t.Fatalf("record limit at the bound: %v", err)
+	}
 	if err := (Limits{MaxRecordBytes: maxRecordBytesLimit + 1}).Validate(); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("record limit beyond 32-bit lengths: %v", err)
 	}

@@ -62,7 +62,7 @@ func (r *Record) payload() []byte {
 	if r.payloadLen == 0 {
 		return nil
 	}
-	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(r.data), r.idLen+r.subjectLen)), r.payloadLen)
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(r.data), uintptr(r.idLen)+uintptr(r.subjectLen))), r.payloadLen)
 }
 
 // maxPartLen bounds each of a record's id, subject and payload: their
@@ -94,17 +94,30 @@ func (r *Record) setBuf(buf []byte, idLen, subjectLen int) {
 	r.idLen, r.subjectLen, r.payloadLen = uint32(idLen), uint32(subjectLen), uint32(payloadLen)
 }
 
+// recordData is a record's data being built: id and subject, then the
+// payload that a builder (stringData, hashData, membersData) appends in
+// the same allocation, so the payload is not built apart and copied.
+type recordData struct {
+	buf               []byte
+	idLen, subjectLen int
+}
+
+// newRecordData starts the data of a record of id and subject with room
+// for n bytes of payload.
+func newRecordData[S string | []byte](id, subject S, n int) recordData {
+	return recordData{recordBuf(id, subject, n), len(id), len(subject)}
+}
+
+// payload is the payload appended so far.
+func (d recordData) payload() []byte { return d.buf[d.idLen+d.subjectLen:] }
+
+// setRecordData makes d r's data (setBuf).
+func (r *Record) setRecordData(d recordData) { r.setBuf(d.buf, d.idLen, d.subjectLen) }
+
 // setData gives r the id, subject and payload, copied into one new
 // allocation.
 func (r *Record) setData(id, subject string, payload []byte) {
 	r.setBuf(append(recordBuf(id, subject, len(payload)), payload...), len(id), len(subject))
-}
-
-// withPayload returns a copy of r with the payload p (copied).
-func (r *Record) withPayload(p []byte) *Record {
-	c := *r
-	c.setData(r.ID(), r.Subject(), p)
-	return &c
 }
 
 // key is what a table finds a record by.
@@ -153,7 +166,9 @@ func (r *Record) FieldMap() map[string][]byte {
 // (copied): a session if r is one (or has no payload yet), else a plain
 // hash. It is for building records outside the FSM, in tests and tools.
 func (r *Record) WithFields(m map[string][]byte) *Record {
-	return r.withPayload(hashData(r.Session() || len(m) == 0, sortedFields(nil, m)))
+	c := *r
+	c.setRecordData(hashData(r.ID(), r.Subject(), r.Session() || len(m) == 0, sortedFields(nil, m)))
+	return &c
 }
 
 // NewRecord returns a record with the id and subject and nothing else,

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"reflect"
 	"testing"
 	"unsafe"
 )
@@ -64,7 +65,7 @@ func TestRecordEmptyParts(t *testing.T) {
 func TestChangedRecordLeavesOldData(t *testing.T) {
 	old := mkRecord("k", "u", buildFieldList(fl("a", "1")), Record{Version: 1})
 	before := dump(old)
-	c := changed(old, 2, t0, buildFieldList(fl("a", "2")))
+	c := changed(old, 2, t0, hashData(old.ID(), old.Subject(), true, fl("a", "2")))
 	if v, _ := c.Field("a"); string(v) != "2" || c.ID() != "k" || c.Subject() != "u" {
 		t.Fatalf("changed record: %s", dump(c))
 	}
@@ -74,5 +75,53 @@ func TestChangedRecordLeavesOldData(t *testing.T) {
 	}
 	if dump(old) != before {
 		t.Fatalf("old record changed: %s, was %s", dump(old), before)
+	}
+}
+
+// sameRecord and dump name every field of a Record: a new one must be
+// added to them.
+func TestRecordFieldsAreCompared(t *testing.T) {
+	if n := reflect.TypeOf(Record{}).NumField(); n != 9 {
+		t.Fatalf("Record has %d fields; sameRecord and dump know 9", n)
+	}
+}
+
+// inside reports whether s's bytes lie in r's data.
+func inside(s string, r *Record) bool {
+	if s == "" || r.data == nil {
+		return false
+	}
+	start := uintptr(unsafe.Pointer(r.data))
+	end := start + uintptr(r.idLen) + uintptr(r.subjectLen) + uintptr(r.payloadLen)
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	return p >= start && p < end
+}
+
+// The subject index and a destroyed session's tombstone keep copies of
+// the strings they hold: a view of a record's data would keep all of it
+// (payload included) alive after the record is gone.
+func TestIndexesKeepNoRecordData(t *testing.T) {
+	f := New(Limits{})
+	big := string(make([]byte, 64<<10))
+	mustApply(t, f, 1, t0, cCreate("s1", "u", map[string][]byte{"f": []byte(big)}, 0, 0))
+	mustApply(t, f, 2, t0, cCreate("s2", "u", nil, 0, 0))
+	s1, ok := f.Get("s1", t0)
+	if !ok {
+		t.Fatal("s1 missing")
+	}
+	mustApply(t, f, 3, t0, cDestroy("s1"))
+	st := f.state.Load()
+	for subject := range st.subjects {
+		if inside(subject, s1) {
+			t.Error("the subject index's key is a view of a destroyed record's data")
+		}
+	}
+	for id := range st.tombs.m {
+		if inside(id, s1) {
+			t.Error("the tombstone's id is a view of the destroyed record's data")
+		}
+	}
+	if !st.tombs.live("s1", t0) {
+		t.Fatal("no tombstone for s1")
 	}
 }

@@ -63,16 +63,16 @@ func DecodeRecord(data []byte) (*Record, error) {
 	return r, nil
 }
 
-// setData gives r its data (Record.setBuf) when d has met no error and
-// no part is too long for a record, and fails d otherwise.
-func (d *decoder) setData(r *Record, buf []byte, idLen, subjectLen int) {
-	if d.err == nil && (idLen > maxPartLen || subjectLen > maxPartLen || len(buf)-idLen-subjectLen > maxPartLen) {
+// setRecordData gives r its data when d has met no error and no part is too
+// long for a record, and fails d otherwise.
+func (d *decoder) setRecordData(r *Record, data recordData) {
+	if d.err == nil && (data.idLen > maxPartLen || data.subjectLen > maxPartLen || len(data.payload()) > maxPartLen) {
 		d.failf("record part longer than 4 GiB")
 	}
 	if d.err != nil {
 		return
 	}
-	r.setBuf(buf, idLen, subjectLen)
+	r.setRecordData(data)
 }
 
 func decodeRecord(d *decoder) *Record {
@@ -92,26 +92,27 @@ func decodeRecord(d *decoder) *Record {
 		AbsDeadline: d.varint(),
 	}
 	if v == recordVersion {
-		d.setData(r, d.fieldListAfter(id, subject), len(id), len(subject))
+		d.setRecordData(r, d.fieldListAfter(id, subject))
 		return r
 	}
-	var payload []byte
+	var data recordData
 	switch k := Kind(d.u8()); k {
 	case KindHash:
-		list := d.fieldListBytes()
-		if list == nil && d.err == nil {
+		data = d.fieldListAfter(id, subject, kindTag, byte(KindHash))
+		if len(data.payload()) == 0 && d.err == nil {
 			d.failf("plain hash without fields")
 		}
-		payload = append([]byte{kindTag, byte(KindHash)}, list...)
 	case KindString:
-		payload = stringData(d.raw(d.length()))
+		data = stringData(id, subject, d.raw(d.length()))
 	case KindSet:
-		payload = d.memberListBytes()
+		list := d.memberListBytes() // rare: copied once more below
+		data = newRecordData(id, subject, len(list))
+		data.buf = append(data.buf, list...)
 	default:
 		if d.err == nil {
 			d.failf("record kind %d", k)
 		}
 	}
-	d.setData(r, append(recordBuf(id, subject, len(payload)), payload...), len(id), len(subject))
+	d.setRecordData(r, data)
 	return r
 }

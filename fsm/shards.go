@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"math/bits"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -200,8 +201,10 @@ func (st *state) putNew(k recKey, rec *Record, size int) {
 func (st *state) bury(id string, old *Record, t int64) {
 	st.remove(id, old)
 	if old.Session() {
-		// old.ID rather than id: the record's own copy, already kept.
-		st.tombs.add(old.ID(), tombEnd(old, t, st.window))
+		// A copy: old.ID() is a view of the record's data (Record.data),
+		// which the tombstone would keep alive, payload and all, for the
+		// dedup window at least; the memory estimate counts the id only.
+		st.tombs.add(strings.Clone(old.ID()), tombEnd(old, t, st.window))
 	}
 }
 

@@ -251,7 +251,7 @@ func TestRestoreTombstoneOrder(t *testing.T) {
 		return rawSnapshot(snapVersionSessions, clock, recs, tombs...)
 	}
 	rec := mkRecord("a", "", nil, Record{})
-	str := mkRecord("a", "", stringData([]byte("v")), Record{})
+	str := mkRecord("a", "", stringData("", "", []byte("v")).payload(), Record{})
 	for _, tc := range []struct {
 		name  string
 		data  []byte
