@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/raft"
+
+	"github.com/sessionraft/sessionraft/transport/mux"
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
@@ -28,6 +31,14 @@ import (
 // same epoch. Once the follower has applied up to that index its state
 // includes every write acknowledged before the read began.
 //
+// In a group of three voters the leader needs no round: the request
+// carries the follower's raft term, read after its reads arrived, and a
+// follower in the leader's term or an earlier one is a term poll's
+// answer (leadercheck.go) from a second voter, which with the leader
+// itself makes a majority (followerConfirms). One request and its answer
+// then serve a batch of follower reads, as a term poll's two frames
+// serve the leader's own; with a round they cost four.
+//
 // One rpcReadIndex serves every read queued while the previous one was
 // out. A round that fails (no leader known, the leader moved, the request
 // lost) sends its reads down the general path, which forwards them as
@@ -47,7 +58,12 @@ func (g *group) readIndexFromLeader() (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.n.cfg.RequestTimeout)
 	defer cancel()
 	g.n.admin.met.Forwarded("read-index")
-	out, err := g.n.mux.Call(ctx, addr, rpcReadIndex, binary.AppendUvarint(nil, uint64(g.id)))
+	// The term is read now, after every read of this round arrived:
+	// followerConfirms counts it as this voter's answer to a term poll.
+	req := binary.AppendUvarint(make([]byte, 0, 24+len(g.n.cfg.ID)), uint64(g.id))
+	req = binary.AppendUvarint(req, g.raft.CurrentTerm())
+	req = append(req, g.n.cfg.ID...)
+	out, err := g.n.mux.Call(ctx, addr, rpcReadIndex, req)
 	if err != nil {
 		return 0, err
 	}
@@ -59,10 +75,13 @@ func (g *group) readIndexFromLeader() (uint64, error) {
 }
 
 // handleReadIndexRPC serves rpcReadIndex as a mux.DeferredHandler: on the
-// ready leader, the commit index taken now, once a leadership round that
-// started after it confirms this node still leads in the same epoch
-// (linearizableRead). The follower waits for its own state to apply it, so
-// whether the leader has applied it does not matter.
+// ready leader, the commit index taken now, once the requesting voter's
+// term (followerConfirms) or a leadership round that started after it
+// confirms this node still leads in the same epoch (linearizableRead).
+// The follower waits for its own state to apply it, so whether the leader
+// has applied it does not matter. The payload is the group, then the
+// follower's term and server id (a follower of an older version sends
+// the group alone, and gets a round).
 func (n *Node) handleReadIndexRPC(ctx context.Context, payload []byte, reply func([]byte, error)) {
 	if err := n.checkCaller(ctx); err != nil {
 		reply(nil, asReply(err))
@@ -75,8 +94,14 @@ func (n *Node) handleReadIndexRPC(ctx context.Context, payload []byte, reply fun
 	default:
 	}
 	g, rest, err := n.rpcGroup(payload)
+	var term uint64
+	var from []byte
 	if err == nil && len(rest) != 0 {
-		err = asReply(fmt.Errorf("%w: bad rpc header", ErrBadArg))
+		t, k := binary.Uvarint(rest)
+		if k <= 0 {
+			err = asReply(fmt.Errorf("%w: bad rpc header", ErrBadArg))
+		}
+		term, from = t, rest[max(k, 0):]
 	}
 	if err != nil {
 		reply(nil, err)
@@ -85,6 +110,11 @@ func (n *Node) handleReadIndexRPC(ctx context.Context, payload []byte, reply fun
 	ri, ok := g.readIndexNow()
 	if !ok {
 		reply(nil, asReply(errNotReadyLeader))
+		return
+	}
+	if len(from) > 0 && g.followerConfirms(ctx, ri, term, string(from)) {
+		g.readIndexByTerm.Add(1)
+		reply(binary.AppendUvarint(nil, ri.index), nil)
 		return
 	}
 	// A deferred method counts against no handler bound of the mux, so
@@ -105,6 +135,60 @@ func (n *Node) handleReadIndexRPC(ctx context.Context, payload []byte, reply fun
 			reply(nil, asReply(err))
 		}
 	})
+}
+
+// followerConfirms reports whether a read-index request that voter from
+// sent in term (its term when it sent, after its reads arrived) confirms,
+// with this node, that this node led the group in ri's epoch at some
+// instant after those reads arrived, so that ri's index may be given
+// without a leadership round.
+//
+// Why: as for a term poll (leadercheck.go), a voter whose term was T or
+// lower at instant s had voted for no leader of a later term by s, and
+// this node, still the ready leader of term T now (stillReady, checked
+// last, after s), had not either. A later term's leader needs a majority,
+// and with three voters any majority holds one of the two: so none
+// existed at s, and every write acknowledged before the reads arrived is
+// at or below the commit index taken as the ready leader. With more
+// voters two are not a majority, and the request waits for a round.
+//
+// from must be the server the request came from: the id its connection
+// proves (TLS: checkCaller has also checked it is a member) or claims.
+// Without TLS a connection may claim no id (mux.Config.NodeID is unset
+// there), and the follower's own id in the request is taken as it is:
+// an honest node names itself, and a plaintext internal port trusts its
+// peers with raft's own messages already.
+func (g *group) followerConfirms(ctx context.Context, ri readIndex, term uint64, from string) bool {
+	if c, ok := mux.CallerFrom(ctx); !ok || (c.Verified || c.ID != "") && c.ID != from {
+		return false
+	}
+	g.mu.Lock()
+	leaderTerm := g.readyTerm
+	g.mu.Unlock()
+	if term > leaderTerm {
+		return false
+	}
+	f := g.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	voters, self, follower := 0, false, false
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage != raft.Voter {
+			continue
+		}
+		voters++
+		switch string(s.ID) {
+		case g.n.cfg.ID:
+			self = true
+		case from:
+			follower = true
+		}
+	}
+	if !self || !follower || 2 < voters/2+1 {
+		return false
+	}
+	return g.stillReady(ri.epoch)
 }
 
 // followerApplyWait is how long a follower read waits for its replica to

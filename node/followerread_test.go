@@ -19,7 +19,8 @@ import (
 // read index from the leader, not by forwarding the read. The follower
 // usually has not applied the write yet when its read index comes back
 // (it learns of the commit with the leader's next AppendEntries), so the
-// reads also wait for the index to apply.
+// reads also wait for the index to apply. With three voters the leader
+// gives the index on the follower's term, without a leadership round.
 func TestFollowerReads(t *testing.T) {
 	c, id, gid, lead := followerReadCluster(t)
 	lc := &clientT{t: t, c: c.client(lead)}
@@ -35,6 +36,8 @@ func TestFollowerReads(t *testing.T) {
 	for _, f := range followers {
 		forwardedBefore[f] = forwardedReads(t, c.node(f))
 	}
+	lg := c.node(lead).groups[gid]
+	rounds, byTerm := lg.readRounds.Load(), lg.readIndexByTerm.Load()
 
 	for i := 1; i <= 40; i++ {
 		want := fmt.Sprint(i)
@@ -59,13 +62,19 @@ func TestFollowerReads(t *testing.T) {
 			t.Errorf("follower %d asked the leader for %v read indexes", f, n)
 		}
 	}
+	if got := lg.readRounds.Load() - rounds; got != 0 {
+		t.Errorf("the leader ran %d leadership rounds for follower reads, want none", got)
+	}
+	if got := lg.readIndexByTerm.Load() - byTerm; got < 80 {
+		t.Errorf("the leader gave %d read indexes on the follower's term for 80 reads", got)
+	}
 }
 
 // TestReadIndexRequestsBounded: a leader holding maxReadIndexWaiting
-// read-index requests for its rounds refuses the next with BUSY at once
-// (a deferred method counts against no bound of the mux), a follower
-// whose request is refused forwards its read instead, and a request
-// served gives its slot back.
+// read-index requests for its rounds refuses the next that needs a round
+// with BUSY at once (a deferred method counts against no bound of the
+// mux), while a follower's request that its term confirms waits for
+// nothing and is served; a request served gives its slot back.
 func TestReadIndexRequestsBounded(t *testing.T) {
 	c, id, gid, lead := followerReadCluster(t)
 	g := c.node(lead).groups[gid]
@@ -86,8 +95,8 @@ func TestReadIndexRequestsBounded(t *testing.T) {
 	follower := (lead + 1) % 3
 	before := forwardedReads(t, c.node(follower))
 	(&clientT{t: t, c: c.client(follower)}).ok("SESSION.GET", id, "NOTOUCH")
-	if got := forwardedReads(t, c.node(follower)); got != before+1 {
-		t.Errorf("follower forwarded %v reads while the leader refused read-index requests, want 1", got-before)
+	if got := forwardedReads(t, c.node(follower)); got != before {
+		t.Errorf("follower forwarded %v reads; its term confirms the leader without a round, so the bound should not refuse it", got-before)
 	}
 
 	g.readIndexWaiting.Store(0)
@@ -117,4 +126,60 @@ func followerReadCluster(t *testing.T) (c *testCluster, id string, gid, lead int
 	id = asMap(t, setup.ok("SESSION.CREATE", "TTL", "1h", "FIELDS", "v", "0"))["id"].Str
 	gid = c.node(0).ring.Group(id)
 	return c, id, gid, c.readyLeader(gid)
+}
+
+// TestReadIndexByTermNeedsAVoterInTerm: the leader gives a read index
+// without a round only to a request naming a voter of the group whose
+// term is no later than its own; anything else waits for a round.
+func TestReadIndexByTermNeedsAVoterInTerm(t *testing.T) {
+	c, _, gid, lead := followerReadCluster(t)
+	g := c.node(lead).groups[gid]
+	leaderAddr := c.node(lead).self.Raft
+	m := peerMux(t, tlsconf.Files{})
+	follower := c.node((lead + 1) % 3).cfg.ID
+	term := g.raft.CurrentTerm()
+	for _, tc := range []struct {
+		name   string
+		term   uint64
+		from   string
+		byTerm bool
+	}{
+		{"a voter in the leader's term", term, follower, true},
+		{"a voter in an earlier term", term - 1, follower, true},
+		{"a voter in a later term", term + 1, follower, false},
+		{"not a voter", term, "stranger", false},
+		{"the leader itself", term, c.node(lead).cfg.ID, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := binary.AppendUvarint(nil, uint64(gid))
+			req = binary.AppendUvarint(req, tc.term)
+			req = append(req, tc.from...)
+			rounds, byTerm := g.readRounds.Load(), g.readIndexByTerm.Load()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			out, err := m.Call(ctx, leaderAddr, rpcReadIndex, req)
+			if g.raft.CurrentTerm() != term {
+				t.Skip("the leader changed during the test (a loaded machine)")
+			}
+			if tc.term > term {
+				// The round then finds no voter in a later term (the
+				// claim was false) and answers; either way no shortcut.
+				if g.readIndexByTerm.Load() != byTerm {
+					t.Fatal("a follower in a later term got a read index on its term")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("read-index request: %v", err)
+			}
+			if index, k := binary.Uvarint(out); k != len(out) || index < 1 {
+				t.Fatalf("read index %d (%d of %d bytes)", index, k, len(out))
+			}
+			gotByTerm := g.readIndexByTerm.Load() - byTerm
+			gotRounds := g.readRounds.Load() - rounds
+			if tc.byTerm && (gotByTerm != 1 || gotRounds != 0) || !tc.byTerm && (gotByTerm != 0 || gotRounds < 1) {
+				t.Fatalf("%d answers on the term, %d rounds; want the term to answer: %v", gotByTerm, gotRounds, tc.byTerm)
+			}
+		})
+	}
 }

@@ -57,6 +57,9 @@ type group struct {
 	// a steady share of fallbacks means slow reads and a peer that does
 	// not answer polls (partitioned, overloaded, or an older version).
 	readRounds, readFallbacks atomic.Uint64
+	// readIndexByTerm counts the read-index requests this node, as
+	// leader, answered on the follower's term, without a round.
+	readIndexByTerm atomic.Uint64
 
 	// pollFirst is the voter that last answered a term poll: the next
 	// poll asks it first (pollTerms asks only a majority).
