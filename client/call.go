@@ -87,6 +87,9 @@ func (c *Client) call(ctx context.Context, rq *request) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
+	if rq.kind != read {
+		defer c.noteWrite(rq)
+	}
 	// Without a deadline from ctx the call gets its own, RequestTimeout
 	// from now. It is kept as a time, not as a context with a timer: each
 	// attempt needs a context with a deadline anyway (see attempt), which
@@ -349,10 +352,11 @@ func (c *Client) replicasOf(tp *topology, rq *request) []string {
 	return tp.nodes
 }
 
-// pick chooses the node for the next attempt. Writes and linearizable or
-// leader reads go to the group's leader, which serves them without a hop.
-// Stale reads go to the client's home replica of the group (home.go), or
-// round-robin over the group's alive replicas with SpreadStaleReads. When
+// pick chooses the node for the next attempt. Writes and leader reads go
+// to the group's leader, which serves them without a hop. Stale reads go
+// to the client's home replica of the group (home.go), or round-robin
+// over the group's alive replicas with SpreadStaleReads; linearizable
+// reads go to the home replica too unless linearizableHome says not. When
 // the leader is unknown or just failed, any other member takes the
 // request: every node forwards to the leader, which it learns from raft
 // as soon as there is one, before the client's next topology refresh
@@ -363,7 +367,7 @@ func (c *Client) pick(tp *topology, rq *request, avoid map[string]bool) string {
 		return c.roundRobin(tp.nodes, avoid)
 	}
 	route := tp.groups[g]
-	if rq.kind == read && rq.level == Stale {
+	if rq.kind == read && (rq.level == Stale || rq.level == Linearizable && c.linearizableHome(g)) {
 		a := ""
 		if c.cfg.SpreadStaleReads {
 			a = c.roundRobin(route.replicas, avoid)
@@ -380,6 +384,32 @@ func (c *Client) pick(tp *topology, rq *request, avoid map[string]bool) string {
 		return a
 	}
 	return c.roundRobin(tp.nodes, avoid)
+}
+
+// leaderAfterWrite is how long after a write to a group its linearizable
+// reads go to the leader rather than the home replica: longer than a
+// replica takes to learn of a commit (about 2 x CommitTimeout, 5 ms by
+// default, in an idle group), so a read right after a write is not held
+// there waiting for it.
+const leaderAfterWrite = 50 * time.Millisecond
+
+// maxGroups is the most groups a cluster has (the server's limit).
+const maxGroups = 1024
+
+// linearizableHome reports whether a linearizable read of group g goes to
+// the home replica (Config.LinearizableReadsToLeader).
+func (c *Client) linearizableHome(g int) bool {
+	if c.cfg.LinearizableReadsToLeader || g >= maxGroups {
+		return false
+	}
+	return time.Now().UnixNano()-c.wrote[g].Load() > int64(leaderAfterWrite)
+}
+
+// noteWrite notes that a write to rq's group ended now.
+func (c *Client) noteWrite(rq *request) {
+	if g := groupOf(c.topo.Load(), rq); g >= 0 && g < maxGroups {
+		c.wrote[g].Store(time.Now().UnixNano())
+	}
 }
 
 // roundRobin returns the next address of addrs not in avoid, or "".

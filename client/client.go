@@ -38,6 +38,10 @@ type Client struct {
 	// lagging holds replicas that recently refused a stale read; they go
 	// last in the home order (home.go).
 	lagging lagging
+	// wrote holds, per group, when this client's last write to it ended
+	// (unix ns): its linearizable reads go to the leader for
+	// leaderAfterWrite after that (pick).
+	wrote [maxGroups]atomic.Int64
 
 	// sharedDL is the attempts' shared deadline context (deadline.go).
 	sharedDL atomic.Pointer[sharedDeadline]

@@ -15,7 +15,9 @@ type Consistency string
 // Consistency levels, as spelled on the wire.
 const (
 	// Linearizable reads see every write acknowledged before they started.
-	// They are served by the group's leader after a quorum round.
+	// A client sends them to its home replica of the group, as stale
+	// reads, which serves them at a read index from the leader
+	// (Config.LinearizableReadsToLeader).
 	Linearizable Consistency = wire.Linearizable
 	// Leader reads are served from the leader's local state without a
 	// quorum round: cheaper, but a deposed leader can serve stale data for
@@ -59,6 +61,21 @@ type Config struct {
 	// land on three different nodes of three only 2 times in 9): set this
 	// when a few client processes' stale reads must load every node.
 	SpreadStaleReads bool
+	// LinearizableReadsToLeader sends linearizable reads to the group's
+	// leader. By default they go to the client's home replica of the
+	// group, as stale reads do (round-robin over its replicas with
+	// SpreadStaleReads), and a replica that does not lead the group
+	// answers at a read index it asks the leader for, one request per
+	// batch of reads: a node then gets this client's reads for every
+	// group in large pipelined batches, at about half the servers' CPU
+	// per read of sending each to its leader (docs/benchmarks.md). For a
+	// group this client wrote to in the last 50 ms, reads go to the
+	// leader anyway: a replica learns of a commit with the leader's next
+	// message (within about 2 x the servers' CommitTimeout when the group
+	// is idle), and a read right after a write would wait that long for
+	// it there. Set this when a few client processes must not all read
+	// through one node.
+	LinearizableReadsToLeader bool
 	// DialTimeout bounds connecting to one node. Default 2s.
 	DialTimeout time.Duration
 	// RequestTimeout bounds one call, retries included, when its context

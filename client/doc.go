@@ -18,12 +18,16 @@
 // fresh (every Config.RefreshInterval, and at once when a node fails or
 // answers NOTLEADER or UNAVAILABLE). A session id belongs to a raft group
 // by consistent hashing; the client uses the server's own ring
-// (transport/wire.Ring), so it sends writes and linearizable or leader
-// reads straight to the group's leader, with no forwarding hop, and sends
-// stale reads to one replica of the group that it chose for itself (its
-// home, by rendezvous hashing on a seed of its own), so that they share a
-// connection and arrive pipelined (Config.SpreadStaleReads spreads them
-// round-robin instead). List and Revoke send one request
+// (transport/wire.Ring), so it sends writes and leader reads straight to
+// the group's leader, with no forwarding hop, and sends stale and
+// linearizable reads to one replica of the group that it chose for
+// itself (its home, by rendezvous hashing on a seed of its own), so that
+// they share a connection and arrive pipelined (Config.SpreadStaleReads
+// spreads them round-robin instead). A home that does not lead the group
+// answers a linearizable read at a read index from the leader; for 50 ms
+// after this client wrote to a group, its linearizable reads go to the
+// leader, which has the write already (Config.LinearizableReadsToLeader
+// sends them there always). List and Revoke send one request
 // per group to each group's node concurrently and merge the answers;
 // Destroy and Touch split their ids by group the same way.
 //

@@ -12,10 +12,10 @@ import (
 
 // TestStaleReadsHitFollowers checks that with SpreadStaleReads stale reads
 // spread over the group's replicas, followers included, while
-// linearizable reads go to the leader.
+// linearizable reads go to the leader with LinearizableReadsToLeader.
 func TestStaleReadsHitFollowers(t *testing.T) {
 	log, h := newServedLog()
-	c := newClient(t, Config{hooks: h, SpreadStaleReads: true})
+	c := newClient(t, Config{hooks: h, SpreadStaleReads: true, LinearizableReadsToLeader: true})
 	ctx := testCtx(t)
 	s, err := c.Create(ctx, WithField("a", b("1")))
 	if err != nil {
@@ -101,6 +101,93 @@ func TestStaleReadsStayHome(t *testing.T) {
 	}
 	if got := log.counts("get"); got[home] != served || len(got) != 1 {
 		t.Fatalf("stale reads served by %v, want all %d by the home replica %s", got, served, home)
+	}
+}
+
+// TestLinearizableReadsStayHome: linearizable reads go to the client's
+// home replica of the group, except right after this client wrote to the
+// group, when they go to the leader (leaderAfterWrite).
+func TestLinearizableReadsStayHome(t *testing.T) {
+	log, h := newServedLog()
+	c := newClient(t, Config{hooks: h})
+	ctx := testCtx(t)
+	// A session of a group whose leader is not this client's home, so
+	// that the two routes differ.
+	var s *Session
+	var g int
+	var home string
+	for i := 0; ; i++ {
+		var err error
+		if s, err = c.Create(ctx, WithField("a", b("1"))); err != nil {
+			t.Fatal(err)
+		}
+		tp := c.topo.Load()
+		g = tp.group(s.ID)
+		home = homeReplica(c.home, tp.groups[g].replicas, nil, nil)
+		if home != tp.groups[g].leader {
+			break
+		}
+		if i == 50 {
+			t.Fatal("every group's leader is this client's home")
+		}
+	}
+
+	// Right after a write: the leader, if the read came soon enough.
+	log.reset()
+	if _, err := c.Set(ctx, s.ID, map[string][]byte{"a": b("2")}); err != nil {
+		t.Fatal(err)
+	}
+	wrote := time.Now()
+	got, err := c.Get(ctx, s.ID, WithoutTouch())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := got.String("a"); v != "2" {
+		t.Fatalf("read after the write saw a = %q", v)
+	}
+	if leader := c.topo.Load().groups[g].leader; time.Since(wrote) < leaderAfterWrite && log.counts("get")[leader] != 1 {
+		t.Fatalf("read right after a write served by %v, want the leader %s", log.counts("get"), leader)
+	}
+
+	// Later: the home replica, every time.
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.linearizableHome(g) {
+		if time.Now().After(deadline) {
+			t.Fatal("the group's reads never went home after the write")
+		}
+		time.Sleep(time.Millisecond) // polling the end of leaderAfterWrite
+	}
+	log.reset()
+	for range 20 {
+		if _, err := c.Get(ctx, s.ID, WithoutTouch()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := log.counts("get"); got[home] != 20 || len(got) != 1 {
+		t.Fatalf("linearizable reads served by %v, want all 20 by the home replica %s", got, home)
+	}
+}
+
+// TestLinearizableHome: which groups' linearizable reads go home.
+func TestLinearizableHome(t *testing.T) {
+	c := &Client{}
+	if !c.linearizableHome(3) {
+		t.Error("a group never written to does not read at home")
+	}
+	c.wrote[3].Store(time.Now().UnixNano())
+	if c.linearizableHome(3) || !c.linearizableHome(4) {
+		t.Error("a group just written to reads at home, or another group does not")
+	}
+	c.wrote[3].Store(time.Now().Add(-2 * leaderAfterWrite).UnixNano())
+	if !c.linearizableHome(3) {
+		t.Error("a group written to long ago does not read at home")
+	}
+	if c.linearizableHome(maxGroups) {
+		t.Error("a group past maxGroups reads at home")
+	}
+	c.cfg.LinearizableReadsToLeader = true
+	if c.linearizableHome(4) {
+		t.Error("LinearizableReadsToLeader: a read goes home")
 	}
 }
 

@@ -37,6 +37,7 @@ type benchOptions struct {
 	timeout     time.Duration
 	flushDelay  time.Duration
 	spreadStale bool
+	linLeader   bool
 	pprofAddr   string
 	auth        clientAuth // TLS and credentials for sessionraft (clientauth.go)
 }
@@ -149,6 +150,7 @@ func (o *benchOptions) addFlags(fs *pflag.FlagSet) {
 	durationVar(fs, &o.timeout, "request-timeout", "time limit of one request, retries included")
 	durationVar(fs, &o.flushDelay, "max-flush-delay", "let each connection wait up to this long to batch writes, for sessionraft and Redis alike (client.Config.MaxFlushDelay; 0: write at once)")
 	fs.BoolVar(&o.spreadStale, "spread-stale-reads", o.spreadStale, "send stale reads round-robin over each group's replicas instead of to one replica per client (client.Config.SpreadStaleReads)")
+	fs.BoolVar(&o.linLeader, "linearizable-reads-to-leader", o.linLeader, "send linearizable reads to each group's leader instead of to the client's home replica (client.Config.LinearizableReadsToLeader)")
 	fs.BoolVar(&o.jsonOut, "json", o.jsonOut, "print the results as JSON instead of a table")
 	fs.BoolVar(&o.progress, "progress", o.progress, "show a progress line on stderr while running")
 	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve net/http/pprof of the load tool itself on this loopback address")

@@ -43,14 +43,14 @@ func TestBenchOptionsParse(t *testing.T) {
 	o, err := parseBench(t, "--workload", "create,GET,mixed", "--consistency", "linearizable,stale",
 		"--concurrency", "8", "--pipeline", "4", "--duration", "3", "--warmup", "500ms",
 		"--value-size", "1024", "--keys", "77", "--runs", "3", "--json", "--max-flush-delay", "20us",
-		"--spread-stale-reads", "--redis", "fsync=127.0.0.1:6390", "--redis", "127.0.0.1:6391", "--addr", "none")
+		"--spread-stale-reads", "--linearizable-reads-to-leader", "--redis", "fsync=127.0.0.1:6390", "--redis", "127.0.0.1:6391", "--addr", "none")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(o.workloads, ",") != "create,get,mixed" || o.concurrency != 8 || o.pipeline != 4 ||
 		o.duration != 3*time.Second || o.warmup != 500*time.Millisecond || o.valueSize != 1024 ||
 		o.keys != 77 || o.runs != 3 || !o.jsonOut || o.addrs != nil || len(o.redis) != 2 ||
-		o.flushDelay != 20*time.Microsecond || !o.spreadStale {
+		o.flushDelay != 20*time.Microsecond || !o.spreadStale || !o.linLeader {
 		t.Errorf("parsed: %+v", o)
 	}
 	// get expands per level for sessionraft, once for Redis; mixed uses
