@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessionraft/sessionraft/transport/mux"
 	"github.com/sessionraft/sessionraft/transport/resp"
+	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
 // Linearizable reads on a follower: the follower asks the group's leader
@@ -58,12 +59,26 @@ func (g *group) readIndexFromLeader() (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.n.cfg.RequestTimeout)
 	defer cancel()
 	g.n.admin.met.Forwarded("read-index")
-	// The term is read now, after every read of this round arrived:
-	// followerConfirms counts it as this voter's answer to a term poll.
 	req := binary.AppendUvarint(make([]byte, 0, 24+len(g.n.cfg.ID)), uint64(g.id))
-	req = binary.AppendUvarint(req, g.raft.CurrentTerm())
-	req = append(req, g.n.cfg.ID...)
+	plain := len(req) // the group alone
+	withTerm := g.n.ident.admitted.Load() && !g.n.ident.removed.Load() &&
+		time.Now().UnixNano() >= g.readIndexPlainUntil.Load()
+	if withTerm {
+		// The term is read now, after every read of this round arrived:
+		// followerConfirms counts it as this voter's answer to a term
+		// poll. A data directory the cluster has not admitted does not
+		// know its id's votes, and sends none (as for rpcTerm).
+		req = binary.AppendUvarint(req, g.raft.CurrentTerm())
+		req = append(req, g.n.cfg.ID...)
+	}
 	out, err := g.n.mux.Call(ctx, addr, rpcReadIndex, req)
+	var re *mux.RemoteError
+	if withTerm && errors.As(err, &re) && re.Code == wire.CodeBadArg {
+		// A leader of an older version, which takes the group alone
+		// (a rolling upgrade): ask it that way for a while.
+		g.readIndexPlainUntil.Store(time.Now().Add(plainReadIndexFor).UnixNano())
+		out, err = g.n.mux.Call(ctx, addr, rpcReadIndex, req[:plain])
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -152,14 +167,19 @@ func (n *Node) handleReadIndexRPC(ctx context.Context, payload []byte, reply fun
 // at or below the commit index taken as the ready leader. With more
 // voters two are not a majority, and the request waits for a round.
 //
-// from must be the server the request came from: the id its connection
-// proves (TLS: checkCaller has also checked it is a member) or claims.
-// Without TLS a connection may claim no id (mux.Config.NodeID is unset
-// there), and the follower's own id in the request is taken as it is:
-// an honest node names itself, and a plaintext internal port trusts its
-// peers with raft's own messages already.
+// from must be the voter the request came from, at the address the
+// configuration gives it: the connection's advertised address (checked
+// against the certificate's node with TLS) must be that voter's, and any
+// id the connection proves or claims must be from. A term poll asks the
+// voter at its configured address; without this, an old copy of a voter
+// replaced at another address (paused through the change) could answer
+// for the new one. Without TLS a connection may claim no id
+// (mux.Config.NodeID is unset there), and the id in the request is taken
+// as it is: an honest node names itself, and a plaintext internal port
+// trusts its peers with raft's own messages already.
 func (g *group) followerConfirms(ctx context.Context, ri readIndex, term uint64, from string) bool {
-	if c, ok := mux.CallerFrom(ctx); !ok || (c.Verified || c.ID != "") && c.ID != from {
+	c, ok := mux.CallerFrom(ctx)
+	if !ok || c.Addr == "" || (c.Verified || c.ID != "") && c.ID != from {
 		return false
 	}
 	g.mu.Lock()
@@ -182,7 +202,7 @@ func (g *group) followerConfirms(ctx context.Context, ri readIndex, term uint64,
 		case g.n.cfg.ID:
 			self = true
 		case from:
-			follower = true
+			follower = string(s.Address) == c.Addr
 		}
 	}
 	if !self || !follower || 2 < voters/2+1 {
@@ -199,6 +219,11 @@ func (g *group) followerConfirms(ctx context.Context, ri readIndex, term uint64,
 func (c *Config) followerApplyWait() time.Duration {
 	return min(20*c.CommitTimeout, c.RequestTimeout/2)
 }
+
+// plainReadIndexFor is how long a follower whose read-index request an
+// older leader refused (it takes the group alone) sends the group alone,
+// and gets a round, before it tries its term again.
+const plainReadIndexFor = time.Minute
 
 // maxReadIndexWaiting bounds the rpcReadIndex requests a group's leader
 // holds for its leadership rounds at once (group.readIndexWaiting).

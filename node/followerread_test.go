@@ -129,26 +129,30 @@ func followerReadCluster(t *testing.T) (c *testCluster, id string, gid, lead int
 }
 
 // TestReadIndexByTermNeedsAVoterInTerm: the leader gives a read index
-// without a round only to a request naming a voter of the group whose
-// term is no later than its own; anything else waits for a round.
+// without a round only to a request naming a voter of the group, sent
+// from that voter's configured address, whose term is no later than its
+// own; anything else waits for a round.
 func TestReadIndexByTermNeedsAVoterInTerm(t *testing.T) {
 	c, _, gid, lead := followerReadCluster(t)
 	g := c.node(lead).groups[gid]
 	leaderAddr := c.node(lead).self.Raft
-	m := peerMux(t, tlsconf.Files{})
+	fm := c.node((lead + 1) % 3).mux // the follower's own: its address
+	other := peerMux(t, tlsconf.Files{})
 	follower := c.node((lead + 1) % 3).cfg.ID
 	term := g.raft.CurrentTerm()
 	for _, tc := range []struct {
 		name   string
+		via    *mux.Mux
 		term   uint64
 		from   string
 		byTerm bool
 	}{
-		{"a voter in the leader's term", term, follower, true},
-		{"a voter in an earlier term", term - 1, follower, true},
-		{"a voter in a later term", term + 1, follower, false},
-		{"not a voter", term, "stranger", false},
-		{"the leader itself", term, c.node(lead).cfg.ID, false},
+		{"a voter in the leader's term", fm, term, follower, true},
+		{"a voter in an earlier term", fm, term - 1, follower, true},
+		{"a voter in a later term", fm, term + 1, follower, false},
+		{"a voter's id from another address", other, term, follower, false},
+		{"not a voter", fm, term, "stranger", false},
+		{"the leader itself", fm, term, c.node(lead).cfg.ID, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := binary.AppendUvarint(nil, uint64(gid))
@@ -157,7 +161,7 @@ func TestReadIndexByTermNeedsAVoterInTerm(t *testing.T) {
 			rounds, byTerm := g.readRounds.Load(), g.readIndexByTerm.Load()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			out, err := m.Call(ctx, leaderAddr, rpcReadIndex, req)
+			out, err := tc.via.Call(ctx, leaderAddr, rpcReadIndex, req)
 			if g.raft.CurrentTerm() != term {
 				t.Skip("the leader changed during the test (a loaded machine)")
 			}
@@ -181,5 +185,15 @@ func TestReadIndexByTermNeedsAVoterInTerm(t *testing.T) {
 				t.Fatalf("%d answers on the term, %d rounds; want the term to answer: %v", gotByTerm, gotRounds, tc.byTerm)
 			}
 		})
+	}
+	// A follower falls back to the group alone when a leader refuses
+	// its term with BADARG (an older version does, as it does this
+	// malformed one).
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := fm.Call(ctx, leaderAddr, rpcReadIndex, append(binary.AppendUvarint(nil, uint64(gid)), 0x80)) // a cut varint
+	var re *mux.RemoteError
+	if !errors.As(err, &re) || re.Code != wire.CodeBadArg {
+		t.Fatalf("a malformed read-index request: %v, want a BADARG remote error", err)
 	}
 }

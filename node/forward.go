@@ -150,6 +150,13 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 		if string(payload) != n.cfg.ID {
 			return nil, asReply(fmt.Errorf("%w: term poll for server %q reached %q", ErrBadArg, clipID(payload), n.cfg.ID))
 		}
+		// A data directory the cluster has not admitted (wiped, or
+		// removed) does not know the votes its id cast: its term is no
+		// answer for the voter (see leadercheck.go), as its raft traffic
+		// is refused (gateTransport).
+		if !n.ident.admitted.Load() || n.ident.removed.Load() {
+			return nil, asReply(errNotAdmitted)
+		}
 		// Read straight from raft, never from a cache: the answer must be
 		// the term at the instant it is given (see leadercheck.go).
 		return binary.AppendUvarint(nil, g.raft.CurrentTerm()), nil

@@ -60,6 +60,10 @@ type group struct {
 	// readIndexByTerm counts the read-index requests this node, as
 	// leader, answered on the follower's term, without a round.
 	readIndexByTerm atomic.Uint64
+	// readIndexPlainUntil: until then (unix ns) this node, as follower,
+	// sends its read-index requests without its term (an older leader
+	// refused one; followerread.go).
+	readIndexPlainUntil atomic.Int64
 
 	// pollFirst is the voter that last answered a term poll: the next
 	// poll asks it first (pollTerms asks only a majority).

@@ -482,3 +482,31 @@ func TestGroupAddVoter(t *testing.T) {
 		t.Fatal("no fallback with two of four voters reachable")
 	}
 }
+
+// TestTermPollRefusedByUnadmittedDir: a node whose data directory the
+// cluster has not admitted (wiped, or never added) does not answer a
+// term poll: it does not know the votes its id cast, so its term is no
+// answer for the voter.
+func TestTermPollRefusedByUnadmittedDir(t *testing.T) {
+	c := newMemCluster(t, 3, nil)
+	c.bootstrap(3)
+	l := c.readyLeader(0, 0, 1, 2)
+	_, peers, err := groupPoller{c.group(l)}.voters()
+	if err != nil || len(peers) != 2 {
+		t.Fatalf("voters: %v, %v", peers, err)
+	}
+	ctx := memberCtx(t)
+	if _, err := (groupPoller{c.group(l)}).peerTerm(ctx, peers[0]); err != nil {
+		t.Fatalf("term poll of an admitted voter: %v", err)
+	}
+	w := -1
+	for i := range c.nodes {
+		if c.nodes[i].cfg.ID == string(peers[0].ID) {
+			w = i
+		}
+	}
+	unadmit(c, w)
+	if term, err := (groupPoller{c.group(l)}).peerTerm(ctx, peers[0]); err == nil {
+		t.Fatalf("an unadmitted data directory answered term %d", term)
+	}
+}

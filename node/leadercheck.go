@@ -117,7 +117,7 @@ func pollTerms(ctx context.Context, p termPoller, term uint64) (pollVerdict, err
 		asked++
 		cancels = append(cancels, ask(peer, func(t uint64, err error) { answers <- answer{t, err} }))
 	}
-	for asked < need-have {
+	for asked < need-have && asked < len(peers) {
 		askNext()
 	}
 	var hedge <-chan time.Time
