@@ -138,27 +138,39 @@ func writeErr(r *resp.Reply, err error) {
 // stringValueField names the one field writeRecord shows for a string key.
 const stringValueField = "value"
 
+// recordKeys are writeRecord's keys, encoded once: a record is every
+// SESSION.GET's reply, and encoding its nine constant keys again for
+// each one (a length in decimal, the key, two CRLFs) is work wasted.
+var recordKeys = struct {
+	id, subject, version, created, lastAccess, idle, absDeadline, expiresAt, fields resp.PreparedBulk
+}{
+	resp.PrepareBulk("id"), resp.PrepareBulk("subject"), resp.PrepareBulk("version"),
+	resp.PrepareBulk("created_ms"), resp.PrepareBulk("last_access_ms"), resp.PrepareBulk("idle_ms"),
+	resp.PrepareBulk("absolute_deadline_ms"), resp.PrepareBulk("expires_at_ms"), resp.PrepareBulk("fields"),
+}
+
 // writeRecord writes a session as a map (RESP3) or flat key/value array
 // (RESP2). Times are Unix milliseconds; 0 means "none".
 func writeRecord(r *resp.Reply, rec *fsm.Record) {
+	k := &recordKeys
 	r.WriteMapLen(9)
-	r.WriteBulkString("id")
+	r.WritePrepared(k.id)
 	r.WriteBulkString(rec.ID())
-	r.WriteBulkString("subject")
+	r.WritePrepared(k.subject)
 	r.WriteBulkString(rec.Subject())
-	r.WriteBulkString("version")
+	r.WritePrepared(k.version)
 	r.WriteInt(int64(rec.Version))
-	r.WriteBulkString("created_ms")
+	r.WritePrepared(k.created)
 	r.WriteInt(rec.Created / 1e6)
-	r.WriteBulkString("last_access_ms")
+	r.WritePrepared(k.lastAccess)
 	r.WriteInt(rec.LastAccess / 1e6)
-	r.WriteBulkString("idle_ms")
+	r.WritePrepared(k.idle)
 	r.WriteInt(rec.IdleTimeout / 1e6)
-	r.WriteBulkString("absolute_deadline_ms")
+	r.WritePrepared(k.absDeadline)
 	r.WriteInt(rec.AbsDeadline / 1e6)
-	r.WriteBulkString("expires_at_ms")
+	r.WritePrepared(k.expiresAt)
 	r.WriteInt(rec.Deadline() / 1e6)
-	r.WriteBulkString("fields")
+	r.WritePrepared(k.fields)
 	if v, ok := rec.Value(); ok {
 		// A string key (what connect-redis, Flask-Session and most Redis
 		// session stores write) has no fields: show its value as the one

@@ -93,10 +93,15 @@ func (n *Node) unsafeLocalRead(o readOpts) bool {
 // (test mode only) the log clock is ignored: expiry is decided by this
 // node's own, possibly skewed, clock alone.
 func (n *Node) fsmGet(f *fsm.FSM, id string) (*fsm.Record, bool) {
+	return n.fsmGetAt(f, id, n.now())
+}
+
+// fsmGetAt is fsmGet at a time the caller has read (Node.now).
+func (n *Node) fsmGetAt(f *fsm.FSM, id string, now int64) (*fsm.Record, bool) {
 	if n.test.unsafeExpiry.Load() {
-		return f.GetAt(id, n.now())
+		return f.GetAt(id, now)
 	}
-	return f.Get(id, n.now())
+	return f.Get(id, now)
 }
 
 func badDebug(r *resp.Reply, usage string) {

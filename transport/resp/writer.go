@@ -87,6 +87,23 @@ func (w *Writer) WriteBulkString(s string) {
 	w.buf = append(w.buf, '\r', '\n')
 }
 
+// PreparedBulk is a bulk string encoded once, by PrepareBulk, to be
+// written many times (WritePrepared): the constant keys of a reply, which
+// WriteBulkString would encode again for every reply. A bulk string reads
+// the same in RESP2 and RESP3, so one encoding serves both.
+type PreparedBulk struct{ enc string }
+
+// PrepareBulk encodes s as a bulk string for WritePrepared.
+func PrepareBulk(s string) PreparedBulk {
+	w := Writer{}
+	w.WriteBulkString(s)
+	return PreparedBulk{string(w.buf)}
+}
+
+// WritePrepared writes a bulk string encoded by PrepareBulk; the bytes are
+// those WriteBulkString would write.
+func (w *Writer) WritePrepared(b PreparedBulk) { w.buf = append(w.buf, b.enc...) }
+
 // WriteNull writes a null: "_" in RESP3, the null bulk string "$-1" in
 // RESP2.
 func (w *Writer) WriteNull() {
