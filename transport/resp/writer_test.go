@@ -22,6 +22,8 @@ func TestWriterGolden(t *testing.T) {
 		{"bulk", func(w *Writer) { w.WriteBulk([]byte("a\r\nb")) }, "$4\r\na\r\nb\r\n", "$4\r\na\r\nb\r\n"},
 		{"bulk nil", func(w *Writer) { w.WriteBulk(nil) }, "$0\r\n\r\n", "$0\r\n\r\n"},
 		{"bulk string", func(w *Writer) { w.WriteBulkString("hello") }, "$5\r\nhello\r\n", "$5\r\nhello\r\n"},
+		{"prepared", func(w *Writer) { w.WritePrepared(PrepareBulk("hello")) }, "$5\r\nhello\r\n", "$5\r\nhello\r\n"},
+		{"prepared empty", func(w *Writer) { w.WritePrepared(PrepareBulk("")) }, "$0\r\n\r\n", "$0\r\n\r\n"},
 		{"null", func(w *Writer) { w.WriteNull() }, "$-1\r\n", "_\r\n"},
 		{"null array", func(w *Writer) { w.WriteArrayLen(-1) }, "*-1\r\n", "_\r\n"},
 		{"array", func(w *Writer) { w.WriteArrayLen(2); w.WriteInt(1); w.WriteBulkString("x") },
