@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net"
 	"strings"
@@ -123,7 +124,7 @@ func cannedClient(b *testing.B, addr string) *Client {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, refreshc: make(chan struct{}, 1)}
+	c := &Client{cfg: cfg, log: cfg.Logger, refreshc: make(chan struct{}, 1), home: maphash.MakeSeed()}
 	c.conns = newConns(&c.cfg)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	ring, err := wire.NewRing(1, wire.DefaultVNodes)

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"hash/maphash"
 	"io"
 	"net"
 	"strconv"
@@ -125,7 +126,7 @@ func routedClient(t *testing.T, requestTimeout time.Duration, addrs ...string) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, refreshc: make(chan struct{}, 1)}
+	c := &Client{cfg: cfg, log: cfg.Logger, refreshc: make(chan struct{}, 1), home: maphash.MakeSeed()}
 	c.conns = newConns(&c.cfg)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	tp := &topology{nodes: addrs, groups: []groupRoute{{replicas: addrs}}}
