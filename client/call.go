@@ -362,6 +362,12 @@ func (c *Client) replicasOf(tp *topology, rq *request) []string {
 // as soon as there is one, before the client's next topology refresh
 // shows it.
 func (c *Client) pick(tp *topology, rq *request, avoid map[string]bool) string {
+	if tp.staleHome != "" && rq.kind == read && rq.level == Stale && rq.key != "" &&
+		!c.cfg.SpreadStaleReads && avoid == nil && c.lagging.n.Load() == 0 {
+		// What homeReplica would return for the key's group, as for any
+		// other group's: skip the ring lookup and the scoring.
+		return tp.staleHome
+	}
 	g := groupOf(tp, rq)
 	if g < 0 {
 		return c.roundRobin(tp.nodes, avoid)

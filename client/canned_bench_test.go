@@ -131,7 +131,7 @@ func cannedClient(b *testing.B, addr string) *Client {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c.topo.Store(&topology{ring: ring, nodes: []string{addr},
+	c.setTopology(&topology{ring: ring, nodes: []string{addr},
 		groups: []groupRoute{{leader: addr, replicas: []string{addr}}}})
 	b.Cleanup(func() { c.Close() })
 	return c

@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		c.Close()
 		return nil, fmt.Errorf("sessionraft: %w", err)
 	}
-	c.topo.Store(tp)
+	c.setTopology(tp)
 	c.log.Debug("sessionraft: topology", "routes", tp.summary())
 	c.syncConns(tp)
 
@@ -317,7 +317,7 @@ func (c *Client) refresh() {
 		c.log.Warn("sessionraft: topology refresh failed", "err", err)
 		return
 	}
-	c.topo.Store(tp)
+	c.setTopology(tp)
 	if !tp.sameRoutes(old) {
 		c.log.Debug("sessionraft: topology changed", "routes", tp.summary())
 	}

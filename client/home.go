@@ -48,6 +48,29 @@ func homeReplica(seed maphash.Seed, replicas []string, avoid map[string]bool, la
 	return best
 }
 
+// setTopology makes tp the routing table, with its staleHome.
+func (c *Client) setTopology(tp *topology) {
+	tp.staleHome = commonHome(c.home, tp)
+	c.topo.Store(tp)
+}
+
+// commonHome returns the home replica under seed that every group of tp
+// shares, or "" if some group has another (or none).
+func commonHome(seed maphash.Seed, tp *topology) string {
+	if tp.ring == nil || tp.ring.Groups() != len(tp.groups) {
+		return "" // a key could map to a group tp does not route
+	}
+	home := ""
+	for _, g := range tp.groups {
+		h := homeReplica(seed, g.replicas, nil, nil)
+		if h == "" || (home != "" && h != home) {
+			return ""
+		}
+		home = h
+	}
+	return home
+}
+
 // lagging remembers the replicas that refused a stale read as too stale
 // in the last lagMemory and have not served one since. Without it a
 // client whose home lags (a follower restarting or cut off from its

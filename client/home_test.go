@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
 func TestHomeReplicaIsStableAndSkipsAvoided(t *testing.T) {
@@ -114,5 +116,52 @@ func TestHomeReplicaPutsLaggingLast(t *testing.T) {
 	}
 	if lag.n.Load() != 0 {
 		t.Fatalf("expired entry kept: n = %d", lag.n.Load())
+	}
+}
+
+// TestPickStaleHomeShortcut: a stale read picked through the topology's
+// common home goes where the ring lookup and homeReplica would send it,
+// and the shortcut is off when the groups' homes differ or a replica
+// lags.
+func TestPickStaleHomeShortcut(t *testing.T) {
+	ring, err := wire.NewRing(3, wire.DefaultVNodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := []string{"a:1", "b:1", "c:1", "d:1"}
+	for i := range 100 {
+		c := &Client{home: maphash.MakeSeed()}
+		same := &topology{ring: ring, nodes: nodes[:3], groups: []groupRoute{
+			{replicas: []string{"a:1", "b:1", "c:1"}},
+			{replicas: []string{"b:1", "c:1", "a:1"}},
+			{replicas: []string{"c:1", "a:1", "b:1"}},
+		}}
+		c.setTopology(same)
+		if same.staleHome == "" {
+			t.Fatalf("client %d: groups with the same replicas have no common home", i)
+		}
+		// Groups over different replicas share a home only when the
+		// client's top node is in each.
+		mixed := &topology{ring: ring, nodes: nodes, groups: []groupRoute{
+			{replicas: []string{"a:1", "b:1", "c:1"}},
+			{replicas: []string{"b:1", "c:1", "d:1"}},
+			{replicas: []string{"c:1", "d:1", "a:1"}},
+		}}
+		c.setTopology(mixed)
+		for _, tp := range []*topology{same, mixed} {
+			for k := range 30 {
+				rq := &request{kind: read, level: Stale, key: fmt.Sprintf("key-%d-%d", i, k)}
+				want := homeReplica(c.home, tp.groups[tp.group(rq.key)].replicas, nil, nil)
+				if got := c.pick(tp, rq, nil); got != want {
+					t.Fatalf("client %d, %s: picked %q, want %q (staleHome %q)", i, rq.key, got, want, tp.staleHome)
+				}
+			}
+		}
+		// A lagging home turns the shortcut off: the next replica serves.
+		c.lagging.note(same.staleHome)
+		rq := &request{kind: read, level: Stale, key: "k"}
+		if got := c.pick(same, rq, nil); got == same.staleHome || got == "" {
+			t.Fatalf("client %d: home %q lags, yet picked %q", i, same.staleHome, got)
+		}
 	}
 }

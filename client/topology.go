@@ -127,6 +127,13 @@ type topology struct {
 	nodes   []string         // every known node's client address, sorted
 	leaders []string         // nodes leading at least one group, sorted
 	led     map[string][]int // leader address → the groups it leads
+	// staleHome, when not "", is the client's home replica (home.go) of
+	// every group (setTopology): a stale read that avoids no node, while
+	// no replica lags, goes there whatever its key, with no ring lookup
+	// and no scoring of the replicas. Whenever the groups have the same
+	// replicas, a cluster of as many nodes as a group has voters, they
+	// share their home.
+	staleHome string
 }
 
 type groupRoute struct {
