@@ -264,6 +264,12 @@ func (g *group) barrier(ctx context.Context, epoch uint64) {
 	g.refreshEnvelopeGate()     // before the first write of this leadership
 	var transferSince time.Time // first refusal in a row for a transfer
 	for ctx.Err() == nil {
+		// The term is read before the barrier is proposed: a barrier
+		// applied in term T makes this node ready in T only, and if
+		// raft stepped down and was elected again while it waited (the
+		// notification not drained yet), the term after the Apply could
+		// name a term whose barrier this node never applied.
+		term := g.raft.CurrentTerm()
 		f := g.raft.Apply(fsm.EncodeBatch(&fsm.Batch{Time: g.n.now()}), g.n.cfg.RequestTimeout)
 		err := f.Error() // raft is shut down only after this goroutine ends
 		g.mu.Lock()
@@ -271,9 +277,13 @@ func (g *group) barrier(ctx context.Context, epoch uint64) {
 			g.mu.Unlock()
 			return
 		}
+		if err == nil && g.raft.CurrentTerm() != term {
+			g.mu.Unlock()
+			continue // the term moved under the barrier: propose another
+		}
 		if err == nil {
 			g.ready = true
-			g.readyTerm = g.raft.CurrentTerm()
+			g.readyTerm = term
 			close(g.readyCh)
 			g.mu.Unlock()
 			g.n.log.Info("group leader ready", "group", g.id, "index", f.Index())
