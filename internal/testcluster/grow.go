@@ -62,6 +62,13 @@ func (c *Cluster) AddNode(id string) (*Node, error) {
 	groups := c.opts.Nodes
 	nd.args = c.serverArgs(nd)
 	nd.args = append(nd.args, "--groups", fmt.Sprint(groups))
+	// A new server starts empty: a data directory left in the cluster's
+	// directory by an earlier run would start it with that run's state
+	// (a jepsen -out directory used twice did: every MEMBER ADD was then
+	// refused as "state from an earlier membership").
+	if ents, err := os.ReadDir(nd.DataDir); err == nil && len(ents) > 0 {
+		return nil, fmt.Errorf("add %s: %s is not empty (left by an earlier run?); a new server starts empty", id, nd.DataDir)
+	}
 	if err := os.MkdirAll(nd.DataDir, 0o755); err != nil {
 		return nil, err
 	}

@@ -79,6 +79,12 @@ func main() {
 	valid := true
 	for i, c := range combos {
 		runDir := filepath.Join(dir, fmt.Sprintf("run%02d-%s-%s", i+1, strings.Join(c.w, "+"), strings.Join(c.n, "+")))
+		if _, err := os.Stat(runDir); err == nil {
+			// Its nodes' data directories would be reused: the cluster
+			// would start from an earlier run's state, and the member
+			// nemesis's new servers with it.
+			log.Fatalf("%s exists from an earlier run: choose another -out, or remove it", runDir)
+		}
 		res, err := jepsen.Run(ctx, jepsen.RunConfig{
 			Binary: bin, Dir: runDir, Always: true,
 			Workloads: c.w, Nemeses: c.n, Duration: *dur, Nodes: *nodes,
