@@ -228,7 +228,10 @@ func TestFloodPipelinedList(t *testing.T) {
 	pages := 0
 	err := pipeline(addr, cmds, 2*lists, func(v resp.Value) {
 		switch {
-		case errCode(v) == wire.CodeTooLarge, errCode(v) == wire.CodeBusy:
+		case errCode(v) == wire.CodeTooLarge, errCode(v) == wire.CodeBusy, errCode(v) == wire.CodeUnavailable:
+			// Refused, or timed out waiting its turn (a -race build on
+			// two cores builds these pages slowly): the bound under test
+			// is memory, and an overloaded node may answer either.
 		case v.Kind == resp.Array && len(v.Elems) == 2 && len(v.Elems[1].Elems) == 1000:
 			pages++
 		default:
