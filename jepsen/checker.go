@@ -32,34 +32,28 @@ type regState struct {
 // after their call, or never (their return is after the end of the
 // history). Failed writes and unanswered reads are left out. On failure the
 // HTML visualisation is written to outDir/linearizability.html.
+//
+// Each unknown write leaves porcupine a choice at every point after its
+// call, and a long run with a few dozen of them can outlast the search's
+// time limit (a 10-minute run with 66 did). So the history is first checked
+// without the unknown writes whose value no read returned: linearizing such
+// a write after everything else ("never") is always possible, so leaving
+// it out only removes choices, and a pass of the smaller history is a pass
+// of the whole. Only when that fails is the whole history searched.
 func checkLinearizable(ops []Op, init map[string]regState, outDir string) CheckResult {
 	res := CheckResult{Name: "linearizable"}
-	var hist []porcupine.Operation
-	var end int64
-	for _, op := range ops {
-		end = max(end, op.Return)
-	}
-	n := 0
-	for _, op := range ops {
-		switch {
-		case op.Workload != "register":
-			continue
-		case op.F == "read" && op.Outcome == OK:
-		case (op.F == "write" || op.F == "cas") && op.Outcome != Fail:
-		default:
-			continue
-		}
-		ret := op.Return
-		if op.Outcome == Unknown {
-			ret = end + int64(time.Second)
-		}
-		hist = append(hist, porcupine.Operation{ClientId: op.Process, Input: op, Output: op, Call: op.Call, Return: ret})
-		n++
-	}
+	hist, unread := registerHistory(ops)
 	model := registerModel(init)
+	if len(unread) > 0 {
+		if porcupine.CheckOperationsTimeout(model, without(hist, unread), 60*time.Second) == porcupine.Ok {
+			res.Valid = true
+			res.Detail = fmt.Sprintf("%d ops checked over %d sessions: Ok (%d unknown writes no read saw placed last)", len(hist), len(init), len(unread))
+			return res
+		}
+	}
 	result, info := porcupine.CheckOperationsVerbose(model, hist, 60*time.Second)
 	res.Valid = result == porcupine.Ok
-	res.Detail = fmt.Sprintf("%d ops checked over %d sessions: %s", n, len(init), result)
+	res.Detail = fmt.Sprintf("%d ops checked over %d sessions: %s", len(hist), len(init), result)
 	if !res.Valid && outDir != "" {
 		path := filepath.Join(outDir, "linearizability.html")
 		if err := os.MkdirAll(outDir, 0o755); err == nil {
@@ -72,6 +66,51 @@ func checkLinearizable(ops []Op, init map[string]regState, outDir string) CheckR
 		res.Detail += " (checker timed out: counted as a failure)"
 	}
 	return res
+}
+
+// registerHistory returns the register workload's operations for porcupine
+// and the positions in it of the unknown writes whose value no successful
+// read of their session returned.
+func registerHistory(ops []Op) (hist []porcupine.Operation, unread map[int]bool) {
+	var end int64
+	seen := map[[2]string]bool{}
+	for _, op := range ops {
+		end = max(end, op.Return)
+		if op.Workload == "register" && op.F == "read" && op.Outcome == OK && op.Found {
+			seen[[2]string{op.Key, op.Value}] = true
+		}
+	}
+	unread = map[int]bool{}
+	for _, op := range ops {
+		switch {
+		case op.Workload != "register":
+			continue
+		case op.F == "read" && op.Outcome == OK:
+		case (op.F == "write" || op.F == "cas") && op.Outcome != Fail:
+		default:
+			continue
+		}
+		ret := op.Return
+		if op.Outcome == Unknown {
+			ret = end + int64(time.Second)
+			if !seen[[2]string{op.Key, op.Value}] {
+				unread[len(hist)] = true
+			}
+		}
+		hist = append(hist, porcupine.Operation{ClientId: op.Process, Input: op, Output: op, Call: op.Call, Return: ret})
+	}
+	return hist, unread
+}
+
+// without returns hist less the positions in drop.
+func without(hist []porcupine.Operation, drop map[int]bool) []porcupine.Operation {
+	out := make([]porcupine.Operation, 0, len(hist)-len(drop))
+	for i, o := range hist {
+		if !drop[i] {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 func registerModel(init map[string]regState) porcupine.Model {
