@@ -59,8 +59,11 @@ func newRaftFSM(f *fsm.FSM, gid int, fatal func(error)) *raftFSM {
 }
 
 func (r *raftFSM) advance(index uint64) {
-	if index > r.applied.Load() {
-		r.applied.Store(index)
+	// A compare-and-swap, not a load and a store: the group's start-up
+	// advances to the restored snapshot's index (group.go) while raft's
+	// FSM goroutine may already be applying, and the index never goes
+	// back.
+	for cur := r.applied.Load(); index > cur && !r.applied.CompareAndSwap(cur, index); cur = r.applied.Load() {
 	}
 	r.mu.Lock()
 	close(r.changed)

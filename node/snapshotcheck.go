@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/raft"
@@ -97,6 +98,16 @@ func newRaftNoPanic(rc *raft.Config, f raft.FSM, l groupLayer) (r *raft.Raft, er
 		l.stableLive.Store(true) // stablestore.go
 	}
 	return r, err
+}
+
+// restoredSnapshotIndex is the index of the snapshot raft restored at
+// start-up (0: none). Raft says it only in its stats.
+func restoredSnapshotIndex(r *raft.Raft) uint64 {
+	i, err := strconv.ParseUint(r.Stats()["last_snapshot_index"], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return i
 }
 
 // checkLogReachesState refuses a group whose log starts after the entry
