@@ -158,6 +158,7 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 	g.rfsm.events = &n.ps
 	g.rfsm.tracked = func(evs []fsm.Event) { n.trk.applied(id, evs) }
 	g.rfsm.replaced = func() { n.trk.replaced(id) }
+	g.rfsm.installedIndex = func() uint64 { return newestSnapshotIndex(layer.snaps) }
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)

@@ -47,6 +47,10 @@ type raftFSM struct {
 	// replaced, when set, is told that a snapshot replaced the state
 	// while the node serves (client-side caching flushes: tracking.go).
 	replaced func()
+	// installedIndex, when set, says the index of the snapshot installed
+	// last (the newest in the store: raft saves an installed snapshot
+	// before it restores it). See Restore.
+	installedIndex func() uint64
 }
 
 // newRaftFSM adapts f, and installs its one fsm.Notify (notify): every
@@ -162,6 +166,15 @@ func (r *raftFSM) Restore(rc io.ReadCloser) error {
 	}
 	r.applied.Store(r.f.AppliedIndex())
 	r.advance(r.f.AppliedIndex())
+	// The state machine's applied index counts commands only: a snapshot
+	// whose last entries were configuration changes leaves it short of
+	// the snapshot's index, which raft counts as applied. Until the next
+	// entry, a read index there (the leader's commit index in an idle
+	// group) would wait here and be forwarded. At start-up the group
+	// advances to the snapshot raft restored instead (group.go).
+	if !r.opening.Load() && r.installedIndex != nil {
+		r.advance(r.installedIndex())
+	}
 	if r.replaced != nil && !r.opening.Load() {
 		r.replaced()
 	}

@@ -110,6 +110,20 @@ func restoredSnapshotIndex(r *raft.Raft) uint64 {
 	return i
 }
 
+// newestSnapshotIndex is the highest index of a snapshot in store (0:
+// none, or the store cannot list them).
+func newestSnapshotIndex(store raft.SnapshotStore) uint64 {
+	metas, err := store.List()
+	if err != nil {
+		return 0
+	}
+	var newest uint64
+	for _, m := range metas {
+		newest = max(newest, m.Index)
+	}
+	return newest
+}
+
 // checkLogReachesState refuses a group whose log starts after the entry
 // following its restored state (see above).
 func (g *group) checkLogReachesState() error {
