@@ -217,12 +217,13 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 	// would take the snapshot just restored for a damaged one, move it
 	// aside and, at the next start, find the log compacted past the
 	// older one (a 10-minute jepsen run with the member nemesis did).
-	g.rfsm.advance(restoredSnapshotIndex(r))
+	restored := restoredSnapshotIndex(r)
+	g.rfsm.advance(restored)
 	if err := g.checkLogReachesState(); err != nil { // snapshotcheck.go
 		_ = g.close()
 		return nil, err
 	}
-	g.quarantineSnapshots()
+	g.quarantineSnapshots(restored)
 	return g, nil
 }
 

@@ -161,6 +161,7 @@ func (r *raftFSM) Restore(rc io.ReadCloser) error {
 	if r.opening.Load() {
 		defer pauseGC()()
 	}
+	before := r.applied.Load()
 	if err := r.f.Restore(rc); err != nil {
 		return err
 	}
@@ -172,8 +173,16 @@ func (r *raftFSM) Restore(rc io.ReadCloser) error {
 	// entry, a read index there (the leader's commit index in an idle
 	// group) would wait here and be forwarded. At start-up the group
 	// advances to the snapshot raft restored instead (group.go).
+	//
+	// The newest snapshot in the store is the one installed only if it is
+	// past the state this node had: raft may install a snapshot older
+	// than that (a deposed leader whose uncommitted tail conflicts, its
+	// log compacted behind its own newer snapshot), and the state then
+	// goes back to the installed one's.
 	if !r.opening.Load() && r.installedIndex != nil {
-		r.advance(r.installedIndex())
+		if newest := r.installedIndex(); newest > before {
+			r.advance(newest)
+		}
 	}
 	if r.replaced != nil && !r.opening.Load() {
 		r.replaced()

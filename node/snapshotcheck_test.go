@@ -227,6 +227,7 @@ func TestInstalledSnapshotCountsItsIndex(t *testing.T) {
 	if _, err := snap.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
+	image := bytes.Clone(buf.Bytes())
 	r := newRaftFSM(fsm.New(fsm.DefaultLimits()), 0, func(error) {})
 	r.opening.Store(false)
 	r.installedIndex = func() uint64 { return 95 } // entries 91-95: configuration changes
@@ -238,5 +239,18 @@ func TestInstalledSnapshotCountsItsIndex(t *testing.T) {
 	}
 	if got := r.applied.Load(); got != 95 {
 		t.Fatalf("applied index %d after installing the snapshot at 95, want 95", got)
+	}
+
+	// Raft may install a snapshot older than the state (a deposed leader
+	// whose log was compacted behind its own newer snapshot, at 200): the
+	// newest in the store is then that one, not the installed, and the
+	// applied index goes back with the state.
+	r.advance(200)
+	r.installedIndex = func() uint64 { return 200 }
+	if err := r.Restore(io.NopCloser(bytes.NewReader(image))); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.applied.Load(); got != 90 {
+		t.Fatalf("applied index %d after installing an older snapshot (state at 90), want 90", got)
 	}
 }
