@@ -165,8 +165,6 @@ func (r *raftFSM) Restore(rc io.ReadCloser) error {
 	if err := r.f.Restore(rc); err != nil {
 		return err
 	}
-	r.applied.Store(r.f.AppliedIndex())
-	r.advance(r.f.AppliedIndex())
 	// The state machine's applied index counts commands only: a snapshot
 	// whose last entries were configuration changes leaves it short of
 	// the snapshot's index, which raft counts as applied. Until the next
@@ -179,11 +177,14 @@ func (r *raftFSM) Restore(rc io.ReadCloser) error {
 	// than that (a deposed leader whose uncommitted tail conflicts, its
 	// log compacted behind its own newer snapshot), and the state then
 	// goes back to the installed one's.
+	applied := r.f.AppliedIndex()
 	if !r.opening.Load() && r.installedIndex != nil {
 		if newest := r.installedIndex(); newest > before {
-			r.advance(newest)
+			applied = max(applied, newest)
 		}
 	}
+	r.applied.Store(applied) // may go back: the state did
+	r.advance(applied)       // wakes the waiters
 	if r.replaced != nil && !r.opening.Load() {
 		r.replaced()
 	}

@@ -44,12 +44,12 @@ func snapshotDirs(dir string) ([]string, error) {
 
 // quarantineSnapshots moves the snapshots raft could not restore at start
 // (those newer than the one it restored, at index restored, and those
-// whose metadata does not read) out of the store, into <group>/damaged-snapshots. Left in
-// place, a damaged snapshot keeps one of the store's two places: the next
-// snapshot would then reap the older, good one and keep the damaged one,
-// and one more damaged snapshot would leave the group nothing to start
-// from (TestSnapshotCrashSafety found this). They are kept, not deleted,
-// for a post-mortem.
+// whose metadata does not read) out of the store, into
+// <group>/damaged-snapshots. Left in place, a damaged snapshot keeps one
+// of the store's two places: the next snapshot would then reap the older,
+// good one and keep the damaged one, and one more damaged snapshot would
+// leave the group nothing to start from (TestSnapshotCrashSafety found
+// this). They are kept, not deleted, for a post-mortem.
 //
 // It compares with the restored snapshot's index, not the applied index:
 // raft may already be applying the log after it, past a damaged newer

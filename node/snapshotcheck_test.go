@@ -149,17 +149,17 @@ func TestSnapshotEndingInConfigurationChange(t *testing.T) {
 	g := func() *group { return c.node(0).groups[0] }
 	dir := filepath.Join(c.tc.Nodes[0].DataDir, "0")
 	var ids []string
-	for range 20 {
-		v := mustOK(t, cl, "SESSION.CREATE", "SUBJECT", "s", "TTL", "1h")
-		ids = append(ids, asMap(t, v)["id"].Str)
+	create := func() {
+		for range 20 {
+			v := mustOK(t, cl, "SESSION.CREATE", "SUBJECT", "s", "TTL", "1h")
+			ids = append(ids, asMap(t, v)["id"].Str)
+		}
 	}
+	create()
 	if err := g().raft.Snapshot().Error(); err != nil {
 		t.Fatal(err)
 	}
-	for range 20 {
-		v := mustOK(t, cl, "SESSION.CREATE", "SUBJECT", "s", "TTL", "1h")
-		ids = append(ids, asMap(t, v)["id"].Str)
-	}
+	create()
 	// Two configuration entries last (a nonvoter added and removed), then
 	// the snapshot; an entry of the node's own may land in between, so
 	// this repeats until the snapshot ends on the configuration change.
