@@ -65,15 +65,38 @@ func (c *Client) create(ctx context.Context, id, reqID string, o *options) (*Ses
 	return rq.sess, nil
 }
 
-// createGroup picks the group for a new session: one led by the next node,
-// round-robin over the nodes that lead a group, so creates spread over the
-// leaders and each is served by the node it is sent to.
+// createSlice is how long a client sends its new sessions to one group
+// before it moves on (createGroup).
+const createSlice = 20 * time.Millisecond
+
+// createGroup picks the group for a new session, one led by the node the
+// create is sent to. The client's creates go to one group for createSlice
+// at a time, then to a group led by the next node (Config.SpreadCreates:
+// the next node for each create). Why: a group commits one raft entry at a
+// time, and that entry's round (the leader's and the followers' log
+// appends, two AppendEntries round trips, the applies) is paid once for
+// every command in it. Spread over three groups, 64 goroutines' creates
+// made rounds of about ten; in one group, about thirty, at 61 against 108
+// us of server CPU per create (docs/benchmarks.md, "Creates to one group
+// at a time"). The slices start at a phase of the client's own, so
+// clients do not all pick the same leader at once.
 func (c *Client) createGroup(tp *topology) int {
 	if len(tp.leaders) == 0 {
 		return rand.IntN(len(tp.groups)) // no leader known: any group, a node forwards
 	}
-	gs := tp.led[tp.leaders[c.rr.Add(1)%uint64(len(tp.leaders))]]
-	return gs[rand.IntN(len(gs))]
+	if c.cfg.SpreadCreates {
+		gs := tp.led[tp.leaders[c.rr.Add(1)%uint64(len(tp.leaders))]]
+		return gs[rand.IntN(len(gs))]
+	}
+	return sliceGroup(tp, uint64(time.Now().UnixNano()/int64(createSlice))+c.createPhase)
+}
+
+// sliceGroup is the group of create slice k: the leaders in turn, and in
+// each leader's turns the groups it leads in turn.
+func sliceGroup(tp *topology, k uint64) int {
+	n := uint64(len(tp.leaders))
+	gs := tp.led[tp.leaders[k%n]]
+	return gs[(k/n)%uint64(len(gs))]
 }
 
 // Get reads a session. Options: WithConsistency (default

@@ -310,7 +310,8 @@ func TestReplays(t *testing.T) {
 }
 
 func TestTouchDestroy(t *testing.T) {
-	c := newClient(t, Config{})
+	// Sessions in several groups: Touch and Destroy split ids by group.
+	c := newClient(t, Config{SpreadCreates: true})
 	ctx := testCtx(t)
 	var ids []string
 	groups := map[int]bool{}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,8 @@ type Client struct {
 	// home is the rendezvous seed that picks the replica of each group
 	// that takes this client's stale reads (home.go).
 	home maphash.Seed
+	// createPhase shifts this client's create slices (createGroup).
+	createPhase uint64
 	// lagging holds replicas that recently refused a stale read; they go
 	// last in the home order (home.go).
 	lagging lagging
@@ -72,7 +75,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, refreshc: make(chan struct{}, 1), home: maphash.MakeSeed()}
+	c := &Client{cfg: cfg, log: cfg.Logger, refreshc: make(chan struct{}, 1), home: maphash.MakeSeed(), createPhase: rand.Uint64()}
 	if cfg.MaxStaleness > 0 {
 		c.maxStale = wireDuration(cfg.MaxStaleness)
 	}

@@ -33,7 +33,10 @@
 //
 // New sessions get an id drawn by the client (128 bits from crypto/rand,
 // URL-safe, as the server draws them) that hashes to a group led by the
-// node the request goes to. That keeps Create hop-free and, above all,
+// node the request goes to: one group for 20 ms at a time, then one led by
+// the next node, so that a group's commit round carries all the creates
+// the client has in flight (Config.SpreadCreates spreads each create
+// instead). That keeps Create hop-free and, above all,
 // makes a resent Create land in the same group, whose dedup window
 // recognises it (the server-made id would differ on each attempt, and a
 // resend could land in another group).

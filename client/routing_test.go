@@ -95,8 +95,7 @@ func TestRoutingAgreesWithServer(t *testing.T) {
 }
 
 // TestCreateGoesToLeaders checks that Create is served by the node that
-// leads the new session's group (no forwarding hop), round-robin over the
-// leading nodes.
+// leads the new session's group (no forwarding hop).
 func TestCreateGoesToLeaders(t *testing.T) {
 	log, h := newServedLog()
 	c := newClient(t, Config{hooks: h})

@@ -20,26 +20,27 @@ import (
 
 // benchOptions are the flags of "sessionraft bench".
 type benchOptions struct {
-	addrs       []string // sessionraft seeds; empty with --redis only
-	redis       []string // [label=]host:port of Redis servers to drive too
-	workloads   []string
-	consistency []string
-	concurrency int
-	pipeline    int
-	duration    time.Duration
-	warmup      time.Duration
-	valueSize   int
-	keys        int
-	ttl         time.Duration
-	runs        int
-	jsonOut     bool
-	progress    bool
-	timeout     time.Duration
-	flushDelay  time.Duration
-	spreadStale bool
-	linLeader   bool
-	pprofAddr   string
-	auth        clientAuth // TLS and credentials for sessionraft (clientauth.go)
+	addrs         []string // sessionraft seeds; empty with --redis only
+	redis         []string // [label=]host:port of Redis servers to drive too
+	workloads     []string
+	consistency   []string
+	concurrency   int
+	pipeline      int
+	duration      time.Duration
+	warmup        time.Duration
+	valueSize     int
+	keys          int
+	ttl           time.Duration
+	runs          int
+	jsonOut       bool
+	progress      bool
+	timeout       time.Duration
+	flushDelay    time.Duration
+	spreadStale   bool
+	spreadCreates bool
+	linLeader     bool
+	pprofAddr     string
+	auth          clientAuth // TLS and credentials for sessionraft (clientauth.go)
 }
 
 // Workload names.
@@ -150,6 +151,7 @@ func (o *benchOptions) addFlags(fs *pflag.FlagSet) {
 	durationVar(fs, &o.timeout, "request-timeout", "time limit of one request, retries included")
 	durationVar(fs, &o.flushDelay, "max-flush-delay", "let each connection wait up to this long to batch writes, for sessionraft and Redis alike (client.Config.MaxFlushDelay; 0: write at once)")
 	fs.BoolVar(&o.spreadStale, "spread-stale-reads", o.spreadStale, "send stale reads round-robin over each group's replicas instead of to one replica per client (client.Config.SpreadStaleReads)")
+	fs.BoolVar(&o.spreadCreates, "spread-creates", o.spreadCreates, "send each create to a group led by the next node instead of to one group per 20 ms (client.Config.SpreadCreates)")
 	fs.BoolVar(&o.linLeader, "linearizable-reads-to-leader", o.linLeader, "send linearizable reads to each group's leader instead of to the client's home replica (client.Config.LinearizableReadsToLeader)")
 	fs.BoolVar(&o.jsonOut, "json", o.jsonOut, "print the results as JSON instead of a table")
 	fs.BoolVar(&o.progress, "progress", o.progress, "show a progress line on stderr while running")

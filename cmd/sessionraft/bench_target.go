@@ -47,7 +47,7 @@ func openTargets(ctx context.Context, o benchOptions) ([]benchTarget, error) {
 		}
 		tlsConf := d.tls
 		c, err := client.New(ctx, client.Config{Seeds: o.addrs, RequestTimeout: o.timeout, MaxFlushDelay: o.flushDelay,
-			SpreadStaleReads: o.spreadStale, LinearizableReadsToLeader: o.linLeader, TLS: tlsConf, Username: o.auth.user, Password: o.auth.password})
+			SpreadStaleReads: o.spreadStale, SpreadCreates: o.spreadCreates, LinearizableReadsToLeader: o.linLeader, TLS: tlsConf, Username: o.auth.user, Password: o.auth.password})
 		if err != nil {
 			return nil, fmt.Errorf("connect to sessionraft %v: %w", o.addrs, err)
 		}
