@@ -278,3 +278,71 @@ func (h *handler) finishFollowerRead(d observedDeferred, g *group, index uint64,
 		h.readGeneral(ctx, r, rd) // forwards, or waits for a leader
 	}
 }
+
+// startFollowerRound is readIndexFromLeader without a goroutine, for the
+// verifier (verifier.start): the request goes in the node's read cycle
+// (readcycles.go), with the node's other rounds to the same leader. What
+// a cycle cannot settle (a leader of an older version, a read index that
+// needs the leader's own round, a request without the term) runs
+// readIndexFromLeader on a goroutine, as before cycles.
+func (g *group) startFollowerRound(done func(uint64, error)) {
+	addr, _ := g.leaderAddr()
+	if addr == "" {
+		done(0, errors.New("no leader known"))
+		return
+	}
+	if g.isLeader() {
+		done(0, errors.New("this node leads the group now"))
+		return
+	}
+	if !g.n.ident.admitted.Load() || g.n.ident.removed.Load() ||
+		time.Now().UnixNano() < g.readIndexPlainUntil.Load() || !g.threeVoters() {
+		// No term to send, or one the leader cannot count: the leader
+		// answers after a round of its own, which rpcReadIndex waits for.
+		g.followerFallback(done)
+		return
+	}
+	g.n.admin.met.Forwarded("read-index")
+	// The term is read now, after every read of this round arrived (see
+	// readIndexFromLeader).
+	part := roundPart{kind: partReadIndex, group: g.id, term: g.raft.CurrentTerm(), id: g.n.cfg.ID,
+		done: func(index uint64, status byte, err error) {
+			switch {
+			case status == partRound || errors.Is(err, errNoReadRound):
+				g.cycleFallbacks.Add(1)
+				g.followerFallback(done)
+			case err != nil:
+				done(0, err)
+			default:
+				done(index, nil)
+			}
+		}}
+	g.n.cycles.add(g.n.mux, addr, part)
+}
+
+// threeVoters reports whether the group has at most three voters, the
+// groups where the leader gives a read index on the follower's term
+// (followerConfirms) and a read cycle can carry the request.
+func (g *group) threeVoters() bool {
+	f := g.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	voters := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+	}
+	return voters <= 3
+}
+
+// followerFallback runs a follower round as readIndexFromLeader, on a
+// goroutine.
+func (g *group) followerFallback(done func(uint64, error)) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		done(g.readIndexFromLeader())
+	}()
+}

@@ -62,6 +62,12 @@ func TestFollowerReads(t *testing.T) {
 			t.Errorf("follower %d asked the leader for %v read indexes", f, n)
 		}
 	}
+	// The followers' rounds went in read cycles (readcycles.go).
+	for _, f := range followers {
+		if c.node(f).cycles.parts.Load() == 0 {
+			t.Errorf("follower %d sent no read-cycle parts", f)
+		}
+	}
 	if got := lg.readRounds.Load() - rounds; got != 0 {
 		t.Errorf("the leader ran %d leadership rounds for follower reads, want none", got)
 	}

@@ -34,6 +34,11 @@ const (
 	// → a read index for a follower's linearizable reads, from the ready
 	// leader (followerread.go)
 	rpcReadIndex uint8 = 9
+	// parts (term polls and read-index requests of several groups) →
+	// their answers, one request per peer per read cycle (readcycles.go,
+	// readround_rpc.go). No
+	// group id.
+	rpcReadRound uint8 = 10
 	// Redis keyspace reads (cmd_scan.go), numbered apart from the
 	// methods other work may add next to these.
 	rpcScan     uint8 = 20 // level, maxStale, cursor, count, kind, pattern → next cursor, keys
@@ -138,8 +143,11 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 	if err := n.checkCaller(ctx); err != nil {
 		return nil, asReply(err)
 	}
-	if method == rpcPublish {
+	switch method {
+	case rpcPublish:
 		return n.handlePublishRPC(payload)
+	case rpcReadRound:
+		return n.handleReadRoundRPC(ctx, payload) // readround_rpc.go
 	}
 	g, payload, err := n.rpcGroup(payload)
 	if err != nil {
@@ -147,19 +155,11 @@ func (n *Node) handleRPC(ctx context.Context, method uint8, payload []byte) ([]b
 	}
 	if method == rpcTerm {
 		// The rest of the payload is the server id the poll is meant for.
-		if string(payload) != n.cfg.ID {
-			return nil, asReply(fmt.Errorf("%w: term poll for server %q reached %q", ErrBadArg, clipID(payload), n.cfg.ID))
+		t, err := n.termAnswer(g, payload)
+		if err != nil {
+			return nil, asReply(err)
 		}
-		// A data directory the cluster has not admitted (wiped, or
-		// removed) does not know the votes its id cast: its term is no
-		// answer for the voter (see leadercheck.go), as its raft traffic
-		// is refused (gateTransport).
-		if !n.ident.admitted.Load() || n.ident.removed.Load() {
-			return nil, asReply(errNotAdmitted)
-		}
-		// Read straight from raft, never from a cache: the answer must be
-		// the term at the instant it is given (see leadercheck.go).
-		return binary.AppendUvarint(nil, g.raft.CurrentTerm()), nil
+		return binary.AppendUvarint(nil, t), nil
 	}
 	if method == rpcMember || method == rpcMemberStat {
 		return n.handleMemberRPC(ctx, g, method, payload) // membership_ops.go
@@ -228,6 +228,25 @@ func (n *Node) rpcGroup(payload []byte) (*group, []byte, error) {
 		return nil, nil, asReply(err)
 	}
 	return g, payload[k:], nil
+}
+
+// termAnswer is this node's answer to a term poll of group g meant for
+// server id (rpcTerm, and a read cycle's term part): its raft term, read
+// now.
+func (n *Node) termAnswer(g *group, id []byte) (uint64, error) {
+	if string(id) != n.cfg.ID {
+		return 0, fmt.Errorf("%w: term poll for server %q reached %q", ErrBadArg, clipID(id), n.cfg.ID)
+	}
+	// A data directory the cluster has not admitted (wiped, or removed)
+	// does not know the votes its id cast: its term is no answer for the
+	// voter (see leadercheck.go), as its raft traffic is refused
+	// (gateTransport).
+	if !n.ident.admitted.Load() || n.ident.removed.Load() {
+		return 0, errNotAdmitted
+	}
+	// Read straight from raft, never from a cache: the answer must be the
+	// term at the instant it is given (see leadercheck.go).
+	return g.raft.CurrentTerm(), nil
 }
 
 // clipID shortens a server id for an error message.

@@ -60,6 +60,9 @@ type group struct {
 	// readIndexByTerm counts the read-index requests this node, as
 	// leader, answered on the follower's term, without a round.
 	readIndexByTerm atomic.Uint64
+	// cycleFallbacks counts this node's read rounds that a read cycle
+	// could not settle and that ran the single-part way (readcycles.go).
+	cycleFallbacks atomic.Uint64
 	// readIndexPlainUntil: until then (unix ns) this node, as follower,
 	// sends its read-index requests without its term (an older leader
 	// refused one; followerread.go).
@@ -142,11 +145,15 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 	}
 	g.verifier = verifier{
 		round:   func() (uint64, error) { return 0, g.confirmLeadership() }, // leadercheck.go
+		start:   g.startLeaderRound,
+		cycles:  &n.cycles,
 		timeout: cfg.RequestTimeout,
 		wg:      &g.wg,
 	}
 	g.followerReads = verifier{
 		round:   g.readIndexFromLeader, // followerread.go
+		start:   g.startFollowerRound,
+		cycles:  &n.cycles,
 		timeout: cfg.RequestTimeout,
 		wg:      &g.wg,
 	}

@@ -188,13 +188,18 @@ func (n *Node) infoStats(b *strings.Builder) {
 	kv(b, "total_net_input_bytes", st.BytesIn)
 	kv(b, "total_net_output_bytes", st.BytesOut)
 	kv(b, "rejected_connections", st.ConnsRejected)
-	var rounds, fallbacks uint64
+	var rounds, fallbacks, cycleFallbacks uint64
 	for _, g := range n.groups {
 		rounds += g.readRounds.Load()
 		fallbacks += g.readFallbacks.Load()
+		cycleFallbacks += g.cycleFallbacks.Load()
 	}
 	kv(b, "read_rounds", rounds)
 	kv(b, "read_round_fallbacks", fallbacks)
+	kv(b, "read_cycles", n.cycles.cycles.Load())
+	kv(b, "read_cycle_requests", n.cycles.requests.Load())
+	kv(b, "read_cycle_parts", n.cycles.parts.Load())
+	kv(b, "read_cycle_fallbacks", cycleFallbacks)
 	kv(b, "raft_idle_appends_skipped", n.idleAppendsSkipped())
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -320,4 +321,127 @@ func (p groupPoller) peerTerm(ctx context.Context, peer raft.Server) (uint64, er
 		p.answered(peer.ID)
 	}
 	return t, err
+}
+
+// startLeaderRound is confirmLeadership without a goroutine, for the
+// verifier (verifier.start): the term poll's parts go in the node's read
+// cycle (readcycles.go), sharing requests with the node's other rounds
+// to the same peers. It asks the first voters that make a majority with
+// this node (groupPoller.voters' order). Whatever the cycle cannot
+// settle (a failed or refused part, no answer within cycleHedge) runs
+// confirmLeadership on a goroutine: a whole new round, started after
+// this one's reads arrived, so as good a proof for them.
+func (g *group) startLeaderRound(done func(uint64, error)) {
+	g.mu.Lock()
+	term, ready := g.readyTerm, g.ready
+	g.mu.Unlock()
+	if !ready || g.raft.CurrentTerm() != term || g.raft.State() != raft.Leader {
+		done(0, errors.New("not the ready leader"))
+		return
+	}
+	if _, ok := g.layer.peers.(asyncCaller); !ok {
+		// Read cycles need CallAsync (the in-memory router of some tests
+		// has only Call).
+		g.wg.Add(1)
+		go func() { defer g.wg.Done(); done(0, g.confirmLeadership()) }()
+		return
+	}
+	p := groupPoller{g}
+	self, peers, err := p.voters()
+	if err != nil {
+		done(0, err)
+		return
+	}
+	need, have := (len(peers)+1)/2+1, 0
+	if !self {
+		need = len(peers)/2 + 1
+	} else {
+		have = 1
+	}
+	if have >= need {
+		g.readRounds.Add(1)
+		g.n.admin.met.ReadRound("poll")
+		done(0, nil)
+		return
+	}
+	lp := &cyclePoll{g: g, term: term, need: need - have, done: done}
+	lp.mu.Lock() // fallBack, on the timer's goroutine, reads hedge
+	lp.hedge = time.AfterFunc(cycleHedge, lp.fallBack)
+	lp.mu.Unlock()
+	for _, peer := range peers[:need-have] {
+		id := peer.ID
+		g.n.cycles.add(g.layer.peers, string(peer.Address), roundPart{kind: partTerm, group: g.id, id: string(id),
+			done: func(t uint64, status byte, err error) { lp.answer(id, t, status, err) }})
+	}
+}
+
+// cyclePoll is a leader round's term poll in a read cycle.
+type cyclePoll struct {
+	g    *group
+	term uint64
+	done func(uint64, error)
+
+	mu    sync.Mutex
+	hedge *time.Timer // runs fallBack after cycleHedge
+	need  int         // answers of the term or lower still needed
+	ended bool        // done was called, or handed to the fallback
+}
+
+// answer counts one voter's answer.
+func (lp *cyclePoll) answer(id raft.ServerID, t uint64, status byte, err error) {
+	lp.mu.Lock()
+	if lp.ended {
+		lp.mu.Unlock()
+		return
+	}
+	hedge := lp.hedge
+	switch {
+	case err != nil || status != partOK:
+		lp.mu.Unlock()
+		lp.fallBack()
+		return
+	case t > lp.term:
+		lp.ended = true
+		lp.mu.Unlock()
+		hedge.Stop()
+		lp.g.readRounds.Add(1)
+		lp.g.n.admin.met.ReadRound("failed")
+		// A later term exists: this node's reads must go to the new
+		// leader, which the caller's retry finds.
+		lp.done(0, fmt.Errorf("a voter is in a term after %d", lp.term))
+		return
+	}
+	groupPoller{lp.g}.answered(id)
+	lp.need--
+	if lp.need > 0 {
+		lp.mu.Unlock()
+		return
+	}
+	lp.ended = true
+	lp.mu.Unlock()
+	hedge.Stop()
+	lp.g.readRounds.Add(1)
+	lp.g.n.admin.met.ReadRound("poll")
+	lp.done(0, nil)
+}
+
+// fallBack runs the round as confirmLeadership does, on a goroutine,
+// unless the cycle already settled it. The round counts there
+// (readRounds), not here.
+func (lp *cyclePoll) fallBack() {
+	lp.mu.Lock()
+	if lp.ended {
+		lp.mu.Unlock()
+		return
+	}
+	lp.ended = true
+	hedge := lp.hedge
+	lp.mu.Unlock()
+	hedge.Stop()
+	lp.g.cycleFallbacks.Add(1)
+	lp.g.wg.Add(1)
+	go func() {
+		defer lp.g.wg.Done()
+		lp.done(0, lp.g.confirmLeadership())
+	}()
 }

@@ -32,6 +32,7 @@ type Node struct {
 	stopHeapGov func()
 
 	mux    *mux.Mux
+	cycles readCycles // the read rounds' requests to the peers (readcycles.go)
 	ml     *memberlist.Memberlist
 	groups []*group
 	ring   *wire.Ring
@@ -179,6 +180,7 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	// A term poll answers from memory; the mux's reader runs it without a
 	// goroutine per request (leadercheck.go).
 	n.mux.HandleInline(rpcTerm)
+	n.mux.HandleInline(rpcReadRound)
 	// A forwarded write joins the batcher as a client's does, its reply
 	// written by the batch (writeforward.go).
 	n.mux.HandleDeferred(rpcWrite, n.handleWriteRPC)
@@ -274,6 +276,10 @@ func newNode(cfg Config) *Node {
 		writeWaits:     newWriteWaits(cfg.RequestTimeout),
 		sweepStop:      make(chan struct{}),
 	}
+	// A cycle's request is a term poll's, and gets its time
+	// (leadercheck.go).
+	n.cycles.timeout = min(cfg.HeartbeatTimeout, cfg.RequestTimeout/2)
+	n.cycles.hedge = cycleHedge
 	n.newAdmin()
 	n.disk.fakeFree.Store(-1)
 	f, _ := parseNotifyFlags(cfg.NotifyKeyspaceEvents) // Validate checked it

@@ -20,11 +20,18 @@ import (
 // RESP fast path (readNow) completes deferred replies straight from there,
 // so a linearizable read parks no goroutine of its own.
 type verifier struct {
-	round   func() (uint64, error) // one round: its index (a follower's read index; 0 on the leader) or why it failed
-	timeout time.Duration          // RequestTimeout
-	wg      *sync.WaitGroup        // the group's: raft must outlive every round
+	round func() (uint64, error) // one round: its index (a follower's read index; 0 on the leader) or why it failed
+	// start, with cycles, is round without a goroutine: it starts one
+	// round and calls done exactly once with its outcome, from any
+	// goroutine (this one included). The node's read cycles call it
+	// (readcycles.go), and round is not used.
+	start   func(done func(uint64, error))
+	cycles  *readCycles
+	timeout time.Duration   // RequestTimeout
+	wg      *sync.WaitGroup // the group's: raft must outlive every round
 	mu      sync.Mutex
 	running bool
+	queued  bool         // in the read cycles' queue (with cycles set)
 	pending *verifyRound // waiters for the next round; nil if none
 }
 
@@ -59,11 +66,23 @@ func (v *verifier) join(done roundWaiter) {
 		r.timer = time.AfterFunc(v.timeout, func() { v.expire(r) })
 	}
 	r.waiters = append(r.waiters, done)
-	if !v.running {
-		v.running = true
-		v.wg.Add(1)
-		go func() { defer v.wg.Done(); v.loop() }()
+	if v.cycles != nil {
+		if v.running || v.queued {
+			v.mu.Unlock()
+			return
+		}
+		v.queued = true
+		v.mu.Unlock()
+		v.cycles.ready(v)
+		return
 	}
+	if v.running {
+		v.mu.Unlock()
+		return
+	}
+	v.running = true
+	v.wg.Add(1)
+	go func() { defer v.wg.Done(); v.loop() }()
 	v.mu.Unlock()
 }
 
@@ -96,6 +115,38 @@ func (v *verifier) loop() {
 		}
 		v.answer(r, index, err)
 	}
+}
+
+// startCycleRound starts, for the read cycle that calls it, a round for
+// v's pending waiters (none: nothing). The round ends through start's
+// done, which queues v for the next cycle when readers joined meanwhile.
+func (v *verifier) startCycleRound() {
+	v.mu.Lock()
+	r := v.pending
+	v.pending = nil
+	v.queued = false
+	if r == nil {
+		v.mu.Unlock()
+		return
+	}
+	v.running = true
+	v.mu.Unlock()
+	v.wg.Add(1)
+	v.start(func(index uint64, err error) {
+		if err != nil {
+			err = fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		v.answer(r, index, err)
+		v.mu.Lock()
+		v.running = false
+		again := v.pending != nil && !v.queued
+		v.queued = again
+		v.mu.Unlock()
+		v.wg.Done()
+		if again {
+			v.cycles.ready(v)
+		}
+	})
 }
 
 // expire answers a round whose waiters have waited RequestTimeout. If the

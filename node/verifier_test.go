@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -56,11 +57,30 @@ func (a *answers) errs(name string) []error {
 	return a.got[name]
 }
 
-func newTestVerifier(t *testing.T, timeout time.Duration) (*verifier, *fakeRounds, *answers) {
+// start is round for a verifier in read cycles (verifier.start): the
+// outcome comes from another goroutine.
+func (f *fakeRounds) start(done func(uint64, error)) {
+	f.n++
+	f.started <- f.n
+	go func() { done(0, <-f.results) }()
+}
+
+// verifierModes runs test against a verifier with its own goroutine
+// (round) and one in read cycles (start).
+func verifierModes(t *testing.T, test func(t *testing.T, async bool)) {
+	t.Run("goroutine", func(t *testing.T) { test(t, false) })
+	t.Run("cycles", func(t *testing.T) { test(t, true) })
+}
+
+func newTestVerifier(t *testing.T, timeout time.Duration, async bool) (*verifier, *fakeRounds, *answers) {
 	t.Helper()
 	f := &fakeRounds{started: make(chan int, 8), results: make(chan error)}
 	var wg sync.WaitGroup
 	v := &verifier{round: f.round, timeout: timeout, wg: &wg}
+	if async {
+		v.start = f.start
+		v.cycles = &readCycles{timeout: time.Hour}
+	}
 	t.Cleanup(wg.Wait)
 	return v, f, &answers{got: map[string][]error{}, ch: make(chan string, 8)}
 }
@@ -79,8 +99,10 @@ func waitStarted(t *testing.T, f *fakeRounds, want int) {
 
 // A reader that joins while a round runs is answered by the next round,
 // which starts after it joined: the ReadIndex rule.
-func TestVerifierJoinsNextRound(t *testing.T) {
-	v, f, a := newTestVerifier(t, time.Hour)
+func TestVerifierJoinsNextRound(t *testing.T) { verifierModes(t, testVerifierJoinsNextRound) }
+
+func testVerifierJoinsNextRound(t *testing.T, async bool) {
+	v, f, a := newTestVerifier(t, time.Hour, async)
 	v.join(a.waiter("first"))
 	waitStarted(t, f, 1)
 	v.join(a.waiter("second")) // round 1 is running
@@ -104,8 +126,10 @@ func TestVerifierJoinsNextRound(t *testing.T) {
 // Readers stuck behind a round that does not return are answered with
 // ErrUnavailable after the timeout, once; the round's late answer is
 // dropped.
-func TestVerifierRoundTimeout(t *testing.T) {
-	v, f, a := newTestVerifier(t, 20*time.Millisecond)
+func TestVerifierRoundTimeout(t *testing.T) { verifierModes(t, testVerifierRoundTimeout) }
+
+func testVerifierRoundTimeout(t *testing.T, async bool) {
+	v, f, a := newTestVerifier(t, 20*time.Millisecond, async)
 	v.join(a.waiter("stuck"))
 	waitStarted(t, f, 1)
 	v.join(a.waiter("queued")) // waits for round 2, which cannot start yet
@@ -127,5 +151,46 @@ func TestVerifierRoundTimeout(t *testing.T) {
 	}
 	if errs := a.errs("stuck"); len(errs) != 1 {
 		t.Fatalf("stuck answered %d times", len(errs))
+	}
+}
+
+// A verifier in read cycles whose rounds answer before start returns (a
+// round that fails at once) runs the rounds queued meanwhile in a loop,
+// not in nested calls, and every waiter is answered once, by a round
+// that started after it joined.
+func TestVerifierRoundsAnsweredAtOnce(t *testing.T) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	v := &verifier{timeout: time.Hour, wg: &wg, cycles: &readCycles{timeout: time.Hour}}
+	rounds, answered := 0, 0
+	var join func()
+	join = func() {
+		joinedAt := rounds
+		v.join(func(_ uint64, err error, _ *resp.DoneBatch) {
+			if rounds <= joinedAt {
+				t.Errorf("answered by round %d, joined after round %d started", rounds, joinedAt)
+			}
+			answered++
+			var pcs [128]uintptr
+			if runtime.Callers(0, pcs[:]) == len(pcs) {
+				t.Fatalf("waiter %d answered %d+ frames deep: rounds nest", answered, len(pcs))
+			}
+			if answered < 500 {
+				join() // joins while its round is still answering
+			}
+		})
+	}
+	v.start = func(done func(uint64, error)) {
+		rounds++
+		done(0, nil)
+	}
+	join()
+	if answered != 500 || rounds != 500 {
+		t.Fatalf("%d waiters answered in %d rounds, want 500 in 500", answered, rounds)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.running || v.pending != nil {
+		t.Fatal("the verifier is still running with nothing to do")
 	}
 }
