@@ -33,7 +33,8 @@ type group struct {
 	batchStopped  chan struct{}
 	wg            sync.WaitGroup
 	verifier      verifier
-	followerReads verifier // a follower's linearizable reads share read-index requests (followerread.go)
+	followerReads verifier  // a follower's linearizable reads share read-index requests (followerread.go)
+	rounds        roundGate // counts the verifiers' rounds in wg (verifier.go)
 	// readIndexWaiting counts the rpcReadIndex requests this node, as
 	// leader, holds for a round (bounded by maxReadIndexWaiting).
 	readIndexWaiting atomic.Int64
@@ -143,19 +144,20 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 		batchStopped: make(chan struct{}),
 		readyCh:      make(chan struct{}),
 	}
+	g.rounds.wg = &g.wg
 	g.verifier = verifier{
 		round:   func() (uint64, error) { return 0, g.confirmLeadership() }, // leadercheck.go
 		start:   g.startLeaderRound,
 		cycles:  &n.cycles,
 		timeout: cfg.RequestTimeout,
-		wg:      &g.wg,
+		gate:    &g.rounds,
 	}
 	g.followerReads = verifier{
 		round:   g.readIndexFromLeader, // followerread.go
 		start:   g.startFollowerRound,
 		cycles:  &n.cycles,
 		timeout: cfg.RequestTimeout,
-		wg:      &g.wg,
+		gate:    &g.rounds,
 	}
 	g.rfsm = newRaftFSM(g.fsm, id, n.fatal)
 	g.rfsm.onSnapshot = n.admin.met.SnapshotFunc(strconv.Itoa(id))

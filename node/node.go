@@ -319,6 +319,7 @@ func (n *Node) shutdown() error {
 	}
 	n.wg.Wait()
 	for _, g := range n.groups {
+		g.rounds.close() // no read round starts once Wait may be returning
 		g.wg.Wait()
 	}
 	// raft's notify sends give up once it shuts down, so the stopped

@@ -108,7 +108,7 @@ func cycleVerifier(t *testing.T, c *readCycles, f *fakeRoundCaller, addr string)
 	var wg sync.WaitGroup
 	t.Cleanup(wg.Wait)
 	answers := make(chan error, 16)
-	v := &verifier{timeout: time.Hour, wg: &wg, cycles: c}
+	v := &verifier{timeout: time.Hour, gate: &roundGate{wg: &wg}, cycles: c}
 	v.start = func(done func(uint64, error)) {
 		c.add(f, addr, roundPart{kind: partTerm, id: "n", done: func(val uint64, status byte, err error) {
 			if err == nil && status != partOK {

@@ -27,8 +27,8 @@ type verifier struct {
 	// (readcycles.go), and round is not used.
 	start   func(done func(uint64, error))
 	cycles  *readCycles
-	timeout time.Duration   // RequestTimeout
-	wg      *sync.WaitGroup // the group's: raft must outlive every round
+	timeout time.Duration // RequestTimeout
+	gate    *roundGate    // the group's: raft must outlive every round
 	mu      sync.Mutex
 	running bool
 	queued  bool         // in the read cycles' queue (with cycles set)
@@ -80,11 +80,54 @@ func (v *verifier) join(done roundWaiter) {
 		v.mu.Unlock()
 		return
 	}
+	if !v.gate.enter() {
+		v.pending = nil
+		v.mu.Unlock()
+		v.answer(r, 0, errRoundsClosed)
+		return
+	}
 	v.running = true
-	v.wg.Add(1)
-	go func() { defer v.wg.Done(); v.loop() }()
+	go func() { defer v.gate.exit(); v.loop() }()
 	v.mu.Unlock()
 }
+
+// roundGate counts a group's read rounds in its WaitGroup, which the
+// node's shutdown waits on (raft must outlive every round). A round adds
+// itself only while the gate is open: sync.WaitGroup forbids an Add that
+// takes the count up from zero while Wait is returning, and rounds start
+// at any time, so the shutdown closes the gate before it waits. Work a
+// round starts inside itself (a fallback's goroutine) adds to a count
+// that its round keeps above zero, and needs no gate.
+type roundGate struct {
+	mu     sync.Mutex
+	closed bool
+	wg     *sync.WaitGroup
+}
+
+// enter counts a round starting, unless the gate is closed.
+func (g *roundGate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.wg.Add(1)
+	return true
+}
+
+// exit counts a round ended.
+func (g *roundGate) exit() { g.wg.Done() }
+
+// close refuses rounds from now on.
+func (g *roundGate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+// errRoundsClosed answers the readers of a round that cannot start
+// because the node is shutting down.
+var errRoundsClosed = fmt.Errorf("%w: shutting down", ErrNotLeader)
 
 // verify joins the next round and waits for its answer or ctx.
 func (v *verifier) verify(ctx context.Context) error {
@@ -129,9 +172,13 @@ func (v *verifier) startCycleRound() {
 		v.mu.Unlock()
 		return
 	}
+	if !v.gate.enter() {
+		v.mu.Unlock()
+		v.answer(r, 0, errRoundsClosed)
+		return
+	}
 	v.running = true
 	v.mu.Unlock()
-	v.wg.Add(1)
 	v.start(func(index uint64, err error) {
 		if err != nil {
 			err = fmt.Errorf("%w: %v", ErrNotLeader, err)
@@ -142,7 +189,7 @@ func (v *verifier) startCycleRound() {
 		again := v.pending != nil && !v.queued
 		v.queued = again
 		v.mu.Unlock()
-		v.wg.Done()
+		v.gate.exit()
 		if again {
 			v.cycles.ready(v)
 		}

@@ -76,7 +76,7 @@ func newTestVerifier(t *testing.T, timeout time.Duration, async bool) (*verifier
 	t.Helper()
 	f := &fakeRounds{started: make(chan int, 8), results: make(chan error)}
 	var wg sync.WaitGroup
-	v := &verifier{round: f.round, timeout: timeout, wg: &wg}
+	v := &verifier{round: f.round, timeout: timeout, gate: &roundGate{wg: &wg}}
 	if async {
 		v.start = f.start
 		v.cycles = &readCycles{timeout: time.Hour}
@@ -161,7 +161,7 @@ func testVerifierRoundTimeout(t *testing.T, async bool) {
 func TestVerifierRoundsAnsweredAtOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	v := &verifier{timeout: time.Hour, wg: &wg, cycles: &readCycles{timeout: time.Hour}}
+	v := &verifier{timeout: time.Hour, gate: &roundGate{wg: &wg}, cycles: &readCycles{timeout: time.Hour}}
 	rounds, answered := 0, 0
 	var join func()
 	join = func() {
@@ -192,5 +192,27 @@ func TestVerifierRoundsAnsweredAtOnce(t *testing.T) {
 	defer v.mu.Unlock()
 	if v.running || v.pending != nil {
 		t.Fatal("the verifier is still running with nothing to do")
+	}
+}
+
+// A verifier whose group is shutting down (its round gate closed) starts
+// no round: its readers are answered at once, and the group's WaitGroup,
+// which the shutdown waits on, is never taken up from zero by a read.
+func TestVerifierGateClosed(t *testing.T) { verifierModes(t, testVerifierGateClosed) }
+
+func testVerifierGateClosed(t *testing.T, async bool) {
+	v, f, a := newTestVerifier(t, time.Hour, async)
+	v.gate.close()
+	v.join(a.waiter("late"))
+	if name := a.next(t); name != "late" {
+		t.Fatalf("answered %q", name)
+	}
+	if errs := a.errs("late"); len(errs) != 1 || !errors.Is(errs[0], errRoundsClosed) {
+		t.Fatalf("late reader got %v, want errRoundsClosed", errs)
+	}
+	select {
+	case n := <-f.started:
+		t.Fatalf("round %d started after the gate closed", n)
+	default:
 	}
 }
