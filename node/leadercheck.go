@@ -364,6 +364,13 @@ func (g *group) startLeaderRound(done func(uint64, error)) {
 		done(0, nil)
 		return
 	}
+	if need-have > len(peers) {
+		// Too few voters to ask (not this node's case in any
+		// configuration raft accepts): the single-part round decides.
+		g.wg.Add(1) // inside this round, whose count keeps wg above zero
+		go func() { defer g.wg.Done(); done(0, g.confirmLeadership()) }()
+		return
+	}
 	lp := &cyclePoll{g: g, term: term, need: need - have, done: done}
 	lp.mu.Lock() // fallBack, on the timer's goroutine, reads hedge
 	lp.hedge = time.AfterFunc(cycleHedge, lp.fallBack)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessionraft/sessionraft/transport/mux"
+	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
 // Read cycles: a node starts the linearizable-read rounds of all its
@@ -280,9 +281,9 @@ func (rc *roundCall) finish(out []byte, err error) {
 }
 
 // deliver gives each part its answer from out, or err to all of them. A
-// peer that refused the request as a whole (an older version, which does
-// not know the method) is marked legacy for a while, and its parts told
-// errNoReadRound.
+// peer that refused the request as a whole with BADARG (an older
+// version, which does not know the method) is marked legacy for a
+// while, and its parts told errNoReadRound.
 func (c *readCycles) deliver(addr string, parts []roundPart, out []byte, err error) {
 	if err == nil {
 		answers, derr := decodeRoundReply(out, len(parts))
@@ -295,7 +296,11 @@ func (c *readCycles) deliver(addr string, parts []roundPart, out []byte, err err
 		}
 		err = derr
 	}
-	if _, ok := errors.AsType[*mux.RemoteError](err); ok {
+	if re, ok := errors.AsType[*mux.RemoteError](err); ok && re.Code == wire.CodeBadArg {
+		// Every older version answers an unknown method, or a payload
+		// whose first number names no group, with BADARG. Other refusals
+		// of the whole request (a caller not yet a member, BUSY) fail
+		// only its parts.
 		c.mu.Lock()
 		if c.legacy == nil {
 			c.legacy = make(map[string]time.Time)

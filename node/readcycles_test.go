@@ -246,8 +246,9 @@ func TestReadCyclesSlowPeer(t *testing.T) {
 }
 
 // TestReadCyclesFailures: a failed request fails its parts; an answer
-// that does not decode fails them too; a peer that refuses the method
-// gets no read-round requests for a while (its rounds go the single-part
+// that does not decode fails them too, and so does a refusal other than
+// BADARG; a peer that refuses the method (BADARG, as every older version
+// does) gets no read-round requests for a while (its rounds go the single-part
 // way); a caller that fails every request at once runs the cycles that
 // follow in a loop, not in nested calls.
 func TestReadCyclesFailures(t *testing.T) {
@@ -266,6 +267,11 @@ func TestReadCyclesFailures(t *testing.T) {
 		t.Fatalf("undecodable answer: %v", err)
 	}
 	joinRecord(v, ans)
+	f.next(t).answer(nil, &mux.RemoteError{Code: "BUSY", Msg: "too many concurrent rpc handlers"})
+	if err := waitAnswer(t, ans); !failedWith(err, errors.New("too many concurrent rpc handlers")) {
+		t.Fatalf("busy peer: %v", err)
+	}
+	joinRecord(v, ans) // still a read-round request: BUSY is no older version
 	f.next(t).answer(nil, &mux.RemoteError{Code: "BADARG", Msg: "unknown rpc method 10"})
 	if err := waitAnswer(t, ans); !failedWith(err, errNoReadRound) {
 		t.Fatalf("refused method: %v", err)

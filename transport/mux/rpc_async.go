@@ -7,8 +7,9 @@ import (
 )
 
 // CallAsync is Call without a goroutine per call, for callers that fan one
-// request out to several peers (a leadership round's term poll): done is
-// called exactly once with what Call would have returned, from the
+// request out to several peers (a leadership round's term poll). It never
+// waits for the connection: a request that finds the queue full waits
+// for room on a goroutine of its own. done is called exactly once with what Call would have returned, from the
 // connection's reader (or writer, or this goroutine when the request
 // cannot be queued at all). done must not block.
 //
@@ -88,10 +89,27 @@ func (cc *clientConn) callAsync(method uint8, body []byte, done func([]byte, err
 	cc.pending[pc.id] = pc
 	cc.mu.Unlock()
 	cancel = func() { cc.abandonAsync(pc, context.Canceled) }
+	f := outFrame{id: pc.id, tag: method, payload: body, call: pc}
 	select {
-	case cc.w.q <- outFrame{id: pc.id, tag: method, payload: body, call: pc}:
+	case cc.w.q <- f:
 	case <-cc.w.dead:
 		// The writer is gone, so fail settles (or has settled) pc.
+	default:
+		// The queue is full: the peer reads slowly or not at all (paused).
+		// The caller must not wait for room, as it may be a connection's
+		// reader running another call's done, or a read cycle that every
+		// group's reads wait for (node/readcycles.go): a goroutine waits
+		// instead, until the writer takes the frame or dies (at the
+		// latest WriteTimeout after its last write). cancel works as
+		// for a queued call.
+		if !cc.m.goFn(func() {
+			select {
+			case cc.w.q <- f:
+			case <-cc.w.dead:
+			}
+		}) {
+			cc.abandonAsync(pc, ErrClosed)
+		}
 	}
 	return cancel, true
 }

@@ -120,6 +120,62 @@ func TestCallAsyncCancel(t *testing.T) {
 	}
 }
 
+// CallAsync never waits for the connection: with the peer's reader stuck
+// (a paused peer) and the socket and the writer's queue full, every call
+// still returns at once, and a call parked for room can be cancelled, as
+// not delivered.
+func TestCallAsyncDoesNotBlock(t *testing.T) {
+	cfg := testConfig()
+	cfg.RPCConnsPerPeer = 1
+	client := newMux(t, cfg)
+	server := newMux(t, testConfig())
+	stuck, release := make(chan struct{}), make(chan struct{})
+	server.HandleInline(7)
+	server.HandleRPC(func(ctx context.Context, method uint8, p []byte) ([]byte, error) {
+		if method == 7 {
+			close(stuck)
+			<-release // the connection's reader stops here
+		}
+		return nil, nil
+	})
+	t.Cleanup(func() { close(release) })
+	addr := server.AdvertiseAddr()
+	if _, err := client.Call(ctxT(t, 5*time.Second), addr, 0, nil); err != nil {
+		t.Fatal(err) // a pooled connection, so CallAsync takes its own path
+	}
+	client.CallAsync(addr, 7, nil, func([]byte, error) {})
+	<-stuck
+	// 64 KiB a call: the socket buffers fill after a few MiB, the writer's
+	// queue (256 frames) after that.
+	payload := make([]byte, 64<<10)
+	var last func()
+	lastDone := make(chan error, 1)
+	for i := range 600 {
+		returned := make(chan func())
+		go func() {
+			returned <- client.CallAsync(addr, 1, payload, func(_ []byte, err error) {
+				if i == 599 {
+					lastDone <- err
+				}
+			})
+		}()
+		select {
+		case last = <-returned:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("CallAsync number %d blocked its caller", i)
+		}
+	}
+	last()
+	select {
+	case err := <-lastDone:
+		if !errors.Is(err, ErrUnreachable) {
+			t.Fatalf("a cancelled call that never left got %v, want ErrUnreachable", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the cancelled call got no answer")
+	}
+}
+
 // A peer that dies with the call in flight: outcome unknown. Nobody there:
 // not delivered.
 func TestCallAsyncPeerDies(t *testing.T) {
