@@ -299,7 +299,7 @@ func (g *group) startFollowerRound(done func(uint64, error)) {
 		time.Now().UnixNano() < g.readIndexPlainUntil.Load() || !g.threeVoters() {
 		// No term to send, or one the leader cannot count: the leader
 		// answers after a round of its own, which rpcReadIndex waits for.
-		g.followerFallback(done)
+		g.followerReads.roundAside(done)
 		return
 	}
 	g.n.admin.met.Forwarded("read-index")
@@ -310,7 +310,7 @@ func (g *group) startFollowerRound(done func(uint64, error)) {
 			switch {
 			case status == partRound || errors.Is(err, errNoReadRound):
 				g.cycleFallbacks.Add(1)
-				g.followerFallback(done)
+				g.followerReads.roundAside(done)
 			case err != nil:
 				done(0, err)
 			default:
@@ -335,14 +335,4 @@ func (g *group) threeVoters() bool {
 		}
 	}
 	return voters <= 3
-}
-
-// followerFallback runs a follower round as readIndexFromLeader, on a
-// goroutine.
-func (g *group) followerFallback(done func(uint64, error)) {
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		done(g.readIndexFromLeader())
-	}()
 }

@@ -36,8 +36,7 @@ const (
 	rpcReadIndex uint8 = 9
 	// parts (term polls and read-index requests of several groups) →
 	// their answers, one request per peer per read cycle (readcycles.go,
-	// readround_rpc.go). No
-	// group id.
+	// readround_rpc.go). No group id.
 	rpcReadRound uint8 = 10
 	// Redis keyspace reads (cmd_scan.go), numbered apart from the
 	// methods other work may add next to these.

@@ -342,8 +342,7 @@ func (g *group) startLeaderRound(done func(uint64, error)) {
 	if _, ok := g.layer.peers.(asyncCaller); !ok {
 		// Read cycles need CallAsync (the in-memory router of some tests
 		// has only Call).
-		g.wg.Add(1)
-		go func() { defer g.wg.Done(); done(0, g.confirmLeadership()) }()
+		g.verifier.roundAside(done)
 		return
 	}
 	p := groupPoller{g}
@@ -367,8 +366,7 @@ func (g *group) startLeaderRound(done func(uint64, error)) {
 	if need-have > len(peers) {
 		// Too few voters to ask (not this node's case in any
 		// configuration raft accepts): the single-part round decides.
-		g.wg.Add(1) // inside this round, whose count keeps wg above zero
-		go func() { defer g.wg.Done(); done(0, g.confirmLeadership()) }()
+		g.verifier.roundAside(done)
 		return
 	}
 	lp := &cyclePoll{g: g, term: term, need: need - have, done: done}
@@ -446,9 +444,5 @@ func (lp *cyclePoll) fallBack() {
 	lp.mu.Unlock()
 	hedge.Stop()
 	lp.g.cycleFallbacks.Add(1)
-	lp.g.wg.Add(1)
-	go func() {
-		defer lp.g.wg.Done()
-		lp.done(0, lp.g.confirmLeadership())
-	}()
+	lp.g.verifier.roundAside(lp.done)
 }

@@ -71,28 +71,6 @@ func (f *fakeRoundCaller) next(t *testing.T) *fakeRoundCall {
 	}
 }
 
-// partResult is what a part's done got.
-type partResult struct {
-	v      uint64
-	status byte
-	err    error
-}
-
-func collectPart(ch chan partResult) func(uint64, byte, error) {
-	return func(v uint64, status byte, err error) { ch <- partResult{v, status, err} }
-}
-
-func waitPart(t *testing.T, ch chan partResult) partResult {
-	t.Helper()
-	select {
-	case r := <-ch:
-		return r
-	case <-time.After(10 * time.Second):
-		t.Fatal("a part got no answer")
-		return partResult{}
-	}
-}
-
 func replyOf(answers ...partAnswer) []byte {
 	var b []byte
 	for _, a := range answers {

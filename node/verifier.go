@@ -20,11 +20,15 @@ import (
 // RESP fast path (readNow) completes deferred replies straight from there,
 // so a linearizable read parks no goroutine of its own.
 type verifier struct {
-	round func() (uint64, error) // one round: its index (a follower's read index; 0 on the leader) or why it failed
+	// round is one round the single-part way: its index (a follower's
+	// read index; 0 on the leader) or why it failed. Without cycles the
+	// verifier's own goroutine runs it (loop); with cycles it runs aside
+	// (roundAside) for a round a cycle could not settle.
+	round func() (uint64, error)
 	// start, with cycles, is round without a goroutine: it starts one
 	// round and calls done exactly once with its outcome, from any
 	// goroutine (this one included). The node's read cycles call it
-	// (readcycles.go), and round is not used.
+	// (readcycles.go).
 	start   func(done func(uint64, error))
 	cycles  *readCycles
 	timeout time.Duration // RequestTimeout
@@ -89,6 +93,18 @@ func (v *verifier) join(done roundWaiter) {
 	v.running = true
 	go func() { defer v.gate.exit(); v.loop() }()
 	v.mu.Unlock()
+}
+
+// roundAside runs round on a goroutine and gives its outcome to done,
+// for a round already started in a cycle that the cycle could not
+// settle. The started round's count keeps the group's WaitGroup above
+// zero, so this needs no gate (see roundGate).
+func (v *verifier) roundAside(done func(uint64, error)) {
+	v.gate.wg.Add(1)
+	go func() {
+		defer v.gate.wg.Done()
+		done(v.round())
+	}()
 }
 
 // roundGate counts a group's read rounds in its WaitGroup, which the
