@@ -58,14 +58,19 @@ func TestStableStoreFailureProcess(t *testing.T) {
 	// save. Usually n1 or n2 leads a group; n3 is asked too, since after
 	// a loaded start it may lead all three (CI once found no transfer
 	// from n1 and n2). A transfer away from n3 is a later term for it.
+	// Under load the groups may be between leaders (UNAVAILABLE): ask
+	// again until one transfer is accepted.
 	transferred := false
-	for _, cl := range []*resp.Client{n1, n2, n3} {
-		for g := range 3 {
-			if _, err := cl.Do(ctx, "DEBUG.TRANSFER", strconv.Itoa(g)); err == nil {
-				transferred = true
+	testcluster.WaitFor(30*time.Second, func() bool {
+		for _, cl := range []*resp.Client{n1, n2, n3} {
+			for g := range 3 {
+				if _, err := cl.Do(ctx, "DEBUG.TRANSFER", strconv.Itoa(g)); err == nil {
+					transferred = true
+				}
 			}
 		}
-	}
+		return transferred
+	})
 	n3.Close()
 	if !transferred {
 		t.Fatal("no leadership transfer was accepted")

@@ -97,10 +97,13 @@ func TestClusterReplicatesTransfersAndSnapshots(t *testing.T) {
 
 	// A snapshot, then a new voter: its log starts beyond the leader's
 	// compacted log, so it gets the snapshot over InstallSnapshot.
-	leader := leaderOf(ns)
-	if leader == nil {
-		t.Fatal("no leader")
-	}
+	// After the transfer a heartbeat missed under load can leave the
+	// group between leaders for a moment: wait for one.
+	var leader *raftNode
+	waitFor(t, 30*time.Second, "a leader", func() bool {
+		leader = leaderOf(ns)
+		return leader != nil
+	})
 	if err := leader.r.Snapshot().Error(); err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
