@@ -20,22 +20,21 @@ import (
 // RESP fast path (readNow) completes deferred replies straight from there,
 // so a linearizable read parks no goroutine of its own.
 type verifier struct {
-	// round is one round the single-part way: its index (a follower's
-	// read index; 0 on the leader) or why it failed. Without cycles the
-	// verifier's own goroutine runs it (loop); with cycles it runs aside
+	// start starts one round and calls done exactly once with its
+	// outcome: its index (a follower's read index; 0 on the leader) or
+	// why it failed, from any goroutine (this one included). The node's
+	// read cycles call it (readcycles.go), one round of each verifier
+	// at a time.
+	start func(done func(uint64, error))
+	// round is one round the single-part way, blocking. It runs aside
 	// (roundAside) for a round a cycle could not settle.
-	round func() (uint64, error)
-	// start, with cycles, is round without a goroutine: it starts one
-	// round and calls done exactly once with its outcome, from any
-	// goroutine (this one included). The node's read cycles call it
-	// (readcycles.go).
-	start   func(done func(uint64, error))
+	round   func() (uint64, error)
 	cycles  *readCycles
 	timeout time.Duration // RequestTimeout
 	gate    *roundGate    // the group's: raft must outlive every round
 	mu      sync.Mutex
 	running bool
-	queued  bool         // in the read cycles' queue (with cycles set)
+	queued  bool         // in the read cycles' queue
 	pending *verifyRound // waiters for the next round; nil if none
 }
 
@@ -60,7 +59,8 @@ type roundWaiter func(index uint64, err error, b *resp.DoneBatch)
 // other goroutine or (rarely) this one: with nil if a leadership round
 // that started after join confirmed leadership, otherwise with an error
 // wrapping ErrNotLeader (the round failed) or ErrUnavailable (it took
-// longer than RequestTimeout). done must not block.
+// longer than RequestTimeout). done must not block. A verifier with no
+// round running asks the node's next read cycle for one.
 func (v *verifier) join(done roundWaiter) {
 	v.mu.Lock()
 	r := v.pending
@@ -70,29 +70,13 @@ func (v *verifier) join(done roundWaiter) {
 		r.timer = time.AfterFunc(v.timeout, func() { v.expire(r) })
 	}
 	r.waiters = append(r.waiters, done)
-	if v.cycles != nil {
-		if v.running || v.queued {
-			v.mu.Unlock()
-			return
-		}
-		v.queued = true
-		v.mu.Unlock()
-		v.cycles.ready(v)
-		return
-	}
-	if v.running {
+	if v.running || v.queued {
 		v.mu.Unlock()
 		return
 	}
-	if !v.gate.enter() {
-		v.pending = nil
-		v.mu.Unlock()
-		v.answer(r, 0, errRoundsClosed)
-		return
-	}
-	v.running = true
-	go func() { defer v.gate.exit(); v.loop() }()
+	v.queued = true
 	v.mu.Unlock()
+	v.cycles.ready(v)
 }
 
 // roundAside runs round on a goroutine and gives its outcome to done,
@@ -154,25 +138,6 @@ func (v *verifier) verify(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("%w: leadership check: %v", ErrUnavailable, ctx.Err())
-	}
-}
-
-func (v *verifier) loop() {
-	for {
-		v.mu.Lock()
-		r := v.pending
-		v.pending = nil
-		if r == nil {
-			v.running = false
-			v.mu.Unlock()
-			return
-		}
-		v.mu.Unlock()
-		index, err := v.round()
-		if err != nil {
-			err = fmt.Errorf("%w: %v", ErrNotLeader, err)
-		}
-		v.answer(r, index, err)
 	}
 }
 

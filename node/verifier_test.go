@@ -10,18 +10,12 @@ import (
 	"github.com/sessionraft/sessionraft/transport/resp"
 )
 
-// fakeRounds stands in for raft's VerifyLeader: each round announces its
-// start on started and returns what the test sends on results.
+// fakeRounds stands in for a group's rounds: each round announces its
+// start on started and ends with what the test sends on results.
 type fakeRounds struct {
 	started chan int
 	results chan error
 	n       int
-}
-
-func (f *fakeRounds) round() (uint64, error) {
-	f.n++
-	f.started <- f.n
-	return 0, <-f.results
 }
 
 // answers collects verifier callbacks by waiter name.
@@ -57,30 +51,20 @@ func (a *answers) errs(name string) []error {
 	return a.got[name]
 }
 
-// start is round for a verifier in read cycles (verifier.start): the
-// outcome comes from another goroutine.
+// start is verifier.start: the outcome comes from another goroutine.
 func (f *fakeRounds) start(done func(uint64, error)) {
 	f.n++
 	f.started <- f.n
 	go func() { done(0, <-f.results) }()
 }
 
-// verifierModes runs test against a verifier with its own goroutine
-// (round) and one in read cycles (start).
-func verifierModes(t *testing.T, test func(t *testing.T, async bool)) {
-	t.Run("goroutine", func(t *testing.T) { test(t, false) })
-	t.Run("cycles", func(t *testing.T) { test(t, true) })
-}
-
-func newTestVerifier(t *testing.T, timeout time.Duration, async bool) (*verifier, *fakeRounds, *answers) {
+// newTestVerifier returns a verifier whose rounds f runs, in read cycles
+// of its own.
+func newTestVerifier(t *testing.T, timeout time.Duration) (*verifier, *fakeRounds, *answers) {
 	t.Helper()
 	f := &fakeRounds{started: make(chan int, 8), results: make(chan error)}
 	var wg sync.WaitGroup
-	v := &verifier{round: f.round, timeout: timeout, gate: &roundGate{wg: &wg}}
-	if async {
-		v.start = f.start
-		v.cycles = &readCycles{timeout: time.Hour}
-	}
+	v := &verifier{start: f.start, timeout: timeout, gate: &roundGate{wg: &wg}, cycles: &readCycles{timeout: time.Hour}}
 	t.Cleanup(wg.Wait)
 	return v, f, &answers{got: map[string][]error{}, ch: make(chan string, 8)}
 }
@@ -99,10 +83,8 @@ func waitStarted(t *testing.T, f *fakeRounds, want int) {
 
 // A reader that joins while a round runs is answered by the next round,
 // which starts after it joined: the ReadIndex rule.
-func TestVerifierJoinsNextRound(t *testing.T) { verifierModes(t, testVerifierJoinsNextRound) }
-
-func testVerifierJoinsNextRound(t *testing.T, async bool) {
-	v, f, a := newTestVerifier(t, time.Hour, async)
+func TestVerifierJoinsNextRound(t *testing.T) {
+	v, f, a := newTestVerifier(t, time.Hour)
 	v.join(a.waiter("first"))
 	waitStarted(t, f, 1)
 	v.join(a.waiter("second")) // round 1 is running
@@ -126,10 +108,8 @@ func testVerifierJoinsNextRound(t *testing.T, async bool) {
 // Readers stuck behind a round that does not return are answered with
 // ErrUnavailable after the timeout, once; the round's late answer is
 // dropped.
-func TestVerifierRoundTimeout(t *testing.T) { verifierModes(t, testVerifierRoundTimeout) }
-
-func testVerifierRoundTimeout(t *testing.T, async bool) {
-	v, f, a := newTestVerifier(t, 20*time.Millisecond, async)
+func TestVerifierRoundTimeout(t *testing.T) {
+	v, f, a := newTestVerifier(t, 20*time.Millisecond)
 	v.join(a.waiter("stuck"))
 	waitStarted(t, f, 1)
 	v.join(a.waiter("queued")) // waits for round 2, which cannot start yet
@@ -198,10 +178,8 @@ func TestVerifierRoundsAnsweredAtOnce(t *testing.T) {
 // A verifier whose group is shutting down (its round gate closed) starts
 // no round: its readers are answered at once, and the group's WaitGroup,
 // which the shutdown waits on, is never taken up from zero by a read.
-func TestVerifierGateClosed(t *testing.T) { verifierModes(t, testVerifierGateClosed) }
-
-func testVerifierGateClosed(t *testing.T, async bool) {
-	v, f, a := newTestVerifier(t, time.Hour, async)
+func TestVerifierGateClosed(t *testing.T) {
+	v, f, a := newTestVerifier(t, time.Hour)
 	v.gate.close()
 	v.join(a.waiter("late"))
 	if name := a.next(t); name != "late" {
