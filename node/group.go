@@ -25,8 +25,8 @@ type group struct {
 	layer groupLayer // transport, stores and peer RPC (grouplayer.go)
 
 	proposeCh chan *proposal
-	inflight  chan struct{} // semaphore of raft entries in flight
-	settled   chan struct{} // cap 1: an entry in flight has finished (write.go's batcher waits on it)
+	inflight  chan struct{}             // semaphore of raft entries in flight
+	settled   chan struct{}             // cap 1: an entry in flight has finished (write.go's batcher waits on it)
 	lastDone  atomic.Pointer[entryDone] // the last entry to finish, for the batcher's linger (batchlinger.go)
 	// batchStopped is closed when the batcher has exited: proposals are
 	// refused from then on instead of waiting for an answer that never
