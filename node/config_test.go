@@ -107,6 +107,12 @@ func TestConfigValidateRejects(t *testing.T) {
 		{"pipelined entries", func(c *Config) { c.PipelinedEntries = 0 }, []string{
 			"PipelinedEntries must be >= 1",
 		}},
+		{"batch linger", func(c *Config) { c.BatchLinger = time.Second }, []string{
+			"BatchLinger must be in 0..100ms",
+		}},
+		{"negative batch linger", func(c *Config) { c.BatchLinger = -time.Millisecond }, []string{
+			"BatchLinger must be in 0..100ms",
+		}},
 		{"more pipelined entries than in flight", func(c *Config) { c.MaxInflightApplies, c.PipelinedEntries = 2, 3 }, []string{
 			"PipelinedEntries (3) must not exceed MaxInflightApplies (2)",
 		}},

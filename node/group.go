@@ -25,8 +25,9 @@ type group struct {
 	layer groupLayer // transport, stores and peer RPC (grouplayer.go)
 
 	proposeCh chan *proposal
-	inflight  chan struct{} // semaphore of raft entries in flight
-	settled   chan struct{} // cap 1: an entry in flight has finished (write.go's batcher waits on it)
+	inflight  chan struct{}             // semaphore of raft entries in flight
+	settled   chan struct{}             // cap 1: an entry in flight has finished (write.go's batcher waits on it)
+	lastDone  atomic.Pointer[entryDone] // the last entry to finish, for the batcher's linger (batchlinger.go)
 	// batchStopped is closed when the batcher has exited: proposals are
 	// refused from then on instead of waiting for an answer that never
 	// comes.
@@ -61,6 +62,10 @@ type group struct {
 	// readIndexByTerm counts the read-index requests this node, as
 	// leader, answered on the follower's term, without a round.
 	readIndexByTerm atomic.Uint64
+	// lingers counts the entries whose batch waited for the writers the
+	// entry before answered, lingersExpired those that stopped waiting
+	// when BatchLinger or half a commit time was over (batchlinger.go).
+	lingers, lingersExpired atomic.Uint64
 	// cycleFallbacks counts this node's read rounds that a read cycle
 	// could not settle and that ran the single-part way (readcycles.go).
 	cycleFallbacks atomic.Uint64

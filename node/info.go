@@ -188,11 +188,13 @@ func (n *Node) infoStats(b *strings.Builder) {
 	kv(b, "total_net_input_bytes", st.BytesIn)
 	kv(b, "total_net_output_bytes", st.BytesOut)
 	kv(b, "rejected_connections", st.ConnsRejected)
-	var rounds, fallbacks, cycleFallbacks uint64
+	var rounds, fallbacks, cycleFallbacks, lingers, lingersExpired uint64
 	for _, g := range n.groups {
 		rounds += g.readRounds.Load()
 		fallbacks += g.readFallbacks.Load()
 		cycleFallbacks += g.cycleFallbacks.Load()
+		lingers += g.lingers.Load()
+		lingersExpired += g.lingersExpired.Load()
 	}
 	kv(b, "read_rounds", rounds)
 	kv(b, "read_round_fallbacks", fallbacks)
@@ -201,6 +203,8 @@ func (n *Node) infoStats(b *strings.Builder) {
 	kv(b, "read_cycle_parts", n.cycles.parts.Load())
 	kv(b, "read_cycle_fallbacks", cycleFallbacks)
 	kv(b, "raft_idle_appends_skipped", n.idleAppendsSkipped())
+	kv(b, "batch_lingers", lingers)
+	kv(b, "batch_linger_expired", lingersExpired)
 }
 
 // idleAppendsSkipped sums the groups' repeated AppendEntries that raftnet

@@ -30,6 +30,7 @@ import (
 //	DEBUG.DISK FREE|FAIL|SLOW|STATUS ...               disk faults (disk_debug.go)
 type testHooks struct {
 	clockOffset atomic.Int64 // ns added to the wall clock by n.now()
+	monoOffset  atomic.Int64 // ns added to the monotonic clock by n.monoNow() (tests only)
 	unsafeReads atomic.Bool  // DELIBERATELY UNSAFE: skip ReadIndex/VerifyLeader
 	// DELIBERATELY UNSAFE: Get hides records by n.now() only (fsm.GetAt),
 	// so a node whose clock is behind serves records the log has expired.

@@ -76,10 +76,16 @@ func (g *group) propose(ctx context.Context, cmd fsm.Command, size int) (fsm.Res
 // makes a few large entries per commit round instead of many small ones:
 // with 32 entries allowed in flight, 64 clients put about one command in
 // each, and the rounds of fsyncs and AppendEntries per command doubled
-// (docs/benchmarks.md, round 5).
+// (docs/benchmarks.md, round 5). A command that finds the slot free may
+// still wait, briefly, for the writers the last entry answered
+// (BatchLinger, batchlinger.go).
 func (g *group) batchLoop(ctx context.Context) {
 	cfg := &g.n.cfg
 	defer close(g.batchStopped)
+	var lg lingerState
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	defer linger.Stop()
 	for {
 		var first *proposal
 		select {
@@ -90,6 +96,13 @@ func (g *group) batchLoop(ctx context.Context) {
 		}
 		batch := []*proposal{first}
 		bytes := first.size
+		lg.arrived(&g.lastDone)
+		lingered := false
+		add := func(p *proposal) {
+			batch = append(batch, p)
+			bytes += p.size
+			lg.arrived(&g.lastDone)
+		}
 		full := func() bool { return len(batch) >= cfg.MaxBatchCmds || bytes >= cfg.MaxBatchBytes }
 	fill:
 		for {
@@ -97,21 +110,43 @@ func (g *group) batchLoop(ctx context.Context) {
 			for !full() {
 				select {
 				case p := <-g.proposeCh:
-					batch = append(batch, p)
-					bytes += p.size
+					add(p)
 				default:
 					break drain
 				}
 			}
-			if full() || len(g.inflight) < min(cfg.PipelinedEntries, cap(g.inflight)) {
+			if full() {
 				break
+			}
+			if len(g.inflight) < min(cfg.PipelinedEntries, cap(g.inflight)) {
+				// A slot is free: go, unless the writers the last entry
+				// answered are still on their way back (batchlinger.go).
+				wait := lg.wait(&g.lastDone, cfg.BatchLinger, g.n.monoNow())
+				if wait <= 0 {
+					break
+				}
+				if !lingered {
+					lingered = true
+					g.lingers.Add(1)
+				}
+				linger.Reset(wait)
+				select {
+				case <-linger.C:
+					g.lingersExpired.Add(1)
+				case <-g.settled:
+				case p := <-g.proposeCh:
+					add(p)
+				case <-ctx.Done():
+					break fill
+				}
+				linger.Stop()
+				continue
 			}
 			// Entries are in flight: collect until one finishes.
 			select {
 			case <-g.settled:
 			case p := <-g.proposeCh:
-				batch = append(batch, p)
-				bytes += p.size
+				add(p)
 			case <-ctx.Done():
 				break fill // the slot wait below fails the batch
 			}
@@ -155,12 +190,17 @@ func (g *group) submit(batch []*proposal) {
 	// than apply it differently, so it is set only once every server of
 	// the group says it understands it (envelopegate.go).
 	data := fsm.EncodeBatch(&fsm.Batch{Time: g.n.now(), Flags: g.batchFlags(), Cmds: cmds})
+	start := g.n.monoNow()
 	f := g.raft.Apply(data, time.Second)
 	g.n.admin.met.Batch(len(batch), len(data))
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
 		err := f.Error()
+		// Published before the slot frees, so that the batcher, which
+		// may take the slot at once, already counts from this entry.
+		now := g.n.monoNow()
+		g.lastDone.Store(&entryDone{cmds: len(batch), at: now, took: now - start})
 		<-g.inflight
 		select {
 		case g.settled <- struct{}{}:

@@ -166,6 +166,7 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxBatchBytes, "max-batch-bytes", c.MaxBatchBytes, "largest raft entry made by packing client commands, in bytes (>= 65536)")
 	fs.IntVar(&c.MaxInflightApplies, "max-inflight-applies", c.MaxInflightApplies, "raft entries proposed but not yet committed per group")
 	fs.IntVar(&c.PipelinedEntries, "pipelined-entries", c.PipelinedEntries, "raft entries a group proposes at once before the next one waits to fill: 1 the fewest fsyncs per write, 2 lower latency where CPU is spare and disks slow")
+	durationVar(fs, &c.BatchLinger, "batch-linger", "longest a write waits for the writers the last raft entry answered, so that they share the next entry (at most half the last entry's commit time; 0: off)")
 
 	// Resource limits: no client can exhaust the node (docs/SECURITY.md).
 	fs.IntVar(&c.RESP.MaxConns, "max-clients", c.RESP.MaxConns, "most open client connections; one more is answered BUSY and closed")
