@@ -14,7 +14,8 @@ import (
 // TestLingerWait: the rule itself. A batch waits only while fewer
 // commands arrived since the last entry finished than that entry
 // answered, for at most BatchLinger and half the entry's commit time,
-// counted from when it finished.
+// counted from when it finished; once it waits its deadline only comes
+// closer.
 func TestLingerWait(t *testing.T) {
 	const ms = int64(time.Millisecond)
 	done := func(cmds int, at, took int64) *entryDone { return &entryDone{cmds: cmds, at: at, took: took} }
@@ -33,31 +34,52 @@ func TestLingerWait(t *testing.T) {
 		{"writers on their way back", done(32, 10*ms, 4*ms), 5, time.Millisecond, 10 * ms, time.Millisecond},
 		{"part of the linger spent", done(32, 10*ms, 4*ms), 5, time.Millisecond, 10*ms + ms/4, 3 * time.Millisecond / 4},
 		{"half the commit time is less", done(32, 10*ms, ms), 5, time.Millisecond, 10 * ms, time.Millisecond / 2},
-		{"after a quiet spell", done(32, 10*ms, 4*ms), 0, time.Millisecond, 50 * ms, -39 * time.Millisecond},
+		{"after a quiet spell", done(32, 10*ms, 4*ms), 0, time.Millisecond, 50 * ms, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var last atomic.Pointer[entryDone]
 			last.Store(tc.last)
 			l := lingerState{seen: tc.last, after: tc.after}
-			if got := l.wait(&last, tc.max, tc.now); got != tc.want {
-				t.Fatalf("wait = %v, want %v", got, tc.want)
+			got, first, expired := l.wait(&last, tc.max, tc.now)
+			if got != tc.want || first != (tc.want > 0) || expired {
+				t.Fatalf("wait = %v, first %v, expired %v; want %v, %v, false", got, first, expired, tc.want, tc.want > 0)
 			}
 		})
 	}
 
-	// A newer entry starts the count again.
-	var last atomic.Pointer[entryDone]
-	var l lingerState
-	last.Store(done(2, 0, 4*ms))
-	l.arrived(&last)
-	l.arrived(&last)
-	if got := l.wait(&last, time.Millisecond, 0); got != 0 {
-		t.Fatalf("both writers back: wait = %v, want 0", got)
-	}
-	last.Store(done(2, 0, 4*ms))
-	if got := l.wait(&last, time.Millisecond, 0); got != time.Millisecond {
-		t.Fatalf("after a newer entry: wait = %v, want 1ms", got)
-	}
+	t.Run("a newer entry starts the count again", func(t *testing.T) {
+		var last atomic.Pointer[entryDone]
+		var l lingerState
+		last.Store(done(2, 0, 4*ms))
+		l.arrived(&last)
+		l.arrived(&last)
+		if got, _, _ := l.wait(&last, time.Millisecond, 0); got != 0 {
+			t.Fatalf("both writers back: wait = %v, want 0", got)
+		}
+		last.Store(done(2, 0, 4*ms))
+		if got, _, _ := l.wait(&last, time.Millisecond, 0); got != time.Millisecond {
+			t.Fatalf("after a newer entry: wait = %v, want 1ms", got)
+		}
+	})
+
+	t.Run("the deadline never moves back", func(t *testing.T) {
+		var last atomic.Pointer[entryDone]
+		var l lingerState
+		l.startBatch()
+		last.Store(done(4, 0, 4*ms))
+		if got, first, _ := l.wait(&last, time.Millisecond, 0); got != time.Millisecond || !first {
+			t.Fatalf("wait = %v, first %v; want 1ms, true", got, first)
+		}
+		// An entry finishing at 0.9 ms (several in flight) would allow
+		// until 1.9 ms; the batch keeps its deadline of 1 ms.
+		last.Store(done(4, 9*ms/10, 4*ms))
+		if got, first, _ := l.wait(&last, time.Millisecond, 9*ms/10); got != time.Millisecond/10 || first {
+			t.Fatalf("after a later entry: wait = %v, first %v; want 100us, false", got, first)
+		}
+		if got, _, expired := l.wait(&last, time.Millisecond, ms); got > 0 || !expired {
+			t.Fatalf("at the deadline: wait = %v, expired %v; want <= 0, true", got, expired)
+		}
+	})
 }
 
 // lingerScene is the start of both batcher tests: the leader's log holds
@@ -69,6 +91,8 @@ func TestLingerWait(t *testing.T) {
 // to wait for one's result.
 type lingerScene struct {
 	t      *testing.T
+	c      *memCluster
+	l      int // the leader's index
 	g      *group
 	a0     fsm.Result
 	b0, b1 *proposal
@@ -82,7 +106,7 @@ func newLingerScene(t *testing.T, linger time.Duration) *lingerScene {
 	})
 	c.bootstrap(0)
 	l := c.readyLeader(0)
-	s := &lingerScene{t: t, g: c.group(l)}
+	s := &lingerScene{t: t, c: c, l: l, g: c.group(l)}
 	last := s.g.raft.LastIndex()
 	c.logs[l].hold(func(e *raft.Log) bool { return e.Index > last })
 	a0 := s.queue("a0")
@@ -103,6 +127,13 @@ func newLingerScene(t *testing.T, linger time.Duration) *lingerScene {
 	c.logs[l].release()
 	s.a0 = s.result(a0)
 	return s
+}
+
+// stop closes the leader's node.
+func (s *lingerScene) stop() {
+	if err := s.c.nodes[s.l].Close(); err != nil {
+		s.t.Logf("close: %v", err)
+	}
 }
 
 // queue hands the batcher a create of id, as propose does.
@@ -153,18 +184,42 @@ func TestBatcherLingerMergesCohorts(t *testing.T) {
 }
 
 // TestBatcherLingerGivesUp: when a0's writer does not come back, b0 and
-// b1 go out once the linger is over, and a later command takes an entry
-// of its own.
+// b1 go out once the linger is over, in one entry, and the batcher
+// counts one linger that expired.
 func TestBatcherLingerGivesUp(t *testing.T) {
-	s := newLingerScene(t, 50*time.Millisecond)
+	s := newLingerScene(t, time.Second)
 	b0, b1 := s.result(s.b0), s.result(s.b1)
 	if b0.Version != b1.Version || b0.Version == s.a0.Version {
 		t.Fatalf("entries: a0 %d, b0 %d, b1 %d; want b0 and b1 in one entry after a0's", s.a0.Version, b0.Version, b1.Version)
 	}
-	if c := s.result(s.queue("c0")); c.Version == b0.Version {
-		t.Fatalf("c0 in b0's entry %d", c.Version)
+	if l, e := s.g.lingers.Load(), s.g.lingersExpired.Load(); l != 1 || e != 1 {
+		t.Fatalf("lingers %d, expired %d; want 1 and 1", l, e)
 	}
-	if l, e := s.g.lingers.Load(), s.g.lingersExpired.Load(); l == 0 || e == 0 {
-		t.Fatalf("lingers %d, expired %d; want both counted", l, e)
+}
+
+// TestBatcherLingerShutdown: a batch that lingers when its group shuts
+// down is answered, not proposed: nothing of it was applied.
+func TestBatcherLingerShutdown(t *testing.T) {
+	s := newLingerScene(t, 30*time.Second)
+	eventually(t, "the batcher to linger with b0 and b1", func() error {
+		if s.g.lingers.Load() == 0 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	last := s.g.raft.LastIndex()
+	s.stop()
+	for _, p := range []*proposal{s.b0, s.b1} {
+		select {
+		case r := <-p.done:
+			if !errors.Is(r.err, ErrNotLeader) {
+				t.Fatalf("lingering write answered %v, want ErrNotLeader (not applied)", r.err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("a lingering write was not answered at shutdown")
+		}
+	}
+	if got := s.g.raft.LastIndex(); got != last {
+		t.Fatalf("log grew from %d to %d at shutdown", last, got)
 	}
 }

@@ -122,8 +122,9 @@ type Config struct {
 	// free slot, waiting for the writers the last entry answered to send
 	// their next commands (batchlinger.go). It never holds one longer than
 	// half the last entry's commit time, nor after a quiet spell, nor for
-	// a lone writer. Under steady load it lets the writers share one
-	// commit round instead of taking turns in two. 0 turns it off.
+	// a lone writer whose command was alone in the last entry. Under
+	// steady load it lets the writers share one commit round instead of
+	// taking turns in two. 0 turns it off.
 	BatchLinger time.Duration
 
 	// Client port security (auth.go). ClientTLS, when set, serves the

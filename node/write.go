@@ -96,15 +96,14 @@ func (g *group) batchLoop(ctx context.Context) {
 		}
 		batch := []*proposal{first}
 		bytes := first.size
+		lg.startBatch()
 		lg.arrived(&g.lastDone)
-		lingered := false
 		add := func(p *proposal) {
 			batch = append(batch, p)
 			bytes += p.size
 			lg.arrived(&g.lastDone)
 		}
 		full := func() bool { return len(batch) >= cfg.MaxBatchCmds || bytes >= cfg.MaxBatchBytes }
-	fill:
 		for {
 		drain:
 			for !full() {
@@ -121,23 +120,25 @@ func (g *group) batchLoop(ctx context.Context) {
 			if len(g.inflight) < min(cfg.PipelinedEntries, cap(g.inflight)) {
 				// A slot is free: go, unless the writers the last entry
 				// answered are still on their way back (batchlinger.go).
-				wait := lg.wait(&g.lastDone, cfg.BatchLinger, g.n.monoNow())
+				wait, first, expired := lg.wait(&g.lastDone, cfg.BatchLinger, g.n.monoNow())
+				if expired {
+					g.lingersExpired.Add(1)
+				}
 				if wait <= 0 {
 					break
 				}
-				if !lingered {
-					lingered = true
+				if first {
 					g.lingers.Add(1)
 				}
 				linger.Reset(wait)
 				select {
 				case <-linger.C:
-					g.lingersExpired.Add(1)
 				case <-g.settled:
 				case p := <-g.proposeCh:
 					add(p)
 				case <-ctx.Done():
-					break fill
+					g.abandon(batch)
+					return
 				}
 				linger.Stop()
 				continue
@@ -148,7 +149,8 @@ func (g *group) batchLoop(ctx context.Context) {
 			case p := <-g.proposeCh:
 				add(p)
 			case <-ctx.Done():
-				break fill // the slot wait below fails the batch
+				g.abandon(batch)
+				return
 			}
 		}
 		// A full batch may still have to wait for a slot; more proposals
@@ -156,14 +158,20 @@ func (g *group) batchLoop(ctx context.Context) {
 		select {
 		case g.inflight <- struct{}{}:
 		case <-ctx.Done():
-			for _, p := range batch {
-				p.finish(proposalResult{err: fmt.Errorf("%w: shutting down", ErrNotLeader)}, nil)
-			}
-			g.failQueued(ErrShutdown)
+			g.abandon(batch)
 			return
 		}
 		g.submit(batch)
 	}
+}
+
+// abandon answers batch, which was never proposed, and every proposal
+// still queued, at shutdown: none was applied.
+func (g *group) abandon(batch []*proposal) {
+	for _, p := range batch {
+		p.finish(proposalResult{err: fmt.Errorf("%w: shutting down", ErrNotLeader)}, nil)
+	}
+	g.failQueued(ErrShutdown)
 }
 
 // failQueued answers proposals still queued at shutdown; none was proposed
@@ -197,10 +205,13 @@ func (g *group) submit(batch []*proposal) {
 	go func() {
 		defer g.wg.Done()
 		err := f.Error()
-		// Published before the slot frees, so that the batcher, which
-		// may take the slot at once, already counts from this entry.
-		now := g.n.monoNow()
-		g.lastDone.Store(&entryDone{cmds: len(batch), at: now, took: now - start})
+		if err == nil {
+			// Published before the slot frees, so that the batcher, which
+			// may take the slot at once, already counts from this entry.
+			// (A failed entry's writers are told to go elsewhere.)
+			now := g.n.monoNow()
+			g.lastDone.Store(&entryDone{cmds: len(batch), at: now, took: now - start})
+		}
 		<-g.inflight
 		select {
 		case g.settled <- struct{}{}:
