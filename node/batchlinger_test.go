@@ -129,6 +129,17 @@ func newLingerScene(t *testing.T, linger time.Duration) *lingerScene {
 	return s
 }
 
+// waitLingering waits until the batcher lingers with b0 and b1.
+func (s *lingerScene) waitLingering() {
+	s.t.Helper()
+	eventually(s.t, "the batcher to linger with b0 and b1", func() error {
+		if s.g.lingers.Load() == 0 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+}
+
 // stop closes the leader's node.
 func (s *lingerScene) stop() {
 	if err := s.c.nodes[s.l].Close(); err != nil {
@@ -167,12 +178,7 @@ func (s *lingerScene) result(p *proposal) fsm.Result {
 // have gone out as soon as a0's entry finished, and c0 in a third entry.
 func TestBatcherLingerMergesCohorts(t *testing.T) {
 	s := newLingerScene(t, 30*time.Second)
-	eventually(t, "the batcher to linger with b0 and b1", func() error {
-		if s.g.lingers.Load() == 0 {
-			return errors.New("not yet")
-		}
-		return nil
-	})
+	s.waitLingering()
 	c0 := s.queue("c0")
 	b0, b1, c := s.result(s.b0), s.result(s.b1), s.result(c0)
 	if b0.Version != b1.Version || b1.Version != c.Version {
@@ -201,12 +207,7 @@ func TestBatcherLingerGivesUp(t *testing.T) {
 // down is answered, not proposed: nothing of it was applied.
 func TestBatcherLingerShutdown(t *testing.T) {
 	s := newLingerScene(t, 30*time.Second)
-	eventually(t, "the batcher to linger with b0 and b1", func() error {
-		if s.g.lingers.Load() == 0 {
-			return errors.New("not yet")
-		}
-		return nil
-	})
+	s.waitLingering()
 	last := s.g.raft.LastIndex()
 	s.stop()
 	for _, p := range []*proposal{s.b0, s.b1} {
