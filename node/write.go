@@ -117,9 +117,12 @@ func (g *group) batchLoop(ctx context.Context) {
 			if full() {
 				break
 			}
+			// Entries are in flight: collect until one finishes. Or a
+			// slot is free: go, unless the writers the last entry
+			// answered are still on their way back (batchlinger.go), and
+			// collect until they are or the linger is over.
+			var lingerOver <-chan time.Time // nil: no linger
 			if len(g.inflight) < min(cfg.PipelinedEntries, cap(g.inflight)) {
-				// A slot is free: go, unless the writers the last entry
-				// answered are still on their way back (batchlinger.go).
 				wait, first, expired := lg.wait(&g.lastDone, cfg.BatchLinger, g.n.monoNow())
 				if expired {
 					g.lingersExpired.Add(1)
@@ -131,26 +134,19 @@ func (g *group) batchLoop(ctx context.Context) {
 					g.lingers.Add(1)
 				}
 				linger.Reset(wait)
-				select {
-				case <-linger.C:
-				case <-g.settled:
-				case p := <-g.proposeCh:
-					add(p)
-				case <-ctx.Done():
-					g.abandon(batch)
-					return
-				}
-				linger.Stop()
-				continue
+				lingerOver = linger.C
 			}
-			// Entries are in flight: collect until one finishes.
 			select {
+			case <-lingerOver:
 			case <-g.settled:
 			case p := <-g.proposeCh:
 				add(p)
 			case <-ctx.Done():
 				g.abandon(batch)
 				return
+			}
+			if lingerOver != nil {
+				linger.Stop()
 			}
 		}
 		// A full batch may still have to wait for a slot; more proposals
