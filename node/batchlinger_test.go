@@ -157,19 +157,14 @@ func (s *lingerScene) queue(id string) *proposal {
 // result waits for p's outcome; it fails the test unless it applied.
 func (s *lingerScene) result(p *proposal) fsm.Result {
 	s.t.Helper()
-	select {
-	case r := <-p.done:
-		if r.err == nil {
-			r.err = r.res.Err
-		}
-		if r.err != nil {
-			s.t.Fatalf("write: %v", r.err)
-		}
-		return r.res
-	case <-time.After(30 * time.Second):
-		s.t.Fatal("no answer within 30s")
+	r := receive(s.t, p.done, 30*time.Second, "no answer within 30s")
+	if r.err == nil {
+		r.err = r.res.Err
 	}
-	return fsm.Result{}
+	if r.err != nil {
+		s.t.Fatalf("write: %v", r.err)
+	}
+	return r.res
 }
 
 // TestBatcherLingerMergesCohorts: b0 and b1, which arrived while a0's
@@ -211,13 +206,9 @@ func TestBatcherLingerShutdown(t *testing.T) {
 	last := s.g.raft.LastIndex()
 	s.stop()
 	for _, p := range []*proposal{s.b0, s.b1} {
-		select {
-		case r := <-p.done:
-			if !errors.Is(r.err, ErrNotLeader) {
-				t.Fatalf("lingering write answered %v, want ErrNotLeader (not applied)", r.err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("a lingering write was not answered at shutdown")
+		r := receive(t, p.done, 30*time.Second, "a lingering write was not answered at shutdown")
+		if !errors.Is(r.err, ErrNotLeader) {
+			t.Fatalf("lingering write answered %v, want ErrNotLeader (not applied)", r.err)
 		}
 	}
 	if got := s.g.raft.LastIndex(); got != last {

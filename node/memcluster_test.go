@@ -251,6 +251,20 @@ func eventually(t testing.TB, what string, cond func() error) {
 	}
 }
 
+// receive returns the next value from ch, failing the test with what
+// ("no ... was sent") if none comes within d.
+func receive[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		t.Fatal(what)
+		var zero T
+		return zero
+	}
+}
+
 // gatedLog is raft's in-memory log with a gate. While held, a StoreLogs
 // with an entry that the hold matches waits until release: on a leader that
 // stops raft's main loop where it writes its log, as a stalled disk or a

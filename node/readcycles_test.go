@@ -62,13 +62,7 @@ func (f *fakeRoundCaller) CallAsync(addr string, method uint8, payload []byte, d
 
 func (f *fakeRoundCaller) next(t *testing.T) *fakeRoundCall {
 	t.Helper()
-	select {
-	case c := <-f.got:
-		return c
-	case <-time.After(10 * time.Second):
-		t.Fatal("no read-round request was sent")
-		return nil
-	}
+	return receive(t, f.got, 10*time.Second, "no read-round request was sent")
 }
 
 func replyOf(answers ...partAnswer) []byte {
@@ -111,13 +105,7 @@ func failedWith(err, cause error) bool {
 
 func waitAnswer(t *testing.T, ch chan error) error {
 	t.Helper()
-	select {
-	case err := <-ch:
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("a reader got no answer")
-		return nil
-	}
+	return receive(t, ch, 10*time.Second, "a reader got no answer")
 }
 
 func noAnswer(t *testing.T, ch chan error, what string) {

@@ -36,13 +36,7 @@ func (a *answers) waiter(name string) roundWaiter {
 
 func (a *answers) next(t *testing.T) string {
 	t.Helper()
-	select {
-	case name := <-a.ch:
-		return name
-	case <-time.After(10 * time.Second):
-		t.Fatal("timed out waiting for a verifier answer")
-		return ""
-	}
+	return receive(t, a.ch, 10*time.Second, "timed out waiting for a verifier answer")
 }
 
 func (a *answers) errs(name string) []error {

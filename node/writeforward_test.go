@@ -64,13 +64,7 @@ func forwardRaw(t *testing.T, n *Node, payload []byte) <-chan rpcReply {
 
 func waitReply(t *testing.T, ch <-chan rpcReply) rpcReply {
 	t.Helper()
-	select {
-	case r := <-ch:
-		return r
-	case <-time.After(20 * time.Second):
-		t.Fatal("the forwarded write was never answered")
-		return rpcReply{}
-	}
+	return receive(t, ch, 20*time.Second, "the forwarded write was never answered")
 }
 
 // A forwarded write on the leader is answered by its batch with the
