@@ -123,14 +123,14 @@ func (g *group) batchLoop(ctx context.Context) {
 			// collect until they are or the linger is over.
 			var lingerOver <-chan time.Time // nil: no linger
 			if len(g.inflight) < min(cfg.PipelinedEntries, cap(g.inflight)) {
-				wait, first, expired := lg.wait(&g.lastDone, cfg.BatchLinger, g.n.monoNow())
+				wait, starts, expired := lg.wait(&g.lastDone, cfg.BatchLinger, g.n.monoNow())
 				if expired {
 					g.lingersExpired.Add(1)
 				}
 				if wait <= 0 {
 					break
 				}
-				if first {
+				if starts {
 					g.lingers.Add(1)
 				}
 				linger.Reset(wait)
