@@ -29,18 +29,27 @@ const cmdVersion = 1
 // but whose matching pointer is nil encodes as the zero value of that
 // command (which Apply rejects as invalid).
 func EncodeBatch(b *Batch) []byte {
-	dst := make([]byte, 0, batchSizeHint(b))
-	if b.Flags == 0 {
+	return EncodeCommands(b.Time, b.Flags, len(b.Cmds), func(i int) *Command { return &b.Cmds[i] })
+}
+
+// EncodeCommands is EncodeBatch of a batch of time t, flags and the n
+// commands cmd(0) .. cmd(n-1), for a caller that holds its commands
+// elsewhere than in one slice (the batcher's proposals point to them):
+// it saves copying each into a Batch first. cmd is called twice per
+// command, to size the entry and to encode it.
+func EncodeCommands(t int64, flags BatchFlags, n int, cmd func(i int) *Command) []byte {
+	dst := make([]byte, 0, commandsSizeHint(n, cmd))
+	if flags == 0 {
 		dst = append(dst, byte(CmdBatch), EnvelopeVersion)
-		dst = binary.AppendVarint(dst, b.Time)
+		dst = binary.AppendVarint(dst, t)
 	} else {
 		dst = append(dst, byte(CmdBatch), EnvelopeFlagsVersion)
-		dst = binary.AppendVarint(dst, b.Time)
-		dst = binary.AppendUvarint(dst, uint64(b.Flags))
+		dst = binary.AppendVarint(dst, t)
+		dst = binary.AppendUvarint(dst, uint64(flags))
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(b.Cmds)))
-	for i := range b.Cmds {
-		dst = AppendCommand(dst, &b.Cmds[i])
+	dst = binary.AppendUvarint(dst, uint64(n))
+	for i := range n {
+		dst = AppendCommand(dst, cmd(i))
 	}
 	return dst
 }
@@ -48,11 +57,16 @@ func EncodeBatch(b *Batch) []byte {
 // batchSizeHint is at least the encoded size of b, so that EncodeBatch
 // allocates once.
 func batchSizeHint(b *Batch) int {
-	n := 2 + 3*binary.MaxVarintLen64 // type, version, Time, Flags, len(Cmds)
-	for i := range b.Cmds {
-		n += EncodedSize(&b.Cmds[i])
+	return commandsSizeHint(len(b.Cmds), func(i int) *Command { return &b.Cmds[i] })
+}
+
+// commandsSizeHint is batchSizeHint for EncodeCommands.
+func commandsSizeHint(n int, cmd func(i int) *Command) int {
+	size := 2 + 3*binary.MaxVarintLen64 // type, version, Time, Flags, n
+	for i := range n {
+		size += EncodedSize(cmd(i))
 	}
-	return n
+	return size
 }
 
 // EncodedSize returns the number of bytes AppendCommand appends for c,

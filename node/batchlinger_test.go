@@ -149,7 +149,8 @@ func (s *lingerScene) stop() {
 
 // queue hands the batcher a create of id, as propose does.
 func (s *lingerScene) queue(id string) *proposal {
-	p := &proposal{cmd: createCmd(id), size: 64, done: make(chan proposalResult, 1)}
+	cmd := createCmd(id)
+	p := &proposal{cmd: &cmd, size: 64, done: make(chan proposalResult, 1)}
 	s.g.proposeCh <- p
 	return p
 }

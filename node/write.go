@@ -13,7 +13,10 @@ import (
 // Its outcome goes to done, or, for a write whose reply is deferred
 // (writenow.go), to w, on the batch's goroutine.
 type proposal struct {
-	cmd  fsm.Command
+	// cmd is the command; it stays unchanged until the proposal finishes.
+	// It points into whatever owns the proposal (a pendingWrite, or
+	// propose's ownedProposal), so a write makes one allocation for both.
+	cmd  *fsm.Command
 	size int
 	done chan proposalResult // buffered(1): the batcher never blocks on it
 	w    *pendingWrite
@@ -38,6 +41,12 @@ type proposalResult struct {
 // result. It fails with ErrNotLeader (nothing applied) unless this node
 // leads the group. Once handed to the batcher, a cancelled ctx or lost
 // leadership yields ErrIndeterminate: the entry may still commit.
+// ownedProposal is a proposal together with the command it points to.
+type ownedProposal struct {
+	p   proposal
+	cmd fsm.Command
+}
+
 func (g *group) propose(ctx context.Context, cmd fsm.Command, size int) (fsm.Result, error) {
 	if !g.isLeader() {
 		return fsm.Result{}, ErrNotLeader
@@ -47,7 +56,9 @@ func (g *group) propose(ctx context.Context, cmd fsm.Command, size int) (fsm.Res
 		return fsm.Result{}, err
 	}
 	defer release()
-	p := &proposal{cmd: cmd, size: size, done: make(chan proposalResult, 1)}
+	op := &ownedProposal{cmd: cmd}
+	op.p = proposal{cmd: &op.cmd, size: size, done: make(chan proposalResult, 1)}
+	p := &op.p
 	select {
 	case <-g.batchStopped:
 		return fsm.Result{}, fmt.Errorf("%w: shutting down", ErrNotLeader)
@@ -184,16 +195,12 @@ func (g *group) failQueued(err error) {
 }
 
 func (g *group) submit(batch []*proposal) {
-	cmds := make([]fsm.Command, len(batch))
-	for i, p := range batch {
-		cmds[i] = p.cmd
-	}
 	// FlagForgetFailures: a failed command does not take a dedup entry,
 	// so a retry with the same REQID runs again (and failures cannot fill
 	// the table). Replicas of an older version refuse the entry rather
 	// than apply it differently, so it is set only once every server of
 	// the group says it understands it (envelopegate.go).
-	data := fsm.EncodeBatch(&fsm.Batch{Time: g.n.now(), Flags: g.batchFlags(), Cmds: cmds})
+	data := fsm.EncodeCommands(g.n.now(), g.batchFlags(), len(batch), func(i int) *fsm.Command { return batch[i].cmd })
 	start := g.n.monoNow()
 	f := g.raft.Apply(data, time.Second)
 	g.n.admin.met.Batch(len(batch), len(data))

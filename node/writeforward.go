@@ -72,6 +72,7 @@ func (n *Node) handleWriteRPC(ctx context.Context, payload []byte, reply func([]
 		return
 	}
 	w := &pendingWrite{n: n, release: release, rpc: reply}
+	w.prop = proposal{cmd: cmd, size: size, w: w}
 	if !n.writeWaits.add(w) {
 		// The node is closing and nothing was queued.
 		release()
@@ -79,7 +80,7 @@ func (n *Node) handleWriteRPC(ctx context.Context, payload []byte, reply func([]
 		return
 	}
 	select {
-	case g.proposeCh <- &proposal{cmd: *cmd, size: size, w: w}:
+	case g.proposeCh <- &w.prop:
 	default:
 		// A full queue: nothing was queued, so the origin may retry
 		// (BUSY is retryable there). Waiting for room would need a
@@ -148,20 +149,20 @@ func (c *forwardCall) stop() {
 	}
 }
 
-// forwardNow sends step to g's leader with the reply deferred, and
+// forwardNow sends w's step to g's leader with the reply deferred, and
 // reports whether it did; false: no leader is known, and the general path
 // runs it.
-func (h *handler) forwardNow(q request, g *group, step writeStep) bool {
+func (h *handler) forwardNow(q request, g *group, w *pendingWrite) bool {
 	n := h.n
 	addr, _ := g.leaderAddr()
 	if addr == "" {
 		return false
 	}
-	w := &pendingWrite{n: n, step: step, release: func() {}}
+	w.release = func() {}
 	if !w.track(q) {
 		return true // the general path has it
 	}
-	w.call.set(n.mux.CallAsync(addr, rpcWrite, n.writeRequest(g.id, &step.cmd), w.forwarded))
+	w.call.set(n.mux.CallAsync(addr, rpcWrite, n.writeRequest(g.id, &w.step.cmd), w.forwarded))
 	return true
 }
 

@@ -64,7 +64,7 @@ func writeCmd(prep func(h *handler, args [][]byte, r *resp.Reply) (writeStep, bo
 
 // writeGeneral is the general path of a step: on a goroutine, through
 // write (retries, forwarding, the request's context).
-func (h *handler) writeGeneral(r *resp.Reply, step writeStep) func(context.Context) {
+func (h *handler) writeGeneral(r *resp.Reply, step *writeStep) func(context.Context) {
 	return func(ctx context.Context) {
 		res, err := h.n.write(ctx, step.gid, step.cmd)
 		step.answer(ctx, r, res, err)
@@ -74,32 +74,38 @@ func (h *handler) writeGeneral(r *resp.Reply, step writeStep) func(context.Conte
 // writeNow proposes step from the reader goroutine and defers its reply
 // when it can (nil), or returns the general path.
 func (h *handler) writeNow(q request, step writeStep) func(context.Context) {
+	// One allocation holds the step, its proposal and its wait (w), and
+	// every path below uses w's copy: step itself then stays on the stack
+	// (a closure of the general path would otherwise capture it, and
+	// move it to the heap for every write).
 	n := h.n
-	g, err := n.group(step.gid)
+	w := &pendingWrite{n: n, step: step}
+	g, err := n.group(w.step.gid)
 	if err != nil || g.batcherStopped() {
-		return h.writeGeneral(q.r, step)
+		return h.writeGeneral(q.r, &w.step)
 	}
-	size := commandSize(&step.cmd)
-	if n.cfg.checkCommand(&step.cmd, size) != nil || (addsData(&step.cmd) && n.checkWriteSpace() != nil) {
-		return h.writeGeneral(q.r, step) // it gives the refusal
+	cmd := &w.step.cmd
+	size := commandSize(cmd)
+	if n.cfg.checkCommand(cmd, size) != nil || (addsData(cmd) && n.checkWriteSpace() != nil) {
+		return h.writeGeneral(q.r, &w.step) // it gives the refusal
 	}
 	if !g.isLeader() {
-		if h.forwardNow(q, g, step) { // writeforward.go
+		if h.forwardNow(q, g, w) { // writeforward.go
 			return nil
 		}
-		return h.writeGeneral(q.r, step)
+		return h.writeGeneral(q.r, &w.step)
 	}
-	release, err := n.admitWrite(&step.cmd, size)
+	release, err := n.admitWrite(cmd, size)
 	if err != nil {
-		return h.writeGeneral(q.r, step)
+		return h.writeGeneral(q.r, &w.step)
 	}
-	w := &pendingWrite{n: n, step: step, release: release}
+	w.release = release
 	if !w.track(q) {
 		return nil
 	}
-	p := &proposal{cmd: step.cmd, size: size, w: w}
+	w.prop = proposal{cmd: cmd, size: size, w: w}
 	select {
-	case g.proposeCh <- p:
+	case g.proposeCh <- &w.prop:
 		return nil
 	default:
 		// A full queue: nothing was queued, so say so (BUSY: the
@@ -148,6 +154,7 @@ func (g *group) batcherStopped() bool {
 type pendingWrite struct {
 	n        *Node
 	step     writeStep
+	prop     proposal // what the batcher gets: points to step.cmd
 	d        observedDeferred
 	release  func() // admitWrite's
 	deadline time.Time
