@@ -130,6 +130,12 @@ type cpuWindow struct {
 	start, end float64
 	err        error
 	done       chan struct{}
+
+	// The load tool's own CPU over the same window (selfCPUSeconds):
+	// with the servers on the same machine, it is the rest of what an
+	// operation costs the machine, and it bounds ops/s as theirs does.
+	toolStart, toolEnd float64
+	toolOK             bool
 }
 
 // watchCPU starts reading at winStart and at winEnd; for a phase that
@@ -143,6 +149,7 @@ func watchCPU(ctx context.Context, t benchTarget, winStart, winEnd time.Time, un
 			w.err = ctx.Err()
 			return
 		}
+		w.toolStart, w.toolOK = selfCPUSeconds()
 		if w.start, w.err = t.ServerCPU(ctx); w.err != nil {
 			return
 		}
@@ -158,6 +165,9 @@ func watchCPU(ctx context.Context, t benchTarget, winStart, winEnd time.Time, un
 			return
 		}
 		w.end, w.err = t.ServerCPU(ctx)
+		var ok bool
+		w.toolEnd, ok = selfCPUSeconds()
+		w.toolOK = w.toolOK && ok
 	}()
 	var once bool
 	return w, func() {
@@ -190,4 +200,14 @@ func (w *cpuWindow) result() (float64, error) {
 		return 0, w.err
 	}
 	return w.end - w.start, nil
+}
+
+// toolResult waits for the end reading: the load tool's CPU seconds in
+// the window, and whether there is such a figure.
+func (w *cpuWindow) toolResult() (float64, bool) {
+	<-w.done
+	if w.err != nil || !w.toolOK {
+		return 0, false
+	}
+	return w.toolEnd - w.toolStart, true
 }

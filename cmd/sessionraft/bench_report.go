@@ -13,24 +13,28 @@ import (
 // Median fields are the median of each figure over the runs, taken
 // separately.
 type phaseResult struct {
-	Target      string       `json:"target"`
-	Workload    string       `json:"workload"`
-	Consistency string       `json:"consistency,omitempty"`
-	OpsPerSec   float64      `json:"median_ops_per_sec"`
-	P50         float64      `json:"median_p50_ms"`
-	P99         float64      `json:"median_p99_ms"`
-	P999        float64      `json:"median_p999_ms"`
-	CPUPerOp    float64      `json:"median_server_cpu_us_per_op,omitempty"`
-	Errors      uint64       `json:"errors"`
-	Runs        []*runResult `json:"runs"`
+	Target       string       `json:"target"`
+	Workload     string       `json:"workload"`
+	Consistency  string       `json:"consistency,omitempty"`
+	OpsPerSec    float64      `json:"median_ops_per_sec"`
+	P50          float64      `json:"median_p50_ms"`
+	P99          float64      `json:"median_p99_ms"`
+	P999         float64      `json:"median_p999_ms"`
+	CPUPerOp     float64      `json:"median_server_cpu_us_per_op,omitempty"`
+	ToolCPUPerOp float64      `json:"median_tool_cpu_us_per_op,omitempty"`
+	Errors       uint64       `json:"errors"`
+	Runs         []*runResult `json:"runs"`
 }
 
 func (r *phaseResult) summarize() {
-	var ops, p50, p99, p999, cpu []float64
+	var ops, p50, p99, p999, cpu, tool []float64
 	r.Errors = 0
 	for _, x := range r.Runs {
 		if x.CPUPerOp > 0 {
 			cpu = append(cpu, x.CPUPerOp)
+		}
+		if x.ToolCPUPerOp > 0 {
+			tool = append(tool, x.ToolCPUPerOp)
 		}
 		ops = append(ops, x.OpsPerSec)
 		p50 = append(p50, x.P50)
@@ -41,6 +45,9 @@ func (r *phaseResult) summarize() {
 	r.OpsPerSec, r.P50, r.P99, r.P999 = median(ops), median(p50), median(p99), median(p999)
 	if len(cpu) > 0 {
 		r.CPUPerOp = median(cpu)
+	}
+	if len(tool) > 0 {
+		r.ToolCPUPerOp = median(tool)
 	}
 }
 
@@ -86,12 +93,20 @@ func (r benchReport) writeJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
+// usCell is a table cell of microseconds per operation, "-" for none.
+func usCell(us float64) string {
+	if us <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", us)
+}
+
 func (r benchReport) writeTable(w io.Writer) {
 	o := r.Options
 	fmt.Fprintf(w, "concurrency %d x pipeline %d, value %d B, %s per run after %s warmup, %d run(s), %d keys\n\n",
 		o.Concurrency, o.Pipeline, o.ValueSize, o.Duration, o.Warmup, o.Runs, o.Keys)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tworkload\tops/s\tp50 ms\tp99 ms\tp999 ms\tcpu/op us\terrors\tops/s per run\t")
+	fmt.Fprintln(tw, "target\tworkload\tops/s\tp50 ms\tp99 ms\tp999 ms\tcpu/op us\ttool cpu/op us\terrors\tops/s per run\t")
 	for _, p := range r.Results {
 		wl := p.Workload
 		if p.Consistency != "" {
@@ -101,12 +116,8 @@ func (r benchReport) writeTable(w io.Writer) {
 		for _, x := range p.Runs {
 			per = append(per, fmt.Sprintf("%.0f", x.OpsPerSec))
 		}
-		cpu := "-"
-		if p.CPUPerOp > 0 {
-			cpu = fmt.Sprintf("%.1f", p.CPUPerOp)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.3f\t%.3f\t%.3f\t%s\t%d\t%s\t\n",
-			p.Target, wl, p.OpsPerSec, p.P50, p.P99, p.P999, cpu, p.Errors, strings.Join(per, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.3f\t%.3f\t%.3f\t%s\t%s\t%d\t%s\t\n",
+			p.Target, wl, p.OpsPerSec, p.P50, p.P99, p.P999, usCell(p.CPUPerOp), usCell(p.ToolCPUPerOp), p.Errors, strings.Join(per, " "))
 	}
 	tw.Flush()
 	for _, p := range r.Results {

@@ -29,7 +29,13 @@ type runResult struct {
 	// Absent when INFO could not be read.
 	ServerCPU float64 `json:"server_cpu_seconds,omitempty"`
 	CPUPerOp  float64 `json:"server_cpu_us_per_op,omitempty"`
-	hist      *histogram
+	// ToolCPU is the CPU seconds the load tool itself (its workers and
+	// the client library they drive) used in the window; ToolCPUPerOp
+	// that per operation. On one machine, server and tool CPU per
+	// operation together bound ops/s.
+	ToolCPU      float64 `json:"tool_cpu_seconds,omitempty"`
+	ToolCPUPerOp float64 `json:"tool_cpu_us_per_op,omitempty"`
+	hist         *histogram
 }
 
 func (r *runResult) errorCount() uint64 {
@@ -145,6 +151,10 @@ func runPhase(ctx context.Context, t benchTarget, p phase, keys []string, o benc
 	} else if r.Ops > 0 {
 		r.ServerCPU = secs
 		r.CPUPerOp = secs / float64(r.Ops) * 1e6
+	}
+	if secs, ok := cpu.toolResult(); ok && r.Ops > 0 {
+		r.ToolCPU = secs
+		r.ToolCPUPerOp = secs / float64(r.Ops) * 1e6
 	}
 	if len(r.Errors) == 0 {
 		r.Errors = nil

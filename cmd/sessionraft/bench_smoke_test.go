@@ -46,6 +46,7 @@ func TestBenchSmoke(t *testing.T) {
 			P99         float64 `json:"median_p99_ms"`
 			Errors      uint64  `json:"errors"`
 			CPUPerOp    float64 `json:"median_server_cpu_us_per_op"`
+			ToolCPU     float64 `json:"median_tool_cpu_us_per_op"`
 			Runs        []struct {
 				Ops uint64 `json:"ops"`
 			} `json:"runs"`
@@ -69,6 +70,11 @@ func TestBenchSmoke(t *testing.T) {
 		// no CPU means INFO's CPU section was not read.
 		if r.CPUPerOp <= 0 {
 			t.Errorf("%s: no server CPU per operation: %+v", name, r)
+		}
+		// Nor can the tool send requests for nothing (getrusage, on
+		// every platform this test runs on).
+		if r.ToolCPU <= 0 {
+			t.Errorf("%s: no load-tool CPU per operation: %+v", name, r)
 		}
 		if r.Workload == wlLoad && r.Runs[0].Ops != uint64(o.keys) {
 			t.Errorf("load created %d sessions, want %d", r.Runs[0].Ops, o.keys)

@@ -1,0 +1,17 @@
+//go:build unix
+
+package main
+
+import "syscall"
+
+// selfCPUSeconds is the user + system CPU time this process (the load
+// tool: its workers and the clients they drive) has used, and whether
+// the platform can tell.
+func selfCPUSeconds() (float64, bool) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, false
+	}
+	sec := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return sec(ru.Utime) + sec(ru.Stime), true
+}
