@@ -105,7 +105,12 @@ the number of requests in flight and many of them travel in one write.
 With --runs N every workload runs N times, interleaved over targets (so slow
 phases of a shared machine hit every target alike), and the table shows each
 run and the median. Latency is measured per request from just before the call
-to its return, retries included; the first --warmup of each run is not counted.`,
+to its return, retries included; the first --warmup of each run is not counted.
+
+CPU per operation, over each run's measured window: "cpu/op us" is the servers'
+(used_cpu_user + used_cpu_sys from INFO of every node, or of the Redis server),
+"tool cpu/op us" this process's own (its workers and the client library). On
+one machine the two together bound ops/s.`,
 		Example: `  sessionraft bench --workload create,get --consistency linearizable,leader,stale
   sessionraft bench --workload create --redis fsync=127.0.0.1:6390 --runs 3
   sessionraft bench --workload get --pipeline 8 --json
