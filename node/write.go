@@ -13,9 +13,10 @@ import (
 // Its outcome goes to done, or, for a write whose reply is deferred
 // (writenow.go), to w, on the batch's goroutine.
 type proposal struct {
-	// cmd is the command; it stays unchanged until the proposal finishes.
-	// It points into whatever owns the proposal (a pendingWrite, or
-	// propose's ownedProposal), so a write makes one allocation for both.
+	// cmd is the command; it stays unchanged until the proposal finishes,
+	// and is never nil (the batcher encodes it). It points into whatever
+	// owns the proposal (a pendingWrite, or propose's ownedProposal), so
+	// a write makes one allocation for both.
 	cmd  *fsm.Command
 	size int
 	done chan proposalResult // buffered(1): the batcher never blocks on it
@@ -37,16 +38,16 @@ type proposalResult struct {
 	err error
 }
 
-// propose submits cmd to this node's batcher for the group and waits for its
-// result. It fails with ErrNotLeader (nothing applied) unless this node
-// leads the group. Once handed to the batcher, a cancelled ctx or lost
-// leadership yields ErrIndeterminate: the entry may still commit.
 // ownedProposal is a proposal together with the command it points to.
 type ownedProposal struct {
 	p   proposal
 	cmd fsm.Command
 }
 
+// propose submits cmd to this node's batcher for the group and waits for its
+// result. It fails with ErrNotLeader (nothing applied) unless this node
+// leads the group. Once handed to the batcher, a cancelled ctx or lost
+// leadership yields ErrIndeterminate: the entry may still commit.
 func (g *group) propose(ctx context.Context, cmd fsm.Command, size int) (fsm.Result, error) {
 	if !g.isLeader() {
 		return fsm.Result{}, ErrNotLeader
