@@ -61,13 +61,13 @@ func (l *lingerState) arrived(last *atomic.Pointer[entryDone]) {
 }
 
 // wait is how much longer the batch should wait for commands before it
-// is proposed, at monotonic time now; 0 or less: propose it. first says
+// is proposed, at monotonic time now; 0 or less: propose it. starts says
 // the batch starts waiting now, expired that it stops because its time
 // is up (not because the writers are back). The deadline is fixed when
 // the batch starts waiting and only comes closer (an entry that finishes
 // meanwhile, with several in flight, may bring it closer, never push it
 // back), so no batch waits longer than max in all.
-func (l *lingerState) wait(last *atomic.Pointer[entryDone], max time.Duration, now int64) (wait time.Duration, first, expired bool) {
+func (l *lingerState) wait(last *atomic.Pointer[entryDone], max time.Duration, now int64) (wait time.Duration, starts, expired bool) {
 	d := l.refresh(last)
 	if max <= 0 || d == nil || l.after >= d.cmds {
 		return 0, false, false
@@ -87,9 +87,7 @@ func (l *lingerState) wait(last *atomic.Pointer[entryDone], max time.Duration, n
 	return time.Duration(l.until - now), false, false
 }
 
-// monoBase anchors monoNow; time.Since reads the monotonic clock.
-var monoBase = time.Now()
-
-// monoNow is the node's monotonic clock in ns, for durations only (the
-// tests move it with test.monoOffset).
-func (n *Node) monoNow() int64 { return int64(time.Since(monoBase)) + n.test.monoOffset.Load() }
+// monoNow is the node's monotonic clock in ns (the package's monoNow,
+// reqobs.go), for durations only; the tests move it with
+// test.monoOffset.
+func (n *Node) monoNow() int64 { return int64(monoNow()) + n.test.monoOffset.Load() }

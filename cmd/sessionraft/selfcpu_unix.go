@@ -12,6 +12,5 @@ func selfCPUSeconds() (float64, bool) {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, false
 	}
-	sec := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return sec(ru.Utime) + sec(ru.Stime), true
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9, true
 }
