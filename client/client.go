@@ -105,6 +105,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 
 	c.wg.Add(1)
 	go c.refreshLoop()
+	if cfg.TopologyWait > 0 {
+		c.wg.Add(1)
+		go c.watchLoop() // topowatch.go
+	}
 	if cfg.CacheSize > 0 {
 		c.cache = newCache(cfg.CacheSize, cfg.CacheLease)
 		c.wg.Add(1)

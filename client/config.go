@@ -97,6 +97,14 @@ type Config struct {
 	// topology. It also refreshes at once when a node is unreachable or
 	// answers NOTLEADER/UNAVAILABLE. Default 5s.
 	RefreshInterval time.Duration
+	// TopologyWait is how long each of the client's topology long polls
+	// waits on a node (TOPOLOGY WAIT, client/topowatch.go). The client
+	// keeps one pending, on one node, and refreshes the topology as soon
+	// as that node reports a change (a leader moved, a member joined,
+	// left or changed address) rather than at the next RefreshInterval.
+	// Default 30s, at most 5m; negative turns the watch off. A server
+	// without WAIT is asked again a minute later.
+	TopologyWait time.Duration
 	// MaxFlushDelay lets each connection wait up to this long before it
 	// writes, so that requests from many goroutines leave in one write.
 	// Zero (the default) writes at once. With 64 goroutines sharing a
@@ -146,6 +154,8 @@ type hooks struct {
 	served func(op, addr string)
 	// refused is called when a replica refuses a stale read as too stale.
 	refused func(op, addr string)
+	// watched is called when the topology watch saw addr's epoch move.
+	watched func(addr string)
 }
 
 // Defaults applied by New.
@@ -153,6 +163,8 @@ const (
 	defaultDialTimeout     = 2 * time.Second
 	defaultRequestTimeout  = 5 * time.Second
 	defaultRefreshInterval = 5 * time.Second
+	defaultTopologyWait    = 30 * time.Second
+	maxTopologyWait        = 5 * time.Minute // the server's bound
 	defaultCacheLease      = 500 * time.Millisecond
 )
 
@@ -178,6 +190,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if !cfg.DefaultConsistency.valid() {
 		return cfg, invalidf("Config.DefaultConsistency %q: want linearizable, leader or stale", cfg.DefaultConsistency)
+	}
+	switch {
+	case cfg.TopologyWait == 0:
+		cfg.TopologyWait = defaultTopologyWait
+	case cfg.TopologyWait > 0 && (cfg.TopologyWait < time.Second || cfg.TopologyWait > maxTopologyWait):
+		return cfg, invalidf("Config.TopologyWait %v: want 1s to %v, or negative for no watch", cfg.TopologyWait, maxTopologyWait)
 	}
 	for _, d := range []struct {
 		name string

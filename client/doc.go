@@ -15,8 +15,9 @@
 // # Routing
 //
 // The client reads the cluster's TOPOLOGY from the seeds and keeps it
-// fresh (every Config.RefreshInterval, and at once when a node fails or
-// answers NOTLEADER or UNAVAILABLE). A session id belongs to a raft group
+// fresh: at once when a node it watches reports a change (a long poll,
+// TOPOLOGY WAIT, Config.TopologyWait), when a node fails or answers
+// NOTLEADER or UNAVAILABLE, and every Config.RefreshInterval. A session id belongs to a raft group
 // by consistent hashing; the client uses the server's own ring
 // (transport/wire.Ring), so it sends writes and leader reads straight to
 // the group's leader, with no forwarding hop, and sends stale and

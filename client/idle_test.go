@@ -30,8 +30,9 @@ func TestReconnectAfterIdleClose(t *testing.T) {
 		_ = tc.Stop()
 	})
 	addr := tc.Addrs()[0]
-	// No topology refresh to keep a connection busy while we wait.
-	c := newClient(t, Config{Seeds: tc.Addrs(), RefreshInterval: time.Hour})
+	// No topology refresh or watch to keep a connection busy while we
+	// wait.
+	c := newClient(t, Config{Seeds: tc.Addrs(), RefreshInterval: time.Hour, TopologyWait: -1})
 	ctx := testCtx(t)
 	s, err := c.Create(ctx, WithSubject("idle"))
 	if err != nil {

@@ -22,6 +22,7 @@ type report struct {
 	client string // the node's advertised client address
 	vnodes int64
 	hash   string
+	epoch  uint64 // the node's topology epoch; 0 from servers without one
 	groups []groupReport
 }
 
@@ -50,6 +51,7 @@ func parseTopology(addr string, m *rueidis.RedisMessage) (*report, error) {
 	r.client = msgString(kv["client_addr"])
 	r.hash = msgString(kv["hash"])
 	r.vnodes = msgInt(kv["vnodes"])
+	r.epoch = uint64(msgInt(kv["epoch"]))
 	gs, err := arrayOf(kv, "groups")
 	if err != nil {
 		return nil, fmt.Errorf("TOPOLOGY reply: %w", err)

@@ -132,6 +132,7 @@ func (n *Node) leaderChanged(g *group, leader string) {
 		a.next = (a.next + 1) % maxLeaderChanges
 	}
 	a.mu.Unlock()
+	n.topo.bump() // tell TOPOLOGY WAIT (topowatch.go)
 	if leader != "" {
 		a.met.LeaderChange(strconv.Itoa(g.id))
 	}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"github.com/sessionraft/sessionraft/transport/resp"
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
@@ -10,17 +11,30 @@ import (
 // topology answers TOPOLOGY: this node's view of every group, with the
 // client address of each member so clients can route to leaders directly.
 func (h *handler) topology(q request) {
-	r := q.r
-	sts := h.n.status()
-	r.WriteMapLen(5)
+	if len(q.args) > 1 {
+		h.topologyWait(q) // topowatch.go
+		return
+	}
+	epoch := h.n.topo.epoch.Load() // first: the view is then at least as new
+	h.n.writeTopology(q.r, h.n.status(), epoch)
+}
+
+// writeTopology writes TOPOLOGY's reply: sts, and the epoch read before
+// them (topowatch.go). That order matters: the epoch moves after the
+// change it counts, so a view read after the epoch holds every change up
+// to it, and a client that waits on that epoch misses none after it.
+func (n *Node) writeTopology(r *resp.Reply, sts []groupStatus, epoch uint64) {
+	r.WriteMapLen(6)
 	r.WriteBulkString("node")
-	r.WriteBulkString(h.n.cfg.ID)
+	r.WriteBulkString(n.cfg.ID)
 	r.WriteBulkString("client_addr")
-	r.WriteBulkString(h.n.clientAddr)
+	r.WriteBulkString(n.clientAddr)
 	r.WriteBulkString("vnodes")
 	r.WriteInt(wire.DefaultVNodes)
 	r.WriteBulkString("hash")
 	r.WriteBulkString("fnv1a64-splitmix64")
+	r.WriteBulkString("epoch")
+	r.WriteInt(int64(epoch))
 	r.WriteBulkString("groups")
 	r.WriteArrayLen(len(sts))
 	for _, st := range sts {

@@ -323,8 +323,8 @@ func init() {
 		{name: "INFO", arity: -1, flags: flagLocal, cats: catDangerous,
 			group: "server", syntax: "INFO [section [section ...]]", summary: "Node, client, memory, stats, CPU and per-group raft status, in Redis's INFO text format.",
 			run: inline((*handler).info)},
-		{name: "TOPOLOGY", arity: 1, flags: flagLocal,
-			group: "server", syntax: "TOPOLOGY", summary: "This node's view of every group: leader, members and their client addresses, for routing.",
+		{name: "TOPOLOGY", arity: -1, maxArgs: 4, flags: flagLocal,
+			group: "server", syntax: "TOPOLOGY [WAIT epoch timeout-ms]", summary: "This node's view of every group: leader, members and their client addresses, for routing; WAIT answers once the view's epoch is no longer epoch, or after timeout-ms (topowatch.go).",
 			run: inline((*handler).topology)},
 
 		// membership: cmd_member.go

@@ -109,6 +109,9 @@ func (n *Node) noteMember(name string, md meta, alive bool) {
 	}
 	n.diskLowPeer.Store(&low)
 	n.memberMu.Unlock()
+	if !seen || old.Alive != alive || old.Client != md.Client {
+		n.topo.bump() // what TOPOLOGY reports changed (topowatch.go)
+	}
 	n.kickMembership()
 }
 

@@ -1,11 +1,14 @@
 package node
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // diskAlarm names this node first, then the live member with the lowest id
 // gossiping an alarm; dead members and cleared alarms do not count.
 func TestDiskAlarmFromGossip(t *testing.T) {
-	n := &Node{}
+	n := &Node{topo: newTopoWatch(time.Now())} // noteMember moves its epoch
 	n.cfg.ID = "n1"
 	steps := []struct {
 		name    string

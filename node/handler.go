@@ -47,6 +47,10 @@ type connState struct {
 	// track is the connection's client-side caching state
 	// (cmd_tracking.go); nil until its first CLIENT TRACKING.
 	track *trackClient
+	// topoWaiting: a TOPOLOGY WAIT of this connection is pending
+	// (topowatch.go); set on the reader goroutine, cleared by whoever
+	// answers it.
+	topoWaiting atomic.Bool
 }
 
 // Dispatch is the one place every request passes through, before and after

@@ -87,6 +87,7 @@ func (n *Node) infoServer(b *strings.Builder) {
 func (n *Node) infoClients(b *strings.Builder) {
 	kv(b, "connected_clients", n.respSrv.NumConns())
 	kv(b, "maxclients", n.cfg.RESP.MaxConns)
+	kv(b, "blocked_clients", n.topo.pending())       // TOPOLOGY WAITs (topowatch.go)
 	kv(b, "tracking_clients", n.trk.active.Load())   // client-side caching (tracking.go)
 	kv(b, "tracking_total_keys", n.trk.nkeys.Load()) // Redis has it under stats
 }

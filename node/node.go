@@ -76,6 +76,8 @@ type Node struct {
 	lists listGate  // turns for building SESSION.LIST pages (list.go)
 
 	admin admin // metrics, admin HTTP port, leader changes (admin.go)
+	// topo is the topology epoch and the TOPOLOGY WAITs (topowatch.go).
+	topo *topoWatch
 
 	// Security (security.go): the internal port's TLS identity (nil:
 	// plaintext), the gossip keyring (nil: plaintext gossip), what is known
@@ -242,7 +244,8 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	go func() { defer n.wg.Done(); n.membershipLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.touch.loop(runCtx) }()
 	n.watchLeaders(runCtx)
-	n.wg.Add(2)
+	n.wg.Add(3)
+	go func() { defer n.wg.Done(); n.topoWatchLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.diskLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.trk.loop(runCtx) }()
 
@@ -281,6 +284,7 @@ func newNode(cfg Config) *Node {
 	n.cycles.timeout = min(cfg.HeartbeatTimeout, cfg.RequestTimeout/2)
 	n.cycles.hedge = cycleHedge
 	n.newAdmin()
+	n.topo = newTopoWatch(n.started)
 	n.disk.fakeFree.Store(-1)
 	f, _ := parseNotifyFlags(cfg.NotifyKeyspaceEvents) // Validate checked it
 	n.ps.notify.Store(f)

@@ -33,7 +33,11 @@ type Conn struct {
 	proto  atomic.Int32
 	ctx    context.Context // cancelled when the connection closes
 	cancel context.CancelFunc
-	quit   bool // CloseAfterReply was called by the current Dispatch
+	// input is cancelled when the reader stops: the client closed or
+	// half-closed its side, or ctx ended (Deferred.InputDone).
+	input     context.Context
+	inputDone context.CancelFunc
+	quit      bool // CloseAfterReply was called by the current Dispatch
 
 	mu         sync.Mutex // guards q, head, readerDone and slot.done
 	q          []*slot    // requests in order; q[head:] not yet taken by the writer
@@ -118,6 +122,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *Conn {
 		sem:        make(chan struct{}, s.cfg.MaxInflight),
 		writerDone: make(chan struct{}),
 	}
+	c.input, c.inputDone = context.WithCancel(ctx)
 	c.out.s = s
 	_, c.tcp = nc.(*net.TCPConn)
 	c.proto.Store(2)
@@ -153,6 +158,7 @@ func (c *Conn) serve() {
 	c.s.log.Debug("resp: connection opened", "id", c.id, "remote", c.nc.RemoteAddr())
 	go c.writeLoop()
 	err := c.readLoop()
+	c.inputDone()
 	c.readerIdle.Store(true)
 	c.mu.Lock()
 	c.readerDone = true

@@ -37,6 +37,15 @@ func (d Deferred) Reply() *Reply { return &d.sl.reply }
 // complete it with any error at once.
 func (d Deferred) Context() context.Context { return d.sl.reply.c.ctx }
 
+// InputDone is done once the client can send nothing more: it closed or
+// half-closed its side of the connection, the server stopped reading it
+// (a bad request, QUIT), or Context ended. The reply is still written
+// while the connection lasts (a half-closed client reads it). A holder
+// that waits on the client's behalf for something open-ended, such as a
+// long poll, may answer at once then rather than hold the connection
+// open until its timeout.
+func (d Deferred) InputDone() context.Context { return d.sl.reply.c.input }
+
 // Done hands the completed reply to the connection's writer.
 func (d Deferred) Done() { d.sl.reply.c.complete(d.sl) }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,6 +117,12 @@ func (h *testHandler) Dispatch(c *Conn, args [][]byte, r *Reply) func(context.Co
 			h.finished.Add(1) // before Done, which lets Close return
 			d.Done()
 		}()
+	case "DEFERINPUT": // a long poll: answered when the client stops sending
+		d := r.Defer()
+		context.AfterFunc(d.InputDone(), func() {
+			d.Reply().WriteSimple("INPUT DONE")
+			d.Done()
+		})
 	case "PANIC":
 		r.WriteSimple("half a reply")
 		panic("test panic")
@@ -551,9 +558,44 @@ func TestClientCancel(t *testing.T) {
 	}
 }
 
-// Many connections at once, each pipelining, keep their own order.
-func TestServerConcurrentConns(t *testing.T) {
+// A deferred reply's InputDone ends when the client half-closes the
+// connection, and the reply then written still reaches the client; while
+// the client keeps its side open, InputDone stays open.
+func TestServerDeferredInputDone(t *testing.T) {
 	_, addr := startServer(t, ServerConfig{}, &testHandler{})
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := nc.Write(appendCommand(appendCommand(nil, []string{"DEFERINPUT"}), []string{"PING"})); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	// Nothing arrives while the client's side is open: PING's reply
+	// waits behind the deferred one.
+	_ = nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := br.Peek(1); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a reply before the client closed its side (err %v)", err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := nc.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"INPUT DONE", "PONG"} {
+		v, err := ReadValue(br, Limits{})
+		if err != nil || v.Str != want {
+			t.Fatalf("reply %q, %v; want %q", v.Str, err, want)
+		}
+	}
+}
+
+// Many connections at once, each pipelining, keep their own order. (The
+// node-wide cap on running handlers is raised above the 10,000 requests:
+// refusing them is TestServerMaxRunning's subject, not this test's.)
+func TestServerConcurrentConns(t *testing.T) {
+	_, addr := startServer(t, ServerConfig{MaxRunning: 20 * 500}, &testHandler{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
 	for i := range 20 {
