@@ -13,8 +13,6 @@ import (
 	"github.com/sessionraft/sessionraft/internal/testcluster"
 )
 
-var blockedClients = regexp.MustCompile(`blocked_clients:(\d+)`)
-
 // The client learns of a leader move from its topology watch, with no
 // periodic refresh and no failed request to prompt it: a node other than
 // the watched one, leading a group, is paused (SIGSTOP: its connections
@@ -34,7 +32,9 @@ func TestTopologyWatchFollowsLeaderMove(t *testing.T) {
 		watched = append(watched, addr)
 		mu.Unlock()
 	}}
-	c := newClient(t, Config{Seeds: tc.Addrs(), RefreshInterval: time.Hour, hooks: h})
+	// Neither a refresh nor the wait's own timeout can answer within the
+	// test: only an epoch move can.
+	c := newClient(t, Config{Seeds: tc.Addrs(), RefreshInterval: time.Hour, TopologyWait: 5 * time.Minute, hooks: h})
 	moves := func() []string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -78,40 +78,18 @@ func TestTopologyWatchFollowsLeaderMove(t *testing.T) {
 }
 
 // Close does not wait for a pending watch: the watch's request is
-// abandoned, not waited out (TopologyWait is five minutes here).
+// abandoned, not waited out (TopologyWait is five minutes here). The
+// test waits until the watched node holds one more wait than before the
+// client started, so the request is pending when Close runs.
 func TestCloseWithPendingWatch(t *testing.T) {
-	answered := make(chan struct{}, 1)
-	h := &hooks{watched: func(string) {
-		select {
-		case answered <- struct{}{}:
-		default:
-		}
-	}}
-	ctx := testCtx(t)
-	c, err := New(ctx, Config{Seeds: shared.Addrs(), TopologyWait: 5 * time.Minute, hooks: h})
+	tc := startOwnCluster(t, testcluster.Options{Nodes: 1})
+	addr := tc.Addrs()[0]
+	base := blockedOn(t, addr)
+	c, err := New(testCtx(t), Config{Seeds: tc.Addrs(), TopologyWait: 5 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-answered: // the next request, the one left pending, follows
-	case <-ctx.Done():
-		c.Close()
-		t.Fatal("the watch never answered")
-	}
-	waitUntil(t, 20*time.Second, "a node to hold the watch", func() bool {
-		held := 0
-		for _, a := range shared.Addrs() {
-			_ = rawDo(a, func(ctx context.Context, rc rueidis.Client) error {
-				s, err := rc.Do(ctx, rc.B().Info().Section("clients").Build()).ToString()
-				if m := blockedClients.FindStringSubmatch(s); err == nil && m != nil {
-					n, _ := strconv.Atoi(m[1])
-					held += n
-				}
-				return err
-			})
-		}
-		return held > 0
-	})
+	waitUntil(t, 20*time.Second, "the node to hold the watch", func() bool { return blockedOn(t, addr) > base })
 	done := make(chan struct{})
 	go func() { c.Close(); close(done) }()
 	select {
@@ -119,4 +97,24 @@ func TestCloseWithPendingWatch(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Close waited for the pending TOPOLOGY WAIT")
 	}
+}
+
+var blockedClients = regexp.MustCompile(`blocked_clients:(\d+)`)
+
+// blockedOn is the node's blocked_clients (INFO clients): the TOPOLOGY
+// WAITs it holds.
+func blockedOn(t *testing.T, addr string) int {
+	t.Helper()
+	n := -1
+	err := rawDo(addr, func(ctx context.Context, rc rueidis.Client) error {
+		s, err := rc.Do(ctx, rc.B().Info().Section("clients").Build()).ToString()
+		if m := blockedClients.FindStringSubmatch(s); err == nil && m != nil {
+			n, _ = strconv.Atoi(m[1])
+		}
+		return err
+	})
+	if err != nil || n < 0 {
+		t.Fatalf("INFO clients on %s: %v", addr, err)
+	}
+	return n
 }

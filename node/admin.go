@@ -50,13 +50,18 @@ func (n *Node) HTTPAddr() string {
 	return n.admin.srv.Addr()
 }
 
-// watchLeaders records every group's leader changes until ctx ends.
+// watchLeaders records every group's leader changes, and moves the
+// topology epoch on them and on a leader's configuration changes
+// (topowatch.go), until ctx ends.
 func (n *Node) watchLeaders(ctx context.Context) {
 	for _, g := range n.groups {
-		ch := make(chan raft.Observation, 16)
+		ch := make(chan raft.Observation, 64)
 		obs := raft.NewObserver(ch, false, func(o *raft.Observation) bool {
-			_, ok := o.Data.(raft.LeaderObservation)
-			return ok
+			switch o.Data.(type) {
+			case raft.LeaderObservation, raft.PeerObservation:
+				return true
+			}
+			return false
 		})
 		g.raft.RegisterObserver(obs)
 		n.wg.Add(1)
@@ -68,8 +73,14 @@ func (n *Node) watchLeaders(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case o := <-ch:
-					lo := o.Data.(raft.LeaderObservation)
-					n.leaderChanged(g, string(lo.LeaderID))
+					switch d := o.Data.(type) {
+					case raft.LeaderObservation:
+						n.leaderChanged(g, string(d.LeaderID))
+					case raft.PeerObservation:
+						// A leader's configuration gained or lost a
+						// server: TOPOLOGY's members changed.
+						n.topo.bump()
+					}
 				}
 			}
 		}()

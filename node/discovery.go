@@ -109,7 +109,7 @@ func (n *Node) noteMember(name string, md meta, alive bool) {
 	}
 	n.diskLowPeer.Store(&low)
 	n.memberMu.Unlock()
-	if !seen || old.Alive != alive || old.Client != md.Client {
+	if !seen || old.Alive != alive || old.Client != md.Client || old.Raft != md.Raft || old.ID != md.ID {
 		n.topo.bump() // what TOPOLOGY reports changed (topowatch.go)
 	}
 	n.kickMembership()

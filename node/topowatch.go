@@ -28,17 +28,19 @@ import (
 // either way the reply is the topology of that moment. A waiting request
 // holds no goroutine: a deferred reply, a runtime timer and a
 // context.AfterFunc for its connection's input ending (a client that
-// closes its connection frees its place at once). The node holds at most
-// maxTopoWaiters of them, and one per connection.
+// closes its connection frees its place at once). A connection holds at
+// most one, so the connection limit (--max-clients) bounds them: a cap of
+// their own below it would only let one client that opens many
+// connections refuse everyone else's waits.
 
-// maxTopoWaiters bounds the TOPOLOGY WAITs a node holds. A client process
-// holds one; beyond the bound a request is refused with BUSY, and its
-// client falls back to its periodic refresh.
-const maxTopoWaiters = 4096
-
-// maxTopoWait bounds one TOPOLOGY WAIT, below the client port's default
-// idle timeout.
+// maxTopoWait bounds one TOPOLOGY WAIT. (A pending reply keeps the client
+// port's idle timeout from closing its connection.)
 const maxTopoWait = 5 * time.Minute
+
+// topoWaitCmd is a wait's command label in the request metrics: its
+// duration is the long poll's, which must not count as TOPOLOGY's
+// latency.
+const topoWaitCmd = "TOPOLOGY WAIT"
 
 // topoWatch is the node's topology epoch and the requests waiting for it
 // to move.
@@ -48,7 +50,6 @@ type topoWatch struct {
 
 	mu      sync.Mutex
 	waiters map[*topoWaiter]struct{}
-	max     int // maxTopoWaiters; tests lower it
 }
 
 // topoWaiter is one deferred TOPOLOGY WAIT. Whoever removes it from
@@ -63,7 +64,7 @@ type topoWaiter struct {
 }
 
 func newTopoWatch(start time.Time) *topoWatch {
-	tw := &topoWatch{kick: make(chan struct{}, 1), waiters: map[*topoWaiter]struct{}{}, max: maxTopoWaiters}
+	tw := &topoWatch{kick: make(chan struct{}, 1), waiters: map[*topoWaiter]struct{}{}}
 	tw.epoch.Store(uint64(start.UnixNano()))
 	return tw
 }
@@ -135,8 +136,15 @@ func (n *Node) topoWatchLoop(ctx context.Context) {
 }
 
 // answerWait answers w with the topology of the moment, taken from
-// topoWatch.waiters by its timer or its connection's end.
+// topoWatch.waiters by its timer or its connection's end. A connection
+// that is closing gets a short error instead: nobody will read it, and the
+// server's Close answers every wait at once.
 func (n *Node) answerWait(w *topoWaiter) {
+	if w.d.Context().Err() != nil {
+		writeErr(w.d.Reply(), ErrShutdown)
+		w.finish()
+		return
+	}
 	epoch := n.topo.epoch.Load() // before the view: writeTopology
 	n.writeTopology(w.d.Reply(), n.status(), epoch)
 	w.finish()
@@ -177,13 +185,9 @@ func (h *handler) topologyWait(q request) {
 		h.n.writeTopology(r, h.n.status(), now)
 		return
 	}
-	if len(tw.waiters) >= tw.max {
-		tw.mu.Unlock()
-		q.st.topoWaiting.Store(false)
-		writeErr(r, fmt.Errorf("%w: too many TOPOLOGY WAIT requests on this node", ErrBusy))
-		return
-	}
-	w := &topoWaiter{d: observedDeferred{r.Defer(), q.st.obs}, st: q.st, epoch: epoch}
+	obs := q.st.obs
+	obs.cmd = topoWaitCmd
+	w := &topoWaiter{d: observedDeferred{r.Defer(), obs}, st: q.st, epoch: epoch}
 	tw.waiters[w] = struct{}{}
 	// The callbacks are set before the lock is released: until then
 	// nobody else can take w and reach them.
