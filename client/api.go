@@ -121,6 +121,8 @@ func (c *Client) Get(ctx context.Context, id string, opts ...Option) (*Session, 
 	if o.noTouch {
 		args = append(args, "NOTOUCH")
 	}
+	args = append(args, "PACKED") // last: attempt drops it for older servers (packed.go)
+	rq.packed = true
 	rq.argc = uint8(len(args)) // at most len(rq.argv): append never reallocates
 	if cached, err := c.useCache(o, level); err != nil {
 		return nil, err

@@ -38,10 +38,13 @@ type request struct {
 	group int         // the target group when key is ""
 	args  []string    // command name and arguments
 	// argv[:argc] holds the command instead of args when args is nil: a
-	// Get's arguments (at most seven) live in the request, which stays on
+	// Get's arguments (at most eight) live in the request, which stays on
 	// the caller's stack, instead of in a slice of their own on the heap.
-	argv [7]string
+	argv [8]string
 	argc uint8
+	// packed says argv ends with PACKED, which attempt leaves out for a
+	// node that refused it (packed.go).
+	packed bool
 	// parse handles a successful reply. Its error is final: a reply the
 	// client cannot read is not made readable by resending.
 	parse func(m *rueidis.RedisMessage) error
@@ -225,14 +228,30 @@ func (c *Client) attempt(ctx context.Context, now, dl time.Time, ctxDL bool, add
 	args := rq.args
 	if args == nil {
 		args = rq.argv[:rq.argc]
+		if rq.packed && c.packed.refused(addr) {
+			args = args[:len(args)-1]
+		}
 	}
 	res := nc.Do(ctx, nc.B().Arbitrary(args[0]).Args(args[1:]...).Build())
 	m, err := res.ToMessage()
+	if err != nil && rq.packed && len(args) == int(rq.argc) && c.packed.refuses(addr, err) {
+		// A server older than PACKED: once more without it, and without
+		// it to this node from now on (for a while).
+		args = args[:len(args)-1]
+		res = nc.Do(ctx, nc.B().Arbitrary(args[0]).Args(args[1:]...).Build())
+		m, err = res.ToMessage()
+	}
 	if err != nil {
 		return err
 	}
 	if rq.record {
-		if rq.sess, err = parseSession(&m); err != nil {
+		if m.IsString() { // the packed form
+			s, _ := m.ToString()
+			rq.sess, err = parsePackedSession(s)
+		} else {
+			rq.sess, err = parseSession(&m)
+		}
+		if err != nil {
 			return &parseError{err}
 		}
 		return nil

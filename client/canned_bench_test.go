@@ -21,29 +21,51 @@ import (
 // field, as sr bench's), in this process, so there is no raft, no
 // replica and no other process in the figure. The fake node's work is
 // the same whatever the client does; allocs/op include none of it.
+//
+// The node answers in the packed form (SESSION.GET ... PACKED, what a Get
+// asks for), or in the map form ("map": what a server older than PACKED
+// answers, and what every Get read before it).
 func BenchmarkGetCanned(b *testing.B) {
-	for _, level := range []Consistency{Linearizable, Stale} {
-		b.Run(string(level), func(b *testing.B) {
-			c := cannedClient(b, cannedNode(b))
-			ctx := context.Background()
-			if _, err := c.Get(ctx, "AAAAAAAAAAAAAAAAAAAAAA", WithConsistency(level)); err != nil {
-				b.Fatal(err)
-			}
-			cpu := startCPU(b)
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.SetParallelism(benchParallelism)
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := c.Get(ctx, "AAAAAAAAAAAAAAAAAAAAAA", WithConsistency(level)); err != nil {
-						b.Error(err)
-						return
-					}
-				}
+	for _, form := range []string{"packed", "map"} {
+		for _, level := range []Consistency{Linearizable, Stale} {
+			b.Run(form+"/"+string(level), func(b *testing.B) {
+				benchmarkGetCanned(b, form, level)
 			})
-			cpu.report()
-		})
+		}
 	}
+}
+
+func benchmarkGetCanned(b *testing.B, form string, level Consistency) {
+	reply := cannedReply()
+	if form == "packed" {
+		reply = cannedPackedReply()
+	}
+	c := cannedClient(b, fakeNode(b, func(nc net.Conn) { serveCanned(nc, reply) }))
+	ctx := context.Background()
+	if _, err := c.Get(ctx, "AAAAAAAAAAAAAAAAAAAAAA", WithConsistency(level)); err != nil {
+		b.Fatal(err)
+	}
+	cpu := startCPU(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.SetParallelism(benchParallelism)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Get(ctx, "AAAAAAAAAAAAAAAAAAAAAA", WithConsistency(level)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	cpu.report()
+}
+
+// cannedPackedReply is cannedReply's record in the packed form.
+func cannedPackedReply() []byte {
+	rec := wire.Record{ID: "AAAAAAAAAAAAAAAAAAAAAA", Version: 13761, CreatedMS: 1796404783657, LastAccessMS: 1796404783657}
+	value := []byte(strings.Repeat("x", 256))
+	p := wire.AppendPacked(nil, &rec, 1, func(yield func(string, []byte) bool) { yield("v", value) })
+	return fmt.Appendf(nil, "$%d\r\n%s\r\n", len(p), p)
 }
 
 // cannedReply is a SESSION.GET reply as a node sends it (RESP2).
@@ -55,14 +77,9 @@ func cannedReply() []byte {
 		"$6\r\nfields\r\n*2\r\n$1\r\nv\r\n$%d\r\n%s\r\n", len(value), value)
 }
 
-// cannedNode serves cannedReply to every SESSION.GET and +OK to anything
+// serveCanned answers reply to every SESSION.GET and +OK to anything
 // else (the connection's handshake), writing when it has read all that
 // arrived, as a node does.
-func cannedNode(b *testing.B) string {
-	reply := cannedReply()
-	return fakeNode(b, func(nc net.Conn) { serveCanned(nc, reply) })
-}
-
 func serveCanned(nc net.Conn, reply []byte) {
 	r := bufio.NewReaderSize(nc, 64<<10)
 	w := bufio.NewWriterSize(nc, 64<<10)

@@ -57,6 +57,10 @@ type Client struct {
 	// Config.CacheSize (cache.go, tracking.go).
 	cache *cache
 
+	// packed remembers the nodes that refused SESSION.GET's PACKED
+	// (packed.go).
+	packed packedSupport
+
 	// unknownRetries counts writes resent after an attempt whose outcome
 	// was unknown; the tests use it to show the failover path ran.
 	unknownRetries atomic.Int64

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
 // mutedAddr returns the address of a fake node that completes rueidis's
@@ -129,7 +131,11 @@ func routedClient(t *testing.T, requestTimeout time.Duration, addrs ...string) *
 	c := &Client{cfg: cfg, log: cfg.Logger, refreshc: make(chan struct{}, 1), home: maphash.MakeSeed()}
 	c.conns = newConns(&c.cfg)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	tp := &topology{nodes: addrs, groups: []groupRoute{{replicas: addrs}}}
+	ring, err := wire.NewRing(1, wire.DefaultVNodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := &topology{ring: ring, nodes: addrs, groups: []groupRoute{{replicas: addrs}}}
 	if len(addrs) > 0 {
 		tp.groups[0].leader = addrs[0]
 	}

@@ -94,50 +94,67 @@ func parsePairs(args [][]byte) (map[string][]byte, error) {
 	return m, nil
 }
 
-// parseReadOpts parses [CONSISTENCY l] [MAXSTALE d] and, when allowNoTouch,
-// [NOTOUCH], starting from the connection's defaults.
-func parseReadOpts(args [][]byte, def readOpts, allowNoTouch bool) (readOpts, bool, error) {
-	o, touch := def, true
+// getFlags are SESSION.GET's own options.
+type getFlags struct {
+	noTouch bool // NOTOUCH: the read does not mark the session used
+	packed  bool // PACKED: the record as one bulk string (wire.AppendPacked)
+}
+
+// parseReadOpts parses [CONSISTENCY l] [MAXSTALE d] and, when forGet,
+// SESSION.GET's [NOTOUCH] and [PACKED], starting from the connection's
+// defaults.
+func parseReadOpts(args [][]byte, def readOpts, forGet bool) (readOpts, getFlags, error) {
+	o, gf := def, getFlags{}
 	for i := 0; i < len(args); i++ {
 		switch {
 		case opt(args, i, "CONSISTENCY"):
 			l, err := parseLevel(args[i+1])
 			if err != nil {
-				return o, touch, err
+				return o, gf, err
 			}
 			o.level = l
 			i++
 		case opt(args, i, "MAXSTALE"):
 			d, err := parseDuration(args[i+1])
 			if err != nil {
-				return o, touch, err
+				return o, gf, err
 			}
 			o.maxStale = d
 			i++
-		case allowNoTouch && flag(args, i, "NOTOUCH"):
-			touch = false
+		case forGet && flag(args, i, "NOTOUCH"):
+			gf.noTouch = true
+		case forGet && flag(args, i, "PACKED"):
+			gf.packed = true
 		default:
-			return o, touch, fmt.Errorf("%w: syntax error near '%.32s'", ErrBadArg, args[i])
+			return o, gf, fmt.Errorf("%w: syntax error near '%.32s'", ErrBadArg, args[i])
 		}
 	}
-	return o, touch, nil
+	return o, gf, nil
 }
 
 // get answers SESSION.GET on the one-key read path (readnow.go). The
 // options are parsed here, against the connection's defaults as of this
 // request.
 func (h *handler) get(q request) func(context.Context) {
-	o, touch, err := parseReadOpts(q.args[2:], q.st.opts, true)
+	o, gf, err := parseReadOpts(q.args[2:], q.st.opts, true)
 	if err != nil {
 		writeErr(q.r, err)
 		return nil
 	}
 	q.st.obs.level = o.level
-	return h.readOneKey(q, oneRead{keyRead: sessionRead, key: string(q.args[1]), args: q.args, o: o, touch: touch})
+	kr := sessionRead
+	if gf.packed {
+		kr = packedSessionRead
+	}
+	return h.readOneKey(q, oneRead{keyRead: kr, key: string(q.args[1]), args: q.args, o: o, touch: !gf.noTouch})
 }
 
-// sessionRead is SESSION.GET's answer: the record, of any kind.
-var sessionRead = keyRead{kind: anyKind, reply: replySession}
+// sessionRead is SESSION.GET's answer: the record, of any kind;
+// packedSessionRead is the same in the packed form (PACKED).
+var (
+	sessionRead       = keyRead{kind: anyKind, reply: replySession}
+	packedSessionRead = keyRead{kind: anyKind, reply: replySessionPacked}
+)
 
 func replySession(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 	if rec == nil {
@@ -145,6 +162,14 @@ func replySession(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
 		return
 	}
 	writeRecord(r, rec)
+}
+
+func replySessionPacked(r *resp.Reply, _ [][]byte, rec *fsm.Record, _ int64) {
+	if rec == nil {
+		writeErr(r, errSessionNotFound)
+		return
+	}
+	writePackedRecord(r, rec)
 }
 
 // writeOptions are the leading options of SET, UNSET and ROTATE.

@@ -377,14 +377,14 @@ func init() {
 			group: "pubsub", since: "0.2.0", syntax: "PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT", summary: "This node's active channels and subscriber counts.",
 			run: inline((*handler).pubsubCmd)},
 
-		// sessions: cmd_session.go (SESSION.GET's fast path: getnow.go)
+		// sessions: cmd_session.go (SESSION.GET's fast path: readnow.go)
 		{name: "SESSION.CREATE", arity: -1, flags: flagWrite | flagMovableKeys, cats: catKeyspace | catHash,
 			keys: keySpec{keyword: "ID", flags: keyOW | keyInsert}, findKeys: createKeys,
 			group: "session", syntax: "SESSION.CREATE [SUBJECT s] [TTL d] [IDLE d] [ID id] [REQID r] [FIELDS field value ...]", summary: "Creates a session and answers its record.",
 			run: writeCmd((*handler).create)},
-		{name: "SESSION.GET", arity: -2, maxArgs: 7, flags: flagReadOnly | flagFast, cats: catHash,
+		{name: "SESSION.GET", arity: -2, maxArgs: 8, flags: flagReadOnly | flagFast, cats: catHash,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO | keyAccess},
-			group: "session", syntax: "SESSION.GET id [CONSISTENCY linearizable|leader|stale] [MAXSTALE dur] [NOTOUCH]", summary: "Answers a session's record, and marks it used unless NOTOUCH.",
+			group: "session", syntax: "SESSION.GET id [CONSISTENCY linearizable|leader|stale] [MAXSTALE dur] [NOTOUCH] [PACKED]", summary: "Answers a session's record (PACKED: as one bulk string, transport/wire/packed.go), and marks it used unless NOTOUCH.",
 			run: (*handler).get},
 		{name: "SESSION.SET", arity: -3, flags: flagWrite, cats: catHash,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRW | keyUpdate},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionraft/sessionraft/fsm"
 	"github.com/sessionraft/sessionraft/transport/resp"
+	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
 // handler serves the client port: Dispatch finds each request's command in
@@ -190,4 +191,21 @@ func writeRecord(r *resp.Reply, rec *fsm.Record) {
 		r.WriteBulkString(name)
 		r.WriteBulk(value)
 	}
+}
+
+// writePackedRecord writes a session as one bulk string in the packed form
+// (wire.AppendPacked), for SESSION.GET ... PACKED: the same record as
+// writeRecord's, string keys' value included.
+func writePackedRecord(r *resp.Reply, rec *fsm.Record) {
+	h := wire.Record{
+		ID: rec.ID(), Subject: rec.Subject(), Version: rec.Version,
+		CreatedMS: rec.Created / 1e6, LastAccessMS: rec.LastAccess / 1e6, IdleMS: rec.IdleTimeout / 1e6,
+		AbsDeadlineMS: rec.AbsDeadline / 1e6, ExpiresAtMS: rec.Deadline() / 1e6,
+	}
+	r.WriteBulkAppend(func(b []byte) []byte {
+		if v, ok := rec.Value(); ok { // as writeRecord shows a string key
+			return wire.AppendPacked(b, &h, 1, func(yield func(string, []byte) bool) { yield(stringValueField, v) })
+		}
+		return wire.AppendPacked(b, &h, rec.NumFields(), rec.Fields())
+	})
 }

@@ -87,6 +87,23 @@ func (w *Writer) WriteBulkString(s string) {
 	w.buf = append(w.buf, '\r', '\n')
 }
 
+// WriteBulkAppend writes a bulk string whose content appendTo appends to
+// the buffer it is given (and returns), for content encoded straight into
+// the reply rather than built elsewhere and copied. Its length is known
+// only afterwards: the content is moved up by the length prefix's width
+// (one memmove of the content, cheaper than a second pass to size it).
+func (w *Writer) WriteBulkAppend(appendTo func([]byte) []byte) {
+	start := len(w.buf)
+	w.buf = appendTo(w.buf)
+	n := len(w.buf) - start
+	var hdr [24]byte
+	h := appendPrefix(hdr[:0], '$', n)
+	w.buf = append(w.buf, h...) // room for the prefix
+	copy(w.buf[start+len(h):], w.buf[start:start+n])
+	copy(w.buf[start:], h)
+	w.buf = append(w.buf, '\r', '\n')
+}
+
 // PreparedBulk is a bulk string encoded once, by PrepareBulk, to be
 // written many times (WritePrepared): the constant keys of a reply, which
 // WriteBulkString would encode again for every reply. A bulk string reads

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"bytes"
 	"math"
 	"testing"
 )
@@ -71,5 +72,21 @@ func TestWriterProtoAndReset(t *testing.T) {
 	w.WriteNull()
 	if got := string(w.Bytes()); got != "_\r\n" || w.Proto() != 3 {
 		t.Fatalf("after Reset+SetProto(3): %q proto %d", got, w.Proto())
+	}
+}
+
+// WriteBulkAppend writes the bytes WriteBulk would, whatever the width of
+// the length prefix, after what the buffer already held.
+func TestWriteBulkAppend(t *testing.T) {
+	for _, n := range []int{0, 1, 9, 10, 99, 100, 12345, 1 << 20} {
+		content := bytes.Repeat([]byte{'x', '\r', 0}, n)[:n]
+		var a, b Writer
+		a.WriteSimple("OK")
+		b.WriteSimple("OK")
+		a.WriteBulk(content)
+		b.WriteBulkAppend(func(dst []byte) []byte { return append(dst, content...) })
+		if !bytes.Equal(a.Bytes(), b.Bytes()) {
+			t.Fatalf("n=%d: WriteBulkAppend wrote %q..., WriteBulk %q...", n, b.Bytes()[:min(20, b.Len())], a.Bytes()[:min(20, a.Len())])
+		}
 	}
 }

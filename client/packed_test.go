@@ -1,0 +1,88 @@
+//go:build unix
+
+package client
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sessionraft/sessionraft/transport/wire"
+)
+
+// A node older than PACKED refuses it; Get then reads the map form from
+// it, and leaves PACKED out of its next reads there.
+func TestGetFromServerWithoutPacked(t *testing.T) {
+	var packedAsks, gets atomic.Int64
+	addr := fakeNode(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		for {
+			args, err := readCommand(r)
+			if err != nil {
+				return
+			}
+			var reply string
+			switch strings.ToUpper(args[0]) {
+			case "HELLO":
+				reply = "*2\r\n$5\r\nproto\r\n:2\r\n"
+			case "SESSION.GET":
+				gets.Add(1)
+				if args[len(args)-1] == "PACKED" {
+					packedAsks.Add(1)
+					reply = "-BADARG syntax error near 'PACKED'\r\n"
+					break
+				}
+				reply = "*18\r\n$2\r\nid\r\n$2\r\ns1\r\n$7\r\nsubject\r\n$5\r\nalice\r\n$7\r\nversion\r\n:9\r\n" +
+					"$10\r\ncreated_ms\r\n:1000\r\n$14\r\nlast_access_ms\r\n:2000\r\n$7\r\nidle_ms\r\n:0\r\n" +
+					"$20\r\nabsolute_deadline_ms\r\n:0\r\n$13\r\nexpires_at_ms\r\n:0\r\n" +
+					"$6\r\nfields\r\n*2\r\n$4\r\ncart\r\n$1\r\n3\r\n"
+			default:
+				reply = "+OK\r\n"
+			}
+			if _, err := io.WriteString(c, reply); err != nil {
+				return
+			}
+		}
+	})
+	c := routedClient(t, 0, addr)
+	ctx := testCtx(t)
+	for i := range 3 {
+		s, err := c.Get(ctx, "s1")
+		if err != nil {
+			t.Fatalf("Get %d: %v", i, err)
+		}
+		if s.ID != "s1" || s.Subject != "alice" || s.Version != 9 || string(s.Fields["cart"]) != "3" {
+			t.Fatalf("Get %d: %+v", i, s)
+		}
+	}
+	if p, g := packedAsks.Load(), gets.Load(); p != 1 || g != 4 {
+		t.Fatalf("%d SESSION.GETs, %d with PACKED; want 4 and 1 (refused once, then left out)", g, p)
+	}
+}
+
+// Get reads the packed form: the session is the record the server packed,
+// and its field values are the client's to modify.
+func TestParsePackedSession(t *testing.T) {
+	rec := wire.Record{ID: "id1", Subject: "bob", Version: 5, CreatedMS: 1000, LastAccessMS: 2000, IdleMS: 60000, AbsDeadlineMS: 9000, ExpiresAtMS: 62000}
+	b := wire.AppendPacked(nil, &rec, 2, func(yield func(string, []byte) bool) {
+		_ = yield("a", []byte("xy")) && yield("b", []byte("z"))
+	})
+	s, err := parsePackedSession(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ID != "id1" || s.Subject != "bob" || s.Version != 5 || s.IdleTimeout.Milliseconds() != 60000 ||
+		s.Created.UnixMilli() != 1000 || s.ExpiresAt.UnixMilli() != 62000 || string(s.Fields["a"]) != "xy" || string(s.Fields["b"]) != "z" {
+		t.Fatalf("%+v", s)
+	}
+	s.Fields["a"] = append(s.Fields["a"], '!') // must not overwrite b
+	if string(s.Fields["b"]) != "z" {
+		t.Fatalf("appending to a field overwrote the next: %q", s.Fields["b"])
+	}
+	if _, err := parsePackedSession(string(b[:len(b)-1])); err == nil {
+		t.Fatal("a truncated record parsed")
+	}
+}
