@@ -41,33 +41,67 @@ func (p *packedSupport) refuses(addr string, err error) bool {
 	if !ok {
 		return false
 	}
+	// An older server refuses the option (BADARG, syntax error near
+	// 'PACKED'), or, when it makes a Get of eight arguments (stale,
+	// MAXSTALE, NOTOUCH), the count: it allows seven, a newer server
+	// eight, so that error means the same.
 	code, msg := wire.SplitError(re.Error())
-	if code != wire.CodeBadArg || !strings.Contains(msg, "'PACKED'") {
+	option := code == wire.CodeBadArg && strings.Contains(msg, "'PACKED'")
+	arity := strings.Contains(msg, "wrong number of arguments for 'session.get'")
+	if !option && !arity {
 		return false
 	}
 	p.refusedAt.Store(addr, time.Now())
 	return true
 }
 
-// parsePackedSession decodes a packed record. IDs, subjects and field
-// names are substrings of s; the field values are copied, all into one
-// buffer, since callers may modify them.
+// parsePackedSession decodes a packed record. The id, subject and field
+// names are copied into one string, and the field values into one buffer
+// (callers may modify them): substrings of the reply would keep all of it,
+// values included, alive as long as the Session (in the client's cache,
+// say).
 func parsePackedSession(s string) (*Session, error) {
-	n, size := 0, 0
-	if _, err := wire.ParsePacked(s, func(_, v string) { n, size = n+1, size+len(v) }); err != nil {
+	rec, fs, err := wire.ParsePacked(s)
+	if err != nil {
 		return nil, fmt.Errorf("sessionraft: bad record reply: %w", err)
 	}
-	buf := make([]byte, 0, size)
-	fields := make(map[string][]byte, n)
-	rec, _ := wire.ParsePacked(s, func(name, v string) {
-		buf = append(buf, v...)
-		fields[name] = buf[len(buf)-len(v) : len(buf) : len(buf)] // capped: appending to one cannot overwrite the next
-	})
 	if rec.ID == "" {
 		return nil, fmt.Errorf("sessionraft: bad record reply: no id")
 	}
+	n, names, values := fs.Len(), 0, 0
+	for it := fs; ; {
+		name, v, ok := it.Next()
+		if !ok {
+			break
+		}
+		names, values = names+len(name), values+len(v)
+	}
+	var sb strings.Builder
+	sb.Grow(len(rec.ID) + len(rec.Subject) + names)
+	sb.WriteString(rec.ID)
+	sb.WriteString(rec.Subject)
+	for it := fs; ; {
+		name, _, ok := it.Next()
+		if !ok {
+			break
+		}
+		sb.WriteString(name)
+	}
+	strs := sb.String()
+	off := len(rec.ID) + len(rec.Subject)
+	buf := make([]byte, 0, values)
+	fields := make(map[string][]byte, n)
+	for it := fs; ; {
+		name, v, ok := it.Next()
+		if !ok {
+			break
+		}
+		buf = append(buf, v...)
+		fields[strs[off:off+len(name)]] = buf[len(buf)-len(v) : len(buf) : len(buf)] // capped: appending to one cannot overwrite the next
+		off += len(name)
+	}
 	return &Session{
-		ID: rec.ID, Subject: rec.Subject, Version: rec.Version,
+		ID: strs[:len(rec.ID)], Subject: strs[len(rec.ID) : len(rec.ID)+len(rec.Subject)], Version: rec.Version,
 		Created: msTime(rec.CreatedMS), LastAccess: msTime(rec.LastAccessMS),
 		IdleTimeout:      time.Duration(rec.IdleMS) * time.Millisecond,
 		AbsoluteDeadline: msTime(rec.AbsDeadlineMS), ExpiresAt: msTime(rec.ExpiresAtMS),

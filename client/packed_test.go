@@ -9,13 +9,28 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
 // A node older than PACKED refuses it; Get then reads the map form from
-// it, and leaves PACKED out of its next reads there.
+// it, and leaves PACKED out of its next reads there. An older node
+// refuses the option itself, or, in a Get of eight arguments (stale with
+// MAXSTALE and NOTOUCH), the count: it allows seven.
 func TestGetFromServerWithoutPacked(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+	}{
+		{"option", nil},
+		{"arity", []Option{WithConsistency(Stale), WithMaxStaleness(time.Second), WithoutTouch()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testGetWithoutPacked(t, tc.opts) })
+	}
+}
+
+func testGetWithoutPacked(t *testing.T, opts []Option) {
 	var packedAsks, gets atomic.Int64
 	addr := fakeNode(t, func(c net.Conn) {
 		r := bufio.NewReader(c)
@@ -30,6 +45,11 @@ func TestGetFromServerWithoutPacked(t *testing.T) {
 				reply = "*2\r\n$5\r\nproto\r\n:2\r\n"
 			case "SESSION.GET":
 				gets.Add(1)
+				if len(args) > 7 {
+					packedAsks.Add(1)
+					reply = "-ERR wrong number of arguments for 'session.get' command\r\n"
+					break
+				}
 				if args[len(args)-1] == "PACKED" {
 					packedAsks.Add(1)
 					reply = "-BADARG syntax error near 'PACKED'\r\n"
@@ -50,7 +70,7 @@ func TestGetFromServerWithoutPacked(t *testing.T) {
 	c := routedClient(t, 0, addr)
 	ctx := testCtx(t)
 	for i := range 3 {
-		s, err := c.Get(ctx, "s1")
+		s, err := c.Get(ctx, "s1", opts...)
 		if err != nil {
 			t.Fatalf("Get %d: %v", i, err)
 		}
@@ -75,7 +95,8 @@ func TestParsePackedSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.ID != "id1" || s.Subject != "bob" || s.Version != 5 || s.IdleTimeout.Milliseconds() != 60000 ||
-		s.Created.UnixMilli() != 1000 || s.ExpiresAt.UnixMilli() != 62000 || string(s.Fields["a"]) != "xy" || string(s.Fields["b"]) != "z" {
+		s.Created.UnixMilli() != 1000 || s.LastAccess.UnixMilli() != 2000 || s.AbsoluteDeadline.UnixMilli() != 9000 ||
+		s.ExpiresAt.UnixMilli() != 62000 || string(s.Fields["a"]) != "xy" || string(s.Fields["b"]) != "z" || len(s.Fields) != 2 {
 		t.Fatalf("%+v", s)
 	}
 	s.Fields["a"] = append(s.Fields["a"], '!') // must not overwrite b

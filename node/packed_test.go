@@ -37,9 +37,12 @@ func TestSessionGetPacked(t *testing.T) {
 					t.Fatalf("node %d %s %s: PACKED reply is %v, not a bulk string", i, level, key, v.Kind)
 				}
 				fields := map[string]string{}
-				rec, err := wire.ParsePacked(v.Str, func(n, val string) { fields[n] = val })
+				rec, fs, err := wire.ParsePacked(v.Str)
 				if err != nil {
 					t.Fatalf("node %d %s %s: %v", i, level, key, err)
+				}
+				for name, val, ok := fs.Next(); ok; name, val, ok = fs.Next() {
+					fields[name] = val
 				}
 				want := wire.Record{ID: m["id"].Str, Subject: m["subject"].Str, Version: uint64(m["version"].Int),
 					CreatedMS: m["created_ms"].Int, LastAccessMS: m["last_access_ms"].Int, IdleMS: m["idle_ms"].Int,

@@ -71,17 +71,18 @@ func appendString(dst []byte, s string) []byte {
 // ErrPacked is the error of a packed record that does not parse.
 var ErrPacked = errors.New("malformed packed record")
 
-// ParsePacked reads a packed record. field is called for each field in
-// order, with name and value as substrings of b (no copies). The record's
-// ID and Subject are substrings of b too.
-func ParsePacked(b string, field func(name, value string)) (Record, error) {
+// ParsePacked reads a packed record and checks all of it; its fields are
+// then read, in order and as often as needed, from the PackedFields it
+// returns. The record's ID and Subject, and the fields' names and values,
+// are substrings of b (no copies).
+func ParsePacked(b string) (Record, PackedFields, error) {
 	var rec Record
 	p := packedReader{b: b}
 	if f := p.byte(); f != PackedFormat {
 		if p.err == nil {
 			p.fail("format %d, want %d", f, PackedFormat)
 		}
-		return rec, p.err
+		return rec, PackedFields{}, p.err
 	}
 	rec.ID = p.string()
 	rec.Subject = p.string()
@@ -95,16 +96,39 @@ func ParsePacked(b string, field func(name, value string)) (Record, error) {
 	if p.err == nil && n > uint64(len(p.b))/2 {
 		p.fail("%d fields in %d bytes", n, len(p.b))
 	}
+	fs := PackedFields{rest: p.b, n: int(n)}
 	for i := uint64(0); i < n && p.err == nil; i++ {
-		name, value := p.string(), p.string()
-		if p.err == nil {
-			field(name, value)
-		}
+		p.string()
+		p.string()
 	}
 	if p.err == nil && len(p.b) > 0 {
 		p.fail("%d bytes after the record", len(p.b))
 	}
-	return rec, p.err
+	if p.err != nil {
+		return rec, PackedFields{}, p.err
+	}
+	return rec, fs, nil
+}
+
+// PackedFields are a parsed packed record's fields, in name order. The
+// zero value has none. Copies iterate independently.
+type PackedFields struct {
+	rest string // the fields still to read, checked by ParsePacked
+	n    int
+}
+
+// Len is how many fields are left to read.
+func (f *PackedFields) Len() int { return f.n }
+
+// Next returns the next field, or ok false when there is none left.
+func (f *PackedFields) Next() (name, value string, ok bool) {
+	if f.n == 0 {
+		return "", "", false
+	}
+	p := packedReader{b: f.rest}
+	name, value = p.string(), p.string()
+	f.rest, f.n = p.b, f.n-1
+	return name, value, true
 }
 
 // packedReader consumes a packed record; the first error sticks. It reads

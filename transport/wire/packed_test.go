@@ -21,9 +21,23 @@ func fieldsOf(m map[string][]byte) (int, func(func(string, []byte) bool)) {
 
 func parseAll(t testing.TB, b string) (Record, [][2]string, error) {
 	t.Helper()
+	rec, it, err := ParsePacked(b)
+	if err != nil {
+		return rec, nil, err
+	}
+	n := it.Len()
 	var fs [][2]string
-	rec, err := ParsePacked(b, func(n, v string) { fs = append(fs, [2]string{n, v}) })
-	return rec, fs, err
+	for {
+		name, v, ok := it.Next()
+		if !ok {
+			break
+		}
+		fs = append(fs, [2]string{name, v})
+	}
+	if len(fs) != n {
+		t.Fatalf("Len said %d fields, Next gave %d", n, len(fs))
+	}
+	return rec, fs, nil
 }
 
 func TestPackedRoundTrip(t *testing.T) {
