@@ -40,7 +40,9 @@ func (c *Client) Create(ctx context.Context, opts ...Option) (*Session, error) {
 
 // create sends SESSION.CREATE with the given id and request id.
 func (c *Client) create(ctx context.Context, id, reqID string, o *options) (*Session, error) {
-	args := []string{"SESSION.CREATE", "ID", id, "REQID", reqID}
+	// PACKED must come first (the server reads pairs after it); attempt
+	// drops it for older servers (packed.go).
+	args := []string{"SESSION.CREATE", "PACKED", "ID", id, "REQID", reqID}
 	if o.set&optSubject != 0 {
 		args = append(args, "SUBJECT", o.subject)
 	}
@@ -58,7 +60,7 @@ func (c *Client) create(ctx context.Context, id, reqID string, o *options) (*Ses
 			args = append(args, k, string(o.fields[k]))
 		}
 	}
-	rq := &request{op: "create", kind: write, key: id, args: args, record: true}
+	rq := &request{op: "create", kind: write, key: id, args: args, record: true, packedAt: 1}
 	if err := c.call(ctx, rq); err != nil {
 		return nil, err
 	}
@@ -121,9 +123,9 @@ func (c *Client) Get(ctx context.Context, id string, opts ...Option) (*Session, 
 	if o.noTouch {
 		args = append(args, "NOTOUCH")
 	}
+	rq.packedAt = len(args)
 	args = append(args, "PACKED") // last: attempt drops it for older servers (packed.go)
-	rq.packed = true
-	rq.argc = uint8(len(args)) // at most len(rq.argv): append never reallocates
+	rq.argc = uint8(len(args))    // at most len(rq.argv): append never reallocates
 	if cached, err := c.useCache(o, level); err != nil {
 		return nil, err
 	} else if cached {

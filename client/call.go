@@ -42,9 +42,9 @@ type request struct {
 	// the caller's stack, instead of in a slice of their own on the heap.
 	argv [8]string
 	argc uint8
-	// packed says argv ends with PACKED, which attempt leaves out for a
-	// node that refused it (packed.go).
-	packed bool
+	// packedAt, when positive, is the index of the PACKED argument,
+	// which attempt leaves out for a node that refused it (packed.go).
+	packedAt int
 	// parse handles a successful reply. Its error is final: a reply the
 	// client cannot read is not made readable by resending.
 	parse func(m *rueidis.RedisMessage) error
@@ -228,16 +228,18 @@ func (c *Client) attempt(ctx context.Context, now, dl time.Time, ctxDL bool, add
 	args := rq.args
 	if args == nil {
 		args = rq.argv[:rq.argc]
-		if rq.packed && c.packed.refused(addr) {
-			args = args[:len(args)-1]
-		}
+	}
+	packed := rq.packedAt > 0
+	if packed && c.packed.refused(addr) {
+		args, packed = withoutArg(args, rq.packedAt), false
 	}
 	res := nc.Do(ctx, nc.B().Arbitrary(args[0]).Args(args[1:]...).Build())
 	m, err := res.ToMessage()
-	if err != nil && rq.packed && len(args) == int(rq.argc) && c.packed.refuses(addr, err) {
-		// A server older than PACKED: once more without it, and without
-		// it to this node from now on (for a while).
-		args = args[:len(args)-1]
+	if err != nil && packed && c.packed.refuses(addr, err) {
+		// A server older than PACKED, which refused the command before
+		// doing anything: once more without it, and without it to this
+		// node from now on (for a while).
+		args = withoutArg(args, rq.packedAt)
 		res = nc.Do(ctx, nc.B().Arbitrary(args[0]).Args(args[1:]...).Build())
 		m, err = res.ToMessage()
 	}

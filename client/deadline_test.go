@@ -138,6 +138,7 @@ func routedClient(t *testing.T, requestTimeout time.Duration, addrs ...string) *
 	tp := &topology{ring: ring, nodes: addrs, groups: []groupRoute{{replicas: addrs}}}
 	if len(addrs) > 0 {
 		tp.groups[0].leader = addrs[0]
+		tp.leaders, tp.led = addrs[:1], map[string][]int{addrs[0]: {0}}
 	}
 	c.topo.Store(tp)
 	t.Cleanup(func() { c.Close() })

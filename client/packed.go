@@ -11,8 +11,8 @@ import (
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
-// A Get asks for the record in the packed form (SESSION.GET ... PACKED,
-// transport/wire/packed.go): one bulk string instead of a map of 9 entries
+// A Get and a Create ask for the record in the packed form (SESSION.GET
+// ... PACKED, SESSION.CREATE PACKED ..., transport/wire/packed.go): one bulk string instead of a map of 9 entries
 // with the fields nested in it. rueidis makes a message for every element
 // of a reply, and the map form's 18 or more made reading a record about a
 // third of the client's CPU per read. A server older than PACKED refuses
@@ -53,6 +53,18 @@ func (p *packedSupport) refuses(addr string, err error) bool {
 	}
 	p.refusedAt.Store(addr, time.Now())
 	return true
+}
+
+// withoutArg returns args without args[i]: a shorter slice of args for
+// the last one, else a new slice (args may be a request's own, which
+// later attempts send again).
+func withoutArg(args []string, i int) []string {
+	if i == len(args)-1 {
+		return args[:i]
+	}
+	out := make([]string, 0, len(args)-1)
+	out = append(out, args[:i]...)
+	return append(out, args[i+1:]...)
 }
 
 // parsePackedSession decodes a packed record. The id, subject and field

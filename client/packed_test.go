@@ -30,8 +30,14 @@ func TestGetFromServerWithoutPacked(t *testing.T) {
 	}
 }
 
-func testGetWithoutPacked(t *testing.T, opts []Option) {
-	var packedAsks, gets atomic.Int64
+// olderNode is a fake node of a version before PACKED, which counts the
+// SESSION.GETs and SESSION.CREATEs it gets, and those with PACKED.
+type olderNode struct {
+	gets, packedGets, creates, packedCreates atomic.Int64
+}
+
+func startOlderNode(t *testing.T) (string, *olderNode) {
+	o := &olderNode{}
 	addr := fakeNode(t, func(c net.Conn) {
 		r := bufio.NewReader(c)
 		for {
@@ -39,34 +45,40 @@ func testGetWithoutPacked(t *testing.T, opts []Option) {
 			if err != nil {
 				return
 			}
-			var reply string
+			reply := "+OK\r\n"
 			switch strings.ToUpper(args[0]) {
 			case "HELLO":
 				reply = "*2\r\n$5\r\nproto\r\n:2\r\n"
+			case "SESSION.CREATE":
+				o.creates.Add(1)
+				reply = oldRecord
+				if args[1] == "PACKED" {
+					o.packedCreates.Add(1)
+					reply = "-BADARG syntax error near 'PACKED' (SESSION.CREATE [SUBJECT s] ...)\r\n"
+				}
 			case "SESSION.GET":
-				gets.Add(1)
-				if len(args) > 7 {
-					packedAsks.Add(1)
+				o.gets.Add(1)
+				switch {
+				case len(args) > 7:
+					o.packedGets.Add(1)
 					reply = "-ERR wrong number of arguments for 'session.get' command\r\n"
-					break
-				}
-				if args[len(args)-1] == "PACKED" {
-					packedAsks.Add(1)
+				case args[len(args)-1] == "PACKED":
+					o.packedGets.Add(1)
 					reply = "-BADARG syntax error near 'PACKED'\r\n"
-					break
+				default:
+					reply = oldRecord
 				}
-				reply = "*18\r\n$2\r\nid\r\n$2\r\ns1\r\n$7\r\nsubject\r\n$5\r\nalice\r\n$7\r\nversion\r\n:9\r\n" +
-					"$10\r\ncreated_ms\r\n:1000\r\n$14\r\nlast_access_ms\r\n:2000\r\n$7\r\nidle_ms\r\n:0\r\n" +
-					"$20\r\nabsolute_deadline_ms\r\n:0\r\n$13\r\nexpires_at_ms\r\n:0\r\n" +
-					"$6\r\nfields\r\n*2\r\n$4\r\ncart\r\n$1\r\n3\r\n"
-			default:
-				reply = "+OK\r\n"
 			}
 			if _, err := io.WriteString(c, reply); err != nil {
 				return
 			}
 		}
 	})
+	return addr, o
+}
+
+func testGetWithoutPacked(t *testing.T, opts []Option) {
+	addr, o := startOlderNode(t)
 	c := routedClient(t, 0, addr)
 	ctx := testCtx(t)
 	for i := range 3 {
@@ -78,10 +90,41 @@ func testGetWithoutPacked(t *testing.T, opts []Option) {
 			t.Fatalf("Get %d: %+v", i, s)
 		}
 	}
-	if p, g := packedAsks.Load(), gets.Load(); p != 1 || g != 4 {
+	if p, g := o.packedGets.Load(), o.gets.Load(); p != 1 || g != 4 {
 		t.Fatalf("%d SESSION.GETs, %d with PACKED; want 4 and 1 (refused once, then left out)", g, p)
 	}
+	// Creates: the node is known to refuse PACKED by now.
+	for i := range 2 {
+		s, err := c.Create(ctx, WithSubject("alice"))
+		if err != nil || s.ID != "s1" {
+			t.Fatalf("Create %d: %+v, %v", i, s, err)
+		}
+	}
+	if p, n := o.packedCreates.Load(), o.creates.Load(); p != 0 || n != 2 {
+		t.Fatalf("%d SESSION.CREATEs, %d with PACKED; want 2 and 0", n, p)
+	}
 }
+
+// A Create sent first to a node older than PACKED: refused (nothing
+// applied), sent again without it, once.
+func TestCreateFromServerWithoutPacked(t *testing.T) {
+	addr, o := startOlderNode(t)
+	c := routedClient(t, 0, addr)
+	s, err := c.Create(testCtx(t), WithSubject("alice"), WithFields(map[string][]byte{"cart": b("3")}))
+	if err != nil || s.Subject != "alice" || string(s.Fields["cart"]) != "3" {
+		t.Fatalf("Create: %+v, %v", s, err)
+	}
+	if p, n := o.packedCreates.Load(), o.creates.Load(); p != 1 || n != 2 {
+		t.Fatalf("%d SESSION.CREATEs, %d with PACKED; want 2 and 1", n, p)
+	}
+}
+
+// oldRecord is a record in the map form (RESP2), as a server older than
+// PACKED answers.
+const oldRecord = "*18\r\n$2\r\nid\r\n$2\r\ns1\r\n$7\r\nsubject\r\n$5\r\nalice\r\n$7\r\nversion\r\n:9\r\n" +
+	"$10\r\ncreated_ms\r\n:1000\r\n$14\r\nlast_access_ms\r\n:2000\r\n$7\r\nidle_ms\r\n:0\r\n" +
+	"$20\r\nabsolute_deadline_ms\r\n:0\r\n$13\r\nexpires_at_ms\r\n:0\r\n" +
+	"$6\r\nfields\r\n*2\r\n$4\r\ncart\r\n$1\r\n3\r\n"
 
 // Get reads the packed form: the session is the record the server packed,
 // and its field values are the client's to modify.

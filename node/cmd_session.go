@@ -16,7 +16,10 @@ import (
 // the fast path (writenow.go).
 func (h *handler) create(args [][]byte, r *resp.Reply) (writeStep, bool) {
 	var req createReq
-	i := 1
+	i, answer := 1, h.answerCreate
+	if flag(args, 1, "PACKED") { // first or not at all: the rest are pairs
+		i, answer = 2, h.answerCreatePacked
+	}
 	for ; i < len(args); i += 2 {
 		switch {
 		case opt(args, i, "SUBJECT"):
@@ -48,7 +51,7 @@ func (h *handler) create(args [][]byte, r *resp.Reply) (writeStep, bool) {
 			req.fields = fields
 			i = len(args)
 		default:
-			writeErr(r, fmt.Errorf("%w: syntax error near '%.32s' (SESSION.CREATE [SUBJECT s] [TTL d] [IDLE d] [ID id] [REQID r] [FIELDS f v ...])", ErrBadArg, args[i]))
+			writeErr(r, fmt.Errorf("%w: syntax error near '%.32s' (SESSION.CREATE [PACKED] [SUBJECT s] [TTL d] [IDLE d] [ID id] [REQID r] [FIELDS f v ...])", ErrBadArg, args[i]))
 			return writeStep{}, false
 		}
 	}
@@ -57,7 +60,7 @@ func (h *handler) create(args [][]byte, r *resp.Reply) (writeStep, bool) {
 		writeErr(r, err)
 		return writeStep{}, false
 	}
-	return writeStep{gid: gid, cmd: cmd, answer: h.answerCreate, blocks: createReplayed}, true
+	return writeStep{gid: gid, cmd: cmd, answer: answer, blocks: createReplayed}, true
 }
 
 func (h *handler) answerCreate(ctx context.Context, r *resp.Reply, res fsm.Result, err error) {
@@ -69,13 +72,29 @@ func (h *handler) answerCreate(ctx context.Context, r *resp.Reply, res fsm.Resul
 	writeRecord(r, rec)
 }
 
+// answerCreatePacked is answerCreate for SESSION.CREATE PACKED: the record
+// as one bulk string (writePackedRecord).
+func (h *handler) answerCreatePacked(ctx context.Context, r *resp.Reply, res fsm.Result, err error) {
+	rec, err := h.n.createResult(ctx, res, err)
+	if err != nil {
+		writeErr(r, err)
+		return
+	}
+	writePackedRecord(r, rec)
+}
+
 // createKeys finds SESSION.CREATE's session id: the value of its ID
-// option, read with create's own grammar (options are name/value pairs up
-// to FIELDS), so a field named ID is not taken for one. Every ID option
-// counts, though create keeps only the last.
+// option, read with create's own grammar (a leading PACKED, then options
+// that are name/value pairs up to FIELDS), so a field named ID is not
+// taken for one. Every ID option counts, though create keeps only the
+// last.
 func createKeys(args [][]byte) []int {
 	var keys []int
-	for i := 1; i < len(args) && !flag(args, i, "FIELDS"); i += 2 {
+	i := 1
+	if flag(args, 1, "PACKED") {
+		i = 2
+	}
+	for ; i < len(args) && !flag(args, i, "FIELDS"); i += 2 {
 		if opt(args, i, "ID") {
 			keys = append(keys, i+1)
 		}

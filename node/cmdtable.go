@@ -380,7 +380,7 @@ func init() {
 		// sessions: cmd_session.go (SESSION.GET's fast path: readnow.go)
 		{name: "SESSION.CREATE", arity: -1, flags: flagWrite | flagMovableKeys, cats: catKeyspace | catHash,
 			keys: keySpec{keyword: "ID", flags: keyOW | keyInsert}, findKeys: createKeys,
-			group: "session", syntax: "SESSION.CREATE [SUBJECT s] [TTL d] [IDLE d] [ID id] [REQID r] [FIELDS field value ...]", summary: "Creates a session and answers its record.",
+			group: "session", syntax: "SESSION.CREATE [PACKED] [SUBJECT s] [TTL d] [IDLE d] [ID id] [REQID r] [FIELDS field value ...]", summary: "Creates a session and answers its record (PACKED, first if given: as one bulk string, transport/wire/packed.go).",
 			run: writeCmd((*handler).create)},
 		{name: "SESSION.GET", arity: -2, maxArgs: 8, flags: flagReadOnly | flagFast, cats: catHash,
 			keys:  keySpec{first: 1, last: 1, step: 1, flags: keyRO | keyAccess},

@@ -66,3 +66,42 @@ func TestSessionGetPacked(t *testing.T) {
 		}
 	}
 }
+
+// SESSION.CREATE PACKED answers the created record in the packed form;
+// PACKED counts only first (after it come name/value pairs), and the ACL
+// key finder reads the id past it.
+func TestSessionCreatePacked(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	c.waitLeaders()
+	cl := &clientT{t: t, c: c.client(0)}
+	v := cl.ok("SESSION.CREATE", "PACKED", "ID", "packed-create-1", "SUBJECT", "carol", "TTL", "1h", "FIELDS", "k", "v")
+	if v.Kind != resp.Bulk {
+		t.Fatalf("SESSION.CREATE PACKED reply is %v, not a bulk string", v.Kind)
+	}
+	rec, fs, err := wire.ParsePacked(v.Str)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, val, _ := fs.Next()
+	if rec.ID != "packed-create-1" || rec.Subject != "carol" || rec.AbsDeadlineMS == 0 || name != "k" || val != "v" {
+		t.Fatalf("packed create reply: %+v, field %q=%q", rec, name, val)
+	}
+	m := asMap(t, cl.ok("SESSION.GET", "packed-create-1"))
+	if uint64(m["version"].Int) != rec.Version || m["created_ms"].Int != rec.CreatedMS {
+		t.Fatalf("packed create reply %+v, the record read back %+v", rec, m)
+	}
+	if code := errCode(cl.do("SESSION.CREATE", "SUBJECT", "dave", "PACKED")); code != wire.CodeBadArg {
+		t.Fatalf("PACKED after the first argument: code %q, want BADARG", code)
+	}
+	if got := createKeys(bytesArgs("SESSION.CREATE", "PACKED", "ID", "x", "FIELDS", "ID", "y")); len(got) != 1 || got[0] != 3 {
+		t.Fatalf("createKeys with PACKED: %v, want [3]", got)
+	}
+}
+
+func bytesArgs(ss ...string) [][]byte {
+	out := make([][]byte, len(ss))
+	for i, s := range ss {
+		out[i] = []byte(s)
+	}
+	return out
+}
