@@ -229,16 +229,20 @@ func (c *Client) attempt(ctx context.Context, now, dl time.Time, ctxDL bool, add
 	if args == nil {
 		args = rq.argv[:rq.argc]
 	}
-	packed := rq.packedAt > 0
-	if packed && c.packed.refused(addr) {
+	packed, ps := rq.packedAt > 0, c.packedFor(rq)
+	if packed && ps.refused(addr) {
 		args, packed = withoutArg(args, rq.packedAt), false
 	}
 	res := nc.Do(ctx, nc.B().Arbitrary(args[0]).Args(args[1:]...).Build())
 	m, err := res.ToMessage()
-	if err != nil && packed && c.packed.refuses(addr, err) {
+	if err != nil && packed && (ps.refuses(addr, err) || rq.op == "create" && isNoPerm(err)) {
 		// A server older than PACKED, which refused the command before
 		// doing anything: once more without it, and without it to this
-		// node from now on (for a while).
+		// node from now on (for a while). An older server's ACL check
+		// also reads a create's keys wrongly with PACKED first (as an
+		// option name): a NOPERM may be that, and a resend without it
+		// is checked correctly (a real NOPERM comes back the same; the
+		// node is not marked).
 		args = withoutArg(args, rq.packedAt)
 		res = nc.Do(ctx, nc.B().Arbitrary(args[0]).Args(args[1:]...).Build())
 		m, err = res.ToMessage()

@@ -57,9 +57,9 @@ type Client struct {
 	// Config.CacheSize (cache.go, tracking.go).
 	cache *cache
 
-	// packed remembers the nodes that refused SESSION.GET's PACKED
-	// (packed.go).
-	packed packedSupport
+	// packedGet and packedCreate remember the nodes that refused
+	// SESSION.GET's and SESSION.CREATE's PACKED (packed.go).
+	packedGet, packedCreate packedSupport
 
 	// unknownRetries counts writes resent after an attempt whose outcome
 	// was unknown; the tests use it to show the failover path ran.

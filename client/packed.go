@@ -55,6 +55,25 @@ func (p *packedSupport) refuses(addr string, err error) bool {
 	return true
 }
 
+// packedFor is the record of refusals for rq's command: a node may take
+// PACKED for one command and not yet for the other.
+func (c *Client) packedFor(rq *request) *packedSupport {
+	if rq.op == "create" {
+		return &c.packedCreate
+	}
+	return &c.packedGet
+}
+
+// isNoPerm reports whether err is an ACL refusal (NOPERM).
+func isNoPerm(err error) bool {
+	re, ok := rueidis.IsRedisErr(err)
+	if !ok {
+		return false
+	}
+	code, _ := wire.SplitError(re.Error())
+	return code == wire.CodeNoPerm
+}
+
 // withoutArg returns args without args[i]: a shorter slice of args for
 // the last one, else a new slice (args may be a request's own, which
 // later attempts send again).

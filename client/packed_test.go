@@ -34,10 +34,13 @@ func TestGetFromServerWithoutPacked(t *testing.T) {
 // SESSION.GETs and SESSION.CREATEs it gets, and those with PACKED.
 type olderNode struct {
 	gets, packedGets, creates, packedCreates atomic.Int64
+	// noPerm: a PACKED create gets NOPERM, as from an older node whose
+	// ACL check reads its keys wrongly for a user limited to some keys.
+	noPerm bool
 }
 
-func startOlderNode(t *testing.T) (string, *olderNode) {
-	o := &olderNode{}
+func startOlderNode(t *testing.T, noPerm bool) (string, *olderNode) {
+	o := &olderNode{noPerm: noPerm}
 	addr := fakeNode(t, func(c net.Conn) {
 		r := bufio.NewReader(c)
 		for {
@@ -55,6 +58,9 @@ func startOlderNode(t *testing.T) (string, *olderNode) {
 				if args[1] == "PACKED" {
 					o.packedCreates.Add(1)
 					reply = "-BADARG syntax error near 'PACKED' (SESSION.CREATE [SUBJECT s] ...)\r\n"
+					if o.noPerm {
+						reply = "-NOPERM No permissions to access a key\r\n"
+					}
 				}
 			case "SESSION.GET":
 				o.gets.Add(1)
@@ -78,7 +84,7 @@ func startOlderNode(t *testing.T) (string, *olderNode) {
 }
 
 func testGetWithoutPacked(t *testing.T, opts []Option) {
-	addr, o := startOlderNode(t)
+	addr, o := startOlderNode(t, false)
 	c := routedClient(t, 0, addr)
 	ctx := testCtx(t)
 	for i := range 3 {
@@ -93,22 +99,23 @@ func testGetWithoutPacked(t *testing.T, opts []Option) {
 	if p, g := o.packedGets.Load(), o.gets.Load(); p != 1 || g != 4 {
 		t.Fatalf("%d SESSION.GETs, %d with PACKED; want 4 and 1 (refused once, then left out)", g, p)
 	}
-	// Creates: the node is known to refuse PACKED by now.
+	// Creates keep their own record: the first asks for PACKED (a node
+	// may take it for Get and not yet for Create), the second does not.
 	for i := range 2 {
 		s, err := c.Create(ctx, WithSubject("alice"))
 		if err != nil || s.ID != "s1" {
 			t.Fatalf("Create %d: %+v, %v", i, s, err)
 		}
 	}
-	if p, n := o.packedCreates.Load(), o.creates.Load(); p != 0 || n != 2 {
-		t.Fatalf("%d SESSION.CREATEs, %d with PACKED; want 2 and 0", n, p)
+	if p, n := o.packedCreates.Load(), o.creates.Load(); p != 1 || n != 3 {
+		t.Fatalf("%d SESSION.CREATEs, %d with PACKED; want 3 and 1", n, p)
 	}
 }
 
 // A Create sent first to a node older than PACKED: refused (nothing
 // applied), sent again without it, once.
 func TestCreateFromServerWithoutPacked(t *testing.T) {
-	addr, o := startOlderNode(t)
+	addr, o := startOlderNode(t, false)
 	c := routedClient(t, 0, addr)
 	s, err := c.Create(testCtx(t), WithSubject("alice"), WithFields(map[string][]byte{"cart": b("3")}))
 	if err != nil || s.Subject != "alice" || string(s.Fields["cart"]) != "3" {
@@ -116,6 +123,22 @@ func TestCreateFromServerWithoutPacked(t *testing.T) {
 	}
 	if p, n := o.packedCreates.Load(), o.creates.Load(); p != 1 || n != 2 {
 		t.Fatalf("%d SESSION.CREATEs, %d with PACKED; want 2 and 1", n, p)
+	}
+}
+
+// An older node's ACL check may refuse a PACKED create (it reads the
+// keys one place off): the create is sent again without PACKED, and the
+// node is not taken for one that refuses PACKED (a NOPERM may be real).
+func TestCreateNoPermFromOlderNode(t *testing.T) {
+	addr, o := startOlderNode(t, true)
+	c := routedClient(t, 0, addr)
+	for i := range 2 {
+		if _, err := c.Create(testCtx(t), WithSubject("alice")); err != nil {
+			t.Fatalf("Create %d: %v", i, err)
+		}
+	}
+	if p, n := o.packedCreates.Load(), o.creates.Load(); p != 2 || n != 4 {
+		t.Fatalf("%d SESSION.CREATEs, %d with PACKED; want 4 and 2", n, p)
 	}
 }
 
