@@ -235,7 +235,7 @@ func (c *Client) attempt(ctx context.Context, now, dl time.Time, ctxDL bool, add
 	}
 	res := nc.Do(ctx, nc.B().Arbitrary(args[0]).Args(args[1:]...).Build())
 	m, err := res.ToMessage()
-	if err != nil && packed && (ps.refuses(addr, err) || rq.op == "create" && isNoPerm(err)) {
+	if err != nil && packed && (ps.refuses(addr, err) || rq.op == "create" && isCode(err, wire.CodeNoPerm)) {
 		// A server older than PACKED, which refused the command before
 		// doing anything: once more without it, and without it to this
 		// node from now on (for a while). An older server's ACL check
@@ -273,10 +273,26 @@ func (c *Client) attempt(ctx context.Context, now, dl time.Time, ctxDL bool, add
 // including the records that never go to parse.
 func ptrTo(m rueidis.RedisMessage) *rueidis.RedisMessage { return &m }
 
+// redisCode is an error reply's stable code and message; ok is false for
+// any other error (the network, a context, a reply that did not parse).
+func redisCode(err error) (code, msg string, ok bool) {
+	re, ok := rueidis.IsRedisErr(err)
+	if !ok {
+		return "", "", false
+	}
+	code, msg = wire.SplitError(re.Error())
+	return code, msg, true
+}
+
+// isCode reports whether err is an error reply with that code.
+func isCode(err error, code string) bool {
+	c, _, ok := redisCode(err)
+	return ok && c == code
+}
+
 // classify decides what an attempt's error means for retrying.
 func (c *Client) classify(err error) outcome {
-	if re, ok := rueidis.IsRedisErr(err); ok {
-		code, _ := wire.SplitError(re.Error())
+	if code, _, ok := redisCode(err); ok {
 		switch code {
 		case wire.CodeNotLeader, wire.CodeUnavailable, wire.CodeBusy:
 			return notApplied // the server promises nothing was applied
@@ -331,8 +347,7 @@ func nodeStateRefusal(reply string) bool {
 
 // replyError turns a final attempt error into the caller's error.
 func replyError(addr string, err error) error {
-	if re, ok := rueidis.IsRedisErr(err); ok {
-		code, msg := wire.SplitError(re.Error())
+	if code, msg, ok := redisCode(err); ok {
 		return &ServerError{Code: code, Message: msg, Addr: addr}
 	}
 	return fmt.Errorf("sessionraft: %s: %w", addr, err)

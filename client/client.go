@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
-
-	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
 // Client is a sessionraft client. It is safe for concurrent use; create one
@@ -227,8 +225,7 @@ func (c *Client) askTopology(ctx context.Context, addr string, known bool) (*rep
 // ErrUnavailable.
 func seedsErr(errs map[string]error) error {
 	for _, err := range errs {
-		if re, ok := rueidis.IsRedisErr(err); ok {
-			code, _ := wire.SplitError(re.Error())
+		if code, _, ok := redisCode(err); ok {
 			if s := sentinelFor(code); s == ErrAuth || s == ErrNoPerm {
 				return s
 			}

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
@@ -37,7 +35,7 @@ func (p *packedSupport) refused(addr string) bool {
 // refuses reports whether err is addr refusing PACKED, and if so
 // remembers it.
 func (p *packedSupport) refuses(addr string, err error) bool {
-	re, ok := rueidis.IsRedisErr(err)
+	code, msg, ok := redisCode(err)
 	if !ok {
 		return false
 	}
@@ -45,7 +43,6 @@ func (p *packedSupport) refuses(addr string, err error) bool {
 	// 'PACKED'), or, when it makes a Get of eight arguments (stale,
 	// MAXSTALE, NOTOUCH), the count: it allows seven, a newer server
 	// eight, so that error means the same.
-	code, msg := wire.SplitError(re.Error())
 	option := code == wire.CodeBadArg && strings.Contains(msg, "'PACKED'")
 	arity := strings.Contains(msg, "wrong number of arguments for 'session.get'")
 	if !option && !arity {
@@ -62,16 +59,6 @@ func (c *Client) packedFor(rq *request) *packedSupport {
 		return &c.packedCreate
 	}
 	return &c.packedGet
-}
-
-// isNoPerm reports whether err is an ACL refusal (NOPERM).
-func isNoPerm(err error) bool {
-	re, ok := rueidis.IsRedisErr(err)
-	if !ok {
-		return false
-	}
-	code, _ := wire.SplitError(re.Error())
-	return code == wire.CodeNoPerm
 }
 
 // withoutArg returns args without args[i]: a shorter slice of args for

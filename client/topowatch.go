@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/sessionraft/sessionraft/transport/wire"
 )
 
@@ -27,7 +25,7 @@ import (
 // is left for the next one at once (with watchRetry between attempts);
 // a server that refuses WAIT (an older version, an ACL that forbids it)
 // is asked again only after watchRefusedRetry, so a rolling upgrade
-// turns the watch back on; BUSY (the node holds too many waits) after a
+// turns the watch back on; BUSY (a node with no room for it now) after a
 // RefreshInterval.
 const (
 	watchRetry        = 200 * time.Millisecond
@@ -67,9 +65,9 @@ func (c *Client) watchLoop() {
 		}
 		if err != nil {
 			wait := watchRetry
-			re, isRedis := rueidis.IsRedisErr(err)
+			code, _, isRedis := redisCode(err)
 			switch {
-			case isRedis && busy(re):
+			case code == wire.CodeBusy:
 				wait = c.cfg.RefreshInterval
 			case isRedis || errors.Is(err, errWaitReply):
 				wait = watchRefusedRetry
@@ -134,8 +132,3 @@ func (c *Client) waitTopology(addr string, epoch uint64) (uint64, error) {
 // errWaitReply marks a TOPOLOGY WAIT answered with a reply the client
 // cannot use: the server is not one that supports the watch.
 var errWaitReply = errors.New("TOPOLOGY WAIT: unusable reply")
-
-func busy(re *rueidis.RedisError) bool {
-	code, _ := wire.SplitError(re.Error())
-	return code == wire.CodeBusy
-}

@@ -16,9 +16,9 @@ import (
 // the fast path (writenow.go).
 func (h *handler) create(args [][]byte, r *resp.Reply) (writeStep, bool) {
 	var req createReq
-	i, answer := 1, h.answerCreate
-	if flag(args, 1, "PACKED") { // first or not at all: the rest are pairs
-		i, answer = 2, h.answerCreatePacked
+	i, answer := createOptions(args), h.answerCreate
+	if i == 2 {
+		answer = h.answerCreatePacked
 	}
 	for ; i < len(args); i += 2 {
 		switch {
@@ -83,6 +83,17 @@ func (h *handler) answerCreatePacked(ctx context.Context, r *resp.Reply, res fsm
 	writePackedRecord(r, rec)
 }
 
+// createOptions is the index of SESSION.CREATE's first name/value option:
+// 2 after a leading PACKED (first or not at all, since the rest are
+// pairs), else 1. create and createKeys both start there, so the ACL check
+// reads the id the command uses.
+func createOptions(args [][]byte) int {
+	if flag(args, 1, "PACKED") {
+		return 2
+	}
+	return 1
+}
+
 // createKeys finds SESSION.CREATE's session id: the value of its ID
 // option, read with create's own grammar (a leading PACKED, then options
 // that are name/value pairs up to FIELDS), so a field named ID is not
@@ -90,11 +101,7 @@ func (h *handler) answerCreatePacked(ctx context.Context, r *resp.Reply, res fsm
 // last.
 func createKeys(args [][]byte) []int {
 	var keys []int
-	i := 1
-	if flag(args, 1, "PACKED") {
-		i = 2
-	}
-	for ; i < len(args) && !flag(args, i, "FIELDS"); i += 2 {
+	for i := createOptions(args); i < len(args) && !flag(args, i, "FIELDS"); i += 2 {
 		if opt(args, i, "ID") {
 			keys = append(keys, i+1)
 		}

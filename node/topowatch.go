@@ -20,9 +20,10 @@ import (
 // The node numbers its views of the cluster. The epoch starts at the
 // process's start time in nanoseconds, so a restarted node does not repeat
 // an epoch a client saw from its previous run, and goes up by one on each
-// change a client routes by: a group's leader (raft's leader observations,
-// watchLeaders) and a member that joins, leaves or changes its client
-// address (gossip, noteMember). TOPOLOGY reports it. TOPOLOGY WAIT epoch
+// change a client routes by: a group's leader and a server a leader's
+// configuration gains or loses (raft's observations, watchLeaders), and a
+// member that joins, leaves or changes its addresses or id (gossip,
+// noteMember). TOPOLOGY reports it. TOPOLOGY WAIT epoch
 // ms answers at once when the epoch is no longer epoch, and otherwise
 // defers its reply until the epoch moves or ms pass, whichever is first;
 // either way the reply is the topology of that moment. A waiting request
@@ -200,7 +201,7 @@ func (h *handler) topologyWait(q request) {
 	})
 	// A client that closed its connection will not read the answer; one
 	// that half-closed it reads it now. Either way the wait need not
-	// hold the connection (and a place among maxTopoWaiters) any longer.
+	// hold the connection open any longer.
 	w.stop = context.AfterFunc(w.d.InputDone(), func() {
 		if tw.take(w) {
 			w.timer.Stop()
