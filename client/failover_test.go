@@ -31,11 +31,18 @@ type worker struct {
 	unknown  int    // ErrIndeterminate results
 	problems []string
 	nacked   atomic.Int64 // len(acked), for the test goroutine to watch
+	finished atomic.Bool  // run returned before stop: maxWrites reached, or a problem
 }
 
+// maxWrites bounds a worker's chain: each write adds a field, and a session
+// holds at most 256 (n and k00001..k00250 fit). Workers whose groups kept
+// their leaders can reach it while the victim's groups elect a new one.
+const maxWrites = 250
+
 func (w *worker) run(ctx context.Context, c *Client, stop <-chan struct{}, version uint64, acks *atomic.Int64) {
+	defer w.finished.Store(true)
 	prev, late := version, 0
-	for k := 1; ; k++ {
+	for k := 1; k <= maxWrites; k++ {
 		select {
 		case <-stop:
 			return
@@ -146,7 +153,7 @@ func TestLeaderKillDuringWrites(t *testing.T) {
 	}
 	waitUntil(t, 30*time.Second, "every writer to make progress after the kill", func() bool {
 		for i, w := range workers {
-			if w.nacked.Load() < before[i]+5 {
+			if w.nacked.Load() < before[i]+5 && !w.finished.Load() {
 				return false
 			}
 		}
