@@ -143,9 +143,7 @@ func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	if cfg.TestMode {
 		logs = faultyLog{LogStore: logs, d: &n.disk, onFailure: n.fatal} // DEBUG.DISK (disk.go)
 	}
-	if l.logs, err = raft.NewLogCache(1024, logs); err != nil {
-		return groupLayer{}, err
-	}
+	l.logs = newLogCache(logs, logCacheEntries, logCacheBytes) // logcache.go
 	l.followers = &followerTrack{}
 	trans, err := n.groupTransport(id, logger, l.followers) // rafttransport.go
 	if err != nil {
