@@ -76,7 +76,7 @@ func (l *groupLayer) close() error {
 }
 
 // diskLayer opens group id's production layer under <DataDir>/<id>: the
-// raftwal log (behind raft's log cache), raft-boltdb for the term and vote,
+// raftwal log (behind a cache of its newest entries, logcache.go), raft-boltdb for the term and vote,
 // crash-safe file snapshots (node/snapstore), a raft transport over the
 // mux and the mux for polls. On failure whatever it opened is closed again.
 func (n *Node) diskLayer(id int) (_ groupLayer, err error) {

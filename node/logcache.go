@@ -13,19 +13,25 @@ import (
 //
 // Why not raft.LogCache: it holds a fixed number of entries whatever their
 // size. Group commit makes entries large (up to Config.MaxBatchBytes,
-// 8 MiB), so its 1,024 entries could hold gigabytes per group; under a
-// load of 256 clients they held about 40 MiB per group, a fifth of a
-// node's heap with a million sessions (docs/benchmarks.md, "Issue 15,
-// closing"). This cache holds at most cap(ring) entries and maxBytes of
-// their data, and drops the oldest first. It always keeps the newest
-// entry, so an entry larger than maxBytes is still read back from memory
-// once.
+// 8 MiB), so its 1,024 entries could hold gigabytes per group; after a
+// load of a million sessions by 256 clients they held about 40 MiB per
+// group, 120 MiB of a node's resident memory (docs/benchmarks.md, "Issue
+// 15, closing"). This cache holds at most cap(ring) entries and maxBytes
+// of their data, and drops the oldest first. The bound is on entry data:
+// a follower's entries are slices of the frame they arrived in, so a
+// cached entry also keeps the rest of its frame alive. The newest entry is
+// always kept, so one larger than maxBytes is still served from memory
+// until the next store pushes it out; of several large entries stored
+// together, the older ones are read back from the file.
 //
-// The cached entries are one run of consecutive indexes, [lo, lo+n). An
-// entry stored that does not extend the run (raft overwrote a conflicting
-// suffix, or a snapshot moved the log on) starts a new run, and
-// DeleteRange empties the cache, so a cached entry is always the one the
-// store holds at its index.
+// The cached entries are one run of consecutive indexes, [lo, lo+n).
+// raft deletes a conflicting suffix (DeleteRange) before it stores the new
+// one, and raftwal refuses overwrites; a store after a gap (a snapshot
+// moved the log on) starts a new run, and DeleteRange empties the cache.
+// A DeleteRange that lands while a StoreLogs is writing to the store
+// (raft does not do that; compaction never covers entries being
+// appended) moves a generation, and that StoreLogs then caches nothing.
+// So a cached entry is always the one the store holds at its index.
 type logCache struct {
 	store    raft.LogStore
 	maxBytes int
@@ -35,15 +41,18 @@ type logCache struct {
 	lo    uint64      // the oldest cached index (when n > 0)
 	n     int         // entries cached
 	bytes int         // their Data and Extensions
+	gen   uint64      // DeleteRange calls so far
 }
 
-// Log cache bounds per group: enough for the entries between a store and
-// its read-back (a few commit rounds) at any entry size.
+// Log cache bounds per group: the entries between a store and its
+// read-back are a few commit rounds' worth.
 const (
 	logCacheEntries = 1024
 	logCacheBytes   = 4 << 20
 )
 
+// newLogCache caches store's newest entries, at most entries of them (at
+// least one) and maxBytes of their data.
 func newLogCache(store raft.LogStore, entries, maxBytes int) *logCache {
 	return &logCache{store: store, maxBytes: maxBytes, ring: make([]*raft.Log, max(entries, 1))}
 }
@@ -54,9 +63,13 @@ func entryBytes(l *raft.Log) int { return len(l.Data) + len(l.Extensions) }
 func (c *logCache) GetLog(idx uint64, out *raft.Log) error {
 	c.mu.RLock()
 	if c.n > 0 && idx >= c.lo && idx-c.lo < uint64(c.n) {
-		*out = *c.ring[idx%uint64(len(c.ring))]
-		c.mu.RUnlock()
-		return nil
+		// The index check costs nothing and turns a broken invariant into
+		// a miss rather than a wrong entry.
+		if l := c.ring[idx%uint64(len(c.ring))]; l != nil && l.Index == idx {
+			*out = *l
+			c.mu.RUnlock()
+			return nil
+		}
 	}
 	c.mu.RUnlock()
 	return c.store.GetLog(idx, out)
@@ -64,15 +77,20 @@ func (c *logCache) GetLog(idx uint64, out *raft.Log) error {
 
 func (c *logCache) StoreLog(l *raft.Log) error { return c.StoreLogs([]*raft.Log{l}) }
 
-// StoreLogs stores logs, then caches them (only on success, as the store
-// may have kept none of them).
+// StoreLogs stores logs, then caches them: only on success (the store may
+// have kept none of them), and only if no DeleteRange came meanwhile.
 func (c *logCache) StoreLogs(logs []*raft.Log) error {
+	c.mu.RLock()
+	gen := c.gen
+	c.mu.RUnlock()
 	if err := c.store.StoreLogs(logs); err != nil {
 		return err
 	}
 	c.mu.Lock()
-	for _, l := range logs {
-		c.add(l)
+	if c.gen == gen {
+		for _, l := range logs {
+			c.add(l)
+		}
 	}
 	c.mu.Unlock()
 	return nil
@@ -113,6 +131,7 @@ func (c *logCache) reset() {
 func (c *logCache) DeleteRange(lo, hi uint64) error {
 	c.mu.Lock()
 	c.reset()
+	c.gen++
 	c.mu.Unlock()
 	return c.store.DeleteRange(lo, hi)
 }

@@ -63,6 +63,48 @@ func TestLogCacheBounds(t *testing.T) {
 	}
 }
 
+// hookStore runs before in StoreLogs, and can fail it.
+type hookStore struct {
+	*raft.InmemStore
+	before func()
+	fail   bool
+}
+
+func (s *hookStore) StoreLogs(logs []*raft.Log) error {
+	if s.before != nil {
+		s.before()
+	}
+	if s.fail {
+		return errors.New("disk on fire")
+	}
+	return s.InmemStore.StoreLogs(logs)
+}
+
+// TestLogCacheCachesOnlyWhatTheStoreKept: nothing from a failed StoreLogs,
+// nor from one a DeleteRange overtook while it wrote.
+func TestLogCacheCachesOnlyWhatTheStoreKept(t *testing.T) {
+	st := &hookStore{InmemStore: raft.NewInmemStore(), fail: true}
+	c := newLogCache(st, 8, 1000)
+	if err := c.StoreLog(entry(1, 1, 10)); err == nil {
+		t.Fatal("StoreLog: no error from a failing store")
+	}
+	if c.n != 0 {
+		t.Fatalf("a failed store cached %d entries", c.n)
+	}
+	st.fail = false
+	st.before = func() { c.DeleteRange(1, 1) }
+	if err := c.StoreLog(entry(1, 1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if c.n != 0 {
+		t.Fatalf("a store overtaken by DeleteRange cached %d entries", c.n)
+	}
+	st.before = nil
+	if err := c.StoreLog(entry(2, 1, 10)); err != nil || c.n != 1 {
+		t.Fatalf("StoreLog after: %v, %d cached", err, c.n)
+	}
+}
+
 // TestLogCacheMatchesStore applies random appends, overwrites of a suffix
 // (DeleteRange, then a new term's entries), jumps (the log emptied and
 // restarted past a snapshot), and overwrites and gaps without a
@@ -70,12 +112,26 @@ func TestLogCacheBounds(t *testing.T) {
 // about), and checks after each that every index reads
 // the same through the cache as from the store.
 func TestLogCacheMatchesStore(t *testing.T) {
-	for seed := range uint64(20) {
+	for seed := range uint64(10) {
 		rng := rand.New(rand.NewPCG(seed, 1))
 		st := raft.NewInmemStore()
 		c := newLogCache(st, 1+rng.IntN(16), 1+rng.IntN(4000))
 		next, term := uint64(1), uint64(1)
-		for op := range 300 {
+		hi := uint64(0) // the highest index ever stored
+		// check reads every index up to two past hi through the cache and
+		// from the store.
+		check := func(op int) {
+			t.Helper()
+			for idx := uint64(1); idx <= hi+2; idx++ {
+				var want, got raft.Log
+				werr := st.GetLog(idx, &want)
+				gerr := c.GetLog(idx, &got)
+				if (werr == nil) != (gerr == nil) || (werr == nil && (got.Index != want.Index || got.Term != want.Term || !bytes.Equal(got.Data, want.Data))) {
+					t.Fatalf("seed %d op %d index %d: cache %v %d/%d, store %v %d/%d", seed, op, idx, gerr, got.Index, got.Term, werr, want.Index, want.Term)
+				}
+			}
+		}
+		for op := range 200 {
 			switch k := rng.IntN(10); {
 			case k == 0 && next > 2: // a new leader overwrites a suffix
 				from := 1 + rng.Uint64N(next-1)
@@ -85,6 +141,7 @@ func TestLogCacheMatchesStore(t *testing.T) {
 				if err := c.DeleteRange(from, next-1); err != nil {
 					t.Fatal(err)
 				}
+				check(op)
 				next = from
 				term++
 			case k == 1: // a snapshot: the log emptied and restarted further on
@@ -93,6 +150,7 @@ func TestLogCacheMatchesStore(t *testing.T) {
 					if err := c.DeleteRange(first, next-1); err != nil {
 						t.Fatal(err)
 					}
+					check(op)
 				}
 				next += 1 + rng.Uint64N(50)
 			case k == 2 && next > 2: // entries stored over a suffix without a DeleteRange first
@@ -115,18 +173,8 @@ func TestLogCacheMatchesStore(t *testing.T) {
 			if c.n > len(c.ring) || (c.bytes > c.maxBytes && c.n > 1) {
 				t.Fatalf("seed %d op %d: %d entries, %d bytes", seed, op, c.n, c.bytes)
 			}
-			first, _ := st.FirstIndex()
-			for idx := first; idx < next; idx++ {
-				var want, got raft.Log
-				werr := st.GetLog(idx, &want)
-				gerr := c.GetLog(idx, &got)
-				if !errors.Is(gerr, werr) && (werr == nil) != (gerr == nil) {
-					t.Fatalf("seed %d op %d index %d: cache %v, store %v", seed, op, idx, gerr, werr)
-				}
-				if werr == nil && (got.Index != want.Index || got.Term != want.Term || !bytes.Equal(got.Data, want.Data)) {
-					t.Fatalf("seed %d op %d index %d: cache has term %d, store term %d", seed, op, idx, got.Term, want.Term)
-				}
-			}
+			hi = max(hi, next-1)
+			check(op)
 		}
 	}
 }
