@@ -15,14 +15,15 @@ import (
 // size. Group commit makes entries large (up to Config.MaxBatchBytes,
 // 8 MiB), so its 1,024 entries could hold gigabytes per group; after a
 // load of a million sessions by 256 clients they held about 40 MiB per
-// group, 120 MiB of a node's resident memory (docs/benchmarks.md, "Issue
-// 15, closing"). This cache holds at most cap(ring) entries and maxBytes
-// of their data, and drops the oldest first. The bound is on entry data:
-// a follower's entries are slices of the frame they arrived in, so a
-// cached entry also keeps the rest of its frame alive. The newest entry is
-// always kept, so one larger than maxBytes is still served from memory
-// until the next store pushes it out; of several large entries stored
-// together, the older ones are read back from the file.
+// group, 120 MiB of a node's resident memory (docs/benchmarks.md,
+// "Issue 15, 2026-12-05 (night)"). This cache holds at most cap(ring)
+// entries and maxBytes of their data, and drops the oldest first. The
+// bound is on entry data: a follower's entries are slices of the frame
+// they arrived in, so a cached entry also keeps the rest of its frame
+// alive. The newest entry is always kept, so one larger than maxBytes is
+// still served from memory until the next store pushes it out; of
+// several large entries stored together, the older ones are read back
+// from the file.
 //
 // The cached entries are one run of consecutive indexes, [lo, lo+n).
 // raft deletes a conflicting suffix (DeleteRange) before it stores the new
