@@ -10,13 +10,14 @@ import (
 )
 
 // A Get and a Create ask for the record in the packed form (SESSION.GET
-// ... PACKED, SESSION.CREATE PACKED ..., transport/wire/packed.go): one bulk string instead of a map of 9 entries
-// with the fields nested in it. rueidis makes a message for every element
-// of a reply, and the map form's 18 or more made reading a record about a
-// third of the client's CPU per read. A server older than PACKED refuses
-// it (BADARG, syntax error); the client then asks that node without it,
-// and tries PACKED there again after packedRetry, so a node upgraded
-// meanwhile gets it back.
+// ... PACKED, SESSION.CREATE PACKED ..., transport/wire/packed.go): one
+// bulk string instead of a map of 9 entries with the fields nested in it.
+// rueidis makes a message for every element of a reply, and the map
+// form's 18 or more made reading a record about a third of the client's
+// CPU per read. A server older than PACKED refuses it (BADARG, syntax
+// error); the client then asks that node without it, and tries PACKED
+// there again after packedRetry, so a node upgraded meanwhile gets it
+// back.
 
 // packedRetry is how long a node that refused PACKED is asked without it.
 const packedRetry = time.Minute

@@ -76,9 +76,10 @@ func (l *groupLayer) close() error {
 }
 
 // diskLayer opens group id's production layer under <DataDir>/<id>: the
-// raftwal log (behind a cache of its newest entries, logcache.go), raft-boltdb for the term and vote,
-// crash-safe file snapshots (node/snapstore), a raft transport over the
-// mux and the mux for polls. On failure whatever it opened is closed again.
+// raftwal log (behind a cache of its newest entries, logcache.go),
+// raft-boltdb for the term and vote, crash-safe file snapshots
+// (node/snapstore), a raft transport over the mux and the mux for polls.
+// On failure whatever it opened is closed again.
 func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	cfg := &n.cfg
 	dir := filepath.Join(cfg.DataDir, strconv.Itoa(id))
