@@ -64,6 +64,14 @@ func exercise(t *testing.T, fsys FS, root string) {
 	if err != nil || string(b) != "hello World" {
 		t.Fatalf("ReadFile = %q, %v", b, err)
 	}
+	v, release, err := fsys.ViewFile(p)
+	if err != nil || string(v) != "hello World" {
+		t.Fatalf("ViewFile = %q, %v", v, err)
+	}
+	release()
+	if _, _, err := fsys.ViewFile(path.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ViewFile of a missing file: %v, want ErrNotExist", err)
+	}
 	r, err := fsys.Open(p)
 	must(t, err)
 	if _, err := r.Write([]byte("x")); err == nil {
@@ -88,6 +96,11 @@ func exercise(t *testing.T, fsys FS, root string) {
 	g, err := fsys.Create(path.Join(dir, "sub", "deep", "g"), 0o640)
 	must(t, err)
 	must(t, g.Close())
+	if v, release, err := fsys.ViewFile(path.Join(dir, "sub", "deep", "g")); err != nil || len(v) != 0 {
+		t.Fatalf("ViewFile of an empty file = %q, %v", v, err)
+	} else {
+		release()
+	}
 	must(t, fsys.Rename(path.Join(dir, "sub"), path.Join(dir, "sub2")))
 	ents, err := fsys.ReadDir(dir)
 	must(t, err)

@@ -12,6 +12,11 @@ type FS interface {
 	// ReadDir lists dir's entries, sorted by name.
 	ReadDir(dir string) ([]DirEntry, error)
 	ReadFile(path string) ([]byte, error)
+	// ViewFile returns path's bytes for reading until release is called;
+	// they must not be used after it. OS maps the file (on unix), so a
+	// read of the bytes faults if the disk fails or the file shrinks
+	// meanwhile: read them with runtime/debug.SetPanicOnFault on.
+	ViewFile(path string) (data []byte, release func(), err error)
 	// Create creates a new, empty file for reading and writing, with
 	// permissions perm; it fails if path exists.
 	Create(path string, perm fs.FileMode) (File, error)

@@ -246,6 +246,12 @@ func (m *Mem) ReadFile(p string) ([]byte, error) {
 	return b, err
 }
 
+// ViewFile is ReadFile: a copy, nothing to release.
+func (m *Mem) ViewFile(p string) ([]byte, func(), error) {
+	b, err := m.ReadFile(p)
+	return b, func() {}, err
+}
+
 // Create creates an empty file; perm is not modelled.
 func (m *Mem) Create(p string, _ fs.FileMode) (File, error) {
 	n := &memNode{}

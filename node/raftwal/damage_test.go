@@ -395,6 +395,11 @@ func TestTornFinalWrite(t *testing.T) {
 			if !strings.Contains(msg, "torn final write") || !strings.Contains(msg, seg) || !strings.Contains(msg, fmt.Sprintf("bytes=%d", len(b)-w0)) {
 				t.Fatalf("state %d+%d: log line %q does not report the cut", k, prealloc, msg)
 			}
+			// The line names the intact entries it cut, read before the
+			// file (which Open maps) was truncated.
+			if _, _, _, ok := parseRecord(b[w0+markerSize:]); ok && !strings.Contains(msg, "intact_entries_cut=51..") {
+				t.Fatalf("state %d+%d: log line %q does not name the intact entries cut (51 on)", k, prealloc, msg)
+			}
 		}
 	}
 }

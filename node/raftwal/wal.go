@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -115,23 +117,9 @@ func Open(dir string, o Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	var lastEntry uint64 // the last entry record replayed, for damage reports
-	var torn segmentScan
-	for i, seq := range seqs {
-		sc, err := l.replay(seq, i == len(seqs)-1, &lastEntry)
-		if err != nil {
-			l.closeFiles()
-			return nil, err
-		}
-		torn = sc
-	}
-	// Only now, with every segment read and found sound, is a torn tail
-	// cut: a refusal above leaves the files as they were.
-	if torn.torn != "" {
-		if err := l.cutTornTail(torn); err != nil {
-			l.closeFiles()
-			return nil, fmt.Errorf("raftwal: %w", err)
-		}
+	if err := l.replayAll(seqs); err != nil {
+		l.closeFiles()
+		return nil, err
 	}
 	if len(l.segs) == 0 {
 		s, err := createSegment(fsys, dir, 1, o.NoSync)
@@ -144,15 +132,69 @@ func Open(dir string, o Options) (*Log, error) {
 	return l, nil
 }
 
+// replayAll replays the segments seqs in order, then cuts a torn tail.
+//
+// The segments are read through crashfs's ViewFile, a mapping of each
+// file, released on return: a scan's records alias it (a torn write's
+// records are still read by cutTornTail). A read of a mapping that the
+// disk cannot serve faults instead of returning an error, so faults are
+// turned into panics here and the panic into an error.
+func (l *Log) replayAll(seqs []uint64) (err error) {
+	var releases []func()
+	defer func() {
+		for _, release := range releases {
+			release()
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			fault, ok := r.(interface{ Addr() uintptr })
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("raftwal: reading the segments of %s: %w (a memory fault at %#x: the disk failed or a file shrank while it was read)",
+				l.dir, syscall.EIO, fault.Addr())
+		}
+	}()
+	var lastEntry uint64 // the last entry record replayed, for damage reports
+	var torn segmentScan
+	for i, seq := range seqs {
+		sc, release, err := l.replay(seq, i == len(seqs)-1, &lastEntry)
+		if release != nil {
+			releases = append(releases, release)
+		}
+		if err != nil {
+			return err
+		}
+		torn = sc
+	}
+	// Only now, with every segment read and found sound, is a torn tail
+	// cut: a refusal above leaves the files as they were.
+	if torn.torn != "" {
+		if err := l.cutTornTail(torn); err != nil {
+			return fmt.Errorf("raftwal: %w", err)
+		}
+	}
+	return nil
+}
+
 // replay reads one segment's records into the index. It returns the scan
 // of the segment, whose torn tail (only possible in the last one) the
-// caller cuts once every segment is known to be sound.
-func (l *Log) replay(seq uint64, last bool, lastEntry *uint64) (segmentScan, error) {
+// caller cuts once every segment is known to be sound, and the release of
+// the segment's bytes, which the scan's records alias.
+func (l *Log) replay(seq uint64, last bool, lastEntry *uint64) (segmentScan, func(), error) {
 	path := segmentPath(l.dir, seq)
-	data, err := l.fs.ReadFile(path)
+	data, release, err := l.fs.ViewFile(path)
 	if err != nil {
-		return segmentScan{}, fmt.Errorf("raftwal: %w", err)
+		return segmentScan{}, nil, fmt.Errorf("raftwal: %w", err)
 	}
+	sc, err := l.replayData(seq, path, data, last, lastEntry)
+	return sc, release, err
+}
+
+// replayData is replay on the segment's bytes.
+func (l *Log) replayData(seq uint64, path string, data []byte, last bool, lastEntry *uint64) (segmentScan, error) {
 	f, err := l.fs.OpenRW(path)
 	if err != nil {
 		return segmentScan{}, fmt.Errorf("raftwal: %w", err)
@@ -203,15 +245,8 @@ func damageError(path string, d *damage, lastEntry uint64) error {
 func (l *Log) cutTornTail(sc segmentScan) error {
 	s := l.segs[len(l.segs)-1]
 	cut := s.size - int64(sc.end)
-	if err := s.f.Truncate(int64(sc.end)); err != nil {
-		return err
-	}
-	if !l.opts.NoSync {
-		if err := s.f.Datasync(); err != nil {
-			return err
-		}
-	}
-	s.size, s.alloc = int64(sc.end), int64(sc.end)
+	// The records cut alias the segment's mapping (replayAll), which the
+	// truncation below makes unreadable: name them first.
 	var first, last uint64
 	for _, r := range sc.cut {
 		if i, err := entryIndex(r.payload); r.kind == kindEntry && err == nil {
@@ -222,6 +257,15 @@ func (l *Log) cutTornTail(sc segmentScan) error {
 	if first != 0 {
 		dropped = fmt.Sprintf("%d..%d", first, last)
 	}
+	if err := s.f.Truncate(int64(sc.end)); err != nil {
+		return err
+	}
+	if !l.opts.NoSync {
+		if err := s.f.Datasync(); err != nil {
+			return err
+		}
+	}
+	s.size, s.alloc = int64(sc.end), int64(sc.end)
 	l.opts.Logger.Warn("raftwal: cut a torn final write (a crash during an append; the write was never acknowledged)",
 		"segment", s.path, "offset", sc.end, "bytes", cut, "why", sc.torn, "intact_entries_cut", dropped)
 	return nil
