@@ -101,6 +101,13 @@ type Config struct {
 	MinFreeDiskPercent float64
 	DiskCheckInterval  time.Duration
 	MaxLogBytes        int64
+	// SnapshotLogBytes (0: off) makes a group snapshot once its log since
+	// the last snapshot is larger than this and than half that snapshot;
+	// TrailingLogBytes (0: off) bounds the entries kept after a snapshot,
+	// beside TrailingLogs. Both are checked every DiskCheckInterval
+	// (disk.go, checkLogSize).
+	SnapshotLogBytes int64
+	TrailingLogBytes int64
 
 	// MaxBatchCmds and MaxBatchBytes bound one group-commit raft entry.
 	MaxBatchCmds  int
@@ -264,6 +271,8 @@ func DefaultConfig() Config {
 		MinFreeDisk:        512 << 20,
 		DiskCheckInterval:  2 * time.Second,
 		MaxLogBytes:        1 << 30,
+		SnapshotLogBytes:   64 << 20,
+		TrailingLogBytes:   64 << 20,
 	}
 }
 
@@ -390,6 +399,8 @@ func (c *Config) Validate() error {
 	// raftwal drops whole 64 MiB segments only: a smaller budget could
 	// never be met and would snapshot at every check.
 	v.check(c.MaxLogBytes == 0 || c.MaxLogBytes >= minMaxLogBytes, "MaxLogBytes must be 0 (off) or at least %d (512 MiB)", int64(minMaxLogBytes))
+	v.check(c.SnapshotLogBytes == 0 || c.SnapshotLogBytes >= 1<<20, "SnapshotLogBytes must be 0 (off) or at least 1 MiB")
+	v.check(c.TrailingLogBytes == 0 || c.TrailingLogBytes >= 1<<20, "TrailingLogBytes must be 0 (off) or at least 1 MiB")
 
 	// Relations between fields.
 

@@ -159,6 +159,8 @@ func (o *serverOptions) addFlags(fs *pflag.FlagSet) {
 	// Disk budget (node/disk.go).
 	fs.Var(&minFreeDiskValue{c}, "min-free-disk", "below this much free space under --data-dir (bytes such as 512MiB, or a share of the file system such as 5%; 0: off) the cluster refuses new writes with DISKFULL until space returns; reads and deletes go on")
 	byteSizeVar(fs, &c.MaxLogBytes, "max-log-bytes", "a group whose raft log grows past this size (such as 1GiB, at least 512MiB; 0: off) snapshots and keeps fewer trailing entries")
+	byteSizeVar(fs, &c.SnapshotLogBytes, "snapshot-log-bytes", "a group snapshots once its raft log since the last snapshot is larger than this (such as 64MiB, at least 1MiB; 0: off) and than half that snapshot")
+	byteSizeVar(fs, &c.TrailingLogBytes, "trailing-log-bytes", "raft log kept after a snapshot, in bytes, beside --trailing-logs (such as 64MiB, at least 1MiB; 0: no byte bound)")
 	durationVar(fs, &c.DiskCheckInterval, "disk-check-interval", "how often free disk space and log sizes are checked")
 
 	// Group commit.
