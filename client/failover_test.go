@@ -120,15 +120,6 @@ func TestLeaderKillDuringWrites(t *testing.T) {
 		}
 		workers[i], versions[i] = &worker{id: s.ID}, s.Version
 	}
-	tp := c.topo.Load()
-	victim := tc.ByAddr(tp.groups[tp.group(workers[0].id)].leader)
-	onVictim := 0
-	for _, w := range workers {
-		if tp.groups[tp.group(w.id)].leader == victim.Client {
-			onVictim++
-		}
-	}
-
 	var (
 		acks atomic.Int64
 		wg   sync.WaitGroup
@@ -142,6 +133,25 @@ func TestLeaderKillDuringWrites(t *testing.T) {
 		}()
 	}
 	waitUntil(t, 20*time.Second, "writes before the kill", func() bool { return acks.Load() >= 10*nworkers })
+	// The victim is the node that leads the most writers' groups now (a
+	// leader elected at start may have moved since): with many writers
+	// on it, some write is in flight when it dies, and its resend takes
+	// the at-most-once path checked below.
+	tp := c.topo.Load()
+	perLeader := map[string]int{}
+	for _, w := range workers {
+		perLeader[tp.groups[tp.group(w.id)].leader]++
+	}
+	victimAddr, onVictim := "", 0
+	for addr, n := range perLeader {
+		if addr != "" && (n > onVictim || (n == onVictim && addr < victimAddr)) {
+			victimAddr, onVictim = addr, n
+		}
+	}
+	victim := tc.ByAddr(victimAddr)
+	if victim == nil {
+		t.Fatalf("no node leads the writers' groups (topology leaders %v)", perLeader)
+	}
 	killed := time.Now()
 	if err := tc.Kill(victim); err != nil {
 		t.Fatal(err)
