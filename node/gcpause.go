@@ -2,6 +2,7 @@ package node
 
 import (
 	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 )
 
@@ -14,6 +15,17 @@ var gcPause struct {
 	mu      sync.Mutex
 	n       int
 	percent int
+	// resumedAt is the count of finished collections when the last pause
+	// ended: the heap governor (heapgov.go) waits for one more, whose
+	// live heap includes what the restores built.
+	resumedAt uint64
+}
+
+// gcCycles is the count of finished collections.
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // pauseGC turns the garbage collector's pacing off until the returned
@@ -31,6 +43,7 @@ func pauseGC() (resume func()) {
 			gcPause.mu.Lock()
 			gcPause.n--
 			if gcPause.n == 0 {
+				gcPause.resumedAt = gcCycles()
 				debug.SetGCPercent(gcPause.percent)
 			}
 			gcPause.mu.Unlock()

@@ -123,7 +123,7 @@ func governHeap(ctx context.Context, h gcHeadroom, done chan struct{}) {
 		case <-t.C:
 		}
 		gcPause.mu.Lock()
-		nowPaused := gcPause.n > 0
+		nowPaused, resumedAt := gcPause.n > 0, gcPause.resumedAt
 		gcPause.mu.Unlock()
 		if nowPaused {
 			if !paused {
@@ -135,6 +135,13 @@ func governHeap(ctx context.Context, h gcHeadroom, done chan struct{}) {
 		metrics.Read(s)
 		c := s[0].Value.Uint64()
 		if c == cycles && !paused {
+			continue
+		}
+		if paused && c <= resumedAt {
+			// The live heap on record is from before the restores: a
+			// limit from it would be far below the heap they built and
+			// force a second full collection right after the first.
+			// Keep none until a collection has measured the new heap.
 			continue
 		}
 		cycles, paused = c, false

@@ -59,6 +59,19 @@ func TestHeapGovernor(t *testing.T) {
 		return nil
 	})
 	resume()
+	// Until a collection after the pause has measured the heap, the
+	// governor sets no limit (the live heap on record predates whatever
+	// the pause let grow). Watch a few of its rounds.
+	gcPause.mu.Lock()
+	resumedAt := gcPause.resumedAt
+	gcPause.mu.Unlock()
+	for end := time.Now().Add(5 * heapGovInterval); time.Now().Before(end); {
+		l, c := limit(), gcCycles()
+		if l != math.MaxInt64 && c <= resumedAt {
+			t.Fatalf("limit %d set after the pause before any collection (cycles %d, resumed at %d)", l, c, resumedAt)
+		}
+		runtime.Gosched()
+	}
 	waitFor(t, 10*time.Second, "a limit again after the pause", func() error {
 		runtime.GC()
 		if l := limit(); l == math.MaxInt64 {
