@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,7 +25,7 @@ import (
 //     follower of groups led elsewhere, and writes accepted there would
 //     fill it through replication. The alarm clears by itself when space
 //     returns above the threshold plus a margin (no flapping).
-//   - The raft log bounded in bytes (checkLogSize): a group snapshots when
+//   - The raft log bounded in bytes (logsize.go): a group snapshots when
 //     its log since the last snapshot is over SnapshotLogBytes, or the
 //     whole log over MaxLogBytes, and keeps trailing entries of at most
 //     TrailingLogBytes.
@@ -107,13 +106,14 @@ func (c *Config) minFree(total uint64) uint64 {
 // diskGuardOn reports whether the free-space guard runs.
 func (c *Config) diskGuardOn() bool { return c.MinFreeDisk > 0 || c.MinFreeDiskPercent > 0 }
 
-// diskLoop runs the free-space guard and the byte budget of the logs.
+// diskLoop runs the free-space guard. The logs' byte bounds run on a
+// loop of their own (logsize.go): a snapshot they wait for must not
+// blind the guard.
 func (n *Node) diskLoop(ctx context.Context) {
 	t := time.NewTicker(n.cfg.DiskCheckInterval)
 	defer t.Stop()
 	for {
 		n.checkDisk()
-		n.checkLogSize()
 		select {
 		case <-ctx.Done():
 			return
@@ -184,98 +184,6 @@ func (n *Node) checkWriteSpace() error {
 		return fmt.Errorf("%w: node %s is below --min-free-disk", ErrDiskFull, id)
 	}
 	return nil
-}
-
-// checkLogSize bounds each group's raft log in bytes: hashicorp/raft
-// bounds it in entries (SnapshotThreshold, TrailingLogs), and group
-// commit makes entries large and their size vary with the load. After a
-// million-session load a group's log held 2,876 entries of about 36 KB:
-// under both counts, so no snapshot was taken, the whole 104 MB log was
-// kept, and a restart after kill -9 applied all of it again (11.5 s of
-// CPU per node, against about 4 s to restore the same state from a
-// snapshot).
-//
-// A group snapshots when
-//   - the log written since its last snapshot is over SnapshotLogBytes
-//     and over half the size of that snapshot (so the snapshots written
-//     are at most twice the log written, and what a restart replays stays
-//     below half the state it restores), or
-//   - the whole log is over MaxLogBytes;
-//
-// and before it does, it keeps trailing entries of at most
-// TrailingLogBytes (half of MaxLogBytes if that is smaller) at the log's
-// average entry size, never more than TrailingLogs. Sizes are estimates
-// from that average.
-func (n *Node) checkLogSize() {
-	for _, g := range n.groups {
-		if g.layer.logBytes == nil || g.raft == nil {
-			continue
-		}
-		first, _ := g.layer.logs.FirstIndex()
-		last, _ := g.layer.logs.LastIndex()
-		if first == 0 || last < first {
-			continue
-		}
-		size := g.layer.logBytes()
-		avg := max(uint64(size)/(last-first+1), 1)
-		why := ""
-		switch {
-		case n.cfg.MaxLogBytes > 0 && size > n.cfg.MaxLogBytes:
-			why = "raft log over --max-log-bytes: snapshot taken"
-		case n.cfg.SnapshotLogBytes > 0:
-			snapIndex, _ := strconv.ParseUint(g.raft.Stats()["last_snapshot_index"], 10, 64)
-			since := int64(0)
-			if from := max(snapIndex, first-1); last > from {
-				since = int64(last-from) * int64(avg)
-			}
-			if since > n.cfg.SnapshotLogBytes && since > lastSnapshotSize(g.layer.snaps)/2 {
-				why = "raft log since the last snapshot over --snapshot-log-bytes: snapshot taken"
-			}
-		}
-		if why == "" {
-			continue
-		}
-		n.setTrailingLogs(g, avg)
-		err := g.raft.Snapshot().Error()
-		switch {
-		case err == nil:
-			n.log.Info(why, "group", g.id, "log_bytes", size, "entries", last-first+1)
-		case errors.Is(err, raft.ErrNothingNewToSnapshot):
-		default:
-			n.log.Warn("raft log snapshot failed (the log keeps every entry)", "group", g.id, "log_bytes", size, "err", err)
-		}
-	}
-}
-
-// setTrailingLogs sizes g's trailing entries to the byte bound at avg
-// bytes per entry (at least 64, at most TrailingLogs).
-func (n *Node) setTrailingLogs(g *group, avg uint64) {
-	budget := n.cfg.TrailingLogBytes
-	if n.cfg.MaxLogBytes > 0 && (budget == 0 || budget > n.cfg.MaxLogBytes/2) {
-		budget = n.cfg.MaxLogBytes / 2
-	}
-	trailing := n.cfg.TrailingLogs
-	if budget > 0 {
-		trailing = min(trailing, max(uint64(budget)/avg, 64))
-	}
-	if rc := g.raft.ReloadableConfig(); rc.TrailingLogs != trailing {
-		rc.TrailingLogs = trailing
-		if err := g.raft.ReloadConfig(rc); err != nil {
-			n.log.Warn("cannot change trailing logs", "group", g.id, "err", err)
-		}
-	}
-}
-
-// lastSnapshotSize is the size of the newest snapshot in s (0: none).
-func lastSnapshotSize(s raft.SnapshotStore) int64 {
-	if s == nil {
-		return 0
-	}
-	metas, err := s.List()
-	if err != nil || len(metas) == 0 {
-		return 0
-	}
-	return metas[0].Size
 }
 
 // faultyLog is a group's log store in test mode: DEBUG.DISK FAIL makes

@@ -17,7 +17,8 @@ var gcPause struct {
 	percent int
 	// resumedAt is the count of finished collections when the last pause
 	// ended: the heap governor (heapgov.go) waits for one more, whose
-	// live heap includes what the restores built.
+	// live heap includes what the restores built. Not with GOGC off
+	// (percent < 0): then only the governor's limit ever starts one.
 	resumedAt uint64
 }
 
@@ -43,7 +44,10 @@ func pauseGC() (resume func()) {
 			gcPause.mu.Lock()
 			gcPause.n--
 			if gcPause.n == 0 {
-				gcPause.resumedAt = gcCycles()
+				gcPause.resumedAt = 0
+				if gcPause.percent >= 0 {
+					gcPause.resumedAt = gcCycles()
+				}
 				debug.SetGCPercent(gcPause.percent)
 			}
 			gcPause.mu.Unlock()

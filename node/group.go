@@ -23,6 +23,8 @@ type group struct {
 	rfsm  *raftFSM
 	raft  *raft.Raft
 	layer groupLayer // transport, stores and peer RPC (grouplayer.go)
+	// logSize is the log-size loop's state for this group (logsize.go).
+	logSize logSizeState
 
 	proposeCh chan *proposal
 	inflight  chan struct{}             // semaphore of raft entries in flight

@@ -39,9 +39,11 @@ type groupLayer struct {
 	// which is worth it only while the log it reads is small (see
 	// newGroup); otherwise only the snapshot restore is paused.
 	pauseGCOpen bool
-	// logBytes is the log's size on disk, for the byte budget (disk.go);
-	// nil when unknown.
-	logBytes func() int64
+	// logBytes is the log's size on disk, for the byte budget (disk.go),
+	// and logBytesFrom the bytes of the entries from an index on (the
+	// log past a snapshot); nil when unknown.
+	logBytes     func() int64
+	logBytesFrom func(uint64) int64
 	// dir is the group's directory on disk ("" in memory), and
 	// snapsBefore the snapshot directories found there before raft
 	// started (snapshotcheck.go).
@@ -139,7 +141,7 @@ func (n *Node) diskLayer(id int) (_ groupLayer, err error) {
 	if l.snaps, err = snapstore.New(dir, snapstore.Options{Retain: 2, NoSync: cfg.NoSync, Logger: n.log.With("group", id)}); err != nil {
 		return groupLayer{}, fmt.Errorf("snapshot store: %w", err)
 	}
-	l.logBytes = wal.Bytes
+	l.logBytes, l.logBytesFrom = wal.Bytes, wal.BytesFrom
 	var logs raft.LogStore = checkedLog{Log: wal, group: id, onFailure: n.fatal}
 	if cfg.TestMode {
 		logs = faultyLog{LogStore: logs, d: &n.disk, onFailure: n.fatal} // DEBUG.DISK (disk.go)

@@ -137,7 +137,7 @@ func governHeap(ctx context.Context, h gcHeadroom, done chan struct{}) {
 		if c == cycles && !paused {
 			continue
 		}
-		if paused && c <= resumedAt {
+		if paused && resumedAt > 0 && c <= resumedAt {
 			// The live heap on record is from before the restores: a
 			// limit from it would be far below the heap they built and
 			// force a second full collection right after the first.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -52,25 +53,31 @@ func TestHeapGovernor(t *testing.T) {
 		t.Fatalf("limit %d below the %d floor", l, h.min)
 	}
 	resume := pauseGC()
-	waitFor(t, 10*time.Second, "the limit lifted while the collector is paused", func() error {
-		if l := limit(); l != math.MaxInt64 {
-			return fmt.Errorf("limit %d", l)
-		}
-		return nil
-	})
+	waitLimitLifted(t)
 	resume()
 	// Until a collection after the pause has measured the heap, the
 	// governor sets no limit (the live heap on record predates whatever
 	// the pause let grow). Watch a few of its rounds.
+	// The loop reads a preallocated sample and allocates nothing, so it
+	// does not itself bring on a collection.
 	gcPause.mu.Lock()
 	resumedAt := gcPause.resumedAt
 	gcPause.mu.Unlock()
-	for end := time.Now().Add(5 * heapGovInterval); time.Now().Before(end); {
-		l, c := limit(), gcCycles()
-		if l != math.MaxInt64 && c <= resumedAt {
-			t.Fatalf("limit %d set after the pause before any collection (cycles %d, resumed at %d)", l, c, resumedAt)
+	cycles := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	watched := 0
+	for end := time.Now().Add(5 * heapGovInterval); time.Now().Before(end); time.Sleep(heapGovInterval / 10) {
+		l := limit()
+		metrics.Read(cycles)
+		if c := cycles[0].Value.Uint64(); c > resumedAt {
+			break // a collection measured the heap: a limit is due
 		}
-		runtime.Gosched()
+		if l != math.MaxInt64 {
+			t.Fatalf("limit %d set after the pause before any collection (resumed at cycle %d)", l, resumedAt)
+		}
+		watched++
+	}
+	if watched < 3 {
+		t.Logf("a collection came %d observations after the pause: the no-limit window was barely watched", watched)
 	}
 	waitFor(t, 10*time.Second, "a limit again after the pause", func() error {
 		runtime.GC()
@@ -102,4 +109,40 @@ func TestHeapGovernorOffWithGOMEMLIMIT(t *testing.T) {
 	if heapGov.n != 0 {
 		t.Fatalf("governor count %d after stop", heapGov.n)
 	}
+}
+
+// With GOGC off, nothing but the governor's limit starts a collection, so
+// after a restore's pause it sets one without waiting for a collection.
+func TestHeapGovernorGOGCOff(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	gc := debug.SetGCPercent(-1)
+	t.Cleanup(func() { debug.SetGCPercent(gc) })
+	prev := debug.SetMemoryLimit(-1)
+	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+	stop := startHeapGovernor(gcHeadroom{percent: 15, min: 64 << 20})
+	resume := pauseGC()
+	waitLimitLifted(t)
+	resume()
+	waitFor(t, 10*time.Second, "a limit after the pause with GOGC off", func() error {
+		if l := limit(); l == math.MaxInt64 {
+			return fmt.Errorf("limit %d", l)
+		}
+		return nil
+	})
+	stop()
+	if l := limit(); l != prev {
+		t.Fatalf("limit after stop = %d, want the previous %d", l, prev)
+	}
+}
+
+// waitLimitLifted waits for the governor to lift the limit while a pause
+// is open.
+func waitLimitLifted(t *testing.T) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "the limit lifted while the collector is paused", func() error {
+		if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+			return fmt.Errorf("limit %d", l)
+		}
+		return nil
+	})
 }

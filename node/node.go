@@ -244,9 +244,10 @@ func start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	go func() { defer n.wg.Done(); n.membershipLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.touch.loop(runCtx) }()
 	n.watchLeaders(runCtx)
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go func() { defer n.wg.Done(); n.topoWatchLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.diskLoop(runCtx) }()
+	go func() { defer n.wg.Done(); n.logSizeLoop(runCtx) }()
 	go func() { defer n.wg.Done(); n.trk.loop(runCtx) }()
 
 	n.sweepWG.Add(1)

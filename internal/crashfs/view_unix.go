@@ -34,7 +34,10 @@ func (OS) ViewFile(path string) ([]byte, func(), error) {
 	}
 	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
-		return nil, nil, &os.PathError{Op: "mmap", Path: path, Err: err}
+		// Some file systems (FUSE, network ones) cannot map files: read
+		// the file as before.
+		b, err := os.ReadFile(path)
+		return b, func() {}, err
 	}
 	return data, func() { _ = syscall.Munmap(data) }, nil
 }

@@ -135,17 +135,14 @@ func Open(dir string, o Options) (*Log, error) {
 // replayAll replays the segments seqs in order, then cuts a torn tail.
 //
 // The segments are read through crashfs's ViewFile, a mapping of each
-// file, released on return: a scan's records alias it (a torn write's
-// records are still read by cutTornTail). A read of a mapping that the
-// disk cannot serve faults instead of returning an error, so faults are
-// turned into panics here and the panic into an error.
+// file. A scan's records alias it: each segment's is released once it is
+// replayed, except the last one's, released on return (a torn write's
+// records there are still read by cutTornTail). A read of a mapping that
+// the disk cannot serve faults instead of returning an error, so faults
+// are turned into panics here and the panic into an error.
 func (l *Log) replayAll(seqs []uint64) (err error) {
-	var releases []func()
-	defer func() {
-		for _, release := range releases {
-			release()
-		}
-	}()
+	releaseLast := func() {}
+	defer func() { releaseLast() }()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -160,9 +157,14 @@ func (l *Log) replayAll(seqs []uint64) (err error) {
 	var lastEntry uint64 // the last entry record replayed, for damage reports
 	var torn segmentScan
 	for i, seq := range seqs {
-		sc, release, err := l.replay(seq, i == len(seqs)-1, &lastEntry)
+		last := i == len(seqs)-1
+		sc, release, err := l.replay(seq, last, &lastEntry)
 		if release != nil {
-			releases = append(releases, release)
+			if last {
+				releaseLast = release
+			} else {
+				release() // only the last segment can hold a torn write
+			}
 		}
 		if err != nil {
 			return err
@@ -341,6 +343,24 @@ func (l *Log) GetLog(i uint64, out *raft.Log) error {
 	}
 	out.Index = i
 	return nil
+}
+
+// BytesFrom returns the bytes of the records of entries i and after (of
+// every entry if i is at or before the first): what the log holds past a
+// snapshot at i-1. Unlike Bytes it counts only entries the log still
+// holds; a compacted prefix stays on disk until its whole segment goes.
+func (l *Log) BytesFrom(i uint64) int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	locs := l.idx.locs
+	if i > l.idx.first {
+		locs = locs[min(i-l.idx.first, uint64(len(locs))):]
+	}
+	var n int64
+	for _, at := range locs {
+		n += int64(at.n)
+	}
+	return n
 }
 
 // Bytes returns the bytes of the log's records (its segment files less

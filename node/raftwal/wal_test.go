@@ -532,3 +532,33 @@ func TestWriteFailure(t *testing.T) {
 		t.Fatalf("last index %d after failed writes, want 3", last)
 	}
 }
+
+// BytesFrom counts the records of the entries the log holds from an index
+// on; a compacted prefix, still on disk in its segment, is not counted.
+func TestBytesFrom(t *testing.T) {
+	l := open(t, t.TempDir(), Options{NoSync: true})
+	defer l.Close()
+	var batch []*raft.Log
+	for i := uint64(1); i <= 20; i++ {
+		batch = append(batch, &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: make([]byte, 1000)})
+	}
+	if err := l.StoreLogs(batch); err != nil {
+		t.Fatal(err)
+	}
+	all := l.BytesFrom(1)
+	if all < 20*1000 || all > l.Bytes() {
+		t.Fatalf("BytesFrom(1) = %d for 20 entries of 1,000 bytes (file %d)", all, l.Bytes())
+	}
+	if got, want := l.BytesFrom(11), all/2; got != want {
+		t.Fatalf("BytesFrom(11) = %d, want half of %d", got, all)
+	}
+	if l.BytesFrom(0) != all || l.BytesFrom(21) != 0 || l.BytesFrom(1<<40) != 0 {
+		t.Fatalf("BytesFrom(0, 21, 2^40) = %d, %d, %d", l.BytesFrom(0), l.BytesFrom(21), l.BytesFrom(1<<40))
+	}
+	if err := l.DeleteRange(1, 15); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := l.BytesFrom(1), all/4; got != want || l.Bytes() < all {
+		t.Fatalf("after deleting 1..15: BytesFrom(1) = %d, want %d (file %d)", got, want, l.Bytes())
+	}
+}
