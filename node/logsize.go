@@ -20,10 +20,10 @@ import (
 // state from a snapshot).
 //
 // Every DiskCheckInterval a group snapshots when
-//   - the log past its last snapshot is over SnapshotLogBytes and over half
-//     the size of that snapshot (so the snapshots written are at most twice
-//     the log written, and what a restart replays stays below half the
-//     state it restores), or
+//   - the entries it applied since its last snapshot are over
+//     SnapshotLogBytes and over half the size of that snapshot (so the
+//     snapshots written are at most twice the log written, and what a
+//     restart replays stays below half the state it restores), or
 //   - the whole log, in segment files, is over MaxLogBytes;
 //
 // and it keeps trailing entries of at most TrailingLogBytes (half of

@@ -191,6 +191,12 @@ func (l *Log) replay(seq uint64, last bool, lastEntry *uint64) (segmentScan, fun
 	if err != nil {
 		return segmentScan{}, nil, fmt.Errorf("raftwal: %w", err)
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			release() // a read of the mapping faulted: replayAll reports it
+			panic(r)
+		}
+	}()
 	sc, err := l.replayData(seq, path, data, last, lastEntry)
 	return sc, release, err
 }
