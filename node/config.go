@@ -101,11 +101,11 @@ type Config struct {
 	MinFreeDiskPercent float64
 	DiskCheckInterval  time.Duration
 	MaxLogBytes        int64
-	// SnapshotLogBytes (0: off) makes a group snapshot once its log since
-	// the last snapshot is larger than this and than half that snapshot;
-	// TrailingLogBytes (0: off) bounds the entries kept after a snapshot,
-	// beside TrailingLogs. Both are checked every DiskCheckInterval
-	// (disk.go, checkLogSize).
+	// SnapshotLogBytes (0: off) makes a group snapshot once the entries it
+	// applied since the last snapshot are larger than this and than half
+	// that snapshot; TrailingLogBytes (0: off) bounds the entries kept
+	// after a snapshot, beside TrailingLogs. Both are checked every
+	// DiskCheckInterval (logsize.go).
 	SnapshotLogBytes int64
 	TrailingLogBytes int64
 

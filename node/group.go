@@ -233,7 +233,7 @@ func newGroup(n *Node, id int, layer groupLayer) (*group, error) {
 	// would take the snapshot just restored for a damaged one, move it
 	// aside and, at the next start, find the log compacted past the
 	// older one (a 10-minute jepsen run with the member nemesis did).
-	restored := restoredSnapshotIndex(r)
+	restored := lastSnapshotIndex(r) // snapshotcheck.go
 	g.rfsm.advance(restored)
 	if err := g.checkLogReachesState(); err != nil { // snapshotcheck.go
 		_ = g.close()

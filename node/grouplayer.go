@@ -39,7 +39,7 @@ type groupLayer struct {
 	// which is worth it only while the log it reads is small (see
 	// newGroup); otherwise only the snapshot restore is paused.
 	pauseGCOpen bool
-	// logBytes is the log's size on disk, for the byte budget (disk.go),
+	// logBytes is the log's size on disk, for the byte bounds (logsize.go),
 	// and logBytesFrom the bytes of the entries from an index on (the
 	// log past a snapshot); nil when unknown.
 	logBytes     func() int64

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -82,7 +81,7 @@ func (n *Node) checkLogSize(ctx context.Context) {
 			// What a snapshot now would cover: the entries applied since
 			// the last one (a node catching up holds more, not yet
 			// applied, which a snapshot cannot take in).
-			snapIndex, _ := strconv.ParseUint(g.raft.Stats()["last_snapshot_index"], 10, 64)
+			snapIndex := lastSnapshotIndex(g.raft)
 			since := g.layer.logBytesFrom(snapIndex+1) - g.layer.logBytesFrom(g.raft.AppliedIndex()+1)
 			if since > n.cfg.SnapshotLogBytes && since > g.lastSnapshotBytes(snapIndex)/2 {
 				why = "raft log since the last snapshot over --snapshot-log-bytes: snapshot taken"

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"strconv"
 	"sync"
 
 	"github.com/hashicorp/raft"
@@ -35,9 +34,7 @@ func (n *Node) snapshotForRestart(ctx context.Context) {
 		if g.raft == nil {
 			continue
 		}
-		stats := g.raft.Stats()
-		last, _ := strconv.ParseUint(stats["last_snapshot_index"], 10, 64)
-		if applied := g.raft.AppliedIndex(); applied < last+shutdownSnapshotMin {
+		if applied := g.raft.AppliedIndex(); applied < lastSnapshotIndex(g.raft)+shutdownSnapshotMin {
 			continue
 		}
 		wg.Add(1)

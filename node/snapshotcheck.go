@@ -104,9 +104,9 @@ func newRaftNoPanic(rc *raft.Config, f raft.FSM, l groupLayer) (r *raft.Raft, er
 	return r, err
 }
 
-// restoredSnapshotIndex is the index of the snapshot raft restored at
-// start-up (0: none). Raft says it only in its stats.
-func restoredSnapshotIndex(r *raft.Raft) uint64 {
+// lastSnapshotIndex is the index of raft's latest snapshot (0: none); at
+// start-up, the one it restored. Raft says it only in its stats.
+func lastSnapshotIndex(r *raft.Raft) uint64 {
 	i, err := strconv.ParseUint(r.Stats()["last_snapshot_index"], 10, 64)
 	if err != nil {
 		return 0
