@@ -1,14 +1,8 @@
 package node
 
 import (
-	"context"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sessionraft/sessionraft/internal/testcluster"
 )
@@ -81,36 +75,5 @@ func TestRedisRepliesMatchRedis(t *testing.T) {
 // is installed.
 func startRedisServer(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed (apt-get install redis-server): reply comparison skipped")
-	}
-	ports, err := testcluster.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--port", strconv.Itoa(ports[0]), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--daemonize", "no")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if !testing.Verbose() {
-		cmd.Stdout, cmd.Stderr = nil, nil
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	redisAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	waitFor(t, 30*time.Second, "redis-server to listen", func() error {
-		c, err := netDial(redisAddr)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
-	return redisAddr
-}
-
-func netDial(addr string) (interface{ Close() error }, error) {
-	return net.DialTimeout("tcp", addr, time.Second)
+	return testcluster.StartRedis(t)
 }

@@ -3,10 +3,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,16 +25,7 @@ func TestBenchSmoke(t *testing.T) {
 	o.workloads = []string{wlCreate, wlGet, wlSet, wlTouch, wlMixed, wlLoad}
 	o.consistency = []string{"linearizable", "leader", "stale"}
 	o.concurrency, o.duration, o.warmup, o.keys = 8, 700*time.Millisecond, 100*time.Millisecond, 200
-	o.jsonOut, o.progress = true, false
-	if err := o.normalize(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var res bytes.Buffer
-	if err := runBench(ctx, o, &res, io.Discard); err != nil {
-		t.Fatalf("bench: %v\n%s", err, res.String())
-	}
+	res := runBenchJSON(t, o)
 	var rep struct {
 		Results []struct {
 			Workload    string  `json:"workload"`

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -156,4 +157,22 @@ func TestInfoCPUSeconds(t *testing.T) {
 	if _, err := infoCPUSeconds("# Server\r\nredis_version:7.2.0\r\n"); err == nil {
 		t.Fatal("INFO without a CPU section gave a figure")
 	}
+}
+
+// runBenchJSON runs the bench command with o, its report in JSON and no
+// progress lines, for at most a minute, and returns the report; it fails
+// t if o is invalid or the run fails.
+func runBenchJSON(t *testing.T, o benchOptions) *bytes.Buffer {
+	t.Helper()
+	o.jsonOut, o.progress = true, false
+	if err := o.normalize(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var res bytes.Buffer
+	if err := runBench(ctx, o, &res, io.Discard); err != nil {
+		t.Fatalf("bench: %v\n%s", err, res.String())
+	}
+	return &res
 }

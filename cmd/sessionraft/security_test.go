@@ -198,12 +198,7 @@ func TestSecurityStatusBenchClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var res bytes.Buffer
-	if err := runBench(ctx, o, &res, io.Discard); err != nil {
-		t.Fatalf("bench: %v\n%s", err, res.String())
-	}
+	res := runBenchJSON(t, o)
 	var rep struct {
 		Results []struct {
 			Errors uint64 `json:"errors"`
@@ -217,6 +212,8 @@ func TestSecurityStatusBenchClient(t *testing.T) {
 	}
 
 	// The Go client directly: TLS and HELLO AUTH on every connection.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	tlsConf := f.clientTLS(t)
 	c, err := client.New(ctx, client.Config{Seeds: []string{addr}, TLS: tlsConf, Username: "admin", Password: "adminpw"})
 	if err != nil {
